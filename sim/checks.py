@@ -1,0 +1,155 @@
+"""Whole-scenario checks that a schema cannot express: names that must exist, cycles, and
+workloads that no host could ever run.
+
+Owns: cross-reference and feasibility rules. Runs on whatever parts of a scenario validated on
+their own, so that one pass reports every problem even when other sections are broken.
+Must not: read files or format positions (``sim.loader`` does).
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from sim.config import Compare, HostGroup, Image, Profile, ResolvedProfile, Scenario, Workload
+from sim.demand import demand, why_not
+from sim.profiles import resolve_profiles
+from sim.units import UnitError, parse_duration
+
+Path = tuple[Any, ...]
+
+
+def _items(data: dict[str, Any], key: str, model: type[BaseModel]) -> list[tuple[int, Any]]:
+    """The entries of list ``key`` that validate on their own, with their indexes."""
+    out = []
+    raw = data.get(key)
+    if isinstance(raw, list):
+        for i, item in enumerate(raw):
+            try:
+                out.append((i, model.model_validate(item)))
+            except ValidationError:
+                pass
+    return out
+
+
+def _hint(name: str, known: list[str]) -> str:
+    near = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return f"; did you mean {near[0]!r}?" if near else f"; known: {', '.join(sorted(known))}"
+
+
+def check_scenario(data: dict[str, Any], scenario: Scenario | None
+                   ) -> tuple[list[tuple[Path, str]], dict[str, ResolvedProfile]]:
+    """Problems as ``(path, message)``, and the resolved profiles."""
+    problems: list[tuple[Path, str]] = []
+    hosts = _items(data, "hosts", HostGroup)
+    images = _items(data, "images", Image)
+    workloads = _items(data, "workloads", Workload)
+
+    for key, entries, attr in (("hosts", hosts, "group"), ("images", images, "name"),
+                               ("workloads", workloads, "name")):
+        seen: dict[str, int] = {}
+        for i, item in entries:
+            name = getattr(item, attr)
+            if name in seen:
+                problems.append(((key, i, attr), f"duplicate {attr} {name!r} "
+                                 f"(first at {key}[{seen[name]}])"))
+            seen.setdefault(name, i)
+
+    by_name = {img.name: img for _, img in images}
+    image_names = list(by_name)
+    raw_images = data.get("images") if isinstance(data.get("images"), list) else []
+    broken_images = {img.get("name") for img in raw_images if isinstance(img, dict)} - set(by_name)
+    good_images = set(by_name)
+    for i, img in images:
+        if img.base is not None and img.base not in by_name:
+            problems.append((("images", i, "base"), f"unknown base image {img.base!r}"
+                             + _hint(img.base, image_names)))
+            good_images.discard(img.name)
+    for i, img in images:
+        seen_chain = [img.name]
+        cur = img
+        while cur.base is not None and cur.base in by_name:
+            if cur.base in seen_chain:
+                problems.append((("images", i, "base"), "cycle in base: "
+                                 + " -> ".join(seen_chain + [cur.base])))
+                good_images.discard(img.name)
+                break
+            seen_chain.append(cur.base)
+            cur = by_name[cur.base]
+        else:
+            if cur.base is not None:
+                good_images.discard(img.name)
+    try:
+        if parse_duration(data.get("warmup", 0)) >= parse_duration(data.get("duration")):
+            problems.append((("warmup",), "must be shorter than duration"))
+    except UnitError:
+        pass
+    for i, host in hosts:
+        if host.reserved_memory >= host.memory:
+            problems.append((("hosts", i, "reserved_memory"), "must be less than memory"))
+        for j, name in enumerate(host.preloaded_images):
+            if name not in by_name and name not in broken_images:
+                problems.append((("hosts", i, "preloaded_images", j), f"unknown image {name!r}"
+                                 + _hint(name, image_names)))
+
+    overrides: dict[str, Profile] = {}
+    raw_profiles = data.get("profiles")
+    if isinstance(raw_profiles, dict):
+        for name, body in raw_profiles.items():
+            try:
+                overrides[name] = Profile.model_validate(body)
+            except ValidationError:
+                pass
+    profiles, profile_problems = resolve_profiles(overrides)
+    problems.extend((p.path, str(p)) for p in profile_problems)
+    broken_profiles = set(raw_profiles or {}) - set(profiles) if isinstance(raw_profiles, dict) \
+        else set()
+    known_profiles = sorted(set(profiles) | broken_profiles)
+
+    compared: list[str] | None = None
+    try:
+        cmp = Compare.model_validate(data["compare"]) if isinstance(data.get("compare"), dict) \
+            else None
+        compared = cmp.isolation if cmp else None
+    except ValidationError:
+        pass
+    for j, name in enumerate(compared or []):
+        if name not in known_profiles:
+            problems.append((("compare", "isolation", j), f"unknown isolation profile {name!r}"
+                             + _hint(name, known_profiles)))
+
+    groups = {h.group: h for _, h in hosts}
+    typed = dict(workloads)
+    raw_workloads = data.get("workloads") if isinstance(data.get("workloads"), list) else []
+    for i, raw in enumerate(raw_workloads):
+        if not isinstance(raw, dict):
+            continue
+        image, isolation = raw.get("image"), raw.get("isolation", "process")
+        if isinstance(image, str) and image not in by_name and image not in broken_images:
+            problems.append((("workloads", i, "image"), f"unknown image {image!r}"
+                             + _hint(image, image_names)))
+        if compared is None and isinstance(isolation, str) and isolation not in known_profiles:
+            problems.append((("workloads", i, "isolation"), f"unknown isolation profile "
+                             f"{isolation!r}" + _hint(isolation, known_profiles)))
+        host_groups = raw.get("host_groups")
+        for j, g in enumerate(host_groups if isinstance(host_groups, list) else []):
+            if isinstance(g, str) and g not in groups and hosts:
+                problems.append((("workloads", i, "host_groups", j), f"unknown host group {g!r}"
+                                 + _hint(g, list(groups))))
+    for i, wl in typed.items():
+        if scenario is None or wl.image not in good_images:
+            continue
+        modes = compared if compared is not None else [wl.isolation]
+        allowed = [groups[g] for g in (wl.host_groups or list(groups)) if g in groups]
+        for mode in modes:
+            if mode not in profiles:
+                continue
+            need = demand(wl, profiles[mode], by_name)
+            reasons = {h.group: why_not(h, need) for h in allowed}
+            if allowed and all(reasons.values()):
+                detail = "; ".join(f"{g}: {', '.join(r)}" for g, r in reasons.items())
+                problems.append((("workloads", i), f"no host can ever run it under {mode} "
+                                 f"isolation ({detail})"))
+    return problems, profiles

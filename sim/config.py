@@ -1,0 +1,304 @@
+"""The scenario format: validated, frozen data with canonical units (seconds, bytes, 1/s, B/s).
+
+Owns: every key a scenario file may hold, its type, default and meaning, and the JSON Schema
+that editors use. Must not: read files (``sim.loader`` does), hold behaviour, or know about SimPy.
+Cross-references (images, profiles) and "can any host ever take this workload" are checked in
+``sim.checks``, because they need the whole scenario and the resolved profiles.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
+
+from sim import units
+
+_QUANTITY_PATTERN = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*[A-Za-z/]*\s*$"
+
+
+def _quantity(parse: Any, hint: str) -> Any:
+    return (
+        BeforeValidator(parse),
+        WithJsonSchema(
+            {"anyOf": [{"type": "string", "pattern": _QUANTITY_PATTERN}, {"type": "number",
+                                                                          "minimum": 0}],
+             "description": hint}
+        ),
+    )
+
+
+Size = Annotated[float, *_quantity(units.parse_size, units.SIZE_HINT)]
+Duration = Annotated[float, *_quantity(units.parse_duration, units.DURATION_HINT)]
+Rate = Annotated[float, *_quantity(units.parse_rate, units.RATE_HINT)]
+Bandwidth = Annotated[float, *_quantity(units.parse_bandwidth, units.BANDWIDTH_HINT)]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class Spec(BaseModel):
+    """Base of every scenario section: frozen, unknown keys rejected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- distributions --------------------------------------------------------------------------
+
+class Constant(Spec):
+    """Always ``value``."""
+
+    dist: Literal["constant"] = "constant"
+    value: Duration
+
+
+class Exponential(Spec):
+    """Exponential with the given ``mean``."""
+
+    dist: Literal["exponential"]
+    mean: Duration
+
+
+class Lognormal(Spec):
+    """Lognormal given by ``median`` and ``p95``, or by ``mean`` and coefficient of variation ``cv``."""
+
+    dist: Literal["lognormal"]
+    median: Duration | None = None
+    p95: Duration | None = None
+    mean: Duration | None = None
+    cv: Annotated[float, Field(gt=0)] | None = None
+
+    @model_validator(mode="after")
+    def _one_parametrisation(self) -> Lognormal:
+        by_quantiles = self.median is not None or self.p95 is not None
+        by_moments = self.mean is not None or self.cv is not None
+        if by_quantiles == by_moments:
+            raise ValueError("give either median and p95, or mean and cv")
+        if by_quantiles:
+            if self.median is None or self.p95 is None:
+                raise ValueError("give both median and p95")
+            if self.median <= 0 or self.p95 <= self.median:
+                raise ValueError("needs 0 < median < p95")
+        elif self.mean is None or self.cv is None:
+            raise ValueError("give both mean and cv")
+        return self
+
+
+class Uniform(Spec):
+    """Uniform on [``low``, ``high``]."""
+
+    dist: Literal["uniform"]
+    low: Duration
+    high: Duration
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Uniform:
+        if self.high < self.low:
+            raise ValueError("needs low <= high")
+        return self
+
+
+class Gamma(Spec):
+    """Gamma with the given ``mean`` and coefficient of variation ``cv``."""
+
+    dist: Literal["gamma"]
+    mean: Duration
+    cv: Annotated[float, Field(gt=0)]
+
+
+class Empirical(Spec):
+    """Draws uniformly from the listed ``values`` (a measured sample)."""
+
+    dist: Literal["empirical"]
+    values: Annotated[list[Duration], Field(min_length=1)]
+
+
+def _bare_constant(value: Any) -> Any:
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return {"dist": "constant", "value": value}
+    return value
+
+
+Distribution = Annotated[
+    Union[Constant, Exponential, Lognormal, Uniform, Gamma, Empirical],
+    Field(discriminator="dist"),
+    BeforeValidator(_bare_constant),
+]
+ZERO = Constant(value=0.0)
+
+
+# --- arrivals -------------------------------------------------------------------------------
+
+class _Bounded(Spec):
+    count: Annotated[int, Field(ge=0)] | None = None
+    until: Duration | None = None
+
+
+class PoissonArrivals(_Bounded):
+    """Poisson arrivals at ``rate``, from ``start``."""
+
+    kind: Literal["poisson"]
+    rate: Rate
+    start: Duration = 0.0
+
+
+class ConstantArrivals(_Bounded):
+    """One arrival every ``interval``, the first at ``start``."""
+
+    kind: Literal["constant"]
+    interval: Annotated[Duration, Field(gt=0)]
+    start: Duration = 0.0
+
+
+class BurstArrivals(_Bounded):
+    """``count`` arrivals all at time ``at``."""
+
+    kind: Literal["burst"]
+    count: Annotated[int, Field(ge=0)]
+    at: Duration = 0.0
+
+
+Arrival = Annotated[
+    Union[PoissonArrivals, ConstantArrivals, BurstArrivals], Field(discriminator="kind")
+]
+
+
+# --- infrastructure -------------------------------------------------------------------------
+
+class HostGroup(Spec):
+    """``count`` identical hosts."""
+
+    group: str
+    count: Annotated[int, Field(ge=1)] = 1
+    cpu_cores: Annotated[int, Field(ge=1)]
+    cpu_overcommit: Annotated[float, Field(gt=0)] = 1.0
+    memory: Size
+    reserved_memory: Size = 0.0
+    disk: Size
+    disk_rate: Bandwidth
+    nic: Bandwidth
+    hyperv: bool = True
+    os_build: str = "ltsc2022"
+    max_concurrent_starts: Annotated[int, Field(ge=1)] = 8
+    max_partitions: Annotated[int, Field(ge=1)] = Field(
+        1024, description="running Hyper-V partitions (utility VMs and VMs); Microsoft: 1024")
+    preloaded_images: list[str] = []
+
+
+class Registry(Spec):
+    """The shared remote registry all hosts pull from."""
+
+    bandwidth: Bandwidth
+    latency: Duration = 0.0
+
+
+class Image(Spec):
+    """An image: its own layers on top of its ``base`` image's layers."""
+
+    name: str
+    base: str | None = None
+    os_build: str | None = Field(None, description="inherited from the base when not given")
+    layers: list[Size] = []
+
+
+class Workload(Spec):
+    """A stream of identical instance requests."""
+
+    name: str
+    image: str
+    isolation: str = "process"
+    tenant: str = "default"
+    cpu: Annotated[float, Field(gt=0)] = 1.0
+    memory: Size
+    app_start: Distribution = ZERO
+    arrival: Arrival
+    lifetime: Distribution | None = Field(
+        None, description="running time before the instance stops; none: runs to the end")
+    on_full: Literal["queue", "reject"] = "queue"
+    host_groups: list[str] | None = Field(None, description="groups it may run on; all if unset")
+
+
+# --- isolation profiles ---------------------------------------------------------------------
+
+class Commit(Spec):
+    """Committed memory = round_up(memory + add, round_to): Hyper-V's utility-VM rule."""
+
+    add: Size = 0.0
+    round_to: Size = 0.0
+
+
+class Profile(Spec):
+    """An isolation mode as data. Every field is optional here so that a scenario can override
+    a few fields of a built-in profile, or ``extends`` one to make a new profile."""
+
+    extends: str | None = None
+    description: str | None = None
+    create: Distribution | None = None
+    boot: Distribution | None = None
+    stop: Distribution | None = None
+    memory_overhead: Size | None = Field(None, description="resident memory per instance")
+    commit: Commit | None = None
+    cpu_overhead: Annotated[float, Field(ge=0)] | None = Field(
+        None, description="extra vCPU per vCPU of the workload")
+    disk_per_instance: Size | None = None
+    disk_image: Literal["none", "copy", "differencing"] | None = Field(
+        None, description="copy: the image is copied to a private disk at disk_rate")
+    cpu_bound_fraction: Fraction | None = None
+    shares_host_kernel: bool | None = None
+    requires_hyperv: bool | None = None
+    partition: bool | None = Field(None, description="counts against the host's max_partitions")
+
+
+class ResolvedProfile(Spec):
+    """A profile with every field filled in (built-in defaults, extends, then overrides)."""
+
+    name: str
+    description: str = ""
+    create: Distribution
+    boot: Distribution
+    stop: Distribution
+    memory_overhead: Size
+    commit: Commit
+    cpu_overhead: Annotated[float, Field(ge=0)]
+    disk_per_instance: Size
+    disk_image: Literal["none", "copy", "differencing"]
+    cpu_bound_fraction: Fraction
+    shares_host_kernel: bool
+    requires_hyperv: bool
+    partition: bool
+
+
+# --- the scenario ---------------------------------------------------------------------------
+
+PlacementName = Literal["first-fit", "best-fit", "spread", "random", "image-locality"]
+
+
+class Compare(Spec):
+    """One variant per value (several keys: one per combination); same arrivals in each."""
+
+    isolation: list[str] | None = Field(None, description="sets every workload's isolation")
+    placement: list[PlacementName] | None = None
+
+
+class Scenario(Spec):
+    """A whole scenario file."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+    description: str = ""
+    seed: Annotated[int, Field(ge=0)] = 0
+    duration: Annotated[Duration, Field(gt=0)]
+    warmup: Duration = 0.0
+    timeseries_interval: Annotated[Duration, Field(gt=0)] | None = Field(
+        None, description="sampling interval of timeseries.csv; default duration/240")
+    hosts: Annotated[list[HostGroup], Field(min_length=1)]
+    registry: Registry
+    images: Annotated[list[Image], Field(min_length=1)]
+    workloads: Annotated[list[Workload], Field(min_length=1)]
+    placement: PlacementName = "best-fit"
+    compare: Compare | None = None
+    profiles: dict[str, Profile] = {}

@@ -1,0 +1,229 @@
+"""Reading a scenario file: YAML with positions in, a validated ``Scenario`` and its resolved
+profiles out, or every problem at once with its file, line and column.
+
+Owns: the YAML parser, mapping validation errors back to the text, near-miss suggestions.
+Must not: run anything; it only reads and checks.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from sim.checks import check_scenario
+from sim.config import ResolvedProfile, Scenario
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a scenario, where it is and what would be right."""
+
+    path: str
+    message: str
+    line: int = 0
+    column: int = 0
+
+
+class ScenarioError(Exception):
+    """A scenario that cannot be run; ``str()`` lists every problem as FILE:LINE:COL: path: msg."""
+
+    def __init__(self, file: str, problems: list[Problem]) -> None:
+        self.file = file
+        self.problems = sorted(problems, key=lambda p: (p.line, p.column, p.path))
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        lines = []
+        for p in self.problems:
+            where = f"{self.file}:{p.line}:{p.column}" if p.line else self.file
+            lines.append(f"{where}: {p.path + ': ' if p.path else ''}{p.message}")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A validated scenario, its resolved profiles and where it came from."""
+
+    scenario: Scenario
+    profiles: dict[str, ResolvedProfile]
+    source: str
+
+
+def load_file(path: str | Path) -> Loaded:
+    """Read and validate a scenario file. Raises ScenarioError (with every problem) or OSError."""
+    text = Path(path).read_text(encoding="utf-8")
+    return load_text(text, str(path))
+
+
+def load_text(text: str, file: str = "<scenario>", overrides: dict[str, Any] | None = None
+              ) -> Loaded:
+    """Validate scenario ``text``; ``overrides`` replace top-level keys (e.g. ``seed``)."""
+    tree = _parse_yaml(text, file)
+    data = _plain(tree)
+    if not isinstance(data, dict):
+        raise ScenarioError(file, [Problem("", "a scenario is a mapping of keys such as name, "
+                                           "duration, hosts, images, workloads", 1, 1)])
+    data.update(overrides or {})
+    problems: list[Problem] = []
+    scenario = None
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_from_pydantic(exc, tree))
+    semantic, profiles = check_scenario(data, scenario)
+    for path, message in semantic:
+        line, col = _position(tree, path)
+        problems.append(Problem(_format_path(path), message, line, col))
+    if problems or scenario is None:
+        raise ScenarioError(file, problems)
+    return Loaded(scenario, profiles, file)
+
+
+def _parse_yaml(text: str, file: str) -> Any:
+    yaml = YAML(typ="rt")
+    try:
+        return yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        message = f"YAML syntax: {exc.problem or exc.context}"
+        raise ScenarioError(file, [Problem("", message, line, col)]) from None
+    except Exception as exc:  # ruamel raises a few unmarked errors (e.g. duplicate anchors)
+        raise ScenarioError(file, [Problem("", f"YAML syntax: {exc}", 1, 1)]) from None
+
+
+def _plain(node: Any) -> Any:
+    """ruamel's round-trip nodes as plain dicts, lists, str, int, float, bool."""
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    if isinstance(node, bool) or node is None:
+        return node
+    for kind in (int, float, str):
+        if isinstance(node, kind):
+            return kind(node)
+    return node
+
+
+def _position(tree: Any, path: tuple[Any, ...], at_key: bool = False) -> tuple[int, int]:
+    """1-based line and column of the deepest node of ``path`` found in the YAML tree."""
+    node, pos = tree, (0, 0)
+    if isinstance(tree, (CommentedMap, CommentedSeq)):
+        pos = (tree.lc.line, tree.lc.col)
+    for i, elem in enumerate(path):
+        last = i == len(path) - 1
+        if isinstance(node, CommentedMap) and elem in node:
+            pos = tuple(node.lc.key(elem)) if (last and at_key) else tuple(node.lc.value(elem))
+            node = node[elem]
+        elif isinstance(node, CommentedSeq) and isinstance(elem, int) and 0 <= elem < len(node):
+            pos = tuple(node.lc.item(elem))
+            node = node[elem]
+    return pos[0] + 1, pos[1] + 1
+
+
+def _data_path(data: Any, loc: tuple[Any, ...], keep_last: bool) -> tuple[Any, ...]:
+    """The part of a pydantic ``loc`` that names data (drops union tags and validator names)."""
+    out: list[Any] = []
+    node = data
+    for i, elem in enumerate(loc):
+        if isinstance(node, dict) and elem in node:
+            node = node[elem]
+            out.append(elem)
+        elif isinstance(node, list) and isinstance(elem, int) and 0 <= elem < len(node):
+            node = node[elem]
+            out.append(elem)
+        elif keep_last and i == len(loc) - 1:
+            out.append(elem)
+    return tuple(out)
+
+
+def _format_path(path: tuple[Any, ...]) -> str:
+    text = ""
+    for elem in path:
+        text += f"[{elem}]" if isinstance(elem, int) else (f".{elem}" if text else str(elem))
+    return text
+
+
+@cache
+def _schema() -> dict[str, Any]:
+    return Scenario.model_json_schema()
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """Keys allowed in the mapping at pydantic ``loc``, found by walking the JSON Schema."""
+    schema = _schema()
+
+    def deref(node: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in node:
+            node = schema["$defs"][node["$ref"].rsplit("/", 1)[1]]
+        return node
+
+    def branches(node: dict[str, Any]) -> list[dict[str, Any]]:
+        node = deref(node)
+        alts = node.get("anyOf") or node.get("oneOf")
+        if alts:
+            return [b for alt in alts for b in branches(alt)]
+        return [node]
+
+    nodes = [schema]
+    for elem in loc:
+        nxt: list[dict[str, Any]] = []
+        for node in (b for n in nodes for b in branches(n)):
+            if isinstance(elem, str) and elem in node.get("properties", {}):
+                nxt.append(node["properties"][elem])
+            elif isinstance(elem, int) and "items" in node:
+                nxt.append(node["items"])
+            elif isinstance(elem, str) and isinstance(node.get("additionalProperties"), dict):
+                nxt.append(node["additionalProperties"])
+            elif isinstance(elem, str):
+                mapping = node.get("discriminator", {}).get("mapping", {})
+                if elem in mapping:
+                    nxt.append({"$ref": mapping[elem]})
+                elif "const" in node.get("properties", {}).get("dist", {}) or "const" in \
+                        node.get("properties", {}).get("kind", {}):
+                    tag = node["properties"].get("dist", node["properties"].get("kind"))
+                    if tag.get("const") == elem:
+                        nxt.append(node)
+        nodes = nxt or nodes
+    keys: set[str] = set()
+    for node in (b for n in nodes for b in branches(n)):
+        keys.update(node.get("properties", {}))
+    return sorted(keys)
+
+
+def _from_pydantic(exc: ValidationError, tree: Any) -> list[Problem]:
+    data = _plain(tree)
+    problems = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            path = _data_path(data, loc, keep_last=True)
+            key = str(loc[-1])
+            allowed = _allowed_keys(loc[:-1])
+            near = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+            message = f"unknown key {key!r}" + (f"; did you mean {near[0]!r}?" if near else
+                                               f"; expected one of {', '.join(allowed)}")
+            line, col = _position(tree, path, at_key=True)
+        elif kind == "missing":
+            path = _data_path(data, loc, keep_last=True)
+            message = f"missing required key {str(loc[-1])!r}"
+            line, col = _position(tree, path[:-1])
+        else:
+            path = _data_path(data, loc, keep_last=False)
+            message = err["msg"].removeprefix("Value error, ")
+            if kind not in ("value_error",) and "input" in err and not isinstance(
+                    err["input"], (dict, list)):
+                message += f" (got {err['input']!r})"
+            line, col = _position(tree, path)
+        problems.append(Problem(_format_path(path), message, line, col))
+    return problems

@@ -1,0 +1,102 @@
+"""A container host at run time: free capacity, its layer store, start slots, CPU and disk.
+
+Owns: bookkeeping of what is allocated on one host and which layers it holds. Must not:
+decide where instances go (``placement``) or drive lifecycles (``cluster``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import simpy
+
+from sim.config import HostGroup
+from sim.demand import Demand, Layer
+from sim.model.sharing import SharedCapacity
+
+
+@dataclass
+class LayerFetch:
+    """A layer being brought to a host: downloaded, then extracted. Shared by every instance
+    on the host that needs it meanwhile."""
+
+    downloaded: simpy.Event
+    ready: simpy.Event
+
+
+@dataclass(eq=False)
+class Host:
+    """One host of a group, with its capacities and what is allocated on it now."""
+
+    index: int
+    name: str
+    group_index: int
+    spec: HostGroup
+    cpu: SharedCapacity
+    disk_io: SharedCapacity
+    slots: simpy.Resource
+    memory_free: float = 0.0
+    vcpu_free: float = 0.0
+    disk_free: float = 0.0
+    partitions_free: int = 0
+    instances: int = 0
+    layers: set[str] = field(default_factory=set)
+    claimed: set[str] = field(default_factory=set)
+    fetching: dict[str, LayerFetch] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        spec = self.spec
+        self.memory_capacity = spec.memory - spec.reserved_memory
+        self.vcpu_capacity = spec.cpu_cores * spec.cpu_overcommit
+        self.memory_free = self.memory_capacity
+        self.vcpu_free = self.vcpu_capacity
+        self.disk_free = spec.disk
+        self.partitions_free = spec.max_partitions
+
+    def missing_bytes(self, chain: list[Layer]) -> float:
+        """Disk the image's layers would still need here (layers held or claimed cost nothing)."""
+        return sum(layer.size for layer in chain if layer.key not in self.claimed)
+
+    def local_bytes(self, chain: list[Layer]) -> float:
+        """Bytes of the image already held or on their way here."""
+        return sum(layer.size for layer in chain if layer.key in self.claimed)
+
+    def fits(self, need: Demand, chain: list[Layer]) -> bool:
+        """Whether an instance with ``need`` can be placed here now."""
+        return (need.memory <= self.memory_free + 1e-6
+                and need.vcpu <= self.vcpu_free + 1e-9
+                and need.partition <= self.partitions_free
+                and need.disk_private + self.missing_bytes(chain) <= self.disk_free + 1e-6)
+
+    def allocate(self, need: Demand, chain: list[Layer]) -> None:
+        """Reserve ``need`` and claim disk for the missing layers."""
+        for layer in chain:
+            if layer.key not in self.claimed:
+                self.claimed.add(layer.key)
+                self.disk_free -= layer.size
+        self.memory_free -= need.memory
+        self.vcpu_free -= need.vcpu
+        self.disk_free -= need.disk_private
+        self.partitions_free -= need.partition
+        self.instances += 1
+
+    def release(self, need: Demand) -> None:
+        """Give back what ``allocate`` reserved (layers stay in the store)."""
+        self.memory_free += need.memory
+        self.vcpu_free += need.vcpu
+        self.disk_free += need.disk_private
+        self.partitions_free += need.partition
+        self.instances -= 1
+
+    def preload(self, chain: list[Layer]) -> None:
+        """Layers present before the run starts."""
+        for layer in chain:
+            if layer.key not in self.claimed:
+                self.claimed.add(layer.key)
+                self.layers.add(layer.key)
+                self.disk_free -= layer.size
+
+    def utilization(self) -> float:
+        """The larger of memory and vCPU fractions in use."""
+        return max(1.0 - self.memory_free / self.memory_capacity,
+                   1.0 - self.vcpu_free / self.vcpu_capacity)

@@ -1,0 +1,154 @@
+"""Fluid sharing of a capacity among concurrent jobs: processor sharing of a host's cores,
+of its disk, and max-min fair sharing of the registry's egress among host NICs.
+
+Owns: the arithmetic of who progresses how fast. A job is an amount of work (CPU-seconds or
+bytes); ``run(work)`` returns an event that fires when it is done. Must not: know what the
+work is for.
+
+Every job on one ``SharedCapacity`` progresses at the same rate, min(per_job_cap, capacity/n),
+so the pool keeps one "virtual time" (work done by each job so far) and a heap of the virtual
+times at which jobs finish: an arrival or departure costs O(log n), whatever n is.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+from collections.abc import Callable
+
+import simpy
+
+_EPS = 1e-9
+
+
+class SharedCapacity:
+    """``capacity`` units/s shared equally by the jobs present, each at most ``per_job_cap``."""
+
+    def __init__(self, env: simpy.Environment, capacity: float,
+                 per_job_cap: float = math.inf,
+                 on_count_change: Callable[[SharedCapacity], None] | None = None) -> None:
+        self.env = env
+        self.capacity = capacity
+        self.per_job_cap = per_job_cap
+        self.on_count_change = on_count_change
+        self._virtual = 0.0
+        self._stamp = env.now
+        self._heap: list[tuple[float, int, simpy.Event]] = []
+        self._seq = itertools.count()
+        self._generation = 0
+
+    @property
+    def jobs(self) -> int:
+        """Jobs in progress."""
+        return len(self._heap)
+
+    def rate(self) -> float:
+        """Rate at which each job progresses now."""
+        n = len(self._heap)
+        return min(self.per_job_cap, self.capacity / n) if n else 0.0
+
+    def run(self, work: float) -> simpy.Event:
+        """An event that fires when ``work`` units have been served."""
+        done = self.env.event()
+        if work <= 0:
+            done.succeed()
+            return done
+        self._advance()
+        heapq.heappush(self._heap, (self._virtual + work, next(self._seq), done))
+        self._changed()
+        return done
+
+    def set_capacity(self, capacity: float) -> None:
+        """Change the capacity from now on (jobs in progress keep the work done so far)."""
+        if capacity == self.capacity:
+            return
+        self._advance()
+        self.capacity = capacity
+        self._schedule()
+
+    def _advance(self) -> None:
+        now = self.env.now
+        if self._heap and now > self._stamp:
+            self._virtual += self.rate() * (now - self._stamp)
+        self._stamp = now
+
+    def _changed(self) -> None:
+        if self.on_count_change is not None:
+            self.on_count_change(self)  # may call set_capacity, which schedules
+        self._schedule()
+
+    def _schedule(self) -> None:
+        self._generation += 1
+        if not self._heap:
+            return
+        rate = self.rate()
+        if rate <= 0:
+            return
+        delay = max(0.0, (self._heap[0][0] - self._virtual) / rate)
+        generation = self._generation
+        timer = self.env.timeout(delay)
+        timer.callbacks.append(lambda _event: self._on_timer(generation))
+
+    def _on_timer(self, generation: int) -> None:
+        if generation != self._generation:
+            return  # superseded by a later change
+        self._advance()
+        finished = False
+        tolerance = _EPS * max(1.0, abs(self._virtual))
+        while self._heap and self._heap[0][0] <= self._virtual + tolerance:
+            _, _, done = heapq.heappop(self._heap)
+            done.succeed()
+            finished = True
+        if finished:
+            self._changed()
+        else:
+            self._schedule()
+
+
+class Network:
+    """The registry's egress shared max-min fairly by host NICs; within a host, equally.
+
+    Each host's downloads form one ``SharedCapacity`` whose capacity is that host's fair share:
+    min(nic, n_h * level), where the water level solves sum_h min(nic_h, n_h * level) =
+    registry bandwidth (progressive filling). Recomputed only when some host's download count
+    changes, over the hosts with downloads in progress.
+    """
+
+    def __init__(self, env: simpy.Environment, registry_bandwidth: float) -> None:
+        self.env = env
+        self.bandwidth = registry_bandwidth
+        self._links: dict[int, tuple[float, SharedCapacity]] = {}
+        self._active: set[int] = set()
+
+    def link(self, host: int, nic: float) -> SharedCapacity:
+        """The shared download capacity of ``host`` (created on first use)."""
+        if host not in self._links:
+            pool = SharedCapacity(self.env, 0.0, on_count_change=lambda p, h=host:
+                                  self._count_changed(h, p))
+            self._links[host] = (nic, pool)
+        return self._links[host][1]
+
+    def egress(self) -> float:
+        """Registry bandwidth in use now (bytes/s)."""
+        return sum(self._links[h][1].capacity for h in self._active)
+
+    def _count_changed(self, host: int, pool: SharedCapacity) -> None:
+        if pool.jobs:
+            self._active.add(host)
+        else:
+            self._active.discard(host)
+            pool.capacity = 0.0
+        self._rebalance()
+
+    def _rebalance(self) -> None:
+        hosts = sorted(self._active, key=lambda h: self._links[h][0] / self._links[h][1].jobs)
+        remaining = self.bandwidth
+        flows = sum(self._links[h][1].jobs for h in hosts)
+        for h in hosts:
+            nic, pool = self._links[h]
+            level = remaining / flows if flows else 0.0
+            share = min(nic, pool.jobs * level)
+            remaining -= share
+            flows -= pool.jobs
+            pool.set_capacity(share)

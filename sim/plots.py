@@ -1,0 +1,147 @@
+"""Charts of a scenario's results, for someone who did not write the simulator: titles, units,
+legends. Reads result tables only; never imports the model.
+
+Owns: the PNG files ``startup_cdf``, ``startup_phases``, ``running``, ``density`` and ``memory``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from sim.analysis import PHASES  # noqa: E402
+
+COLORS = {"process": "#1b9e77", "hyperv": "#d95f02", "vm": "#7570b3"}
+
+
+def _color(name: str, i: int) -> Any:
+    for mode, color in COLORS.items():
+        if name.split("+")[0] == mode:
+            return color
+    return plt.get_cmap("tab10")(i % 10)
+
+
+def _save(fig: Any, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def draw_all(folder: Path, scenario_name: str, variants: list[Any], warmup: float) -> None:
+    """Draw every chart of ``variants`` (``sim.output.VariantResult``) into ``folder``."""
+    startup_cdf(folder / "startup_cdf.png", scenario_name, variants, warmup)
+    startup_phases(folder / "startup_phases.png", scenario_name, variants)
+    running(folder / "running.png", scenario_name, variants, warmup)
+    density(folder / "density.png", scenario_name, variants)
+    memory(folder / "memory.png", scenario_name, variants, warmup)
+
+
+def startup_cdf(path: Path, title: str, variants: list[Any], warmup: float) -> None:
+    """Empirical CDF of start-up time (arrival to running) per variant."""
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for i, v in enumerate(variants):
+        df = v.instances
+        df = df[(df["arrival"] >= warmup) & df["running"].notna()]
+        values = np.sort((df["running"] - df["arrival"]).to_numpy())
+        if len(values) == 0:
+            continue
+        y = np.arange(1, len(values) + 1) / len(values)
+        p50 = v.metrics["startup_s"]["p50"]
+        p99 = v.metrics["startup_s"]["p99"]
+        ax.step(values, y, where="post", color=_color(v.name, i),
+                label=f"{v.name} (p50 {p50:.3g} s, p99 {p99:.3g} s)")
+    ax.set_xscale("log")
+    ax.set_xlabel("start-up time, request to running (s, log scale)")
+    ax.set_ylabel("fraction of instances")
+    ax.set_ylim(0, 1.01)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="lower right")
+    ax.set_title(f"{title}: start-up time CDF per isolation mode")
+    _save(fig, path)
+
+
+def startup_phases(path: Path, title: str, variants: list[Any]) -> None:
+    """Mean time in each start-up phase per variant, stacked, with the wait before it."""
+    fig, ax = plt.subplots(figsize=(8, 5))
+    names = [v.name for v in variants]
+    bottom = np.zeros(len(variants))
+    parts = [("wait (queue + slot)", [v.metrics["wait_s"]["mean"] or 0.0 for v in variants])]
+    parts += [(p, [(v.metrics["phases_s"][p]["mean"] or 0.0) for v in variants])
+              for p in PHASES]
+    cmap = plt.get_cmap("tab10")
+    for k, (label, values) in enumerate(parts):
+        arr = np.asarray(values, dtype=float)
+        ax.bar(names, arr, bottom=bottom, label=label, color=cmap(k))
+        bottom += arr
+    for x, total in enumerate(bottom):
+        ax.text(x, total, f"{total:.3g} s", ha="center", va="bottom")
+    ax.set_ylabel("mean time per started instance (s)")
+    ax.set_title(f"{title}: where start-up time goes")
+    ax.legend(loc="upper left", fontsize="small")
+    ax.set_ylim(0, max(bottom.max() * 1.15, 1e-3))
+    _save(fig, path)
+
+
+def _series(v: Any, column: str) -> tuple[np.ndarray, np.ndarray]:
+    ts = v.timeseries.groupby("time_s")[column].sum()
+    return ts.index.to_numpy() / 3600.0, ts.to_numpy()
+
+
+def running(path: Path, title: str, variants: list[Any], warmup: float) -> None:
+    """Instances running (solid) and waiting for placement (dotted) over time per variant."""
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for i, v in enumerate(variants):
+        t, y = _series(v, "running")
+        ax.plot(t, y, color=_color(v.name, i), label=f"{v.name} running")
+        t, q = _series(v, "queued")
+        q = q / max(v.timeseries["group"].nunique(), 1)
+        if q.any():
+            ax.plot(t, q, color=_color(v.name, i), linestyle=":", label=f"{v.name} queued")
+    ax.axvline(warmup / 3600.0, color="grey", linestyle="--", linewidth=1, label="end of warm-up")
+    ax.set_xlabel("simulated time (h)")
+    ax.set_ylabel("instances")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    ax.set_title(f"{title}: instances running over time")
+    _save(fig, path)
+
+
+def density(path: Path, title: str, variants: list[Any]) -> None:
+    """Most instances held at once by each host, hosts ranked, one line per variant."""
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for i, v in enumerate(variants):
+        peaks = np.sort(np.asarray(v.host_peaks))[::-1]
+        ranks = np.arange(1, len(peaks) + 1)
+        ax.step(ranks, peaks, where="mid", color=_color(v.name, i), marker="o", markersize=3,
+                label=f"{v.name} (max {int(max(peaks, default=0))} per host, "
+                      f"{int(np.count_nonzero(peaks))} hosts used)")
+    ax.set_xlabel("host, ranked by its peak")
+    ax.set_ylabel("most instances on the host at once")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    ax.set_title(f"{title}: instances per host")
+    _save(fig, path)
+
+
+def memory(path: Path, title: str, variants: list[Any], warmup: float) -> None:
+    """Committed memory as a share of the pool's memory (after reserves) over time."""
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for i, v in enumerate(variants):
+        t, used = _series(v, "memory_committed_bytes")
+        _, cap = _series(v, "memory_capacity_bytes")
+        ax.plot(t, 100.0 * used / cap, color=_color(v.name, i),
+                label=f"{v.name} (mean {100 * v.metrics['memory_utilization_mean']:.1f} %)")
+    ax.axvline(warmup / 3600.0, color="grey", linestyle="--", linewidth=1, label="end of warm-up")
+    ax.set_xlabel("simulated time (h)")
+    ax.set_ylabel("committed memory (% of host memory after reserve)")
+    ax.set_ylim(0, 105)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    ax.set_title(f"{title}: memory use over time")
+    _save(fig, path)

@@ -1,0 +1,122 @@
+"""Quantities with units as written in scenario files, converted to canonical numbers.
+
+Owns: parsing sizes (bytes), durations (seconds), rates (per second) and bandwidths (bytes per
+second) from strings such as ``512MiB``, ``250ms``, ``0.5/s`` and ``10Gbit/s``, and formatting
+them back for people. Must not: know anything about scenarios or the model.
+
+Written by hand rather than with pint: pint treats bits and bytes as dimensionless, so it cannot
+tell ``0.5/s`` (a rate) from ``10Gbit/s`` (a bandwidth) or ``512`` from ``512MiB``, and its
+errors do not say which units would be right. The tables below are the whole of the grammar.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_QUANTITY = re.compile(rf"^\s*({_NUMBER})\s*([A-Za-z/]*)\s*$")
+
+KiB = 1024
+MiB = 1024**2
+GiB = 1024**3
+TiB = 1024**4
+
+SIZE_UNITS: dict[str, float] = {
+    "B": 1,
+    "KB": 1e3, "kB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "PB": 1e15,
+    "KiB": KiB, "MiB": MiB, "GiB": GiB, "TiB": TiB, "PiB": 1024**5,
+    "bit": 1 / 8, "Kbit": 1e3 / 8, "kbit": 1e3 / 8, "Mbit": 1e6 / 8, "Gbit": 1e9 / 8,
+    "Tbit": 1e12 / 8,
+}
+TIME_UNITS: dict[str, float] = {
+    "us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0,
+}
+
+DURATION_HINT = "a duration such as 250ms, 2s, 10min, 4h or 2d (a bare number is seconds)"
+SIZE_HINT = "a size such as 512MiB, 4GiB or 2TB (a bare number is bytes)"
+RATE_HINT = "a rate such as 0.5/s, 30/min or 100/h (a bare number is per second)"
+BANDWIDTH_HINT = "a bandwidth such as 10Gbit/s or 200MB/s (a bare number is bytes per second)"
+
+
+class UnitError(ValueError):
+    """A quantity that could not be read; the message says what would be right."""
+
+
+def _split(text: object, hint: str) -> tuple[float, str]:
+    if isinstance(text, bool):
+        raise UnitError(f"expected {hint} (got {text!r})")
+    if isinstance(text, (int, float)):
+        return float(text), ""
+    if not isinstance(text, str):
+        raise UnitError(f"expected {hint} (got {text!r})")
+    match = _QUANTITY.match(text)
+    if not match:
+        raise UnitError(f"expected {hint} (got {text!r})")
+    return float(match.group(1)), match.group(2)
+
+
+def _check(value: float, text: object, hint: str, allow_zero: bool = True) -> float:
+    if not math.isfinite(value):
+        raise UnitError(f"expected {hint} (got {text!r})")
+    if value < 0 or (value == 0 and not allow_zero):
+        what = "non-negative" if allow_zero else "positive"
+        raise UnitError(f"must be {what} (got {text!r})")
+    return value
+
+
+def parse_size(text: object) -> float:
+    """Bytes in ``text`` (``512MiB`` → 536870912.0)."""
+    number, unit = _split(text, SIZE_HINT)
+    if unit and unit not in SIZE_UNITS:
+        raise UnitError(f"unknown size unit {unit!r} in {text!r}; use one of "
+                        f"B, KB, MB, GB, TB, KiB, MiB, GiB, TiB")
+    return _check(number * SIZE_UNITS.get(unit, 1.0), text, SIZE_HINT)
+
+
+def parse_duration(text: object) -> float:
+    """Seconds in ``text`` (``10min`` → 600.0)."""
+    number, unit = _split(text, DURATION_HINT)
+    if unit and unit not in TIME_UNITS:
+        raise UnitError(f"unknown duration unit {unit!r} in {text!r}; use one of "
+                        f"ms, s, min, h, d")
+    return _check(number * TIME_UNITS.get(unit, 1.0), text, DURATION_HINT)
+
+
+def parse_rate(text: object) -> float:
+    """Events per second in ``text`` (``30/min`` → 0.5)."""
+    number, unit = _split(text, RATE_HINT)
+    if unit:
+        if not unit.startswith("/") or unit[1:] not in TIME_UNITS:
+            raise UnitError(f"expected {RATE_HINT} (got {text!r})")
+        number /= TIME_UNITS[unit[1:]]
+    return _check(number, text, RATE_HINT)
+
+
+def parse_bandwidth(text: object) -> float:
+    """Bytes per second in ``text`` (``10Gbit/s`` → 1.25e9)."""
+    number, unit = _split(text, BANDWIDTH_HINT)
+    if unit:
+        size_unit, slash, time_unit = unit.partition("/")
+        if not slash or size_unit not in SIZE_UNITS or time_unit not in TIME_UNITS:
+            raise UnitError(f"expected {BANDWIDTH_HINT} (got {text!r})")
+        number = number * SIZE_UNITS[size_unit] / TIME_UNITS[time_unit]
+    return _check(number, text, BANDWIDTH_HINT, allow_zero=False)
+
+
+def format_size(n_bytes: float) -> str:
+    """``format_size(1.5 * GiB)`` → ``'1.5GiB'``."""
+    for unit, factor in (("TiB", TiB), ("GiB", GiB), ("MiB", MiB), ("KiB", KiB)):
+        if abs(n_bytes) >= factor:
+            return f"{n_bytes / factor:.4g}{unit}"
+    return f"{n_bytes:.4g}B"
+
+
+def format_duration(seconds: float) -> str:
+    """``format_duration(90)`` → ``'1.5min'``; short values in ms."""
+    if seconds == 0:
+        return "0s"
+    for unit, factor in (("d", 86400.0), ("h", 3600.0), ("min", 60.0), ("s", 1.0)):
+        if abs(seconds) >= factor:
+            return f"{seconds / factor:.4g}{unit}"
+    return f"{seconds * 1e3:.4g}ms"
