@@ -52,6 +52,19 @@ def time_average(level: Level | None, start: float, end: float) -> float:
     return float(np.sum(values * (hi - lo)) / (end - start))
 
 
+def time_quantile(level: Level | None, q: float, start: float, end: float) -> float:
+    """The ``q`` quantile of a level's value over [start, end], weighting values by time."""
+    if level is None or end <= start:
+        return 0.0
+    times = np.asarray(level.times + [end])
+    values = np.asarray(level.values)
+    weights = np.clip(times[1:], start, end) - np.clip(times[:-1], start, end)
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(weights[order])
+    index = int(np.searchsorted(cumulative, q * cumulative[-1] * (1 - 1e-12)))
+    return float(values[order][min(index, len(order) - 1)])
+
+
 def peak(level: Level | None, start: float, end: float) -> float:
     """The largest value a level takes in [start, end]."""
     if level is None:
@@ -85,6 +98,7 @@ def summarize(frame: pd.DataFrame, levels: dict[str, Level], host_levels: dict[i
         "wait_s": describe((counted["slot"] - counted["arrival"]).dropna().to_numpy()),
         "phases_s": phases,
         "running_mean": time_average(levels.get("running"), warmup, duration),
+        "running_p99": time_quantile(levels.get("running"), 0.99, warmup, duration),
         "running_peak": peak(levels.get("running"), warmup, duration),
         "queued_mean": time_average(levels.get("queued"), warmup, duration),
         "density_max": max((peak(lv, warmup, duration) for lv in host_levels.values()),

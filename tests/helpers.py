@@ -1,0 +1,69 @@
+"""Building tiny scenarios through the public format, and running them in memory."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import yaml
+
+from sim import output
+from sim.experiment import expand, run
+from sim.loader import Loaded, load_text
+
+# A profile that costs nothing: an instance takes exactly its workload's cpu and memory and,
+# with its image preloaded, starts at once.
+FREE = {
+    "extends": "process",
+    "create": "0s", "boot": "0s", "stop": "0s",
+    "memory_overhead": "0MiB", "commit": {"add": 0, "round_to": 0},
+    "cpu_overhead": 0.0, "disk_per_instance": 0, "disk_image": "none",
+    "cpu_bound_fraction": 0.0,
+}
+
+BASE: dict[str, Any] = {
+    "name": "tiny",
+    "seed": 1,
+    "duration": "1h",
+    "hosts": [{"group": "h", "count": 1, "cpu_cores": 1000, "memory": "1000GiB",
+               "disk": "100TiB", "disk_rate": "1GB/s", "nic": "10Gbit/s",
+               "max_concurrent_starts": 1000, "preloaded_images": ["base"]}],
+    "registry": {"bandwidth": "10Gbit/s"},
+    "images": [{"name": "base", "os_build": "ltsc2022", "layers": ["1GiB"]}],
+    "workloads": [{"name": "w", "image": "base", "isolation": "free", "cpu": 1,
+                   "memory": "1GiB", "arrival": {"kind": "burst", "count": 1, "at": 0}}],
+    "profiles": {"free": FREE},
+}
+
+
+def scenario(**changes: Any) -> dict[str, Any]:
+    """A copy of BASE with top-level keys replaced; ``host``/``workload`` update the first entry."""
+    data = copy.deepcopy(BASE)
+    for key, value in changes.items():
+        if key == "host":
+            data["hosts"][0].update(value)
+        elif key == "workload":
+            data["workloads"][0].update(value)
+        else:
+            data[key] = value
+    return data
+
+
+def load(data: dict[str, Any]) -> Loaded:
+    """Validate ``data`` as a scenario file would be."""
+    return load_text(yaml.safe_dump(data, sort_keys=False), "test.yaml")
+
+
+def simulate(data: dict[str, Any], seed: int | None = None) -> dict[str, output.VariantResult]:
+    """Run every variant of ``data``; results keyed by variant name."""
+    results = {}
+    for spec in expand(load(data), seed):
+        collected = output.collect(run(spec))
+        results[collected.name] = collected
+    return results
+
+
+def only(data: dict[str, Any], seed: int | None = None) -> output.VariantResult:
+    """Run a scenario with a single variant."""
+    (result,) = simulate(data, seed).values()
+    return result
