@@ -83,6 +83,7 @@ def summarize(frame: pd.DataFrame, levels: dict[str, Level], host_levels: dict[i
     started = counted[counted["running"].notna()]
     requests = len(counted)
     rejected = int(counted["rejected"].sum())
+    waits = (counted["slot"] - counted["arrival"]).dropna().to_numpy()
     phases = {}
     for name, (a, b) in PHASES.items():
         spans = (started[b] - started[a]).to_numpy()
@@ -95,11 +96,13 @@ def summarize(frame: pd.DataFrame, levels: dict[str, Level], host_levels: dict[i
         "blocking": rejected / requests if requests else 0.0,
         "pending_at_end": int(requests - len(started) - rejected),
         "startup_s": describe((started["running"] - started["arrival"]).to_numpy()),
-        "wait_s": describe((counted["slot"] - counted["arrival"]).dropna().to_numpy()),
+        "wait_s": describe(waits),
+        "waited_fraction": float(np.mean(waits > 0)) if len(waits) else 0.0,
         "phases_s": phases,
         "running_mean": time_average(levels.get("running"), warmup, duration),
         "running_p99": time_quantile(levels.get("running"), 0.99, warmup, duration),
         "running_peak": peak(levels.get("running"), warmup, duration),
+        "starting_mean": time_average(levels.get("starting"), warmup, duration),
         "queued_mean": time_average(levels.get("queued"), warmup, duration),
         "density_max": max((peak(lv, warmup, duration) for lv in host_levels.values()),
                            default=0.0),

@@ -13,6 +13,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
 from sim.analysis import PHASES  # noqa: E402
@@ -99,8 +100,8 @@ def running(path: Path, title: str, variants: list[Any], warmup: float) -> None:
     for i, v in enumerate(variants):
         t, y = _series(v, "running")
         ax.plot(t, y, color=_color(v.name, i), label=f"{v.name} running")
-        t, q = _series(v, "queued")
-        q = q / max(v.timeseries["group"].nunique(), 1)
+        queued = v.timeseries.groupby("time_s")["queued"].first()  # pool-wide, same per group
+        q = queued.to_numpy()
         if q.any():
             ax.plot(t, q, color=_color(v.name, i), linestyle=":", label=f"{v.name} queued")
     ax.axvline(warmup / 3600.0, color="grey", linestyle="--", linewidth=1, label="end of warm-up")
@@ -121,6 +122,7 @@ def density(path: Path, title: str, variants: list[Any]) -> None:
         ax.step(ranks, peaks, where="mid", color=_color(v.name, i), marker="o", markersize=3,
                 label=f"{v.name} (max {int(max(peaks, default=0))} per host, "
                       f"{int(np.count_nonzero(peaks))} hosts used)")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_xlabel("host, ranked by its peak")
     ax.set_ylabel("most instances on the host at once")
     ax.grid(True, alpha=0.3)

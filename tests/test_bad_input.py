@@ -1,0 +1,184 @@
+"""Bad input: every problem in one pass as FILE:LINE:COL: path: message, exit 2, nothing written."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sim.cli import main
+from sim.loader import ScenarioError, load_text
+
+MAIN = Path("scenarios/windows-isolation.yaml").read_text()
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(ScenarioError) as info:
+        load_text(text, "s.yaml")
+    return str(info.value).splitlines()
+
+
+def edit(old: str, new: str) -> str:
+    assert old in MAIN
+    return MAIN.replace(old, new, 1)
+
+
+def line_of(text: str, needle: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+def test_yaml_syntax_error_has_its_line():
+    text = edit("  bandwidth: 10Gbit/s", "  bandwidth: [10Gbit/s")
+    (only,) = problems(text)
+    assert only.startswith("s.yaml:") and "YAML syntax" in only
+
+
+def test_unknown_key_suggests_the_near_miss():
+    text = edit("    memory: 256GiB", "    memroy: 256GiB")
+    out = problems(text)
+    line = line_of(text, "memroy")
+    assert f"s.yaml:{line}:5: hosts[0].memroy: unknown key 'memroy'; did you mean 'memory'?" \
+        in out
+    assert any("hosts[0].memory: missing required key 'memory'" in p for p in out)
+
+
+def test_unknown_key_inside_a_distribution():
+    text = edit("app_start: {dist: lognormal, median: 1.5s, p95: 4s}",
+                "app_start: {dist: lognormal, medain: 1.5s, p95: 4s}")
+    assert any("workloads[0].app_start.medain: unknown key 'medain'; did you mean 'median'?"
+               in p for p in problems(text))
+
+
+@pytest.mark.parametrize("old,new,path,words", [
+    ("    memory: 256GiB", "    memory: -256GiB", "hosts[0].memory", "non-negative"),
+    ("    memory: 256GiB", "    memory: 256Gib", "hosts[0].memory", "unknown size unit"),
+    ("duration: 4h ", "duration: 4 hours ", "duration", "unknown duration unit 'hours'"),
+    ("duration: 4h ", "duration: soon ", "duration", "a duration such as"),
+    ("rate: 0.5/s", "rate: 10MB/s", "workloads[0].arrival.rate", "a rate such as"),
+    ("  bandwidth: 10Gbit/s", "  bandwidth: 0Gbit/s", "registry.bandwidth", "positive"),
+    ("    count: 20", "    count: 0", "hosts[0].count", "greater than or equal to 1"),
+    ("on_full: queue", "on_full: wait", "workloads[0].on_full", "'queue' or 'reject'"),
+    ("placement: best-fit", "placement: worst-fit", "placement", "first-fit"),
+    ("median: 5s, p95: 20s", "median: 5s, p95: 2s", "profiles.hyperv.boot", "median < p95"),
+])
+def test_malformed_values_name_the_place_and_what_would_be_right(old, new, path, words):
+    text = edit(old, new)
+    out = problems(text)
+    hit = [p for p in out if f": {path}: " in p]
+    assert hit, out
+    assert words in hit[0]
+    assert hit[0].startswith(f"s.yaml:{line_of(text, new.strip())}:")
+
+
+def test_references_to_unknown_names():
+    text = edit("    image: webshop", "    image: webshp")
+    text = text.replace("    base: iis", "    base: iis2")
+    text = text.replace("preloaded_images: [servercore]", "preloaded_images: [servrcore]")
+    text = text.replace("isolation: [process, hyperv, vm]", "isolation: [process, hyperv, vmm]")
+    out = "\n".join(problems(text))
+    assert "workloads[0].image: unknown image 'webshp'; did you mean 'webshop'?" in out
+    assert "images[2].base: unknown base image 'iis2'; did you mean 'iis'?" in out
+    assert "hosts[0].preloaded_images[0]: unknown image 'servrcore'" in out
+    assert "compare.isolation[2]: unknown isolation profile 'vmm'; did you mean 'vm'?" in out
+
+
+def test_cycle_in_base():
+    text = edit("    base: servercore", "    base: webshop")
+    text = text.replace("  - name: servercore             # immutable OS base image\n"
+                        "    os_build: ltsc2022\n", "  - name: servercore\n    os_build: ltsc2022\n")
+    out = "\n".join(problems(text))
+    assert "cycle in base: iis -> webshop -> iis" in out
+
+
+def test_profile_problems():
+    text = MAIN + textwrap.indent(textwrap.dedent("""\
+        fc: {extends: firecrackr}
+        loop1: {extends: loop2}
+        loop2: {extends: loop1}
+        fresh: {boot: 1s}
+        """), "  ")
+    out = "\n".join(problems(text))
+    assert "profiles.fc.extends: unknown profile 'firecrackr'" in out
+    assert "cycle in extends" in out
+    assert "profiles.fresh: a new profile must extend one" in out
+
+
+@pytest.mark.parametrize("change,words", [
+    (("    memory: 1GiB\n    app_start", "    memory: 300GiB\n    app_start"),
+     "committed memory"),
+    (("    hyperv: true ", "    hyperv: false "), "needs Hyper-V"),
+    (("    os_build: ltsc2022           # process", "    os_build: ltsc2025           # proc"),
+     "does not match the host's ltsc2025"),
+    (("    cpu: 1\n", "    cpu: 100\n"), "vCPU"),
+])
+def test_impossible_workloads_are_errors_not_silent_queues(change, words):
+    text = edit(*change)
+    out = "\n".join(problems(text))
+    assert "workloads[0]: no host can ever run it under" in out
+    assert words in out
+
+
+def test_os_build_mismatch_is_fine_for_hyperv_only():
+    text = edit("    os_build: ltsc2022           # process", "    os_build: ltsc2025  # proc")
+    text = text.replace("isolation: [process, hyperv, vm]", "isolation: [hyperv, vm]")
+    load_text(text, "s.yaml")
+
+
+def test_every_problem_is_reported_in_one_pass():
+    text = edit("    memory: 256GiB", "    memroy: 256GiB")
+    text = text.replace("    image: webshop", "    image: nothere")
+    text = text.replace("rate: 0.5/s", "rate: fast")
+    text = text.replace("warmup: 30min", "warmup: 5h")
+    out = problems(text)
+    assert len(out) >= 5, out
+    joined = "\n".join(out)
+    for words in ("memroy", "unknown image 'nothere'", "a rate such as",
+                  "warmup: must be shorter than duration"):
+        assert words in joined
+    lines = [int(p.split(":")[1]) for p in out]
+    assert lines == sorted(lines)
+
+
+def test_cli_exits_2_and_writes_nothing(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(edit("    memory: 256GiB", "    memroy: 256GiB"))
+    out = tmp_path / "out"
+    assert main(["run", str(bad), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:" in err and "did you mean 'memory'" in err and "nothing was run" in err
+    assert not out.exists()
+    assert main(["validate", str(bad)]) == 2
+    assert main(["run", str(tmp_path / "missing.yaml")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_a_failed_run_leaves_the_previous_results_untouched(tmp_path, monkeypatch):
+    from sim import plots
+
+    good = tmp_path / "s.yaml"
+    good.write_text(Path("scenarios/density.yaml").read_text())
+    assert main(["run", str(good), "--out", str(tmp_path), "--no-charts", "--quiet"]) == 0
+    before = (tmp_path / "density" / "summary.json").read_bytes()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(plots, "draw_all", broken)
+    with pytest.raises(RuntimeError):
+        main(["run", str(good), "--out", str(tmp_path), "--quiet", "--seed", "9"])
+    assert (tmp_path / "density" / "summary.json").read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_schema_is_json_schema_that_accepts_every_scenario(capsys):
+    jsonschema = pytest.importorskip("jsonschema")
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    for path in Path("scenarios").glob("*.yaml"):
+        jsonschema.validate(yaml.safe_load(path.read_text()), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(yaml.safe_load(edit("    memory: 256GiB", "    memroy: 256GiB")),
+                            schema)

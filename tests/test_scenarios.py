@@ -1,0 +1,50 @@
+"""Every shipped scenario validates and runs, and its summary has the documented shape."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sim.cli import main
+
+SCENARIOS = sorted(Path("scenarios").glob("*.yaml"))
+METRICS = {"isolation", "requests", "started", "rejected", "blocking", "startup_s", "wait_s",
+           "phases_s", "running_mean", "running_peak", "density_max", "hosts_used_max",
+           "memory_utilization_mean"}
+
+
+def test_there_are_scenarios():
+    names = {p.stem for p in SCENARIOS}
+    assert {"windows-isolation", "boot-storm", "density"} <= names
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+def test_scenario_validates_and_runs(path, tmp_path, capsys):
+    assert main(["validate", str(path)]) == 0
+    assert main(["run", str(path), "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    summary = json.loads(next(tmp_path.glob("*/summary.json")).read_text())
+    assert summary["variants"]
+    for name, metrics in summary["variants"].items():
+        assert name in out
+        assert METRICS <= set(metrics)
+        assert set(metrics["startup_s"]) == {"mean", "p50", "p95", "p99", "max"}
+        assert {"pull", "extract", "create", "boot", "app_start"} <= set(metrics["phases_s"])
+        assert metrics["started"] > 0
+    folder = next(tmp_path.glob("*/summary.json")).parent
+    for chart in ("startup_cdf", "startup_phases", "running", "density", "memory"):
+        assert (folder / f"{chart}.png").stat().st_size > 10_000
+    assert not list(tmp_path.glob(".*"))  # no staging folders left behind
+
+
+def test_main_example_compares_the_three_modes_in_the_expected_order(tmp_path):
+    main(["run", "scenarios/windows-isolation.yaml", "--out", str(tmp_path), "--no-charts",
+          "--quiet"])
+    v = json.loads((tmp_path / "windows-isolation" / "summary.json").read_text())["variants"]
+    assert list(v) == ["process", "hyperv", "vm"]
+    p50 = [v[m]["startup_s"]["p50"] for m in v]
+    memory = [v[m]["memory_utilization_mean"] for m in v]
+    assert p50 == sorted(p50) and memory == sorted(memory)
+    assert v["process"]["requests"] == v["hyperv"]["requests"] == v["vm"]["requests"]
