@@ -97,6 +97,8 @@ def summarize(frame: pd.DataFrame, levels: dict[str, Level], host_levels: dict[i
         "pending_at_end": int(requests - len(started) - rejected),
         "startup_s": describe((started["running"] - started["arrival"]).to_numpy()),
         "wait_s": describe(waits),
+        "all_running_s": (float(started["running"].max() - counted["arrival"].min())
+                          if len(started) else None),
         "waited_fraction": float(np.mean(waits > 0)) if len(waits) else 0.0,
         "phases_s": phases,
         "running_mean": time_average(levels.get("running"), warmup, duration),

@@ -155,6 +155,7 @@ def summary_table(data: dict[str, Any]) -> Table:
         ("start-up p95", lambda m: sec(m["startup_s"]["p95"])),
         ("start-up p99", lambda m: sec(m["startup_s"]["p99"])),
         ("start-up max", lambda m: sec(m["startup_s"]["max"])),
+        ("first request to last running", lambda m: sec(m["all_running_s"])),
         ("wait for placement + slot, mean", lambda m: sec(m["wait_s"]["mean"])),
         *[(f"  {p} mean", (lambda p: lambda m: sec(m["phases_s"][p]["mean"]))(p))
           for p in ("pull", "extract", "copy", "create", "boot", "app_start")],

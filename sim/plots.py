@@ -89,23 +89,39 @@ def startup_phases(path: Path, title: str, variants: list[Any]) -> None:
     _save(fig, path)
 
 
-def _series(v: Any, column: str) -> tuple[np.ndarray, np.ndarray]:
+def _time_unit(variants: list[Any]) -> tuple[float, str]:
+    end = max(float(v.timeseries["time_s"].max()) for v in variants)
+    if end > 3 * 3600:
+        return 3600.0, "h"
+    if end > 180:
+        return 60.0, "min"
+    return 1.0, "s"
+
+
+def _series(v: Any, column: str, unit: float) -> tuple[np.ndarray, np.ndarray]:
     ts = v.timeseries.groupby("time_s")[column].sum()
-    return ts.index.to_numpy() / 3600.0, ts.to_numpy()
+    return ts.index.to_numpy() / unit, ts.to_numpy()
+
+
+def _time_axes(ax: Any, unit: float, label: str, warmup: float) -> None:
+    if warmup > 0:
+        ax.axvline(warmup / unit, color="grey", linestyle="--", linewidth=1,
+                   label="end of warm-up")
+    ax.set_xlabel(f"simulated time ({label})")
 
 
 def running(path: Path, title: str, variants: list[Any], warmup: float) -> None:
     """Instances running (solid) and waiting for placement (dotted) over time per variant."""
     fig, ax = plt.subplots(figsize=(8, 5))
+    unit, label = _time_unit(variants)
     for i, v in enumerate(variants):
-        t, y = _series(v, "running")
+        t, y = _series(v, "running", unit)
         ax.plot(t, y, color=_color(v.name, i), label=f"{v.name} running")
         queued = v.timeseries.groupby("time_s")["queued"].first()  # pool-wide, same per group
         q = queued.to_numpy()
         if q.any():
             ax.plot(t, q, color=_color(v.name, i), linestyle=":", label=f"{v.name} queued")
-    ax.axvline(warmup / 3600.0, color="grey", linestyle="--", linewidth=1, label="end of warm-up")
-    ax.set_xlabel("simulated time (h)")
+    _time_axes(ax, unit, label, warmup)
     ax.set_ylabel("instances")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
@@ -134,13 +150,13 @@ def density(path: Path, title: str, variants: list[Any]) -> None:
 def memory(path: Path, title: str, variants: list[Any], warmup: float) -> None:
     """Committed memory as a share of the pool's memory (after reserves) over time."""
     fig, ax = plt.subplots(figsize=(8, 5))
+    unit, label = _time_unit(variants)
     for i, v in enumerate(variants):
-        t, used = _series(v, "memory_committed_bytes")
-        _, cap = _series(v, "memory_capacity_bytes")
+        t, used = _series(v, "memory_committed_bytes", unit)
+        _, cap = _series(v, "memory_capacity_bytes", unit)
         ax.plot(t, 100.0 * used / cap, color=_color(v.name, i),
                 label=f"{v.name} (mean {100 * v.metrics['memory_utilization_mean']:.1f} %)")
-    ax.axvline(warmup / 3600.0, color="grey", linestyle="--", linewidth=1, label="end of warm-up")
-    ax.set_xlabel("simulated time (h)")
+    _time_axes(ax, unit, label, warmup)
     ax.set_ylabel("committed memory (% of host memory after reserve)")
     ax.set_ylim(0, 105)
     ax.grid(True, alpha=0.3)
