@@ -24,14 +24,17 @@ Path = tuple[Any, ...]
 def _items(data: dict[str, Any], key: str, model: type[BaseModel]) -> list[tuple[int, Any]]:
     """The entries of list ``key`` that validate on their own, with their indexes."""
     out = []
-    raw = data.get(key)
-    if isinstance(raw, list):
-        for i, item in enumerate(raw):
-            try:
-                out.append((i, model.model_validate(item)))
-            except ValidationError:
-                pass
+    for i, item in enumerate(_list(data, key)):
+        try:
+            out.append((i, model.model_validate(item)))
+        except ValidationError:
+            pass
     return out
+
+
+def _list(data: dict[str, Any], key: str) -> list[Any]:
+    value = data.get(key)
+    return value if isinstance(value, list) else []
 
 
 def _hint(name: str, known: list[str]) -> str:
@@ -53,14 +56,14 @@ def check_scenario(data: dict[str, Any], scenario: Scenario | None
         for i, item in entries:
             name = getattr(item, attr)
             if name in seen:
-                problems.append(((key, i, attr), f"duplicate {attr} {name!r} "
-                                 f"(first at {key}[{seen[name]}])"))
+                problems.append(((key, i, attr), (f"duplicate {attr} {name!r} "
+                                 f"(first at {key}[{seen[name]}])")))
             seen.setdefault(name, i)
 
     by_name = {img.name: img for _, img in images}
     image_names = list(by_name)
-    raw_images = data.get("images") if isinstance(data.get("images"), list) else []
-    broken_images = {img.get("name") for img in raw_images if isinstance(img, dict)} - set(by_name)
+    broken_images = {img.get("name") for img in _list(data, "images")
+                     if isinstance(img, dict)} - set(by_name)
     good_images = set(by_name)
     for i, img in images:
         if img.base is not None and img.base not in by_name:
@@ -122,8 +125,7 @@ def check_scenario(data: dict[str, Any], scenario: Scenario | None
 
     groups = {h.group: h for _, h in hosts}
     typed = dict(workloads)
-    raw_workloads = data.get("workloads") if isinstance(data.get("workloads"), list) else []
-    for i, raw in enumerate(raw_workloads):
+    for i, raw in enumerate(_list(data, "workloads")):
         if not isinstance(raw, dict):
             continue
         image, isolation = raw.get("image"), raw.get("isolation", "process")
@@ -150,6 +152,6 @@ def check_scenario(data: dict[str, Any], scenario: Scenario | None
             reasons = {h.group: why_not(h, need) for h in allowed}
             if allowed and all(reasons.values()):
                 detail = "; ".join(f"{g}: {', '.join(r)}" for g, r in reasons.items())
-                problems.append((("workloads", i), f"no host can ever run it under {mode} "
-                                 f"isolation ({detail})"))
+                problems.append((("workloads", i), (f"no host can ever run it under {mode} "
+                                 f"isolation ({detail})")))
     return problems, profiles

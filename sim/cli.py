@@ -7,6 +7,7 @@ printing every problem as FILE:LINE:COL: path: message, and writes nothing.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -147,6 +148,9 @@ def summary_table(data: dict[str, Any]) -> Table:
     def sec(x: float | None) -> str:
         return "-" if x is None else format_duration(x)
 
+    def phase_mean(phase: str, m: dict[str, Any]) -> str:
+        return sec(m["phases_s"][phase]["mean"])
+
     rows: list[tuple[str, Any]] = [
         ("requests", lambda m: f"{m['requests']:,}"),
         ("started", lambda m: f"{m['started']:,}"),
@@ -157,7 +161,7 @@ def summary_table(data: dict[str, Any]) -> Table:
         ("start-up max", lambda m: sec(m["startup_s"]["max"])),
         ("first request to last running", lambda m: sec(m["all_running_s"])),
         ("wait for placement + slot, mean", lambda m: sec(m["wait_s"]["mean"])),
-        *[(f"  {p} mean", (lambda p: lambda m: sec(m["phases_s"][p]["mean"]))(p))
+        *[(f"  {p} mean", functools.partial(phase_mean, p))
           for p in ("pull", "extract", "copy", "create", "boot", "app_start")],
         ("running, time-average", lambda m: f"{m['running_mean']:,.1f}"),
         ("running, peak", lambda m: f"{m['running_peak']:,.0f}"),

@@ -8,7 +8,7 @@ Cross-references (images, profiles) and "can any host ever take this workload" a
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -125,7 +125,7 @@ def _bare_constant(value: Any) -> Any:
 
 
 Distribution = Annotated[
-    Union[Constant, Exponential, Lognormal, Uniform, Gamma, Empirical],
+    Constant | Exponential | Lognormal | Uniform | Gamma | Empirical,
     Field(discriminator="dist"),
     BeforeValidator(_bare_constant),
 ]
@@ -164,7 +164,7 @@ class BurstArrivals(_Bounded):
 
 
 Arrival = Annotated[
-    Union[PoissonArrivals, ConstantArrivals, BurstArrivals], Field(discriminator="kind")
+    PoissonArrivals | ConstantArrivals | BurstArrivals, Field(discriminator="kind")
 ]
 
 

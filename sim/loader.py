@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from sim.checks import check_scenario
 from sim.config import ResolvedProfile, Scenario
@@ -96,7 +96,7 @@ def _parse_yaml(text: str, file: str) -> Any:
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
         message = f"YAML syntax: {exc.problem or exc.context}"
         raise ScenarioError(file, [Problem("", message, line, col)]) from None
-    except Exception as exc:  # ruamel raises a few unmarked errors (e.g. duplicate anchors)
+    except YAMLError as exc:  # ruamel raises a few unmarked errors
         raise ScenarioError(file, [Problem("", f"YAML syntax: {exc}", 1, 1)]) from None
 
 
@@ -135,10 +135,7 @@ def _data_path(data: Any, loc: tuple[Any, ...], keep_last: bool) -> tuple[Any, .
     out: list[Any] = []
     node = data
     for i, elem in enumerate(loc):
-        if isinstance(node, dict) and elem in node:
-            node = node[elem]
-            out.append(elem)
-        elif isinstance(node, list) and isinstance(elem, int) and 0 <= elem < len(node):
+        if isinstance(node, dict) and elem in node or isinstance(node, list) and isinstance(elem, int) and 0 <= elem < len(node):
             node = node[elem]
             out.append(elem)
         elif keep_last and i == len(loc) - 1:

@@ -12,11 +12,11 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib.ticker  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import matplotlib.ticker
+import numpy as np
 
-from sim.analysis import PHASES  # noqa: E402
+from sim.analysis import PHASES
 
 COLORS = {"process": "#1b9e77", "hyperv": "#d95f02", "vm": "#7570b3"}
 

@@ -232,3 +232,24 @@ def test_warmup_excludes_earlier_arrivals_from_statistics():
     result = only(data)
     assert result.metrics["requests"] == 20
     assert len(result.instances) == 30
+
+
+def test_the_issue_zero_cost_recipe_on_the_process_profile():
+    """create/boot/stop 0 s, memory_overhead 0 MiB and a preloaded image: exactly cpu + memory."""
+    zero = {"extends": "process", "create": "0s", "boot": "0s", "stop": "0s",
+            "memory_overhead": "0MiB"}
+    data = scenario(profiles={"zero": zero}, host={"memory": "3GiB", "cpu_cores": 3},
+                    workload={"isolation": "zero", "on_full": "reject",
+                              "arrival": {"kind": "burst", "count": 4, "at": "1s"}})
+    result = only(data)
+    assert result.metrics["started"] == 3 and result.metrics["rejected"] == 1
+    assert (rows(result)["running"].dropna() == 1.0).all()
+
+
+def test_a_differencing_disk_copies_nothing():
+    profile = {**FREE, "disk_image": "differencing", "disk_per_instance": "1GiB"}
+    data = scenario(profiles={"free": profile}, host={"disk": "3GiB"},
+                    workload={"on_full": "reject", "arrival": {"kind": "burst", "count": 3}})
+    result = only(data)
+    assert (rows(result)["running"].dropna() == 0.0).all()
+    assert result.metrics["started"] == 2  # 1 GiB image + 2 x 1 GiB private disks

@@ -17,8 +17,15 @@ from typing import Any
 
 import simpy
 
-from sim.config import (BurstArrivals, ConstantArrivals, Exponential, PoissonArrivals, ResolvedProfile,
-                        Scenario, Workload)
+from sim.config import (
+    BurstArrivals,
+    ConstantArrivals,
+    Exponential,
+    PoissonArrivals,
+    ResolvedProfile,
+    Scenario,
+    Workload,
+)
 from sim.demand import Demand, Layer, demand, layer_chain, why_not
 from sim.model.host import Host, LayerFetch
 from sim.model.placement import Placement

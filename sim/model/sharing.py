@@ -12,6 +12,7 @@ times at which jobs finish: an arrival or departure costs O(log n), whatever n i
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import math
@@ -124,8 +125,8 @@ class Network:
     def link(self, host: int, nic: float) -> SharedCapacity:
         """The shared download capacity of ``host`` (created on first use)."""
         if host not in self._links:
-            pool = SharedCapacity(self.env, 0.0, on_count_change=lambda p, h=host:
-                                  self._count_changed(h, p))
+            pool = SharedCapacity(self.env, 0.0, on_count_change=functools.partial(
+                self._count_changed, host))
             self._links[host] = (nic, pool)
         return self._links[host][1]
 
