@@ -7,7 +7,6 @@ printing every problem as FILE:LINE:COL: path: message, and writes nothing.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import sys
 import time
@@ -36,6 +35,14 @@ def main(argv: list[str] | None = None) -> int:
     p_run.add_argument("file", help="scenario YAML file")
     p_run.add_argument("--out", default="results", help="results root (default: results)")
     p_run.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
+    p_run.add_argument("--replications", type=int, default=None,
+                       help="override the scenario's replications")
+    p_run.add_argument("--jobs", type=int, default=None,
+                       help="local worker processes (default: all cores)")
+    p_run.add_argument("--cluster", default=None, metavar="ADDRESS",
+                       help="send the runs to a Dask scheduler, e.g. tcp://host:8786")
+    p_run.add_argument("--force", action="store_true",
+                       help="rerun runs already in the run store")
     p_run.add_argument("--no-charts", action="store_true", help="skip the PNG charts")
     p_run.add_argument("--quiet", action="store_true", help="print only errors")
     p_val = sub.add_parser("validate", help="check a scenario without running it")
@@ -58,7 +65,14 @@ def main(argv: list[str] | None = None) -> int:
     loaded = _load(args.file)
     if loaded is None:
         return EXIT_BAD_INPUT
-    return _run(loaded, Path(args.out), args.seed, not args.no_charts, args.quiet)
+    if args.replications is not None and args.replications < 1:
+        parser.error("--replications must be at least 1")
+    try:
+        return _run(loaded, args)
+    except KeyboardInterrupt:
+        print(f"interrupted: completed runs are kept in {Path(args.out) / '.runs'}; "
+              "the same command resumes", file=sys.stderr)
+        return 130
 
 
 def schema() -> dict[str, Any]:
@@ -88,88 +102,177 @@ def _describe(loaded: Loaded) -> str:
             f"{format_duration(s.duration)} simulated")
 
 
-def _run(loaded: Loaded, out: Path, seed: int | None, charts: bool, quiet: bool) -> int:
+def _run(loaded: Loaded, args: argparse.Namespace) -> int:
     # imported here so that validate and schema start fast
-    from sim import output, plots
-    from sim.experiment import expand, run
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-    console = Console(stderr=True, quiet=quiet)
+    from sim import output, paths, plots
+    from sim.experiment import expand
+    from sim.runner import default_jobs, plan, run_all
+    from sim.store import Store
+
+    out = Path(args.out)
+    console = Console(stderr=True, quiet=args.quiet)
     scenario = loaded.scenario
-    specs = expand(loaded, seed)
+    specs = expand(loaded, args.seed, args.replications)
+    store = Store(out / ".runs")
+    the_plan = plan(specs, store, args.force)
+    jobs = args.jobs or default_jobs()
+    workers = min(jobs, len(the_plan.todo))
+    where = (f"cluster {args.cluster}" if args.cluster
+             else f"{workers} local process{'es' if workers > 1 else ''}")
+    console.print(f"{scenario.name}: {len(set(the_plan.keys))} runs, {the_plan.stored} already "
+                  f"in {store.root}, {len(the_plan.todo)} to run"
+                  + (f" on {where}" if the_plan.todo else ""))
     started = time.perf_counter()
-    variants = []
-    for spec in specs:
-        with console.status(f"simulating {scenario.name} / {spec.variant} ..."):
-            result = run(spec)
-        console.print(f"  {spec.variant}: {len(result.recorder.instances)} instances, "
-                      f"{result.wall_s:.2f} s")
-        variants.append(output.collect(result))
-    run_seed = specs[0].seed
-    data = output.summary(scenario.name, run_seed, scenario.duration, scenario.warmup, variants)
-    resolved = resolved_scenario(loaded, run_seed, {s.scenario.workloads[i].isolation
-                                                     for s in specs
-                                                     for i in range(len(s.scenario.workloads))})
+    live = not args.quiet and console.is_terminal
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                        console=console, disable=not live)
+    with progress:
+        task = progress.add_task("simulating", total=len(the_plan.todo))
 
-    def draw(folder: Path) -> None:
-        plots.draw_all(folder, scenario.name, variants, scenario.warmup)
+        def done(result: Any) -> None:
+            progress.advance(task)
+            if not live:
+                point = " ".join(f"{k}={v}" for k, v in result.parameters.items())
+                console.print(f"  {result.variant}{' ' + point if point else ''} "
+                              f"rep {result.replication}: {len(result.instances):,} instances "
+                              f"in {result.wall_s:.2f} s")
 
-    folder = output.write(out, scenario.name, data, variants, resolved, draw if charts else None)
-    if not quiet:
-        Console().print(summary_table(data))
-    console.print(f"wrote {folder}/ in {time.perf_counter() - started:.1f} s "
-                  f"(summary.json, instances.csv, timeseries.csv, scenario.resolved.yaml"
-                  f"{', charts' if charts else ''})")
+        run_all(the_plan, store, jobs, args.cluster, done)
+    outputs = [store.load(key) for key in the_plan.keys]
+    seed = specs[0].seed
+    swept = list(scenario.sweep or {})
+    numeric = {path: {str(point.parameters[i][1]): _number(paths.get(
+        point.scenario.model_dump(mode="json"), path)) for point in loaded.points}
+        for i, path in enumerate(swept)}
+
+    def draw(folder: Path, agg: Any) -> None:
+        if swept:
+            plots.sweep_charts(folder, scenario.name, agg, swept, numeric)
+        else:
+            plots.draw_all(folder, scenario.name, [o for o in outputs if o.replication == 0],
+                           scenario.warmup)
+
+    folder, data = output.write(out, loaded, seed, outputs, None if args.no_charts else draw)
+    if not args.quiet:
+        screen = Console()
+        if not screen.is_terminal:
+            screen = Console(width=160)
+        screen.print(sweep_table(data) if swept else summary_table(data))
+    console.print(f"wrote {folder}/ in {time.perf_counter() - started:.1f} s")
     return 0
 
 
-def resolved_scenario(loaded: Loaded, seed: int, used_profiles: set[str]) -> dict[str, Any]:
-    """The scenario with every default filled in (canonical units: s, bytes, 1/s, bytes/s)
-    and the full profiles it used; it loads and runs as a scenario of its own."""
-    data = loaded.scenario.model_dump(mode="json", exclude_none=True)
-    data["seed"] = seed
-    data["profiles"] = {
-        name: {k: v for k, v in loaded.profiles[name].model_dump(mode="json",
-                                                                  exclude_none=True).items()
-               if k != "name"}
-        for name in sorted(used_profiles | set(loaded.scenario.profiles))
-        if name in loaded.profiles}
-    return data
+def _number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _metric(metrics: dict[str, Any], dotted: str) -> Any:
+    node: Any = metrics
+    for part in dotted.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+SWEEP_HEADS = [("startup_s.p50", "start-up p50", True), ("startup_s.p99", "start-up p99", True),
+               ("wait_s.mean", "wait mean", True), ("density_max", "density max", False),
+               ("memory_utilization_mean", "memory", False), ("blocking", "blocking", False)]
+
+
+def sweep_table(data: dict[str, Any]) -> Table:
+    """A row per sweep point and variant with the headline metrics (± 95 % CI half-width)."""
+    reps = data["replications"]
+    table = Table(title=f"{data['name']} (seed {data['seed']}, {reps} "
+                        f"replication{'s' if reps > 1 else ''} per point)")
+    params = list(data["points"][0]["parameters"]) if data["points"] else []
+    for p in params:
+        table.add_column(p)
+    table.add_column("variant")
+    for _, label, _ in SWEEP_HEADS:
+        table.add_column(label, justify="right")
+    for point in data["points"]:
+        for name, m in point["variants"].items():
+            cells = []
+            for metric, _, seconds in SWEEP_HEADS:
+                value = _metric(m, metric)
+                ci = m.get("ci95", {}).get(metric)
+                if value is None:
+                    text = "-"
+                elif seconds:
+                    text = format_duration(value) + (f" ± {format_duration(ci)}" if ci else "")
+                else:
+                    text = f"{value:.4g}" + (f" ± {ci:.2g}" if ci else "")
+                cells.append(text)
+            table.add_row(*[str(v) for v in point["parameters"].values()], name, *cells)
+    return table
+
+
+SUMMARY_ROWS = [  # label, metric, how to show it
+    ("requests", "requests", "count"),
+    ("started", "started", "count"),
+    ("rejected", "rejected", "count"),
+    ("blocking", "blocking", "percent"),
+    ("start-up p50", "startup_s.p50", "time"),
+    ("start-up p95", "startup_s.p95", "time"),
+    ("start-up p99", "startup_s.p99", "time"),
+    ("start-up max", "startup_s.max", "time"),
+    ("first request to last running", "all_running_s", "time"),
+    ("wait for placement + slot, mean", "wait_s.mean", "time"),
+    *[(f"  {p} mean", f"phases_s.{p}.mean", "time")
+      for p in ("pull", "extract", "copy", "create", "boot", "app_start")],
+    ("running, time-average", "running_mean", "number"),
+    ("running, peak", "running_peak", "count"),
+    ("density: most on one host", "density_max", "count"),
+    ("hosts used, peak", "hosts_used_max", "count"),
+    ("memory committed, mean", "memory_utilization_mean", "percent"),
+    ("bytes pulled", "pulled_bytes", "size"),
+]
+
+
+def _show(value: Any, kind: str) -> str:
+    if value is None:
+        return "-"
+    if kind == "time":
+        return format_duration(value)
+    if kind == "percent":
+        return f"{100 * value:.2f} %"
+    if kind == "size":
+        return format_size(value)
+    if kind == "count" and float(value).is_integer():
+        return f"{value:,.0f}"
+    return f"{value:,.1f}"
 
 
 def summary_table(data: dict[str, Any]) -> Table:
-    """The terminal table: one column per variant."""
+    """The terminal table: one column per variant; ± the 95 % confidence half-width when
+    there are several replications."""
     variants = data["variants"]
-    table = Table(title=f"{data['name']} (seed {data['seed']}; statistics after "
-                        f"{format_duration(data['warmup_s'])} warm-up)")
+    reps = data.get("replications", 1)
+    table = Table(title=f"{data['name']} (seed {data['seed']}"
+                        + (f", mean of {reps} replications ± 95 % CI" if reps > 1 else "")
+                        + f"; statistics after {format_duration(data['warmup_s'])} warm-up)")
     table.add_column("metric")
     for name in variants:
         table.add_column(name, justify="right")
-
-    def sec(x: float | None) -> str:
-        return "-" if x is None else format_duration(x)
-
-    def phase_mean(phase: str, m: dict[str, Any]) -> str:
-        return sec(m["phases_s"][phase]["mean"])
-
-    rows: list[tuple[str, Any]] = [
-        ("requests", lambda m: f"{m['requests']:,}"),
-        ("started", lambda m: f"{m['started']:,}"),
-        ("rejected (blocking)", lambda m: f"{m['rejected']:,} ({100 * m['blocking']:.2f} %)"),
-        ("start-up p50", lambda m: sec(m["startup_s"]["p50"])),
-        ("start-up p95", lambda m: sec(m["startup_s"]["p95"])),
-        ("start-up p99", lambda m: sec(m["startup_s"]["p99"])),
-        ("start-up max", lambda m: sec(m["startup_s"]["max"])),
-        ("first request to last running", lambda m: sec(m["all_running_s"])),
-        ("wait for placement + slot, mean", lambda m: sec(m["wait_s"]["mean"])),
-        *[(f"  {p} mean", functools.partial(phase_mean, p))
-          for p in ("pull", "extract", "copy", "create", "boot", "app_start")],
-        ("running, time-average", lambda m: f"{m['running_mean']:,.1f}"),
-        ("running, peak", lambda m: f"{m['running_peak']:,.0f}"),
-        ("density: most on one host", lambda m: f"{m['density_max']:,.0f}"),
-        ("hosts used, peak", lambda m: f"{m['hosts_used_max']:,.0f}"),
-        ("memory committed, mean", lambda m: f"{100 * m['memory_utilization_mean']:.1f} %"),
-        ("bytes pulled", lambda m: format_size(m["pulled_bytes"])),
-    ]
-    for label, fmt in rows:
-        table.add_row(label, *[fmt(m) for m in variants.values()])
+    for label, metric, kind in SUMMARY_ROWS:
+        cells = []
+        for m in variants.values():
+            text = _show(_metric(m, metric), kind)
+            ci = m.get("ci95", {}).get(metric)
+            if ci:
+                text += " ± " + _show(ci, "number" if kind == "count" else kind)
+            cells.append(text)
+        table.add_row(label, *cells)
     return table

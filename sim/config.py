@@ -301,4 +301,9 @@ class Scenario(Spec):
     workloads: Annotated[list[Workload], Field(min_length=1)]
     placement: PlacementName = "best-fit"
     compare: Compare | None = None
+    sweep: dict[str, Annotated[list[Any], Field(min_length=1)]] | None = Field(
+        None, description="dotted path -> values, e.g. 'hosts[0].count': [10, 20, 40]; "
+                          "every combination is run")
+    replications: Annotated[int, Field(ge=1)] = Field(
+        1, description="independent runs per variant and sweep point, seeds derived from seed")
     profiles: dict[str, Profile] = {}

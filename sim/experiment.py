@@ -1,18 +1,23 @@
-"""Experiments as data: a loaded scenario expands into the runs it asks for, and each run is
-built and executed on its own SimPy environment.
+"""Experiments as data: a loaded scenario expands into the runs it asks for (sweep points ×
+``compare`` variants × replications), and each run is built and executed on its own SimPy
+environment.
 
-Owns: the pure expansion of ``compare`` variants into ``RunSpec`` values, and running one spec.
-Must not: compute statistics or write files.
+Owns: the pure expansion into ``RunSpec`` values, each run's identity (its store key), and
+running one spec. Must not: compute statistics or write files.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import simpy
 
+from sim import __version__
 from sim.config import ResolvedProfile, Scenario
 from sim.loader import Loaded
 from sim.model.cluster import build
@@ -21,47 +26,71 @@ from sim.recorder import Recorder
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One run: a scenario with its variant applied, the seed and the replication."""
+    """One run: a scenario with its sweep point and variant applied, the seed, the replication.
+
+    ``parameters`` are the sweep's (path, value) pairs; ``choices`` the ``compare`` ones.
+    """
 
     variant: str
-    parameters: tuple[tuple[str, str], ...]
+    choices: tuple[tuple[str, str], ...]
+    parameters: tuple[tuple[str, Any], ...]
     scenario: Scenario
     profiles: dict[str, ResolvedProfile]
     seed: int
     replication: int = 0
 
+    def used_profiles(self) -> dict[str, ResolvedProfile]:
+        """The profiles this run's workloads use."""
+        return {wl.isolation: self.profiles[wl.isolation] for wl in self.scenario.workloads}
 
-def expand(loaded: Loaded, seed: int | None = None) -> list[RunSpec]:
-    """The runs of a scenario: one per ``compare`` combination (``base`` without compare).
+    def key(self) -> str:
+        """A name for this run derived from everything it simulates: the resolved scenario,
+        the profiles it uses, the seed, the replication and the simulator's version."""
+        identity = {
+            "scenario": self.scenario.model_dump(mode="json", exclude_none=True),
+            "profiles": {k: v.model_dump(mode="json", exclude_none=True)
+                         for k, v in sorted(self.used_profiles().items())},
+            "seed": self.seed, "replication": self.replication, "version": __version__,
+        }
+        text = json.dumps(identity, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:24]
 
-    Variants share the seed, so they see the same arrivals, lifetimes and app start-ups.
+
+def expand(loaded: Loaded, seed: int | None = None, replications: int | None = None
+           ) -> list[RunSpec]:
+    """Every run of a scenario, in a fixed order: sweep point, then variant, then replication.
+
+    Variants and sweep points share the seed, so they see the same arrivals, lifetimes and
+    app start-ups (common random numbers); replication r draws from streams keyed by r.
     """
-    scenario = loaded.scenario
-    run_seed = scenario.seed if seed is None else seed
+    base = loaded.scenario
+    run_seed = base.seed if seed is None else seed
+    count = base.replications if replications is None else replications
     axes: list[tuple[str, list[str]]] = []
-    if scenario.compare is not None:
-        if scenario.compare.isolation:
-            axes.append(("isolation", list(scenario.compare.isolation)))
-        if scenario.compare.placement:
-            axes.append(("placement", list(scenario.compare.placement)))
-    if not axes:
-        return [RunSpec("base", (), scenario, loaded.profiles, run_seed)]
+    if base.compare is not None:
+        if base.compare.isolation:
+            axes.append(("isolation", list(base.compare.isolation)))
+        if base.compare.placement:
+            axes.append(("placement", list(base.compare.placement)))
     specs = []
-    for values in itertools.product(*(vals for _, vals in axes)):
-        params = tuple((key, value) for (key, _), value in zip(axes, values))
-        specs.append(RunSpec("+".join(values), params, apply(scenario, dict(params)),
-                             loaded.profiles, run_seed))
+    for point in loaded.points:
+        for values in itertools.product(*(vals for _, vals in axes)):
+            choices = tuple((key, value) for (key, _), value in zip(axes, values))
+            name = "+".join(values) if values else "base"
+            scenario = apply(point.scenario, dict(choices))
+            specs.extend(RunSpec(name, choices, point.parameters, scenario, point.profiles,
+                                 run_seed, r) for r in range(count))
     return specs
 
 
-def apply(scenario: Scenario, params: dict[str, str]) -> Scenario:
-    """The scenario with variant parameters set (``isolation`` sets every workload's)."""
+def apply(scenario: Scenario, choices: dict[str, str]) -> Scenario:
+    """The scenario with variant choices set (``isolation`` sets every workload's)."""
     update: dict[str, object] = {}
-    if "isolation" in params:
-        update["workloads"] = [wl.model_copy(update={"isolation": params["isolation"]})
+    if "isolation" in choices:
+        update["workloads"] = [wl.model_copy(update={"isolation": choices["isolation"]})
                                for wl in scenario.workloads]
-    if "placement" in params:
-        update["placement"] = params["placement"]
+    if "placement" in choices:
+        update["placement"] = choices["placement"]
     return scenario.model_copy(update=update)
 
 

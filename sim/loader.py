@@ -8,6 +8,7 @@ Must not: run anything; it only reads and checks.
 from __future__ import annotations
 
 import difflib
+import itertools
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -18,6 +19,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from sim import paths
 from sim.checks import check_scenario
 from sim.config import ResolvedProfile, Scenario
 
@@ -49,18 +51,37 @@ class ScenarioError(Exception):
 
 
 @dataclass(frozen=True)
+class Point:
+    """One point of a sweep: the parameters set there and the scenario they give."""
+
+    parameters: tuple[tuple[str, Any], ...]
+    scenario: Scenario
+    profiles: dict[str, ResolvedProfile]
+
+
+@dataclass(frozen=True)
 class Loaded:
-    """A validated scenario, its resolved profiles and where it came from."""
+    """A validated scenario, its resolved profiles, its sweep points and where it came from.
+
+    ``points`` holds one entry per combination of ``sweep`` values (a single entry with no
+    parameters when there is no sweep); each point's scenario has no ``sweep`` and
+    ``replications`` of its own, so a run is identified by what it simulates.
+    """
 
     scenario: Scenario
     profiles: dict[str, ResolvedProfile]
     source: str
+    points: tuple[Point, ...] = ()
 
 
-def load_file(path: str | Path) -> Loaded:
+MAX_SWEEP_POINTS = 100_000
+_NOT_SWEEPABLE = ("name", "sweep", "replications", "compare", "seed")
+
+
+def load_file(path: str | Path, overrides: dict[str, Any] | None = None) -> Loaded:
     """Read and validate a scenario file. Raises ScenarioError (with every problem) or OSError."""
     text = Path(path).read_text(encoding="utf-8")
-    return load_text(text, str(path))
+    return load_text(text, str(path), overrides)
 
 
 def load_text(text: str, file: str = "<scenario>", overrides: dict[str, Any] | None = None
@@ -72,19 +93,89 @@ def load_text(text: str, file: str = "<scenario>", overrides: dict[str, Any] | N
         raise ScenarioError(file, [Problem("", "a scenario is a mapping of keys such as name, "
                                            "duration, hosts, images, workloads", 1, 1)])
     data.update(overrides or {})
-    problems: list[Problem] = []
+    scenario, profiles, found = _validate(data)
+    problems = [_place(tree, path, message, kind) for path, message, kind in found]
+    points: list[Point] = []
+    if scenario is not None and not problems:
+        points, sweep_problems = _sweep_points(data, tree, scenario)
+        problems.extend(sweep_problems)
+    if problems or scenario is None:
+        raise ScenarioError(file, problems)
+    return Loaded(scenario, profiles, file, tuple(points))
+
+
+Found = list[tuple[tuple[Any, ...], str, str]]  # (data path, message, kind)
+
+
+def _validate(data: dict[str, Any]) -> tuple[Scenario | None, dict[str, ResolvedProfile],
+                                             Found]:
+    """Schema and whole-scenario checks of plain ``data``; problems with their data paths."""
+    found: Found = []
     scenario = None
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        problems.extend(_from_pydantic(exc, tree))
+        found.extend(_from_pydantic(exc, data))
     semantic, profiles = check_scenario(data, scenario)
-    for path, message in semantic:
-        line, col = _position(tree, path)
-        problems.append(Problem(_format_path(path), message, line, col))
-    if problems or scenario is None:
-        raise ScenarioError(file, problems)
-    return Loaded(scenario, profiles, file)
+    found.extend((path, message, "value") for path, message in semantic)
+    return scenario, profiles, found
+
+
+def _place(tree: Any, path: tuple[Any, ...], message: str, kind: str) -> Problem:
+    if kind == "missing":
+        line, col = _position(tree, path[:-1])
+    else:
+        line, col = _position(tree, path, at_key=(kind == "key"))
+    return Problem(_format_path(path), message, line, col)
+
+
+def _sweep_points(data: dict[str, Any], tree: Any, scenario: Scenario
+                  ) -> tuple[list[Point], list[Problem]]:
+    base = {k: v for k, v in data.items() if k not in ("sweep", "replications")}
+    sweep = scenario.sweep or {}
+    if not sweep:
+        return [Point((), Scenario.model_validate(base), _validate(base)[1])], []
+    problems: list[Problem] = []
+    for path, values in sweep.items():
+        where = _position(tree, ("sweep", path), at_key=True)
+        try:
+            steps = paths.parse(path)
+            if steps[0] in _NOT_SWEEPABLE:
+                raise paths.PathError(f"{steps[0]!r} cannot be swept")
+            paths.get(base, path)
+        except paths.PathError as exc:
+            problems.append(Problem(f"sweep.{path}", str(exc), *where))
+            continue
+        for j, value in enumerate(values):
+            _, _, found = _validate(paths.replace(base, path, value))
+            for inner, message, _kind in found:
+                line, col = _position(tree, ("sweep", path, j))
+                problems.append(Problem(f"sweep.{path}[{j}]", f"with {path} = {value!r}: "
+                                        f"{_format_path(inner)}: {message}", line, col))
+    if problems:
+        return [], problems
+    total = 1
+    for values in sweep.values():
+        total *= len(values)
+    if total > MAX_SWEEP_POINTS:
+        line, col = _position(tree, ("sweep",))
+        return [], [Problem("sweep", f"{total:,} combinations; at most "
+                                     f"{MAX_SWEEP_POINTS:,}", line, col)]
+    points = []
+    for combo in itertools.product(*sweep.values()):
+        params = tuple(zip(sweep, combo))
+        point = base
+        for path, value in params:
+            point = paths.replace(point, path, value)
+        point_scenario, profiles, found = _validate(point)
+        if found or point_scenario is None:
+            line, col = _position(tree, ("sweep",))
+            setting = ", ".join(f"{p} = {v!r}" for p, v in params)
+            problems.extend(Problem("sweep", f"with {setting}: {_format_path(inner)}: {msg}",
+                                    line, col) for inner, msg, _ in found)
+            continue
+        points.append(Point(params, point_scenario, profiles))
+    return points, problems
 
 
 def _parse_yaml(text: str, file: str) -> Any:
@@ -197,9 +288,8 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
     return sorted(keys)
 
 
-def _from_pydantic(exc: ValidationError, tree: Any) -> list[Problem]:
-    data = _plain(tree)
-    problems = []
+def _from_pydantic(exc: ValidationError, data: Any) -> Found:
+    found: Found = []
     for err in exc.errors():
         loc = tuple(err["loc"])
         kind = err["type"]
@@ -210,17 +300,15 @@ def _from_pydantic(exc: ValidationError, tree: Any) -> list[Problem]:
             near = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
             message = f"unknown key {key!r}" + (f"; did you mean {near[0]!r}?" if near else
                                                f"; expected one of {', '.join(allowed)}")
-            line, col = _position(tree, path, at_key=True)
+            found.append((path, message, "key"))
         elif kind == "missing":
             path = _data_path(data, loc, keep_last=True)
-            message = f"missing required key {str(loc[-1])!r}"
-            line, col = _position(tree, path[:-1])
+            found.append((path, f"missing required key {str(loc[-1])!r}", "missing"))
         else:
             path = _data_path(data, loc, keep_last=False)
             message = err["msg"].removeprefix("Value error, ")
-            if kind not in ("value_error",) and "input" in err and not isinstance(
+            if kind != "value_error" and "input" in err and not isinstance(
                     err["input"], (dict, list)):
                 message += f" (got {err['input']!r})"
-            line, col = _position(tree, path)
-        problems.append(Problem(_format_path(path), message, line, col))
-    return problems
+            found.append((path, message, "value"))
+    return found

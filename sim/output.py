@@ -1,9 +1,10 @@
-"""Writing a scenario's results: ``summary.json``, ``instances.csv``, ``timeseries.csv``,
-``scenario.resolved.yaml`` and the charts, into ``OUT/<scenario name>/``.
+"""Writing a scenario's results into ``OUT/<scenario name>/``: ``summary.json``,
+``runs.csv``/``runs.parquet``, ``aggregate.csv``, ``instances.csv``, ``timeseries.csv``,
+``scenario.resolved.yaml`` and the charts.
 
-Owns: every file the simulator writes. Results are written into a hidden sibling folder and
-moved into place only when complete, so an interrupted run never leaves a folder that looks
-finished. Must not: run the model.
+Owns: every result file. The folder is written into a hidden sibling and moved into place only
+when complete, so an interrupted run never leaves a folder that looks finished and a failed
+run leaves the previous results as they were. Must not: run the model.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,82 +21,101 @@ import pandas as pd
 import yaml
 
 from sim import analysis
-from sim.experiment import RunResult
+from sim.loader import Loaded
+from sim.results import RunOutput, aggregate, mean_metrics, runs_frame
 
 
-@dataclass
-class VariantResult:
-    """One variant's tables and metrics, ready to write and to chart."""
-
-    name: str
-    isolation: str
-    metrics: dict[str, Any]
-    instances: pd.DataFrame
-    timeseries: pd.DataFrame
-    host_peaks: list[float]
+def grouped(outputs: list[RunOutput]) -> list[tuple[dict[str, Any], dict[str, list[RunOutput]]]]:
+    """Outputs by sweep point, then by variant, in run order."""
+    points: dict[str, tuple[dict[str, Any], dict[str, list[RunOutput]]]] = {}
+    for out in outputs:
+        key = json.dumps(out.parameters, sort_keys=True)
+        _params, variants = points.setdefault(key, (out.parameters, {}))
+        variants.setdefault(out.variant, []).append(out)
+    return list(points.values())
 
 
-def collect(result: RunResult) -> VariantResult:
-    """Turn one run's recorded facts into tables and metrics."""
-    spec = result.spec
-    scenario = spec.scenario
-    rec = result.recorder
-    frame = analysis.instances_frame(rec.instances)
-    hosts = pd.DataFrame(rec.hosts)
-    names = dict(zip(hosts["host"], hosts["name"])) if len(hosts) else {}
-    frame.insert(5, "host_name", frame["host"].map(names).fillna(""))
-    capacity = sum((g.memory - g.reserved_memory) * g.count for g in scenario.hosts)
-    modes = sorted({wl.isolation for wl in scenario.workloads})
-    isolation = modes[0] if len(modes) == 1 else "mixed"
-    metrics = {"isolation": isolation, **dict(spec.parameters)}
-    metrics.update(analysis.summarize(frame, rec.levels, rec.host_levels, capacity,
-                                      scenario.warmup, scenario.duration))
-    frame.insert(0, "variant", spec.variant)
-    series = pd.DataFrame(rec.samples)
-    series.insert(0, "variant", spec.variant)
-    peaks = analysis.per_host_peaks(rec.host_levels, len(rec.hosts), scenario.warmup,
-                                    scenario.duration)
-    return VariantResult(spec.variant, isolation, metrics, frame, series, peaks)
+def summary(loaded: Loaded, seed: int, outputs: list[RunOutput]) -> dict[str, Any]:
+    """The content of ``summary.json``: per variant, the metrics (averaged over replications,
+    with 95 % confidence half-widths when there are several); under a sweep, one entry per
+    point in ``points``."""
+    scenario = loaded.scenario
+    head: dict[str, Any] = {"name": scenario.name, "seed": seed,
+                            "duration_s": scenario.duration, "warmup_s": scenario.warmup,
+                            "replications": max(o.replication for o in outputs) + 1}
+    points = [{"parameters": params,
+               "variants": {name: mean_metrics(outs) for name, outs in variants.items()}}
+              for params, variants in grouped(outputs)]
+    if scenario.sweep:
+        head["points"] = points
+    else:
+        head["variants"] = points[0]["variants"]
+    return analysis.clean(head)
 
 
-def summary(scenario_name: str, seed: int, duration: float, warmup: float,
-            variants: list[VariantResult]) -> dict[str, Any]:
-    """The content of ``summary.json``."""
-    return analysis.clean({
-        "name": scenario_name, "seed": seed, "duration_s": duration, "warmup_s": warmup,
-        "variants": {v.name: v.metrics for v in variants},
-    })
+def resolved_scenario(loaded: Loaded, seed: int, replications: int) -> dict[str, Any]:
+    """The scenario with every default filled in (canonical units: s, bytes, 1/s, bytes/s)
+    and the full profiles it uses; it loads and runs as a scenario of its own."""
+    data = loaded.scenario.model_dump(mode="json", exclude_none=True)
+    data["seed"] = seed
+    data["replications"] = replications
+    used = {wl.isolation for wl in loaded.scenario.workloads}
+    if loaded.scenario.compare and loaded.scenario.compare.isolation:
+        used |= set(loaded.scenario.compare.isolation)
+    for point in loaded.points:
+        used |= {wl.isolation for wl in point.scenario.workloads}
+    data["profiles"] = {
+        name: {k: v for k, v in loaded.profiles[name].model_dump(
+            mode="json", exclude_none=True).items() if k != "name"}
+        for name in sorted(used | set(loaded.scenario.profiles)) if name in loaded.profiles}
+    return data
 
 
-def write(out_root: Path, scenario_name: str, summary_data: dict[str, Any],
-          variants: list[VariantResult], resolved: dict[str, Any],
-          charts: Any = None) -> Path:
-    """Write every result file into ``out_root/scenario_name`` atomically; returns that path.
+def _with_parameters(frame: pd.DataFrame, out: RunOutput) -> pd.DataFrame:
+    if not out.parameters:
+        return frame
+    frame = frame.copy()
+    for i, (path, value) in enumerate(out.parameters.items()):
+        frame.insert(2 + i, path, str(value))
+    return frame
 
-    ``charts`` is called with the staging folder to draw the PNG files there.
+
+def write(out_root: Path, loaded: Loaded, seed: int, outputs: list[RunOutput],
+          charts: Callable[[Path, pd.DataFrame], None] | None = None) -> tuple[Path, dict]:
+    """Write every result file into ``out_root/<name>`` atomically.
+
+    Returns the folder and the summary. ``charts`` is called with the staging folder and the
+    aggregate table to draw the PNG files there.
     """
+    name = loaded.scenario.name
     out_root.mkdir(parents=True, exist_ok=True)
-    final = out_root / scenario_name
-    staging = Path(tempfile.mkdtemp(prefix=f".{scenario_name}.", suffix=".partial",
-                                    dir=out_root))
+    final = out_root / name
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".partial", dir=out_root))
     staging.chmod(0o755)
     try:
-        (staging / "summary.json").write_text(json.dumps(summary_data, indent=2) + "\n")
-        pd.concat([v.instances for v in variants]).to_csv(staging / "instances.csv",
-                                                           index=False, float_format="%.6f")
-        pd.concat([v.timeseries for v in variants]).to_csv(staging / "timeseries.csv",
-                                                            index=False, float_format="%.6g")
-        (staging / "scenario.resolved.yaml").write_text(
-            yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True))
+        data = summary(loaded, seed, outputs)
+        (staging / "summary.json").write_text(json.dumps(data, indent=2) + "\n")
+        runs = runs_frame(outputs)
+        runs.to_csv(staging / "runs.csv", index=False)
+        runs.to_parquet(staging / "runs.parquet", index=False)
+        swept = list(loaded.scenario.sweep or {})
+        agg = aggregate(runs, swept)
+        agg.to_csv(staging / "aggregate.csv", index=False)
+        pd.concat([_with_parameters(o.instances, o) for o in outputs]).to_csv(
+            staging / "instances.csv", index=False, float_format="%.6f")
+        pd.concat([_with_parameters(o.timeseries, o) for o in outputs]).to_csv(
+            staging / "timeseries.csv", index=False, float_format="%.6g")
+        (staging / "scenario.resolved.yaml").write_text(yaml.safe_dump(
+            resolved_scenario(loaded, seed, data["replications"]), sort_keys=False,
+            allow_unicode=True))
         if charts is not None:
-            charts(staging)
+            charts(staging, agg)
         if final.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{scenario_name}.", suffix=".old",
-                                          dir=out_root))
+            trash = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".old", dir=out_root))
             os.replace(final, trash / "old")
             shutil.rmtree(trash, ignore_errors=True)
         os.replace(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return final
+    return final, data

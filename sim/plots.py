@@ -35,7 +35,7 @@ def _save(fig: Any, path: Path) -> None:
 
 
 def draw_all(folder: Path, scenario_name: str, variants: list[Any], warmup: float) -> None:
-    """Draw every chart of ``variants`` (``sim.output.VariantResult``) into ``folder``."""
+    """Draw every chart of ``variants`` (``sim.results.RunOutput``) into ``folder``."""
     startup_cdf(folder / "startup_cdf.png", scenario_name, variants, warmup)
     startup_phases(folder / "startup_phases.png", scenario_name, variants)
     running(folder / "running.png", scenario_name, variants, warmup)
@@ -163,3 +163,51 @@ def memory(path: Path, title: str, variants: list[Any], warmup: float) -> None:
     ax.legend(fontsize="small")
     ax.set_title(f"{title}: memory use over time")
     _save(fig, path)
+
+
+SWEEP_METRICS = [
+    ("startup_s.p50", "start-up p50 (s)"),
+    ("startup_s.p99", "start-up p99 (s)"),
+    ("wait_s.mean", "mean wait for placement + slot (s)"),
+    ("density_max", "most instances on one host"),
+    ("memory_utilization_mean", "committed memory share"),
+    ("blocking", "blocking (rejected / requests)"),
+]
+
+
+def sweep_charts(folder: Path, title: str, agg: Any, swept: list[str],
+                 numeric: dict[str, dict[str, float]]) -> None:
+    """For each swept parameter, the headline metrics against it: one line per variant (and
+    per value of the other parameters), 95 % confidence band where there are replications."""
+    styles = ["-", "--", ":", "-."]
+    for p, path in enumerate(swept):
+        others = [q for q in swept if q != path]
+        fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
+        for ax, (metric, label) in zip(axes.flat, SWEEP_METRICS):
+            sub = agg[agg["metric"] == metric]
+            keys = ["variant", *others]
+            for k, (group_key, group) in enumerate(sub.groupby(keys, sort=False)):
+                group_key = group_key if isinstance(group_key, tuple) else (group_key,)
+                variant = group_key[0]
+                x = np.asarray([numeric[path][str(v)] for v in group[path]])
+                order = np.argsort(x)
+                mean = group["mean"].to_numpy(dtype=float)[order]
+                ci = np.nan_to_num(group["ci95"].to_numpy(dtype=float)[order])
+                extra = ", ".join(f"{q}={v}" for q, v in zip(others, group_key[1:]))
+                color = _color(variant, k)
+                style = styles[(k // max(len(set(sub["variant"])), 1)) % len(styles)]
+                ax.plot(x[order], mean, style, marker="o", markersize=4, color=color,
+                        label=variant + (f" ({extra})" if extra else ""))
+                if ci.any():
+                    ax.fill_between(x[order], mean - ci, mean + ci, color=color, alpha=0.18)
+            ax.set_title(label, fontsize="medium")
+            ax.set_xlabel(f"{path} (canonical units)")
+            ax.grid(True, alpha=0.3)
+        handles, labels = axes.flat[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4),
+                   fontsize="small")
+        fig.suptitle(f"{title}: metrics against {path} (mean, 95 % confidence band)")
+        fig.tight_layout(rect=(0, 0.06, 1, 0.96))
+        safe = "".join(c if c.isalnum() else "_" for c in path).strip("_")
+        fig.savefig(folder / f"sweep_{p + 1}_{safe}.png", dpi=100)
+        plt.close(fig)

@@ -7,9 +7,9 @@ from typing import Any
 
 import yaml
 
-from sim import output
-from sim.experiment import expand, run
+from sim.experiment import expand
 from sim.loader import Loaded, load_text
+from sim.results import RunOutput, execute
 
 # A profile that costs nothing: an instance takes exactly its workload's cpu and memory and,
 # with its image preloaded, starts at once.
@@ -54,16 +54,12 @@ def load(data: dict[str, Any]) -> Loaded:
     return load_text(yaml.safe_dump(data, sort_keys=False), "test.yaml")
 
 
-def simulate(data: dict[str, Any], seed: int | None = None) -> dict[str, output.VariantResult]:
-    """Run every variant of ``data``; results keyed by variant name."""
-    results = {}
-    for spec in expand(load(data), seed):
-        collected = output.collect(run(spec))
-        results[collected.name] = collected
-    return results
+def simulate(data: dict[str, Any], seed: int | None = None) -> dict[str, RunOutput]:
+    """Run every variant of ``data`` (first replication); results keyed by variant name."""
+    return {spec.variant: execute(spec) for spec in expand(load(data), seed, replications=1)}
 
 
-def only(data: dict[str, Any], seed: int | None = None) -> output.VariantResult:
+def only(data: dict[str, Any], seed: int | None = None) -> RunOutput:
     """Run a scenario with a single variant."""
     (result,) = simulate(data, seed).values()
     return result

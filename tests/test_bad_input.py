@@ -170,7 +170,7 @@ def test_a_failed_run_leaves_the_previous_results_untouched(tmp_path, monkeypatc
     with pytest.raises(RuntimeError):
         main(["run", str(good), "--out", str(tmp_path), "--quiet", "--seed", "9"])
     assert (tmp_path / "density" / "summary.json").read_bytes() == before
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [".runs"]
 
 
 def test_schema_is_json_schema_that_accepts_every_scenario(capsys):

@@ -26,17 +26,26 @@ def test_scenario_validates_and_runs(path, tmp_path, capsys):
     assert main(["run", str(path), "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     summary = json.loads(next(tmp_path.glob("*/summary.json")).read_text())
-    assert summary["variants"]
-    for name, metrics in summary["variants"].items():
+    points = summary["points"] if "points" in summary else [summary]
+    variants = [(name, m) for point in points for name, m in point["variants"].items()]
+    assert variants
+    for name, metrics in variants:
         assert name in out
         assert METRICS <= set(metrics)
         assert set(metrics["startup_s"]) == {"mean", "p50", "p95", "p99", "max"}
         assert {"pull", "extract", "create", "boot", "app_start"} <= set(metrics["phases_s"])
         assert metrics["started"] > 0
     folder = next(tmp_path.glob("*/summary.json")).parent
-    for chart in ("startup_cdf", "startup_phases", "running", "density", "memory"):
-        assert (folder / f"{chart}.png").stat().st_size > 10_000
-    assert not list(tmp_path.glob(".*"))  # no staging folders left behind
+    charts = (["sweep_*"] if "points" in summary else
+              ["startup_cdf", "startup_phases", "running", "density", "memory"])
+    for chart in charts:
+        for png in folder.glob(f"{chart}.png"):
+            assert png.stat().st_size > 10_000
+        assert list(folder.glob(f"{chart}.png"))
+    for table in ("runs.csv", "runs.parquet", "aggregate.csv", "instances.csv",
+                  "timeseries.csv", "scenario.resolved.yaml"):
+        assert (folder / table).is_file()
+    assert [p.name for p in tmp_path.glob(".*")] == [".runs"]  # no staging folders left
 
 
 def test_main_example_compares_the_three_modes_in_the_expected_order(tmp_path):

@@ -1,0 +1,99 @@
+"""Running many specs: in this process, on local worker processes, or on a Dask cluster,
+skipping runs the store already holds.
+
+Owns: choosing the executor, progress, and storing each run as it completes. Results do not
+depend on where a run ran: every run is independent and seeded by its own spec, and results
+are returned in spec order. Must not: compute statistics or write result files.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from sim.experiment import RunSpec
+from sim.results import RunOutput, execute
+from sim.store import Store
+
+
+@dataclass
+class Plan:
+    """Which runs are needed and which of them the store already holds."""
+
+    specs: list[RunSpec]
+    keys: list[str]
+    todo: list[int]  # indexes into specs, first occurrence of each missing key
+
+    @property
+    def stored(self) -> int:
+        """Runs already complete in the store."""
+        return len(set(self.keys)) - len(self.todo)
+
+
+def plan(specs: Sequence[RunSpec], store: Store, force: bool = False) -> Plan:
+    """Keys of ``specs`` and the ones still to run."""
+    keys = [spec.key() for spec in specs]
+    todo, seen = [], set()
+    for i, key in enumerate(keys):
+        if key in seen:
+            continue
+        seen.add(key)
+        if force or not store.has(key):
+            todo.append(i)
+    return Plan(list(specs), keys, todo)
+
+
+def default_jobs() -> int:
+    """All cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def run_all(the_plan: Plan, store: Store, jobs: int = 1, cluster: str | None = None,
+            on_done: Callable[[RunOutput], None] | None = None) -> None:
+    """Run every spec in ``the_plan.todo`` and store it as it completes."""
+    specs = [the_plan.specs[i] for i in the_plan.todo]
+    for out in _outputs(specs, jobs, cluster):
+        store.save(out)
+        if on_done is not None:
+            on_done(out)
+
+
+def _outputs(specs: list[RunSpec], jobs: int, cluster: str | None) -> Iterator[RunOutput]:
+    if not specs:
+        return
+    if cluster is not None:
+        yield from _on_dask(specs, cluster)
+    elif jobs <= 1 or len(specs) == 1:
+        for spec in specs:
+            yield execute(spec)
+    else:
+        context = multiprocessing.get_context("forkserver")
+        with cf.ProcessPoolExecutor(max_workers=min(jobs, len(specs)),
+                                    mp_context=context) as pool:
+            futures = [pool.submit(execute, spec) for spec in specs]
+            try:
+                for future in cf.as_completed(futures):
+                    yield future.result()
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+
+
+def _on_dask(specs: list[RunSpec], address: str) -> Iterator[RunOutput]:
+    from distributed import Client, as_completed
+
+    with Client(address, set_as_default=False) as client:
+        futures = client.map(execute, specs, pure=False)
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        except BaseException:
+            client.cancel(futures)
+            raise
