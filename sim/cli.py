@@ -119,7 +119,7 @@ def _run(loaded: Loaded, args: argparse.Namespace) -> int:
     from sim.store import Store
 
     out = Path(args.out)
-    console = Console(stderr=True, quiet=args.quiet)
+    console = Console(stderr=True, quiet=args.quiet, soft_wrap=True)
     scenario = loaded.scenario
     specs = expand(loaded, args.seed, args.replications)
     store = Store(out / ".runs")

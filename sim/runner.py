@@ -89,7 +89,7 @@ def _outputs(specs: list[RunSpec], jobs: int, cluster: str | None) -> Iterator[R
 def _on_dask(specs: list[RunSpec], address: str) -> Iterator[RunOutput]:
     from distributed import Client, as_completed
 
-    with Client(address, set_as_default=False) as client:
+    with Client(address) as client:
         futures = client.map(execute, specs, pure=False)
         try:
             for future in as_completed(futures):

@@ -1,0 +1,163 @@
+"""Sweeps, replications, the run store and where runs execute (issue: experiments at scale)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sim.cli import main
+from sim.experiment import expand
+from sim.loader import ScenarioError, load_file, load_text
+from sim.results import aggregate
+
+SWEEP = Path("scenarios/sweep.yaml")
+
+
+def test_expansion_is_points_then_variants_then_replications():
+    loaded = load_file(SWEEP)
+    specs = expand(loaded)
+    assert len(specs) == 2 * 2 * 3 * 3
+    first = specs[:9]
+    assert [s.variant for s in first] == ["process"] * 3 + ["hyperv"] * 3 + ["vm"] * 3
+    assert [s.replication for s in first] == [0, 1, 2] * 3
+    assert {s.parameters for s in first} == {(("hosts[standard].count", 4),
+                                              ("workloads[web].arrival.rate", "0.1/s"))}
+    assert specs[9].parameters == (("hosts[standard].count", 4),
+                                   ("workloads[web].arrival.rate", "0.2/s"))
+    assert all(s.seed == 11 for s in specs)
+    # each point's scenario carries the parameter values in canonical units
+    assert specs[9].scenario.workloads[0].arrival.rate == pytest.approx(0.2)
+    assert specs[-1].scenario.hosts[0].count == 8
+    assert all(s.scenario.workloads[0].isolation == s.variant for s in specs)
+    assert len({s.key() for s in specs}) == len(specs)
+
+
+def test_a_run_key_depends_on_what_it_simulates_only():
+    loaded = load_file(SWEEP)
+    three = {s.key() for s in expand(loaded)}
+    five = {s.key() for s in expand(loaded, replications=5)}
+    assert three < five  # adding replications keeps the runs already made
+    assert not three & {s.key() for s in expand(loaded, seed=12)}
+    assert [s.key() for s in expand(loaded)] == [s.key() for s in expand(load_file(SWEEP))]
+
+
+def test_aggregate_is_mean_std_and_student_t_half_width():
+    runs = pd.DataFrame({"variant": ["a"] * 3 + ["b"] * 2, "p": [1, 1, 1, 2, 2],
+                         "replication": [0, 1, 2, 0, 1], "seed": 0, "key": list("vwxyz"),
+                         "m": [1.0, 2.0, 6.0, 5.0, 5.0]})
+    agg = aggregate(runs, ["p"]).set_index("variant")
+    a = agg.loc["a"]
+    assert a["mean"] == 3.0 and a["n"] == 3
+    assert a["std"] == pytest.approx(math.sqrt(((1 - 3) ** 2 + (2 - 3) ** 2 + (6 - 3) ** 2) / 2))
+    assert a["ci95"] == pytest.approx(4.302652729911275 * a["std"] / math.sqrt(3))
+    assert agg.loc["b"]["ci95"] == 0.0
+
+
+def _outputs(folder: Path) -> tuple[bytes, pd.DataFrame, pd.DataFrame]:
+    return ((folder / "summary.json").read_bytes(), pd.read_parquet(folder / "runs.parquet"),
+            pd.read_csv(folder / "aggregate.csv"))
+
+
+def test_results_are_identical_on_one_process_two_processes_and_a_dask_cluster(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    args = ["run", str(SWEEP), "--replications", "2", "--no-charts", "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "one"), "--jobs", "1"]) == 0
+    assert main([*args, "--out", str(tmp_path / "two"), "--jobs", "2"]) == 0
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        assert main([*args, "--out", str(tmp_path / "dask"), "--cluster",
+                     cluster.scheduler_address]) == 0
+    one = _outputs(tmp_path / "one" / "sweep")
+    for other in ("two", "dask"):
+        summary, runs, agg = _outputs(tmp_path / other / "sweep")
+        assert summary == one[0]
+        pd.testing.assert_frame_equal(runs, one[1])
+        pd.testing.assert_frame_equal(agg, one[2])
+    assert len(one[1]) == 2 * 2 * 3 * 2
+
+
+def test_summary_has_replication_means_and_confidence_half_widths(tmp_path):
+    main(["run", "scenarios/density.yaml", "--replications", "3", "--out", str(tmp_path),
+          "--no-charts", "--quiet"])
+    folder = tmp_path / "density"
+    summary = json.loads((folder / "summary.json").read_text())
+    runs = pd.read_csv(folder / "runs.csv")
+    hyperv = summary["variants"]["hyperv"]
+    assert hyperv["replications"] == 3
+    values = runs.loc[runs["variant"] == "hyperv", "startup_s.p50"]
+    assert hyperv["startup_s"]["p50"] == pytest.approx(values.mean())
+    assert hyperv["ci95"]["startup_s.p50"] == pytest.approx(
+        4.302652729911275 * values.std(ddof=1) / math.sqrt(3))
+    assert sorted(runs["replication"].unique()) == [0, 1, 2]
+
+
+def _stored(store: Path) -> set[str]:
+    return {p.name for p in store.iterdir() if not p.name.startswith(".")} \
+        if store.exists() else set()
+
+
+def test_a_killed_sweep_resumes_with_only_the_missing_runs(tmp_path):
+    scenario = tmp_path / "s.yaml"
+    text = Path("scenarios/windows-isolation.yaml").read_text()
+    scenario.write_text(text.replace("duration: 4h ", "duration: 2h ")
+                        .replace("warmup: 30min", "warmup: 10min") + "replications: 4\n")
+    out = tmp_path / "out"
+    store = out / ".runs"
+    command = [sys.executable, "-m", "sim", "run", str(scenario), "--out", str(out),
+               "--jobs", "1", "--no-charts"]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            cwd=os.getcwd())
+    deadline = time.time() + 120
+    while len(_stored(store)) < 2 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    assert proc.poll() is None, "the sweep finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = _stored(store)
+    assert 2 <= len(before) < 12
+    for name in before:  # nothing half-written looks complete
+        assert (store / name / "run.json").is_file()
+    assert not (out / "s").exists() and not (out / "windows-isolation").exists()
+    mtimes = {name: (store / name / "run.json").stat().st_mtime_ns for name in before}
+
+    done = subprocess.run(command, capture_output=True, text=True, cwd=os.getcwd())
+    assert done.returncode == 0, done.stderr
+    assert f"12 runs, {len(before)} already in" in done.stderr
+    assert f"{12 - len(before)} to run" in done.stderr
+    assert len(_stored(store)) == 12
+    assert all((store / n / "run.json").stat().st_mtime_ns == t for n, t in mtimes.items())
+    summary = json.loads((out / "windows-isolation" / "summary.json").read_text())
+    assert summary["variants"]["vm"]["replications"] == 4
+
+
+def test_force_reruns_and_gives_the_same_numbers(tmp_path):
+    args = ["run", "scenarios/density.yaml", "--out", str(tmp_path), "--no-charts", "--quiet"]
+    main(args)
+    first = (tmp_path / "density" / "summary.json").read_bytes()
+    main([*args, "--force"])
+    assert (tmp_path / "density" / "summary.json").read_bytes() == first
+
+
+@pytest.mark.parametrize("line,words", [
+    ("  hosts[standard].cuont: [1, 2]", "unknown key 'cuont'; did you mean 'count'?"),
+    ("  hosts[big].count: [1, 2]", "no entry named 'big'"),
+    ("  seed: [1, 2]", "'seed' cannot be swept"),
+    ("  hosts[standard].count: [4, -1]", "with hosts[standard].count = -1: hosts[0].count"),
+    ("  workloads[web].arrival.rate: [fast]", "a rate such as"),
+])
+def test_bad_sweeps_are_reported_where_they_are(line, words):
+    text = SWEEP.read_text().split("sweep:")[0] + "sweep:\n" + line + "\n"
+    with pytest.raises(ScenarioError) as info:
+        load_text(text, "s.yaml")
+    message = str(info.value)
+    assert words in message
+    assert message.startswith(f"s.yaml:{len(text.splitlines())}:")
