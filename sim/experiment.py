@@ -8,11 +8,13 @@ running one spec. Must not: compute statistics or write files.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import simpy
@@ -45,15 +47,28 @@ class RunSpec:
 
     def key(self) -> str:
         """A name for this run derived from everything it simulates: the resolved scenario,
-        the profiles it uses, the seed, the replication and the simulator's version."""
+        the profiles it uses, the seed, the replication and the simulator's code."""
         identity = {
             "scenario": self.scenario.model_dump(mode="json", exclude_none=True),
             "profiles": {k: v.model_dump(mode="json", exclude_none=True)
                          for k, v in sorted(self.used_profiles().items())},
             "seed": self.seed, "replication": self.replication, "version": __version__,
+            "code": code_digest(),
         }
         text = json.dumps(identity, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+@functools.cache
+def code_digest() -> str:
+    """A digest of the simulator's own source and data files: a run made by other code is a
+    different run, so the store never serves results of a model that has since changed."""
+    digest = hashlib.sha256()
+    root = Path(__file__).resolve().parent
+    for path in sorted([*root.rglob("*.py"), *root.rglob("*.yaml")]):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def expand(loaded: Loaded, seed: int | None = None, replications: int | None = None

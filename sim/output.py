@@ -76,7 +76,7 @@ def _with_parameters(frame: pd.DataFrame, out: RunOutput) -> pd.DataFrame:
         return frame
     frame = frame.copy()
     for i, (path, value) in enumerate(out.parameters.items()):
-        frame.insert(2 + i, path, str(value))
+        frame.insert(3 + i, path, str(value))
     return frame
 
 

@@ -69,11 +69,11 @@ def collect(result: RunResult) -> RunOutput:
     metrics: dict[str, Any] = {"isolation": isolation, **dict(spec.choices)}
     metrics.update(analysis.summarize(frame, rec.levels, rec.host_levels, capacity,
                                       scenario.warmup, scenario.duration))
-    frame.insert(0, "variant", spec.variant)
-    frame.insert(1, "replication", spec.replication)
     series = pd.DataFrame(rec.samples)
-    series.insert(0, "variant", spec.variant)
-    series.insert(1, "replication", spec.replication)
+    for table in (frame, series):
+        table.insert(0, "variant", spec.variant)
+        table.insert(1, "replication", spec.replication)
+        table.insert(2, "seed", spec.seed)
     peaks = analysis.per_host_peaks(rec.host_levels, len(rec.hosts), scenario.warmup,
                                     scenario.duration)
     return RunOutput(key=spec.key(), variant=spec.variant, isolation=isolation,
