@@ -130,3 +130,23 @@ def clean(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def metric_names() -> set[str]:
+    """The dotted names of every metric ``summarize`` produces (for SLOs and checks)."""
+    from sim.recorder import TRANSITIONS
+
+    columns = ["arrival", "rejected", "pulled_bytes", *TRANSITIONS]
+    empty = pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
+    metrics = summarize(empty, {}, {}, 1.0, 0.0, 1.0)
+    names: set[str] = set()
+
+    def walk(node: dict[str, Any], prefix: str) -> None:
+        for key, value in node.items():
+            if isinstance(value, dict):
+                walk(value, f"{prefix}{key}.")
+            else:
+                names.add(f"{prefix}{key}")
+
+    walk(metrics, "")
+    return names

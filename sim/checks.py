@@ -154,4 +154,20 @@ def check_scenario(data: dict[str, Any], scenario: Scenario | None
                 detail = "; ".join(f"{g}: {', '.join(r)}" for g, r in reasons.items())
                 problems.append((("workloads", i), (f"no host can ever run it under {mode} "
                                  f"isolation ({detail})")))
+    raw_plan = data.get("plan")
+    if isinstance(raw_plan, dict):
+        from sim.analysis import metric_names
+        from sim.planner import SLOError, parse_slo
+
+        known = metric_names()
+        slos = raw_plan.get("slo")
+        for j, text in enumerate(slos if isinstance(slos, list) else []):
+            try:
+                parse_slo(str(text), known)
+            except SLOError as exc:
+                problems.append((("plan", "slo", j), str(exc)))
+        group = raw_plan.get("group")
+        if isinstance(group, str) and hosts and group not in groups:
+            problems.append((("plan", "group"), f"unknown host group {group!r}"
+                             + _hint(group, list(groups))))
     return problems, profiles

@@ -48,6 +48,31 @@ def main(argv: list[str] | None = None) -> int:
     p_val = sub.add_parser("validate", help="check a scenario without running it")
     p_val.add_argument("file", nargs="+", help="scenario YAML file(s)")
     sub.add_parser("schema", help="print the JSON Schema of the scenario format")
+    p_den = sub.add_parser("density", help="how many instances fit per host, per mode, and "
+                                           "which resource binds first")
+    p_den.add_argument("file", help="scenario YAML file")
+    p_den.add_argument("--out", default="results", help="results root (default: results)")
+    p_den.add_argument("--no-charts", action="store_true", help="skip the PNG chart")
+    p_den.add_argument("--quiet", action="store_true", help="print only errors")
+    p_plan = sub.add_parser("plan", help="the fewest hosts per mode that meet the SLOs")
+    p_plan.add_argument("file", help="scenario YAML file")
+    p_plan.add_argument("--slo", action="append", default=[], metavar="METRIC<=VALUE",
+                        help="e.g. 'startup_p99<=30s', 'blocking<=1%%', "
+                             "'memory_utilization_mean<=80%%'; repeat for several")
+    p_plan.add_argument("--headroom", type=int, default=None, metavar="K",
+                        help="still meet the SLOs after K hosts fail (N+K)")
+    p_plan.add_argument("--replications", type=int, default=None,
+                        help="runs per candidate host count (default 3)")
+    p_plan.add_argument("--group", default=None, help="host group to size (default: first)")
+    p_plan.add_argument("--max-hosts", type=int, default=None, help="search limit")
+    p_plan.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
+    p_plan.add_argument("--out", default="results", help="results root (default: results)")
+    p_plan.add_argument("--jobs", type=int, default=None, help="local worker processes")
+    p_plan.add_argument("--cluster", default=None, metavar="ADDRESS",
+                        help="send the runs to a Dask scheduler")
+    p_plan.add_argument("--force", action="store_true", help="rerun stored runs")
+    p_plan.add_argument("--no-charts", action="store_true", help="skip the PNG charts")
+    p_plan.add_argument("--quiet", action="store_true", help="print only errors")
     args = parser.parse_args(argv)
 
     if args.command == "schema":
@@ -65,6 +90,23 @@ def main(argv: list[str] | None = None) -> int:
     loaded = _load(args.file)
     if loaded is None:
         return EXIT_BAD_INPUT
+    if args.command == "density":
+        from sim.planning_cli import density
+
+        return density(loaded, Path(args.out), not args.no_charts, args.quiet)
+    if args.command == "plan":
+        from sim.planning_cli import plan
+
+        for value, name in ((args.replications, "--replications"), (args.headroom,
+                            "--headroom"), (args.max_hosts, "--max-hosts")):
+            if value is not None and value < (0 if name == "--headroom" else 1):
+                parser.error(f"{name} is too small")
+        try:
+            return plan(loaded, args)
+        except KeyboardInterrupt:
+            print("interrupted: completed runs are kept; the same command resumes",
+                  file=sys.stderr)
+            return 130
     if args.replications is not None and args.replications < 1:
         parser.error("--replications must be at least 1")
     try:

@@ -188,6 +188,8 @@ class HostGroup(Spec):
     max_partitions: Annotated[int, Field(ge=1)] = Field(
         1024, description="running Hyper-V partitions (utility VMs and VMs); Microsoft: 1024")
     preloaded_images: list[str] = []
+    cost_per_host: Annotated[float, Field(ge=0)] | None = Field(
+        None, description="cost of one host (any currency and period), for plan tables")
 
 
 class Registry(Spec):
@@ -275,6 +277,16 @@ class ResolvedProfile(Spec):
 
 # --- the scenario ---------------------------------------------------------------------------
 
+class PlanSpec(Spec):
+    """What ``python -m sim plan`` sizes and against which SLOs (the CLI may override)."""
+
+    group: str | None = Field(None, description="host group to size; default the first")
+    slo: list[str] = Field([], description="e.g. 'startup_p99<=30s', 'blocking<=1%'")
+    headroom: Annotated[int, Field(ge=0)] = Field(0, description="hosts that may fail (N+K)")
+    replications: Annotated[int, Field(ge=1)] = 3
+    max_hosts: Annotated[int, Field(ge=1)] = 10_000
+
+
 PlacementName = Literal["first-fit", "best-fit", "spread", "random", "image-locality"]
 
 
@@ -307,3 +319,4 @@ class Scenario(Spec):
     replications: Annotated[int, Field(ge=1)] = Field(
         1, description="independent runs per variant and sweep point, seeds derived from seed")
     profiles: dict[str, Profile] = {}
+    plan: PlanSpec | None = None

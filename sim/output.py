@@ -24,6 +24,8 @@ from sim import analysis
 from sim.loader import Loaded
 from sim.results import RunOutput, aggregate, mean_metrics, runs_frame
 
+KEPT = ("density.json", "packing.json", "density_per_host.png", "plan.json", "plan_")
+
 
 def grouped(outputs: list[RunOutput]) -> list[tuple[dict[str, Any], dict[str, list[RunOutput]]]]:
     """Outputs by sweep point, then by variant, in run order."""
@@ -110,7 +112,10 @@ def write(out_root: Path, loaded: Loaded, seed: int, outputs: list[RunOutput],
             allow_unicode=True))
         if charts is not None:
             charts(staging, agg)
-        if final.exists():
+        if final.exists():  # keep what the density and plan commands wrote there
+            for kept in final.iterdir():
+                if kept.name.startswith(KEPT) and not (staging / kept.name).exists():
+                    shutil.copy2(kept, staging / kept.name)
             trash = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".old", dir=out_root))
             os.replace(final, trash / "old")
             shutil.rmtree(trash, ignore_errors=True)

@@ -211,3 +211,68 @@ def sweep_charts(folder: Path, title: str, agg: Any, swept: list[str],
         safe = "".join(c if c.isalnum() else "_" for c in path).strip("_")
         fig.savefig(folder / f"sweep_{p + 1}_{safe}.png", dpi=100)
         plt.close(fig)
+
+
+def density_bars(path: Path, title: str, table: dict[str, Any], modes: list[str]) -> None:
+    """Instances per host for each host group × workload, one bar per mode, the binding
+    resource written on each bar."""
+    rows = [(g, w, per) for g, workloads in table.items() for w, per in workloads.items()]
+    fig, ax = plt.subplots(figsize=(max(7, 2.2 * len(rows) + 3), 5))
+    width = 0.8 / max(len(modes), 1)
+    x = np.arange(len(rows))
+    top = 0.0
+    for i, mode in enumerate(modes):
+        heights = [max(per[mode]["per_host"], 0) for _, _, per in rows]
+        top = max(top, *heights) if heights else top
+        bars = ax.bar(x + (i - (len(modes) - 1) / 2) * width, heights, width * 0.95,
+                      color=_color(mode, i), label=mode)
+        for bar, (_, _, per) in zip(bars, rows):
+            ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(),
+                    f"{per[mode]['per_host']}\n{per[mode]['binding']}", ha="center",
+                    va="bottom", fontsize="small")
+    ax.set_xticks(x, [f"{g}\n{w}" for g, w, _ in rows])
+    ax.set_ylabel("instances per host")
+    ax.set_ylim(0, top * 1.4 + 1)
+    ax.legend(title="isolation", ncol=len(modes), loc="upper center")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.set_title(f"{title}: how many fit on one host, and what binds first")
+    _save(fig, path)
+
+
+def plan_charts(folder: Path, title: str, results: dict[str, Any], slos: list[Any],
+                group: str) -> None:
+    """For each SLO metric: its value (mean ± 95 % CI) against the host count per mode, the
+    limit as a line and the chosen count marked."""
+    for k, slo in enumerate(slos):
+        fig, ax = plt.subplots(figsize=(8, 5))
+        for i, (mode, r) in enumerate(results.items()):
+            probes = [p for p in r["probes"] if p["metrics"][slo.metric]["mean"] is not None]
+            if not probes:
+                continue
+            xs = np.asarray([p["hosts"] for p in probes], dtype=float)
+            ys = np.asarray([p["metrics"][slo.metric]["mean"] for p in probes], dtype=float)
+            ci = np.asarray([p["metrics"][slo.metric]["ci95"] or 0.0 for p in probes],
+                            dtype=float)
+            color = _color(mode, i)
+            ax.errorbar(xs, ys, yerr=ci, fmt="o-", color=color, capsize=3, markersize=4,
+                        label=f"{mode}: {r['hosts_judged'] if r['met'] else 'not met'}")
+            if r["met"]:
+                chosen = [p for p in probes if p["hosts"] == r["hosts_judged"]]
+                if chosen:
+                    ax.plot([chosen[0]["hosts"]], [chosen[0]["metrics"][slo.metric]["mean"]],
+                            "*", color=color, markersize=16, markeredgecolor="black")
+        ax.axhline(slo.limit, color="black", linestyle="--", linewidth=1,
+                   label=f"SLO {slo.text}")
+        means = [p["metrics"][slo.metric]["mean"] for r in results.values() for p in r["probes"]
+                 if p["metrics"][slo.metric]["mean"] is not None]
+        positive = [m for m in means if m > 0]
+        if positive and slo.limit > 0 and max(positive) / min(positive + [slo.limit]) > 30:
+            ax.set_yscale("log")
+        ax.set_xscale("log")
+        ax.set_xlabel(f"hosts in group {group} judged (log scale; * = smallest that passes)")
+        ax.set_ylabel(slo.metric)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize="small")
+        ax.set_title(f"{title}: {slo.metric} against host count")
+        safe = "".join(c if c.isalnum() else "_" for c in slo.metric)
+        _save(fig, folder / f"plan_{k + 1}_{safe}.png")

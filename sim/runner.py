@@ -13,6 +13,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sim.experiment import RunSpec
 from sim.results import RunOutput, execute
@@ -54,29 +55,41 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
-def run_all(the_plan: Plan, store: Store, jobs: int = 1, cluster: str | None = None,
-            on_done: Callable[[RunOutput], None] | None = None) -> None:
-    """Run every spec in ``the_plan.todo`` and store it as it completes."""
-    specs = [the_plan.specs[i] for i in the_plan.todo]
-    for out in _outputs(specs, jobs, cluster):
-        store.save(out)
-        if on_done is not None:
-            on_done(out)
+class Workers:
+    """Where runs execute, kept open across batches (a planner's probes, say): this process,
+    a pool of local processes, or a Dask cluster. Use as a context manager."""
 
+    def __init__(self, jobs: int = 1, cluster: str | None = None) -> None:
+        self.jobs = jobs
+        self.cluster = cluster
+        self._pool: cf.ProcessPoolExecutor | None = None
+        self._client: Any = None
 
-def _outputs(specs: list[RunSpec], jobs: int, cluster: str | None) -> Iterator[RunOutput]:
-    if not specs:
-        return
-    if cluster is not None:
-        yield from _on_dask(specs, cluster)
-    elif jobs <= 1 or len(specs) == 1:
-        for spec in specs:
-            yield execute(spec)
-    else:
-        context = multiprocessing.get_context("forkserver")
-        with cf.ProcessPoolExecutor(max_workers=min(jobs, len(specs)),
-                                    mp_context=context) as pool:
-            futures = [pool.submit(execute, spec) for spec in specs]
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def outputs(self, specs: list[RunSpec]) -> Iterator[RunOutput]:
+        """Each spec's output, in completion order."""
+        if not specs:
+            return
+        if self.cluster is not None:
+            yield from self._on_dask(specs)
+        elif self.jobs <= 1 or len(specs) == 1:
+            for spec in specs:
+                yield execute(spec)
+        else:
+            if self._pool is None:
+                context = multiprocessing.get_context("forkserver")
+                self._pool = cf.ProcessPoolExecutor(max_workers=self.jobs, mp_context=context)
+            futures = [self._pool.submit(execute, spec) for spec in specs]
             try:
                 for future in cf.as_completed(futures):
                     yield future.result()
@@ -85,15 +98,30 @@ def _outputs(specs: list[RunSpec], jobs: int, cluster: str | None) -> Iterator[R
                     future.cancel()
                 raise
 
+    def _on_dask(self, specs: list[RunSpec]) -> Iterator[RunOutput]:
+        from distributed import Client, as_completed
 
-def _on_dask(specs: list[RunSpec], address: str) -> Iterator[RunOutput]:
-    from distributed import Client, as_completed
-
-    with Client(address) as client:
-        futures = client.map(execute, specs, pure=False)
+        if self._client is None:
+            self._client = Client(self.cluster)
+        futures = self._client.map(execute, specs, pure=False)
         try:
             for future in as_completed(futures):
                 yield future.result()
         except BaseException:
-            client.cancel(futures)
+            self._client.cancel(futures)
             raise
+
+    def run(self, the_plan: Plan, store: Store,
+            on_done: Callable[[RunOutput], None] | None = None) -> None:
+        """Run every spec in ``the_plan.todo`` and store each as it completes."""
+        for out in self.outputs([the_plan.specs[i] for i in the_plan.todo]):
+            store.save(out)
+            if on_done is not None:
+                on_done(out)
+
+
+def run_all(the_plan: Plan, store: Store, jobs: int = 1, cluster: str | None = None,
+            on_done: Callable[[RunOutput], None] | None = None) -> None:
+    """Run every spec in ``the_plan.todo`` and store it as it completes."""
+    with Workers(jobs, cluster) as workers:
+        workers.run(the_plan, store, on_done)

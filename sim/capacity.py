@@ -1,0 +1,174 @@
+"""How many instances fit on a host, which resource binds first, and how mixed workloads pack.
+
+Owns: the analytic per-host density (from the same ``sim.demand`` arithmetic placement uses),
+its check by simulation (fill one host until the first rejection), and multi-resource bin
+packing of a workload mix with its lower bound. Must not: print or write files.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from sim.config import BurstArrivals, HostGroup, Image, ResolvedProfile, Scenario, Workload
+from sim.demand import Demand, demand, layer_chain
+from sim.experiment import RunSpec, apply, run
+from sim.rng import mean as dist_mean
+
+RESOURCES = ("memory", "cpu", "disk", "partitions")
+
+
+@dataclass(frozen=True)
+class Fit:
+    """Instances of one workload that fit on an empty host, and what stops the next one."""
+
+    per_host: int
+    binding: str
+    limits: dict[str, float]  # per resource: how many it alone would allow (inf: no limit)
+
+
+def _layer_bytes(images: dict[str, Image], names: list[str]) -> float:
+    seen: dict[str, float] = {}
+    for name in names:
+        for layer in layer_chain(images, name):
+            seen[layer.key] = layer.size
+    return sum(seen.values())
+
+
+def capacities(host: HostGroup, images: dict[str, Image], image_names: list[str]
+               ) -> dict[str, float]:
+    """What a host offers per resource once the layers of ``image_names`` (and its preloaded
+    images) are on its disk."""
+    layers = _layer_bytes(images, [*host.preloaded_images, *image_names])
+    return {"memory": host.memory - host.reserved_memory,
+            "cpu": host.cpu_cores * host.cpu_overcommit,
+            "disk": host.disk - layers,
+            "partitions": float(host.max_partitions)}
+
+
+def sizes(need: Demand) -> dict[str, float]:
+    """What one instance takes per resource."""
+    return {"memory": need.memory, "cpu": need.vcpu, "disk": need.disk_private,
+            "partitions": float(need.partition)}
+
+
+def fit(host: HostGroup, workload: Workload, profile: ResolvedProfile,
+        images: dict[str, Image]) -> Fit:
+    """Instances of ``workload`` under ``profile`` that fit on one empty host of ``host``."""
+    need = demand(workload, profile, images)
+    cap = capacities(host, images, [workload.image])
+    size = sizes(need)
+    limits = {r: (math.floor(max(cap[r], 0.0) / size[r] + 1e-9) if size[r] > 0 else math.inf)
+              for r in RESOURCES}
+    if need.requires_hyperv and not host.hyperv or (
+            need.os_build is not None and need.os_build != host.os_build):
+        limits = dict.fromkeys(RESOURCES, 0)
+        return Fit(0, "not allowed", limits)
+    binding = min(RESOURCES, key=lambda r: limits[r])
+    per_host = limits[binding]
+    return Fit(int(per_host) if math.isfinite(per_host) else -1, binding, limits)
+
+
+def simulated_fit(scenario: Scenario, group: HostGroup, workload: Workload, mode: str,
+                  profiles: dict[str, ResolvedProfile], ask: int) -> int:
+    """Fill one host of ``group`` with a burst of ``ask`` instances of ``workload`` under
+    ``mode`` (``on_full: reject``); how many were placed."""
+    one = group.model_copy(update={"count": 1})
+    wl = workload.model_copy(update={
+        "arrival": BurstArrivals(kind="burst", count=ask, at=0.0), "lifetime": None,
+        "on_full": "reject", "host_groups": None})
+    trial = scenario.model_copy(update={
+        "hosts": [one], "workloads": [wl], "duration": 1.0, "warmup": 0.0,
+        "timeseries_interval": 1.0, "placement": "first-fit", "compare": None, "sweep": None,
+        "replications": 1})
+    trial = apply(trial, {"isolation": mode})
+    result = run(RunSpec(mode, (), (), trial, profiles, scenario.seed))
+    return sum(1 for r in result.recorder.instances if not r.rejected)
+
+
+def expected_concurrent(workload: Workload, duration: float) -> float:
+    """How many instances of ``workload`` run at once in steady state: rate x mean lifetime
+    (Little's law) for streams, the count for bursts; capped by the arrivals' count."""
+    arrival = workload.arrival
+    if isinstance(arrival, BurstArrivals):
+        return float(arrival.count)
+    rate = arrival.rate if hasattr(arrival, "rate") else 1.0 / arrival.interval  # type: ignore
+    window = min(duration, arrival.until or math.inf)
+    life = dist_mean(workload.lifetime) if workload.lifetime is not None else window
+    n = rate * min(life, window)
+    return float(min(n, arrival.count)) if arrival.count is not None else n
+
+
+@dataclass
+class Packing:
+    """A mix packed onto hosts of one group: hosts found (first-fit decreasing) and the lower
+    bound max over resources of ceil(total size / host capacity)."""
+
+    hosts: int
+    lower_bound: int
+    bound_by: str
+    counts: dict[str, int]
+    per_host: list[dict[str, int]]
+
+
+def pack(host: HostGroup, mix: list[tuple[str, int, Demand]], images: dict[str, Image],
+         image_names: list[str]) -> Packing:
+    """Pack ``mix`` (name, count, demand) onto as few hosts of ``host`` as first-fit
+    decreasing (by largest normalised size) finds."""
+    cap = capacities(host, images, image_names)
+    usable = {r: max(cap[r], 0.0) for r in RESOURCES}
+    totals = dict.fromkeys(RESOURCES, 0.0)
+    items: list[tuple[float, str, dict[str, float]]] = []
+    for name, count, need in mix:
+        size = sizes(need)
+        for r in RESOURCES:
+            totals[r] += size[r] * count
+        weight = max((size[r] / usable[r]) if usable[r] > 0 else math.inf for r in RESOURCES)
+        items.extend((weight, name, size) for _ in range(count))
+    bounds = {r: (math.ceil(totals[r] / usable[r] - 1e-9) if usable[r] > 0 else
+                  (0 if totals[r] == 0 else math.inf)) for r in RESOURCES}
+    bound_by = max(RESOURCES, key=lambda r: bounds[r])
+    items.sort(key=lambda item: -item[0])
+    free: list[dict[str, float]] = []
+    placed: list[dict[str, int]] = []
+    for _, name, size in items:
+        for i, room in enumerate(free):
+            if all(size[r] <= room[r] + 1e-9 for r in RESOURCES):
+                break
+        else:
+            if any(size[r] > usable[r] + 1e-9 for r in RESOURCES):
+                raise ValueError(f"{name} does not fit on an empty {host.group} host")
+            free.append(dict(usable))
+            placed.append({})
+            i = len(free) - 1
+        for r in RESOURCES:
+            free[i][r] -= size[r]
+        placed[i][name] = placed[i].get(name, 0) + 1
+    return Packing(len(free), int(bounds[bound_by]), bound_by,
+                   {name: count for name, count, _ in mix}, placed)
+
+
+def density_table(scenario: Scenario, profiles: dict[str, ResolvedProfile], modes: list[str],
+                  check: bool = True) -> dict[str, Any]:
+    """``{group: {workload: {mode: {"per_host", "binding", "limits", "simulated"}}}}``."""
+    images = {img.name: img for img in scenario.images}
+    table: dict[str, Any] = {}
+    for group in scenario.hosts:
+        rows: dict[str, Any] = {}
+        for wl in scenario.workloads:
+            if wl.host_groups and group.group not in wl.host_groups:
+                continue
+            per_mode: dict[str, Any] = {}
+            for mode in modes:
+                f = fit(group, wl, profiles[mode], images)
+                entry: dict[str, Any] = {
+                    "per_host": f.per_host, "binding": f.binding,
+                    "limits": {r: (v if math.isfinite(v) else None) for r, v in f.limits.items()}}
+                if check and f.per_host >= 0:
+                    entry["simulated"] = simulated_fit(scenario, group, wl, mode, profiles,
+                                                       f.per_host + 5)
+                per_mode[mode] = entry
+            rows[wl.name] = per_mode
+        table[group.group] = rows
+    return table

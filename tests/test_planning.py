@@ -1,0 +1,183 @@
+"""Capacity planning: density (analytic = simulated), bin packing, SLOs and the host search."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sim import theory
+from sim.analysis import metric_names
+from sim.capacity import density_table, fit, pack
+from sim.cli import main
+from sim.config import HostGroup
+from sim.demand import Demand
+from sim.loader import load_file
+from sim.planner import SLO, Probe, SLOError, levelled_off, parse_slo, search
+from sim.units import GiB
+from tests.helpers import FREE, load, scenario
+
+SCENARIOS = sorted(Path("scenarios").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+def test_analytic_density_equals_a_simulated_fill_for_every_shipped_scenario(path):
+    loaded = load_file(path)
+    modes = ["process", "hyperv", "vm"]
+    table = density_table(loaded.scenario, loaded.profiles, modes, check=True)
+    for rows in table.values():
+        for per_mode in rows.values():
+            for entry in per_mode.values():
+                assert entry["simulated"] == entry["per_host"]
+
+
+@pytest.mark.parametrize("host,profile,expected", [
+    ({"memory": "10GiB"}, {}, (10, "memory")),
+    ({"cpu_cores": 3, "cpu_overcommit": 2.0}, {}, (6, "cpu")),
+    ({"disk": "5GiB"}, {"disk_per_instance": "1GiB"}, (4, "disk")),  # 1 GiB of image layers
+    ({"max_partitions": 7}, {"partition": True}, (7, "partitions")),
+])
+def test_the_binding_resource_is_named(host, profile, expected):
+    data = scenario(host=host, profiles={"free": {**FREE, **profile}})
+    loaded = load(data)
+    s = loaded.scenario
+    f = fit(s.hosts[0], s.workloads[0], loaded.profiles["free"], {i.name: i for i in s.images})
+    assert (f.per_host, f.binding) == expected
+    table = density_table(s, loaded.profiles, ["free"])
+    assert table["h"]["w"]["free"]["simulated"] == expected[0]
+
+
+def test_utility_vm_commit_binds_hyperv_density():
+    loaded = load_file("scenarios/density.yaml")
+    table = density_table(loaded.scenario, loaded.profiles, ["process", "hyperv", "vm"])
+    worker = table["dense"]["worker"]
+    usable = 60 * GiB
+    assert worker["process"]["per_host"] == int(usable // (256 * 2**20 + 50e6))
+    assert worker["hyperv"]["per_host"] == int(usable // (512 * 2**20 + 20e6))
+    assert worker["vm"]["per_host"] == int(usable // (256 * 2**20 + GiB))
+
+
+def test_first_fit_decreasing_on_the_reference_case_p1():
+    """P1: capacity 100; 6x51, 6x27, 6x26, 12x23: L1 = 9 = OPT, FFD = 11 exactly."""
+    host = HostGroup(group="g", cpu_cores=1000, memory=100 * GiB, disk=1e15, disk_rate=1e9,
+                     nic=1e9)
+
+    def item(size: float) -> Demand:
+        return Demand(memory=size * GiB, vcpu=0.001, disk_private=0.0, partition=0,
+                      image_bytes=0.0, requires_hyperv=False, os_build=None)
+
+    mix = [("a", 6, item(51)), ("b", 6, item(27)), ("c", 6, item(26)), ("d", 12, item(23))]
+    found = pack(host, mix, {}, [])
+    assert found.lower_bound == 9 and found.bound_by == "memory"
+    assert found.hosts == 11
+    assert sum(sum(h.values()) for h in found.per_host) == 30
+
+
+def test_slo_parsing():
+    known = metric_names()
+    assert parse_slo("startup_p99<=30s", known) == SLO("startup_s.p99", "<=", 30.0,
+                                                       "startup_p99<=30s")
+    assert parse_slo("blocking<=1%", known).limit == pytest.approx(0.01)
+    assert parse_slo("memory_utilization_mean < 80%", known).op == "<"
+    assert parse_slo("wait_s.p95<=2min", known).limit == 120.0
+    assert parse_slo("density_max>=40", known).limit == 40
+    for bad in ("startup_p99=30s", "latency<=1s", "blocking<=lots"):
+        with pytest.raises(SLOError):
+            parse_slo(bad, known)
+
+
+def test_slos_are_judged_at_the_pessimistic_end_of_the_interval():
+    slo = SLO("startup_s.p99", "<=", 30.0, "")
+    assert slo.holds(25.0, 4.0) and not slo.holds(25.0, 6.0)
+    assert SLO("density_max", ">=", 40, "").holds(45, 4) is True
+    assert SLO("density_max", ">=", 40, "").holds(45, 6) is False
+    assert slo.holds(25.0, None)
+
+
+def _probe(n: int, passed: bool, value: float = 1.0) -> Probe:
+    return Probe(n, {"x": value}, passed, [] if passed else ["x<=0"])
+
+
+@pytest.mark.parametrize("answer,start", [(1, 1), (37, 1), (37, 500), (37, 37), (64, 16),
+                                          (1000, 3)])
+def test_search_brackets_then_bisects_to_the_smallest_passing_count(answer, start):
+    seen = []
+
+    def evaluate(n):
+        seen.append(n)
+        return _probe(n, n >= answer)
+
+    found, probes = search(evaluate, start, 1000)
+    assert found == answer
+    assert len(seen) == len(set(seen)) <= 2 * 10 + 2
+
+
+def test_search_gives_up_when_more_hosts_stop_helping():
+    slo = SLO("x", "<=", 0.0, "x<=0")
+
+    def evaluate(n):
+        return _probe(n, False, value=5.0 if n >= 8 else 100.0 / n)
+
+    found, probes = search(evaluate, 1, 10_000, lambda a, b: levelled_off(a, b, [slo]))
+    assert found is None
+    assert max(probes) == 16
+
+
+def _erlang_pool(tmp_path, headroom=0):
+    """Hosts with room for k = 5 each, Poisson arrivals, offered load a = 15, reject."""
+    data = scenario(
+        duration=30_000 / 1.5 * 60, warmup=1000 / 1.5 * 60, seed=3,
+        host={"memory": "5GiB", "count": 1},
+        workload={"on_full": "reject", "lifetime": {"dist": "exponential", "mean": "10min"},
+                  "arrival": {"kind": "poisson", "rate": "1.5/min"}},
+        plan={"slo": ["blocking<=1%"], "replications": 3, "headroom": headroom})
+    path = tmp_path / "erlang.yaml"
+    import yaml
+
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_plan_is_exact_where_the_model_is_erlang_b(tmp_path):
+    expected = next(n for n in range(1, 100) if theory.erlang_b(5 * n, 15.0) <= 0.01)
+    assert expected == 5
+    path = _erlang_pool(tmp_path)
+    assert main(["plan", str(path), "--out", str(tmp_path), "--quiet", "--jobs", "2"]) == 0
+    result = json.loads((tmp_path / "tiny" / "plan.json").read_text())
+    assert result["free"]["hosts"] == expected
+    blocking = {p["hosts"]: p["metrics"]["blocking"]["mean"] for p in result["free"]["probes"]}
+    assert blocking[expected - 1] > 0.01 >= blocking[expected]
+    # N+1: the SLO is judged on n - 1 hosts, so one more host
+    path = _erlang_pool(tmp_path, headroom=1)
+    assert main(["plan", str(path), "--out", str(tmp_path), "--quiet"]) == 0
+    result = json.loads((tmp_path / "tiny" / "plan.json").read_text())
+    assert result["free"]["hosts"] == expected + 1
+    assert result["free"]["hosts_judged"] == expected
+
+
+def test_plan_rejects_bad_slos(capsys):
+    assert main(["plan", "scenarios/density.yaml", "--slo", "latency<=1s", "--quiet"]) == 2
+    assert "unknown metric 'latency'" in capsys.readouterr().err
+    assert main(["plan", "scenarios/density.yaml", "--quiet"]) == 2
+
+
+def test_density_command_writes_the_documented_shape(tmp_path):
+    assert main(["density", "scenarios/density-mixed.yaml", "--out", str(tmp_path),
+                 "--quiet"]) == 0
+    folder = tmp_path / "density-mixed"
+    data = json.loads((folder / "density.json").read_text())
+    assert set(data["mixed"]) == {"api", "batch"}
+    for per_mode in data["mixed"].values():
+        assert set(per_mode) == {"process", "hyperv", "vm"}
+        for entry in per_mode.values():
+            assert isinstance(entry["per_host"], int) and entry["binding"] in (
+                "memory", "cpu", "disk", "partitions")
+    packing = json.loads((folder / "packing.json").read_text())["mixed"]
+    for mode in ("process", "hyperv", "vm"):
+        assert packing[mode]["hosts"] >= packing[mode]["lower_bound"] >= 1
+    assert (folder / "density_per_host.png").stat().st_size > 10_000
+    # a later run keeps what density wrote
+    assert main(["run", "scenarios/density-mixed.yaml", "--out", str(tmp_path), "--quiet",
+                 "--no-charts"]) == 0
+    assert (folder / "density.json").is_file() and (folder / "summary.json").is_file()
