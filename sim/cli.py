@@ -157,6 +157,7 @@ def _run(loaded: Loaded, args: argparse.Namespace) -> int:
 
     from sim import output, paths, plots
     from sim.experiment import expand
+    from sim.report import write_report
     from sim.runner import default_jobs, plan, run_all
     from sim.store import Store
 
@@ -205,6 +206,7 @@ def _run(loaded: Loaded, args: argparse.Namespace) -> int:
                            scenario.warmup)
 
     folder, data = output.write(out, loaded, seed, outputs, None if args.no_charts else draw)
+    write_report(folder, loaded)
     if not args.quiet:
         screen = Console()
         if not screen.is_terminal:

@@ -24,7 +24,8 @@ from sim import analysis
 from sim.loader import Loaded
 from sim.results import RunOutput, aggregate, mean_metrics, runs_frame
 
-KEPT = ("density.json", "packing.json", "density_per_host.png", "plan.json", "plan_")
+KEPT = ("density.json", "packing.json", "density_per_host.png", "plan.json", "plan_",
+        "report.html")
 
 
 def grouped(outputs: list[RunOutput]) -> list[tuple[dict[str, Any], dict[str, list[RunOutput]]]]:

@@ -24,6 +24,7 @@ from sim.analysis import clean, metric_names
 from sim.demand import demand
 from sim.loader import Loaded
 from sim.planner import SLO, Probe, SLOError, judge, levelled_off, parse_slo, probe_specs, search
+from sim.report import write_report
 from sim.runner import Workers, default_jobs
 from sim.runner import plan as plan_runs
 from sim.store import Store
@@ -44,6 +45,7 @@ def write_json(path: Path, data: Any) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     with os.fdopen(fd, "w") as handle:
         handle.write(json.dumps(clean(data), indent=2) + "\n")
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
 
@@ -88,6 +90,7 @@ def density(loaded: Loaded, out: Path, charts: bool, quiet: bool) -> int:
         screen.print(density_rich(scenario.name, table, modes))
         if packing:
             screen.print(packing_rich(packing, modes))
+    write_report(folder, loaded)
     mismatches = [(g, w, m) for g, rows in table.items() for w, per in rows.items()
                   for m, e in per.items() if "simulated" in e and e["simulated"] != e["per_host"]]
     Console(stderr=True, quiet=quiet, soft_wrap=True).print(
@@ -204,8 +207,11 @@ def plan(loaded: Loaded, args: argparse.Namespace) -> int:
             "headroom": headroom, "seed": seed, **results}
     folder = Path(args.out) / scenario.name
     write_json(folder / "plan.json", data)
+    for old in folder.glob("plan_*.png"):
+        old.unlink()
     if not args.no_charts:
         plots.plan_charts(folder, scenario.name, results, slos, group_name)
+    write_report(folder, loaded)
     if not args.quiet:
         _screen().print(plan_rich(scenario.name, group_name, results, slos, headroom))
     console.print(f"wrote {folder}/plan.json in {time.perf_counter() - started:.1f} s")

@@ -50,12 +50,14 @@ class RunOutput:
                 "host_peaks": self.host_peaks, "metrics": self.metrics}
 
 
-def execute(spec: RunSpec) -> RunOutput:
-    """Run one spec and collect its results (the function workers call)."""
-    return collect(run(spec))
+def execute(spec: RunSpec, key: str | None = None) -> RunOutput:
+    """Run one spec and collect its results (the function workers call). ``key`` is the
+    run's key as the caller computed it, so that a worker with other code files on its disk
+    cannot file the result under another name."""
+    return collect(run(spec), key)
 
 
-def collect(result: RunResult) -> RunOutput:
+def collect(result: RunResult, key: str | None = None) -> RunOutput:
     """Turn one run's recorded facts into tables and metrics."""
     spec = result.spec
     scenario = spec.scenario
@@ -76,7 +78,7 @@ def collect(result: RunResult) -> RunOutput:
         table.insert(2, "seed", spec.seed)
     peaks = analysis.per_host_peaks(rec.host_levels, len(rec.hosts), scenario.warmup,
                                     scenario.duration)
-    return RunOutput(key=spec.key(), variant=spec.variant, isolation=isolation,
+    return RunOutput(key=key or spec.key(), variant=spec.variant, isolation=isolation,
                      choices=dict(spec.choices), parameters=dict(spec.parameters),
                      replication=spec.replication, seed=spec.seed,
                      metrics=analysis.clean(metrics), instances=frame, timeseries=series,

@@ -13,7 +13,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from sim.experiment import RunSpec
 from sim.results import RunOutput, execute
@@ -65,7 +65,7 @@ class Workers:
         self._pool: cf.ProcessPoolExecutor | None = None
         self._client: Any = None
 
-    def __enter__(self) -> Workers:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -76,20 +76,20 @@ class Workers:
             self._client.close()
             self._client = None
 
-    def outputs(self, specs: list[RunSpec]) -> Iterator[RunOutput]:
-        """Each spec's output, in completion order."""
+    def outputs(self, specs: list[RunSpec], keys: list[str]) -> Iterator[RunOutput]:
+        """Each spec's output (filed under the matching key), in completion order."""
         if not specs:
             return
         if self.cluster is not None:
-            yield from self._on_dask(specs)
+            yield from self._on_dask(specs, keys)
         elif self.jobs <= 1 or len(specs) == 1:
-            for spec in specs:
-                yield execute(spec)
+            for spec, key in zip(specs, keys):
+                yield execute(spec, key)
         else:
             if self._pool is None:
                 context = multiprocessing.get_context("forkserver")
                 self._pool = cf.ProcessPoolExecutor(max_workers=self.jobs, mp_context=context)
-            futures = [self._pool.submit(execute, spec) for spec in specs]
+            futures = [self._pool.submit(execute, spec, key) for spec, key in zip(specs, keys)]
             try:
                 for future in cf.as_completed(futures):
                     yield future.result()
@@ -98,12 +98,12 @@ class Workers:
                     future.cancel()
                 raise
 
-    def _on_dask(self, specs: list[RunSpec]) -> Iterator[RunOutput]:
+    def _on_dask(self, specs: list[RunSpec], keys: list[str]) -> Iterator[RunOutput]:
         from distributed import Client, as_completed
 
         if self._client is None:
             self._client = Client(self.cluster)
-        futures = self._client.map(execute, specs, pure=False)
+        futures = self._client.map(execute, specs, keys, pure=False)
         try:
             for future in as_completed(futures):
                 yield future.result()
@@ -114,7 +114,8 @@ class Workers:
     def run(self, the_plan: Plan, store: Store,
             on_done: Callable[[RunOutput], None] | None = None) -> None:
         """Run every spec in ``the_plan.todo`` and store each as it completes."""
-        for out in self.outputs([the_plan.specs[i] for i in the_plan.todo]):
+        for out in self.outputs([the_plan.specs[i] for i in the_plan.todo],
+                                [the_plan.keys[i] for i in the_plan.todo]):
             store.save(out)
             if on_done is not None:
                 on_done(out)
