@@ -19,7 +19,8 @@ from rich.table import Table
 from sim import __version__
 from sim.config import Scenario
 from sim.loader import Loaded, ScenarioError, load_file
-from sim.units import format_duration, format_size
+from sim.present import show
+from sim.units import format_duration
 
 EXIT_BAD_INPUT = 2
 
@@ -223,16 +224,9 @@ def _number(value: Any) -> float:
         return float("nan")
 
 
-def _metric(metrics: dict[str, Any], dotted: str) -> Any:
-    node: Any = metrics
-    for part in dotted.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    return node
-
-
-SWEEP_HEADS = [("startup_s.p50", "start-up p50", True), ("startup_s.p99", "start-up p99", True),
-               ("wait_s.mean", "wait mean", True), ("density_max", "density max", False),
-               ("memory_utilization_mean", "memory", False), ("blocking", "blocking", False)]
+SWEEP_HEADS = [("startup_s.p50", "start-up p50"), ("startup_s.p99", "start-up p99"),
+               ("wait_s.mean", "wait mean"), ("density_max", "density max"),
+               ("memory_utilization_mean", "memory"), ("blocking", "blocking")]
 
 
 def sweep_table(data: dict[str, Any]) -> Table:
@@ -244,59 +238,27 @@ def sweep_table(data: dict[str, Any]) -> Table:
     for p in params:
         table.add_column(p)
     table.add_column("variant")
-    for _, label, _ in SWEEP_HEADS:
+    for _, label in SWEEP_HEADS:
         table.add_column(label, justify="right")
     for point in data["points"]:
         for name, m in point["variants"].items():
-            cells = []
-            for metric, _, seconds in SWEEP_HEADS:
-                value = _metric(m, metric)
-                ci = m.get("ci95", {}).get(metric)
-                if value is None:
-                    text = "-"
-                elif seconds:
-                    text = format_duration(value) + (f" ± {format_duration(ci)}" if ci else "")
-                else:
-                    text = f"{value:.4g}" + (f" ± {ci:.2g}" if ci else "")
-                cells.append(text)
-            table.add_row(*[str(v) for v in point["parameters"].values()], name, *cells)
+            table.add_row(*[str(v) for v in point["parameters"].values()], name,
+                          *[show(m, metric) for metric, _ in SWEEP_HEADS])
     return table
 
 
-SUMMARY_ROWS = [  # label, metric, how to show it
-    ("requests", "requests", "count"),
-    ("started", "started", "count"),
-    ("rejected", "rejected", "count"),
-    ("blocking", "blocking", "percent"),
-    ("start-up p50", "startup_s.p50", "time"),
-    ("start-up p95", "startup_s.p95", "time"),
-    ("start-up p99", "startup_s.p99", "time"),
-    ("start-up max", "startup_s.max", "time"),
-    ("first request to last running", "all_running_s", "time"),
-    ("wait for placement + slot, mean", "wait_s.mean", "time"),
-    *[(f"  {p} mean", f"phases_s.{p}.mean", "time")
+SUMMARY_ROWS = [  # label, metric
+    ("requests", "requests"), ("started", "started"), ("rejected", "rejected"),
+    ("blocking", "blocking"), ("start-up p50", "startup_s.p50"),
+    ("start-up p95", "startup_s.p95"), ("start-up p99", "startup_s.p99"),
+    ("start-up max", "startup_s.max"), ("first request to last running", "all_running_s"),
+    ("wait for placement + slot, mean", "wait_s.mean"),
+    *[(f"  {p} mean", f"phases_s.{p}.mean")
       for p in ("pull", "extract", "copy", "create", "boot", "app_start")],
-    ("running, time-average", "running_mean", "number"),
-    ("running, peak", "running_peak", "count"),
-    ("density: most on one host", "density_max", "count"),
-    ("hosts used, peak", "hosts_used_max", "count"),
-    ("memory committed, mean", "memory_utilization_mean", "percent"),
-    ("bytes pulled", "pulled_bytes", "size"),
+    ("running, time-average", "running_mean"), ("running, peak", "running_peak"),
+    ("density: most on one host", "density_max"), ("hosts used, peak", "hosts_used_max"),
+    ("memory committed, mean", "memory_utilization_mean"), ("bytes pulled", "pulled_bytes"),
 ]
-
-
-def _show(value: Any, kind: str) -> str:
-    if value is None:
-        return "-"
-    if kind == "time":
-        return format_duration(value)
-    if kind == "percent":
-        return f"{100 * value:.2f} %"
-    if kind == "size":
-        return format_size(value)
-    if kind == "count" and float(value).is_integer():
-        return f"{value:,.0f}"
-    return f"{value:,.1f}"
 
 
 def summary_table(data: dict[str, Any]) -> Table:
@@ -310,13 +272,6 @@ def summary_table(data: dict[str, Any]) -> Table:
     table.add_column("metric")
     for name in variants:
         table.add_column(name, justify="right")
-    for label, metric, kind in SUMMARY_ROWS:
-        cells = []
-        for m in variants.values():
-            text = _show(_metric(m, metric), kind)
-            ci = m.get("ci95", {}).get(metric)
-            if ci:
-                text += " ± " + _show(ci, "number" if kind == "count" else kind)
-            cells.append(text)
-        table.add_row(label, *cells)
+    for label, metric in SUMMARY_ROWS:
+        table.add_row(label, *[show(m, metric) for m in variants.values()])
     return table

@@ -87,7 +87,7 @@ def expand(loaded: Loaded, seed: int | None = None, replications: int | None = N
             axes.append(("isolation", list(base.compare.isolation)))
         if base.compare.placement:
             axes.append(("placement", list(base.compare.placement)))
-    specs = []
+    specs: list[RunSpec] = []
     for point in loaded.points:
         for values in itertools.product(*(vals for _, vals in axes)):
             choices = tuple((key, value) for (key, _), value in zip(axes, values))

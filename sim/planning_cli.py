@@ -24,11 +24,12 @@ from sim.analysis import clean, metric_names
 from sim.demand import demand
 from sim.loader import Loaded
 from sim.planner import SLO, Probe, SLOError, judge, levelled_off, parse_slo, probe_specs, search
+from sim.present import metric_kind
 from sim.report import write_report
 from sim.runner import Workers, default_jobs
 from sim.runner import plan as plan_runs
 from sim.store import Store
-from sim.units import format_duration
+from sim.units import format_value
 
 
 def modes_of(loaded: Loaded) -> list[str]:
@@ -246,13 +247,7 @@ def _slo_values(probe: Probe, slos: list[SLO]) -> dict[str, Any]:
 
 
 def _show(metric: str, value: float | None) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if metric.startswith(("startup_s", "wait_s")) or metric.endswith("_s"):
-        return format_duration(value)
-    if metric in ("blocking", "memory_utilization_mean", "waited_fraction"):
-        return f"{100 * value:.2f} %"
-    return f"{value:.4g}"
+    return format_value(value, metric_kind(metric))
 
 
 def _verdicts(probe: Probe, slos: list[SLO]) -> str:

@@ -20,8 +20,9 @@ from typing import Any
 
 from sim import __version__
 from sim.loader import Loaded
+from sim.present import metric_kind, show
 from sim.profiles import sources
-from sim.units import format_duration, format_size
+from sim.units import format_duration, format_size, format_value
 
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;max-width:1100px;
@@ -103,40 +104,20 @@ def _comparison(summary: dict[str, Any]) -> str:
         return "<p>This scenario is a sweep: see <code>aggregate.csv</code> and the sweep " \
                "charts below.</p>"
     variants = summary["variants"]
-    rows_spec = [("requests", "requests", "n"), ("started", "started", "n"),
-                 ("blocking", "blocking", "%"), ("start-up p50", "startup_s.p50", "t"),
-                 ("start-up p95", "startup_s.p95", "t"), ("start-up p99", "startup_s.p99", "t"),
-                 ("mean wait for placement + slot", "wait_s.mean", "t"),
-                 ("running, time average", "running_mean", "f"),
-                 ("most instances on one host", "density_max", "n"),
-                 ("hosts used, peak", "hosts_used_max", "n"),
-                 ("committed memory, mean", "memory_utilization_mean", "%")]
-    rows = []
-    for label, metric, kind in rows_spec:
-        cells = [_e(label)]
-        for m in variants.values():
-            node: Any = m
-            for part in metric.split("."):
-                node = node.get(part) if isinstance(node, dict) else None
-            ci = m.get("ci95", {}).get(metric)
-            cells.append(_e(_fmt(node, kind) + (f" ± {_fmt(ci, kind)}" if ci else "")))
-        rows.append(cells)
+    rows_spec = [("requests", "requests"), ("started", "started"), ("blocking", "blocking"),
+                 ("start-up p50", "startup_s.p50"), ("start-up p95", "startup_s.p95"),
+                 ("start-up p99", "startup_s.p99"),
+                 ("mean wait for placement + slot", "wait_s.mean"),
+                 ("running, time average", "running_mean"),
+                 ("most instances on one host", "density_max"),
+                 ("hosts used, peak", "hosts_used_max"),
+                 ("committed memory, mean", "memory_utilization_mean")]
+    rows = [[_e(label), *[_e(show(m, metric)) for m in variants.values()]]
+            for label, metric in rows_spec]
     reps = summary.get("replications", 1)
     note = f"<p class='sub'>Means of {reps} replications ± 95 % confidence half-width.</p>" \
         if reps > 1 else ""
     return _table(["metric", *variants], rows) + note
-
-
-def _fmt(value: Any, kind: str) -> str:
-    if value is None:
-        return "-"
-    if kind == "t":
-        return format_duration(value)
-    if kind == "%":
-        return f"{100 * value:.2f} %"
-    if kind == "n":
-        return f"{value:,.0f}"
-    return f"{value:,.1f}"
 
 
 def _density(density: dict[str, Any], packing: dict[str, Any] | None) -> str:
@@ -181,12 +162,11 @@ def _plan(plan: dict[str, Any]) -> str:
             continue
         probe = next(p for p in r["probes"] if p["hosts"] == r["hosts_judged"])
         values = "; ".join(
-            f"{m} = {_e(_fmt(v['mean'], 't' if m.startswith(('startup', 'wait')) else 'f'))}"
-            + (f" ± {_e(_fmt(v['ci95'], 't' if m.startswith(('startup', 'wait')) else 'f'))}"
-               if v.get("ci95") else "")
+            f"{m} = {_e(format_value(v['mean'], metric_kind(m)))}"
+            + (f" ± {_e(format_value(v['ci95'], metric_kind(m)))}" if v.get("ci95") else "")
             for m, v in probe["metrics"].items())
         cost = "-" if r.get("cost") is None else f"{r['cost']:,.2f}"
-        rows.append([_e(mode), f"{r['hosts']:,}", values, len(r["probes"]), cost])
+        rows.append([_e(mode), f"{r['hosts']:,}", values, str(len(r["probes"])), cost])
     head = (f"<p>Group <code>{_e(plan.get('group'))}</code>, SLOs "
             + ", ".join(f"<code>{_e(s)}</code>" for s in slos)
             + f", judged at the pessimistic end of the 95 % confidence interval over "
@@ -217,9 +197,9 @@ def _assumptions(loaded: Loaded) -> str:
     rows = []
     for name in sorted(used):
         profile = loaded.profiles[name]
-        overridden = set(loaded.scenario.profiles.get(name).model_fields_set
-                         if name in loaded.scenario.profiles else set())
-        base = name if name in known else (loaded.scenario.profiles[name].extends or name)
+        own = loaded.scenario.profiles.get(name)
+        overridden = set(own.model_fields_set) if own is not None else set()
+        base = name if name in known or own is None else (own.extends or name)
         for field, (trust, source) in known.get(base, {}).items():
             value = _profile_value(field, getattr(profile, field))
             if field in overridden:

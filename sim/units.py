@@ -120,3 +120,19 @@ def format_duration(seconds: float) -> str:
         if abs(seconds) >= factor:
             return f"{seconds / factor:.4g}{unit}"
     return f"{seconds * 1e3:.4g}ms"
+
+
+def format_value(value: float | None, kind: str) -> str:
+    """A metric for people: ``kind`` is ``time`` (seconds), ``percent`` (a fraction),
+    ``size`` (bytes), ``count`` or ``number``; None shows as ``-``."""
+    if value is None or math.isnan(value):
+        return "-"
+    if kind == "time":
+        return format_duration(value)
+    if kind == "percent":
+        return f"{100 * value:.2f} %"
+    if kind == "size":
+        return format_size(value)
+    if kind == "count" and float(value).is_integer():
+        return f"{value:,.0f}"
+    return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.1f}"

@@ -1,0 +1,47 @@
+"""Metrics for people: how each metric of ``summary.json`` is shown, with its confidence
+half-width. Shared by the terminal tables, the planner's output and the report.
+
+Owns: the kind of each metric (time, percent, size, count, number) and its formatting.
+Must not: compute statistics.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from sim.units import format_value
+
+COUNTS = {"requests", "started", "rejected", "pending_at_end", "running_peak", "density_max",
+          "hosts_used_max"}
+FRACTIONS = {"blocking", "memory_utilization_mean", "waited_fraction"}
+
+
+def metric_kind(metric: str) -> str:
+    """How a (dotted) metric of ``summary.json`` is shown: time, percent, size, count, number."""
+    head = metric.split(".")[0]
+    if head.endswith("_s"):
+        return "time"
+    if head in FRACTIONS:
+        return "percent"
+    if head.endswith("_bytes"):
+        return "size"
+    return "count" if head in COUNTS else "number"
+
+
+def metric_value(metrics: dict[str, Any], dotted: str) -> Any:
+    """``metric_value(m, "startup_s.p99")`` → ``m["startup_s"]["p99"]`` (None if absent)."""
+    node: Any = metrics
+    for part in dotted.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+def show(metrics: dict[str, Any], metric: str) -> str:
+    """A variant's metric for people, ± its 95 % confidence half-width when known."""
+    kind = metric_kind(metric)
+    text = format_value(metric_value(metrics, metric), kind)
+    ci = (metrics.get("ci95") or {}).get(metric)
+    if ci is not None and isinstance(ci, float) and math.isfinite(ci) and ci > 0:
+        text += " ± " + format_value(ci, "number" if kind == "count" else kind)
+    return text
