@@ -139,12 +139,33 @@ class _Bounded(Spec):
     until: Duration | None = None
 
 
+class RateStep(Spec):
+    """From ``at`` on, arrivals come at ``rate``."""
+
+    at: Duration
+    rate: Rate
+
+
 class PoissonArrivals(_Bounded):
-    """Poisson arrivals at ``rate``, from ``start``."""
+    """Poisson arrivals at ``rate``, from ``start``; with ``schedule``, a time-varying
+    (piecewise-constant) rate instead: each step's rate holds from its ``at`` to the next."""
 
     kind: Literal["poisson"]
-    rate: Rate
+    rate: Rate = 0.0
     start: Duration = 0.0
+    schedule: list[RateStep] | None = None
+
+    @model_validator(mode="after")
+    def _one_rate(self) -> PoissonArrivals:
+        if self.schedule is not None:
+            if "rate" in self.model_fields_set:
+                raise ValueError("give either rate or schedule")
+            times = [step.at for step in self.schedule]
+            if not times or times != sorted(times):
+                raise ValueError("schedule steps must be in time order")
+        elif "rate" not in self.model_fields_set:
+            raise ValueError("give rate (or a schedule)")
+        return self
 
 
 class ConstantArrivals(_Bounded):
@@ -254,6 +275,9 @@ class Profile(Spec):
     shares_host_kernel: bool | None = None
     requires_hyperv: bool | None = None
     partition: bool | None = Field(None, description="counts against the host's max_partitions")
+    create_per_running: Duration | None = Field(
+        None, description="added to create for each instance already running on the host: a "
+                          "control plane that slows as it manages more (LightVM, SOSP 2017)")
 
 
 class ResolvedProfile(Spec):
@@ -273,6 +297,7 @@ class ResolvedProfile(Spec):
     shares_host_kernel: bool
     requires_hyperv: bool
     partition: bool
+    create_per_running: Duration = 0.0
 
 
 # --- the scenario ---------------------------------------------------------------------------

@@ -85,6 +85,7 @@ class Cluster:
         self.group_counts = [{"running": 0, "starting": 0, "allocated": 0}
                              for _ in scenario.hosts]
         self.pulled_bytes = 0.0
+        self.host_running = [0] * len(self.hosts)
         self._next_id = 0
 
     def _rng(self, name: str) -> Any:
@@ -147,16 +148,20 @@ class Cluster:
                 n += 1
             return
         assert isinstance(spec, PoissonArrivals)
-        if spec.rate <= 0:
-            return
-        gaps = sampler_exponential(self._rng(f"arrivals/{wl.spec.name}"), 1.0 / spec.rate)
-        t = spec.start
-        while n < limit:
-            t += gaps()
-            if t >= end:
-                return
-            yield t
-            n += 1
+        steps = ([(s.at, s.rate) for s in spec.schedule] if spec.schedule is not None
+                 else [(spec.start, spec.rate)])
+        unit = sampler_exponential(self._rng(f"arrivals/{wl.spec.name}"), 1.0)
+        for k, (begin, rate) in enumerate(steps):
+            stop = min(end, steps[k + 1][0] if k + 1 < len(steps) else math.inf)
+            if rate <= 0:
+                continue
+            t = begin  # memoryless: restarting the clock at each step is exact
+            while n < limit:
+                t += unit() / rate
+                if t >= stop:
+                    break
+                yield t
+                n += 1
 
     def _arrivals(self, wl: WorkloadRuntime) -> Process:
         for t in self._arrival_times(wl):
@@ -225,6 +230,8 @@ class Cluster:
                 yield host.disk_io.run(wl.need.image_bytes)
             rec.copied = env.now
             f = wl.profile.cpu_bound_fraction
+            if wl.profile.create_per_running:
+                create_s += wl.profile.create_per_running * self.host_running[host.index]
             yield from self._phase(host, create_s, f)
             rec.created = env.now
             yield from self._phase(host, boot_s, f)
@@ -233,11 +240,13 @@ class Cluster:
             rec.running = env.now
             self._bump("starting", -1, group)
             self._bump("running", 1, group)
+            self.host_running[host.index] += 1
         if lifetime_s is None:
             return
         yield env.timeout(lifetime_s)
         rec.stopping = env.now
         self._bump("running", -1, group)
+        self.host_running[host.index] -= 1
         if stop_s > 0:
             yield env.timeout(stop_s)
         host.release(wl.need)
