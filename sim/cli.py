@@ -55,6 +55,19 @@ def main(argv: list[str] | None = None) -> int:
     p_den.add_argument("--out", default="results", help="results root (default: results)")
     p_den.add_argument("--no-charts", action="store_true", help="skip the PNG chart")
     p_den.add_argument("--quiet", action="store_true", help="print only errors")
+    p_fid = sub.add_parser("fidelity", help="reproduce published measurements and queueing "
+                                            "theory; write a report with every error")
+    p_fid.add_argument("--out", default="results", help="results root (default: results)")
+    p_fid.add_argument("--quick", action="store_true",
+                       help="shorter runs, no refitting: the subset CI runs")
+    p_fid.add_argument("--jobs", type=int, default=None, help="local worker processes")
+    sub.add_parser("profiles", help="the calibrated isolation profiles, each value with its "
+                                    "source and trust level")
+    p_fit = sub.add_parser("fit", help="fit a lognormal start-up distribution to measurements")
+    p_fit.add_argument("file", help="a text or CSV file of measurements, one a line")
+    p_fit.add_argument("--column", type=int, default=1, help="1-based column (default 1)")
+    p_fit.add_argument("--scale", type=float, default=1.0,
+                       help="multiply to get seconds (1e-3 for ms, 1e-6 for us)")
     p_plan = sub.add_parser("plan", help="the fewest hosts per mode that meet the SLOs")
     p_plan.add_argument("file", help="scenario YAML file")
     p_plan.add_argument("--slo", action="append", default=[], metavar="METRIC<=VALUE",
@@ -79,6 +92,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "schema":
         print(json.dumps(schema(), indent=2))
         return 0
+    if args.command == "fidelity":
+        from sim.fidelity_cli import fidelity
+
+        return fidelity(Path(args.out), args.quick, args.jobs)
+    if args.command == "profiles":
+        from sim.fidelity_cli import profiles_table
+
+        Console(width=None if Console().is_terminal else 200).print(profiles_table())
+        return 0
+    if args.command == "fit":
+        from sim.fidelity_cli import fit_command
+
+        return fit_command(args.file, args.column, args.scale)
     if args.command == "validate":
         status = 0
         for file in args.file:
