@@ -23,6 +23,7 @@ import yaml
 
 from sim import paths, theory
 from sim.capacity import fit as density_fit
+from sim.config import PoissonArrivals
 from sim.capacity import simulated_fit
 from sim.experiment import expand
 from sim.fit import fit_lognormal, read_column
@@ -223,19 +224,19 @@ def mt_g_infinity(suite: Suite) -> Case:
                 "sim/cases/mt-g-infinity.yaml")
     loaded = suite.load("mt-g-infinity", **({"replications": 4} if suite.quick else {}))
     outs = suite.run(loaded, tables=True)
-    steps = [(s.at, s.rate) for s in loaded.scenario.workloads[0].arrival.schedule]
+    arrival = loaded.scenario.workloads[0].arrival
+    assert isinstance(arrival, PoissonArrivals) and arrival.schedule is not None
+    steps = [(s.at, s.rate) for s in arrival.schedule]
     tau = 600.0
 
-    def m(t: float) -> float:  # exponential lifetimes: m' = lambda(t) - m / tau
-        value, start = 0.0, 0.0
+    def m(t: float) -> float:  # exponential lifetimes: m' = lambda(t) - m / tau, m(0) = 0
+        value = 0.0
         for k, (at, rate) in enumerate(steps):
             end = steps[k + 1][0] if k + 1 < len(steps) else math.inf
             if t <= at:
                 break
             span = min(t, end) - at
             value = rate * tau + (value - rate * tau) * math.exp(-span / tau)
-            start = at
-        del start
         return value
 
     series = [o.timeseries.groupby("time_s")["running"].sum() for o in outs]
@@ -302,7 +303,7 @@ def firecracker(suite: Suite) -> Case:
     serial = _fc_published("m5d.metal", None)
     fitted = fit_lognormal(serial)
     boot = {"dist": "lognormal", "median": fitted.median, "p95": fitted.p95}
-    base = {"profiles.firecracker.boot": boot}
+    base: dict[str, Any] = {"profiles.firecracker.boot": boot}
     loaded = suite.load("firecracker")
     fraction = loaded.profiles["firecracker"].cpu_bound_fraction
     cores = next(g.cpu_cores for g in loaded.scenario.hosts if g.group == "nehalem")
@@ -490,12 +491,12 @@ def report_markdown(cases: list[Case], quick: bool, wall_s: float) -> str:
     passed = sum(k.passed for k in checks)
     gaps = sum(k.known_gap and not k.passed for k in checks)
     lines = [f"# Fidelity report{' (quick subset)' if quick else ''}", "",
-             f"{len(checks)} checks in {len(cases)} cases: {passed} within tolerance, "
+             (f"{len(checks)} checks in {len(cases)} cases: {passed} within tolerance, "
              f"{gaps} outside it for a reason stated below (known gaps), "
-             f"{len(checks) - passed - gaps} unexplained failures. Wall time {wall_s:.0f} s.",
-             "", "Role: *theory* (exact result, sampling tolerance), *fitted* (the number was "
+             f"{len(checks) - passed - gaps} unexplained failures. Wall time {wall_s:.0f} s."),
+             "", ("Role: *theory* (exact result, sampling tolerance), *fitted* (the number was "
              "used to set a parameter), *predicted* (not used for fitting), *consistency* (the "
-             "model applies published per-instance numbers; estimates where stated).", ""]
+             "model applies published per-instance numbers; estimates where stated)."), ""]
     for case in cases:
         lines += [f"## {case.title}", "", f"Scenario: `{case.scenario}`; {case.wall_s:.1f} s.",
                   ""]

@@ -19,6 +19,7 @@ from typing import Any
 from sim.config import Scenario
 from sim.experiment import RunSpec, apply
 from sim.loader import Loaded
+from sim.present import metric_value
 from sim.results import RunOutput, flatten, mean_metrics
 from sim.units import UnitError, parse_duration
 
@@ -137,14 +138,6 @@ def judge(outputs: list[RunOutput], slos: list[SLO], hosts: int) -> Probe:
     return Probe(hosts, metrics, not failed, failed)
 
 
-def metric_value(probe: Probe, metric: str) -> Any:
-    """A dotted metric of a probe's averaged metrics."""
-    node: Any = probe.metrics
-    for part in metric.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    return node
-
-
 def levelled_off(before: Probe, after: Probe, slos: list[SLO], tolerance: float = 0.01
                  ) -> bool:
     """Whether doubling the hosts from ``before`` to ``after`` left every failing SLO's
@@ -153,7 +146,8 @@ def levelled_off(before: Probe, after: Probe, slos: list[SLO], tolerance: float 
     if not failing:
         return False
     for slo in failing:
-        a, b = metric_value(before, slo.metric), metric_value(after, slo.metric)
+        a = metric_value(before.metrics, slo.metric)
+        b = metric_value(after.metrics, slo.metric)
         if a is None or b is None:
             return False
         if abs(b - a) > tolerance * max(abs(a), abs(b), 1e-12):

@@ -24,7 +24,7 @@ from sim.analysis import clean, metric_names
 from sim.demand import demand
 from sim.loader import Loaded
 from sim.planner import SLO, Probe, SLOError, judge, levelled_off, parse_slo, probe_specs, search
-from sim.present import metric_kind
+from sim.present import metric_kind, metric_value
 from sim.report import write_report
 from sim.runner import Workers, default_jobs
 from sim.runner import plan as plan_runs
@@ -237,13 +237,8 @@ def _first_guess(loaded: Loaded, mode: str, g: int, images: dict[str, Any]) -> i
 
 
 def _slo_values(probe: Probe, slos: list[SLO]) -> dict[str, Any]:
-    out = {}
-    for s in slos:
-        node: Any = probe.metrics
-        for part in s.metric.split("."):
-            node = node.get(part) if isinstance(node, dict) else None
-        out[s.metric] = {"mean": node, "ci95": probe.metrics.get("ci95", {}).get(s.metric)}
-    return out
+    return {s.metric: {"mean": metric_value(probe.metrics, s.metric),
+                       "ci95": probe.metrics.get("ci95", {}).get(s.metric)} for s in slos}
 
 
 def _show(metric: str, value: float | None) -> str:

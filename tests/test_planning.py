@@ -108,7 +108,7 @@ def test_search_brackets_then_bisects_to_the_smallest_passing_count(answer, star
         seen.append(n)
         return _probe(n, n >= answer)
 
-    found, probes = search(evaluate, start, 1000)
+    found, _probes = search(evaluate, start, 1000)
     assert found == answer
     assert len(seen) == len(set(seen)) <= 2 * 10 + 2
 

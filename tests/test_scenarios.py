@@ -26,7 +26,7 @@ def test_scenario_validates_and_runs(path, tmp_path, capsys):
     assert main(["run", str(path), "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     summary = json.loads(next(tmp_path.glob("*/summary.json")).read_text())
-    points = summary["points"] if "points" in summary else [summary]
+    points = summary.get("points", [summary])
     variants = [(name, m) for point in points for name, m in point["variants"].items()]
     assert variants
     for name, metrics in variants:
