@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     p_fit.add_argument("--column", type=int, default=1, help="1-based column (default 1)")
     p_fit.add_argument("--scale", type=float, default=1.0,
                        help="multiply to get seconds (1e-3 for ms, 1e-6 for us)")
+    p_fit.add_argument("--empirical", action="store_true",
+                       help="print the sample's percentiles as an empirical distribution")
     p_plan = sub.add_parser("plan", help="the fewest hosts per mode that meet the SLOs")
     p_plan.add_argument("file", help="scenario YAML file")
     p_plan.add_argument("--slo", action="append", default=[], metavar="METRIC<=VALUE",
@@ -104,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "fit":
         from sim.fidelity_cli import fit_command
 
-        return fit_command(args.file, args.column, args.scale)
+        return fit_command(args.file, args.column, args.scale, args.empirical)
     if args.command == "validate":
         status = 0
         for file in args.file:

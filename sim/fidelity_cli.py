@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sim import fidelity as suite
-from sim.fit import fit_lognormal, read_column
+from sim.fit import empirical, fit_lognormal, read_column
 from sim.profiles import builtin_profiles, sources
 from sim.report import _profile_value
 from sim.runner import default_jobs
@@ -69,8 +69,9 @@ def profiles_table() -> Table:
     return table
 
 
-def fit_command(path: str, column: int, scale: float) -> int:
-    """Print a lognormal fit of the measurements as a scenario distribution."""
+def fit_command(path: str, column: int, scale: float, as_empirical: bool = False) -> int:
+    """Print a lognormal fit of the measurements (or the sample itself as an empirical
+    distribution) as a scenario distribution."""
     try:
         samples = read_column(path, column, scale)
         fitted = fit_lognormal(samples)
@@ -80,5 +81,5 @@ def fit_command(path: str, column: int, scale: float) -> int:
     print(f"# {fitted.n} samples from {path} (column {column} x {scale:g} = seconds)")
     print(f"# sample p50 {fitted.sample_p50 * 1e3:.4g} ms, p95 {fitted.sample_p95 * 1e3:.4g} ms;"
           f" Kolmogorov-Smirnov distance of the fit {fitted.ks_statistic:.3f}")
-    print(f"boot: {fitted.yaml()}")
+    print(f"boot: {empirical(samples) if as_empirical else fitted.yaml()}")
     return 0

@@ -63,3 +63,10 @@ def fit_lognormal(samples: np.ndarray) -> Fitted:
     ks = stats.kstest(data, "lognorm", args=(sigma, 0, scale)).statistic
     return Fitted(len(data), float(scale), float(scale * math.exp(Z95 * sigma)),
                   float(np.percentile(data, 50)), float(np.percentile(data, 95)), float(ks))
+
+
+def empirical(samples: np.ndarray, points: int = 101) -> str:
+    """The sample as an ``empirical`` distribution of ``points`` evenly spaced quantiles."""
+    quantiles = np.percentile(np.asarray(samples, dtype=float), np.linspace(0, 100, points))
+    values = ", ".join(f"{q * 1e3:.4g}ms" for q in quantiles)
+    return f"{{dist: empirical, values: [{values}]}}"

@@ -67,17 +67,17 @@ def _outputs(folder: Path) -> tuple[bytes, pd.DataFrame, pd.DataFrame]:
             pd.read_csv(folder / "aggregate.csv"))
 
 
-def test_results_are_identical_on_one_process_two_processes_and_a_dask_cluster(tmp_path):
+def test_results_are_identical_on_one_process_four_processes_and_a_dask_cluster(tmp_path):
     distributed = pytest.importorskip("distributed")
     args = ["run", str(SWEEP), "--replications", "2", "--no-charts", "--quiet"]
     assert main([*args, "--out", str(tmp_path / "one"), "--jobs", "1"]) == 0
-    assert main([*args, "--out", str(tmp_path / "two"), "--jobs", "2"]) == 0
+    assert main([*args, "--out", str(tmp_path / "four"), "--jobs", "4"]) == 0
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   host="127.0.0.1", dashboard_address=None) as cluster:
         assert main([*args, "--out", str(tmp_path / "dask"), "--cluster",
                      cluster.scheduler_address]) == 0
     one = _outputs(tmp_path / "one" / "sweep")
-    for other in ("two", "dask"):
+    for other in ("four", "dask"):
         summary, runs, agg = _outputs(tmp_path / other / "sweep")
         assert summary == one[0]
         pd.testing.assert_frame_equal(runs, one[1])

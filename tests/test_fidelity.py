@@ -51,6 +51,9 @@ def test_fit_command_prints_a_distribution(tmp_path, capsys):
     path.write_text("\n".join(str(100 + i % 7) for i in range(200)))
     assert main(["fit", str(path), "--scale", "1e-3"]) == 0
     assert "boot: {dist: lognormal, median: 10" in capsys.readouterr().out
+    assert main(["fit", str(path), "--scale", "1e-3", "--empirical"]) == 0
+    line = capsys.readouterr().out.splitlines()[-1]
+    assert line.startswith("boot: {dist: empirical, values: [100ms,") and "106ms]}" in line
     assert main(["fit", str(tmp_path / "missing.txt")]) == 2
 
 
