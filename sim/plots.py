@@ -22,9 +22,10 @@ COLORS = {"process": "#1b9e77", "hyperv": "#d95f02", "vm": "#7570b3"}
 
 
 def _color(name: str, i: int) -> Any:
-    for mode, color in COLORS.items():
-        if name.split("+")[0] == mode:
-            return color
+    """The mode's own colour for a plain isolation variant; distinct colours otherwise (so
+    that, e.g., process+best-fit and process+spread do not share one)."""
+    if name in COLORS:
+        return COLORS[name]
     return plt.get_cmap("tab10")(i % 10)
 
 
@@ -63,7 +64,7 @@ def startup_cdf(path: Path, title: str, variants: list[Any], warmup: float) -> N
     ax.set_ylim(0, 1.01)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="lower right")
-    ax.set_title(f"{title}: start-up time CDF per isolation mode")
+    ax.set_title(f"{title}: start-up time CDF per variant")
     _save(fig, path)
 
 
