@@ -23,8 +23,8 @@ import yaml
 
 from sim import paths, theory
 from sim.capacity import fit as density_fit
-from sim.config import PoissonArrivals
 from sim.capacity import simulated_fit
+from sim.config import PoissonArrivals
 from sim.experiment import expand
 from sim.fit import fit_lognormal, read_column
 from sim.loader import Loaded, load_text

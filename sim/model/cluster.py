@@ -15,6 +15,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import simpy
 
 from sim.config import (
@@ -28,7 +29,7 @@ from sim.config import (
 )
 from sim.demand import Demand, Layer, demand, layer_chain, why_not
 from sim.model.host import Host, LayerFetch
-from sim.model.placement import Placement
+from sim.model.placement import CapacityIndex, Placement
 from sim.model.sharing import Network, SharedCapacity
 from sim.recorder import InstanceRecord, Recorder
 from sim.rng import generator, sampler
@@ -45,6 +46,8 @@ class WorkloadRuntime:
     need: Demand
     chain: list[Layer]
     hosts: list[Host]
+    host_ids: Any  # the hosts' indexes, ascending (NumPy array)
+    chain_key: str
     draw_app: Callable[[], float]
     draw_lifetime: Callable[[], float] | None
     draw_create: Callable[[], float]
@@ -65,7 +68,6 @@ class Cluster:
         self.replication = replication
         self.network = Network(env, scenario.registry.bandwidth)
         self.images = {img.name: img for img in scenario.images}
-        self.placement = Placement(scenario.placement, self._rng("placement"))
         self.hosts: list[Host] = []
         for g, group in enumerate(scenario.hosts):
             for k in range(group.count):
@@ -78,6 +80,8 @@ class Cluster:
                     host.preload(layer_chain(self.images, image))
                 self.hosts.append(host)
                 recorder.hosts.append({"host": index, "name": host.name, "group": group.group})
+        self.index = CapacityIndex(self.hosts)
+        self.placement = Placement(scenario.placement, self._rng("placement"), self.index)
         self.workloads = [self._workload(wl, profiles[wl.isolation]) for wl in scenario.workloads]
         self.queue: deque[tuple[WorkloadRuntime, simpy.Event]] = deque()
         self.counts = {"running": 0, "starting": 0, "allocated": 0, "queued": 0,
@@ -98,7 +102,8 @@ class Cluster:
         tag = f"{profile.name}/{wl.name}"
         return WorkloadRuntime(
             spec=wl, profile=profile, need=need, chain=layer_chain(self.images, wl.image),
-            hosts=hosts,
+            hosts=hosts, host_ids=_as_slice([h.index for h in hosts]),
+            chain_key=wl.image,
             draw_app=sampler(wl.app_start, self._rng(f"app_start/{wl.name}")),
             draw_lifetime=(sampler(wl.lifetime, self._rng(f"lifetime/{wl.name}"))
                            if wl.lifetime is not None else None),
@@ -179,9 +184,10 @@ class Cluster:
     # --- placement ----------------------------------------------------------------------
 
     def _try_place(self, wl: WorkloadRuntime) -> Host | None:
-        host = self.placement.choose(wl.hosts, wl.need, wl.chain)
+        host = self.placement.choose(wl.host_ids, wl.need, wl.chain_key, wl.chain)
         if host is not None:
             host.allocate(wl.need, wl.chain)
+            self.index.update(host)
             self._host_changed(host, +1, wl.need)
         return host
 
@@ -250,6 +256,7 @@ class Cluster:
         if stop_s > 0:
             yield env.timeout(stop_s)
         host.release(wl.need)
+        self.index.update(host)
         rec.removed = env.now
         self._host_changed(host, -1, wl.need)
         self._drain_queue()
@@ -313,6 +320,14 @@ class Cluster:
             if now + interval > self.scenario.duration + 1e-9:
                 return
             yield self.env.timeout(interval)
+
+
+def _as_slice(indexes: list[int]) -> Any:
+    """Consecutive host indexes as a slice (NumPy arrays serve it without copying), else an
+    index array."""
+    if indexes and indexes == list(range(indexes[0], indexes[-1] + 1)):
+        return slice(indexes[0], indexes[-1] + 1)
+    return np.array(indexes, dtype=np.int64)
 
 
 def sampler_exponential(gen: Any, mean: float) -> Callable[[], float]:
