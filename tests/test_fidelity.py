@@ -82,3 +82,11 @@ def test_create_grows_with_instances_running_on_the_host():
     df = only(data).instances.sort_values("id")
     startup = (df["running"] - df["arrival"]).to_numpy()
     assert startup == pytest.approx([0.1 + 0.01 * k for k in range(5)])
+
+
+def test_every_case_file_validates():
+    from pathlib import Path
+
+    cases = sorted(Path("sim/cases").glob("*.yaml"))
+    assert len(cases) >= 10
+    assert main(["validate", *map(str, cases)]) == 0
