@@ -100,6 +100,17 @@ def expected_concurrent(workload: Workload, duration: float) -> float:
     return float(min(n, arrival.count)) if arrival.count is not None else n
 
 
+def steady_mix(scenario: Scenario, group: HostGroup, profile: ResolvedProfile,
+               images: dict[str, Image]) -> tuple[list[tuple[str, int, Demand]], list[str]]:
+    """The workloads that may run on ``group`` as a steady-state mix under ``profile``:
+    (name, instances running at once, demand) each, and the images they need."""
+    workloads = [wl for wl in scenario.workloads
+                 if not wl.host_groups or group.group in wl.host_groups]
+    mix = [(wl.name, math.ceil(expected_concurrent(wl, scenario.duration) - 1e-9),
+            demand(wl, profile, images)) for wl in workloads]
+    return mix, [wl.image for wl in workloads]
+
+
 @dataclass
 class Packing:
     """A mix packed onto hosts of one group: hosts found (first-fit decreasing) and the lower

@@ -116,7 +116,6 @@ class RunResult:
     spec: RunSpec
     recorder: Recorder
     wall_s: float
-    pulled_bytes: float
 
 
 def run(spec: RunSpec) -> RunResult:
@@ -124,6 +123,6 @@ def run(spec: RunSpec) -> RunResult:
     started = time.perf_counter()
     env = simpy.Environment()
     recorder = Recorder()
-    cluster = build(env, spec.scenario, spec.profiles, spec.seed, spec.replication, recorder)
+    build(env, spec.scenario, spec.profiles, spec.seed, spec.replication, recorder)
     env.run(until=spec.scenario.duration)
-    return RunResult(spec, recorder, time.perf_counter() - started, cluster.pulled_bytes)
+    return RunResult(spec, recorder, time.perf_counter() - started)

@@ -17,7 +17,7 @@ from rich.table import Table
 from sim import fidelity as suite
 from sim.fit import empirical, fit_lognormal, read_column
 from sim.profiles import builtin_profiles, sources
-from sim.report import _profile_value
+from sim.report import profile_value
 from sim.runner import default_jobs
 
 
@@ -64,7 +64,7 @@ def profiles_table() -> Table:
     for name, profile in builtin_profiles().items():
         for field, (trust, source) in known[name].items():
             style = "bold red" if trust == "estimate" else ""
-            table.add_row(name, field, _profile_value(field, getattr(profile, field)),
+            table.add_row(name, field, profile_value(field, getattr(profile, field)),
                           f"[{style}]{trust}[/{style}]" if style else trust, source)
     return table
 

@@ -92,16 +92,6 @@ class Probe:
     failed: list[str] = field(default_factory=list)
 
 
-@dataclass
-class ModePlan:
-    """The answer for one isolation mode."""
-
-    mode: str
-    hosts: int | None  # None: not met up to the search limit
-    hosts_judged: int | None  # hosts the SLOs were judged on (hosts - headroom)
-    probes: dict[int, Probe]
-
-
 def probe_specs(loaded: Loaded, mode: str, group: int, hosts: int, replications: int,
                 seed: int) -> list[RunSpec]:
     """The runs judging ``hosts`` hosts in group ``group`` under ``mode``."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import tempfile
 import time
@@ -21,7 +20,6 @@ from rich.table import Table
 
 from sim import capacity, plots
 from sim.analysis import clean, metric_names
-from sim.demand import demand
 from sim.loader import Loaded
 from sim.planner import SLO, Probe, SLOError, judge, levelled_off, parse_slo, probe_specs, search
 from sim.present import metric_kind, metric_value
@@ -66,17 +64,12 @@ def density(loaded: Loaded, out: Path, charts: bool, quiet: bool) -> int:
     images = {img.name: img for img in scenario.images}
     packing: dict[str, Any] = {}
     for group in scenario.hosts:
-        workloads = [wl for wl in scenario.workloads
-                     if not wl.host_groups or group.group in wl.host_groups]
-        if len(workloads) < 2:
+        if len(capacity.steady_mix(scenario, group, loaded.profiles[modes[0]], images)[0]) < 2:
             continue
         packing[group.group] = {}
         for mode in modes:
-            mix = []
-            for wl in workloads:
-                count = math.ceil(capacity.expected_concurrent(wl, scenario.duration) - 1e-9)
-                mix.append((wl.name, count, demand(wl, loaded.profiles[mode], images)))
-            found = capacity.pack(group, mix, images, [wl.image for wl in workloads])
+            mix, needed = capacity.steady_mix(scenario, group, loaded.profiles[mode], images)
+            found = capacity.pack(group, mix, images, needed)
             packing[group.group][mode] = {
                 "hosts": found.hosts, "lower_bound": found.lower_bound,
                 "lower_bound_resource": found.bound_by, "instances": found.counts}
@@ -221,17 +214,10 @@ def plan(loaded: Loaded, args: argparse.Namespace) -> int:
 
 def _first_guess(loaded: Loaded, mode: str, g: int, images: dict[str, Any]) -> int:
     """Hosts the steady-state load needs by density alone (a lower bound on the answer)."""
-    scenario = loaded.scenario
-    group = scenario.hosts[g]
-    mix = []
-    for wl in scenario.workloads:
-        if wl.host_groups and group.group not in wl.host_groups:
-            continue
-        count = math.ceil(capacity.expected_concurrent(wl, scenario.duration) - 1e-9)
-        mix.append((wl.name, count, demand(wl, loaded.profiles[mode], images)))
+    group = loaded.scenario.hosts[g]
+    mix, needed = capacity.steady_mix(loaded.scenario, group, loaded.profiles[mode], images)
     try:
-        return max(1, capacity.pack(group, mix, images,
-                                    [wl.image for wl in scenario.workloads]).lower_bound)
+        return max(1, capacity.pack(group, mix, images, needed).lower_bound)
     except ValueError:
         return 1
 

@@ -176,7 +176,7 @@ def _plan(plan: dict[str, Any]) -> str:
     return head + _table(["mode", "hosts", "SLO metrics at that count", "probes", "cost"], rows)
 
 
-def _profile_value(field: str, value: Any) -> str:
+def profile_value(field: str, value: Any) -> str:
     if field in ("memory_overhead", "disk_per_instance"):
         return format_size(value)
     if field == "commit":
@@ -201,7 +201,7 @@ def _assumptions(loaded: Loaded) -> str:
         overridden = set(own.model_fields_set) if own is not None else set()
         base = name if name in known or own is None else (own.extends or name)
         for field, (trust, source) in known.get(base, {}).items():
-            value = _profile_value(field, getattr(profile, field))
+            value = profile_value(field, getattr(profile, field))
             if field in overridden:
                 trust, source = "scenario", "set in this scenario"
             cls = ' class="est"' if trust == "estimate" else ""

@@ -45,7 +45,6 @@ class WorkloadRuntime:
     profile: ResolvedProfile
     need: Demand
     chain: list[Layer]
-    hosts: list[Host]
     host_ids: Any  # the hosts' indexes, ascending (NumPy array)
     chain_key: str
     draw_app: Callable[[], float]
@@ -88,7 +87,6 @@ class Cluster:
                        "hosts_used": 0, "memory_committed": 0.0}
         self.group_counts = [{"running": 0, "starting": 0, "allocated": 0}
                              for _ in scenario.hosts]
-        self.pulled_bytes = 0.0
         self.host_running = [0] * len(self.hosts)
         self._next_id = 0
 
@@ -102,7 +100,7 @@ class Cluster:
         tag = f"{profile.name}/{wl.name}"
         return WorkloadRuntime(
             spec=wl, profile=profile, need=need, chain=layer_chain(self.images, wl.image),
-            hosts=hosts, host_ids=_as_slice([h.index for h in hosts]),
+            host_ids=_as_slice([h.index for h in hosts]),
             chain_key=wl.image,
             draw_app=sampler(wl.app_start, self._rng(f"app_start/{wl.name}")),
             draw_lifetime=(sampler(wl.lifetime, self._rng(f"lifetime/{wl.name}"))
@@ -286,7 +284,6 @@ class Cluster:
         if latency > 0:
             yield self.env.timeout(latency)
         yield self.network.link(host.index, host.spec.nic).run(layer.size)
-        self.pulled_bytes += layer.size
         fetch.downloaded.succeed()
         yield host.disk_io.run(layer.size)
         host.layers.add(layer.key)

@@ -61,13 +61,6 @@ class Host:
         """Bytes of the image already held or on their way here."""
         return sum(layer.size for layer in chain if layer.key in self.claimed)
 
-    def fits(self, need: Demand, chain: list[Layer]) -> bool:
-        """Whether an instance with ``need`` can be placed here now."""
-        return (need.memory <= self.memory_free + 1e-6
-                and need.vcpu <= self.vcpu_free + 1e-9
-                and need.partition <= self.partitions_free
-                and need.disk_private + self.missing_bytes(chain) <= self.disk_free + 1e-6)
-
     def allocate(self, need: Demand, chain: list[Layer]) -> None:
         """Reserve ``need`` and claim disk for the missing layers."""
         for layer in chain:
@@ -95,8 +88,3 @@ class Host:
                 self.claimed.add(layer.key)
                 self.layers.add(layer.key)
                 self.disk_free -= layer.size
-
-    def utilization(self) -> float:
-        """The larger of memory and vCPU fractions in use."""
-        return max(1.0 - self.memory_free / self.memory_capacity,
-                   1.0 - self.vcpu_free / self.vcpu_capacity)
