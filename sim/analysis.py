@@ -12,7 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.recorder import TRANSITIONS, InstanceRecord, Level
+from sim.recorder import TRANSITIONS, FaultRecord, InstanceRecord, Level
+
+FAULT_KINDS = ("host_hardware", "host_kernel", "instance_kernel")
 
 # phase name -> (from transition, to transition)
 PHASES = {
@@ -28,7 +30,8 @@ PHASES = {
 def instances_frame(records: list[InstanceRecord]) -> pd.DataFrame:
     """One row per instance, one column per field of ``InstanceRecord``."""
     columns = ["id", "workload", "tenant", "isolation", "host", *TRANSITIONS, "rejected",
-               "pulled_bytes"]
+               "pulled_bytes", "request", "attempt", "disrupted", "fault", "wanted_until",
+               "slowdown"]
     return pd.DataFrame({c: [getattr(r, c) for r in records] for c in columns})
 
 
@@ -77,8 +80,23 @@ def peak(level: Level | None, start: float, end: float) -> float:
 
 
 def summarize(frame: pd.DataFrame, levels: dict[str, Level], host_levels: dict[int, Level],
-              memory_capacity: float, warmup: float, duration: float) -> dict[str, Any]:
-    """The metrics of one run (one variant) as they appear in ``summary.json``."""
+              memory_capacity: float, warmup: float, duration: float,
+              faults: list[FaultRecord] | None = None,
+              physical_levels: dict[int, Level] | None = None) -> dict[str, Any]:
+    """The metrics of one run (one variant) as they appear in ``summary.json``.
+
+    Start-up, wait and phase statistics count requests (first starts) arriving after the
+    warm-up; restarts after faults have their own ``restart_startup_s``.
+    """
+    if "attempt" in frame:
+        restarts = frame[(frame["attempt"] > 0) & (frame["arrival"] >= warmup)]
+        frame_first = frame[frame["attempt"] == 0]
+    else:
+        restarts = frame.iloc[0:0]
+        frame_first = frame
+    isolation = isolation_metrics(frame, restarts, levels, host_levels, warmup, duration,
+                                  faults or [], physical_levels or {})
+    frame, full = frame_first, frame
     counted = frame[frame["arrival"] >= warmup]
     started = counted[counted["running"].notna()]
     requests = len(counted)
@@ -111,8 +129,78 @@ def summarize(frame: pd.DataFrame, levels: dict[str, Level], host_levels: dict[i
         "hosts_used_max": peak(levels.get("hosts_used"), warmup, duration),
         "memory_utilization_mean": time_average(levels.get("memory_committed"), warmup,
                                                 duration) / memory_capacity,
-        "pulled_bytes": float(counted["pulled_bytes"].sum()),
+        "pulled_bytes": float(full.loc[full["arrival"] >= warmup, "pulled_bytes"].sum()),
+        **isolation,
     }
+
+
+def isolation_metrics(frame: pd.DataFrame, restarts: pd.DataFrame, levels: dict[str, Level],
+                      host_levels: dict[int, Level], warmup: float, duration: float,
+                      faults: list[FaultRecord], physical_levels: dict[int, Level]
+                      ) -> dict[str, Any]:
+    """Faults, blast radius, availability, kernel sharing across tenants and slowdown.
+
+    ``availability``: the running instance-time over the requested instance-time, both
+    within [warmup, duration]; a request is requested from its arrival until it meant to
+    stop (its own stop; for one a fault ended for good, when its lifetime would have run
+    out; the end of the run for services). ``lost_instance_hours``: from each fault that
+    took an instance down until it ran again (or its request ended).
+    """
+    counted = [f for f in faults if f.time >= warmup]
+    radius = np.array([f.disrupted for f in counted], dtype=float)
+    d = describe(radius)
+    out: dict[str, Any] = {
+        "faults": {kind: sum(1 for f in counted if f.kind == kind) for kind in FAULT_KINDS},
+        "blast_radius": {"mean": d["mean"], "p99": d["p99"], "max": d["max"]},
+        "tenants_per_fault_mean": (float(np.mean([f.tenants for f in counted]))
+                                   if counted else None),
+    }
+    available, lost = _availability(frame, warmup, duration)
+    out["availability"] = available
+    out["lost_instance_hours"] = lost
+    out["restarts"] = len(restarts)
+    started = restarts[restarts["running"].notna()] if len(restarts) else restarts
+    out["restart_startup_s"] = describe((started["running"] - started["arrival"]).to_numpy()
+                                        if len(started) else np.array([]))
+    out["cross_tenant_kernel_pairs_mean"] = time_average(
+        levels.get("cross_tenant_kernel_pairs"), warmup, duration)
+    done = frame[frame["arrival"] >= warmup]["slowdown"].dropna().to_numpy() \
+        if "slowdown" in frame else np.array([])
+    out["slowdown"] = describe(done)
+    physical = physical_levels or host_levels
+    out["density_physical_max"] = max((peak(lv, warmup, duration) for lv in physical.values()),
+                                      default=0.0)
+    return out
+
+
+def _availability(frame: pd.DataFrame, warmup: float, duration: float
+                  ) -> tuple[float | None, float]:
+    """(availability, lost instance-hours) as ``isolation_metrics`` defines them."""
+    if len(frame) == 0 or "request" not in frame:
+        return None, 0.0
+    df = frame.sort_values(["request", "attempt"], kind="stable")
+    request = df["request"].to_numpy()
+    ends = df.groupby("request", sort=False)["wanted_until"].transform("max").to_numpy()
+    ends = np.where(np.isnan(ends), duration, np.minimum(ends, duration))
+    first = df.groupby("request", sort=False)["arrival"].transform("min").to_numpy()
+    is_first = df["attempt"].to_numpy() == 0
+
+    def span(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        lo = np.clip(a, warmup, duration)
+        hi = np.clip(b, warmup, duration)
+        return np.where(np.isnan(lo) | np.isnan(hi), 0.0, np.maximum(hi - lo, 0.0))
+
+    requested = float(span(first[is_first], ends[is_first]).sum())
+    running = df["running"].to_numpy()
+    stop = df["stopping"].to_numpy()
+    cut = df["disrupted"].to_numpy()
+    until = np.where(~np.isnan(stop), stop, np.where(~np.isnan(cut), cut, duration))
+    ran = float(span(running, np.minimum(until, duration)).sum())
+    following = df.groupby("request", sort=False)["running"].shift(-1).to_numpy()
+    same = np.r_[request[1:] == request[:-1], False]
+    back = np.where(same & ~np.isnan(following), following, ends)
+    lost = float(span(cut, np.minimum(back, ends)).sum()) / 3600.0
+    return (ran / requested if requested > 0 else None), lost
 
 
 def per_host_peaks(host_levels: dict[int, Level], n_hosts: int, warmup: float,
@@ -136,7 +224,8 @@ def metric_names() -> set[str]:
     """The dotted names of every metric ``summarize`` produces (for SLOs and checks)."""
     from sim.recorder import TRANSITIONS
 
-    columns = ["arrival", "rejected", "pulled_bytes", *TRANSITIONS]
+    columns = ["arrival", "rejected", "pulled_bytes", *TRANSITIONS, "request", "attempt",
+               "disrupted", "fault", "wanted_until", "slowdown"]
     empty = pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
     metrics = summarize(empty, {}, {}, 1.0, 0.0, 1.0)
     names: set[str] = set()

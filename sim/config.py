@@ -191,6 +191,14 @@ Arrival = Annotated[
 
 # --- infrastructure -------------------------------------------------------------------------
 
+class VirtualHost(Spec):
+    """Container hosts that are VMs: ``per_physical`` of them inside each host of
+    ``physical_group`` (which then runs no instances of its own)."""
+
+    physical_group: str
+    per_physical: Annotated[int, Field(ge=1)] = 1
+
+
 class HostGroup(Spec):
     """``count`` identical hosts."""
 
@@ -211,6 +219,11 @@ class HostGroup(Spec):
     preloaded_images: list[str] = []
     cost_per_host: Annotated[float, Field(ge=0)] | None = Field(
         None, description="cost of one host (any currency and period), for plan tables")
+    virtual: VirtualHost | None = Field(
+        None, description="these hosts are VMs inside the physical hosts of another group")
+    nested_virtualization: bool = Field(
+        False, description="a virtual host exposes virtualization extensions, so Hyper-V "
+                           "isolation can run inside it (paying the profile's nested penalty)")
 
 
 class Registry(Spec):
@@ -229,6 +242,14 @@ class Image(Spec):
     layers: list[Size] = []
 
 
+class Restart(Spec):
+    """What happens to an instance a fault took down: ``never`` (it is gone) or ``always``
+    (after ``delay`` it is requested again, going through placement and start-up)."""
+
+    policy: Literal["never", "always"] = "never"
+    delay: Duration = 0.0
+
+
 class Workload(Spec):
     """A stream of identical instance requests."""
 
@@ -244,6 +265,25 @@ class Workload(Spec):
         None, description="running time before the instance stops; none: runs to the end")
     on_full: Literal["queue", "reject"] = "queue"
     host_groups: list[str] | None = Field(None, description="groups it may run on; all if unset")
+    kernel_fault_rate: Rate = Field(
+        0.0, description="kernel faults one instance triggers per running second (write "
+                         "0.0005/h); under a profile that shares the host kernel the host "
+                         "crashes, otherwise only the instance's own kernel")
+    restart: Restart = Field(default_factory=lambda: Restart())
+    work: Duration | None = Field(
+        None, description="a batch job: CPU-seconds of work per vCPU-second at full speed; "
+                          "it stops when done (instead of a lifetime)")
+    noise: str = Field("none", description="noise class it inflicts on its neighbours while "
+                                           "running (a key of the profiles' interference)")
+
+    @model_validator(mode="after")
+    def _work_or_lifetime(self) -> Workload:
+        if self.work is not None and self.lifetime is not None:
+            raise ValueError("give either lifetime or work (a batch job ends when its work "
+                             "is done)")
+        if self.work is not None and self.work <= 0:
+            raise ValueError("work must be positive")
+        return self
 
 
 # --- isolation profiles ---------------------------------------------------------------------
@@ -253,6 +293,16 @@ class Commit(Spec):
 
     add: Size = 0.0
     round_to: Size = 0.0
+
+
+class Nested(Spec):
+    """What running inside a container-host VM costs an instance of a profile: start-up
+    phases take ``boot_factor`` times as long, and batch work ``cpu_factor`` times as long.
+    (Whether Hyper-V is available inside the VM is the host group's
+    ``nested_virtualization``.)"""
+
+    boot_factor: Annotated[float, Field(ge=1.0)] = 1.0
+    cpu_factor: Annotated[float, Field(ge=1.0)] = 1.0
 
 
 class Profile(Spec):
@@ -278,6 +328,13 @@ class Profile(Spec):
     create_per_running: Duration | None = Field(
         None, description="added to create for each instance already running on the host: a "
                           "control plane that slows as it manages more (LightVM, SOSP 2017)")
+    interference: dict[str, Annotated[float, Field(ge=1.0)]] | None = Field(
+        None, description="noise class of a running neighbour -> slowdown factor it inflicts "
+                          "on an instance of this profile (the largest present applies)")
+    nested: Nested | None = Field(
+        None, description="penalty when this profile runs inside a virtual host")
+    host_groups: list[str] | None = Field(
+        None, description="host groups instances of this profile may use (all if unset)")
 
 
 class ResolvedProfile(Spec):
@@ -298,6 +355,9 @@ class ResolvedProfile(Spec):
     requires_hyperv: bool
     partition: bool
     create_per_running: Duration = 0.0
+    interference: dict[str, Annotated[float, Field(ge=1.0)]] = {}
+    nested: Nested = Nested()
+    host_groups: list[str] | None = None
 
 
 # --- the scenario ---------------------------------------------------------------------------
@@ -315,11 +375,38 @@ class PlanSpec(Spec):
 PlacementName = Literal["first-fit", "best-fit", "spread", "random", "image-locality"]
 
 
+KernelSharing = Literal["any", "same-tenant"]
+
+
 class Compare(Spec):
     """One variant per value (several keys: one per combination); same arrivals in each."""
 
     isolation: list[str] | None = Field(None, description="sets every workload's isolation")
     placement: list[PlacementName] | None = None
+    kernel_sharing: list[KernelSharing] | None = None
+
+
+class HardwareFaults(Spec):
+    """Whole-host failures: exponential time between failures, then down for ``repair``."""
+
+    mtbf: Annotated[Duration, Field(gt=0)]
+    repair: Distribution = Field(default_factory=lambda: Constant(value=4 * 3600.0))
+
+
+class KernelFaults(Spec):
+    """Host kernel crashes (bugchecks): exponential time between them (none without
+    ``mtbf``), then the host is down for ``reboot``; ``reboot`` also applies after a crash an
+    instance triggers in a shared kernel."""
+
+    mtbf: Annotated[Duration, Field(gt=0)] | None = None
+    reboot: Distribution = Field(default_factory=lambda: Constant(value=300.0))
+
+
+class Faults(Spec):
+    """Failures injected into the run."""
+
+    host_hardware: HardwareFaults | None = None
+    host_kernel: KernelFaults = Field(default_factory=lambda: KernelFaults())
 
 
 class Scenario(Spec):
@@ -345,3 +432,7 @@ class Scenario(Spec):
         1, description="independent runs per variant and sweep point, seeds derived from seed")
     profiles: dict[str, Profile] = {}
     plan: PlanSpec | None = None
+    faults: Faults = Field(default_factory=lambda: Faults())
+    kernel_sharing: KernelSharing = Field(
+        "any", description="same-tenant: instances of different tenants never share a host "
+                           "kernel (process isolation); other profiles have their own kernel")

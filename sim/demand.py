@@ -85,11 +85,31 @@ def demand(workload: Workload, profile: ResolvedProfile, images: dict[str, Image
     )
 
 
+def carriers(groups: list[HostGroup]) -> set[str]:
+    """Groups whose hosts carry container-host VMs (so run no instances themselves)."""
+    return {g.virtual.physical_group for g in groups if g.virtual is not None}
+
+
+def eligible_groups(groups: list[HostGroup], workload: Workload,
+                    profile: ResolvedProfile) -> list[HostGroup]:
+    """The host groups an instance of ``workload`` under ``profile`` may be placed on: the
+    workload's and the profile's ``host_groups`` (all when unset), minus groups that carry
+    container-host VMs."""
+    skip = carriers(groups)
+    names = [g.group for g in groups]
+    for limit in (workload.host_groups, profile.host_groups):
+        if limit is not None:
+            names = [n for n in names if n in limit]
+    return [g for g in groups if g.group in names and g.group not in skip]
+
+
 def why_not(host: HostGroup, need: Demand) -> list[str]:
     """Reasons an empty host of ``host``'s group could never take the instance (empty: it can)."""
     reasons = []
     if need.requires_hyperv and not host.hyperv:
         reasons.append("needs Hyper-V (hyperv: false)")
+    elif need.requires_hyperv and host.virtual is not None and not host.nested_virtualization:
+        reasons.append("needs Hyper-V inside a VM (nested_virtualization: false)")
     if need.os_build is not None and need.os_build != host.os_build:
         reasons.append(f"image OS build {need.os_build} does not match the host's "
                        f"{host.os_build} (process isolation shares the host kernel)")

@@ -87,6 +87,8 @@ def expand(loaded: Loaded, seed: int | None = None, replications: int | None = N
             axes.append(("isolation", list(base.compare.isolation)))
         if base.compare.placement:
             axes.append(("placement", list(base.compare.placement)))
+        if base.compare.kernel_sharing:
+            axes.append(("kernel_sharing", list(base.compare.kernel_sharing)))
     specs: list[RunSpec] = []
     for point in loaded.points:
         for values in itertools.product(*(vals for _, vals in axes)):
@@ -99,13 +101,16 @@ def expand(loaded: Loaded, seed: int | None = None, replications: int | None = N
 
 
 def apply(scenario: Scenario, choices: dict[str, str]) -> Scenario:
-    """The scenario with variant choices set (``isolation`` sets every workload's)."""
+    """The scenario with variant choices set (``isolation`` sets every workload's;
+    ``placement`` and ``kernel_sharing`` the scenario's)."""
     update: dict[str, object] = {}
     if "isolation" in choices:
         update["workloads"] = [wl.model_copy(update={"isolation": choices["isolation"]})
                                for wl in scenario.workloads]
     if "placement" in choices:
         update["placement"] = choices["placement"]
+    if "kernel_sharing" in choices:
+        update["kernel_sharing"] = choices["kernel_sharing"]
     return scenario.model_copy(update=update)
 
 

@@ -38,6 +38,25 @@ class InstanceRecord:
     removed: float = NAN
     rejected: bool = False
     pulled_bytes: float = 0.0
+    request: int = -1  # the request this attempt serves (its first attempt's id)
+    attempt: int = 0  # 0: the first start; k: the k-th restart after a fault
+    disrupted: float = NAN  # when a fault took it down
+    fault: int = -1  # which fault (index into the run's faults)
+    wanted_until: float = NAN  # set on a request's last attempt: when it meant to stop
+    slowdown: float = NAN  # a batch job: time to do its work over the stand-alone time
+
+
+@dataclass(slots=True)
+class FaultRecord:
+    """One fault: when, what kind, where, and whom it took down."""
+
+    id: int
+    time: float
+    kind: str  # host_hardware | host_kernel | instance_kernel
+    host: int  # the host (or container-host VM) that went down; the instance's host
+    disrupted: int  # instances taken down (the blast radius)
+    tenants: int  # distinct tenants among them
+    workload: str = ""  # instance_kernel: the workload whose instance triggered it
 
 
 @dataclass
@@ -65,6 +84,8 @@ class Recorder:
         self.host_levels: dict[int, Level] = {}
         self.samples: list[dict[str, Any]] = []
         self.hosts: list[dict[str, Any]] = []
+        self.faults: list[FaultRecord] = []
+        self.physical_levels: dict[int, Level] = {}
 
     def instance(self, record: InstanceRecord) -> None:
         """Keep an instance's record (called when it arrives; filled in as it goes)."""
@@ -82,6 +103,13 @@ class Recorder:
         level = self.host_levels.get(host)
         if level is None:
             level = self.host_levels[host] = Level()
+        level.set(time, value)
+
+    def physical_level(self, host: int, time: float, value: float) -> None:
+        """The instances on all the container-host VMs inside physical ``host`` changed."""
+        level = self.physical_levels.get(host)
+        if level is None:
+            level = self.physical_levels[host] = Level()
         level.set(time, value)
 
     def sample(self, row: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from sim import analysis
+from sim.demand import carriers
 from sim.experiment import RunResult, RunSpec, run
 
 
@@ -65,12 +66,15 @@ def collect(result: RunResult, key: str | None = None) -> RunOutput:
     frame = analysis.instances_frame(rec.instances)
     names = {h["host"]: h["name"] for h in rec.hosts}
     frame.insert(5, "host_name", frame["host"].map(names).fillna(""))
-    capacity = sum((g.memory - g.reserved_memory) * g.count for g in scenario.hosts)
+    skip = carriers(list(scenario.hosts))  # their memory is the container-host VMs'
+    capacity = sum((g.memory - g.reserved_memory) * g.count for g in scenario.hosts
+                   if g.group not in skip)
     modes = sorted({wl.isolation for wl in scenario.workloads})
     isolation = modes[0] if len(modes) == 1 else "mixed"
     metrics: dict[str, Any] = {"isolation": isolation, **dict(spec.choices)}
     metrics.update(analysis.summarize(frame, rec.levels, rec.host_levels, capacity,
-                                      scenario.warmup, scenario.duration))
+                                      scenario.warmup, scenario.duration, rec.faults,
+                                      rec.physical_levels))
     series = pd.DataFrame(rec.samples)
     for table in (frame, series):
         table.insert(0, "variant", spec.variant)

@@ -1,8 +1,12 @@
-"""The cluster: hosts, the registry network, placement and one process per instance lifecycle.
+"""The cluster: hosts, the registry network, placement, faults and one process per requested
+instance.
 
 Owns: the lifecycle requested -> (queued) -> placed -> start slot -> pulling -> extracting ->
-(disk copy) -> creating -> booting -> app starting -> running -> stopping -> removed, or
-rejected; and the single place (``build``) where a scenario becomes runtime objects.
+(disk copy) -> creating -> booting -> app starting -> running (a lifetime, or a batch job's
+work) -> stopping -> removed, or rejected; faults that cut it short (a host's hardware, a host
+kernel, or a kernel fault the instance triggers, which takes down the whole host when the
+profile shares the host kernel) and the restarts that follow; and the single place
+(``build``) where a scenario becomes runtime objects.
 Must not: read files, compute statistics, or branch on an isolation mode's name: profiles
 are data.
 """
@@ -10,7 +14,7 @@ are data.
 from __future__ import annotations
 
 import math
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
@@ -27,11 +31,11 @@ from sim.config import (
     Scenario,
     Workload,
 )
-from sim.demand import Demand, Layer, demand, layer_chain, why_not
+from sim.demand import Demand, Layer, demand, eligible_groups, layer_chain, why_not
 from sim.model.host import Host, LayerFetch
 from sim.model.placement import CapacityIndex, Placement
-from sim.model.sharing import Network, SharedCapacity
-from sim.recorder import InstanceRecord, Recorder
+from sim.model.sharing import BatchShare, Network, SharedCapacity
+from sim.recorder import FaultRecord, InstanceRecord, Recorder
 from sim.rng import generator, sampler
 
 Process = Generator[simpy.Event, Any, None]
@@ -52,6 +56,22 @@ class WorkloadRuntime:
     draw_create: Callable[[], float]
     draw_boot: Callable[[], float]
     draw_stop: Callable[[], float]
+    draw_fault: Callable[[], float] | None  # running seconds until it triggers a kernel fault
+    redraw_fault: Callable[[], float] | None  # the same, after it has triggered one
+    tenant_code: int
+    shares_kernel: bool
+
+
+@dataclass(slots=True)
+class Draws:
+    """What one request drew when it arrived (its restarts reuse the start-up draws)."""
+
+    app_s: float
+    lifetime_s: float | None
+    create_s: float
+    boot_s: float
+    stop_s: float
+    fault_s: float
 
 
 class Cluster:
@@ -68,7 +88,9 @@ class Cluster:
         self.network = Network(env, scenario.registry.bandwidth)
         self.images = {img.name: img for img in scenario.images}
         self.hosts: list[Host] = []
+        by_group: dict[str, list[Host]] = {}
         for g, group in enumerate(scenario.hosts):
+            members = by_group.setdefault(group.group, [])
             for k in range(group.count):
                 index = len(self.hosts)
                 host = Host(index=index, name=f"{group.group}-{k + 1:02d}", group_index=g,
@@ -78,10 +100,22 @@ class Cluster:
                 for image in group.preloaded_images:
                     host.preload(layer_chain(self.images, image))
                 self.hosts.append(host)
-                recorder.hosts.append({"host": index, "name": host.name, "group": group.group})
+                members.append(host)
+        for group in scenario.hosts:  # container-host VMs: k-th VM in physical host k // per
+            if group.virtual is not None:
+                physical = by_group[group.virtual.physical_group]
+                for k, host in enumerate(by_group[group.group]):
+                    host.parent = physical[k // group.virtual.per_physical]
+                    host.parent.children.append(host)
+        for host in self.hosts:
+            recorder.hosts.append({"host": host.index, "name": host.name,
+                                   "group": host.spec.group, "physical": host.physical.index})
         self.index = CapacityIndex(self.hosts)
         self.placement = Placement(scenario.placement, self._rng("placement"), self.index)
+        tenants = sorted({wl.tenant for wl in scenario.workloads})
+        self.tenant_codes = {t: i for i, t in enumerate(tenants)}
         self.workloads = [self._workload(wl, profiles[wl.isolation]) for wl in scenario.workloads]
+        self.workloads_by_name = {wl.spec.name: wl for wl in self.workloads}
         self.queue: deque[tuple[WorkloadRuntime, simpy.Event]] = deque()
         self.counts = {"running": 0, "starting": 0, "allocated": 0, "queued": 0,
                        "hosts_used": 0, "memory_committed": 0.0}
@@ -89,15 +123,20 @@ class Cluster:
                              for _ in scenario.hosts]
         self.host_running = [0] * len(self.hosts)
         self._next_id = 0
+        self.kernel_owner = np.full(len(self.hosts), -1, dtype=np.int64)
+        self.same_tenant = scenario.kernel_sharing == "same-tenant"
+        self.physical_count = [0] * len(self.hosts)
+        self.counts["cross_tenant_kernel_pairs"] = 0
 
     def _rng(self, name: str) -> Any:
         return generator(self.seed, name, self.replication)
 
     def _workload(self, wl: Workload, profile: ResolvedProfile) -> WorkloadRuntime:
         need = demand(wl, profile, self.images)
-        allowed = set(wl.host_groups or [g.group for g in self.scenario.hosts])
+        allowed = {g.group for g in eligible_groups(list(self.scenario.hosts), wl, profile)}
         hosts = [h for h in self.hosts if h.spec.group in allowed and not why_not(h.spec, need)]
         tag = f"{profile.name}/{wl.name}"
+        rate = wl.kernel_fault_rate
         return WorkloadRuntime(
             spec=wl, profile=profile, need=need, chain=layer_chain(self.images, wl.image),
             host_ids=_as_slice([h.index for h in hosts]),
@@ -108,6 +147,12 @@ class Cluster:
             draw_create=sampler(profile.create, self._rng(f"create/{tag}")),
             draw_boot=sampler(profile.boot, self._rng(f"boot/{tag}")),
             draw_stop=sampler(profile.stop, self._rng(f"stop/{tag}")),
+            draw_fault=(sampler_exponential(self._rng(f"kernel_faults/{wl.name}"), 1 / rate)
+                        if rate > 0 else None),
+            redraw_fault=(sampler_exponential(self._rng(f"kernel_faults/{wl.name}/again"),
+                                              1 / rate) if rate > 0 else None),
+            tenant_code=self.tenant_codes[wl.tenant],
+            shares_kernel=profile.shares_host_kernel,
         )
 
     # --- levels -------------------------------------------------------------------------
@@ -118,22 +163,48 @@ class Cluster:
         if group is not None:
             self.group_counts[group][name] += int(delta)
 
-    def _host_changed(self, host: Host, delta: int, need: Demand) -> None:
+    def _host_changed(self, host: Host, delta: int, wl: WorkloadRuntime) -> None:
         before = host.instances - delta
         if before == 0 and host.instances > 0:
             self._bump("hosts_used", 1)
         elif before > 0 and host.instances == 0:
             self._bump("hosts_used", -1)
         self._bump("allocated", delta, host.group_index)
-        self._bump("memory_committed", delta * need.memory)
+        self._bump("memory_committed", delta * wl.need.memory)
         self.recorder.host_level(host.index, self.env.now, host.instances)
+        if host.parent is not None:
+            p = host.parent.index
+            self.physical_count[p] += delta
+            self.recorder.physical_level(p, self.env.now, self.physical_count[p])
+        if wl.shares_kernel:
+            tenants = host.kernel_tenants
+            pairs_before = _pairs(len(tenants))
+            tenants[wl.spec.tenant] += delta
+            if tenants[wl.spec.tenant] == 0:
+                del tenants[wl.spec.tenant]
+            if len(tenants) != 1:
+                self.kernel_owner[host.index] = -1 if not tenants else -2
+            else:
+                self.kernel_owner[host.index] = self.tenant_codes[next(iter(tenants))]
+            change = _pairs(len(tenants)) - pairs_before
+            if change:
+                self._bump("cross_tenant_kernel_pairs", change)
 
     # --- arrivals -----------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the arrival processes and the sampler."""
+        """Start the arrival processes, the fault processes and the sampler."""
         for wl in self.workloads:
             self.env.process(self._arrivals(wl))
+        faults = self.scenario.faults
+        if faults.host_hardware is not None:
+            self.env.process(self._host_faults(
+                "host_hardware", [h for h in self.hosts if h.parent is None],
+                faults.host_hardware.mtbf, faults.host_hardware.repair))
+        if faults.host_kernel.mtbf is not None:
+            self.env.process(self._host_faults("host_kernel", self.hosts,
+                                               faults.host_kernel.mtbf,
+                                               faults.host_kernel.reboot))
         self.env.process(self._sampler())
 
     def _arrival_times(self, wl: WorkloadRuntime) -> Generator[float, None, None]:
@@ -170,23 +241,32 @@ class Cluster:
         for t in self._arrival_times(wl):
             if t > self.env.now:
                 yield self.env.timeout(t - self.env.now)
-            record = InstanceRecord(id=self._next_id, workload=wl.spec.name,
-                                    tenant=wl.spec.tenant, isolation=wl.profile.name,
-                                    arrival=self.env.now)
-            self._next_id += 1
-            self.recorder.instance(record)
-            draws = (wl.draw_app(), wl.draw_lifetime() if wl.draw_lifetime else None,
-                     wl.draw_create(), wl.draw_boot(), wl.draw_stop())
-            self.env.process(self._lifecycle(wl, record, *draws))
+            record = self._record(wl, request=self._next_id, attempt=0)
+            draws = Draws(wl.draw_app(), wl.draw_lifetime() if wl.draw_lifetime else None,
+                          wl.draw_create(), wl.draw_boot(), wl.draw_stop(),
+                          wl.draw_fault() if wl.draw_fault else math.inf)
+            self.env.process(self._request(wl, record, draws))
+
+    def _record(self, wl: WorkloadRuntime, request: int, attempt: int) -> InstanceRecord:
+        record = InstanceRecord(id=self._next_id, workload=wl.spec.name, tenant=wl.spec.tenant,
+                                isolation=wl.profile.name, arrival=self.env.now,
+                                request=request, attempt=attempt)
+        self._next_id += 1
+        self.recorder.instance(record)
+        return record
 
     # --- placement ----------------------------------------------------------------------
 
     def _try_place(self, wl: WorkloadRuntime) -> Host | None:
-        host = self.placement.choose(wl.host_ids, wl.need, wl.chain_key, wl.chain)
+        allowed = None
+        if self.same_tenant and wl.shares_kernel:
+            owner = self.kernel_owner
+            allowed = (owner == -1) | (owner == wl.tenant_code)
+        host = self.placement.choose(wl.host_ids, wl.need, wl.chain_key, wl.chain, allowed)
         if host is not None:
             host.allocate(wl.need, wl.chain)
             self.index.update(host)
-            self._host_changed(host, +1, wl.need)
+            self._host_changed(host, +1, wl)
         return host
 
     def _drain_queue(self) -> None:
@@ -199,23 +279,60 @@ class Cluster:
             self._bump("queued", -1)
             ticket.succeed(host)
 
-    # --- the lifecycle ------------------------------------------------------------------
+    # --- one requested instance ---------------------------------------------------------
 
-    def _lifecycle(self, wl: WorkloadRuntime, rec: InstanceRecord, app_s: float,
-                   lifetime_s: float | None, create_s: float, boot_s: float,
-                   stop_s: float) -> Process:
+    def _request(self, wl: WorkloadRuntime, rec: InstanceRecord, draws: Draws) -> Process:
+        """A requested instance, from its arrival until it stops of its own accord (or a
+        fault ends it for good): its first start and any restarts."""
+        env = self.env
+        remaining = draws.lifetime_s  # running time it still wants (None: to the end)
+        fault_s = draws.fault_s  # running time until it triggers a kernel fault
+        while True:
+            try:
+                outcome = yield from self._attempt(wl, rec, draws, remaining, fault_s)
+            except simpy.Interrupt:
+                outcome = self._abort(wl, rec)
+            if outcome in ("done", "rejected"):
+                if outcome == "rejected":
+                    rec.wanted_until = env.now + self._wanted(wl, remaining)
+                return
+            ran = env.now - rec.running if not math.isnan(rec.running) else 0.0
+            if outcome == "faulted":
+                fault_s = wl.redraw_fault() if wl.redraw_fault else math.inf
+            else:
+                fault_s -= ran  # memoryless: the residual of an exponential clock
+            if remaining is not None and wl.spec.work is None:
+                remaining = max(0.0, remaining - ran)
+            if wl.spec.restart.policy == "never":
+                rec.wanted_until = env.now + self._wanted(wl, remaining)
+                return
+            if wl.spec.restart.delay > 0:
+                yield env.timeout(wl.spec.restart.delay)
+            rec = self._record(wl, request=rec.request, attempt=rec.attempt + 1)
+
+    def _wanted(self, wl: WorkloadRuntime, remaining: float | None) -> float:
+        """How much longer a request that ended now meant to run (NaN: to the end)."""
+        if wl.spec.work is not None:
+            return wl.spec.work / wl.spec.cpu
+        return remaining if remaining is not None else math.nan
+
+    def _attempt(self, wl: WorkloadRuntime, rec: InstanceRecord, draws: Draws,
+                 remaining: float | None, fault_s: float) -> Generator[simpy.Event, Any, str]:
+        """One start and run: 'done' (stopped of its own accord), 'rejected', or 'faulted'
+        (it triggered a kernel fault). A fault elsewhere interrupts it (``simpy.Interrupt``)."""
         env = self.env
         host = None if (self.queue and wl.spec.on_full == "queue") else self._try_place(wl)
         if host is None:
             if wl.spec.on_full == "reject":
                 rec.rejected = True
-                return
+                return "rejected"
             ticket = env.event()
             self.queue.append((wl, ticket))
             self._bump("queued", 1)
             host = yield ticket
         rec.placed = env.now
         rec.host = host.index
+        host.residents[rec.id] = (self.env.active_process, rec)
         group = host.group_index
         with host.slots.request() as slot:
             yield slot
@@ -233,38 +350,204 @@ class Cluster:
             if wl.profile.disk_image == "copy":
                 yield host.disk_io.run(wl.need.image_bytes)
             rec.copied = env.now
-            f = wl.profile.cpu_bound_fraction
+            create_s = draws.create_s
             if wl.profile.create_per_running:
                 create_s += wl.profile.create_per_running * self.host_running[host.index]
-            yield from self._phase(host, create_s, f)
+            yield from self._phase(host, wl, create_s)
             rec.created = env.now
-            yield from self._phase(host, boot_s, f)
+            yield from self._phase(host, wl, draws.boot_s)
             rec.booted = env.now
-            yield from self._phase(host, app_s, f)
+            yield from self._phase(host, wl, draws.app_s)
             rec.running = env.now
             self._bump("starting", -1, group)
             self._bump("running", 1, group)
             self.host_running[host.index] += 1
-        if lifetime_s is None:
-            return
-        yield env.timeout(lifetime_s)
+            self._noise(host, wl, +1)
+        if wl.spec.work is not None:
+            pool = host.batch
+            if pool is None:
+                pool = host.batch = BatchShare(env, host.spec.cpu_cores)
+            job, done = pool.run(wl.spec.work, wl.spec.cpu,
+                                 self._slowdown(host, wl) * self._cpu_factor(host, wl))
+            host.residents[rec.id] = (env.active_process, rec, job)
+            outcome = yield done | env.timeout(fault_s)
+            if done not in outcome:
+                pool.cancel(job)
+                return self._own_fault(wl, rec, host)
+            rec.slowdown = (env.now - rec.running) / (wl.spec.work / wl.spec.cpu)
+        elif remaining is None:
+            if fault_s < self.scenario.duration - env.now:
+                yield env.timeout(fault_s)
+                return self._own_fault(wl, rec, host)
+            yield env.timeout(self.scenario.duration - env.now + 1.0)  # beyond the end
+            return "done"
+        else:
+            if fault_s < remaining:
+                yield env.timeout(fault_s)
+                return self._own_fault(wl, rec, host)
+            yield env.timeout(remaining)
         rec.stopping = env.now
-        self._bump("running", -1, group)
+        rec.wanted_until = env.now
+        self._leave_running(host, wl)
+        if draws.stop_s > 0:
+            yield env.timeout(draws.stop_s)
+        self._release(host, wl, rec)
+        return "done"
+
+    def _leave_running(self, host: Host, wl: WorkloadRuntime) -> None:
+        self._bump("running", -1, host.group_index)
         self.host_running[host.index] -= 1
-        if stop_s > 0:
-            yield env.timeout(stop_s)
+        self._noise(host, wl, -1)
+
+    def _release(self, host: Host, wl: WorkloadRuntime, rec: InstanceRecord) -> None:
+        host.residents.pop(rec.id, None)
         host.release(wl.need)
         self.index.update(host)
-        rec.removed = env.now
-        self._host_changed(host, -1, wl.need)
+        rec.removed = self.env.now
+        self._host_changed(host, -1, wl)
         self._drain_queue()
 
-    def _phase(self, host: Host, duration: float, cpu_fraction: float) -> Process:
+    def _abort(self, wl: WorkloadRuntime, rec: InstanceRecord) -> str:
+        """Undo what an interrupted attempt held on its host; 'done' if it was stopping
+        anyway, else 'disrupted'."""
+        host = self.hosts[rec.host]
+        if not math.isnan(rec.stopping):
+            self._release(host, wl, rec)
+            return "done"
+        if not math.isnan(rec.running):
+            self._leave_running(host, wl)
+        elif not math.isnan(rec.slot):
+            self._bump("starting", -1, host.group_index)
+        self._release(host, wl, rec)
+        return "disrupted"
+
+    def _own_fault(self, wl: WorkloadRuntime, rec: InstanceRecord, host: Host) -> str:
+        """The instance triggered a kernel fault: in a shared host kernel the host crashes
+        with everything on it; in its own kernel only the instance goes down."""
+        if wl.shares_kernel:
+            self._crash(host, "instance_kernel", self.scenario.faults.host_kernel.reboot,
+                        trigger=rec)
+        else:
+            self.recorder.faults.append(FaultRecord(
+                id=len(self.recorder.faults), time=self.env.now, kind="instance_kernel",
+                host=host.index, disrupted=1, tenants=1, workload=wl.spec.name))
+            rec.disrupted = self.env.now
+            rec.fault = len(self.recorder.faults) - 1
+        self._abort(wl, rec)
+        return "faulted"
+
+    # --- faults -------------------------------------------------------------------------
+
+    def _host_faults(self, kind: str, hosts: list[Host], mtbf: float, downtime: Any
+                     ) -> Process:
+        """Faults of one kind on ``hosts``: per host, exponential up times of mean ``mtbf``
+        between faults, each followed by a down time. Drawn up front, host by host, so every
+        variant of a scenario sees the same faults at the same times."""
+        gen = self._rng(f"faults/{kind}")
+        draw_down = sampler(downtime, self._rng(f"faults/{kind}/down"))
+        events: list[tuple[float, int, float]] = []
+        for host in hosts:
+            t = 0.0
+            while True:
+                t += float(gen.exponential(mtbf))
+                if t >= self.scenario.duration:
+                    break
+                down = draw_down()
+                events.append((t, host.index, down))
+                t += down
+        events.sort()
+        for t, index, down in events:
+            if t > self.env.now:
+                yield self.env.timeout(t - self.env.now)
+            self._crash(self.hosts[index], kind, down)
+
+    def _crash(self, host: Host, kind: str, downtime: Any,
+               trigger: InstanceRecord | None = None) -> None:
+        """``host`` goes down now with every instance on it (and on the container-host VMs
+        inside it); it comes back after ``downtime`` (seconds, or a distribution to draw)."""
+        down = downtime if isinstance(downtime, float) else self._reboot_draw()
+        fault_id = len(self.recorder.faults)
+        struck = [host, *host.children]
+        victims = [entry for h in struck for entry in h.residents.values()]
+        self.recorder.faults.append(FaultRecord(
+            id=fault_id, time=self.env.now, kind=kind, host=host.index,
+            disrupted=len(victims), tenants=len({entry[1].tenant for entry in victims}),
+            workload=trigger.workload if trigger is not None else ""))
+        for h in struck:
+            h.outages += 1
+            self.index.update(h)
+            h.cpu.clear()
+            h.disk_io.clear()
+            if h.batch is not None:
+                h.batch.clear()
+            if h.index in self.network.links():
+                self.network.link(h.index, h.spec.nic).clear()
+            h.fetching.clear()
+        for entry in victims:
+            process, rec = entry[0], entry[1]
+            rec.disrupted = self.env.now
+            rec.fault = fault_id
+            if rec is not trigger and process.is_alive:
+                process.interrupt(fault_id)
+        self.env.process(self._recover(struck, down))
+
+    def _reboot_draw(self) -> float:
+        if not hasattr(self, "_draw_reboot"):
+            self._draw_reboot = sampler(self.scenario.faults.host_kernel.reboot,
+                                        self._rng("faults/reboot"))
+        return self._draw_reboot()
+
+    def _recover(self, hosts: list[Host], down: float) -> Process:
+        yield self.env.timeout(down)
+        for h in hosts:
+            h.outages -= 1
+            self.index.update(h)
+        self._drain_queue()
+
+    # --- interference -------------------------------------------------------------------
+
+    def _noise(self, host: Host, wl: WorkloadRuntime, delta: int) -> None:
+        """A running instance with a noise class arrived on or left ``host``: re-rate the
+        host's batch jobs."""
+        noise = wl.spec.noise
+        if noise == "none":
+            return
+        host.noise[noise] += delta
+        if host.noise[noise] <= 0:
+            del host.noise[noise]
+        if host.batch is not None and host.batch.jobs:
+            jobs = {entry[2]: self.workloads_by_name[entry[1].workload]
+                    for entry in host.residents.values() if len(entry) > 2}
+            host.batch.set_factors(lambda job: self._slowdown(host, jobs[job])
+                                   * self._cpu_factor(host, jobs[job]))
+
+    def _slowdown(self, host: Host, wl: WorkloadRuntime) -> float:
+        """The interference factor an instance of ``wl`` suffers on ``host`` now: the largest
+        its profile gives for the noise classes of the other running instances there."""
+        if not host.noise:
+            return 1.0
+        table = wl.profile.interference
+        own = wl.spec.noise
+        factor = 1.0
+        for noise, count in host.noise.items():
+            if count - (1 if noise == own else 0) > 0:
+                factor = max(factor, table.get(noise, 1.0))
+        return factor
+
+    def _cpu_factor(self, host: Host, wl: WorkloadRuntime) -> float:
+        return wl.profile.nested.cpu_factor if host.parent is not None else 1.0
+
+    def _phase(self, host: Host, wl: WorkloadRuntime, duration: float) -> Process:
         """A start-up phase that takes ``duration`` on an idle host: its CPU-bound part is
-        processor-shared over the host's cores with the other start-ups, the rest waits."""
+        processor-shared over the host's cores with the other start-ups, the rest waits.
+        Noisy neighbours and nesting (inside a container-host VM) stretch it."""
         if duration <= 0:
             return
-        work = duration * cpu_fraction
+        if host.noise:
+            duration *= self._slowdown(host, wl)
+        if host.parent is not None:
+            duration *= wl.profile.nested.boot_factor
+        work = duration * wl.profile.cpu_bound_fraction
         if work > 0:
             yield host.cpu.run(work)
         if duration - work > 0:
@@ -317,6 +600,10 @@ class Cluster:
             if now + interval > self.scenario.duration + 1e-9:
                 return
             yield self.env.timeout(interval)
+
+
+def _pairs(n: int) -> int:
+    return n * (n - 1) // 2
 
 
 def _as_slice(indexes: list[int]) -> Any:

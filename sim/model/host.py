@@ -6,13 +6,15 @@ decide where instances go (``placement``) or drive lifecycles (``cluster``).
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import simpy
 
 from sim.config import HostGroup
 from sim.demand import Demand, Layer
-from sim.model.sharing import SharedCapacity
+from sim.model.sharing import BatchShare, SharedCapacity
 
 
 @dataclass
@@ -43,6 +45,23 @@ class Host:
     layers: set[str] = field(default_factory=set)
     claimed: set[str] = field(default_factory=set)
     fetching: dict[str, LayerFetch] = field(default_factory=dict)
+    batch: BatchShare | None = None
+    parent: Host | None = None  # the physical host a container-host VM runs in
+    children: list[Host] = field(default_factory=list)
+    outages: int = 0  # faults being repaired here or on the parent; placeable when 0
+    residents: dict[int, Any] = field(default_factory=dict)  # attempt id -> its process
+    kernel_tenants: Counter[str] = field(default_factory=Counter)
+    noise: Counter[str] = field(default_factory=Counter)  # running noisy instances by class
+
+    @property
+    def available(self) -> bool:
+        """Up: not crashed, not under repair, and its physical host (if any) is up."""
+        return self.outages == 0
+
+    @property
+    def physical(self) -> Host:
+        """The physical machine this host is, or runs in."""
+        return self.parent if self.parent is not None else self
 
     def __post_init__(self) -> None:
         spec = self.spec

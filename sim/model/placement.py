@@ -44,7 +44,7 @@ class CapacityIndex:
     def update(self, host: Host) -> None:
         """Copy ``host``'s free capacity (and the layers it claims) into the arrays."""
         i = host.index
-        self.memory[i] = host.memory_free
+        self.memory[i] = host.memory_free if host.available else -np.inf
         self.vcpu[i] = host.vcpu_free
         self.disk[i] = host.disk_free
         self.partitions[i] = host.partitions_free
@@ -64,9 +64,10 @@ class Placement:
         self.index = index
 
     def choose(self, candidates: np.ndarray | slice, need: Demand, chain_key: str,
-               chain: list[Layer]) -> Host | None:
+               chain: list[Layer], allowed: np.ndarray | None = None) -> Host | None:
         """The chosen host among ``candidates`` (host indexes, ascending, or a slice of
-        consecutive hosts, which the arrays serve without copying) that fit now."""
+        consecutive hosts, which the arrays serve without copying) that fit now and, when
+        ``allowed`` (a mask over all hosts) is given, are allowed by it."""
         ix = self.index
         missing, local = ix.chain(chain_key, chain)
         memory = ix.memory[candidates]
@@ -74,6 +75,8 @@ class Placement:
         fits = ((need.memory <= memory + 1e-6) & (need.vcpu <= vcpu + 1e-9)
                 & (need.partition <= ix.partitions[candidates])
                 & (need.disk_private + missing[candidates] <= ix.disk[candidates] + 1e-6))
+        if allowed is not None:
+            fits &= allowed[candidates]
         where = np.flatnonzero(fits)
         if len(where) == 0:
             return None

@@ -60,6 +60,12 @@ class SharedCapacity:
         self._changed()
         return done
 
+    def clear(self) -> None:
+        """Drop every job (a crash): their events never fire."""
+        self._advance()
+        self._heap.clear()
+        self._changed()
+
     def set_capacity(self, capacity: float) -> None:
         """Change the capacity from now on (jobs in progress keep the work done so far)."""
         if capacity == self.capacity:
@@ -130,6 +136,10 @@ class Network:
             self._links[host] = (nic, pool)
         return self._links[host][1]
 
+    def links(self) -> dict[int, tuple[float, SharedCapacity]]:
+        """The hosts that have downloaded something: host -> (NIC, its download pool)."""
+        return self._links
+
     def egress(self) -> float:
         """Registry bandwidth in use now (bytes/s)."""
         return sum(self._links[h][1].capacity for h in self._active)
@@ -153,3 +163,92 @@ class Network:
             remaining -= share
             flows -= pool.jobs
             pool.set_capacity(share)
+
+
+class BatchShare:
+    """A host's cores shared by batch jobs in proportion to their vCPUs, each at most its own
+    vCPUs, each slowed by its own factor (interference, nesting).
+
+    Job j progresses at ``demand_j * min(1, capacity / sum(demand)) / factor_j`` CPU-seconds
+    per second. Rates change whenever a job arrives or leaves or ``set_factors`` is called; the
+    cost is O(jobs on the host) per change, and only this host's jobs are touched.
+    """
+
+    def __init__(self, env: simpy.Environment, capacity: float) -> None:
+        self.env = env
+        self.capacity = capacity
+        self._jobs: dict[int, list] = {}  # id -> [remaining, demand, factor, event, rate]
+        self._ids = itertools.count()
+        self._stamp = env.now
+        self._generation = 0
+
+    @property
+    def jobs(self) -> int:
+        """Jobs in progress."""
+        return len(self._jobs)
+
+    def run(self, work: float, demand: float, factor: float = 1.0) -> tuple[int, simpy.Event]:
+        """Start a job of ``work`` CPU-seconds; its id (to cancel or re-factor it) and the
+        event that fires when it is done."""
+        done = self.env.event()
+        self._advance()
+        job = next(self._ids)
+        self._jobs[job] = [work, demand, factor, done, 0.0]
+        self._reschedule()
+        return job, done
+
+    def cancel(self, job: int) -> None:
+        """Drop a job (its event never fires)."""
+        if job in self._jobs:
+            self._advance()
+            del self._jobs[job]
+            self._reschedule()
+
+    def set_factors(self, factor_of: Callable[[int], float]) -> None:
+        """Give every job the slowdown factor ``factor_of(job id)`` from now on."""
+        if not self._jobs:
+            return
+        self._advance()
+        for job, entry in self._jobs.items():
+            entry[2] = factor_of(job)
+        self._reschedule()
+
+    def clear(self) -> None:
+        """Drop every job (a crash)."""
+        self._jobs.clear()
+        self._generation += 1
+
+    def _advance(self) -> None:
+        now = self.env.now
+        if now > self._stamp:
+            dt = now - self._stamp
+            for entry in self._jobs.values():
+                entry[0] -= entry[4] * dt
+        self._stamp = now
+
+    def _reschedule(self) -> None:
+        self._generation += 1
+        if not self._jobs:
+            return
+        total = sum(entry[1] for entry in self._jobs.values())
+        share = min(1.0, self.capacity / total) if total > 0 else 1.0
+        soonest = math.inf
+        for entry in self._jobs.values():
+            entry[4] = entry[1] * share / entry[2]
+            if entry[4] > 0:
+                soonest = min(soonest, max(0.0, entry[0]) / entry[4])
+        if soonest == math.inf:
+            return
+        generation = self._generation
+        timer = self.env.timeout(soonest)
+        timer.callbacks.append(lambda _event: self._on_timer(generation))
+
+    def _on_timer(self, generation: int) -> None:
+        if generation != self._generation:
+            return
+        self._advance()
+        finished = [job for job, entry in self._jobs.items()
+                    if entry[0] <= entry[4] * _EPS * max(1.0, self.env.now)]
+        for job in finished:
+            self._jobs.pop(job)[3].succeed()
+        self._reschedule()
