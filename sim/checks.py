@@ -14,9 +14,9 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from sim.config import Compare, HostGroup, Image, Profile, ResolvedProfile, Scenario, Workload
-from sim.demand import demand, why_not
+from sim.demand import demand, eligible_groups, why_not
 from sim.profiles import resolve_profiles
-from sim.units import UnitError, parse_duration
+from sim.units import UnitError, format_size, parse_duration
 
 Path = tuple[Any, ...]
 
@@ -89,9 +89,40 @@ def check_scenario(data: dict[str, Any], scenario: Scenario | None
             problems.append((("warmup",), "must be shorter than duration"))
     except UnitError:
         pass
+    host_groups = {h.group: h for _, h in hosts}
     for i, host in hosts:
         if host.reserved_memory >= host.memory:
             problems.append((("hosts", i, "reserved_memory"), "must be less than memory"))
+        if host.virtual is not None:
+            where = ("hosts", i, "virtual", "physical_group")
+            physical = host_groups.get(host.virtual.physical_group)
+            if physical is None:
+                problems.append((where, f"unknown host group {host.virtual.physical_group!r}"
+                                 + _hint(host.virtual.physical_group, list(host_groups))))
+            elif physical.virtual is not None or physical.group == host.group:
+                problems.append((where, "must be a group of physical hosts"))
+            else:
+                room = physical.count * host.virtual.per_physical
+                if host.count > room:
+                    problems.append((("hosts", i, "count"), f"{host.count} container-host VMs "
+                                     f"do not fit in {physical.count} x "
+                                     f"{host.virtual.per_physical} (physical count x "
+                                     "per_physical)"))
+                inside = host.virtual.per_physical * host.memory
+                usable = physical.memory - physical.reserved_memory
+                if inside > usable + 1e-6:
+                    problems.append((("hosts", i, "memory"), f"{host.virtual.per_physical} VMs "
+                                     f"x {format_size(host.memory)} > "
+                                     f"{format_size(usable)} of {physical.group!r}"))
+                if host.virtual.per_physical * host.cpu_cores > physical.cpu_cores * \
+                        physical.cpu_overcommit:
+                    problems.append((("hosts", i, "cpu_cores"), f"{host.virtual.per_physical} "
+                                     f"VMs x {host.cpu_cores} vCPU > {physical.cpu_cores} "
+                                     f"cores x {physical.cpu_overcommit:g} of "
+                                     f"{physical.group!r}"))
+        elif host.nested_virtualization:
+            problems.append((("hosts", i, "nested_virtualization"),
+                             "applies only to container-host VMs (give virtual:)"))
         for j, name in enumerate(host.preloaded_images):
             if name not in by_name and name not in broken_images:
                 problems.append((("hosts", i, "preloaded_images", j), f"unknown image {name!r}"
@@ -124,6 +155,18 @@ def check_scenario(data: dict[str, Any], scenario: Scenario | None
                              + _hint(name, known_profiles)))
 
     groups = {h.group: h for _, h in hosts}
+    for name, profile in profiles.items():
+        for j, g in enumerate(profile.host_groups or []):
+            if hosts and g not in groups and name in (raw_profiles or {}):
+                problems.append((("profiles", name, "host_groups", j), f"unknown host group "
+                                 f"{g!r}" + _hint(g, list(groups))))
+    noises = sorted({"none"} | {c for p in profiles.values() for c in p.interference})
+    for i, raw in enumerate(_list(data, "workloads")):
+        noise = raw.get("noise") if isinstance(raw, dict) else None
+        if isinstance(noise, str) and noise not in noises:
+            problems.append((("workloads", i, "noise"), f"unknown noise class {noise!r}"
+                             + _hint(noise, noises) + " (classes are the keys of the "
+                             "profiles' interference)"))
     typed = dict(workloads)
     for i, raw in enumerate(_list(data, "workloads")):
         if not isinstance(raw, dict):
@@ -144,9 +187,14 @@ def check_scenario(data: dict[str, Any], scenario: Scenario | None
         if scenario is None or wl.image not in good_images:
             continue
         modes = compared if compared is not None else [wl.isolation]
-        allowed = [groups[g] for g in (wl.host_groups or list(groups)) if g in groups]
         for mode in modes:
             if mode not in profiles:
+                continue
+            allowed = eligible_groups([h for _, h in hosts], wl, profiles[mode])
+            if not allowed and hosts:
+                problems.append((("workloads", i), f"no host group may run it under {mode} "
+                                 "isolation (the workload's and the profile's host_groups "
+                                 "leave none, or they only carry container-host VMs)"))
                 continue
             need = demand(wl, profiles[mode], by_name)
             reasons = {h.group: why_not(h, need) for h in allowed}

@@ -80,6 +80,8 @@ def resolve_profiles(overrides: dict[str, Profile]) -> tuple[dict[str, ResolvedP
         elif name in builtins:
             base = dict(builtins[name])
         fields = {k: getattr(spec, k) for k in spec.model_fields_set if k != "extends"}
+        if "interference" in fields and base.get("interference"):
+            fields["interference"] = {**base["interference"], **fields["interference"]}
         merged = {**base, **fields, "name": name}
         missing = [f for f in ResolvedProfile.model_fields if f not in merged
                    and ResolvedProfile.model_fields[f].is_required()]
