@@ -302,4 +302,35 @@ def summary_table(data: dict[str, Any]) -> Table:
         table.add_column(name, justify="right")
     for label, metric in SUMMARY_ROWS:
         table.add_row(label, *[show(m, metric) for m in variants.values()])
+    for label, metric, when in ISOLATION_ROWS:
+        if any(when(m) for m in variants.values()):
+            table.add_row(label, *[show(m, metric) for m in variants.values()])
     return table
+
+
+def _faulted(m: dict[str, Any]) -> bool:
+    return sum((m.get("faults") or {}).values()) > 0
+
+
+ISOLATION_ROWS = [  # label, metric, shown when any variant ...
+    ("faults: host hardware", "faults.host_hardware", _faulted),
+    ("faults: host kernel", "faults.host_kernel", _faulted),
+    ("faults: instance-triggered kernel", "faults.instance_kernel", _faulted),
+    ("blast radius mean (instances)", "blast_radius.mean", _faulted),
+    ("blast radius p99", "blast_radius.p99", _faulted),
+    ("blast radius max", "blast_radius.max", _faulted),
+    ("tenants per fault, mean", "tenants_per_fault_mean", _faulted),
+    ("restarts", "restarts", _faulted),
+    ("restart start-up p99", "restart_startup_s.p99", _faulted),
+    ("availability", "availability", _faulted),
+    ("lost instance-hours", "lost_instance_hours", _faulted),
+    ("tenant pairs sharing a kernel", "cross_tenant_kernel_pairs_mean",
+     lambda m: (m.get("cross_tenant_kernel_pairs_mean") or 0) > 0
+     or m.get("kernel_sharing") is not None),
+    ("batch slowdown p50", "slowdown.p50",
+     lambda m: (m.get("slowdown") or {}).get("p50") is not None),
+    ("batch slowdown p99", "slowdown.p99",
+     lambda m: (m.get("slowdown") or {}).get("p99") is not None),
+    ("density: most on one physical host", "density_physical_max",
+     lambda m: m.get("density_physical_max") != m.get("density_max")),
+]

@@ -1,7 +1,9 @@
 """Charts of a scenario's results, for someone who did not write the simulator: titles, units,
 legends. Reads result tables only; never imports the model.
 
-Owns: the PNG files ``startup_cdf``, ``startup_phases``, ``running``, ``density`` and ``memory``.
+Owns: the PNG files ``startup_cdf``, ``startup_phases``, ``running``, ``density`` and ``memory``,
+and, when the run has faults or batch jobs, ``blast_radius``, ``availability_density`` and
+``slowdown_cdf``.
 """
 
 from __future__ import annotations
@@ -42,6 +44,11 @@ def draw_all(folder: Path, scenario_name: str, variants: list[Any], warmup: floa
     running(folder / "running.png", scenario_name, variants, warmup)
     density(folder / "density.png", scenario_name, variants)
     memory(folder / "memory.png", scenario_name, variants, warmup)
+    if any(sum((v.metrics.get("faults") or {}).values()) for v in variants):
+        blast_radius(folder / "blast_radius.png", scenario_name, variants)
+        availability_density(folder / "availability_density.png", scenario_name, variants)
+    if any((v.metrics.get("slowdown") or {}).get("p50") is not None for v in variants):
+        slowdown_cdf(folder / "slowdown_cdf.png", scenario_name, variants, warmup)
 
 
 def startup_cdf(path: Path, title: str, variants: list[Any], warmup: float) -> None:
@@ -163,6 +170,71 @@ def memory(path: Path, title: str, variants: list[Any], warmup: float) -> None:
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
     ax.set_title(f"{title}: memory use over time")
+    _save(fig, path)
+
+
+def blast_radius(path: Path, title: str, variants: list[Any]) -> None:
+    """Instances taken down per fault (mean, p99, max) per variant, with the fault count."""
+    fig, ax = plt.subplots(figsize=(8, 5))
+    names = [v.name for v in variants]
+    x = np.arange(len(variants))
+    for k, (stat, hatch) in enumerate((("mean", ""), ("p99", "//"), ("max", ".."))):
+        values = [(v.metrics["blast_radius"][stat] or 0.0) for v in variants]
+        bars = ax.bar(x + (k - 1) * 0.27, values, 0.25, hatch=hatch, edgecolor="black",
+                      color=[_color(n, i) for i, n in enumerate(names)], label=stat)
+        ax.bar_label(bars, fmt="%.3g", fontsize="x-small")
+    faults = [sum(v.metrics["faults"].values()) for v in variants]
+    ax.set_xticks(x, [f"{n}\n({f} faults)" for n, f in zip(names, faults)],
+                  rotation=20 if len(names) > 4 else 0, fontsize="small", ha="center")
+    ax.set_ylabel("instances taken down per fault")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(title="per fault")
+    ax.set_title(f"{title}: blast radius of a fault")
+    _save(fig, path)
+
+
+def availability_density(path: Path, title: str, variants: list[Any]) -> None:
+    """The trade-off in one picture: instances per physical host against availability."""
+    fig, ax = plt.subplots(figsize=(8, 5))
+    names_at: dict[tuple[float, float], list[str]] = {}
+    for i, v in enumerate(variants):
+        density = v.metrics.get("density_physical_max") or 0.0
+        available = v.metrics.get("availability")
+        if available is None:
+            continue
+        ax.scatter([density], [100 * available], s=90, color=_color(v.name, i), zorder=3,
+                   label=f"{v.name}: {density:.0f} per host, {100 * available:.3f} % "
+                         f"available, blast radius {v.metrics['blast_radius']['mean'] or 0:.3g}")
+        names_at.setdefault((density, 100 * available), []).append(v.name)
+    for point, names in names_at.items():  # variants that coincide share one label
+        ax.annotate(" = ".join(names), point, textcoords="offset points", xytext=(6, 6),
+                    fontsize="small")
+    ax.set_xlabel("density: most instances on one physical host")
+    ax.set_ylabel("availability (% of requested instance-time running)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="x-small", loc="best")
+    ax.set_title(f"{title}: availability against density")
+    _save(fig, path)
+
+
+def slowdown_cdf(path: Path, title: str, variants: list[Any], warmup: float) -> None:
+    """Batch jobs: time to finish their work over the stand-alone time, CDF per variant."""
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for i, v in enumerate(variants):
+        df = v.instances
+        values = np.sort(df.loc[df["arrival"] >= warmup, "slowdown"].dropna().to_numpy())
+        if len(values) == 0:
+            continue
+        y = np.arange(1, len(values) + 1) / len(values)
+        ax.step(values, y, where="post", color=_color(v.name, i),
+                label=f"{v.name} (p50 x{np.median(values):.3g}, "
+                      f"p99 x{np.percentile(values, 99):.3g})")
+    ax.set_xlabel("slowdown: completion time / stand-alone time (work / vCPUs)")
+    ax.set_ylabel("fraction of batch jobs")
+    ax.set_ylim(0, 1.01)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="lower right", fontsize="small")
+    ax.set_title(f"{title}: batch-job slowdown from sharing and noisy neighbours")
     _save(fig, path)
 
 

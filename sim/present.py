@@ -13,8 +13,8 @@ from typing import Any
 from sim.units import format_value
 
 COUNTS = {"requests", "started", "rejected", "pending_at_end", "running_peak", "density_max",
-          "hosts_used_max"}
-FRACTIONS = {"blocking", "memory_utilization_mean", "waited_fraction"}
+          "hosts_used_max", "faults", "restarts", "density_physical_max"}
+FRACTIONS = {"blocking", "memory_utilization_mean", "waited_fraction", "availability"}
 
 
 def metric_kind(metric: str) -> str:

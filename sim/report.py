@@ -43,6 +43,12 @@ CHART_CAPTIONS = {
     "density": "The most instances each host held at once, hosts ranked.",
     "memory": "Committed memory as a share of host memory (after reserves) over time.",
     "density_per_host": "How many instances fit on one empty host, and the resource that binds.",
+    "blast_radius": "Instances taken down per fault (mean, p99, max): a shared kernel takes "
+                    "the whole host, an own kernel one instance.",
+    "availability_density": "The isolation trade-off: instances per physical host against the "
+                            "share of requested instance-time spent running.",
+    "slowdown_cdf": "Batch jobs: completion time over stand-alone time (CPU sharing and noisy "
+                    "neighbours).",
 }
 PREFIX_CAPTIONS = {
     "plan_": "Plan: the SLO metric (mean ± 95 % CI over replications) against the host count "

@@ -31,9 +31,11 @@ SIZE_UNITS: dict[str, float] = {
 }
 TIME_UNITS: dict[str, float] = {
     "us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0,
+    "y": 365 * 86400.0,  # a 365-day year, for MTBFs
 }
 
-DURATION_HINT = "a duration such as 250ms, 2s, 10min, 4h or 2d (a bare number is seconds)"
+DURATION_HINT = ("a duration such as 250ms, 2s, 10min, 4h, 2d or 3y (a bare number is "
+                 "seconds)")
 SIZE_HINT = "a size such as 512MiB, 4GiB or 2TB (a bare number is bytes)"
 RATE_HINT = "a rate such as 0.5/s, 30/min or 100/h (a bare number is per second)"
 BANDWIDTH_HINT = "a bandwidth such as 10Gbit/s or 200MB/s (a bare number is bytes per second)"

@@ -31,7 +31,7 @@ from sim.config import (
     Scenario,
     Workload,
 )
-from sim.demand import Demand, Layer, demand, eligible_groups, layer_chain, why_not
+from sim.demand import Demand, Layer, carriers, demand, eligible_groups, layer_chain, why_not
 from sim.model.host import Host, LayerFetch
 from sim.model.placement import CapacityIndex, Placement
 from sim.model.sharing import BatchShare, Network, SharedCapacity
@@ -577,7 +577,9 @@ class Cluster:
 
     def _sampler(self) -> Process:
         interval = self.scenario.timeseries_interval or self.scenario.duration / 240
-        groups = list(enumerate(self.scenario.hosts))
+        skip = carriers(list(self.scenario.hosts))  # their capacity is the VMs'
+        groups = [(g, spec) for g, spec in enumerate(self.scenario.hosts)
+                  if spec.group not in skip]
         members = [[h for h in self.hosts if h.group_index == g] for g, _ in groups]
         while True:
             now = self.env.now
