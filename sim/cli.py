@@ -17,10 +17,10 @@ from rich.console import Console
 from rich.table import Table
 
 from sim import __version__
-from sim.config import Scenario
+from sim.config import _QUANTITY_PATTERN, Scenario
 from sim.loader import Loaded, ScenarioError, load_file
 from sim.present import show
-from sim.units import format_duration
+from sim.units import DURATION_HINT, format_duration
 
 EXIT_BAD_INPUT = 2
 
@@ -148,10 +148,26 @@ def main(argv: list[str] | None = None) -> int:
 
 def schema() -> dict[str, Any]:
     """The scenario format's JSON Schema."""
-    data = Scenario.model_json_schema()
+    data = _bare_durations(Scenario.model_json_schema())
     data["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     data["title"] = "Container-host simulator scenario"
     return data
+
+
+def _bare_durations(node: Any) -> Any:
+    """Let every distribution in the schema also be a bare duration (``4h`` = constant), as
+    the loader accepts."""
+    if isinstance(node, list):
+        return [_bare_durations(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    node = {k: _bare_durations(v) for k, v in node.items()}
+    if (node.get("discriminator") or {}).get("propertyName") == "dist":
+        bare = {"anyOf": [{"type": "string", "pattern": _QUANTITY_PATTERN},
+                          {"type": "number", "minimum": 0}], "description": DURATION_HINT}
+        title = node.pop("title", None)
+        node = {"anyOf": [bare, node], **({"title": title} if title else {})}
+    return node
 
 
 def _load(file: str) -> Loaded | None:

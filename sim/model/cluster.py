@@ -332,6 +332,10 @@ class Cluster:
             host = yield ticket
         rec.placed = env.now
         rec.host = host.index
+        if not host.available:  # it crashed in the instant between the grant and now
+            rec.disrupted = env.now
+            self._release(host, wl, rec)
+            return "disrupted"
         host.residents[rec.id] = (self.env.active_process, rec)
         group = host.group_index
         with host.slots.request() as slot:
