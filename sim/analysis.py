@@ -31,7 +31,7 @@ def instances_frame(records: list[InstanceRecord]) -> pd.DataFrame:
     """One row per instance, one column per field of ``InstanceRecord``."""
     columns = ["id", "workload", "tenant", "isolation", "host", *TRANSITIONS, "rejected",
                "pulled_bytes", "request", "attempt", "disrupted", "fault", "wanted_until",
-               "slowdown"]
+               "slowdown", "origin", "image"]
     return pd.DataFrame({c: [getattr(r, c) for r in records] for c in columns})
 
 
@@ -82,20 +82,26 @@ def peak(level: Level | None, start: float, end: float) -> float:
 def summarize(frame: pd.DataFrame, levels: dict[str, Level], host_levels: dict[int, Level],
               memory_capacity: float, warmup: float, duration: float,
               faults: list[FaultRecord] | None = None,
-              physical_levels: dict[int, Level] | None = None) -> dict[str, Any]:
+              physical_levels: dict[int, Level] | None = None,
+              pipeline_runs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The metrics of one run (one variant) as they appear in ``summary.json``.
 
     Start-up, wait and phase statistics count requests (first starts) arriving after the
     warm-up; restarts after faults have their own ``restart_startup_s``.
     """
     if "attempt" in frame:
+        if "origin" in frame:
+            frame = frame[frame["origin"] != "test"]  # a pipeline's tests are not the load
         restarts = frame[(frame["attempt"] > 0) & (frame["arrival"] >= warmup)]
         frame_first = frame[frame["attempt"] == 0]
+        if "origin" in frame:
+            frame_first = frame_first[frame_first["origin"] == "arrival"]
     else:
         restarts = frame.iloc[0:0]
         frame_first = frame
     isolation = isolation_metrics(frame, restarts, levels, host_levels, warmup, duration,
                                   faults or [], physical_levels or {})
+    pipelines = (pipeline_metrics(pipeline_runs, frame, levels) if pipeline_runs else None)
     frame, full = frame_first, frame
     counted = frame[frame["arrival"] >= warmup]
     started = counted[counted["running"].notna()]
@@ -131,7 +137,75 @@ def summarize(frame: pd.DataFrame, levels: dict[str, Level], host_levels: dict[i
                                                 duration) / memory_capacity,
         "pulled_bytes": float(full.loc[full["arrival"] >= warmup, "pulled_bytes"].sum()),
         **isolation,
+        **({"pipelines": pipelines} if pipelines is not None else {}),
     }
+
+
+def _mean(values: list[float]) -> float | None:
+    values = [v for v in values if v is not None and not math.isnan(v)]
+    return float(np.mean(values)) if values else None
+
+
+def pipeline_metrics(runs: list[dict[str, Any]], frame: pd.DataFrame,
+                     levels: dict[str, Level]) -> dict[str, Any]:
+    """Per pipeline: runs, mean step times over the runs that reached them, and what the
+    rollouts did: bytes pulled, peak registry egress, the dip in running instances, and the
+    start-up p99 of instances requested while a rollout was in progress."""
+    out: dict[str, Any] = {}
+    egress = levels.get("registry_egress_Bps")
+    for name in dict.fromkeys(r["pipeline"] for r in runs):
+        rows = [r for r in runs if r["pipeline"] == name]
+
+        def span(r: dict[str, Any], a: str, b: str) -> float | None:
+            return r[b] - r[a] if a in r and b in r else None
+
+        windows = [(r["rollout_start"], r.get("rollout_end", math.inf), r.get("workload"))
+                   for r in rows if "rollout_start" in r]
+        peak_bps = max((peak(egress, a, min(b, 1e300)) * 8 for a, b, _ in windows),
+                       default=None) if egress is not None else (0.0 if windows else None)
+        dips, starts = [], []
+        for a, b, workload in windows:
+            level = levels.get(f"running_workload:{workload}")
+            before = _value_at(level, a)
+            low = _minimum(level, a, b)
+            if before > 0:
+                dips.append(1.0 - low / before)
+            inside = frame[(frame["workload"] == workload) & (frame["arrival"] >= a)
+                           & (frame["arrival"] <= b) & frame["running"].notna()]
+            starts.extend((inside["running"] - inside["arrival"]).tolist())
+        out[name] = {
+            "runs": len(rows),
+            "completed": sum(1 for r in rows if "finished" in r),
+            "build_s": _mean([span(r, "build_start", "build_end") for r in rows]),
+            "test_s": _mean([span(r, "test_start", "test_end") for r in rows]),
+            "push_s": _mean([span(r, "push_start", "push_end") for r in rows]),
+            "pre_pull_s": _mean([span(r, "rollout_start", "switch") for r in rows]),
+            "rollout_s": _mean([span(r, "rollout_start", "rollout_end") for r in rows]),
+            "commit_to_production_s": _mean([span(r, "triggered", "finished") for r in rows]),
+            "bytes_pulled": _mean([r.get("bytes_pulled") for r in rows]),
+            "registry_egress_peak_bps": peak_bps,
+            "capacity_dip": max(dips) if dips else None,
+            "rollout_startup_p99_s": (float(np.percentile(starts, 99)) if starts else None),
+        }
+    return out
+
+
+def _value_at(level: Level | None, t: float) -> float:
+    """The level's value just before ``t`` (before anything that happens at ``t``)."""
+    if level is None:
+        return 0.0
+    i = int(np.searchsorted(np.asarray(level.times), t, side="left")) - 1
+    return float(level.values[max(i, 0)])
+
+
+def _minimum(level: Level | None, start: float, end: float) -> float:
+    if level is None:
+        return 0.0
+    times = np.asarray(level.times)
+    values = np.asarray(level.values)
+    first = max(int(np.searchsorted(times, start, side="right")) - 1, 0)
+    last = int(np.searchsorted(times, end, side="right"))
+    return float(values[first:max(last, first + 1)].min())
 
 
 def isolation_metrics(frame: pd.DataFrame, restarts: pd.DataFrame, levels: dict[str, Level],
@@ -227,6 +301,7 @@ def metric_names() -> set[str]:
     columns = ["arrival", "rejected", "pulled_bytes", *TRANSITIONS, "request", "attempt",
                "disrupted", "fault", "wanted_until", "slowdown"]
     empty = pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
+    empty["origin"] = pd.Series(dtype=str)
     metrics = summarize(empty, {}, {}, 1.0, 0.0, 1.0)
     names: set[str] = set()
 

@@ -11,8 +11,16 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from sim.config import BurstArrivals, HostGroup, Image, ResolvedProfile, Scenario, Workload
-from sim.demand import Demand, demand, layer_chain
+from sim.config import (
+    BurstArrivals,
+    Faults,
+    HostGroup,
+    Image,
+    ResolvedProfile,
+    Scenario,
+    Workload,
+)
+from sim.demand import Demand, demand, eligible_groups, layer_chain
 from sim.experiment import RunSpec, apply, run
 from sim.rng import mean as dist_mean
 
@@ -61,7 +69,8 @@ def fit(host: HostGroup, workload: Workload, profile: ResolvedProfile,
     size = sizes(need)
     limits = {r: (math.floor(max(cap[r], 0.0) / size[r] + 1e-9) if size[r] > 0 else math.inf)
               for r in RESOURCES}
-    if need.requires_hyperv and not host.hyperv or (
+    if need.requires_hyperv and (not host.hyperv or (
+            host.virtual is not None and not host.nested_virtualization)) or (
             need.os_build is not None and need.os_build != host.os_build):
         limits = dict.fromkeys(RESOURCES, 0)
         return Fit(0, "not allowed", limits)
@@ -74,14 +83,15 @@ def simulated_fit(scenario: Scenario, group: HostGroup, workload: Workload, mode
                   profiles: dict[str, ResolvedProfile], ask: int) -> int:
     """Fill one host of ``group`` with a burst of ``ask`` instances of ``workload`` under
     ``mode`` (``on_full: reject``); how many were placed."""
-    one = group.model_copy(update={"count": 1})
+    one = group.model_copy(update={"count": 1, "virtual": None,
+                                   "nested_virtualization": False})
     wl = workload.model_copy(update={
         "arrival": BurstArrivals(kind="burst", count=ask, at=0.0), "lifetime": None,
-        "on_full": "reject", "host_groups": None})
+        "on_full": "reject", "host_groups": None, "work": None, "kernel_fault_rate": 0.0})
     trial = scenario.model_copy(update={
         "hosts": [one], "workloads": [wl], "duration": 1.0, "warmup": 0.0,
         "timeseries_interval": 1.0, "placement": "first-fit", "compare": None, "sweep": None,
-        "replications": 1})
+        "replications": 1, "faults": Faults(), "pipelines": [], "kernel_sharing": "any"})
     trial = apply(trial, {"isolation": mode})
     result = run(RunSpec(mode, (), (), trial, profiles, scenario.seed))
     return sum(1 for r in result.recorder.instances if not r.rejected)
@@ -95,7 +105,10 @@ def expected_concurrent(workload: Workload, duration: float) -> float:
         return float(arrival.count)
     rate = arrival.rate if hasattr(arrival, "rate") else 1.0 / arrival.interval  # type: ignore
     window = min(duration, arrival.until or math.inf)
-    life = dist_mean(workload.lifetime) if workload.lifetime is not None else window
+    if workload.work is not None:  # a batch job: its stand-alone run time
+        life = workload.work / workload.cpu
+    else:
+        life = dist_mean(workload.lifetime) if workload.lifetime is not None else window
     n = rate * min(life, window)
     return float(min(n, arrival.count)) if arrival.count is not None else n
 
@@ -105,7 +118,7 @@ def steady_mix(scenario: Scenario, group: HostGroup, profile: ResolvedProfile,
     """The workloads that may run on ``group`` as a steady-state mix under ``profile``:
     (name, instances running at once, demand) each, and the images they need."""
     workloads = [wl for wl in scenario.workloads
-                 if not wl.host_groups or group.group in wl.host_groups]
+                 if group in eligible_groups(list(scenario.hosts), wl, profile)]
     mix = [(wl.name, math.ceil(expected_concurrent(wl, scenario.duration) - 1e-9),
             demand(wl, profile, images)) for wl in workloads]
     return mix, [wl.image for wl in workloads]
@@ -168,18 +181,25 @@ def density_table(scenario: Scenario, profiles: dict[str, ResolvedProfile], mode
     for group in scenario.hosts:
         rows: dict[str, Any] = {}
         for wl in scenario.workloads:
-            if wl.host_groups and group.group not in wl.host_groups:
-                continue
             per_mode: dict[str, Any] = {}
             for mode in modes:
+                eligible = eligible_groups(list(scenario.hosts), wl, profiles[mode])
+                if group not in eligible:  # host_groups of the workload or profile exclude it
+                    per_mode[mode] = {"per_host": 0, "binding": "not used", "limits": {},
+                                      "simulated": 0}
+                    continue
                 f = fit(group, wl, profiles[mode], images)
                 entry: dict[str, Any] = {
                     "per_host": f.per_host, "binding": f.binding,
                     "limits": {r: (v if math.isfinite(v) else None) for r, v in f.limits.items()}}
-                if check and f.per_host >= 0:
+                if check and f.binding == "not allowed":
+                    entry["simulated"] = 0
+                elif check and f.per_host >= 0:
                     entry["simulated"] = simulated_fit(scenario, group, wl, mode, profiles,
                                                        f.per_host + 5)
                 per_mode[mode] = entry
-            rows[wl.name] = per_mode
-        table[group.group] = rows
+            if any(e["binding"] != "not used" for e in per_mode.values()):
+                rows[wl.name] = per_mode
+        if rows:
+            table[group.group] = rows
     return table

@@ -13,7 +13,16 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from sim.config import Compare, HostGroup, Image, Profile, ResolvedProfile, Scenario, Workload
+from sim.config import (
+    Compare,
+    HostGroup,
+    Image,
+    Pipeline,
+    Profile,
+    ResolvedProfile,
+    Scenario,
+    Workload,
+)
 from sim.demand import demand, eligible_groups, why_not
 from sim.profiles import resolve_profiles
 from sim.units import UnitError, format_size, parse_duration
@@ -202,6 +211,43 @@ def check_scenario(data: dict[str, Any], scenario: Scenario | None
                 detail = "; ".join(f"{g}: {', '.join(r)}" for g, r in reasons.items())
                 problems.append((("workloads", i), (f"no host can ever run it under {mode} "
                                  f"isolation ({detail})")))
+    workload_names = [wl.name for _, wl in workloads]
+    for i, raw in enumerate(_list(data, "pipelines")):
+        try:
+            pipe = Pipeline.model_validate(raw)
+        except ValidationError:
+            continue
+        where = ("pipelines", i)
+        if pipe.host_group is not None and hosts and pipe.host_group not in groups:
+            problems.append((where + ("host_group",), f"unknown host group {pipe.host_group!r}"
+                             + _hint(pipe.host_group, list(groups))))
+        built = pushed = False
+        for j, step in enumerate(pipe.steps):
+            at = where + ("steps", j)
+            if step.build is not None:
+                base = step.build.base
+                if base not in by_name and base not in broken_images:
+                    problems.append((at + ("build", "base"), f"unknown image {base!r}"
+                                     + _hint(base, image_names)))
+                built = True
+            elif step.push is not None and not built:
+                problems.append((at + ("push",), "nothing to push: put a build step first"))
+            elif step.push is not None:
+                pushed = True
+            elif step.test is not None and step.test.instances and not built:
+                problems.append((at + ("test",), "test instances need a build step first"))
+            elif step.rollout is not None:
+                ro = step.rollout
+                if ro.workload not in workload_names:
+                    problems.append((at + ("rollout", "workload"), f"unknown workload "
+                                     f"{ro.workload!r}" + _hint(ro.workload, workload_names)))
+                if not pushed:
+                    problems.append((at + ("rollout",), "hosts pull from the registry: put a "
+                                     "push step (after the build) before the rollout"))
+                if ro.strategy == "rolling" and ro.max_surge in (0, "0%") and \
+                        ro.max_unavailable in (0, "0%"):
+                    problems.append((at + ("rollout",), "max_surge and max_unavailable are both "
+                                     "0: the rollout could never replace anything"))
     raw_plan = data.get("plan")
     if isinstance(raw_plan, dict):
         from sim.analysis import metric_names

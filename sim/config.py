@@ -335,6 +335,9 @@ class Profile(Spec):
         None, description="penalty when this profile runs inside a virtual host")
     host_groups: list[str] | None = Field(
         None, description="host groups instances of this profile may use (all if unset)")
+    new_version: Literal["layer", "template"] | None = Field(
+        None, description="what a pipeline's new image version is for this profile: a layer "
+                          "on the old base (containers) or a whole new template (VMs)")
 
 
 class ResolvedProfile(Spec):
@@ -358,6 +361,100 @@ class ResolvedProfile(Spec):
     interference: dict[str, Annotated[float, Field(ge=1.0)]] = {}
     nested: Nested = Nested()
     host_groups: list[str] | None = None
+    new_version: Literal["layer", "template"] = "layer"
+
+
+# --- pipelines ------------------------------------------------------------------------------
+
+class Trigger(Spec):
+    """When a pipeline runs: once ``at``, ``every`` interval from ``at``, or on each commit of
+    a Poisson stream of ``commits`` per second. Runs of one pipeline queue, one at a time."""
+
+    at: Duration = 0.0
+    every: Annotated[Duration, Field(gt=0)] | None = None
+    commits: Annotated[Rate, Field(gt=0)] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Trigger:
+        if self.every is not None and self.commits is not None:
+            raise ValueError("give every or commits, not both")
+        return self
+
+
+class BuildStep(Spec):
+    """Start a container from ``base``, run an install step for ``install``, stop it and
+    commit its changes as a new layer of ``layer`` bytes (writing it takes layer / disk_rate
+    plus ``commit``); the new image (``base`` + the layer) exists on the build host."""
+
+    base: str
+    install: Distribution
+    layer: Size
+    commit: Duration = 1.0
+
+
+class TestStep(Spec):
+    """A fixed ``duration``, or ``instances`` of the new image started on the build group and
+    run for ``run`` each."""
+
+    duration: Duration | None = None
+    instances: Annotated[int, Field(ge=1)] | None = None
+    run: Duration = 60.0
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> TestStep:
+        if (self.duration is None) == (self.instances is None):
+            raise ValueError("give duration, or instances (and run)")
+        return self
+
+
+Count = Annotated[
+    Annotated[int, Field(ge=0)] | Annotated[str, Field(pattern=r"^\s*\d+(\.\d+)?\s*%\s*$")],
+    Field(description="a number of instances, or a percentage such as 25% of the old ones")]
+
+
+class RolloutStep(Spec):
+    """Replace ``workload``'s instances with the new image: in batches that start up to
+    ``max_surge`` new instances beyond the old count and take up to ``max_unavailable`` old
+    ones down before their replacements run (blue-green: all new first, then all old down);
+    with ``pre_pull``, the new layers are first pulled to every host the workload may use."""
+
+    workload: str
+    strategy: Literal["rolling", "blue-green"] = "rolling"
+    max_surge: Count = "25%"
+    max_unavailable: Count = 0
+    pre_pull: bool = False
+
+
+class Step(Spec):
+    """One pipeline step: exactly one of build, push, test, rollout."""
+
+    build: BuildStep | None = None
+    push: dict[str, Any] | None = Field(None, description="{}: upload the new layers the "
+                                                          "registry lacks")
+    test: TestStep | None = None
+    rollout: RolloutStep | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Step:
+        given = [k for k in ("build", "push", "test", "rollout") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("each step is exactly one of build, push, test, rollout (got "
+                             + (", ".join(given) or "none") + ")")
+        if self.push:
+            raise ValueError("push takes no options; write push: {}")
+        return self
+
+
+class Pipeline(Spec):
+    """Commit -> build -> test -> push -> roll out, on ``host_group``'s hosts."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+    trigger: Trigger = Field(default_factory=lambda: Trigger())
+    host_group: str | None = Field(None, description="where builds and tests run; default "
+                                                     "the first group")
+    image: str | None = Field(None, description="name of the images built: <image>-v<run>; "
+                                                "default the pipeline's name")
+    steps: Annotated[list[Step], Field(min_length=1)]
 
 
 # --- the scenario ---------------------------------------------------------------------------
@@ -436,3 +533,4 @@ class Scenario(Spec):
     kernel_sharing: KernelSharing = Field(
         "any", description="same-tenant: instances of different tenants never share a host "
                            "kernel (process isolation); other profiles have their own kernel")
+    pipelines: list[Pipeline] = []

@@ -128,6 +128,7 @@ def run(spec: RunSpec) -> RunResult:
     started = time.perf_counter()
     env = simpy.Environment()
     recorder = Recorder()
-    build(env, spec.scenario, spec.profiles, spec.seed, spec.replication, recorder)
+    cluster = build(env, spec.scenario, spec.profiles, spec.seed, spec.replication, recorder)
     env.run(until=spec.scenario.duration)
+    cluster.finish()
     return RunResult(spec, recorder, time.perf_counter() - started)

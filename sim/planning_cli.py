@@ -64,7 +64,8 @@ def density(loaded: Loaded, out: Path, charts: bool, quiet: bool) -> int:
     images = {img.name: img for img in scenario.images}
     packing: dict[str, Any] = {}
     for group in scenario.hosts:
-        if len(capacity.steady_mix(scenario, group, loaded.profiles[modes[0]], images)[0]) < 2:
+        if all(len(capacity.steady_mix(scenario, group, loaded.profiles[m], images)[0]) < 2
+               for m in modes):
             continue
         packing[group.group] = {}
         for mode in modes:

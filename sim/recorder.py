@@ -44,6 +44,8 @@ class InstanceRecord:
     fault: int = -1  # which fault (index into the run's faults)
     wanted_until: float = NAN  # set on a request's last attempt: when it meant to stop
     slowdown: float = NAN  # a batch job: time to do its work over the stand-alone time
+    origin: str = "arrival"  # arrival | rollout (a replacement) | test (a pipeline's test)
+    image: str = ""  # the image (version) it runs
 
 
 @dataclass(slots=True)
@@ -86,6 +88,8 @@ class Recorder:
         self.hosts: list[dict[str, Any]] = []
         self.faults: list[FaultRecord] = []
         self.physical_levels: dict[int, Level] = {}
+        self.pipeline_runs: list[dict[str, Any]] = []
+        self.end_state: dict[str, Any] = {}  # images and the layers each host holds at the end
 
     def instance(self, record: InstanceRecord) -> None:
         """Keep an instance's record (called when it arrives; filled in as it goes)."""

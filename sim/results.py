@@ -37,6 +37,7 @@ class RunOutput:
     timeseries: pd.DataFrame
     host_peaks: list[float] = field(default_factory=list)
     wall_s: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)  # pipelines: runs, end state, series
 
     @property
     def name(self) -> str:
@@ -48,7 +49,7 @@ class RunOutput:
         return {"key": self.key, "variant": self.variant, "isolation": self.isolation,
                 "choices": self.choices, "parameters": self.parameters,
                 "replication": self.replication, "seed": self.seed, "wall_s": self.wall_s,
-                "host_peaks": self.host_peaks, "metrics": self.metrics}
+                "host_peaks": self.host_peaks, "metrics": self.metrics, "extra": self.extra}
 
 
 def execute(spec: RunSpec, key: str | None = None) -> RunOutput:
@@ -74,7 +75,7 @@ def collect(result: RunResult, key: str | None = None) -> RunOutput:
     metrics: dict[str, Any] = {"isolation": isolation, **dict(spec.choices)}
     metrics.update(analysis.summarize(frame, rec.levels, rec.host_levels, capacity,
                                       scenario.warmup, scenario.duration, rec.faults,
-                                      rec.physical_levels))
+                                      rec.physical_levels, rec.pipeline_runs))
     series = pd.DataFrame(rec.samples)
     for table in (frame, series):
         table.insert(0, "variant", spec.variant)
@@ -82,11 +83,17 @@ def collect(result: RunResult, key: str | None = None) -> RunOutput:
         table.insert(2, "seed", spec.seed)
     peaks = analysis.per_host_peaks(rec.host_levels, len(rec.hosts), scenario.warmup,
                                     scenario.duration)
+    extra: dict[str, Any] = {}
+    if scenario.pipelines:
+        extra = {"pipeline_runs": rec.pipeline_runs, "end_state": rec.end_state,
+                 "series": {name: {"times": lv.times, "values": lv.values}
+                            for name, lv in rec.levels.items()
+                            if name.startswith(("running_image:", "registry_egress"))}}
     return RunOutput(key=key or spec.key(), variant=spec.variant, isolation=isolation,
                      choices=dict(spec.choices), parameters=dict(spec.parameters),
                      replication=spec.replication, seed=spec.seed,
                      metrics=analysis.clean(metrics), instances=frame, timeseries=series,
-                     host_peaks=peaks, wall_s=result.wall_s)
+                     host_peaks=peaks, wall_s=result.wall_s, extra=analysis.clean(extra))
 
 
 def flatten(metrics: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -55,4 +55,5 @@ class Store:
                          choices=data["choices"], parameters=data["parameters"],
                          replication=data["replication"], seed=data["seed"],
                          metrics=data["metrics"], instances=instances, timeseries=series,
-                         host_peaks=data["host_peaks"], wall_s=data["wall_s"])
+                         host_peaks=data["host_peaks"], wall_s=data["wall_s"],
+                         extra=data.get("extra", {}))

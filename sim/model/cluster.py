@@ -33,6 +33,7 @@ from sim.config import (
 )
 from sim.demand import Demand, Layer, carriers, demand, eligible_groups, layer_chain, why_not
 from sim.model.host import Host, LayerFetch
+from sim.model.pipelines import PipelineRunner
 from sim.model.placement import CapacityIndex, Placement
 from sim.model.sharing import BatchShare, Network, SharedCapacity
 from sim.recorder import FaultRecord, InstanceRecord, Recorder
@@ -60,6 +61,22 @@ class WorkloadRuntime:
     redraw_fault: Callable[[], float] | None  # the same, after it has triggered one
     tenant_code: int
     shares_kernel: bool
+
+
+RETIRE = "retire"  # the cause of an interrupt that stops an instance for a rollout
+
+
+@dataclass(eq=False)
+class Live:
+    """A request in progress, as a rollout sees it."""
+
+    process: Any
+    rec: InstanceRecord  # its current attempt
+    wl: WorkloadRuntime  # the version it runs
+    lifetime_s: float | None
+    stop_at: float = math.nan  # when it means to stop (known once running)
+    on_running: simpy.Event | None = None  # fires once it runs (or ends without running)
+    retiring: bool = False
 
 
 @dataclass(slots=True)
@@ -127,6 +144,15 @@ class Cluster:
         self.same_tenant = scenario.kernel_sharing == "same-tenant"
         self.physical_count = [0] * len(self.hosts)
         self.counts["cross_tenant_kernel_pairs"] = 0
+        self.current = {wl.spec.name: wl for wl in self.workloads}  # the version now deployed
+        self.tracking = bool(scenario.pipelines)  # keep live requests and per-image levels
+        self.live: dict[str, dict[int, Live]] = {wl.spec.name: {} for wl in self.workloads}
+        self.registry_layers = {layer.key for name in self.images
+                                for layer in layer_chain(self.images, name)}
+        self.bytes_downloaded = 0.0
+        if self.tracking:
+            self.network.on_egress = lambda bps: recorder.level("registry_egress_Bps", env.now,
+                                                                bps)
 
     def _rng(self, name: str) -> Any:
         return generator(self.seed, name, self.replication)
@@ -205,7 +231,19 @@ class Cluster:
             self.env.process(self._host_faults("host_kernel", self.hosts,
                                                faults.host_kernel.mtbf,
                                                faults.host_kernel.reboot))
+        for pipeline in self.scenario.pipelines:
+            PipelineRunner(self, pipeline).start()
         self.env.process(self._sampler())
+
+    def finish(self) -> None:
+        """Record the end state: every image's layers and the layers each host holds."""
+        self.recorder.end_state = {
+            "images": {name: [{"key": layer.key, "bytes": layer.size}
+                              for layer in layer_chain(self.images, name)]
+                       for name in self.images},
+            "hosts": {h.name: sorted(h.layers) for h in self.hosts},
+            "registry": sorted(self.registry_layers),
+        }
 
     def _arrival_times(self, wl: WorkloadRuntime) -> Generator[float, None, None]:
         spec = wl.spec.arrival
@@ -238,19 +276,28 @@ class Cluster:
                 n += 1
 
     def _arrivals(self, wl: WorkloadRuntime) -> Process:
+        name = wl.spec.name
         for t in self._arrival_times(wl):
             if t > self.env.now:
                 yield self.env.timeout(t - self.env.now)
-            record = self._record(wl, request=self._next_id, attempt=0)
             draws = Draws(wl.draw_app(), wl.draw_lifetime() if wl.draw_lifetime else None,
                           wl.draw_create(), wl.draw_boot(), wl.draw_stop(),
                           wl.draw_fault() if wl.draw_fault else math.inf)
-            self.env.process(self._request(wl, record, draws))
+            self.submit(self.current[name], draws)
 
-    def _record(self, wl: WorkloadRuntime, request: int, attempt: int) -> InstanceRecord:
+    def submit(self, wl: WorkloadRuntime, draws: Draws, origin: str = "arrival",
+               on_running: simpy.Event | None = None) -> Any:
+        """Request one instance of ``wl`` now; its process."""
+        record = self._record(wl, request=self._next_id, attempt=0, origin=origin)
+        process = self.env.process(self._request(wl, record, draws, on_running))
+        return process
+
+    def _record(self, wl: WorkloadRuntime, request: int, attempt: int,
+                origin: str = "arrival") -> InstanceRecord:
         record = InstanceRecord(id=self._next_id, workload=wl.spec.name, tenant=wl.spec.tenant,
                                 isolation=wl.profile.name, arrival=self.env.now,
-                                request=request, attempt=attempt)
+                                request=request, attempt=attempt, origin=origin,
+                                image=wl.chain_key)
         self._next_id += 1
         self.recorder.instance(record)
         return record
@@ -281,17 +328,36 @@ class Cluster:
 
     # --- one requested instance ---------------------------------------------------------
 
-    def _request(self, wl: WorkloadRuntime, rec: InstanceRecord, draws: Draws) -> Process:
+    def _request(self, wl: WorkloadRuntime, rec: InstanceRecord, draws: Draws,
+                 on_running: simpy.Event | None = None) -> Process:
         """A requested instance, from its arrival until it stops of its own accord (or a
-        fault ends it for good): its first start and any restarts."""
+        fault or a rollout ends it for good): its first start and any restarts."""
+        live = None
+        if self.tracking:
+            live = Live(self.env.active_process, rec, wl, draws.lifetime_s,
+                        on_running=on_running)
+            self.live[wl.spec.name][rec.request] = live
+        try:
+            yield from self._attempts(wl, rec, draws, live)
+        finally:
+            if live is not None:
+                del self.live[wl.spec.name][live.rec.request]
+                if live.on_running is not None and not live.on_running.triggered:
+                    live.on_running.succeed()
+
+    def _attempts(self, wl: WorkloadRuntime, rec: InstanceRecord, draws: Draws,
+                  live: Live | None) -> Process:
         env = self.env
         remaining = draws.lifetime_s  # running time it still wants (None: to the end)
         fault_s = draws.fault_s  # running time until it triggers a kernel fault
         while True:
             try:
-                outcome = yield from self._attempt(wl, rec, draws, remaining, fault_s)
-            except simpy.Interrupt:
-                outcome = self._abort(wl, rec)
+                outcome = yield from self._attempt(wl, rec, draws, remaining, fault_s, live)
+            except simpy.Interrupt as stop:
+                if stop.cause == RETIRE:
+                    outcome = yield from self._retire(wl, rec, draws)
+                else:
+                    outcome = self._abort(wl, rec)
             if outcome in ("done", "rejected"):
                 if outcome == "rejected":
                     rec.wanted_until = env.now + self._wanted(wl, remaining)
@@ -308,7 +374,37 @@ class Cluster:
                 return
             if wl.spec.restart.delay > 0:
                 yield env.timeout(wl.spec.restart.delay)
-            rec = self._record(wl, request=rec.request, attempt=rec.attempt + 1)
+            rec = self._record(wl, request=rec.request, attempt=rec.attempt + 1,
+                               origin=rec.origin)
+            if live is not None:
+                live.rec = rec
+
+    def retire(self, live: Live) -> None:
+        """Stop a live instance for good (a rollout replaced it): it stops as it would at the
+        end of its lifetime; one still starting is dropped."""
+        live.retiring = True
+        if live.process.is_alive:
+            live.process.interrupt(RETIRE)
+
+    def _retire(self, wl: WorkloadRuntime, rec: InstanceRecord, draws: Draws
+                ) -> Generator[simpy.Event, Any, str]:
+        if rec.host < 0 or not math.isnan(rec.removed):
+            return "done"
+        host = self.hosts[rec.host]
+        rec.wanted_until = self.env.now
+        if math.isnan(rec.running) or not math.isnan(rec.stopping):
+            self._abort(wl, rec)
+            return "done"
+        rec.stopping = self.env.now
+        self._leave_running(host, wl)
+        try:
+            if draws.stop_s > 0:
+                yield self.env.timeout(draws.stop_s)
+        except simpy.Interrupt:  # its host crashed while it stopped
+            pass
+        if math.isnan(rec.removed):
+            self._release(host, wl, rec)
+        return "done"
 
     def _wanted(self, wl: WorkloadRuntime, remaining: float | None) -> float:
         """How much longer a request that ended now meant to run (NaN: to the end)."""
@@ -317,7 +413,8 @@ class Cluster:
         return remaining if remaining is not None else math.nan
 
     def _attempt(self, wl: WorkloadRuntime, rec: InstanceRecord, draws: Draws,
-                 remaining: float | None, fault_s: float) -> Generator[simpy.Event, Any, str]:
+                 remaining: float | None, fault_s: float, live: Live | None = None
+                 ) -> Generator[simpy.Event, Any, str]:
         """One start and run: 'done' (stopped of its own accord), 'rejected', or 'faulted'
         (it triggered a kernel fault). A fault elsewhere interrupts it (``simpy.Interrupt``)."""
         env = self.env
@@ -342,7 +439,7 @@ class Cluster:
             yield slot
             rec.slot = env.now
             self._bump("starting", 1, group)
-            fetches = [self._fetch(host, layer, rec) for layer in wl.chain
+            fetches = [self.fetch(host, layer, rec) for layer in wl.chain
                        if layer.key not in host.layers]
             if fetches:
                 yield env.all_of([f.downloaded for f in fetches])
@@ -367,6 +464,12 @@ class Cluster:
             self._bump("running", 1, group)
             self.host_running[host.index] += 1
             self._noise(host, wl, +1)
+            if live is not None:
+                self._version_level(wl, +1)
+                if remaining is not None:
+                    live.stop_at = env.now + remaining
+                if live.on_running is not None and not live.on_running.triggered:
+                    live.on_running.succeed()
         if wl.spec.work is not None:
             pool = host.batch
             if pool is None:
@@ -402,6 +505,15 @@ class Cluster:
         self._bump("running", -1, host.group_index)
         self.host_running[host.index] -= 1
         self._noise(host, wl, -1)
+        if self.tracking:
+            self._version_level(wl, -1)
+
+    def _version_level(self, wl: WorkloadRuntime, delta: int) -> None:
+        """Running instances per image version and per workload (for rollout timelines)."""
+        for name in (f"running_image:{wl.spec.name}:{wl.chain_key}",
+                     f"running_workload:{wl.spec.name}"):
+            self.counts[name] = self.counts.get(name, 0) + delta
+            self.recorder.level(name, self.env.now, self.counts[name])
 
     def _release(self, host: Host, wl: WorkloadRuntime, rec: InstanceRecord) -> None:
         host.residents.pop(rec.id, None)
@@ -557,12 +669,15 @@ class Cluster:
         if duration - work > 0:
             yield self.env.timeout(duration - work)
 
-    def _fetch(self, host: Host, layer: Layer, rec: InstanceRecord) -> LayerFetch:
+    def fetch(self, host: Host, layer: Layer, rec: InstanceRecord | None = None) -> LayerFetch:
+        """Bring ``layer`` to ``host`` from the registry, or join the download on its way."""
         fetch = host.fetching.get(layer.key)
         if fetch is None:
             fetch = LayerFetch(self.env.event(), self.env.event())
             host.fetching[layer.key] = fetch
-            rec.pulled_bytes += layer.size
+            if rec is not None:
+                rec.pulled_bytes += layer.size
+            self.bytes_downloaded += layer.size
             self.env.process(self._download(host, layer, fetch))
         return fetch
 

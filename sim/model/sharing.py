@@ -127,6 +127,7 @@ class Network:
         self.bandwidth = registry_bandwidth
         self._links: dict[int, tuple[float, SharedCapacity]] = {}
         self._active: set[int] = set()
+        self.on_egress: Callable[[float], None] | None = None  # told the egress after changes
 
     def link(self, host: int, nic: float) -> SharedCapacity:
         """The shared download capacity of ``host`` (created on first use)."""
@@ -163,6 +164,8 @@ class Network:
             remaining -= share
             flows -= pool.jobs
             pool.set_capacity(share)
+        if self.on_egress is not None:
+            self.on_egress(self.bandwidth - remaining if hosts else 0.0)
 
 
 class BatchShare:

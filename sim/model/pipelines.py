@@ -1,0 +1,282 @@
+"""Image pipelines: build (run a container, install, stop, commit a layer), test, push to the
+registry, and roll a workload out to the new image version.
+
+Owns: a pipeline's runs (triggered at a time, on a schedule or by a stream of commits; one run
+at a time per pipeline), the new image versions they make, and the rollout strategies (rolling
+with max surge / max unavailable, blue-green, optional pre-pull). Under a profile whose
+``new_version`` is ``template`` (VMs) a version is a whole new template instead of one layer on
+the old base. Must not: read files or compute statistics; it drives the cluster through its
+public methods (``submit``, ``retire``, ``fetch``) and records facts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from sim.config import Image, Pipeline, RolloutStep
+from sim.demand import demand, layer_chain
+from sim.model.sharing import SharedCapacity
+from sim.rng import sampler
+
+if TYPE_CHECKING:
+    from sim.model.cluster import Cluster, Draws, Live, WorkloadRuntime
+
+Process = Generator[simpy.Event, Any, None]
+
+
+def count_of(value: int | str, total: int) -> int:
+    """``max_surge``/``max_unavailable`` as a number of instances: a count, or a percentage of
+    ``total`` rounded up (Kubernetes rounds surge up and unavailability down; one rule here
+    keeps a 10 % batch of 5 instances at 1, not 0)."""
+    if isinstance(value, int):
+        return value
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*%\s*", value)
+    if match is None:
+        return int(value)
+    return math.ceil(float(match.group(1)) / 100.0 * total - 1e-9)
+
+
+class PipelineRunner:
+    """The runs of one pipeline on a cluster."""
+
+    def __init__(self, cluster: Cluster, spec: Pipeline) -> None:
+        self.cluster = cluster
+        self.env = cluster.env
+        self.spec = spec
+        group = spec.host_group or cluster.scenario.hosts[0].group
+        self.hosts = [h for h in cluster.hosts if h.spec.group == group]
+        self.lock = simpy.Resource(self.env, 1)
+        self.ingress = SharedCapacity(self.env, cluster.scenario.registry.bandwidth)
+        rollouts = [s.rollout for s in spec.steps if s.rollout is not None]
+        self.workload = cluster.current[rollouts[0].workload] if rollouts else None
+        template = cluster.workloads[0] if self.workload is None else self.workload
+        profile = template.profile
+        rng = cluster._rng
+        name = spec.name
+        self.draw_create = sampler(profile.create, rng(f"pipeline/{name}/create"))
+        self.draw_boot = sampler(profile.boot, rng(f"pipeline/{name}/boot"))
+        self.draw_stop = sampler(profile.stop, rng(f"pipeline/{name}/stop"))
+        self.draw_install = {i: sampler(s.build.install, rng(f"pipeline/{name}/install/{i}"))
+                             for i, s in enumerate(spec.steps) if s.build is not None}
+        self.runs = 0
+        # replacements and test instances draw from streams of their own
+        tag = f"pipeline/{name}/{template.spec.name}"
+        self.draw_app = sampler(template.spec.app_start, rng(f"{tag}/app_start"))
+        self.draw_new_create = sampler(profile.create, rng(f"{tag}/create"))
+        self.draw_new_boot = sampler(profile.boot, rng(f"{tag}/boot"))
+        self.draw_new_stop = sampler(profile.stop, rng(f"{tag}/stop"))
+        self.draw_new_fault = template.redraw_fault
+
+    def _draws(self, lifetime_s: float | None) -> Draws:
+        """A replacement's (or test instance's) draws."""
+        from sim.model.cluster import Draws
+
+        fault = self.draw_new_fault() if self.draw_new_fault else math.inf
+        return Draws(self.draw_app(), lifetime_s, self.draw_new_create(),
+                     self.draw_new_boot(), self.draw_new_stop(), fault)
+
+    # --- triggers -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the trigger process."""
+        self.env.process(self._triggers())
+
+    def _triggers(self) -> Process:
+        trigger = self.spec.trigger
+        duration = self.cluster.scenario.duration
+        t = trigger.at
+        gen = self.cluster._rng(f"pipeline/{self.spec.name}/commits")
+        if trigger.commits is not None:
+            t += float(gen.exponential(1.0 / trigger.commits))
+        while t < duration:
+            if t > self.env.now:
+                yield self.env.timeout(t - self.env.now)
+            self.env.process(self._run(self.env.now))
+            if trigger.every is not None:
+                t += trigger.every
+            elif trigger.commits is not None:
+                t += float(gen.exponential(1.0 / trigger.commits))
+            else:
+                return
+
+    # --- one run ------------------------------------------------------------------------
+
+    def _run(self, triggered: float) -> Process:
+        with self.lock.request() as turn:
+            yield turn
+            self.runs += 1
+            run = self.runs
+            row: dict[str, Any] = {"pipeline": self.spec.name, "run": run,
+                                   "triggered": triggered, "started": self.env.now}
+            self.cluster.recorder.pipeline_runs.append(row)
+            host = self.hosts[(run - 1) % len(self.hosts)]
+            image: Image | None = None
+            for i, step in enumerate(self.spec.steps):
+                if step.build is not None:
+                    row["build_start"] = self.env.now
+                    image = yield from self._build(i, host, run)
+                    row["image"] = image.name
+                    row["build_end"] = self.env.now
+                elif step.push is not None:
+                    row["push_start"] = self.env.now
+                    yield from self._push(host, image)
+                    row["push_end"] = self.env.now
+                elif step.test is not None:
+                    row["test_start"] = self.env.now
+                    yield from self._test(step.test, image)
+                    row["test_end"] = self.env.now
+                elif step.rollout is not None:
+                    yield from self._rollout(step.rollout, image, row)
+            row["finished"] = self.env.now
+
+    def _build(self, step: int, host: Any, run: int) -> Generator[simpy.Event, Any, Image]:
+        """Run a container from the base image on the build host, install, stop, commit."""
+        spec = self.spec.steps[step].build
+        assert spec is not None
+        cluster = self.cluster
+        chain = layer_chain(cluster.images, spec.base)
+        fetches = [cluster.fetch(host, layer) for layer in chain if layer.key not in host.layers]
+        if fetches:
+            yield self.env.all_of([f.ready for f in fetches])
+        yield self.env.timeout(self.draw_create() + self.draw_boot())
+        yield self.env.timeout(self.draw_install[step]())
+        yield self.env.timeout(self.draw_stop())
+        yield self.env.timeout(spec.commit)
+        yield host.disk_io.run(spec.layer)  # the commit writes the layer
+        name = f"{self.spec.image or self.spec.name}-v{run}"
+        template = self.workload is not None and \
+            self.workload.profile.new_version == "template"
+        if template:  # a VM: the new version is a whole template
+            size = sum(layer.size for layer in chain) + spec.layer
+            image = Image(name=name, layers=[size],
+                          os_build=cluster.images[spec.base].os_build)
+        else:
+            image = Image(name=name, base=spec.base, layers=[spec.layer])
+        cluster.images[name] = image
+        new_chain = layer_chain(cluster.images, name)
+        for layer in new_chain:  # written here: the build host holds the new image
+            if layer.key not in host.claimed:
+                host.claimed.add(layer.key)
+                host.disk_free -= layer.size
+            host.layers.add(layer.key)
+        cluster.index.update(host)
+        return image
+
+    def _push(self, host: Any, image: Image | None) -> Process:
+        """Upload the image's layers the registry lacks, at most the build host's NIC each."""
+        if image is None:
+            return
+        cluster = self.cluster
+        missing = [layer for layer in layer_chain(cluster.images, image.name)
+                   if layer.key not in cluster.registry_layers]
+        if not missing:
+            return
+        self.ingress.per_job_cap = host.spec.nic
+        yield self.env.all_of([self.ingress.run(layer.size) for layer in missing])
+        cluster.registry_layers.update(layer.key for layer in missing)
+
+    def _test(self, spec: Any, image: Image | None) -> Process:
+        """A fixed time, or ``instances`` of the new image run for ``run`` on the build
+        group (recorded with origin ``test``)."""
+        if spec.duration is not None:
+            yield self.env.timeout(spec.duration)
+            return
+        base = self.workload or self.cluster.workloads[0]
+        version = self._version(base, image.name if image else base.chain_key)
+        ids = [h.index for h in self.hosts]
+        tester = dataclasses.replace(version, host_ids=_ids(ids))
+        procs = [self.cluster.submit(tester, self._draws(spec.run), origin="test")
+                 for _ in range(spec.instances)]
+        yield self.env.all_of(procs)
+
+    # --- rollout ------------------------------------------------------------------------
+
+    def _version(self, wl: WorkloadRuntime, image: str) -> WorkloadRuntime:
+        """``wl`` running ``image`` instead (same draws, hosts and profile)."""
+        cluster = self.cluster
+        spec = wl.spec.model_copy(update={"image": image})
+        return dataclasses.replace(
+            wl, spec=spec, need=demand(spec, wl.profile, cluster.images),
+            chain=layer_chain(cluster.images, image), chain_key=image)
+
+    def _rollout(self, step: RolloutStep, image: Image | None, row: dict[str, Any]
+                 ) -> Process:
+        cluster = self.cluster
+        env = self.env
+        name = step.workload
+        old = cluster.current[name]
+        new = self._version(old, image.name if image else old.chain_key)
+        row["workload"] = name
+        row["rollout_start"] = env.now
+        row["bytes_before"] = cluster.bytes_downloaded
+        if step.pre_pull:
+            fetches = [cluster.fetch(h, layer)
+                       for h in _hosts(cluster, new) if h.available
+                       for layer in new.chain if layer.key not in h.layers]
+            if fetches:
+                yield env.all_of([f.ready for f in fetches])
+        row["switch"] = env.now
+        cluster.current[name] = new
+        live = cluster.live[name]
+        first = [e for e in live.values() if e.wl.chain_key != new.chain_key]
+        total = len(first)
+        if step.strategy == "blue-green":
+            surge, unavailable = total, 0
+        else:
+            surge = count_of(step.max_surge, total)
+            unavailable = count_of(step.max_unavailable, total)
+        row["replaced"] = 0
+        while True:
+            old_ones = sorted((e for e in live.values() if e.wl.chain_key != new.chain_key
+                               and not e.retiring and not math.isnan(e.rec.placed)),
+                              key=lambda e: e.rec.request)
+            if not old_ones:
+                if any(e.wl.chain_key != new.chain_key and not e.retiring
+                       for e in live.values()):
+                    yield env.timeout(1.0)  # old-version requests still queued: wait for them
+                    continue
+                break
+            batch = old_ones[:max(1, min(surge + unavailable, len(old_ones)))]
+            down_now = min(unavailable, len(batch))
+            for entry in batch[:down_now]:  # first down (their capacity frees first) ...
+                cluster.retire(entry)
+            started = []
+            for entry in batch:  # ... then their replacements and the surge
+                running = env.event()
+                cluster.submit(new, self._draws(self._left(entry)), origin="rollout",
+                               on_running=running)
+                started.append(running)
+            yield env.all_of(started)
+            for entry in batch[down_now:]:
+                if entry.process.is_alive:
+                    cluster.retire(entry)
+            row["replaced"] += len(batch)
+        row["rollout_end"] = env.now
+        row["bytes_pulled"] = cluster.bytes_downloaded - row.pop("bytes_before")
+
+    def _left(self, entry: Live) -> float | None:
+        """The running time a replacement inherits from the instance it replaces."""
+        if entry.lifetime_s is None:
+            return None
+        if not math.isnan(entry.stop_at):
+            return max(0.0, entry.stop_at - self.env.now)
+        return entry.lifetime_s
+
+
+def _hosts(cluster: Cluster, wl: WorkloadRuntime) -> list[Any]:
+    ids = wl.host_ids
+    if isinstance(ids, slice):
+        return cluster.hosts[ids]
+    return [cluster.hosts[int(i)] for i in ids]
+
+
+def _ids(indexes: list[int]) -> Any:
+    from sim.model.cluster import _as_slice
+
+    return _as_slice(indexes)
