@@ -55,6 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     p_den.add_argument("--out", default="results", help="results root (default: results)")
     p_den.add_argument("--no-charts", action="store_true", help="skip the PNG chart")
     p_den.add_argument("--quiet", action="store_true", help="print only errors")
+    p_img = sub.add_parser("images", help="each image with its layers and the hosts holding "
+                                          "them at the end of the run (like docker images)")
+    p_img.add_argument("file", help="scenario YAML file")
+    p_img.add_argument("--variant", help="only this variant (default: all)")
+    p_img.add_argument("--out", default="results", help="results root (default: results)")
+    p_img.add_argument("--quiet", action="store_true", help="print only errors")
     p_fid = sub.add_parser("fidelity", help="reproduce published measurements and queueing "
                                             "theory; write a report with every error")
     p_fid.add_argument("--out", default="results", help="results root (default: results)")
@@ -123,6 +129,10 @@ def main(argv: list[str] | None = None) -> int:
         from sim.planning_cli import density
 
         return density(loaded, Path(args.out), not args.no_charts, args.quiet)
+    if args.command == "images":
+        from sim.images_cli import images
+
+        return images(loaded, Path(args.out), args.variant, args.quiet)
     if args.command == "plan":
         from sim.planning_cli import plan
 
@@ -321,7 +331,33 @@ def summary_table(data: dict[str, Any]) -> Table:
     for label, metric, when in ISOLATION_ROWS:
         if any(when(m) for m in variants.values()):
             table.add_row(label, *[show(m, metric) for m in variants.values()])
+    names = dict.fromkeys(p for m in variants.values() for p in (m.get("pipelines") or {}))
+    for name in names:
+        for label, key in PIPELINE_ROWS:
+            metric = f"pipelines.{name}.{key}"
+            cells = [show(m, metric) for m in variants.values()]
+            if key == "registry_egress_peak_bps":
+                cells = [_gbits(m, metric) for m in variants.values()]
+            table.add_row(f"{name}: {label}", *cells)
     return table
+
+
+def _gbits(metrics: dict[str, Any], metric: str) -> str:
+    from sim.present import metric_value
+
+    value = metric_value(metrics, metric)
+    return "-" if value is None else f"{value / 1e9:.3g} Gbit/s"
+
+
+PIPELINE_ROWS = [  # label, key under pipelines.<name>
+    ("runs (completed)", "completed"), ("build", "build_s"), ("test", "test_s"),
+    ("push", "push_s"), ("pre-pull", "pre_pull_s"), ("rollout", "rollout_s"),
+    ("commit to production", "commit_to_production_s"),
+    ("bytes pulled by the rollout", "bytes_pulled"),
+    ("registry egress peak", "registry_egress_peak_bps"),
+    ("running capacity dip", "capacity_dip"),
+    ("start-up p99 during rollout", "rollout_startup_p99_s"),
+]
 
 
 def _faulted(m: dict[str, Any]) -> bool:

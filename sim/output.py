@@ -25,7 +25,7 @@ from sim.loader import Loaded
 from sim.results import RunOutput, aggregate, mean_metrics, runs_frame
 
 KEPT = ("density.json", "packing.json", "density_per_host.png", "plan.json", "plan_",
-        "report.html")
+        "report.html", "images.json")
 
 
 def grouped(outputs: list[RunOutput]) -> list[tuple[dict[str, Any], dict[str, list[RunOutput]]]]:

@@ -47,6 +47,9 @@ def draw_all(folder: Path, scenario_name: str, variants: list[Any], warmup: floa
     if any(sum((v.metrics.get("faults") or {}).values()) for v in variants):
         blast_radius(folder / "blast_radius.png", scenario_name, variants)
         availability_density(folder / "availability_density.png", scenario_name, variants)
+    if any(v.extra.get("pipeline_runs") for v in variants):
+        rollout_timeline(folder / "rollout_timeline.png", scenario_name, variants)
+        registry_bandwidth(folder / "registry_bandwidth.png", scenario_name, variants)
     if any((v.metrics.get("slowdown") or {}).get("p50") is not None for v in variants):
         slowdown_cdf(folder / "slowdown_cdf.png", scenario_name, variants, warmup)
 
@@ -214,6 +217,69 @@ def availability_density(path: Path, title: str, variants: list[Any]) -> None:
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="x-small", loc="best")
     ax.set_title(f"{title}: availability against density")
+    _save(fig, path)
+
+
+def _rollout_spans(v: Any) -> list[tuple[float, float]]:
+    return [(r["rollout_start"], r.get("rollout_end") or r["rollout_start"])
+            for r in v.extra.get("pipeline_runs", []) if "rollout_start" in r]
+
+
+def _zoom(variants: list[Any]) -> tuple[float, float] | None:
+    """A time window around every rollout (None: no rollout)."""
+    spans = [s for v in variants for s in _rollout_spans(v)]
+    if not spans:
+        return None
+    start = min(a for a, _ in spans)
+    end = max(b for _, b in spans)
+    pad = max(30.0, 0.15 * (end - start))
+    return start - pad, end + pad
+
+
+def rollout_timeline(path: Path, title: str, variants: list[Any]) -> None:
+    """Instances running per image version over time, one panel per variant, rollouts
+    shaded."""
+    fig, axes = plt.subplots(len(variants), 1, figsize=(8, 2.4 * len(variants) + 1),
+                             sharex=True, squeeze=False)
+    window = _zoom(variants)
+    for ax, v in zip(axes[:, 0], variants):
+        series = v.extra.get("series", {})
+        for k, (name, level) in enumerate(sorted(series.items())):
+            if not name.startswith("running_image:"):
+                continue
+            _, workload, image = name.split(":", 2)
+            ax.step(level["times"], level["values"], where="post",
+                    color=plt.get_cmap("tab10")(k % 10), label=f"{workload}: {image}")
+        for a, b in _rollout_spans(v):
+            ax.axvspan(a, b, color="grey", alpha=0.15)
+        ax.set_ylabel("running")
+        ax.set_title(f"{v.name}", fontsize="medium", loc="left")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize="x-small", loc="center right")
+        if window is not None:
+            ax.set_xlim(*window)
+    axes[-1, 0].set_xlabel("simulated time (s); grey: rollout in progress")
+    fig.suptitle(f"{title}: instances on the old and the new version")
+    _save(fig, path)
+
+
+def registry_bandwidth(path: Path, title: str, variants: list[Any]) -> None:
+    """Registry egress in use over time per variant (around the rollouts)."""
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for i, v in enumerate(variants):
+        level = v.extra.get("series", {}).get("registry_egress_Bps")
+        if level is None:
+            continue
+        ax.step(level["times"], np.asarray(level["values"]) * 8 / 1e9, where="post",
+                color=_color(v.name, i), label=v.name)
+    window = _zoom(variants)
+    if window is not None:
+        ax.set_xlim(*window)
+    ax.set_xlabel("simulated time (s)")
+    ax.set_ylabel("registry egress in use (Gbit/s)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    ax.set_title(f"{title}: registry bandwidth in use")
     _save(fig, path)
 
 

@@ -19,7 +19,16 @@ FRACTIONS = {"blocking", "memory_utilization_mean", "waited_fraction", "availabi
 
 def metric_kind(metric: str) -> str:
     """How a (dotted) metric of ``summary.json`` is shown: time, percent, size, count, number."""
-    head = metric.split(".")[0]
+    parts = metric.split(".")
+    head = parts[-1] if parts[0] == "pipelines" and len(parts) > 2 else parts[0]
+    if head in ("bytes_pulled",):
+        return "size"
+    if head.endswith("_bps"):
+        return "number"
+    if head in ("capacity_dip",):
+        return "percent"
+    if head in ("runs", "completed"):
+        return "count"
     if head.endswith("_s"):
         return "time"
     if head in FRACTIONS:

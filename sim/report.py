@@ -47,6 +47,9 @@ CHART_CAPTIONS = {
                     "the whole host, an own kernel one instance.",
     "availability_density": "The isolation trade-off: instances per physical host against the "
                             "share of requested instance-time spent running.",
+    "rollout_timeline": "Rollouts: instances running on the old and the new image version; "
+                        "grey spans are rollouts in progress.",
+    "registry_bandwidth": "Registry egress in use around the rollouts.",
     "slowdown_cdf": "Batch jobs: completion time over stand-alone time (CPU sharing and noisy "
                     "neighbours).",
 }

@@ -131,3 +131,23 @@ def test_bad_pipelines_are_reported_with_their_place(steps, message):
         load(farm(steps))
     assert message in str(err.value)
     assert "pipelines[0]" in str(err.value)
+
+
+def test_images_view_lists_each_layer_and_the_hosts_holding_it(tmp_path, capsys):
+    import json
+
+    import yaml
+
+    from sim.cli import main
+
+    data = farm([BUILD, {"push": {}}, {"rollout": {"workload": "web", "pre_pull": True}}],
+                hosts=3)
+    path = tmp_path / "farm.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert main(["images", str(path), "--out", str(tmp_path / "out")]) == 0
+    rows = json.loads((tmp_path / "out" / "tiny" / "images.json").read_text())["base"]
+    new = next(r for r in rows if r["layer"] == "release-v1#0")
+    assert new["image"] == "release-v1" and new["bytes"] == LAYER and new["in_registry"]
+    assert new["hosts"] == ["build-01", "farm-01", "farm-02", "farm-03"]
+    assert "release-v1" in capsys.readouterr().out
+    assert main(["images", str(path), "--variant", "nope", "--out", str(tmp_path)]) == 2

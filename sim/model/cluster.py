@@ -77,6 +77,7 @@ class Live:
     stop_at: float = math.nan  # when it means to stop (known once running)
     on_running: simpy.Event | None = None  # fires once it runs (or ends without running)
     retiring: bool = False
+    counted: bool = False  # in the per-version running levels now
 
 
 @dataclass(slots=True)
@@ -333,7 +334,7 @@ class Cluster:
         """A requested instance, from its arrival until it stops of its own accord (or a
         fault or a rollout ends it for good): its first start and any restarts."""
         live = None
-        if self.tracking:
+        if self.tracking and rec.origin != "test":  # a pipeline's tests are not the fleet
             live = Live(self.env.active_process, rec, wl, draws.lifetime_s,
                         on_running=on_running)
             self.live[wl.spec.name][rec.request] = live
@@ -396,7 +397,7 @@ class Cluster:
             self._abort(wl, rec)
             return "done"
         rec.stopping = self.env.now
-        self._leave_running(host, wl)
+        self._leave_running(host, wl, rec)
         try:
             if draws.stop_s > 0:
                 yield self.env.timeout(draws.stop_s)
@@ -466,6 +467,7 @@ class Cluster:
             self._noise(host, wl, +1)
             if live is not None:
                 self._version_level(wl, +1)
+                live.counted = True
                 if remaining is not None:
                     live.stop_at = env.now + remaining
                 if live.on_running is not None and not live.on_running.triggered:
@@ -495,18 +497,21 @@ class Cluster:
             yield env.timeout(remaining)
         rec.stopping = env.now
         rec.wanted_until = env.now
-        self._leave_running(host, wl)
+        self._leave_running(host, wl, rec)
         if draws.stop_s > 0:
             yield env.timeout(draws.stop_s)
         self._release(host, wl, rec)
         return "done"
 
-    def _leave_running(self, host: Host, wl: WorkloadRuntime) -> None:
+    def _leave_running(self, host: Host, wl: WorkloadRuntime, rec: InstanceRecord) -> None:
         self._bump("running", -1, host.group_index)
         self.host_running[host.index] -= 1
         self._noise(host, wl, -1)
         if self.tracking:
-            self._version_level(wl, -1)
+            live = self.live[wl.spec.name].get(rec.request)
+            if live is not None and live.counted:
+                live.counted = False
+                self._version_level(wl, -1)
 
     def _version_level(self, wl: WorkloadRuntime, delta: int) -> None:
         """Running instances per image version and per workload (for rollout timelines)."""
@@ -531,7 +536,7 @@ class Cluster:
             self._release(host, wl, rec)
             return "done"
         if not math.isnan(rec.running):
-            self._leave_running(host, wl)
+            self._leave_running(host, wl, rec)
         elif not math.isnan(rec.slot):
             self._bump("starting", -1, host.group_index)
         self._release(host, wl, rec)
