@@ -270,8 +270,10 @@ def registry_bandwidth(path: Path, title: str, variants: list[Any]) -> None:
         level = v.extra.get("series", {}).get("registry_egress_Bps")
         if level is None:
             continue
-        ax.step(level["times"], np.asarray(level["values"]) * 8 / 1e9, where="post",
-                color=_color(v.name, i), label=v.name)
+        gbits = np.asarray(level["values"]) * 8 / 1e9
+        ax.step(level["times"], gbits, where="post", color=_color(v.name, i), label=v.name)
+        ax.fill_between(level["times"], gbits, step="post", color=_color(v.name, i),
+                        alpha=0.25)
     window = _zoom(variants)
     if window is not None:
         ax.set_xlim(*window)
