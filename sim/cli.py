@@ -264,8 +264,9 @@ def _run(loaded: Loaded, args: argparse.Namespace) -> int:
     write_report(folder, loaded)
     if not args.quiet:
         screen = Console()
-        if not screen.is_terminal:
-            screen = Console(width=160)
+        if not screen.is_terminal:  # a file or a pipe: wide enough for every variant's name
+            names = list(data.get("variants") or {})
+            screen = Console(width=max(160, 40 + sum(max(len(n), 12) + 3 for n in names)))
         screen.print(sweep_table(data) if swept else summary_table(data))
     console.print(f"wrote {folder}/ in {time.perf_counter() - started:.1f} s")
     return 0
