@@ -25,6 +25,7 @@ from sim.config import (
     PoissonArrivals,
     ResolvedProfile,
     Scenario,
+    TraceArrivals,
     Workload,
 )
 from sim.demand import Demand, Layer, demand, layer_chain, why_not
@@ -33,6 +34,7 @@ from sim.model.placement import CapacityIndex, Placement
 from sim.model.sharing import Network, SharedCapacity
 from sim.recorder import InstanceRecord, Recorder
 from sim.rng import generator, sampler
+from sim.traces import Replay, tenant_name
 
 Process = Generator[simpy.Event, Any, None]
 
@@ -52,6 +54,18 @@ class WorkloadRuntime:
     draw_create: Callable[[], float]
     draw_boot: Callable[[], float]
     draw_stop: Callable[[], float]
+    replay: Replay | None = None  # a trace workload's instances (arrays, simulation time)
+    needs: dict[tuple[float, float], Demand] | None = None  # per (vCPU, memory), for traces
+
+    def need_of(self, cpu: float, memory: float, images: dict[str, Any]) -> Demand:
+        """The demand of a trace instance of ``cpu`` vCPU and ``memory`` bytes (cached)."""
+        if self.needs is None:
+            self.needs = {}
+        need = self.needs.get((cpu, memory))
+        if need is None:
+            need = demand(self.spec, self.profile, images, cpu=cpu, memory=memory)
+            self.needs[(cpu, memory)] = need
+        return need
 
 
 class Cluster:
@@ -59,8 +73,9 @@ class Cluster:
 
     def __init__(self, env: simpy.Environment, scenario: Scenario,
                  profiles: dict[str, ResolvedProfile], seed: int, replication: int,
-                 recorder: Recorder) -> None:
+                 recorder: Recorder, traces: dict[str, Replay] | None = None) -> None:
         self.env = env
+        self.traces = traces or {}
         self.scenario = scenario
         self.recorder = recorder
         self.seed = seed
@@ -82,7 +97,7 @@ class Cluster:
         self.index = CapacityIndex(self.hosts)
         self.placement = Placement(scenario.placement, self._rng("placement"), self.index)
         self.workloads = [self._workload(wl, profiles[wl.isolation]) for wl in scenario.workloads]
-        self.queue: deque[tuple[WorkloadRuntime, simpy.Event]] = deque()
+        self.queue: deque[tuple[WorkloadRuntime, Demand, simpy.Event]] = deque()
         self.counts = {"running": 0, "starting": 0, "allocated": 0, "queued": 0,
                        "hosts_used": 0, "memory_committed": 0.0}
         self.group_counts = [{"running": 0, "starting": 0, "allocated": 0}
@@ -95,10 +110,19 @@ class Cluster:
 
     def _workload(self, wl: Workload, profile: ResolvedProfile) -> WorkloadRuntime:
         need = demand(wl, profile, self.images)
+        replay = None
+        if isinstance(wl.arrival, TraceArrivals):
+            if wl.name not in self.traces:
+                raise ValueError(f"workload {wl.name!r} replays a trace, but build() was "
+                                 "given none for it (sim.experiment reads traces)")
+            replay = self.traces[wl.name]
+            # instances differ in size: a host group is left out only for what no size fixes
+            need = demand(wl, profile, self.images, cpu=0.0, memory=0.0)
         allowed = set(wl.host_groups or [g.group for g in self.scenario.hosts])
         hosts = [h for h in self.hosts if h.spec.group in allowed and not why_not(h.spec, need)]
         tag = f"{profile.name}/{wl.name}"
         return WorkloadRuntime(
+            replay=replay,
             spec=wl, profile=profile, need=need, chain=layer_chain(self.images, wl.image),
             host_ids=_as_slice([h.index for h in hosts]),
             chain_key=wl.image,
@@ -140,6 +164,12 @@ class Cluster:
         spec = wl.spec.arrival
         end = min(self.scenario.duration, spec.until if spec.until is not None else math.inf)
         limit = spec.count if spec.count is not None else math.inf
+        if isinstance(spec, TraceArrivals):
+            assert wl.replay is not None
+            times = wl.replay.arrival_s
+            stop = min(int(np.searchsorted(times, end, side="left")), int(min(limit, len(times))))
+            yield from times[:stop].tolist()
+            return
         if isinstance(spec, BurstArrivals):
             if spec.at < end:
                 yield from (spec.at for _ in range(spec.count))
@@ -167,32 +197,40 @@ class Cluster:
                 n += 1
 
     def _arrivals(self, wl: WorkloadRuntime) -> Process:
-        for t in self._arrival_times(wl):
+        trace = wl.replay
+        for i, t in enumerate(self._arrival_times(wl)):
             if t > self.env.now:
                 yield self.env.timeout(t - self.env.now)
+            tenant = wl.spec.tenant if trace is None else tenant_name(trace, i, wl.spec.tenant)
             record = InstanceRecord(id=self._next_id, workload=wl.spec.name,
-                                    tenant=wl.spec.tenant, isolation=wl.profile.name,
+                                    tenant=tenant, isolation=wl.profile.name,
                                     arrival=self.env.now)
             self._next_id += 1
             self.recorder.instance(record)
-            draws = (wl.draw_app(), wl.draw_lifetime() if wl.draw_lifetime else None,
-                     wl.draw_create(), wl.draw_boot(), wl.draw_stop())
-            self.env.process(self._lifecycle(wl, record, *draws))
+            lifetime = wl.draw_lifetime() if wl.draw_lifetime else None
+            need = wl.need
+            if trace is not None:
+                need = wl.need_of(float(trace.cpu[i]), float(trace.memory_bytes[i]), self.images)
+                if trace.has_lifetime:  # the trace's own; NaN: censored, runs to the end
+                    life = float(trace.lifetime_s[i])
+                    lifetime = None if math.isnan(life) else life
+            draws = (wl.draw_app(), lifetime, wl.draw_create(), wl.draw_boot(), wl.draw_stop())
+            self.env.process(self._lifecycle(wl, record, need, *draws))
 
     # --- placement ----------------------------------------------------------------------
 
-    def _try_place(self, wl: WorkloadRuntime) -> Host | None:
-        host = self.placement.choose(wl.host_ids, wl.need, wl.chain_key, wl.chain)
+    def _try_place(self, wl: WorkloadRuntime, need: Demand) -> Host | None:
+        host = self.placement.choose(wl.host_ids, need, wl.chain_key, wl.chain)
         if host is not None:
-            host.allocate(wl.need, wl.chain)
+            host.allocate(need, wl.chain)
             self.index.update(host)
-            self._host_changed(host, +1, wl.need)
+            self._host_changed(host, +1, need)
         return host
 
     def _drain_queue(self) -> None:
         while self.queue:
-            wl, ticket = self.queue[0]
-            host = self._try_place(wl)
+            wl, need, ticket = self.queue[0]
+            host = self._try_place(wl, need)
             if host is None:
                 return
             self.queue.popleft()
@@ -201,17 +239,17 @@ class Cluster:
 
     # --- the lifecycle ------------------------------------------------------------------
 
-    def _lifecycle(self, wl: WorkloadRuntime, rec: InstanceRecord, app_s: float,
+    def _lifecycle(self, wl: WorkloadRuntime, rec: InstanceRecord, need: Demand, app_s: float,
                    lifetime_s: float | None, create_s: float, boot_s: float,
                    stop_s: float) -> Process:
         env = self.env
-        host = None if (self.queue and wl.spec.on_full == "queue") else self._try_place(wl)
+        host = None if (self.queue and wl.spec.on_full == "queue") else self._try_place(wl, need)
         if host is None:
             if wl.spec.on_full == "reject":
                 rec.rejected = True
                 return
             ticket = env.event()
-            self.queue.append((wl, ticket))
+            self.queue.append((wl, need, ticket))
             self._bump("queued", 1)
             host = yield ticket
         rec.placed = env.now
@@ -231,7 +269,7 @@ class Cluster:
                 rec.pulled = env.now
             rec.extracted = env.now
             if wl.profile.disk_image == "copy":
-                yield host.disk_io.run(wl.need.image_bytes)
+                yield host.disk_io.run(need.image_bytes)
             rec.copied = env.now
             f = wl.profile.cpu_bound_fraction
             if wl.profile.create_per_running:
@@ -253,10 +291,10 @@ class Cluster:
         self.host_running[host.index] -= 1
         if stop_s > 0:
             yield env.timeout(stop_s)
-        host.release(wl.need)
+        host.release(need)
         self.index.update(host)
         rec.removed = env.now
-        self._host_changed(host, -1, wl.need)
+        self._host_changed(host, -1, need)
         self._drain_queue()
 
     def _phase(self, host: Host, duration: float, cpu_fraction: float) -> Process:
@@ -333,8 +371,10 @@ def sampler_exponential(gen: Any, mean: float) -> Callable[[], float]:
 
 
 def build(env: simpy.Environment, scenario: Scenario, profiles: dict[str, ResolvedProfile],
-          seed: int, replication: int, recorder: Recorder) -> Cluster:
-    """Wire a scenario (one variant) into runtime objects on ``env``, ready to run."""
-    cluster = Cluster(env, scenario, profiles, seed, replication, recorder)
+          seed: int, replication: int, recorder: Recorder,
+          traces: dict[str, Replay] | None = None) -> Cluster:
+    """Wire a scenario (one variant) into runtime objects on ``env``, ready to run;
+    ``traces`` holds, by workload name, the instances each trace workload replays."""
+    cluster = Cluster(env, scenario, profiles, seed, replication, recorder, traces)
     cluster.start()
     return cluster
