@@ -301,7 +301,7 @@ def read_azure_v1(flavors_file: Path, durations_file: Path, flav_map: Path, inte
                 continue
             unknown = ~np.isin(vm, letters)
             if unknown.any():
-                bad = vm[np.argmax(unknown)]
+                bad = str(vm[np.argmax(unknown)])
                 raise TraceError(fname, lineno, "flavor", f"unknown flavor {bad!r}; known: "
                                  f"{', '.join(letters)} (from {flav_map.name})")
             dur = dtok[~fsep]
@@ -309,12 +309,12 @@ def read_azure_v1(flavors_file: Path, durations_file: Path, flav_map: Path, inte
                 kind = np.array([d[0] for d in dur])
                 index = np.array([int(d[1:]) for d in dur])
             except (ValueError, IndexError):
-                bad = next(d for d in dur if not (d[:1] in "UC" and d[1:].isdigit()))
+                bad = next(str(d) for d in dur if not (d[:1] in "UC" and d[1:].isdigit()))
                 raise TraceError(dname, lineno, "duration", f"{bad!r} is not U<bin> or C<bin> "
                                  "such as U12 or C40") from None
             wrong = ~np.isin(kind, ["U", "C"]) | (index < 0) | (index >= len(low_of))
             if wrong.any():
-                bad = dur[np.argmax(wrong)]
+                bad = str(dur[np.argmax(wrong)])
                 raise TraceError(dname, lineno, "duration", f"{bad!r}: expected U<bin> or "
                                  f"C<bin> with a bin from 0 to {len(low_of) - 1} "
                                  f"({intervals.name})")
@@ -511,9 +511,9 @@ def read_csv(path: Path, columns: dict[str, str], time_unit: str, memory_unit: f
     parts: list[pd.DataFrame] = []
     line = 2
     try:
-        reader = pd.read_csv(path, usecols=sorted(set(present.values())), dtype=str,
-                             engine="c", chunksize=CHUNK_ROWS, keep_default_na=False,
-                             na_values=[""])
+        reader = pd.read_csv(path, dtype=str, engine="c", chunksize=CHUNK_ROWS,
+                             keep_default_na=False, na_values=[""])  # all columns: a row
+        # with more fields than the header is an error, which usecols would hide
         for chunk in reader:
             out = pd.DataFrame(index=chunk.index)
             raw = chunk[present["arrival"]]
