@@ -118,7 +118,7 @@ def trace_sizes(workload: Workload, scenario: Scenario) -> list[tuple[float, flo
                     else math.inf, replay.lifetime_s)
     start = np.minimum(replay.arrival_s, end)
     share = (np.minimum(start + life, end) - start) / end
-    frame = {}
+    frame: dict[tuple[float, float], float] = {}
     for cpu, memory, w in zip(replay.cpu.tolist(), replay.memory_bytes.tolist(),
                               share.tolist()):
         frame[(cpu, memory)] = frame.get((cpu, memory), 0.0) + w
@@ -143,7 +143,7 @@ def expected_concurrent(workload: Workload, duration: float) -> float:
     workloads differ in size: ``trace_sizes`` gives their mix."""
     arrival = workload.arrival
     if isinstance(arrival, TraceArrivals):
-        raise ValueError(f"{workload.name} replays a trace: use trace_sizes")
+        raise TypeError(f"{workload.name} replays a trace: use trace_sizes")
     if isinstance(arrival, BurstArrivals):
         return float(arrival.count)
     rate = arrival.rate if hasattr(arrival, "rate") else 1.0 / arrival.interval  # type: ignore
@@ -159,7 +159,7 @@ def steady_mix(scenario: Scenario, group: HostGroup, profile: ResolvedProfile,
     (name, instances running at once, demand) each, and the images they need."""
     workloads = [wl for wl in scenario.workloads
                  if not wl.host_groups or group.group in wl.host_groups]
-    mix = []
+    mix: list[tuple[str, int, Demand]] = []
     for wl in workloads:
         if isinstance(wl.arrival, TraceArrivals):  # one entry per instance size
             mix.extend((f"{wl.name} {cpu:g}vCPU/{format_size(memory)}", math.ceil(n - 1e-9),

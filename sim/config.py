@@ -249,7 +249,7 @@ class TraceArrivals(_Bounded):
         unknown = set(self.columns) - {"arrival", "lifetime", "cpu", "memory", "tenant",
                                        "class", "deployment"}
         if unknown:
-            raise ValueError(f"columns: unknown field {sorted(unknown)[0]!r}; fields: "
+            raise ValueError(f"columns: unknown field {min(unknown)!r}; fields: "
                              "arrival, lifetime, cpu, memory, tenant, class, deployment")
         return self
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import glob
 import hashlib
+import itertools
 import json
 import math
 from dataclasses import dataclass
@@ -201,7 +202,8 @@ def _read_cached(key: str) -> TraceTable:
     paths = [Path(p) for p in names]
     fmt = options["format"]
     if fmt == "azure-v1":
-        return read_azure_v1(*paths, digest=found)
+        flavors_file, durations_file, flav_map, intervals = paths
+        return read_azure_v1(flavors_file, durations_file, flav_map, intervals, digest=found)
     if fmt == "google-2011":
         machine = options["machine"]
         return read_google_2011(paths, machine["cpu"], machine["memory"],
@@ -375,7 +377,6 @@ def read_google_2011(paths: list[Path], machine_cpu: float, machine_memory: floa
     class the scheduling class, deployment the job.
     """
     usecols = [0, 2, 3, 5, 6, 7, 9, 10]
-    names = [GOOGLE_COLUMNS[i] for i in usecols]
     numeric = ["timestamp", "job_id", "task_index", "event_type", "scheduling_class",
                "cpu_request", "memory_request"]
     hint = {"timestamp": "microseconds since the trace's start", "job_id": "an integer id",
@@ -478,7 +479,7 @@ def read_google_2011(paths: list[Path], machine_cpu: float, machine_memory: floa
 
 def _parser_line(exc: Exception) -> int:
     words = str(exc).replace(",", " ").split()
-    for before, word in zip(words, words[1:]):
+    for before, word in itertools.pairwise(words):
         if before == "line" and word.isdigit():
             return int(word)
     return 0

@@ -235,8 +235,8 @@ def test_malformed_azure_trace_names_file_line_and_field(tmp_path, flavors_edit,
 @pytest.mark.parametrize("body,line,words", [
     ("arrival,cpu\n0,1\n5,two\n", 3, "cpu: 'two' is not a number; expected vCPU"),
     ("arrival,memory\n0,1\n1,-4\n", 3, "memory: -4 is negative"),
-    ("start,cpu\n0,1\n", 1, "arrival: no column 'arrival'; the header has start, cpu; map one "
-                            "with columns: {arrival: NAME}"),
+    ("start,cpu\n0,1\n", 1, ("arrival: no column 'arrival'; the header has start, cpu; map one "
+                             "with columns: {arrival: NAME}")),
     ("arrival,cpu\n0,1\n,2\n", 3, "arrival: empty"),
     ("arrival,cpu\n0,1\n1,2,3,4\n", 3, "line: "),
 ])

@@ -127,8 +127,8 @@ def test_google_tasks_first_submit_schedule_and_end_with_a_resubmission(tmp_path
         f"5000000,,7,0,1,2,{user},2,9,0.5,0.25,0,0",  # ... evicted at 5 s
         f"6000000,,7,0,,0,{user},2,9,0.5,0.25,0,0",   # resubmitted at 6 s
         f"8000000,,7,0,2,1,{user},2,9,0.5,0.25,0,0",  # scheduled at 8 s, never ends
-        f"1000000,,8,3,,0,u2,0,1,0.125,0.5,0,0",      # task 8/3 submitted at 1 s
-        f"2000000,,8,3,,5,u2,0,1,0.125,0.5,0,0",      # killed before it ran: dropped
+        "1000000,,8,3,,0,u2,0,1,0.125,0.5,0,0",      # task 8/3 submitted at 1 s
+        "2000000,,8,3,,5,u2,0,1,0.125,0.5,0,0",      # killed before it ran: dropped
     ]
     path = write_google(tmp_path / "part-00000.csv.gz", rows)
     first = traces.read(google_spec(path))
@@ -214,7 +214,7 @@ def test_a_batch_arrives_together_within_its_five_minute_bin():
 def test_window_speedup_sample_scaling_and_classes():
     table = traces.read(spec_of(azure()))
     wl = load(scenario(workload={"arrival": azure()})).scenario.workloads[0]
-    gen = lambda: np.random.default_rng(5)  # noqa: E731
+    gen = lambda: np.random.default_rng(5)
     full = traces.replay(table, spec_of(azure()), wl, gen())
     fast = traces.replay(table, spec_of(azure(speedup=4)), wl, gen())
     assert np.allclose(fast.arrival_s, full.arrival_s / 4)

@@ -167,8 +167,8 @@ class Cluster:
         if isinstance(spec, TraceArrivals):
             assert wl.replay is not None
             times = wl.replay.arrival_s
-            stop = min(int(np.searchsorted(times, end, side="left")), int(min(limit, len(times))))
-            yield from times[:stop].tolist()
+            last = min(int(np.searchsorted(times, end, side="left")), int(min(limit, len(times))))
+            yield from times[:last].tolist()
             return
         if isinstance(spec, BurstArrivals):
             if spec.at < end:
