@@ -110,8 +110,9 @@ def trace_sizes(workload: Workload, scenario: Scenario) -> list[tuple[float, flo
     """
     arrival = workload.arrival
     assert isinstance(arrival, TraceArrivals)
-    replay = traces.replay(traces.read(arrival), arrival, workload,
-                           generator(scenario.seed, f"trace/{workload.name}", 0))
+    table = traces.read(arrival)
+    replay = traces.replay(table, arrival, workload,
+                           generator(scenario.seed, traces.stream_name(table), 0))
     end = scenario.duration
     default = dist_mean(workload.lifetime) if workload.lifetime is not None else math.inf
     life = np.where(np.isnan(replay.lifetime_s), default if not replay.has_lifetime

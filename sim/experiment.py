@@ -125,14 +125,16 @@ def replays(scenario: Scenario, seed: int, replication: int) -> dict[str, Replay
     """The instances each trace workload of ``scenario`` replays in a run of ``seed`` and
     ``replication``, by workload name. Traces are read here (memoized per process, checked
     against the digest the loader pinned), never in the model; their random draws come from
-    the stream ``trace/<workload>``, so every isolation mode compared sees the same instances.
+    the stream ``trace/<digest>`` of the trace's content, so every isolation mode compared sees
+    the same instances, and workloads that split one trace by ``classes`` replay disjoint
+    parts of the same draw (a batch split across them still arrives at one moment).
     """
     out: dict[str, Replay] = {}
     for wl in scenario.workloads:
         if isinstance(wl.arrival, TraceArrivals):
             table = traces.read(wl.arrival)
             out[wl.name] = traces.replay(table, wl.arrival, wl,
-                                         generator(seed, f"trace/{wl.name}", replication))
+                                         generator(seed, traces.stream_name(table), replication))
     return out
 
 

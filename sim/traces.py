@@ -619,7 +619,7 @@ def replay(table: TraceTable, spec: TraceArrivals, workload: Workload,
     """The instances one run replays, in simulation time (trace time minus the window's start,
     divided by ``speedup``; lifetimes divided too), sorted by arrival.
 
-    Random draws, all from ``gen`` (the run's ``trace/<workload>`` stream) and always made for
+    Random draws, all from ``gen`` (the run's ``stream_name(table)`` stream) and always made for
     the whole table in this order, so that an option never shifts another's draws: one
     uniform per deployment (its arrival within its bin, when ``spread``), one per instance
     (its lifetime within its duration bin), one per instance (kept when below ``sample``).
@@ -647,6 +647,12 @@ def replay(table: TraceTable, spec: TraceArrivals, workload: Workload,
                   deployment=table.deployment[index][order])
 
 
+def stream_name(table: TraceTable) -> str:
+    """The random stream a replay of ``table`` draws from: named by the trace's content, so
+    that every workload replaying it (split by ``classes``, say) shares one draw."""
+    return f"trace/{table.digest}"
+
+
 def tenant_name(replay_: Replay, i: int, default: str) -> str:
     """Instance ``i``'s tenant: its name in the trace, ``<default>-<n>`` for a numbered one
     (Azure's batches), ``default`` where the trace has none."""
@@ -666,5 +672,5 @@ def summary(table: TraceTable) -> dict[str, Any]:
 
 
 __all__ = ["Replay", "Selection", "TraceError", "TraceTable", "digest", "files_of", "read",
-           "read_azure_v1", "read_csv", "read_google_2011", "replay", "select", "summary",
-           "tenant_name"]
+           "read_azure_v1", "read_csv", "read_google_2011", "replay", "select",
+           "stream_name", "summary", "tenant_name"]

@@ -301,3 +301,17 @@ def test_a_censored_lifetime_runs_to_the_end(tmp_path):
                                                              "lifetime": "1s"})).instances
     df = df.sort_values("arrival")
     assert list(df["stopping"].iloc[:1]) == [10.0] and math.isnan(df["stopping"].iloc[1])
+
+
+def test_workloads_splitting_a_trace_by_flavor_replay_a_partition_of_it():
+    both = scenario(duration="3h", host=HUGE,
+                    workload={"arrival": azure(sample=0.5, classes=["b", "g"])})
+    split = scenario(duration="3h", host=HUGE)
+    split["workloads"] = [
+        {**split["workloads"][0], "name": "small", "arrival": azure(sample=0.5, classes=["b"])},
+        {**split["workloads"][0], "name": "medium", "image": "base",
+         "arrival": azure(sample=0.5, classes=["g"])}]
+    one = only(both).instances
+    two = only(split).instances
+    assert sorted(one["arrival"]) == sorted(two["arrival"])
+    assert sorted(one["tenant"]) == sorted(two["tenant"])
