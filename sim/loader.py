@@ -124,7 +124,7 @@ def _read_traces(data: dict[str, Any], tree: Any, file: str
     """
     tables: dict[str, TraceTable] = {}
     problems: list[Problem] = []
-    folder = Path(file).parent if not file.startswith("<") else Path.cwd()
+    folder = Path(file).resolve().parent if not file.startswith("<") else Path.cwd()
     workloads = data.get("workloads")
     for i, raw in enumerate(workloads if isinstance(workloads, list) else []):
         arrival = raw.get("arrival") if isinstance(raw, dict) else None
