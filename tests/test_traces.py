@@ -315,3 +315,12 @@ def test_workloads_splitting_a_trace_by_flavor_replay_a_partition_of_it():
     two = only(split).instances
     assert sorted(one["arrival"]) == sorted(two["arrival"])
     assert sorted(one["tenant"]) == sorted(two["tenant"])
+
+
+def test_count_and_until_bound_a_trace_like_any_arrival():
+    counted = only(scenario(duration="2h", host=HUGE,
+                            workload={"arrival": azure(count=100)})).instances
+    assert len(counted) == 100
+    until = only(scenario(duration="2h", host=HUGE,
+                          workload={"arrival": azure(until="30min")})).instances
+    assert len(until) > 0 and until["arrival"].max() < 1800
