@@ -535,10 +535,11 @@ def read_csv(path: Path, columns: dict[str, str], time_unit: str, memory_unit: f
                 if problem is not None:
                     raise problem
                 out["arrival"] = pd.to_numeric(raw).to_numpy(np.float64) * scale
+            life_unit = "s" if time_unit == "datetime" else time_unit
+            hint = {"lifetime": f"a duration in {life_unit} (empty: still running at the end)",
+                    "cpu": "vCPU", "memory": f"memory in units of {memory_unit:g} bytes"}
             for field, unit in (("lifetime", scale), ("cpu", 1.0), ("memory", memory_unit)):
                 if field in present:
-                    hint = {"lifetime": f"a duration in {'s' if time_unit == 'datetime' else time_unit} (empty: still running at the end)",
-                            "cpu": "vCPU", "memory": f"memory in units of {memory_unit:g} bytes"}
                     problem = _numeric_problem(chunk, [present[field]], line, file,
                                                {present[field]: hint[field]})
                     if problem is not None:
