@@ -291,3 +291,10 @@ def test_cli_exits_2_on_a_malformed_trace_and_writes_nothing(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"{path}:3: flavor: unknown flavor 'z'" in err and "nothing was run" in err
     assert not out.exists()
+
+
+def test_a_window_with_no_trace_instance_is_a_problem():
+    text = trace_scenario({"kind": "trace", "format": "azure-v1",
+                           "path": str(TRACE_SAMPLE / "v1.test.day1.txt"), "offset": "30d"})
+    assert "workloads[0]: the trace" in "\n".join(problems(text))
+    assert "has no instance in the chosen window and classes" in "\n".join(problems(text))
