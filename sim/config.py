@@ -191,6 +191,14 @@ class TraceMachine(Spec):
     memory: Annotated[Size, Field(gt=0)] = Field(description="memory of a 1.0 machine")
 
 
+def _label(value: Any) -> Any:
+    """A class label written as a number (Google's scheduling class 2) as the text it is."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:g}"
+    return value
+
+
+Label = Annotated[str, BeforeValidator(_label)]
 _FORMAT_ONLY = {"durations": "azure-v1", "flavors": "azure-v1", "intervals": "azure-v1",
                 "machine": "google-2011", "resubmissions": "google-2011", "columns": "csv",
                 "time_unit": "csv", "memory_unit": "csv"}
@@ -222,7 +230,7 @@ class TraceArrivals(_Bounded):
         1.0, description="fraction of the trace's instances replayed (drawn at random)")
     cpu_scale: Annotated[float, Field(gt=0)] = 1.0
     memory_scale: Annotated[float, Field(gt=0)] = 1.0
-    classes: Annotated[list[str], Field(min_length=1)] | None = Field(
+    classes: Annotated[list[Label], Field(min_length=1)] | None = Field(
         None, description="replay only these flavors (azure-v1), scheduling classes "
                           "(google-2011) or class values (csv); default all")
     spread: bool = Field(True, description="spread a binned trace's arrivals uniformly over "

@@ -136,6 +136,9 @@ def test_google_tasks_first_submit_schedule_and_end_with_a_resubmission(tmp_path
     assert first.arrival_s[0] == 0 and first.lifetime_low_s[0] == 5.0
     assert first.cpu[0] == 16 and first.memory_bytes[0] == 32 * GiB
     assert first.classes == ("2",) and first.tenants == ("u1",)
+    wl = load(scenario()).scenario.workloads[0]
+    assert len(traces.select(first, google_spec(path, classes=[2]), wl).index) == 1
+    assert len(traces.select(first, google_spec(path, classes=[0]), wl).index) == 0
     each = traces.read(google_spec(path, resubmissions="separate"))
     assert list(each.arrival_s) == [0.0, 6.0] and np.isnan(each.lifetime_low_s[1])
 
