@@ -327,3 +327,18 @@ def test_count_and_until_bound_a_trace_like_any_arrival():
     until = only(scenario(duration="2h", host=HUGE,
                           workload={"arrival": azure(until="30min")})).instances
     assert len(until) > 0 and until["arrival"].max() < 1800
+
+
+def test_worker_processes_read_the_trace_and_replay_it_identically():
+    from sim.runner import Workers
+
+    data = scenario(duration="2h", host=HUGE, workload={"arrival": azure(sample=0.2)},
+                    profiles={"free": FREE, "free2": {"extends": "free", "boot": "1s"}},
+                    compare={"isolation": ["free", "free2"]})
+    specs = expand(load(data))
+    keys = [s.key() for s in specs]
+    with Workers(jobs=2) as workers:
+        remote = {o.variant: o for o in workers.outputs(specs, keys)}
+    local = simulate(data)
+    for variant, out in local.items():
+        pd.testing.assert_frame_equal(remote[variant].instances, out.instances)
