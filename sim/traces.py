@@ -18,6 +18,7 @@ import hashlib
 import itertools
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -365,6 +366,62 @@ def _numeric_problem(chunk: pd.DataFrame, columns: list[str], first_line: int, f
     return None
 
 
+def _google_chunks(path: Path, order: int, usecols: list[int], numeric: list[str],
+                   hint: dict[str, str]) -> Iterator[pd.DataFrame]:
+    """The events of one task_events part, chunk by chunk as pandas' C engine parses them,
+    each checked and reduced to the columns a replay needs."""
+    file = str(path)
+    line = 1
+    fast = {name: "float64" for name in numeric} | {"user": "object"}
+    for chunk in pd.read_csv(path, header=None, usecols=usecols, names=GOOGLE_COLUMNS,
+                             dtype=fast, engine="c", chunksize=CHUNK_ROWS):
+        for field in ("job_id", "task_index", "event_type", "timestamp"):
+            missing = chunk[field].isna().to_numpy()
+            if missing.any():
+                raise TraceError(file, line + int(np.argmax(missing)), field,
+                                 f"empty; expected {hint[field]}")
+        if chunk["user"].isna().any():
+            row = int(np.argmax(chunk["user"].isna().to_numpy()))
+            raise TraceError(file, line + row, "user", "empty; expected the user's hashed name")
+        out = pd.DataFrame({
+            "t": chunk["timestamp"].to_numpy(np.float64) * 1e-6,
+            "job": chunk["job_id"].to_numpy(np.int64),
+            "task": chunk["task_index"].to_numpy(np.int64),
+            "event": chunk["event_type"].to_numpy(np.int64),
+            "user": chunk["user"].to_numpy(),
+            "klass": chunk["scheduling_class"].to_numpy(np.float64),
+            "cpu": chunk["cpu_request"].to_numpy(np.float64),
+            "mem": chunk["memory_request"].to_numpy(np.float64),
+            "line": np.arange(line, line + len(chunk)),
+            "file": order,
+        })
+        for column, field, low, high in (("event", "event_type", 0, 8),
+                                         ("cpu", "cpu_request", 0.0, 1.0),
+                                         ("mem", "memory_request", 0.0, 1.0),
+                                         ("t", "timestamp", 0.0, math.inf)):
+            bad = ((out[column] < low) | (out[column] > high)).to_numpy()
+            if bad.any():
+                row = int(np.argmax(bad))
+                raise TraceError(file, line + row, field, f"{chunk[field].iloc[row]:g} is out "
+                                 f"of range; expected {hint[field]}")
+        yield out
+        line += len(chunk)
+
+
+def _google_not_a_number(path: Path, usecols: list[int], numeric: list[str],
+                         hint: dict[str, str]) -> TraceError:
+    """The first cell of a part that is not a number, found by reading it as text."""
+    line = 1
+    for raw in pd.read_csv(path, header=None, usecols=usecols, names=GOOGLE_COLUMNS,
+                           dtype=str, engine="c", chunksize=CHUNK_ROWS, keep_default_na=False,
+                           na_values=[""]):
+        problem = _numeric_problem(raw, numeric, line, str(path), hint)
+        if problem is not None:
+            return problem
+        line += len(raw)
+    return TraceError(str(path), 0, "line", "a value is not a number")
+
+
 def read_google_2011(paths: list[Path], machine_cpu: float, machine_memory: float,
                      resubmissions: str = "first", digest: str = "") -> TraceTable:
     """Google cluster data 2011 ``task_events`` parts (CSV, no header, gzip or plain).
@@ -383,63 +440,17 @@ def read_google_2011(paths: list[Path], machine_cpu: float, machine_memory: floa
             "task_index": "an integer", "event_type": "0-8",
             "scheduling_class": "0-3", "cpu_request": "a fraction of a machine (0-1)",
             "memory_request": "a fraction of a machine (0-1)"}
-    frames = []
+    frames: list[pd.DataFrame] = []
     for order, path in enumerate(paths):
-        file = str(path)
-        line = 1
-        fast = {name: "float64" for name in numeric} | {"user": "object"}
+        first = len(frames)
         try:
-            try:
-                chunks = list(pd.read_csv(path, header=None, usecols=usecols,
-                                          names=GOOGLE_COLUMNS, dtype=fast, engine="c",
-                                          chunksize=CHUNK_ROWS))
-            except ValueError:
-                chunks = []  # a cell is not a number: the slow pass below finds and names it
-                for raw in pd.read_csv(path, header=None, usecols=usecols,
-                                       names=GOOGLE_COLUMNS, dtype=str, engine="c",
-                                       chunksize=CHUNK_ROWS, keep_default_na=False,
-                                       na_values=[""]):
-                    problem = _numeric_problem(raw, numeric, line, file, hint)
-                    if problem is not None:
-                        raise problem from None
-                    line += len(raw)
-                raise TraceError(file, 0, "line", "a value is not a number") from None
-        except pd.errors.ParserError as exc:
-            raise TraceError(file, _parser_line(exc), "line", f"{exc}; expected 13 "
+            frames.extend(_google_chunks(path, order, usecols, numeric, hint))
+        except pd.errors.ParserError as exc:  # a ValueError too: caught first
+            raise TraceError(str(path), _parser_line(exc), "line", f"{exc}; expected 13 "
                              "comma-separated fields") from None
-        for chunk in chunks:
-            for field in ("job_id", "task_index", "event_type", "timestamp"):
-                missing = chunk[field].isna().to_numpy()
-                if missing.any():
-                    raise TraceError(file, line + int(np.argmax(missing)), field,
-                                     f"empty; expected {hint[field]}")
-            if chunk["user"].isna().any():
-                row = int(np.argmax(chunk["user"].isna().to_numpy()))
-                raise TraceError(file, line + row, "user", "empty; expected the user's "
-                                 "hashed name")
-            out = pd.DataFrame({
-                "t": chunk["timestamp"].to_numpy(np.float64) * 1e-6,
-                "job": chunk["job_id"].to_numpy(np.int64),
-                "task": chunk["task_index"].to_numpy(np.int64),
-                "event": chunk["event_type"].to_numpy(np.int64),
-                "user": chunk["user"].to_numpy(),
-                "klass": chunk["scheduling_class"].to_numpy(np.float64),
-                "cpu": chunk["cpu_request"].to_numpy(np.float64),
-                "mem": chunk["memory_request"].to_numpy(np.float64),
-                "line": np.arange(line, line + len(chunk)),
-                "file": order,
-            })
-            for column, field, low, high in (("event", "event_type", 0, 8),
-                                             ("cpu", "cpu_request", 0.0, 1.0),
-                                             ("mem", "memory_request", 0.0, 1.0),
-                                             ("t", "timestamp", 0.0, math.inf)):
-                bad = ((out[column] < low) | (out[column] > high)).to_numpy()
-                if bad.any():
-                    row = int(np.argmax(bad))
-                    raise TraceError(file, line + row, field, f"{chunk[field].iloc[row]:g} is "
-                                     f"out of range; expected {hint[field]}")
-            frames.append(out)
-            line += len(chunk)
+        except ValueError:  # a cell is not a number: a slow pass over the text names it
+            del frames[first:]
+            raise _google_not_a_number(path, usecols, numeric, hint) from None
     if not frames:
         raise TraceError(str(paths[0]), 0, "line", "no task event in the trace")
     events = pd.concat(frames, ignore_index=True)

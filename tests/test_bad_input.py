@@ -298,3 +298,15 @@ def test_a_window_with_no_trace_instance_is_a_problem():
                            "path": str(TRACE_SAMPLE / "v1.test.day1.txt"), "offset": "30d"})
     assert "workloads[0]: the trace" in "\n".join(problems(text))
     assert "has no instance in the chosen window and classes" in "\n".join(problems(text))
+
+
+def test_google_cell_that_is_not_a_number(tmp_path):
+    import gzip
+
+    path = tmp_path / "part-00000.csv.gz"
+    with gzip.open(path, "wt") as handle:
+        handle.write("0,,7,0,1,0,u,2,9,0.5,0.25,0,0\n5,,7,x1,1,1,u,2,9,0.5,0.25,0,0\n")
+    out = problems(trace_scenario({"kind": "trace", "format": "google-2011", "path": str(path),
+                                   "machine": {"cpu": 32, "memory": "128GiB"}}))
+    assert any(p.startswith(f"{path}:2: task_index: 'x1' is not a number; expected an integer")
+               for p in out), out
