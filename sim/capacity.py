@@ -11,6 +11,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
+from sim import traces
 from sim.config import (
     BurstArrivals,
     Faults,
@@ -18,11 +21,14 @@ from sim.config import (
     Image,
     ResolvedProfile,
     Scenario,
+    TraceArrivals,
     Workload,
 )
 from sim.demand import Demand, demand, eligible_groups, layer_chain
 from sim.experiment import RunSpec, apply, run
+from sim.rng import generator
 from sim.rng import mean as dist_mean
+from sim.units import format_size
 
 RESOURCES = ("memory", "cpu", "disk", "partitions")
 
@@ -97,10 +103,51 @@ def simulated_fit(scenario: Scenario, group: HostGroup, workload: Workload, mode
     return sum(1 for r in result.recorder.instances if not r.rejected)
 
 
+def trace_sizes(workload: Workload, scenario: Scenario) -> list[tuple[float, float, float]]:
+    """A trace workload's instance sizes with how many of each run at once on average over
+    the scenario's duration: (vCPU, memory bytes, mean running), most running first.
+
+    The time average of the replay itself (seed of the scenario, first replication): each
+    instance counts the share of ``[0, duration]`` it spans; an instance without a trace
+    lifetime lives the workload's mean lifetime, or to the end.
+    """
+    arrival = workload.arrival
+    assert isinstance(arrival, TraceArrivals)
+    table = traces.read(arrival)
+    replay = traces.replay(table, arrival, workload,
+                           generator(scenario.seed, traces.stream_name(table), 0))
+    end = scenario.duration
+    default = dist_mean(workload.lifetime) if workload.lifetime is not None else math.inf
+    life = np.where(np.isnan(replay.lifetime_s), default if not replay.has_lifetime
+                    else math.inf, replay.lifetime_s)
+    start = np.minimum(replay.arrival_s, end)
+    share = (np.minimum(start + life, end) - start) / end
+    frame: dict[tuple[float, float], float] = {}
+    for cpu, memory, w in zip(replay.cpu.tolist(), replay.memory_bytes.tolist(),
+                              share.tolist()):
+        frame[(cpu, memory)] = frame.get((cpu, memory), 0.0) + w
+    return sorted(((c, m, n) for (c, m), n in frame.items()), key=lambda x: -x[2])
+
+
+def representative(workload: Workload, scenario: Scenario) -> tuple[Workload, str]:
+    """For a trace workload, the workload with the size most instances run at (for per-host
+    density) and that size in words; other workloads unchanged, with no words."""
+    if not isinstance(workload.arrival, TraceArrivals):
+        return workload, ""
+    sizes = trace_sizes(workload, scenario)
+    total = sum(n for _, _, n in sizes) or 1.0
+    cpu, memory, n = sizes[0]
+    words = f"{cpu:g} vCPU, {format_size(memory)} ({n / total:.0%} of the running mean)"
+    return workload.model_copy(update={"cpu": cpu, "memory": memory}), words
+
+
 def expected_concurrent(workload: Workload, duration: float) -> float:
     """How many instances of ``workload`` run at once in steady state: rate x mean lifetime
-    (Little's law) for streams, the count for bursts; capped by the arrivals' count."""
+    (Little's law) for streams, the count for bursts; capped by the arrivals' count. Trace
+    workloads differ in size: ``trace_sizes`` gives their mix."""
     arrival = workload.arrival
+    if isinstance(arrival, TraceArrivals):
+        raise TypeError(f"{workload.name} replays a trace: use trace_sizes")
     if isinstance(arrival, BurstArrivals):
         return float(arrival.count)
     rate = arrival.rate if hasattr(arrival, "rate") else 1.0 / arrival.interval  # type: ignore
@@ -119,8 +166,15 @@ def steady_mix(scenario: Scenario, group: HostGroup, profile: ResolvedProfile,
     (name, instances running at once, demand) each, and the images they need."""
     workloads = [wl for wl in scenario.workloads
                  if group in eligible_groups(list(scenario.hosts), wl, profile)]
-    mix = [(wl.name, math.ceil(expected_concurrent(wl, scenario.duration) - 1e-9),
-            demand(wl, profile, images)) for wl in workloads]
+    mix: list[tuple[str, int, Demand]] = []
+    for wl in workloads:
+        if isinstance(wl.arrival, TraceArrivals):  # one entry per instance size
+            mix.extend((f"{wl.name} {cpu:g}vCPU/{format_size(memory)}", math.ceil(n - 1e-9),
+                        demand(wl, profile, images, cpu=cpu, memory=memory))
+                       for cpu, memory, n in trace_sizes(wl, scenario) if n > 0)
+        else:
+            mix.append((wl.name, math.ceil(expected_concurrent(wl, scenario.duration) - 1e-9),
+                        demand(wl, profile, images)))
     return mix, [wl.image for wl in workloads]
 
 
@@ -180,7 +234,8 @@ def density_table(scenario: Scenario, profiles: dict[str, ResolvedProfile], mode
     table: dict[str, Any] = {}
     for group in scenario.hosts:
         rows: dict[str, Any] = {}
-        for wl in scenario.workloads:
+        for original in scenario.workloads:
+            wl, size = representative(original, scenario)
             per_mode: dict[str, Any] = {}
             for mode in modes:
                 eligible = eligible_groups(list(scenario.hosts), wl, profiles[mode])
@@ -192,6 +247,8 @@ def density_table(scenario: Scenario, profiles: dict[str, ResolvedProfile], mode
                 entry: dict[str, Any] = {
                     "per_host": f.per_host, "binding": f.binding,
                     "limits": {r: (v if math.isfinite(v) else None) for r, v in f.limits.items()}}
+                if size:
+                    entry["trace_size"] = size
                 if check and f.binding == "not allowed":
                     entry["simulated"] = 0
                 elif check and f.per_host >= 0:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from sim.config import (
@@ -21,10 +22,12 @@ from sim.config import (
     Profile,
     ResolvedProfile,
     Scenario,
+    TraceArrivals,
     Workload,
 )
-from sim.demand import demand, eligible_groups, why_not
+from sim.demand import carriers, demand, eligible_groups, why_not
 from sim.profiles import resolve_profiles
+from sim.traces import TraceTable, select
 from sim.units import UnitError, format_size, parse_duration
 
 Path = tuple[Any, ...]
@@ -51,9 +54,44 @@ def _hint(name: str, known: list[str]) -> str:
     return f"; did you mean {near[0]!r}?" if near else f"; known: {', '.join(sorted(known))}"
 
 
-def check_scenario(data: dict[str, Any], scenario: Scenario | None
+def _trace_fit(wl: Workload, table: TraceTable, modes: list[str],
+               profiles: dict[str, ResolvedProfile], images: dict[str, Image],
+               allowed: list[HostGroup]) -> list[str]:
+    """For a trace workload: per mode, how many of the instances it replays no allowed host
+    could ever take (each distinct vCPU and memory size checked once), with the largest."""
+    assert isinstance(wl.arrival, TraceArrivals)
+    chosen = select(table, wl.arrival, wl)
+    if not len(chosen.index):
+        return [f"the trace {table.files[0]} has no instance in the chosen window and classes"]
+    sizes, counts = np.unique(np.stack([chosen.cpu, chosen.memory_bytes], axis=1), axis=0,
+                              return_counts=True)
+    out = []
+    for mode in modes:
+        if mode not in profiles:
+            continue
+        misfits, reasons = 0, {}
+        for (cpu, memory), count in zip(sizes, counts):
+            need = demand(wl, profiles[mode], images, cpu=float(cpu), memory=float(memory))
+            why = {h.group: why_not(h, need) for h in allowed}
+            if allowed and all(why.values()):
+                misfits += int(count)
+                reasons = why  # sizes ascend: the last misfit has the most vCPU
+                largest = (float(cpu), float(memory))
+        if misfits:
+            detail = "; ".join(f"{g}: {', '.join(r)}" for g, r in reasons.items())
+            out.append(f"{misfits:,} of {len(chosen.index):,} trace instances can never run "
+                       f"under {mode} isolation; the largest, {largest[0]:g} vCPU and "
+                       f"{format_size(largest[1])}: {detail} (use larger hosts, cpu_scale or "
+                       "memory_scale, or classes: to leave them out)")
+    return out
+
+
+def check_scenario(data: dict[str, Any], scenario: Scenario | None,
+                   tables: dict[str, TraceTable] | None = None
                    ) -> tuple[list[tuple[Path, str]], dict[str, ResolvedProfile]]:
-    """Problems as ``(path, message)``, and the resolved profiles."""
+    """Problems as ``(path, message)``, and the resolved profiles. ``tables`` are the traces
+    the loader read, by digest: trace workloads are checked instance size by size."""
+    tables = tables or {}
     problems: list[tuple[Path, str]] = []
     hosts = _items(data, "hosts", HostGroup)
     images = _items(data, "images", Image)
@@ -196,6 +234,15 @@ def check_scenario(data: dict[str, Any], scenario: Scenario | None
         if scenario is None or wl.image not in good_images:
             continue
         modes = compared if compared is not None else [wl.isolation]
+        if isinstance(wl.arrival, TraceArrivals):
+            skip = carriers([h for _, h in hosts])
+            allowed = [groups[g] for g in (wl.host_groups or list(groups))
+                       if g in groups and g not in skip]
+            table = tables.get(wl.arrival.digest or "")
+            if table is not None:
+                problems.extend((("workloads", i), message) for message in
+                                _trace_fit(wl, table, modes, profiles, by_name, allowed))
+            continue
         for mode in modes:
             if mode not in profiles:
                 continue
@@ -241,6 +288,11 @@ def check_scenario(data: dict[str, Any], scenario: Scenario | None
                 if ro.workload not in workload_names:
                     problems.append((at + ("rollout", "workload"), f"unknown workload "
                                      f"{ro.workload!r}" + _hint(ro.workload, workload_names)))
+                elif any(isinstance(wl.arrival, TraceArrivals) for _, wl in workloads
+                         if wl.name == ro.workload):
+                    problems.append((at + ("rollout", "workload"), "rolling out a workload "
+                                     "that replays a trace is not supported (its instances "
+                                     "have the trace's sizes); roll out a modelled workload"))
                 if not pushed:
                     problems.append((at + ("rollout",), "hosts pull from the registry: put a "
                                      "push step (after the build) before the rollout"))

@@ -184,8 +184,87 @@ class BurstArrivals(_Bounded):
     at: Duration = 0.0
 
 
+class TraceMachine(Spec):
+    """The machine a normalised trace's 1.0 stands for (Google 2011: the largest machine)."""
+
+    cpu: Annotated[float, Field(gt=0)] = Field(description="vCPU of a 1.0 machine")
+    memory: Annotated[Size, Field(gt=0)] = Field(description="memory of a 1.0 machine")
+
+
+def _label(value: Any) -> Any:
+    """A class label written as a number (Google's scheduling class 2) as the text it is."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:g}"
+    return value
+
+
+Label = Annotated[str, BeforeValidator(_label)]
+_FORMAT_ONLY = {"durations": "azure-v1", "flavors": "azure-v1", "intervals": "azure-v1",
+                "machine": "google-2011", "resubmissions": "google-2011", "columns": "csv",
+                "time_unit": "csv", "memory_unit": "csv"}
+
+
+class TraceArrivals(_Bounded):
+    """Arrivals replayed from a trace file, with the trace's lifetimes, vCPU and memory
+    where it has them (``sim.traces`` reads the formats; README: "Replaying traces")."""
+
+    kind: Literal["trace"]
+    format: Literal["azure-v1", "google-2011", "csv"]
+    path: str = Field(description="the trace file, relative to the scenario file; "
+                                  "google-2011: a file or a glob of task_events parts")
+    durations: str | None = Field(None, description="azure-v1: the durations file; default "
+                                                    "the v1.<split>.c*.txt beside path")
+    flavors: str | None = Field(None, description="azure-v1: flav_map.txt; default beside "
+                                                  "path or in ../maps/")
+    intervals: str | None = Field(None, description="azure-v1: v1.interval_map.txt; default "
+                                                    "beside path or in ../maps/")
+    digest: str | None = Field(None, description="content digest of the trace's files, "
+                                                 "filled in on loading; a stated one must match")
+    offset: Duration = Field(0.0, description="replay starts this long after the trace's "
+                                              "first arrival")
+    length: Annotated[Duration, Field(gt=0)] | None = Field(
+        None, description="how much of the trace (trace time) to replay; default to its end")
+    speedup: Annotated[float, Field(gt=0)] = Field(
+        1.0, description="trace time per simulated second (arrivals and lifetimes)")
+    sample: Annotated[float, Field(gt=0, le=1)] = Field(
+        1.0, description="fraction of the trace's instances replayed (drawn at random)")
+    cpu_scale: Annotated[float, Field(gt=0)] = 1.0
+    memory_scale: Annotated[float, Field(gt=0)] = 1.0
+    classes: Annotated[list[Label], Field(min_length=1)] | None = Field(
+        None, description="replay only these flavors (azure-v1), scheduling classes "
+                          "(google-2011) or class values (csv); default all")
+    spread: bool = Field(True, description="spread a binned trace's arrivals uniformly over "
+                                           "their bin, a batch together")
+    machine: TraceMachine | None = Field(None, description="google-2011: the size of 1.0")
+    resubmissions: Literal["first", "separate"] = Field(
+        "first", description="google-2011: replay a task's first submission only, or each")
+    columns: dict[str, str] = Field(
+        {}, description="csv: field -> column name (fields: arrival, lifetime, cpu, memory, "
+                        "tenant, class, deployment)")
+    time_unit: Literal["s", "ms", "us", "datetime"] = Field(
+        "s", description="csv: unit of arrival and lifetime; datetime: ISO 8601 arrivals")
+    memory_unit: Annotated[Size, Field(gt=0)] = Field(
+        1.0, description="csv: bytes per unit of the memory column, e.g. 1GiB")
+
+    @model_validator(mode="after")
+    def _format_options(self) -> TraceArrivals:
+        for key, fmt in _FORMAT_ONLY.items():
+            if key in self.model_fields_set and self.format != fmt:
+                raise ValueError(f"{key} is an option of format {fmt}, not {self.format}")
+        if self.format == "google-2011" and self.machine is None:
+            raise ValueError("google-2011 needs machine: {cpu: N, memory: SIZE}, the machine "
+                             "its normalised 1.0 stands for")
+        unknown = set(self.columns) - {"arrival", "lifetime", "cpu", "memory", "tenant",
+                                       "class", "deployment"}
+        if unknown:
+            raise ValueError(f"columns: unknown field {min(unknown)!r}; fields: "
+                             "arrival, lifetime, cpu, memory, tenant, class, deployment")
+        return self
+
+
 Arrival = Annotated[
-    PoissonArrivals | ConstantArrivals | BurstArrivals, Field(discriminator="kind")
+    PoissonArrivals | ConstantArrivals | BurstArrivals | TraceArrivals,
+    Field(discriminator="kind"),
 ]
 
 
@@ -257,8 +336,10 @@ class Workload(Spec):
     image: str
     isolation: str = "process"
     tenant: str = "default"
-    cpu: Annotated[float, Field(gt=0)] = 1.0
-    memory: Size
+    cpu: Annotated[float, Field(gt=0)] = Field(
+        1.0, description="vCPU; a trace's own values replace it where it has them")
+    memory: Size = Field(description="the memory limit; a trace's own values replace it where "
+                                     "it has them")
     app_start: Distribution = ZERO
     arrival: Arrival
     lifetime: Distribution | None = Field(

@@ -70,13 +70,15 @@ class Demand:
     os_build: str | None
 
 
-def demand(workload: Workload, profile: ResolvedProfile, images: dict[str, Image]) -> Demand:
-    """The demand of one instance of ``workload`` run under ``profile``."""
+def demand(workload: Workload, profile: ResolvedProfile, images: dict[str, Image],
+           cpu: float | None = None, memory: float | None = None) -> Demand:
+    """The demand of one instance of ``workload`` run under ``profile``; ``cpu`` and
+    ``memory`` replace the workload's own (a trace instance's size)."""
     image_bytes = sum(layer.size for layer in layer_chain(images, workload.image))
     private = profile.disk_per_instance + (image_bytes if profile.disk_image == "copy" else 0.0)
     return Demand(
-        memory=committed_memory(workload.memory, profile),
-        vcpu=workload.cpu * (1.0 + profile.cpu_overhead),
+        memory=committed_memory(workload.memory if memory is None else memory, profile),
+        vcpu=(workload.cpu if cpu is None else cpu) * (1.0 + profile.cpu_overhead),
         disk_private=private,
         partition=1 if profile.partition else 0,
         image_bytes=image_bytes,

@@ -19,11 +19,13 @@ from typing import Any
 
 import simpy
 
-from sim import __version__
-from sim.config import ResolvedProfile, Scenario
+from sim import __version__, traces
+from sim.config import ResolvedProfile, Scenario, TraceArrivals
 from sim.loader import Loaded
 from sim.model.cluster import build
 from sim.recorder import Recorder
+from sim.rng import generator
+from sim.traces import Replay
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,9 @@ class RunSpec:
         return {wl.isolation: self.profiles[wl.isolation] for wl in self.scenario.workloads}
 
     def key(self) -> str:
-        """A name for this run derived from everything it simulates: the resolved scenario,
-        the profiles it uses, the seed, the replication and the simulator's code."""
+        """A name for this run derived from everything it simulates: the resolved scenario
+        (with the content digest of every trace it replays, which the loader pins), the
+        profiles it uses, the seed, the replication and the simulator's code."""
         identity = {
             "scenario": self.scenario.model_dump(mode="json", exclude_none=True),
             "profiles": {k: v.model_dump(mode="json", exclude_none=True)
@@ -123,12 +126,31 @@ class RunResult:
     wall_s: float
 
 
+def replays(scenario: Scenario, seed: int, replication: int) -> dict[str, Replay]:
+    """The instances each trace workload of ``scenario`` replays in a run of ``seed`` and
+    ``replication``, by workload name. Traces are read here (memoized per process, checked
+    against the digest the loader pinned), never in the model; their random draws come from
+    the stream ``trace/<digest>`` of the trace's content, so every isolation mode compared sees
+    the same instances, and workloads that split one trace by ``classes`` replay disjoint
+    parts of the same draw (a batch split across them still arrives at one moment).
+    """
+    out: dict[str, Replay] = {}
+    for wl in scenario.workloads:
+        if isinstance(wl.arrival, TraceArrivals):
+            table = traces.read(wl.arrival)
+            out[wl.name] = traces.replay(table, wl.arrival, wl,
+                                         generator(seed, traces.stream_name(table), replication))
+    return out
+
+
 def run(spec: RunSpec) -> RunResult:
-    """Build and run one spec to the scenario's duration."""
+    """Read the traces a spec replays, then build and run it to the scenario's duration
+    (``wall_s`` covers both)."""
     started = time.perf_counter()
     env = simpy.Environment()
     recorder = Recorder()
-    cluster = build(env, spec.scenario, spec.profiles, spec.seed, spec.replication, recorder)
+    cluster = build(env, spec.scenario, spec.profiles, spec.seed, spec.replication, recorder,
+                    replays(spec.scenario, spec.seed, spec.replication))
     env.run(until=spec.scenario.duration)
     cluster.finish()
     return RunResult(spec, recorder, time.perf_counter() - started)

@@ -19,9 +19,10 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from sim import paths
+from sim import paths, traces
 from sim.checks import check_scenario
-from sim.config import ResolvedProfile, Scenario
+from sim.config import ResolvedProfile, Scenario, TraceArrivals
+from sim.traces import TraceError, TraceTable
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Problem:
     message: str
     line: int = 0
     column: int = 0
+    file: str = ""  # set when the problem is in another file (a trace): FILE:LINE: field: msg
 
 
 class ScenarioError(Exception):
@@ -45,7 +47,10 @@ class ScenarioError(Exception):
     def __str__(self) -> str:
         lines = []
         for p in self.problems:
-            where = f"{self.file}:{p.line}:{p.column}" if p.line else self.file
+            if p.file:
+                where = f"{p.file}:{p.line}" if p.line else p.file
+            else:
+                where = f"{self.file}:{p.line}:{p.column}" if p.line else self.file
             lines.append(f"{where}: {p.path + ': ' if p.path else ''}{p.message}")
         return "\n".join(lines)
 
@@ -93,11 +98,12 @@ def load_text(text: str, file: str = "<scenario>", overrides: dict[str, Any] | N
         raise ScenarioError(file, [Problem("", "a scenario is a mapping of keys such as name, "
                                            "duration, hosts, images, workloads", 1, 1)])
     data.update(overrides or {})
-    scenario, profiles, found = _validate(data)
-    problems = [_place(tree, path, message, kind) for path, message, kind in found]
+    tables, problems = _read_traces(data, tree, file)
+    scenario, profiles, found = _validate(data, tables)
+    problems += [_place(tree, path, message, kind) for path, message, kind in found]
     points: list[Point] = []
     if scenario is not None and not problems:
-        points, sweep_problems = _sweep_points(data, tree, scenario)
+        points, sweep_problems = _sweep_points(data, tree, scenario, tables)
         problems.extend(sweep_problems)
     if problems or scenario is None:
         raise ScenarioError(file, problems)
@@ -107,16 +113,68 @@ def load_text(text: str, file: str = "<scenario>", overrides: dict[str, Any] | N
 Found = list[tuple[tuple[Any, ...], str, str]]  # (data path, message, kind)
 
 
-def _validate(data: dict[str, Any]) -> tuple[Scenario | None, dict[str, ResolvedProfile],
-                                             Found]:
-    """Schema and whole-scenario checks of plain ``data``; problems with their data paths."""
+def _read_traces(data: dict[str, Any], tree: Any, file: str
+                 ) -> tuple[dict[str, TraceTable], list[Problem]]:
+    """Read every trace a workload replays (``kind: trace``), by content digest.
+
+    Sets each such arrival's paths to absolute ones (relative paths are relative to the
+    scenario file) and its ``digest`` to the files' content digest, so that a run's key, and
+    the resolved scenario, name exactly the trace it replays. A trace that cannot be read
+    is a problem at its own file and line.
+    """
+    tables: dict[str, TraceTable] = {}
+    problems: list[Problem] = []
+    folder = Path(file).resolve().parent if not file.startswith("<") else Path.cwd()
+    workloads = data.get("workloads")
+    for i, raw in enumerate(workloads if isinstance(workloads, list) else []):
+        arrival = raw.get("arrival") if isinstance(raw, dict) else None
+        if not isinstance(arrival, dict) or arrival.get("kind") != "trace":
+            continue
+        try:
+            spec = TraceArrivals.model_validate(arrival)
+        except ValidationError:
+            continue  # the schema pass reports it
+        resolved = {key: str((folder / Path(getattr(spec, key)).expanduser()).resolve())
+                    if not any(ch in getattr(spec, key) for ch in "*?[") else
+                    str(folder / Path(getattr(spec, key)).expanduser())
+                    for key in ("path", "durations", "flavors", "intervals")
+                    if getattr(spec, key) is not None}
+        spec = spec.model_copy(update=resolved)
+        try:
+            table = traces.read(spec)
+        except TraceError as exc:
+            if exc.line == 0 and exc.field in ("path", "durations", "flavors", "intervals",
+                                                 "digest"):
+                line, col = _position(tree, ("workloads", i, "arrival", exc.field))
+                problems.append(Problem(f"workloads[{i}].arrival.{exc.field}",
+                                        f"{exc.message}: {exc.file}", line, col))
+            else:
+                problems.append(Problem(exc.field, exc.message, exc.line, 0, exc.file))
+            continue
+        except OSError as exc:
+            line, col = _position(tree, ("workloads", i, "arrival", "path"))
+            problems.append(Problem(f"workloads[{i}].arrival.path",
+                                    f"cannot read the trace: {exc}", line, col))
+            continue
+        arrival.update(resolved)
+        if spec.format == "azure-v1":  # pin the partner files found beside the trace
+            arrival.update(zip(("durations", "flavors", "intervals"), table.files[1:]))
+        arrival["digest"] = table.digest
+        tables[table.digest] = table
+    return tables, problems
+
+
+def _validate(data: dict[str, Any], tables: dict[str, TraceTable] | None = None
+              ) -> tuple[Scenario | None, dict[str, ResolvedProfile], Found]:
+    """Schema and whole-scenario checks of plain ``data``; problems with their data paths.
+    ``tables`` are the traces read, by digest (for the feasibility of trace instances)."""
     found: Found = []
     scenario = None
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         found.extend(_from_pydantic(exc, data))
-    semantic, profiles = check_scenario(data, scenario)
+    semantic, profiles = check_scenario(data, scenario, tables or {})
     found.extend((path, message, "value") for path, message in semantic)
     return scenario, profiles, found
 
@@ -129,12 +187,12 @@ def _place(tree: Any, path: tuple[Any, ...], message: str, kind: str) -> Problem
     return Problem(_format_path(path), message, line, col)
 
 
-def _sweep_points(data: dict[str, Any], tree: Any, scenario: Scenario
-                  ) -> tuple[list[Point], list[Problem]]:
+def _sweep_points(data: dict[str, Any], tree: Any, scenario: Scenario,
+                  tables: dict[str, TraceTable]) -> tuple[list[Point], list[Problem]]:
     base = {k: v for k, v in data.items() if k not in ("sweep", "replications")}
     sweep = scenario.sweep or {}
     if not sweep:
-        return [Point((), Scenario.model_validate(base), _validate(base)[1])], []
+        return [Point((), Scenario.model_validate(base), _validate(base, tables)[1])], []
     problems: list[Problem] = []
     for path, values in sweep.items():
         where = _position(tree, ("sweep", path), at_key=True)
@@ -147,7 +205,7 @@ def _sweep_points(data: dict[str, Any], tree: Any, scenario: Scenario
             problems.append(Problem(f"sweep.{path}", str(exc), *where))
             continue
         for j, value in enumerate(values):
-            _, _, found = _validate(paths.replace(base, path, value))
+            _, _, found = _validate(paths.replace(base, path, value), tables)
             for inner, message, _kind in found:
                 line, col = _position(tree, ("sweep", path, j))
                 problems.append(Problem(f"sweep.{path}[{j}]", f"with {path} = {value!r}: "
@@ -167,7 +225,7 @@ def _sweep_points(data: dict[str, Any], tree: Any, scenario: Scenario
         point = base
         for path, value in params:
             point = paths.replace(point, path, value)
-        point_scenario, profiles, found = _validate(point)
+        point_scenario, profiles, found = _validate(point, tables)
         if found or point_scenario is None:
             line, col = _position(tree, ("sweep",))
             setting = ", ".join(f"{p} = {v!r}" for p, v in params)

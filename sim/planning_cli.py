@@ -110,7 +110,9 @@ def density_rich(name: str, table: dict[str, Any], modes: list[str]) -> Table:
                 sim = e.get("simulated")
                 check = "" if sim is None else (" ✓" if sim == e["per_host"] else f" ✗ {sim}")
                 cells.append(f"{e['per_host']:,} ({e['binding']}){check}")
-            out.add_row(group, workload, *cells)
+            size = per[modes[0]].get("trace_size") if modes else None
+            out.add_row(group, workload + (f"\n(trace, most common size: {size})" if size
+                                           else ""), *cells)
     return out
 
 

@@ -96,6 +96,10 @@ def _scenario_words(loaded: Loaded) -> str:
             how = f"Poisson, {arrival.rate * 3600:g}/h"
         elif arrival.kind == "constant":
             how = f"every {format_duration(arrival.interval)}"
+        elif arrival.kind == "trace":
+            how = (f"{arrival.format} trace {Path(arrival.path).name}"
+                   + (f", {arrival.sample:.0%} sampled" if arrival.sample < 1 else "")
+                   + (f", {arrival.speedup:g}x speed" if arrival.speedup != 1 else ""))
         else:
             how = f"{arrival.count} at {format_duration(arrival.at)}"
         workloads.append([_e(wl.name), _e(wl.image), _e(wl.tenant), f"{wl.cpu:g}",

@@ -182,3 +182,131 @@ def test_schema_is_json_schema_that_accepts_every_scenario(capsys):
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(yaml.safe_load(edit("    memory: 256GiB", "    memroy: 256GiB")),
                             schema)
+
+
+# --- malformed traces: TRACEFILE:LINE: field: message, exit 2, nothing written ----------------
+
+TRACE_SAMPLE = Path("sim/data/traces/azure-v1").resolve()
+
+
+def trace_scenario(arrival: dict) -> str:
+    from tests.helpers import scenario
+
+    data = scenario(host={"cpu_cores": 1000, "memory": "10TiB"}, workload={"arrival": arrival})
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def broken_azure(tmp_path: Path, flavors_edit=None, durations_edit=None) -> Path:
+    import shutil
+
+    folder = tmp_path / "azure"
+    shutil.copytree(TRACE_SAMPLE, folder)
+    for name, change in (("v1.test.day1.txt", flavors_edit),
+                         ("v1.test.day1.c2591400.txt", durations_edit)):
+        if change is not None:
+            lines = (folder / name).read_text().splitlines(keepends=True)
+            number, old, new = change
+            assert old in lines[number - 1]
+            lines[number - 1] = lines[number - 1].replace(old, new, 1)
+            (folder / name).write_text("".join(lines))
+    return folder / "v1.test.day1.txt"
+
+
+@pytest.mark.parametrize("flavors_edit,durations_edit,file,line,words", [
+    ((3, "|,g,|", "|,z,|"), None, "v1.test.day1.txt", 3,
+     "flavor: unknown flavor 'z'; known: a, b, c"),
+    ((5, "2101200 ", "21012x0 "), None, "v1.test.day1.txt", 5, "time: expected a time"),
+    (None, (7, "U", "X"), "v1.test.day1.c2591400.txt", 7,
+     "duration: 'X"),
+    (None, (9, ",|,", ",U1,|,"), "v1.test.day1.c2591400.txt", 9,
+     "durations: "),
+    (None, (11, "U3", "U99"), "v1.test.day1.c2591400.txt", 11, "with a bin from 0 to 45"),
+])
+def test_malformed_azure_trace_names_file_line_and_field(tmp_path, flavors_edit,
+                                                         durations_edit, file, line, words):
+    path = broken_azure(tmp_path, flavors_edit, durations_edit)
+    text = trace_scenario({"kind": "trace", "format": "azure-v1", "path": str(path)})
+    out = problems(text)
+    hit = [p for p in out if p.startswith(f"{path.parent / file}:{line}: ")]
+    assert hit, out
+    assert words in hit[0], hit[0]
+
+
+@pytest.mark.parametrize("body,line,words", [
+    ("arrival,cpu\n0,1\n5,two\n", 3, "cpu: 'two' is not a number; expected vCPU"),
+    ("arrival,memory\n0,1\n1,-4\n", 3, "memory: -4 is negative"),
+    ("start,cpu\n0,1\n", 1, ("arrival: no column 'arrival'; the header has start, cpu; map one "
+                             "with columns: {arrival: NAME}")),
+    ("arrival,cpu\n0,1\n,2\n", 3, "arrival: empty"),
+    ("arrival,cpu\n0,1\n1,2,3,4\n", 3, "line: "),
+])
+def test_malformed_csv_trace(tmp_path, body, line, words):
+    path = tmp_path / "t.csv"
+    path.write_text(body)
+    out = problems(trace_scenario({"kind": "trace", "format": "csv", "path": str(path)}))
+    assert any(p.startswith(f"{path}:{line}: ") and words in p for p in out), out
+
+
+def test_malformed_google_trace(tmp_path):
+    import gzip
+
+    path = tmp_path / "part-00000.csv.gz"
+    with gzip.open(path, "wt") as handle:
+        handle.write("0,,7,0,1,0,u,2,9,0.5,0.25,0,0\n600000000,,7,0,1,11,u,2,9,0.5,0.25,0,0\n")
+    out = problems(trace_scenario({"kind": "trace", "format": "google-2011", "path": str(path),
+                                   "machine": {"cpu": 32, "memory": "128GiB"}}))
+    assert any(p.startswith(f"{path}:2: event_type: 11 is out of range; expected 0-8")
+               for p in out), out
+
+
+def test_missing_trace_and_bad_options_are_scenario_problems(tmp_path):
+    text = trace_scenario({"kind": "trace", "format": "azure-v1", "path": "nothere.txt"})
+    out = "\n".join(problems(text))
+    assert f"s.yaml:{line_of(text, 'nothere.txt')}:" in out
+    assert "workloads[0].arrival.path: no such file" in out
+    text = trace_scenario({"kind": "trace", "format": "google-2011", "path": "x.gz"})
+    assert "google-2011 needs machine" in "\n".join(problems(text))
+    text = trace_scenario({"kind": "trace", "format": "csv", "path": "x.csv", "spred": False})
+    assert "unknown key 'spred'; did you mean 'spread'?" in "\n".join(problems(text))
+    text = trace_scenario({"kind": "trace", "format": "csv", "path": "x.csv",
+                           "durations": "d.txt"})
+    assert "durations is an option of format azure-v1, not csv" in "\n".join(problems(text))
+
+
+def test_a_pinned_digest_that_no_longer_matches(tmp_path):
+    text = trace_scenario({"kind": "trace", "format": "azure-v1",
+                           "path": str(TRACE_SAMPLE / "v1.test.day1.txt"),
+                           "digest": "0123456789abcdef0123"})
+    out = "\n".join(problems(text))
+    assert "workloads[0].arrival.digest: the trace's files have digest" in out
+    assert "the scenario pins 0123456789abcdef0123" in out
+
+
+def test_cli_exits_2_on_a_malformed_trace_and_writes_nothing(tmp_path, capsys):
+    path = broken_azure(tmp_path, (3, "|,g,|", "|,z,|"))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(trace_scenario({"kind": "trace", "format": "azure-v1", "path": str(path)}))
+    out = tmp_path / "out"
+    assert main(["run", str(bad), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:3: flavor: unknown flavor 'z'" in err and "nothing was run" in err
+    assert not out.exists()
+
+
+def test_a_window_with_no_trace_instance_is_a_problem():
+    text = trace_scenario({"kind": "trace", "format": "azure-v1",
+                           "path": str(TRACE_SAMPLE / "v1.test.day1.txt"), "offset": "30d"})
+    assert "workloads[0]: the trace" in "\n".join(problems(text))
+    assert "has no instance in the chosen window and classes" in "\n".join(problems(text))
+
+
+def test_google_cell_that_is_not_a_number(tmp_path):
+    import gzip
+
+    path = tmp_path / "part-00000.csv.gz"
+    with gzip.open(path, "wt") as handle:
+        handle.write("0,,7,0,1,0,u,2,9,0.5,0.25,0,0\n5,,7,x1,1,1,u,2,9,0.5,0.25,0,0\n")
+    out = problems(trace_scenario({"kind": "trace", "format": "google-2011", "path": str(path),
+                                   "machine": {"cpu": 32, "memory": "128GiB"}}))
+    assert any(p.startswith(f"{path}:2: task_index: 'x1' is not a number; expected an integer")
+               for p in out), out

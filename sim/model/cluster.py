@@ -13,8 +13,9 @@ are data.
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,7 @@ from sim.config import (
     PoissonArrivals,
     ResolvedProfile,
     Scenario,
+    TraceArrivals,
     Workload,
 )
 from sim.demand import Demand, Layer, carriers, demand, eligible_groups, layer_chain, why_not
@@ -38,6 +40,7 @@ from sim.model.placement import CapacityIndex, Placement
 from sim.model.sharing import BatchShare, Network, SharedCapacity
 from sim.recorder import FaultRecord, InstanceRecord, Recorder
 from sim.rng import generator, sampler
+from sim.traces import Replay, tenant_name
 
 Process = Generator[simpy.Event, Any, None]
 
@@ -61,6 +64,8 @@ class WorkloadRuntime:
     redraw_fault: Callable[[], float] | None  # the same, after it has triggered one
     tenant_code: int
     shares_kernel: bool
+    tenant: str = ""  # whose instances these are (a trace gives each instance its own)
+    replay: Replay | None = None  # a trace workload's instances (arrays, simulation time)
 
 
 RETIRE = "retire"  # the cause of an interrupt that stops an instance for a rollout
@@ -97,8 +102,9 @@ class Cluster:
 
     def __init__(self, env: simpy.Environment, scenario: Scenario,
                  profiles: dict[str, ResolvedProfile], seed: int, replication: int,
-                 recorder: Recorder) -> None:
+                 recorder: Recorder, traces: dict[str, Replay] | None = None) -> None:
         self.env = env
+        self.traces = traces or {}
         self.scenario = scenario
         self.recorder = recorder
         self.seed = seed
@@ -134,6 +140,8 @@ class Cluster:
         self.tenant_codes = {t: i for i, t in enumerate(tenants)}
         self.workloads = [self._workload(wl, profiles[wl.isolation]) for wl in scenario.workloads]
         self.workloads_by_name = {wl.spec.name: wl for wl in self.workloads}
+        self._views: dict[tuple[int, float, float, str], WorkloadRuntime] = {}
+        self._needs: dict[tuple[int, float, float], Demand] = {}
         self.queue: deque[tuple[WorkloadRuntime, simpy.Event]] = deque()
         self.counts = {"running": 0, "starting": 0, "allocated": 0, "queued": 0,
                        "hosts_used": 0, "memory_committed": 0.0}
@@ -160,12 +168,20 @@ class Cluster:
 
     def _workload(self, wl: Workload, profile: ResolvedProfile) -> WorkloadRuntime:
         need = demand(wl, profile, self.images)
+        replay = None
+        if isinstance(wl.arrival, TraceArrivals):
+            if wl.name not in self.traces:
+                raise ValueError(f"workload {wl.name!r} replays a trace, but build() was "
+                                 "given none for it (sim.experiment reads traces)")
+            replay = self.traces[wl.name]
+            # instances differ in size: a host group is left out only for what no size fixes
+            need = demand(wl, profile, self.images, cpu=0.0, memory=0.0)
         allowed = {g.group for g in eligible_groups(list(self.scenario.hosts), wl, profile)}
         hosts = [h for h in self.hosts if h.spec.group in allowed and not why_not(h.spec, need)]
         tag = f"{profile.name}/{wl.name}"
         rate = wl.kernel_fault_rate
         return WorkloadRuntime(
-            spec=wl, profile=profile, need=need, chain=layer_chain(self.images, wl.image),
+            replay=replay, spec=wl, profile=profile, need=need, chain=layer_chain(self.images, wl.image),
             host_ids=_as_slice([h.index for h in hosts]),
             chain_key=wl.image,
             draw_app=sampler(wl.app_start, self._rng(f"app_start/{wl.name}")),
@@ -180,6 +196,7 @@ class Cluster:
                                               1 / rate) if rate > 0 else None),
             tenant_code=self.tenant_codes[wl.tenant],
             shares_kernel=profile.shares_host_kernel,
+            tenant=wl.tenant,
         )
 
     # --- levels -------------------------------------------------------------------------
@@ -206,9 +223,9 @@ class Cluster:
         if wl.shares_kernel:
             tenants = host.kernel_tenants
             pairs_before = _pairs(len(tenants))
-            tenants[wl.spec.tenant] += delta
-            if tenants[wl.spec.tenant] == 0:
-                del tenants[wl.spec.tenant]
+            tenants[wl.tenant] += delta
+            if tenants[wl.tenant] == 0:
+                del tenants[wl.tenant]
             if len(tenants) != 1:
                 self.kernel_owner[host.index] = -1 if not tenants else -2
             else:
@@ -250,6 +267,12 @@ class Cluster:
         spec = wl.spec.arrival
         end = min(self.scenario.duration, spec.until if spec.until is not None else math.inf)
         limit = spec.count if spec.count is not None else math.inf
+        if isinstance(spec, TraceArrivals):
+            assert wl.replay is not None
+            times = wl.replay.arrival_s
+            last = min(int(np.searchsorted(times, end, side="left")), int(min(limit, len(times))))
+            yield from times[:last].tolist()
+            return
         if isinstance(spec, BurstArrivals):
             if spec.at < end:
                 yield from (spec.at for _ in range(spec.count))
@@ -278,13 +301,40 @@ class Cluster:
 
     def _arrivals(self, wl: WorkloadRuntime) -> Process:
         name = wl.spec.name
-        for t in self._arrival_times(wl):
+        trace = wl.replay
+        for i, t in enumerate(self._arrival_times(wl)):
             if t > self.env.now:
                 yield self.env.timeout(t - self.env.now)
-            draws = Draws(wl.draw_app(), wl.draw_lifetime() if wl.draw_lifetime else None,
-                          wl.draw_create(), wl.draw_boot(), wl.draw_stop(),
-                          wl.draw_fault() if wl.draw_fault else math.inf)
-            self.submit(self.current[name], draws)
+            lifetime = wl.draw_lifetime() if wl.draw_lifetime else None
+            current = self.current[name]
+            if trace is not None:  # this instance's own size, tenant and lifetime
+                current = self._sized(current, float(trace.cpu[i]),
+                                      float(trace.memory_bytes[i]),
+                                      tenant_name(trace, i, wl.spec.tenant))
+                if trace.has_lifetime:  # NaN: censored, runs to the end
+                    life = float(trace.lifetime_s[i])
+                    lifetime = None if math.isnan(life) else life
+            draws = Draws(wl.draw_app(), lifetime, wl.draw_create(), wl.draw_boot(),
+                          wl.draw_stop(), wl.draw_fault() if wl.draw_fault else math.inf)
+            self.submit(current, draws)
+
+    def _sized(self, wl: WorkloadRuntime, cpu: float, memory: float, tenant: str
+               ) -> WorkloadRuntime:
+        """``wl`` for one trace instance of ``cpu`` vCPU, ``memory`` bytes and ``tenant``
+        (cached: instances of one size and tenant share it)."""
+        key = (id(wl), cpu, memory, tenant)
+        view = self._views.get(key)
+        if view is None:
+            need = self._needs.get((id(wl), cpu, memory))
+            if need is None:
+                need = demand(wl.spec, wl.profile, self.images, cpu=cpu, memory=memory)
+                self._needs[(id(wl), cpu, memory)] = need
+            if tenant not in self.tenant_codes:
+                self.tenant_codes[tenant] = len(self.tenant_codes)
+            view = dataclasses.replace(wl, need=need, tenant=tenant,
+                                       tenant_code=self.tenant_codes[tenant])
+            self._views[key] = view
+        return view
 
     def submit(self, wl: WorkloadRuntime, draws: Draws, origin: str = "arrival",
                on_running: simpy.Event | None = None) -> Any:
@@ -295,7 +345,7 @@ class Cluster:
 
     def _record(self, wl: WorkloadRuntime, request: int, attempt: int,
                 origin: str = "arrival") -> InstanceRecord:
-        record = InstanceRecord(id=self._next_id, workload=wl.spec.name, tenant=wl.spec.tenant,
+        record = InstanceRecord(id=self._next_id, workload=wl.spec.name, tenant=wl.tenant,
                                 isolation=wl.profile.name, arrival=self.env.now,
                                 request=request, attempt=attempt, origin=origin,
                                 image=wl.chain_key)
@@ -746,8 +796,10 @@ def sampler_exponential(gen: Any, mean: float) -> Callable[[], float]:
 
 
 def build(env: simpy.Environment, scenario: Scenario, profiles: dict[str, ResolvedProfile],
-          seed: int, replication: int, recorder: Recorder) -> Cluster:
-    """Wire a scenario (one variant) into runtime objects on ``env``, ready to run."""
-    cluster = Cluster(env, scenario, profiles, seed, replication, recorder)
+          seed: int, replication: int, recorder: Recorder,
+          traces: dict[str, Replay] | None = None) -> Cluster:
+    """Wire a scenario (one variant) into runtime objects on ``env``, ready to run;
+    ``traces`` holds, by workload name, the instances each trace workload replays."""
+    cluster = Cluster(env, scenario, profiles, seed, replication, recorder, traces)
     cluster.start()
     return cluster
