@@ -4,6 +4,9 @@ and the per-group sample totals equal the plain per-host loops bit for bit."""
 
 from __future__ import annotations
 
+import contextlib
+from unittest import mock
+
 import numpy as np
 import simpy
 from hypothesis import HealthCheck, given, settings
@@ -11,6 +14,7 @@ from hypothesis import strategies as st
 
 from sim.config import HostGroup
 from sim.demand import Demand, Layer
+from sim.model import placement
 from sim.model.host import Host
 from sim.model.placement import POLICIES, CapacityIndex, Placement
 from sim.model.sharing import SharedCapacity
@@ -62,8 +66,18 @@ demands = st.builds(
                       max_size=3),
        steps=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 10**6), st.integers(0, 3)),
                       min_size=1, max_size=120),
-       policy=st.sampled_from(POLICIES), seed=st.integers(0, 2**32 - 1))
-def test_index_chooses_what_the_scan_chooses(groups, needs, steps, policy, seed):
+       policy=st.sampled_from(POLICIES), seed=st.integers(0, 2**32 - 1),
+       few_buckets=st.booleans())
+def test_index_chooses_what_the_scan_chooses(groups, needs, steps, policy, seed, few_buckets):
+    # few_buckets: scan as soon as there are more than 2 buckets, drop empty ones at once
+    limits = (mock.patch.multiple(placement, _MIN_BUCKETS=2, _KEEP_EMPTY=0) if few_buckets
+              else contextlib.nullcontext())
+    with limits:
+        _allocate_and_release(groups, needs, steps, policy, seed)
+
+
+def _allocate_and_release(groups: list[dict], needs: list[tuple[Demand, str]],
+                          steps: list[tuple[int, int, int]], policy: str, seed: int) -> None:
     env = simpy.Environment()
     hosts = _hosts(env, groups)
     index = CapacityIndex(hosts)

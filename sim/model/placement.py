@@ -37,6 +37,8 @@ POLICIES = ("first-fit", "best-fit", "spread", "random", "image-locality")
 # Python operations, the scan a few nanoseconds per host (measured in benchmarks/run.py).
 _MIN_BUCKETS = 64
 _SCAN_RATIO = 16
+# Empty buckets (with their cached weights) are kept while a group has at most this many.
+_KEEP_EMPTY = 2 * _MIN_BUCKETS
 
 # What a bucket's weight is cached as when its hosts cannot take the request.
 _NO_FIT = (-1.0, -1.0)
@@ -103,10 +105,10 @@ class CapacityIndex:
         old = self._state[i]
         if key != old:
             group = self.buckets[host.group_index]
-            bucket = group[old]
-            bucket.members.remove(i)
-            if not bucket.members:
-                del group[old]
+            group[old].members.remove(i)
+            if len(group) > _KEEP_EMPTY:  # an empty bucket is kept for reuse, a few at most
+                for empty in [k for k, b in group.items() if not b.members]:
+                    del group[empty]
             self._state[i] = key
             self._bucket(host.group_index, key).members.add(i)
 
@@ -163,6 +165,8 @@ class Placement:
         token = self._tokens.setdefault((need, chain_key), len(self._tokens))
         fitting: list[tuple[Bucket, float, float]] = []
         for bucket in buckets:
+            if not bucket.members:
+                continue
             weight = bucket.weights.get(token)
             if weight is None:
                 weight = bucket.weights[token] = self._weigh(bucket, need, chain)
