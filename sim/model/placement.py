@@ -37,8 +37,9 @@ POLICIES = ("first-fit", "best-fit", "spread", "random", "image-locality")
 # Python operations, the scan a few nanoseconds per host (measured in benchmarks/run.py).
 _MIN_BUCKETS = 64
 _SCAN_RATIO = 16
-# Empty buckets (with their cached weights) are kept while a group has at most this many.
-_KEEP_EMPTY = 2 * _MIN_BUCKETS
+# Empty buckets (with their cached weights) kept aside per group for when a host returns to
+# their state; beyond this many they are forgotten.
+_KEEP_EMPTY = 64
 
 # What a bucket's weight is cached as when its hosts cannot take the request.
 _NO_FIT = (-1.0, -1.0)
@@ -72,7 +73,8 @@ class CapacityIndex:
         self._chains: dict[str, tuple[list[Layer], np.ndarray, np.ndarray]] = {}
         groups = sorted({h.group_index for h in hosts})
         self.group_hosts: dict[int, list[int]] = {g: [] for g in groups}
-        self.buckets: dict[int, dict[StateKey, Bucket]] = {g: {} for g in groups}
+        self.buckets: dict[int, dict[StateKey, Bucket]] = {g: {} for g in groups}  # non-empty
+        self._spare: dict[int, dict[StateKey, Bucket]] = {g: {} for g in groups}  # empty
         self._state: list[StateKey] = []
         for h in hosts:
             key = _state(h)
@@ -105,10 +107,14 @@ class CapacityIndex:
         old = self._state[i]
         if key != old:
             group = self.buckets[host.group_index]
-            group[old].members.remove(i)
-            if len(group) > _KEEP_EMPTY:  # an empty bucket is kept for reuse, a few at most
-                for empty in [k for k, b in group.items() if not b.members]:
-                    del group[empty]
+            bucket = group[old]
+            bucket.members.remove(i)
+            if not bucket.members:  # kept aside with its cached weights, a few at most
+                del group[old]
+                spare = self._spare[host.group_index]
+                if len(spare) >= _KEEP_EMPTY:
+                    spare.clear()
+                spare[old] = bucket
             self._state[i] = key
             self._bucket(host.group_index, key).members.add(i)
 
@@ -128,7 +134,8 @@ class CapacityIndex:
     def _bucket(self, group: int, key: StateKey) -> Bucket:
         bucket = self.buckets[group].get(key)
         if bucket is None:
-            bucket = self.buckets[group][key] = Bucket(key)
+            bucket = self._spare[group].pop(key, None) or Bucket(key)
+            self.buckets[group][key] = bucket
         return bucket
 
 
@@ -165,8 +172,6 @@ class Placement:
         token = self._tokens.setdefault((need, chain_key), len(self._tokens))
         fitting: list[tuple[Bucket, float, float]] = []
         for bucket in buckets:
-            if not bucket.members:
-                continue
             weight = bucket.weights.get(token)
             if weight is None:
                 weight = bucket.weights[token] = self._weigh(bucket, need, chain)
