@@ -41,6 +41,9 @@ _SCAN_RATIO = 16
 # their state; beyond this many they are forgotten.
 _KEEP_EMPTY = 64
 
+# Candidate sets remembered by ``CapacityIndex.groups_of`` (one per workload is typical).
+_COVER_CACHE = 256
+
 # What a bucket's weight is cached as when its hosts cannot take the request.
 _NO_FIT = (-1.0, -1.0)
 
@@ -128,6 +131,8 @@ class CapacityIndex:
         groups = sorted({self.hosts[i].group_index for i in wanted})
         covered = sorted(i for g in groups for i in self.group_hosts[g])
         result = groups if covered == wanted else None
+        if len(self._cover) >= _COVER_CACHE:
+            self._cover.clear()
         self._cover[id(candidates)] = (candidates, result)  # holds it, so the id stays its own
         return result
 
@@ -160,7 +165,10 @@ class Placement:
                chain: list[Layer], allowed: np.ndarray | None = None) -> Host | None:
         """The chosen host among ``candidates`` (host indexes, ascending, or a slice of
         consecutive hosts) that fit now, and, if ``allowed`` (a boolean per host) is given,
-        are allowed; None when none does. The same host as ``scan`` chooses."""
+        are allowed; None when none does. The same host as ``scan`` chooses.
+
+        Pass the same ``candidates`` object for the same set (the workload's): the index
+        recognises it by identity, and works out which host groups it covers only once."""
         ix = self.index
         groups = ix.groups_of(candidates) if allowed is None else None
         if groups is None:
