@@ -38,6 +38,7 @@ from sim.model.host import Host, LayerFetch
 from sim.model.pipelines import PipelineRunner
 from sim.model.placement import CapacityIndex, Placement
 from sim.model.sharing import BatchShare, Network, SharedCapacity
+from sim.model.totals import GroupTotals
 from sim.recorder import FaultRecord, InstanceRecord, Recorder
 from sim.rng import generator, sampler
 from sim.traces import Replay, tenant_name
@@ -754,23 +755,21 @@ class Cluster:
         skip = carriers(list(self.scenario.hosts))  # their capacity is the VMs'
         groups = [(g, spec) for g, spec in enumerate(self.scenario.hosts)
                   if spec.group not in skip]
-        members = [[h for h in self.hosts if h.group_index == g] for g, _ in groups]
+        totals = GroupTotals(self.hosts, self.index)
         while True:
             now = self.env.now
             egress = self.network.egress()
-            for (g, spec), hosts in zip(groups, members):
+            for g, spec in groups:
                 counts = self.group_counts[g]
                 self.recorder.sample({
                     "time_s": now, "group": spec.group,
                     "running": counts["running"], "starting": counts["starting"],
                     "allocated": counts["allocated"], "queued": self.counts["queued"],
-                    "memory_committed_bytes": sum(h.memory_capacity - h.memory_free
-                                                  for h in hosts),
-                    "memory_capacity_bytes": sum(h.memory_capacity for h in hosts),
-                    "vcpu_allocated": sum(h.vcpu_capacity - h.vcpu_free for h in hosts),
-                    "vcpu_capacity": sum(h.vcpu_capacity for h in hosts),
-                    "cpu_busy_startup_cores": sum(min(h.cpu.jobs, h.cpu.capacity)
-                                                  for h in hosts),
+                    "memory_committed_bytes": totals.memory_committed(g),
+                    "memory_capacity_bytes": totals.memory_capacity[g],
+                    "vcpu_allocated": totals.vcpu_allocated(g),
+                    "vcpu_capacity": totals.vcpu_capacity[g],
+                    "cpu_busy_startup_cores": totals.busy_startup_cores(g),
                     "registry_egress_bps": egress * 8,
                 })
             if now + interval > self.scenario.duration + 1e-9:
