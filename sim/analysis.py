@@ -253,7 +253,6 @@ def _availability(frame: pd.DataFrame, warmup: float, duration: float
     if len(frame) == 0 or "request" not in frame:
         return None, 0.0
     df = frame.sort_values(["request", "attempt"], kind="stable")
-    request = df["request"].to_numpy()
     ends = df.groupby("request", sort=False)["wanted_until"].transform("max").to_numpy()
     ends = np.where(np.isnan(ends), duration, np.minimum(ends, duration))
     first = df.groupby("request", sort=False)["arrival"].transform("min").to_numpy()
@@ -270,9 +269,14 @@ def _availability(frame: pd.DataFrame, warmup: float, duration: float
     cut = df["disrupted"].to_numpy()
     until = np.where(~np.isnan(stop), stop, np.where(~np.isnan(cut), cut, duration))
     ran = float(span(running, np.minimum(until, duration)).sum())
-    following = df.groupby("request", sort=False)["running"].shift(-1).to_numpy()
-    same = np.r_[request[1:] == request[:-1], False]
-    back = np.where(same & ~np.isnan(following), following, ends)
+    # an outage runs from a cut until the request next runs (a later attempt taken down
+    # before it ran belongs to the same outage); it begins with the first attempt's cut or
+    # with the cut of an attempt that had run
+    later = df.groupby("request", sort=False)["running"].shift(-1)
+    back = later.groupby(df["request"], sort=False).bfill().to_numpy()
+    back = np.where(np.isnan(back), ends, back)
+    starts_outage = is_first | ~np.isnan(running)
+    cut = np.where(starts_outage, cut, np.nan)
     lost = float(span(cut, np.minimum(back, ends)).sum()) / 3600.0
     return (ran / requested if requested > 0 else None), lost
 

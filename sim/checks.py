@@ -259,6 +259,7 @@ def check_scenario(data: dict[str, Any], scenario: Scenario | None,
                 problems.append((("workloads", i), (f"no host can ever run it under {mode} "
                                  f"isolation ({detail})")))
     workload_names = [wl.name for _, wl in workloads]
+    rolled: dict[str, int] = {}
     for i, raw in enumerate(_list(data, "pipelines")):
         try:
             pipe = Pipeline.model_validate(raw)
@@ -283,6 +284,18 @@ def check_scenario(data: dict[str, Any], scenario: Scenario | None,
                 pushed = True
             elif step.test is not None and step.test.instances and not built:
                 problems.append((at + ("test",), "test instances need a build step first"))
+            elif step.test is not None and step.test.instances and scenario is not None:
+                group = groups.get(pipe.host_group or (hosts[0][1].group if hosts else ""))
+                target = next((wl for _, wl in workloads for s2 in pipe.steps
+                               if s2.rollout is not None and wl.name == s2.rollout.workload),
+                              workloads[0][1] if workloads else None)
+                if group is not None and target is not None and target.isolation in profiles \
+                        and target.image in good_images:
+                    reasons = why_not(group, demand(target, profiles[target.isolation], by_name))
+                    if reasons:
+                        problems.append((at + ("test",), f"test instances of "
+                                         f"{target.name!r} cannot run on build group "
+                                         f"{group.group!r}: {', '.join(reasons)}"))
             elif step.rollout is not None:
                 ro = step.rollout
                 if ro.workload not in workload_names:
@@ -296,6 +309,12 @@ def check_scenario(data: dict[str, Any], scenario: Scenario | None,
                 if not pushed:
                     problems.append((at + ("rollout",), "hosts pull from the registry: put a "
                                      "push step (after the build) before the rollout"))
+                if ro.workload in rolled and rolled[ro.workload] != i:
+                    first = rolled[ro.workload]
+                    problems.append((at + ("rollout", "workload"), f"pipelines[{first}] already "
+                                     f"rolls out {ro.workload!r}; two pipelines would keep "
+                                     "replacing each other's version"))
+                rolled.setdefault(ro.workload, i)
                 if ro.strategy == "rolling" and ro.max_surge in (0, "0%") and \
                         ro.max_unavailable in (0, "0%"):
                     problems.append((at + ("rollout",), "max_surge and max_unavailable are both "

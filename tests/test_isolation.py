@@ -260,3 +260,69 @@ def test_bad_isolation_input_is_reported_with_its_place(change, message):
     with pytest.raises(ScenarioError) as err:
         load(data)
     assert message in str(err.value)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), delay=st.sampled_from(["0s", "30s", "10min"]),
+       latency=st.sampled_from(["0s", "3s"]), surge=st.sampled_from([0, 1, "50%"]),
+       placement=st.sampled_from(["first-fit", "best-fit", "spread"]))
+def test_faults_restarts_and_rollouts_leave_no_capacity_behind(seed, delay, latency, surge,
+                                                               placement):
+    """Faults, restarts (with delays), registry latency, batch jobs and a rollout every
+    20 min: at the end, each host holds exactly the instances placed on it and not removed,
+    and the running level counts exactly the records that run."""
+    import simpy
+
+    from sim.experiment import expand
+    from sim.model.cluster import build
+    from sim.recorder import Recorder
+
+    slow = {**FREE, "create": "5s", "boot": "5s", "stop": "3s", "cpu_bound_fraction": 0.5,
+            "interference": {"cpu": 1.6}}
+    web = {"name": "web", "image": "app", "isolation": "p", "cpu": 1, "memory": "1GiB",
+           "app_start": "2s", "arrival": {"kind": "poisson", "rate": "40/h"},
+           "lifetime": {"dist": "exponential", "mean": "30min"}, "kernel_fault_rate": "0.3/h",
+           "restart": {"policy": "always", "delay": delay}}
+    job = {"name": "job", "image": "app", "isolation": "o", "cpu": 2, "memory": "1GiB",
+           "tenant": "batch", "work": "20min", "noise": "cpu",
+           "arrival": {"kind": "poisson", "rate": "6/h"}, "kernel_fault_rate": "0.2/h",
+           "restart": {"policy": "always", "delay": delay}}
+    data = scenario(
+        duration="4h", placement=placement, seed=seed,
+        hosts=[{"group": "farm", "count": 3, "cpu_cores": 8, "memory": "8GiB", "disk": "1TiB",
+                "disk_rate": "1GB/s", "nic": "1Gbit/s", "max_concurrent_starts": 2,
+                "preloaded_images": ["base"]},
+               {"group": "build", "count": 1, "cpu_cores": 8, "memory": "16GiB",
+                "disk": "1TiB", "disk_rate": "1GB/s", "nic": "1Gbit/s"}],
+        registry={"bandwidth": "1Gbit/s", "latency": latency},
+        images=[{"name": "base", "os_build": "ltsc2022", "layers": ["1GiB"]},
+                {"name": "app", "base": "base", "layers": ["50MiB"]}],
+        workloads=[{**web, "host_groups": ["farm"]}, {**job, "host_groups": ["farm"]}],
+        profiles={"p": slow, "o": {**slow, "shares_host_kernel": False}},
+        faults={"host_hardware": {"mtbf": "6h", "repair": "15min"},
+                "host_kernel": {"mtbf": "5h", "reboot": "2min"}},
+        pipelines=[{"name": "ci", "host_group": "build", "trigger": {"at": "10min",
+                                                                      "every": "20min"},
+                    "steps": [{"build": {"base": "base", "install": "1min",
+                                         "layer": "20MiB"}},
+                              {"push": {}},
+                              {"rollout": {"workload": "web", "max_surge": surge,
+                                           "max_unavailable": 1}}]}])
+    spec = expand(load(data), replications=1)[0]
+    env = simpy.Environment()
+    recorder = Recorder()
+    cluster = build(env, spec.scenario, spec.profiles, spec.seed, 0, recorder)
+    env.run(until=spec.scenario.duration)
+    on_host = {h.index: 0 for h in cluster.hosts}
+    running = 0
+    for r in recorder.instances:
+        if r.host >= 0 and math.isnan(r.removed):
+            on_host[r.host] += 1
+        if not math.isnan(r.running) and math.isnan(r.stopping) and math.isnan(r.disrupted):
+            running += 1
+    assert {h.index: h.instances for h in cluster.hosts} == on_host
+    assert cluster.counts["running"] == running
+    assert cluster.counts["allocated"] == sum(on_host.values())
+    for h in cluster.hosts:
+        assert h.memory_free <= h.memory_capacity + 1e-6
+        assert h.batch is None or h.batch.jobs <= h.instances

@@ -84,6 +84,7 @@ class Live:
     on_running: simpy.Event | None = None  # fires once it runs (or ends without running)
     retiring: bool = False
     counted: bool = False  # in the per-version running levels now
+    remaining: float | None = None  # running time it still wants, between attempts
 
 
 @dataclass(slots=True)
@@ -122,6 +123,8 @@ class Cluster:
                             spec=group, cpu=SharedCapacity(env, group.cpu_cores, 1.0),
                             disk_io=SharedCapacity(env, group.disk_rate),
                             slots=simpy.Resource(env, group.max_concurrent_starts))
+                host.crashed = env.event()
+                host.back = env.event()
                 for image in group.preloaded_images:
                     host.preload(layer_chain(self.images, image))
                 self.hosts.append(host)
@@ -142,6 +145,7 @@ class Cluster:
         self.workloads = [self._workload(wl, profiles[wl.isolation]) for wl in scenario.workloads]
         self.workloads_by_name = {wl.spec.name: wl for wl in self.workloads}
         self._views: dict[tuple[int, float, float, str], WorkloadRuntime] = {}
+        self._jobs: dict[int, tuple[SharedCapacity, simpy.Event]] = {}  # start-up work by rec
         self._needs: dict[tuple[int, float, float], Demand] = {}
         self.queue: deque[tuple[WorkloadRuntime, simpy.Event]] = deque()
         self.counts = {"running": 0, "starting": 0, "allocated": 0, "queued": 0,
@@ -160,6 +164,7 @@ class Cluster:
         self.registry_layers = {layer.key for name in self.images
                                 for layer in layer_chain(self.images, name)}
         self.bytes_downloaded = 0.0
+        self._ingress: SharedCapacity | None = None
         if self.tracking:
             self.network.on_egress = lambda bps: recorder.level("registry_egress_Bps", env.now,
                                                                 bps)
@@ -182,7 +187,8 @@ class Cluster:
         tag = f"{profile.name}/{wl.name}"
         rate = wl.kernel_fault_rate
         return WorkloadRuntime(
-            replay=replay, spec=wl, profile=profile, need=need, chain=layer_chain(self.images, wl.image),
+            replay=replay, spec=wl, profile=profile, need=need,
+            chain=layer_chain(self.images, wl.image),
             host_ids=_as_slice([h.index for h in hosts]),
             chain_key=wl.image,
             draw_app=sampler(wl.app_start, self._rng(f"app_start/{wl.name}")),
@@ -253,6 +259,13 @@ class Cluster:
         for pipeline in self.scenario.pipelines:
             PipelineRunner(self, pipeline).start()
         self.env.process(self._sampler())
+
+    def registry_ingress(self) -> SharedCapacity:
+        """The registry's upload side, shared by every push (links are full duplex: pushes
+        do not take egress from pulls)."""
+        if self._ingress is None:
+            self._ingress = SharedCapacity(self.env, self.scenario.registry.bandwidth)
+        return self._ingress
 
     def finish(self) -> None:
         """Record the end state: every image's layers and the layers each host holds."""
@@ -395,7 +408,7 @@ class Cluster:
             if live is not None:
                 del self.live[wl.spec.name][live.rec.request]
                 if live.on_running is not None and not live.on_running.triggered:
-                    live.on_running.succeed()
+                    live.on_running.succeed(False)  # ended without running
 
     def _attempts(self, wl: WorkloadRuntime, rec: InstanceRecord, draws: Draws,
                   live: Live | None) -> Process:
@@ -421,11 +434,18 @@ class Cluster:
                 fault_s -= ran  # memoryless: the residual of an exponential clock
             if remaining is not None and wl.spec.work is None:
                 remaining = max(0.0, remaining - ran)
-            if wl.spec.restart.policy == "never":
-                rec.wanted_until = env.now + self._wanted(wl, remaining)
+            if live is not None:
+                live.remaining = remaining
+                live.stop_at = math.nan
+            if wl.spec.restart.policy == "never" or (live is not None and live.retiring):
+                rec.wanted_until = env.now + (0.0 if live is not None and live.retiring
+                                              else self._wanted(wl, remaining))
                 return
             if wl.spec.restart.delay > 0:
-                yield env.timeout(wl.spec.restart.delay)
+                yield env.timeout(wl.spec.restart.delay)  # not on a host: nothing interrupts
+            if live is not None and live.retiring:  # replaced while it waited
+                rec.wanted_until = env.now
+                return
             rec = self._record(wl, request=rec.request, attempt=rec.attempt + 1,
                                origin=rec.origin)
             if live is not None:
@@ -433,9 +453,12 @@ class Cluster:
 
     def retire(self, live: Live) -> None:
         """Stop a live instance for good (a rollout replaced it): it stops as it would at the
-        end of its lifetime; one still starting is dropped."""
+        end of its lifetime; one still starting is dropped; one waiting (for placement or to
+        restart) ends when its wait does."""
         live.retiring = True
-        if live.process.is_alive:
+        rec = live.rec
+        on_host = rec.host >= 0 and math.isnan(rec.removed) and math.isnan(rec.disrupted)
+        if on_host and rec.id in self.hosts[rec.host].residents and live.process.is_alive:
             live.process.interrupt(RETIRE)
 
     def _retire(self, wl: WorkloadRuntime, rec: InstanceRecord, draws: Draws
@@ -447,6 +470,9 @@ class Cluster:
         if math.isnan(rec.running) or not math.isnan(rec.stopping):
             self._abort(wl, rec)
             return "done"
+        entry = host.residents.get(rec.id)
+        if entry is not None and len(entry) > 2 and host.batch is not None:
+            host.batch.cancel(entry[2])  # a batch job's work stops with it
         rec.stopping = self.env.now
         self._leave_running(host, wl, rec)
         try:
@@ -481,6 +507,10 @@ class Cluster:
             host = yield ticket
         rec.placed = env.now
         rec.host = host.index
+        if live is not None and live.retiring:  # replaced while it queued
+            rec.wanted_until = env.now
+            self._release(host, wl, rec)
+            return "done"
         if not host.available:  # it crashed in the instant between the grant and now
             rec.disrupted = env.now
             self._release(host, wl, rec)
@@ -501,16 +531,16 @@ class Cluster:
                 rec.pulled = env.now
             rec.extracted = env.now
             if wl.profile.disk_image == "copy":
-                yield host.disk_io.run(wl.need.image_bytes)
+                yield self._job(rec, host.disk_io, wl.need.image_bytes)
             rec.copied = env.now
             create_s = draws.create_s
             if wl.profile.create_per_running:
                 create_s += wl.profile.create_per_running * self.host_running[host.index]
-            yield from self._phase(host, wl, create_s)
+            yield from self._phase(host, wl, create_s, rec)
             rec.created = env.now
-            yield from self._phase(host, wl, draws.boot_s)
+            yield from self._phase(host, wl, draws.boot_s, rec)
             rec.booted = env.now
-            yield from self._phase(host, wl, draws.app_s)
+            yield from self._phase(host, wl, draws.app_s, rec)
             rec.running = env.now
             self._bump("starting", -1, group)
             self._bump("running", 1, group)
@@ -522,7 +552,7 @@ class Cluster:
                 if remaining is not None:
                     live.stop_at = env.now + remaining
                 if live.on_running is not None and not live.on_running.triggered:
-                    live.on_running.succeed()
+                    live.on_running.succeed(True)
         if wl.spec.work is not None:
             pool = host.batch
             if pool is None:
@@ -590,6 +620,9 @@ class Cluster:
             self._leave_running(host, wl, rec)
         elif not math.isnan(rec.slot):
             self._bump("starting", -1, host.group_index)
+        job = self._jobs.pop(rec.id, None)
+        if job is not None:  # a start-up phase's CPU or disk work in progress
+            job[0].cancel(job[1])
         self._release(host, wl, rec)
         return "disrupted"
 
@@ -637,10 +670,14 @@ class Cluster:
                trigger: InstanceRecord | None = None) -> None:
         """``host`` goes down now with every instance on it (and on the container-host VMs
         inside it); it comes back after ``downtime`` (seconds, or a distribution to draw)."""
+        if not host.available:  # already down: a kernel that is off cannot crash
+            return
         down = downtime if isinstance(downtime, float) else self._reboot_draw()
         fault_id = len(self.recorder.faults)
         struck = [host, *host.children]
         victims = [entry for h in struck for entry in h.residents.values()]
+        for h in struck:  # each victim is interrupted once, whatever strikes next
+            h.residents.clear()
         self.recorder.faults.append(FaultRecord(
             id=fault_id, time=self.env.now, kind=kind, host=host.index,
             disrupted=len(victims), tenants=len({entry[1].tenant for entry in victims}),
@@ -655,6 +692,9 @@ class Cluster:
             if h.index in self.network.links():
                 self.network.link(h.index, h.spec.nic).clear()
             h.fetching.clear()
+            h.epoch += 1
+            crashed, h.crashed = h.crashed, self.env.event()
+            crashed.succeed()
         for entry in victims:
             process, rec = entry[0], entry[1]
             rec.disrupted = self.env.now
@@ -674,6 +714,9 @@ class Cluster:
         for h in hosts:
             h.outages -= 1
             self.index.update(h)
+            if h.available:
+                back, h.back = h.back, self.env.event()
+                back.succeed()
         self._drain_queue()
 
     # --- interference -------------------------------------------------------------------
@@ -690,8 +733,13 @@ class Cluster:
         if host.batch is not None and host.batch.jobs:
             jobs = {entry[2]: self.workloads_by_name[entry[1].workload]
                     for entry in host.residents.values() if len(entry) > 2}
-            host.batch.set_factors(lambda job: self._slowdown(host, jobs[job])
-                                   * self._cpu_factor(host, jobs[job]))
+            def factor(job: int) -> float:
+                owner = jobs.get(job)
+                if owner is None:
+                    return 1.0
+                return self._slowdown(host, owner) * self._cpu_factor(host, owner)
+
+            host.batch.set_factors(factor)
 
     def _slowdown(self, host: Host, wl: WorkloadRuntime) -> float:
         """The interference factor an instance of ``wl`` suffers on ``host`` now: the largest
@@ -709,7 +757,15 @@ class Cluster:
     def _cpu_factor(self, host: Host, wl: WorkloadRuntime) -> float:
         return wl.profile.nested.cpu_factor if host.parent is not None else 1.0
 
-    def _phase(self, host: Host, wl: WorkloadRuntime, duration: float) -> Process:
+    def _job(self, rec: InstanceRecord, pool: SharedCapacity, work: float) -> simpy.Event:
+        """``pool.run(work)`` for ``rec``'s start-up, remembered so a retire can cancel it."""
+        done = pool.run(work)
+        self._jobs[rec.id] = (pool, done)
+        done.callbacks.append(lambda _e: self._jobs.pop(rec.id, None))
+        return done
+
+    def _phase(self, host: Host, wl: WorkloadRuntime, duration: float,
+               rec: InstanceRecord) -> Process:
         """A start-up phase that takes ``duration`` on an idle host: its CPU-bound part is
         processor-shared over the host's cores with the other start-ups, the rest waits.
         Noisy neighbours and nesting (inside a container-host VM) stretch it."""
@@ -721,7 +777,7 @@ class Cluster:
             duration *= wl.profile.nested.boot_factor
         work = duration * wl.profile.cpu_bound_fraction
         if work > 0:
-            yield host.cpu.run(work)
+            yield self._job(rec, host.cpu, work)
         if duration - work > 0:
             yield self.env.timeout(duration - work)
 
@@ -738,14 +794,18 @@ class Cluster:
         return fetch
 
     def _download(self, host: Host, layer: Layer, fetch: LayerFetch) -> Process:
+        epoch = host.epoch  # a crash meanwhile ends this download where it is
         latency = self.scenario.registry.latency
         if latency > 0:
             yield self.env.timeout(latency)
+            if host.epoch != epoch:
+                return
         yield self.network.link(host.index, host.spec.nic).run(layer.size)
         fetch.downloaded.succeed()
         yield host.disk_io.run(layer.size)
         host.layers.add(layer.key)
-        del host.fetching[layer.key]
+        if host.fetching.get(layer.key) is fetch:
+            del host.fetching[layer.key]
         fetch.ready.succeed()
 
     # --- sampling -----------------------------------------------------------------------

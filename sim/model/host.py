@@ -52,6 +52,9 @@ class Host:
     residents: dict[int, Any] = field(default_factory=dict)  # attempt id -> its process
     kernel_tenants: Counter[str] = field(default_factory=Counter)
     noise: Counter[str] = field(default_factory=Counter)  # running noisy instances by class
+    epoch: int = 0  # crashes so far: work started before the last one is void
+    crashed: Any = None  # an event that fires at the next crash (then replaced)
+    back: Any = None  # an event that fires when the host is next up again (then replaced)
 
     @property
     def available(self) -> bool:
@@ -99,6 +102,13 @@ class Host:
         self.disk_free += need.disk_private
         self.partitions_free += need.partition
         self.instances -= 1
+
+    def claim(self, chain: list[Layer]) -> None:
+        """Reserve disk for the layers of ``chain`` not yet held or on their way."""
+        for layer in chain:
+            if layer.key not in self.claimed:
+                self.claimed.add(layer.key)
+                self.disk_free -= layer.size
 
     def preload(self, chain: list[Layer]) -> None:
         """Layers present before the run starts."""

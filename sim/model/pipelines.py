@@ -19,9 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from sim.config import Image, Pipeline, RolloutStep
-from sim.demand import demand, layer_chain
-from sim.model.sharing import SharedCapacity
+from sim.config import Exponential, Image, Pipeline, RolloutStep
+from sim.demand import demand, layer_chain, why_not
 from sim.rng import sampler
 
 if TYPE_CHECKING:
@@ -52,7 +51,6 @@ class PipelineRunner:
         group = spec.host_group or cluster.scenario.hosts[0].group
         self.hosts = [h for h in cluster.hosts if h.spec.group == group]
         self.lock = simpy.Resource(self.env, 1)
-        self.ingress = SharedCapacity(self.env, cluster.scenario.registry.bandwidth)
         rollouts = [s.rollout for s in spec.steps if s.rollout is not None]
         self.workload = cluster.current[rollouts[0].workload] if rollouts else None
         template = cluster.workloads[0] if self.workload is None else self.workload
@@ -71,7 +69,9 @@ class PipelineRunner:
         self.draw_new_create = sampler(profile.create, rng(f"{tag}/create"))
         self.draw_new_boot = sampler(profile.boot, rng(f"{tag}/boot"))
         self.draw_new_stop = sampler(profile.stop, rng(f"{tag}/stop"))
-        self.draw_new_fault = template.redraw_fault
+        rate = template.spec.kernel_fault_rate
+        self.draw_new_fault = (sampler(Exponential(dist="exponential", mean=1.0 / rate),
+                                       rng(f"{tag}/kernel_faults")) if rate > 0 else None)
 
     def _draws(self, lifetime_s: float | None) -> Draws:
         """A replacement's (or test instance's) draws."""
@@ -120,7 +120,11 @@ class PipelineRunner:
             for i, step in enumerate(self.spec.steps):
                 if step.build is not None:
                     row["build_start"] = self.env.now
-                    image = yield from self._build(i, host, run)
+                    while True:  # a crash of the build host starts the build over
+                        host = yield from self._build_host(run)
+                        image = yield from self._build(i, host, run)
+                        if image is not None:
+                            break
                     row["image"] = image.name
                     row["build_end"] = self.env.now
                 elif step.push is not None:
@@ -135,20 +139,43 @@ class PipelineRunner:
                     yield from self._rollout(step.rollout, image, row)
             row["finished"] = self.env.now
 
-    def _build(self, step: int, host: Any, run: int) -> Generator[simpy.Event, Any, Image]:
-        """Run a container from the base image on the build host, install, stop, commit."""
+    def _build_host(self, run: int) -> Generator[simpy.Event, Any, Any]:
+        """The build host of run ``run``: round robin over the group's hosts that are up
+        (waiting for one to come back if none is)."""
+        while True:
+            for k in range(len(self.hosts)):
+                host = self.hosts[(run - 1 + k) % len(self.hosts)]
+                if host.available:
+                    return host
+            yield self.env.any_of([h.back for h in self.hosts])
+
+    def _survive(self, host: Any, event: simpy.Event) -> Generator[simpy.Event, Any, bool]:
+        """Wait for ``event`` unless ``host`` crashes first; whether it completed."""
+        crashed = host.crashed
+        yield event | crashed
+        return event.triggered and not crashed.triggered
+
+    def _build(self, step: int, host: Any, run: int
+               ) -> Generator[simpy.Event, Any, Image | None]:
+        """Run a container from the base image on the build host, install, stop, commit.
+        None if the host crashed meanwhile."""
         spec = self.spec.steps[step].build
         assert spec is not None
         cluster = self.cluster
+        env = self.env
         chain = layer_chain(cluster.images, spec.base)
+        host.claim(chain)
+        cluster.index.update(host)
         fetches = [cluster.fetch(host, layer) for layer in chain if layer.key not in host.layers]
-        if fetches:
-            yield self.env.all_of([f.ready for f in fetches])
-        yield self.env.timeout(self.draw_create() + self.draw_boot())
-        yield self.env.timeout(self.draw_install[step]())
-        yield self.env.timeout(self.draw_stop())
-        yield self.env.timeout(spec.commit)
-        yield host.disk_io.run(spec.layer)  # the commit writes the layer
+        if fetches and not (yield from self._survive(host, env.all_of([f.ready
+                                                                       for f in fetches]))):
+            return None
+        for delay in (self.draw_create() + self.draw_boot(), self.draw_install[step](),
+                      self.draw_stop(), spec.commit):
+            if not (yield from self._survive(host, env.timeout(delay))):
+                return None
+        if not (yield from self._survive(host, host.disk_io.run(spec.layer))):  # the commit
+            return None
         name = f"{self.spec.image or self.spec.name}-v{run}"
         template = self.workload is not None and \
             self.workload.profile.new_version == "template"
@@ -160,11 +187,8 @@ class PipelineRunner:
             image = Image(name=name, base=spec.base, layers=[spec.layer])
         cluster.images[name] = image
         new_chain = layer_chain(cluster.images, name)
-        for layer in new_chain:  # written here: the build host holds the new image
-            if layer.key not in host.claimed:
-                host.claimed.add(layer.key)
-                host.disk_free -= layer.size
-            host.layers.add(layer.key)
+        host.claim(new_chain)  # written here: the build host holds the new image
+        host.layers.update(layer.key for layer in new_chain)
         cluster.index.update(host)
         return image
 
@@ -177,8 +201,9 @@ class PipelineRunner:
                    if layer.key not in cluster.registry_layers]
         if not missing:
             return
-        self.ingress.per_job_cap = host.spec.nic
-        yield self.env.all_of([self.ingress.run(layer.size) for layer in missing])
+        ingress = cluster.registry_ingress()
+        ingress.per_job_cap = host.spec.nic
+        yield self.env.all_of([ingress.run(layer.size) for layer in missing])
         cluster.registry_layers.update(layer.key for layer in missing)
 
     def _test(self, spec: Any, image: Image | None) -> Process:
@@ -189,7 +214,7 @@ class PipelineRunner:
             return
         base = self.workload or self.cluster.workloads[0]
         version = self._version(base, image.name if image else base.chain_key)
-        ids = [h.index for h in self.hosts]
+        ids = [h.index for h in self.hosts if not why_not(h.spec, version.need)]
         tester = dataclasses.replace(version, host_ids=_ids(ids))
         procs = [self.cluster.submit(tester, self._draws(spec.run), origin="test")
                  for _ in range(spec.instances)]
@@ -215,12 +240,19 @@ class PipelineRunner:
         row["workload"] = name
         row["rollout_start"] = env.now
         row["bytes_before"] = cluster.bytes_downloaded
-        if step.pre_pull:
-            fetches = [cluster.fetch(h, layer)
-                       for h in _hosts(cluster, new) if h.available
-                       for layer in new.chain if layer.key not in h.layers]
-            if fetches:
-                yield env.all_of([f.ready for f in fetches])
+        if step.pre_pull:  # every host that is up, at once; one that crashes is skipped
+            waits = []
+            for h in _hosts(cluster, new):
+                if not h.available:
+                    continue
+                h.claim(new.chain)
+                cluster.index.update(h)
+                ready = [cluster.fetch(h, layer).ready for layer in new.chain
+                         if layer.key not in h.layers]
+                if ready:
+                    waits.append(env.all_of(ready) | h.crashed)
+            if waits:
+                yield env.all_of(waits)
         row["switch"] = env.now
         cluster.current[name] = new
         live = cluster.live[name]
@@ -234,7 +266,9 @@ class PipelineRunner:
         row["replaced"] = 0
         while True:
             old_ones = sorted((e for e in live.values() if e.wl.chain_key != new.chain_key
-                               and not e.retiring and not math.isnan(e.rec.placed)),
+                               and not e.retiring and not math.isnan(e.rec.placed)
+                               and math.isnan(e.rec.stopping)
+                               and math.isnan(e.rec.disrupted)),
                               key=lambda e: e.rec.request)
             if not old_ones:
                 if any(e.wl.chain_key != new.chain_key and not e.retiring
@@ -253,20 +287,25 @@ class PipelineRunner:
                                on_running=running)
                 started.append(running)
             yield env.all_of(started)
+            if not all(event.value for event in started):  # a replacement never ran
+                row["failed"] = True  # (rejected, or taken down while starting): stop here
+                break
             for entry in batch[down_now:]:
                 if entry.process.is_alive:
                     cluster.retire(entry)
             row["replaced"] += len(batch)
-        row["rollout_end"] = env.now
         row["bytes_pulled"] = cluster.bytes_downloaded - row.pop("bytes_before")
+        if not row.get("failed"):
+            row["rollout_end"] = env.now
 
     def _left(self, entry: Live) -> float | None:
-        """The running time a replacement inherits from the instance it replaces."""
+        """The running time a replacement inherits from the instance it replaces: the rest
+        of its lifetime (what it has left while running, or between attempts)."""
         if entry.lifetime_s is None:
             return None
         if not math.isnan(entry.stop_at):
             return max(0.0, entry.stop_at - self.env.now)
-        return entry.lifetime_s
+        return entry.remaining if entry.remaining is not None else entry.lifetime_s
 
 
 def _hosts(cluster: Cluster, wl: WorkloadRuntime) -> list[Any]:

@@ -60,6 +60,17 @@ class SharedCapacity:
         self._changed()
         return done
 
+    def cancel(self, done: simpy.Event) -> None:
+        """Drop the job whose event is ``done`` (it never fires); the others speed up."""
+        for k, entry in enumerate(self._heap):
+            if entry[2] is done:
+                self._advance()
+                self._heap[k] = self._heap[-1]
+                self._heap.pop()
+                heapq.heapify(self._heap)
+                self._changed()
+                return
+
     def clear(self) -> None:
         """Drop every job (a crash): their events never fire."""
         self._advance()
@@ -102,7 +113,10 @@ class SharedCapacity:
             return  # superseded by a later change
         self._advance()
         finished = False
-        tolerance = _EPS * max(1.0, abs(self._virtual))
+        # a residual that no representable time step can finish counts as done (else the
+        # timer would fire again at the same instant forever)
+        tolerance = max(_EPS * max(1.0, abs(self._virtual)),
+                        4.0 * self.rate() * math.ulp(self.env.now))
         while self._heap and self._heap[0][0] <= self._virtual + tolerance:
             _, _, done = heapq.heappop(self._heap)
             done.succeed()
