@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
@@ -111,6 +111,11 @@ class Cluster:
         self.recorder = recorder
         self.seed = seed
         self.replication = replication
+        self.tracking = bool(scenario.pipelines)  # keep live requests and per-image levels
+        faults = scenario.faults
+        self.interruptible = (self.tracking or faults.host_hardware is not None
+                              or faults.host_kernel.mtbf is not None
+                              or any(wl.kernel_fault_rate > 0 for wl in scenario.workloads))
         self.network = Network(env, scenario.registry.bandwidth)
         self.images = {img.name: img for img in scenario.images}
         self.hosts: list[Host] = []
@@ -123,8 +128,6 @@ class Cluster:
                             spec=group, cpu=SharedCapacity(env, group.cpu_cores, 1.0),
                             disk_io=SharedCapacity(env, group.disk_rate),
                             slots=simpy.Resource(env, group.max_concurrent_starts))
-                host.crashed = env.event()
-                host.back = env.event()
                 for image in group.preloaded_images:
                     host.preload(layer_chain(self.images, image))
                 self.hosts.append(host)
@@ -135,6 +138,10 @@ class Cluster:
                 for k, host in enumerate(by_group[group.group]):
                     host.parent = physical[k // group.virtual.per_physical]
                     host.parent.children.append(host)
+        if self.interruptible:  # a crash and a recovery are events others may wait for
+            for host in self.hosts:
+                host.crashed = env.event()
+                host.back = env.event()
         for host in self.hosts:
             recorder.hosts.append({"host": host.index, "name": host.name,
                                    "group": host.spec.group, "physical": host.physical.index})
@@ -143,6 +150,9 @@ class Cluster:
         tenants = sorted({wl.tenant for wl in scenario.workloads})
         self.tenant_codes = {t: i for i, t in enumerate(tenants)}
         self.workloads = [self._workload(wl, profiles[wl.isolation]) for wl in scenario.workloads]
+        # one tenant: no kernel is ever shared across tenants, nothing to keep track of
+        self.several_tenants = len(self.tenant_codes) > 1 or any(
+            wl.replay is not None for wl in self.workloads)
         self.workloads_by_name = {wl.spec.name: wl for wl in self.workloads}
         self._views: dict[tuple[int, float, float, str], WorkloadRuntime] = {}
         self._jobs: dict[int, tuple[SharedCapacity, simpy.Event]] = {}  # start-up work by rec
@@ -159,7 +169,6 @@ class Cluster:
         self.physical_count = [0] * len(self.hosts)
         self.counts["cross_tenant_kernel_pairs"] = 0
         self.current = {wl.spec.name: wl for wl in self.workloads}  # the version now deployed
-        self.tracking = bool(scenario.pipelines)  # keep live requests and per-image levels
         self.live: dict[str, dict[int, Live]] = {wl.spec.name: {} for wl in self.workloads}
         self.registry_layers = {layer.key for name in self.images
                                 for layer in layer_chain(self.images, name)}
@@ -227,8 +236,10 @@ class Cluster:
             p = host.parent.index
             self.physical_count[p] += delta
             self.recorder.physical_level(p, self.env.now, self.physical_count[p])
-        if wl.shares_kernel:
+        if wl.shares_kernel and self.several_tenants:
             tenants = host.kernel_tenants
+            if tenants is None:
+                tenants = host.kernel_tenants = Counter()
             pairs_before = _pairs(len(tenants))
             tenants[wl.tenant] += delta
             if tenants[wl.tenant] == 0:
@@ -515,7 +526,8 @@ class Cluster:
             rec.disrupted = env.now
             self._release(host, wl, rec)
             return "disrupted"
-        host.residents[rec.id] = (self.env.active_process, rec)
+        if self.interruptible:  # what a fault or a rollout would have to interrupt
+            host.residents[rec.id] = (self.env.active_process, rec)
         group = host.group_index
         with host.slots.request() as slot:
             yield slot
@@ -569,7 +581,8 @@ class Cluster:
             if fault_s < self.scenario.duration - env.now:
                 yield env.timeout(fault_s)
                 return self._own_fault(wl, rec, host)
-            yield env.timeout(self.scenario.duration - env.now + 1.0)  # beyond the end
+            if self.interruptible:  # stay alive to be taken down by a fault or a rollout
+                yield env.timeout(self.scenario.duration - env.now + 1.0)  # beyond the end
             return "done"
         else:
             if fault_s < remaining:
@@ -727,6 +740,8 @@ class Cluster:
         noise = wl.spec.noise
         if noise == "none":
             return
+        if host.noise is None:
+            host.noise = Counter()
         host.noise[noise] += delta
         if host.noise[noise] <= 0:
             del host.noise[noise]

@@ -50,8 +50,8 @@ class Host:
     children: list[Host] = field(default_factory=list)
     outages: int = 0  # faults being repaired here or on the parent; placeable when 0
     residents: dict[int, Any] = field(default_factory=dict)  # attempt id -> its process
-    kernel_tenants: Counter[str] = field(default_factory=Counter)
-    noise: Counter[str] = field(default_factory=Counter)  # running noisy instances by class
+    kernel_tenants: Counter[str] | None = None  # made when first needed (hosts are many)
+    noise: Counter[str] | None = None  # running noisy instances by class, when any
     epoch: int = 0  # crashes so far: work started before the last one is void
     crashed: Any = None  # an event that fires at the next crash (then replaced)
     back: Any = None  # an event that fires when the host is next up again (then replaced)
