@@ -68,14 +68,19 @@ def time_quantile(level: Level | None, q: float, start: float, end: float) -> fl
     return float(values[order][min(index, len(order) - 1)])
 
 
+def _window(level: Level, start: float, end: float) -> tuple[np.ndarray, int, int]:
+    """A level's values and the index range [first, last) of those it takes in [start, end]."""
+    times = np.asarray(level.times)
+    first = max(int(np.searchsorted(times, start, side="right")) - 1, 0)
+    last = int(np.searchsorted(times, end, side="right"))
+    return np.asarray(level.values), first, last
+
+
 def peak(level: Level | None, start: float, end: float) -> float:
     """The largest value a level takes in [start, end]."""
     if level is None:
         return 0.0
-    times = np.asarray(level.times)
-    values = np.asarray(level.values)
-    first = max(int(np.searchsorted(times, start, side="right")) - 1, 0)
-    last = int(np.searchsorted(times, end, side="right"))
+    values, first, last = _window(level, start, end)
     return float(values[first:last].max()) if last > first else 0.0
 
 
@@ -199,12 +204,10 @@ def _value_at(level: Level | None, t: float) -> float:
 
 
 def _minimum(level: Level | None, start: float, end: float) -> float:
+    """The smallest value a level takes in [start, end]."""
     if level is None:
         return 0.0
-    times = np.asarray(level.times)
-    values = np.asarray(level.values)
-    first = max(int(np.searchsorted(times, start, side="right")) - 1, 0)
-    last = int(np.searchsorted(times, end, side="right"))
+    values, first, last = _window(level, start, end)
     return float(values[first:max(last, first + 1)].min())
 
 

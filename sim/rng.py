@@ -83,3 +83,8 @@ def sampler(spec: DistSpec, gen: np.random.Generator) -> Callable[[], float]:
         return buffer.pop()
 
     return draw
+
+
+def sampler_exponential(gen: np.random.Generator, mean: float) -> Callable[[], float]:
+    """Exponential draws of ``mean`` from ``gen``, in blocks (arrival gaps, fault clocks)."""
+    return sampler(Exponential(dist="exponential", mean=mean), gen)

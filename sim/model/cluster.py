@@ -26,7 +26,6 @@ import simpy
 from sim.config import (
     BurstArrivals,
     ConstantArrivals,
-    Exponential,
     PoissonArrivals,
     ResolvedProfile,
     Scenario,
@@ -40,7 +39,7 @@ from sim.model.placement import CapacityIndex, Placement
 from sim.model.sharing import BatchShare, Network, SharedCapacity
 from sim.model.totals import GroupTotals
 from sim.recorder import FaultRecord, InstanceRecord, Recorder
-from sim.rng import generator, sampler
+from sim.rng import generator, sampler, sampler_exponential
 from sim.traces import Replay, tenant_name
 
 Process = Generator[simpy.Event, Any, None]
@@ -174,6 +173,7 @@ class Cluster:
                                 for layer in layer_chain(self.images, name)}
         self.bytes_downloaded = 0.0
         self._ingress: SharedCapacity | None = None
+        self._draw_reboot: Callable[[], float] | None = None
         if self.tracking:
             self.network.on_egress = lambda bps: recorder.level("registry_egress_Bps", env.now,
                                                                 bps)
@@ -717,7 +717,8 @@ class Cluster:
         self.env.process(self._recover(struck, down))
 
     def _reboot_draw(self) -> float:
-        if not hasattr(self, "_draw_reboot"):
+        """A reboot after a crash an instance triggered (its own stream, made on first use)."""
+        if self._draw_reboot is None:
             self._draw_reboot = sampler(self.scenario.faults.host_kernel.reboot,
                                         self._rng("faults/reboot"))
         return self._draw_reboot()
@@ -862,11 +863,6 @@ def _as_slice(indexes: list[int]) -> Any:
     if indexes and indexes == list(range(indexes[0], indexes[-1] + 1)):
         return slice(indexes[0], indexes[-1] + 1)
     return np.array(indexes, dtype=np.int64)
-
-
-def sampler_exponential(gen: Any, mean: float) -> Callable[[], float]:
-    """Exponential gaps of ``mean`` drawn from ``gen`` in blocks."""
-    return sampler(Exponential(dist="exponential", mean=mean), gen)
 
 
 def build(env: simpy.Environment, scenario: Scenario, profiles: dict[str, ResolvedProfile],

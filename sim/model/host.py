@@ -85,10 +85,7 @@ class Host:
 
     def allocate(self, need: Demand, chain: list[Layer]) -> None:
         """Reserve ``need`` and claim disk for the missing layers."""
-        for layer in chain:
-            if layer.key not in self.claimed:
-                self.claimed.add(layer.key)
-                self.disk_free -= layer.size
+        self.claim(chain)
         self.memory_free -= need.memory
         self.vcpu_free -= need.vcpu
         self.disk_free -= need.disk_private
@@ -112,8 +109,5 @@ class Host:
 
     def preload(self, chain: list[Layer]) -> None:
         """Layers present before the run starts."""
-        for layer in chain:
-            if layer.key not in self.claimed:
-                self.claimed.add(layer.key)
-                self.layers.add(layer.key)
-                self.disk_free -= layer.size
+        self.claim(chain)
+        self.layers.update(layer.key for layer in chain)

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from sim.config import Exponential, Image, Pipeline, RolloutStep
+from sim.config import Image, Pipeline, RolloutStep
 from sim.demand import demand, layer_chain, why_not
-from sim.rng import sampler
+from sim.rng import sampler, sampler_exponential
 
 if TYPE_CHECKING:
     from sim.model.cluster import Cluster, Draws, Live, WorkloadRuntime
@@ -70,8 +70,8 @@ class PipelineRunner:
         self.draw_new_boot = sampler(profile.boot, rng(f"{tag}/boot"))
         self.draw_new_stop = sampler(profile.stop, rng(f"{tag}/stop"))
         rate = template.spec.kernel_fault_rate
-        self.draw_new_fault = (sampler(Exponential(dist="exponential", mean=1.0 / rate),
-                                       rng(f"{tag}/kernel_faults")) if rate > 0 else None)
+        self.draw_new_fault = (sampler_exponential(rng(f"{tag}/kernel_faults"), 1.0 / rate)
+                               if rate > 0 else None)
 
     def _draws(self, lifetime_s: float | None) -> Draws:
         """A replacement's (or test instance's) draws."""
