@@ -271,12 +271,27 @@ def _position(tree: Any, path: tuple[Any, ...], at_key: bool = False) -> tuple[i
     for i, elem in enumerate(path):
         last = i == len(path) - 1
         if isinstance(node, CommentedMap) and elem in node:
-            pos = tuple(node.lc.key(elem)) if (last and at_key) else tuple(node.lc.value(elem))
+            owner = _owner(node, elem)
+            if owner is not None:  # else a key whose place ruamel does not keep: the map's
+                pos = (tuple(owner.lc.key(elem)) if (last and at_key)
+                       else tuple(owner.lc.value(elem)))
             node = node[elem]
         elif isinstance(node, CommentedSeq) and isinstance(elem, int) and 0 <= elem < len(node):
             pos = tuple(node.lc.item(elem))
             node = node[elem]
     return pos[0] + 1, pos[1] + 1
+
+
+def _owner(node: CommentedMap, key: Any) -> CommentedMap | None:
+    """The mapping that holds ``key`` as written: ``node`` itself, or, for a key that came in
+    through a YAML merge (``<<: *anchor``), the anchored mapping it was written in."""
+    if key in node.lc.data:
+        return node
+    for item in getattr(node, "merge", []):
+        source = item[1] if isinstance(item, tuple) else item  # (index, map) in older ruamel
+        if isinstance(source, CommentedMap) and key in source:
+            return _owner(source, key)
+    return None
 
 
 def _data_path(data: Any, loc: tuple[Any, ...], keep_last: bool) -> tuple[Any, ...]:

@@ -247,16 +247,19 @@ def test_malformed_csv_trace(tmp_path, body, line, words):
     assert any(p.startswith(f"{path}:{line}: ") and words in p for p in out), out
 
 
-def test_malformed_google_trace(tmp_path):
+@pytest.mark.parametrize("second_row, expected", [
+    ("600000000,,7,0,1,11,u,2,9,0.5,0.25,0,0", "event_type: 11 is out of range; expected 0-8"),
+    ("5,,7,x1,1,1,u,2,9,0.5,0.25,0,0", "task_index: 'x1' is not a number; expected an integer"),
+])
+def test_malformed_google_trace(tmp_path, second_row, expected):
     import gzip
 
     path = tmp_path / "part-00000.csv.gz"
     with gzip.open(path, "wt") as handle:
-        handle.write("0,,7,0,1,0,u,2,9,0.5,0.25,0,0\n600000000,,7,0,1,11,u,2,9,0.5,0.25,0,0\n")
+        handle.write(f"0,,7,0,1,0,u,2,9,0.5,0.25,0,0\n{second_row}\n")
     out = problems(trace_scenario({"kind": "trace", "format": "google-2011", "path": str(path),
                                    "machine": {"cpu": 32, "memory": "128GiB"}}))
-    assert any(p.startswith(f"{path}:2: event_type: 11 is out of range; expected 0-8")
-               for p in out), out
+    assert any(p.startswith(f"{path}:2: {expected}") for p in out), out
 
 
 def test_missing_trace_and_bad_options_are_scenario_problems(tmp_path):
@@ -300,13 +303,12 @@ def test_a_window_with_no_trace_instance_is_a_problem():
     assert "has no instance in the chosen window and classes" in "\n".join(problems(text))
 
 
-def test_google_cell_that_is_not_a_number(tmp_path):
-    import gzip
-
-    path = tmp_path / "part-00000.csv.gz"
-    with gzip.open(path, "wt") as handle:
-        handle.write("0,,7,0,1,0,u,2,9,0.5,0.25,0,0\n5,,7,x1,1,1,u,2,9,0.5,0.25,0,0\n")
-    out = problems(trace_scenario({"kind": "trace", "format": "google-2011", "path": str(path),
-                                   "machine": {"cpu": 32, "memory": "128GiB"}}))
-    assert any(p.startswith(f"{path}:2: task_index: 'x1' is not a number; expected an integer")
-               for p in out), out
+def test_a_bad_value_merged_from_a_yaml_anchor_is_placed_where_it_is_written():
+    text = edit("  - name: web\n", "  - &web\n    name: web\n").replace(
+        "    cpu: 1\n", "    cpu: -1\n", 1).replace(
+        "\nplacement:", "\n  - {<<: *web, name: web2}\n\nplacement:", 1)
+    out = problems(text)
+    line = line_of(text, "cpu: -1")
+    for index in (0, 1):  # the merged copy is reported where the value is written
+        assert any(p.startswith(f"s.yaml:{line}:") and f"workloads[{index}].cpu" in p
+                   for p in out), out
