@@ -69,7 +69,8 @@ demands = st.builds(
        policy=st.sampled_from(POLICIES), seed=st.integers(0, 2**32 - 1),
        few_buckets=st.booleans())
 def test_index_chooses_what_the_scan_chooses(groups, needs, steps, policy, seed, few_buckets):
-    # few_buckets: scan as soon as there are more than 2 buckets, forget empty ones at once
+    # few_buckets: random scans as soon as there are more than 2 buckets; empty buckets are
+    # forgotten at once
     limits = (mock.patch.multiple(placement, _MIN_BUCKETS=2, _KEEP_EMPTY=0) if few_buckets
               else contextlib.nullcontext())
     with limits:

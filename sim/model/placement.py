@@ -12,17 +12,20 @@ Two ways to the same choice:
 * ``Placement.choose``: hosts of one group whose free memory, vCPU, disk, partitions and
   claimed layers are equal are interchangeable for every policy (same filter result, same
   weight), so the index keeps them in one *bucket*, a sorted set of host indexes keyed by that
-  state. A decision weighs each bucket once (the result is cached per bucket and request) and
-  takes the lowest index of the best bucket. Its cost grows with the number of distinct host
-  states (an empty and a full host, and one per fill level between), not with the host count.
-  The arithmetic is the scan's, operation for operation, so the host chosen is the same; when
-  states are too many to be cheaper than the scan, or a per-host mask is given, it scans.
+  state. A bucket's weight for a request depends only on its state, so it is worked out once;
+  per request kind and group, an *order* keeps the buckets that fit in the policy's order
+  (best first; ties to the lower host index) and is told of every bucket that empties, fills
+  or changes its lowest host. A decision reads the head of each group's order: O(log buckets)
+  per change and per decision, whatever the host count and however many hosts are part full.
+  The arithmetic is the scan's, operation for operation, so the host chosen is the same. The
+  ``random`` policy weighs every bucket (it needs them all); a per-host mask scans.
 """
 
 from __future__ import annotations
 
 import math
-
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,11 +37,15 @@ from sim.model.host import Host
 
 POLICIES = ("first-fit", "best-fit", "spread", "random", "image-locality")
 
-# A decision scans instead of weighing buckets when the candidates' non-empty buckets number
-# more than _MIN_BUCKETS + candidate hosts / _SCAN_RATIO: on this project's 2-core machine a
-# (cached) bucket costs about 0.7 us to weigh and the scan about 30 us plus 20 ns per host.
+# A ``random`` decision scans instead of weighing buckets when the candidates' non-empty
+# buckets number more than _MIN_BUCKETS + candidate hosts / _SCAN_RATIO: on this project's
+# 2-core machine a (cached) bucket costs about 0.7 us to weigh and the scan about 30 us plus
+# 20 ns per host.
 _MIN_BUCKETS = 48
 _SCAN_RATIO = 32
+# Orders kept per group (one per kind of request placed lately); the least recently used is
+# dropped beyond this many (traces with many instance sizes), and rebuilt if asked for again.
+_MAX_ORDERS = 64
 # Empty buckets (with their cached weights) kept aside per group for when a host returns to
 # their state; beyond this many they are forgotten.
 _KEEP_EMPTY = 64
@@ -61,6 +68,10 @@ class Bucket:
     key: StateKey
     members: SortedList = field(default_factory=SortedList)
     weights: dict[int, tuple[float, float]] = field(default_factory=dict)
+
+
+# What a bucket changed into: (group, bucket, its lowest host before, after; None: empty)
+Watcher = Callable[[int, Bucket, int | None, int | None], None]
 
 
 class CapacityIndex:
@@ -88,6 +99,7 @@ class CapacityIndex:
             self._bucket(h.group_index, key).members.add(h.index)
             self.group_hosts[h.group_index].append(h.index)
         self._cover: dict[int, tuple[Any, list[int] | None]] = {}
+        self.watchers: list[Watcher] = []  # told of each bucket that changes
 
     def chain(self, key: str, layers: list[Layer]) -> tuple[np.ndarray, np.ndarray]:
         """(missing bytes, local bytes) of an image chain on every host."""
@@ -113,17 +125,26 @@ class CapacityIndex:
         key = _state(host)
         old = self._state[i]
         if key != old:
-            group = self.buckets[host.group_index]
+            g = host.group_index
+            group = self.buckets[g]
             bucket = group[old]
+            before = bucket.members[0]
             bucket.members.remove(i)
-            if not bucket.members:  # kept aside with its cached weights, a few at most
+            after = bucket.members[0] if bucket.members else None
+            if after is None:  # kept aside with its cached weights, a few at most
                 del group[old]
-                spare = self._spare[host.group_index]
+                spare = self._spare[g]
                 if len(spare) >= _KEEP_EMPTY:
                     spare.clear()
                 spare[old] = bucket
+            for watch in self.watchers:
+                watch(g, bucket, before, after)
             self._state[i] = key
-            self._bucket(host.group_index, key).members.add(i)
+            bucket = self._bucket(g, key)
+            before = bucket.members[0] if bucket.members else None
+            bucket.members.add(i)
+            for watch in self.watchers:
+                watch(g, bucket, before, bucket.members[0])
 
     def groups_of(self, candidates: np.ndarray | slice) -> list[int] | None:
         """The groups whose hosts are exactly ``candidates``, or None when the candidates
@@ -155,6 +176,16 @@ def _state(host: Host) -> StateKey:
             float(host.disk_free), frozenset(host.claimed))
 
 
+@dataclass(eq=False)
+class Order:
+    """The buckets of one group that fit one kind of request, best first under the policy:
+    each as its policy key (ending with the bucket's lowest host index, which breaks ties)."""
+
+    need: Demand
+    chain: list[Layer]
+    keys: SortedList = field(default_factory=SortedList)
+
+
 class Placement:
     """Chooses a host for an instance under the named policy; ties go to the lower index."""
 
@@ -165,6 +196,9 @@ class Placement:
         self.rng = rng
         self.index = index
         self._tokens: dict[tuple[Demand, str], int] = {}
+        self._orders: dict[int, OrderedDict[int, Order]] = {}  # group -> token -> order
+        if policy != "random":
+            index.watchers.append(self._watch)
 
     def choose(self, candidates: np.ndarray | slice, need: Demand, chain_key: str,
                chain: list[Layer], allowed: np.ndarray | None = None) -> Host | None:
@@ -178,34 +212,85 @@ class Placement:
         groups = ix.groups_of(candidates) if allowed is None else None
         if groups is None:
             return self.scan(candidates, need, chain_key, chain, allowed)
+        token = self._tokens.setdefault((need, chain_key), len(self._tokens))
+        if self.policy == "random":
+            return self._random(groups, token, candidates, need, chain_key, chain)
+        best = None
+        for g in groups:
+            keys = self._order(g, token, need, chain).keys
+            if keys and (best is None or keys[0] < best):
+                best = keys[0]
+        return None if best is None else ix.hosts[best[-1]]
+
+    def _random(self, groups: list[int], token: int, candidates: np.ndarray | slice,
+                need: Demand, chain_key: str, chain: list[Layer]) -> Host | None:
+        """A host drawn uniformly among those that fit: every bucket weighed (the scan when
+        buckets are too many for that to be cheaper)."""
+        ix = self.index
         buckets = [b for g in groups for b in ix.buckets[g].values()]
         hosts = sum(len(ix.group_hosts[g]) for g in groups)
         if len(buckets) > _MIN_BUCKETS + hosts // _SCAN_RATIO:
             return self.scan(candidates, need, chain_key, chain)
-        token = self._tokens.setdefault((need, chain_key), len(self._tokens))
-        fitting: list[tuple[Bucket, float, float]] = []
-        for bucket in buckets:
-            weight = bucket.weights.get(token)
-            if weight is None:
-                weight = bucket.weights[token] = self._weigh(bucket, need, chain)
-            if weight is not _NO_FIT:
-                fitting.append((bucket, *weight))
+        fitting = [b.members for b in buckets
+                   if self._weight(b, token, need, chain) is not _NO_FIT]
         if not fitting:
             return None
-        policy = self.policy
-        if policy == "random":
-            count = sum(len(b.members) for b, _, _ in fitting)
-            k = int(self.rng.integers(count))
-            return ix.hosts[_kth([b.members for b, _, _ in fitting], k)]
-        if policy == "first-fit":
-            return ix.hosts[min(b.members[0] for b, _, _ in fitting)]
-        if policy == "best-fit":  # the tightest, ties to the lower index
-            best = max(fitting, key=lambda f: (f[2], -f[0].members[0]))
-        elif policy == "spread":  # the loosest, ties to the lower index
-            best = min(fitting, key=lambda f: (f[2], f[0].members[0]))
-        else:  # image-locality: most of the image already here, then best fit
-            best = max(fitting, key=lambda f: (f[1], f[2], -f[0].members[0]))
-        return ix.hosts[best[0].members[0]]
+        k = int(self.rng.integers(sum(len(members) for members in fitting)))
+        return ix.hosts[_kth(fitting, k)]
+
+    def _weight(self, bucket: Bucket, token: int, need: Demand, chain: list[Layer]
+                ) -> tuple[float, float]:
+        weight = bucket.weights.get(token)
+        if weight is None:
+            weight = bucket.weights[token] = self._weigh(bucket, need, chain)
+        return weight
+
+    def _key(self, weight: tuple[float, float], first: int) -> tuple[float | int, ...]:
+        """A fitting bucket's place in its order: smaller is better, as the scan prefers."""
+        local, tight = weight
+        if self.policy == "first-fit":
+            return (first,)
+        if self.policy == "best-fit":  # the tightest, ties to the lower index
+            return (-tight, first)
+        if self.policy == "spread":  # the loosest, ties to the lower index
+            return (tight, first)
+        return (-local, -tight, first)  # image-locality: most of the image here, then best fit
+
+    def _order(self, group: int, token: int, need: Demand, chain: list[Layer]) -> Order:
+        orders = self._orders.get(group)
+        if orders is None:
+            orders = self._orders[group] = OrderedDict()
+        order = orders.get(token)
+        if order is not None:
+            orders.move_to_end(token)
+            return order
+        order = Order(need, chain)
+        for bucket in self.index.buckets[group].values():
+            weight = self._weight(bucket, token, need, chain)
+            if weight is not _NO_FIT:
+                order.keys.add(self._key(weight, bucket.members[0]))
+        orders[token] = order
+        if len(orders) > _MAX_ORDERS:
+            orders.popitem(last=False)
+        return order
+
+    def _watch(self, group: int, bucket: Bucket, before: int | None, after: int | None
+               ) -> None:
+        """Keep the group's orders in step with a bucket that emptied, filled, or whose
+        lowest host changed."""
+        if before == after:
+            return
+        orders = self._orders.get(group)
+        if not orders:
+            return
+        for token, order in orders.items():
+            weight = self._weight(bucket, token, order.need, order.chain)
+            if weight is _NO_FIT:
+                continue
+            if before is not None:
+                order.keys.remove(self._key(weight, before))
+            if after is not None:
+                order.keys.add(self._key(weight, after))
 
     def _weigh(self, bucket: Bucket, need: Demand, chain: list[Layer]) -> tuple[float, float]:
         """(local bytes, tightness) of a host in ``bucket``, or ``_NO_FIT``: the scan's
