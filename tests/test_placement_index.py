@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from sim.config import HostGroup
 from sim.demand import Demand, Layer
 from sim.model import placement
-from sim.model.host import Host
+from sim.model.host import Host, Slots
 from sim.model.placement import POLICIES, CapacityIndex, Placement
 from sim.model.sharing import SharedCapacity
 from sim.model.totals import GroupTotals
@@ -34,7 +34,7 @@ def _hosts(env: simpy.Environment, groups: list[dict]) -> list[Host]:
             host = Host(index=len(hosts), name=f"g{g}-{len(hosts)}", group_index=g,
                         spec=group, cpu=SharedCapacity(env, group.cpu_cores, 1.0),
                         disk_io=SharedCapacity(env, 1e9),
-                        slots=simpy.Resource(env, group.max_concurrent_starts))
+                        slots=Slots(env, group.max_concurrent_starts))
             if group.preloaded_images:
                 host.preload(CHAINS["base"])
             hosts.append(host)

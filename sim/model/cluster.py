@@ -33,7 +33,7 @@ from sim.config import (
     Workload,
 )
 from sim.demand import Demand, Layer, carriers, demand, eligible_groups, layer_chain, why_not
-from sim.model.host import Host, LayerFetch
+from sim.model.host import Host, LayerFetch, Slots
 from sim.model.pipelines import PipelineRunner
 from sim.model.placement import CapacityIndex, Placement
 from sim.model.sharing import BatchShare, Network, SharedCapacity
@@ -126,7 +126,7 @@ class Cluster:
                 host = Host(index=index, name=f"{group.group}-{k + 1:02d}", group_index=g,
                             spec=group, cpu=SharedCapacity(env, group.cpu_cores, 1.0),
                             disk_io=SharedCapacity(env, group.disk_rate),
-                            slots=simpy.Resource(env, group.max_concurrent_starts))
+                            slots=Slots(env, group.max_concurrent_starts))
                 for image in group.preloaded_images:
                     host.preload(layer_chain(self.images, image))
                 self.hosts.append(host)
@@ -773,9 +773,11 @@ class Cluster:
     def _cpu_factor(self, host: Host, wl: WorkloadRuntime) -> float:
         return wl.profile.nested.cpu_factor if host.parent is not None else 1.0
 
-    def _job(self, rec: InstanceRecord, pool: SharedCapacity, work: float) -> simpy.Event:
-        """``pool.run(work)`` for ``rec``'s start-up, remembered so a retire can cancel it."""
-        done = pool.run(work)
+    def _job(self, rec: InstanceRecord, pool: SharedCapacity, work: float,
+             then: float = 0.0) -> simpy.Event:
+        """``pool.run(work, then)`` for ``rec``'s start-up, remembered so a retire can cancel
+        it."""
+        done = pool.run(work, then)
         self._jobs[rec.id] = (pool, done)
         done.callbacks.append(lambda _e: self._jobs.pop(rec.id, None))
         return done
@@ -792,10 +794,11 @@ class Cluster:
         if host.parent is not None:
             duration *= wl.profile.nested.boot_factor
         work = duration * wl.profile.cpu_bound_fraction
-        if work > 0:
-            yield self._job(rec, host.cpu, work)
-        if duration - work > 0:
-            yield self.env.timeout(duration - work)
+        wait = duration - work
+        if work > 0:  # the wait follows the work without an event of its own
+            yield self._job(rec, host.cpu, work, wait if wait > 0 else 0.0)
+        elif wait > 0:
+            yield self.env.timeout(wait)
 
     def fetch(self, host: Host, layer: Layer, rec: InstanceRecord | None = None) -> LayerFetch:
         """Bring ``layer`` to ``host`` from the registry, or join the download on its way."""

@@ -6,7 +6,7 @@ decide where instances go (``placement``) or drive lifecycles (``cluster``).
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +15,58 @@ import simpy
 from sim.config import HostGroup
 from sim.demand import Demand, Layer
 from sim.model.sharing import BatchShare, SharedCapacity
+
+
+class Slots:
+    """A host's start slots: ``capacity`` start-ups at once, more wait first come, first
+    served. The behaviour of ``simpy.Resource`` as this model uses it (``with
+    slots.request() as slot: yield slot``), event for event, without the events nobody waits
+    on: a release schedules the grant of the next waiter only when there is one."""
+
+    def __init__(self, env: simpy.Environment, capacity: int) -> None:
+        self.env = env
+        self.capacity = capacity
+        self.users = 0
+        self.waiting: deque[SlotRequest] = deque()
+
+    def request(self) -> SlotRequest:
+        """A request for a slot: an event that fires once it is granted; leaving its ``with``
+        block gives the slot back (or withdraws the request)."""
+        return SlotRequest(self)
+
+    def _grant(self, _event: simpy.Event | None = None) -> None:
+        """Grant the first waiter a slot if one is free (one at a time, as SimPy does)."""
+        if self.waiting and self.users < self.capacity:
+            self.users += 1
+            self.waiting.popleft().succeed()
+
+    def _release(self, granted: bool) -> None:
+        if granted:
+            self.users -= 1
+        if self.waiting:  # granted when this release is processed, after what is due now
+            event = simpy.Event(self.env)
+            event.callbacks.append(self._grant)
+            event.succeed()
+
+
+class SlotRequest(simpy.Event):
+    """A request for one of a host's start slots (see ``Slots``)."""
+
+    def __init__(self, slots: Slots) -> None:
+        super().__init__(slots.env)
+        self.slots = slots
+        slots.waiting.append(self)
+        slots._grant()
+
+    def __enter__(self) -> SlotRequest:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_exc: object) -> None:
+        granted = self.triggered
+        if not granted:
+            self.slots.waiting.remove(self)
+        if exc_type is not GeneratorExit:  # as SimPy: a generator's clean-up keeps its slot
+            self.slots._release(granted)
 
 
 @dataclass
@@ -36,7 +88,7 @@ class Host:
     spec: HostGroup
     cpu: SharedCapacity
     disk_io: SharedCapacity
-    slots: simpy.Resource
+    slots: Slots
     memory_free: float = 0.0
     vcpu_free: float = 0.0
     disk_free: float = 0.0

@@ -19,8 +19,26 @@ import math
 from collections.abc import Callable
 
 import simpy
+from simpy.events import NORMAL, PENDING
 
 _EPS = 1e-9
+
+
+class Done(simpy.Event):
+    """The event a job's owner waits on: it fires when the work is served, or a fixed time
+    ``then`` after that (the wait that follows the work, without a second event)."""
+
+    def __init__(self, env: simpy.Environment, then: float = 0.0) -> None:
+        super().__init__(env)
+        self.then = then
+
+    def fire(self) -> None:
+        """The work is served: fire now, or ``then`` seconds from now (as a timeout would)."""
+        if self._value is not PENDING:
+            raise RuntimeError(f"{self} has already been triggered")
+        self._ok = True
+        self._value = None
+        self.env.schedule(self, NORMAL, self.then)
 
 
 class SharedCapacity:
@@ -49,11 +67,12 @@ class SharedCapacity:
         n = len(self._heap)
         return min(self.per_job_cap, self.capacity / n) if n else 0.0
 
-    def run(self, work: float) -> simpy.Event:
-        """An event that fires when ``work`` units have been served."""
-        done = self.env.event()
+    def run(self, work: float, then: float = 0.0) -> simpy.Event:
+        """An event that fires when ``work`` units have been served, or ``then`` seconds
+        after that."""
+        done = Done(self.env, then)
         if work <= 0:
-            done.succeed()
+            done.fire()
             return done
         self._advance()
         heapq.heappush(self._heap, (self._virtual + work, next(self._seq), done))
@@ -119,7 +138,7 @@ class SharedCapacity:
                         4.0 * self.rate() * math.ulp(self.env.now))
         while self._heap and self._heap[0][0] <= self._virtual + tolerance:
             _, _, done = heapq.heappop(self._heap)
-            done.succeed()
+            done.fire()
             finished = True
         if finished:
             self._changed()
