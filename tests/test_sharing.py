@@ -85,3 +85,50 @@ def test_capacity_change_keeps_work_done():
 
     env.process(slow_down())
     assert finish_times(env, [ev]) == [pytest.approx(4.0 + 6.0 / 2.0)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(jobs=st.lists(st.tuples(st.floats(0.0, 50.0), st.floats(0.0, 5.0), st.floats(0.0, 3.0),
+                               st.booleans()), min_size=1, max_size=30),
+       slots=st.integers(1, 4), cap=st.sampled_from([1.0, 0.5]))
+def test_a_pool_that_is_never_contended_serves_as_the_shared_pool_does(jobs, slots, cap):
+    """Users that hold one of ``slots`` slots while they run a job (a host's start-ups): a pool
+    told ``max_jobs=slots`` with slots x cap <= capacity schedules each job when it starts;
+    finish times, the count in progress and cancellations match the general pool's."""
+    def run(max_jobs):
+        env = simpy.Environment()
+        pool = SharedCapacity(env, slots * cap, per_job_cap=cap, max_jobs=max_jobs)
+        assert pool.uncontended == (max_jobs is not None)
+        gate = simpy.Resource(env, slots)
+        ends, counts = {}, []
+
+        def user(i, start, work, then, cancel):
+            yield env.timeout(start)
+            with gate.request() as slot:
+                yield slot
+                done = pool.run(work, then)
+                if cancel:  # gives up half way through its work
+                    yield env.timeout(work / cap / 2)
+                    pool.cancel(done)
+                    ends[i] = None
+                    return
+                yield done
+                ends[i] = env.now
+
+        def sampler():
+            while True:
+                counts.append(pool.jobs)
+                yield env.timeout(0.37)
+
+        for i, job in enumerate(jobs):
+            env.process(user(i, *job))
+        env.process(sampler())
+        env.run(until=200)
+        return ends, counts
+
+    general, counts = run(None)
+    fast, fast_counts = run(slots)
+    assert general.keys() == fast.keys()
+    for i, end in general.items():
+        assert (end is None and fast[i] is None) or end == pytest.approx(fast[i], abs=1e-9)
+    assert counts == fast_counts  # jobs in progress, at every sample

@@ -124,7 +124,8 @@ class Cluster:
             for k in range(group.count):
                 index = len(self.hosts)
                 host = Host(index=index, name=f"{group.group}-{k + 1:02d}", group_index=g,
-                            spec=group, cpu=SharedCapacity(env, group.cpu_cores, 1.0),
+                            spec=group, cpu=SharedCapacity(env, group.cpu_cores, 1.0,
+                                                            max_jobs=group.max_concurrent_starts),
                             disk_io=SharedCapacity(env, group.disk_rate),
                             slots=Slots(env, group.max_concurrent_starts))
                 for image in group.preloaded_images:

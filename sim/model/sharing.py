@@ -32,21 +32,31 @@ class Done(simpy.Event):
         super().__init__(env)
         self.then = then
 
-    def fire(self) -> None:
-        """The work is served: fire now, or ``then`` seconds from now (as a timeout would)."""
+    def fire(self, served_in: float = 0.0) -> None:
+        """The work is served now (or ``served_in`` seconds from now): fire ``then`` seconds
+        after that, as a timeout would."""
         if self._value is not PENDING:
             raise RuntimeError(f"{self} has already been triggered")
         self._ok = True
         self._value = None
-        self.env.schedule(self, NORMAL, self.then)
+        self.env.schedule(self, NORMAL, served_in + self.then)
 
 
 class SharedCapacity:
-    """``capacity`` units/s shared equally by the jobs present, each at most ``per_job_cap``."""
+    """``capacity`` units/s shared equally by the jobs present, each at most ``per_job_cap``.
+
+    ``max_jobs``: the most jobs its users can ever have in progress at once (a host's CPU is
+    used only by start-ups, each holding one of the host's start slots). When even that many
+    cannot oversubscribe it (``max_jobs * per_job_cap <= capacity``) every job runs at
+    ``per_job_cap`` from start to end, so the pool is *never contended*: a job's event is
+    scheduled when it starts, with no timer and no virtual time. A job cancelled or cleared
+    then leaves the count at once, but its event still fires (whoever waited on it was
+    interrupted, which is why it was cancelled)."""
 
     def __init__(self, env: simpy.Environment, capacity: float,
                  per_job_cap: float = math.inf,
-                 on_count_change: Callable[[SharedCapacity], None] | None = None) -> None:
+                 on_count_change: Callable[[SharedCapacity], None] | None = None,
+                 max_jobs: int | None = None) -> None:
         self.env = env
         self.capacity = capacity
         self.per_job_cap = per_job_cap
@@ -56,15 +66,22 @@ class SharedCapacity:
         self._heap: list[tuple[float, int, simpy.Event]] = []
         self._seq = itertools.count()
         self._generation = 0
+        self.uncontended = max_jobs is not None and max_jobs * per_job_cap <= capacity
+        self._ends: list[tuple[float, simpy.Event]] = []  # uncontended: (served at, event)
 
     @property
     def jobs(self) -> int:
         """Jobs in progress."""
+        if self.uncontended:
+            ends, now = self._ends, self.env.now
+            if ends and min(entry[0] for entry in ends) <= now:
+                ends[:] = [entry for entry in ends if entry[0] > now]
+            return len(ends)
         return len(self._heap)
 
     def rate(self) -> float:
         """Rate at which each job progresses now."""
-        n = len(self._heap)
+        n = self.jobs
         return min(self.per_job_cap, self.capacity / n) if n else 0.0
 
     def run(self, work: float, then: float = 0.0) -> simpy.Event:
@@ -74,13 +91,26 @@ class SharedCapacity:
         if work <= 0:
             done.fire()
             return done
+        if self.uncontended:
+            served_in = work / self.per_job_cap
+            self._ends.append((self.env.now + served_in, done))
+            done.fire(served_in)
+            if self.on_count_change is not None:
+                self.on_count_change(self)
+            return done
         self._advance()
         heapq.heappush(self._heap, (self._virtual + work, next(self._seq), done))
         self._changed()
         return done
 
     def cancel(self, done: simpy.Event) -> None:
-        """Drop the job whose event is ``done`` (it never fires); the others speed up."""
+        """Drop the job whose event is ``done`` (it never fires, unless the pool is never
+        contended); the others speed up."""
+        if self.uncontended:
+            self._ends[:] = [entry for entry in self._ends if entry[1] is not done]
+            if self.on_count_change is not None:
+                self.on_count_change(self)
+            return
         for k, entry in enumerate(self._heap):
             if entry[2] is done:
                 self._advance()
@@ -91,7 +121,9 @@ class SharedCapacity:
                 return
 
     def clear(self) -> None:
-        """Drop every job (a crash): their events never fire."""
+        """Drop every job (a crash): their events never fire (unless the pool is never
+        contended)."""
+        self._ends.clear()
         self._advance()
         self._heap.clear()
         self._changed()
@@ -100,6 +132,8 @@ class SharedCapacity:
         """Change the capacity from now on (jobs in progress keep the work done so far)."""
         if capacity == self.capacity:
             return
+        if self.uncontended:
+            raise ValueError("a pool that is never contended has a fixed capacity")
         self._advance()
         self.capacity = capacity
         self._schedule()

@@ -59,9 +59,10 @@ class GroupTotals:
 
     def busy_startup_cores(self, group: int) -> float:
         """Sum over the group's hosts of min(CPU jobs in progress, cores)."""
-        hosts = self.hosts
-        return sum(min(hosts[i].cpu.jobs, hosts[i].cpu.capacity)
-                   for i in sorted(self._busy[group]))
+        hosts, busy = self.hosts, self._busy[group]
+        total = sum(min(hosts[i].cpu.jobs, hosts[i].cpu.capacity) for i in sorted(busy))
+        busy.difference_update([i for i in busy if not hosts[i].cpu.jobs])  # ended unseen
+        return total
 
     def _cpu_changed(self, pool: SharedCapacity) -> None:
         host, chained = self._pools[id(pool)]
