@@ -7,6 +7,7 @@ Owns: every statistic's definition. Must not: touch SimPy or files.
 from __future__ import annotations
 
 import math
+import operator
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,10 @@ def instances_frame(records: list[InstanceRecord]) -> pd.DataFrame:
     columns = ["id", "workload", "tenant", "isolation", "host", *TRANSITIONS, "rejected",
                "pulled_bytes", "request", "attempt", "disrupted", "fault", "wanted_until",
                "slowdown", "origin", "image"]
-    return pd.DataFrame({c: [getattr(r, c) for r in records] for c in columns})
+    rows = list(map(operator.attrgetter(*columns), records))
+    if not rows:
+        return pd.DataFrame({c: [] for c in columns})
+    return pd.DataFrame(dict(zip(columns, map(list, zip(*rows)))))
 
 
 def describe(values: np.ndarray) -> dict[str, float | None]:

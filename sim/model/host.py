@@ -96,6 +96,7 @@ class Host:
     instances: int = 0
     layers: set[str] = field(default_factory=set)
     claimed: set[str] = field(default_factory=set)
+    claimed_key: frozenset[str] | None = None  # ``claimed``, frozen (see claimed_layers)
     fetching: dict[str, LayerFetch] = field(default_factory=dict)
     batch: BatchShare | None = None
     parent: Host | None = None  # the physical host a container-host VM runs in
@@ -157,7 +158,14 @@ class Host:
         for layer in chain:
             if layer.key not in self.claimed:
                 self.claimed.add(layer.key)
+                self.claimed_key = None
                 self.disk_free -= layer.size
+
+    def claimed_layers(self) -> frozenset[str]:
+        """``claimed`` as a frozenset (made again only after it changes)."""
+        if self.claimed_key is None:
+            self.claimed_key = frozenset(self.claimed)
+        return self.claimed_key
 
     def preload(self, chain: list[Layer]) -> None:
         """Layers present before the run starts."""

@@ -173,7 +173,7 @@ def _state(host: Host) -> StateKey:
     """What the policies see of a host besides its group (as the arrays hold it)."""
     memory = float(host.memory_free) if host.available else -math.inf  # down: nothing fits
     return (memory, float(host.vcpu_free), float(host.partitions_free),
-            float(host.disk_free), frozenset(host.claimed))
+            float(host.disk_free), host.claimed_layers())
 
 
 @dataclass(eq=False)
