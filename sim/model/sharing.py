@@ -67,15 +67,16 @@ class SharedCapacity:
         self._seq = itertools.count()
         self._generation = 0
         self.uncontended = max_jobs is not None and max_jobs * per_job_cap <= capacity
-        self._ends: list[tuple[float, simpy.Event]] = []  # uncontended: (served at, event)
+        self._ends: list[tuple[float, int, simpy.Event]] = []  # uncontended: a heap of
+        # (served at, sequence, event)
 
     @property
     def jobs(self) -> int:
         """Jobs in progress."""
         if self.uncontended:
             ends, now = self._ends, self.env.now
-            if ends and min(entry[0] for entry in ends) <= now:
-                ends[:] = [entry for entry in ends if entry[0] > now]
+            while ends and ends[0][0] <= now:
+                heapq.heappop(ends)
             return len(ends)
         return len(self._heap)
 
@@ -93,7 +94,7 @@ class SharedCapacity:
             return done
         if self.uncontended:
             served_in = work / self.per_job_cap
-            self._ends.append((self.env.now + served_in, done))
+            heapq.heappush(self._ends, (self.env.now + served_in, next(self._seq), done))
             done.fire(served_in)
             if self.on_count_change is not None:
                 self.on_count_change(self)
@@ -107,7 +108,8 @@ class SharedCapacity:
         """Drop the job whose event is ``done`` (it never fires, unless the pool is never
         contended); the others speed up."""
         if self.uncontended:
-            self._ends[:] = [entry for entry in self._ends if entry[1] is not done]
+            self._ends[:] = [entry for entry in self._ends if entry[2] is not done]
+            heapq.heapify(self._ends)
             if self.on_count_change is not None:
                 self.on_count_change(self)
             return
