@@ -1,8 +1,8 @@
 """Speed benchmarks, printed as a table (not timed tests).
 
     python benchmarks/run.py [--only common|full] [--sizes 100/400,1000/4000]
-                             [--full-sizes 10000/100000] [--repeat N] [--json FILE]
-                             [--baseline FILE]
+                             [--full-sizes 10000/100000] [--repeat N] [--jobs N]
+                             [--json FILE] [--baseline FILE]
 
 ``common``: the shape every peer simulator can express (peers.md): N hosts (16 cores,
 64 GiB), M instances (2 vCPU, 4 GiB) arriving over one simulated hour, first-fit, a fixed
@@ -75,7 +75,7 @@ def full_shape(hosts: int, instances: int) -> dict[str, Any]:
     return paths.replace(data, "workloads[web].arrival.rate", f"{rate}/s")
 
 
-def _measure(kind: str, hosts: int, instances: int, queue: Any) -> None:
+def _measure(kind: str, hosts: int, instances: int, queue: Any, jobs: int = 1) -> None:
     """Imports happen before the clock starts; loading the scenario and collecting the
     results are timed."""
     import yaml
@@ -93,22 +93,29 @@ def _measure(kind: str, hosts: int, instances: int, queue: Any) -> None:
         (spec,) = expand(load_text(text, "benchmark"))
         done = execute(spec).metrics["started"]
     else:
-        done = 0
-        for spec in expand(load_text(yaml.safe_dump(full_shape(hosts, instances)), "full")):
-            done += int(execute(spec).instances["running"].notna().sum())
+        from sim.runner import Workers
+
+        specs = expand(load_text(yaml.safe_dump(full_shape(hosts, instances)), "full"))
+        with Workers(jobs) as workers:  # as ``python -m sim run --jobs N`` runs them
+            done = sum(int(out.instances["running"].notna().sum())
+                       for out in workers.outputs(specs, [spec.variant for spec in specs]))
     wall = time.perf_counter() - started
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss = max(resource.getrusage(who).ru_maxrss / 1024
+              for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
     queue.put({"wall_s": wall, "rss_mb": rss, "running": done})
 
 
-def measure(kind: str, hosts: int, instances: int, repeat: int = 1) -> dict[str, Any]:
+def measure(kind: str, hosts: int, instances: int, repeat: int = 1, jobs: int = 1
+            ) -> dict[str, Any]:
     """Run one case ``repeat`` times, each in a fresh process; the fastest run's wall time,
-    peak RSS and lifecycles per second (other load on a shared machine only slows runs)."""
+    peak RSS (of the process, or of its largest worker) and lifecycles per second (other load
+    on a shared machine only slows runs). ``jobs``: worker processes for the full model's
+    three runs (1: one after the other in this process)."""
     context = multiprocessing.get_context("spawn")
     runs = []
     for _ in range(repeat):
         queue: Any = context.Queue()
-        proc = context.Process(target=_measure, args=(kind, hosts, instances, queue))
+        proc = context.Process(target=_measure, args=(kind, hosts, instances, queue, jobs))
         proc.start()
         runs.append(queue.get())
         proc.join()
@@ -135,6 +142,10 @@ def main() -> None:
                              "the issue's target is 10000/1000000)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="runs per case, the fastest reported (default 1)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="worker processes for the full model's three isolation modes, as "
+                             "'python -m sim run --jobs N' runs them (default 1: one after "
+                             "the other, comparable with the single-threaded floor)")
     parser.add_argument("--json", default=None, help="also write the figures here")
     parser.add_argument("--baseline", default=None,
                         help="an earlier --json file, printed beside each row")
@@ -153,8 +164,10 @@ def main() -> None:
     print(header)
     for kind, (hosts, instances) in cases:
         floor = measure("floor", hosts, instances, args.repeat)
-        model = measure(kind, hosts, instances, args.repeat)
-        for name, r in (("floor", floor), (kind, model)):
+        jobs = args.jobs if kind == "full" else 1
+        model = measure(kind, hosts, instances, args.repeat, jobs)
+        label = kind if jobs == 1 else f"{kind}/j{jobs}"  # full/j2: two worker processes
+        for name, r in (("floor", floor), (label, model)):
             ratio = r["wall_s"] / floor["wall_s"]
             rate = r["per_s"] / floor["per_s"] if floor["per_s"] else 0.0
             line = (f"{name:<8}{hosts:>8,}{instances:>11,}{r['wall_s']:>9.2f}{r['rss_mb']:>8.0f}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import simpy
 from hypothesis import given, settings
@@ -132,3 +134,61 @@ def test_a_pool_that_is_never_contended_serves_as_the_shared_pool_does(jobs, slo
     for i, end in general.items():
         assert (end is None and fast[i] is None) or end == pytest.approx(fast[i], abs=1e-9)
     assert counts == fast_counts  # jobs in progress, at every sample
+
+
+def _water_filling_reference(bandwidth, nics, flows):
+    """Finish times by brute force: at every arrival or finish, rates from scratch by
+    progressive filling over all hosts. ``flows``: (start, host, size)."""
+    t, live, ends = 0.0, {}, {}
+    pending = sorted(range(len(flows)), key=lambda i: flows[i][0])
+    while pending or live:
+        per_host = {}
+        for i in live:
+            per_host.setdefault(flows[i][1], []).append(i)
+        rate = {}
+        remaining_bw, left = bandwidth, sum(len(v) for v in per_host.values())
+        for h in sorted(per_host, key=lambda h: nics[h] / len(per_host[h])):
+            level = remaining_bw / left
+            share = min(nics[h], len(per_host[h]) * level)
+            for i in per_host[h]:
+                rate[i] = share / len(per_host[h])
+            remaining_bw -= share
+            left -= len(per_host[h])
+        step = min((live[i] / rate[i] for i in live), default=math.inf)
+        arrive = flows[pending[0]][0] - t if pending else math.inf
+        dt = min(step, arrive)
+        for i in list(live):
+            live[i] -= rate[i] * dt
+            if live[i] <= 1e-9 * max(1.0, flows[i][2]):
+                ends[i] = t + dt
+                del live[i]
+        t += dt
+        while pending and flows[pending[0]][0] <= t:
+            i = pending.pop(0)
+            live[i] = flows[i][2]
+    return [ends[i] for i in range(len(flows))]
+
+
+@settings(max_examples=80, deadline=None)
+@given(nics=st.lists(st.sampled_from([10.0, 25.0, 40.0, 100.0]), min_size=1, max_size=5),
+       flows=st.lists(st.tuples(st.floats(0.0, 5.0), st.integers(0, 4), st.floats(1.0, 200.0)),
+                      min_size=1, max_size=25),
+       bandwidth=st.sampled_from([30.0, 100.0, 1000.0]))
+def test_network_matches_progressive_filling_from_scratch(nics, flows, bandwidth):
+    flows = [(start, host % len(nics), size) for start, host, size in flows]
+    env = simpy.Environment()
+    net = Network(env, bandwidth)
+    ends, peak = {}, [0.0]
+    net.on_egress = lambda bps: peak.__setitem__(0, max(peak[0], bps))
+
+    def download(i, start, host, size):
+        yield env.timeout(start)
+        yield net.link(host, nics[host]).run(size)
+        ends[i] = env.now
+
+    for i, flow in enumerate(flows):
+        env.process(download(i, *flow))
+    env.run()
+    want = _water_filling_reference(bandwidth, nics, flows)
+    assert [ends[i] for i in range(len(flows))] == pytest.approx(want, rel=1e-6, abs=1e-6)
+    assert peak[0] <= bandwidth * (1 + 1e-9) and net.egress() == 0.0

@@ -12,7 +12,6 @@ times at which jobs finish: an arrival or departure costs O(log n), whatever n i
 
 from __future__ import annotations
 
-import functools
 import heapq
 import itertools
 import math
@@ -20,6 +19,7 @@ from collections.abc import Callable
 
 import simpy
 from simpy.events import NORMAL, PENDING
+from sortedcontainers import SortedList
 
 _EPS = 1e-9
 
@@ -182,59 +182,262 @@ class SharedCapacity:
             self._schedule()
 
 
+class Link:
+    """One host's downloads from the registry: equal shares of what the network gives the host
+    (see ``Network``). ``run`` and ``clear`` as on a ``SharedCapacity``."""
+
+    def __init__(self, network: Network, host: int, nic: float) -> None:
+        self.network = network
+        self.host = host
+        self.nic = nic
+        # (target, sequence, event): a heap of when each download is done, in the common
+        # clock's units while the link is open, in its own clock's while it is capped
+        self.flows: list[tuple[float, int, Done]] = []
+        self.capped = False
+        self.key: tuple[float, int] | None = None  # (NIC per flow, host) while it has flows
+        self.keyed_flows = 0  # its flow count when keyed
+        self.version = 0  # which of its entries in the network's heap of heads is current
+        self._virtual = 0.0  # capped: service each of its flows has had
+        self._stamp = 0.0
+        self._generation = 0
+
+    @property
+    def jobs(self) -> int:
+        """Downloads in progress."""
+        return len(self.flows)
+
+    @property
+    def capacity(self) -> float:
+        """What the network gives this host now (bytes/s)."""
+        if not self.flows:
+            return 0.0
+        return self.nic if self.capped else len(self.flows) * self.network.level
+
+    def run(self, work: float, then: float = 0.0) -> simpy.Event:
+        """An event that fires when ``work`` bytes have arrived, or ``then`` seconds later."""
+        return self.network._start(self, work, then)
+
+    def clear(self) -> None:
+        """Drop every download (a crash): their events never fire."""
+        self.network._clear(self)
+
+    def _advance(self) -> None:
+        now = self.network.env.now
+        if self.capped and self.flows and now > self._stamp:
+            self._virtual += self.nic / len(self.flows) * (now - self._stamp)
+        self._stamp = now
+
+
 class Network:
     """The registry's egress shared max-min fairly by host NICs; within a host, equally.
 
-    Each host's downloads form one ``SharedCapacity`` whose capacity is that host's fair share:
-    min(nic, n_h * level), where the water level solves sum_h min(nic_h, n_h * level) =
-    registry bandwidth (progressive filling). Recomputed only when some host's download count
-    changes, over the hosts with downloads in progress.
+    With n_h downloads at host h and the water level L solving sum_h min(nic_h, n_h * L) =
+    registry bandwidth (progressive filling), a host whose NIC per download nic_h / n_h is
+    below L is *capped*: each of its downloads gets nic_h / n_h, on a clock of its own. Every
+    other host is *open*: each of its downloads gets L, so all open downloads share one common
+    clock, L = (bandwidth - sum of capped NICs) / (downloads at open hosts). A change at one
+    host re-keys that host and moves the few hosts whose side of L changed (each move makes L
+    larger, so it ends): O(log hosts) plus the hosts moved, never a pass over every transfer.
+    One timer for the open downloads (the soonest of each open host's soonest, in a heap) and
+    one per capped host.
     """
 
     def __init__(self, env: simpy.Environment, registry_bandwidth: float) -> None:
         self.env = env
         self.bandwidth = registry_bandwidth
-        self._links: dict[int, tuple[float, SharedCapacity]] = {}
-        self._active: set[int] = set()
+        self._links: dict[int, Link] = {}
+        self._open: SortedList = SortedList()  # keys of open hosts with downloads
+        self._capped: SortedList = SortedList()  # keys of capped hosts
+        self._open_flows = 0
+        self._capped_nic = 0.0
+        self.level = 0.0  # what each download at an open host gets (bytes/s)
+        self._virtual = 0.0  # the common clock: service each open download has had
+        self._stamp = env.now
+        self._heads: list[tuple[float, int, int, int]] = []  # (target, seq, host, version)
+        self._seq = itertools.count()
+        self._generation = 0
         self.on_egress: Callable[[float], None] | None = None  # told the egress after changes
 
-    def link(self, host: int, nic: float) -> SharedCapacity:
-        """The shared download capacity of ``host`` (created on first use)."""
-        if host not in self._links:
-            pool = SharedCapacity(self.env, 0.0, on_count_change=functools.partial(
-                self._count_changed, host))
-            self._links[host] = (nic, pool)
-        return self._links[host][1]
+    def link(self, host: int, nic: float) -> Link:
+        """The downloads of ``host`` (created on first use)."""
+        link = self._links.get(host)
+        if link is None:
+            link = self._links[host] = Link(self, host, nic)
+        return link
 
-    def links(self) -> dict[int, tuple[float, SharedCapacity]]:
-        """The hosts that have downloaded something: host -> (NIC, its download pool)."""
+    def links(self) -> dict[int, Link]:
+        """The hosts that have downloaded something: host -> its link."""
         return self._links
 
     def egress(self) -> float:
         """Registry bandwidth in use now (bytes/s)."""
-        return sum(self._links[h][1].capacity for h in self._active)
+        return self._capped_nic + (self._open_flows * self.level if self._open_flows else 0.0)
 
-    def _count_changed(self, host: int, pool: SharedCapacity) -> None:
-        if pool.jobs:
-            self._active.add(host)
-        else:
-            self._active.discard(host)
-            pool.capacity = 0.0
-        self._rebalance()
+    # --- changes ----------------------------------------------------------------------------
 
-    def _rebalance(self) -> None:
-        hosts = sorted(self._active, key=lambda h: self._links[h][0] / self._links[h][1].jobs)
-        remaining = self.bandwidth
-        flows = sum(self._links[h][1].jobs for h in hosts)
-        for h in hosts:
-            nic, pool = self._links[h]
-            level = remaining / flows if flows else 0.0
-            share = min(nic, pool.jobs * level)
-            remaining -= share
-            flows -= pool.jobs
-            pool.set_capacity(share)
+    def _start(self, link: Link, work: float, then: float) -> Done:
+        done = Done(self.env, then)
+        if work <= 0:
+            done.fire()
+            return done
+        self._advance()
+        link._advance()
+        clock = link._virtual if link.capped else self._virtual
+        heapq.heappush(link.flows, (clock + work, next(self._seq), done))
+        self._changed([link])
+        return done
+
+    def _clear(self, link: Link) -> None:
+        self._advance()
+        link.flows.clear()
+        self._changed([link])
+
+    def _advance(self) -> None:
+        now = self.env.now
+        if self._open_flows and now > self._stamp:
+            self._virtual += self.level * (now - self._stamp)
+        self._stamp = now
+
+    def _changed(self, links: list[Link]) -> None:
+        """``links`` gained or lost downloads (clocks advanced to now): re-key them, move the
+        hosts whose side of the level changed, and reschedule what changed."""
+        for link in links:
+            self._unkey(link)
+            if link.flows:
+                self._key(link)
+            else:
+                link.capped = False
+                link._generation += 1
+                link.version += 1
+        moved = self._settle()
+        for link in (*links, *moved):
+            if link.flows:
+                self._reschedule(link)
+        self._schedule_common()
         if self.on_egress is not None:
-            self.on_egress(self.bandwidth - remaining if hosts else 0.0)
+            self.on_egress(self.egress())
+
+    def _key(self, link: Link) -> None:
+        n = len(link.flows)
+        link.key = (link.nic / n, link.host)
+        link.keyed_flows = n
+        if link.capped:
+            self._capped.add(link.key)
+            self._capped_nic += link.nic
+        else:
+            self._open.add(link.key)
+            self._open_flows += n
+
+    def _unkey(self, link: Link) -> None:
+        if link.key is None:
+            return
+        if link.capped:
+            self._capped.remove(link.key)
+            self._capped_nic = self._capped_nic - link.nic if self._capped else 0.0
+        else:
+            self._open.remove(link.key)
+            self._open_flows -= link.keyed_flows
+        link.key = None
+
+    def _settle(self) -> list[Link]:
+        """Move hosts across the level until every capped host's NIC per download is below
+        it and every open host's is not; the hosts moved."""
+        moved = []
+        while True:
+            level = ((self.bandwidth - self._capped_nic) / self._open_flows
+                     if self._open_flows else math.inf)
+            if self._open and self._open[0][0] < level:
+                link = self._links[self._open[0][1]]
+                self._unkey(link)  # open -> capped: its targets onto a clock of its own
+                link.flows = [(t - self._virtual, k, e) for t, k, e in link.flows]
+                link._virtual = 0.0
+                link._stamp = self.env.now
+                link.capped = True
+                link.version += 1
+            elif self._capped and self._capped[-1][0] > level:
+                link = self._links[self._capped[-1][1]]
+                self._unkey(link)  # capped -> open: its targets onto the common clock
+                link._advance()
+                link.flows = [(t - link._virtual + self._virtual, k, e)
+                              for t, k, e in link.flows]
+                link.capped = False
+                link._generation += 1
+            else:
+                break
+            self._key(link)
+            moved.append(link)
+        self.level = max(0.0, level) if self._open_flows else 0.0
+        return moved
+
+    # --- timers -----------------------------------------------------------------------------
+
+    def _reschedule(self, link: Link) -> None:
+        if not link.capped:  # its soonest download, among the open hosts' soonest
+            link.version += 1
+            heapq.heappush(self._heads, (link.flows[0][0], next(self._seq), link.host,
+                                         link.version))
+            return
+        link._generation += 1
+        rate = link.nic / len(link.flows)
+        delay = max(0.0, (link.flows[0][0] - link._virtual) / rate)
+        generation = link._generation
+        timer = self.env.timeout(delay)
+        timer.callbacks.append(lambda _event: self._on_capped(link, generation))
+
+    def _schedule_common(self) -> None:
+        self._generation += 1
+        heads = self._heads
+        while heads and not self._current(heads[0]):
+            heapq.heappop(heads)
+        if not heads or self.level <= 0:
+            return
+        delay = max(0.0, (heads[0][0] - self._virtual) / self.level)
+        generation = self._generation
+        timer = self.env.timeout(delay)
+        timer.callbacks.append(lambda _event: self._on_common(generation))
+
+    def _current(self, head: tuple[float, int, int, int]) -> bool:
+        link = self._links[head[2]]
+        return not link.capped and bool(link.flows) and head[3] == link.version
+
+    def _finish(self, link: Link, clock: float, rate: float) -> bool:
+        """Fire the downloads of ``link`` done by ``clock``; whether there were any."""
+        # a residual that no representable time step can finish counts as done
+        tolerance = max(_EPS * max(1.0, abs(clock)), 4.0 * rate * math.ulp(self.env.now))
+        finished = False
+        while link.flows and link.flows[0][0] <= clock + tolerance:
+            heapq.heappop(link.flows)[2].fire()
+            finished = True
+        return finished
+
+    def _on_common(self, generation: int) -> None:
+        if generation != self._generation:
+            return
+        self._advance()
+        done = []
+        tolerance = max(_EPS * max(1.0, abs(self._virtual)),
+                        4.0 * self.level * math.ulp(self.env.now))
+        heads = self._heads
+        while heads and heads[0][0] <= self._virtual + tolerance:
+            head = heapq.heappop(heads)
+            if self._current(head):
+                link = self._links[head[2]]
+                self._finish(link, self._virtual, self.level)
+                done.append(link)
+        if done:
+            self._changed(done)
+        else:
+            self._schedule_common()
+
+    def _on_capped(self, link: Link, generation: int) -> None:
+        if generation != link._generation:
+            return
+        self._advance()
+        link._advance()
+        if self._finish(link, link._virtual, link.nic / len(link.flows)):
+            self._changed([link])
+        else:
+            self._reschedule(link)
 
 
 class BatchShare:
