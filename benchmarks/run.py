@@ -1,7 +1,8 @@
 """Speed benchmarks, printed as a table (not timed tests).
 
     python benchmarks/run.py [--only common|full] [--sizes 100/400,1000/4000]
-                             [--full-sizes 10000/100000] [--repeat N] [--jobs N]
+                             [--full-sizes 10000/100000] [--storm-sizes 300/1200]
+                             [--repeat N] [--jobs N]
                              [--json FILE] [--baseline FILE]
 
 ``common``: the shape every peer simulator can express (peers.md): N hosts (16 cores,
@@ -9,7 +10,8 @@
 1 s start-up, lifetimes longer than the run; through the full model (scenario format, placement,
 recording, summary). ``floor``: a bare SimPy model of the same lifecycle, run in the same
 invocation; each figure is also printed as a ratio to it (machines are shared and noisy: the
-ratios hold, absolute times do not). ``full``: the main example
+ratios hold, absolute times do not). ``storm``: a cold pull storm (every host downloads the
+image at once through the shared registry). ``full``: the main example
 (``scenarios/windows-isolation.yaml``: layered images, pulls, start-up contention, three
 isolation modes) grown through the scenario's own dotted paths to N hosts, with the arrival
 rate raised so that M instances arrive in all (M/3 per mode, over its 4 simulated hours); its
@@ -35,6 +37,7 @@ sys.path.insert(0, str(HERE.parent))  # the worktree's ``sim``, also in spawned 
 
 DEFAULT_SIZES = "100/400,1000/4000,5000/20000"
 DEFAULT_FULL_SIZES = "10000/100000"
+DEFAULT_STORM_SIZES = "300/1200,1000/4000"
 MAIN_EXAMPLE = HERE.parent / "scenarios" / "windows-isolation.yaml"
 
 
@@ -57,6 +60,25 @@ def common_shape(hosts: int, instances: int) -> dict[str, Any]:
                                "stop": "0s", "memory_overhead": "0MiB",
                                "cpu_overhead": 0.0, "cpu_bound_fraction": 0.0,
                                "disk_per_instance": "0B"}},
+    }
+
+
+def storm_shape(hosts: int, instances: int) -> dict[str, Any]:
+    """A cold pull storm: ``instances`` arrive at once on ``hosts`` hosts that hold no layer,
+    spread over them, so every host downloads the whole image (1.2 GiB in three layers) at the
+    same time through a 10 Gbit/s registry: the network's sharing under the most transfers."""
+    return {
+        "name": f"storm-{hosts}-{instances}", "seed": 1, "duration": "4h",
+        "hosts": [{"group": "h", "count": hosts, "cpu_cores": 16, "memory": "64GiB",
+                   "disk": "1TiB", "disk_rate": "500MB/s", "nic": "1Gbit/s",
+                   "max_concurrent_starts": 8}],
+        "registry": {"bandwidth": "10Gbit/s", "latency": "30ms"},
+        "images": [{"name": "base", "os_build": "ltsc2022", "layers": ["1GiB"]},
+                   {"name": "app", "base": "base", "layers": ["200MiB", "20MiB"]}],
+        "workloads": [{"name": "web", "image": "app", "isolation": "process", "cpu": 2,
+                       "memory": "4GiB", "arrival": {"kind": "burst", "at": "0s",
+                                                     "count": instances}}],
+        "placement": "spread",
     }
 
 
@@ -88,9 +110,9 @@ def _measure(kind: str, hosts: int, instances: int, queue: Any, jobs: int = 1) -
     started = time.perf_counter()
     if kind == "floor":
         done = bare_lifecycles(instances, hosts)
-    elif kind == "common":
-        text = yaml.safe_dump(common_shape(hosts, instances))
-        (spec,) = expand(load_text(text, "benchmark"))
+    elif kind in ("common", "storm"):
+        shape = common_shape if kind == "common" else storm_shape
+        (spec,) = expand(load_text(yaml.safe_dump(shape(hosts, instances)), "benchmark"))
         done = execute(spec).metrics["started"]
     else:
         from sim.runner import Workers
@@ -133,13 +155,17 @@ def _sizes(text: str) -> list[tuple[int, int]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=["common", "full"], default=None)
+    parser.add_argument("--only", choices=["common", "full", "storm"], default=None)
     parser.add_argument("--sizes", default=DEFAULT_SIZES,
                         help=f"common shape HOSTS/INSTANCES,... (default {DEFAULT_SIZES}; the "
                              "peers' largest is 50000/100000)")
     parser.add_argument("--full-sizes", default=DEFAULT_FULL_SIZES,
                         help=f"full model HOSTS/INSTANCES,... (default {DEFAULT_FULL_SIZES}; "
                              "the issue's target is 10000/1000000)")
+    parser.add_argument("--storm-sizes", default=DEFAULT_STORM_SIZES,
+                        help=f"cold pull storm HOSTS/INSTANCES,... (default "
+                             f"{DEFAULT_STORM_SIZES}): time per host stays flat when the "
+                             "network's sharing costs O(log hosts) per change")
     parser.add_argument("--repeat", type=int, default=1,
                         help="runs per case, the fastest reported (default 1)")
     parser.add_argument("--jobs", type=int, default=1,
@@ -154,7 +180,8 @@ def main() -> None:
     if args.baseline:
         for row in json.loads(Path(args.baseline).read_text()):
             before[(row["case"], row["hosts"], row["instances"])] = row
-    cases = [(kind, size) for kind, sizes in (("common", args.sizes), ("full", args.full_sizes))
+    cases = [(kind, size) for kind, sizes in (("common", args.sizes), ("full", args.full_sizes),
+                                              ("storm", args.storm_sizes))
              if args.only in (None, kind) for size in _sizes(sizes)]
     rows = []
     header = (f"{'case':<8}{'hosts':>8}{'instances':>11}{'wall s':>9}{'RSS MB':>8}"
