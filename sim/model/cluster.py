@@ -539,7 +539,8 @@ class Cluster:
             host.residents[rec.id] = (self.env.active_process, rec)
         group = host.group_index
         with host.slots.request() as slot:
-            yield slot
+            if not slot.granted:
+                yield slot
             rec.slot = env.now
             self._bump("starting", 1, group)
             fetches = [self.fetch(host, layer, rec) for layer in wl.chain

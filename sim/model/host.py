@@ -19,9 +19,10 @@ from sim.model.sharing import BatchShare, SharedCapacity
 
 class Slots:
     """A host's start slots: ``capacity`` start-ups at once, more wait first come, first
-    served. The behaviour of ``simpy.Resource`` as this model uses it (``with
-    slots.request() as slot: yield slot``), event for event, without the events nobody waits
-    on: a release schedules the grant of the next waiter only when there is one."""
+    served: ``with slots.request() as slot:`` then ``if not slot.granted: yield slot``.
+    The behaviour of ``simpy.Resource``, without the events nobody needs: a request granted at
+    once is granted without one, and a release schedules the grant of the next waiter only
+    when there is one."""
 
     def __init__(self, env: simpy.Environment, capacity: int) -> None:
         self.env = env
@@ -30,15 +31,17 @@ class Slots:
         self.waiting: deque[SlotRequest] = deque()
 
     def request(self) -> SlotRequest:
-        """A request for a slot: an event that fires once it is granted; leaving its ``with``
-        block gives the slot back (or withdraws the request)."""
+        """A request for a slot: ``granted`` now, or an event that fires once it is; leaving
+        its ``with`` block gives the slot back (or withdraws the request)."""
         return SlotRequest(self)
 
     def _grant(self, _event: simpy.Event | None = None) -> None:
         """Grant the first waiter a slot if one is free (one at a time, as SimPy does)."""
         if self.waiting and self.users < self.capacity:
             self.users += 1
-            self.waiting.popleft().succeed()
+            request = self.waiting.popleft()
+            request.granted = True
+            request.succeed()
 
     def _release(self, granted: bool) -> None:
         if granted:
@@ -55,18 +58,22 @@ class SlotRequest(simpy.Event):
     def __init__(self, slots: Slots) -> None:
         super().__init__(slots.env)
         self.slots = slots
-        slots.waiting.append(self)
-        slots._grant()
+        self.granted = False
+        if not slots.waiting and slots.users < slots.capacity:
+            slots.users += 1
+            self.granted = True  # at once: nobody waits for an event
+        else:
+            slots.waiting.append(self)
+            slots._grant()
 
     def __enter__(self) -> SlotRequest:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *_exc: object) -> None:
-        granted = self.triggered
-        if not granted:
+        if not self.granted:
             self.slots.waiting.remove(self)
         if exc_type is not GeneratorExit:  # as SimPy: a generator's clean-up keeps its slot
-            self.slots._release(granted)
+            self.slots._release(self.granted)
 
 
 @dataclass

@@ -82,7 +82,7 @@ class SharedCapacity:
 
     def rate(self) -> float:
         """Rate at which each job progresses now."""
-        n = self.jobs
+        n = self.jobs if self.uncontended else len(self._heap)
         return min(self.per_job_cap, self.capacity / n) if n else 0.0
 
     def run(self, work: float, then: float = 0.0) -> simpy.Event:
