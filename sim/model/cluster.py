@@ -374,8 +374,9 @@ class Cluster:
                on_running: simpy.Event | None = None) -> Any:
         """Request one instance of ``wl`` now; its process."""
         record = self._record(wl, request=self._next_id, attempt=0, origin=origin)
-        process = self.env.process(self._request(wl, record, draws, on_running))
-        return process
+        if self.tracking and origin != "test":  # a rollout follows it: keep it live
+            return self.env.process(self._request(wl, record, draws, on_running))
+        return self.env.process(self._attempts(wl, record, draws, None))
 
     def _record(self, wl: WorkloadRuntime, request: int, attempt: int,
                 origin: str = "arrival") -> InstanceRecord:
@@ -415,23 +416,21 @@ class Cluster:
 
     def _request(self, wl: WorkloadRuntime, rec: InstanceRecord, draws: Draws,
                  on_running: simpy.Event | None = None) -> Process:
-        """A requested instance, from its arrival until it stops of its own accord (or a
-        fault or a rollout ends it for good): its first start and any restarts."""
-        live = None
-        if self.tracking and rec.origin != "test":  # a pipeline's tests are not the fleet
-            live = Live(self.env.active_process, rec, wl, draws.lifetime_s,
-                        on_running=on_running)
-            self.live[wl.spec.name][rec.request] = live
+        """A requested instance that a rollout may replace: ``_attempts``, kept in ``live``
+        meanwhile (an instance no rollout follows runs ``_attempts`` as its process)."""
+        live = Live(self.env.active_process, rec, wl, draws.lifetime_s, on_running=on_running)
+        self.live[wl.spec.name][rec.request] = live
         try:
             yield from self._attempts(wl, rec, draws, live)
         finally:
-            if live is not None:
-                del self.live[wl.spec.name][live.rec.request]
-                if live.on_running is not None and not live.on_running.triggered:
-                    live.on_running.succeed(False)  # ended without running
+            del self.live[wl.spec.name][live.rec.request]
+            if live.on_running is not None and not live.on_running.triggered:
+                live.on_running.succeed(False)  # ended without running
 
     def _attempts(self, wl: WorkloadRuntime, rec: InstanceRecord, draws: Draws,
                   live: Live | None) -> Process:
+        """A requested instance, from its arrival until it stops of its own accord (or a
+        fault or a rollout ends it for good): its first start and any restarts."""
         env = self.env
         remaining = draws.lifetime_s  # running time it still wants (None: to the end)
         fault_s = draws.fault_s  # running time until it triggers a kernel fault
@@ -558,11 +557,17 @@ class Cluster:
             create_s = draws.create_s
             if wl.profile.create_per_running:
                 create_s += wl.profile.create_per_running * self.host_running[host.index]
-            yield from self._phase(host, wl, create_s, rec)
+            phase = self._phase(host, wl, create_s, rec)
+            if phase is not None:
+                yield phase
             rec.created = env.now
-            yield from self._phase(host, wl, draws.boot_s, rec)
+            phase = self._phase(host, wl, draws.boot_s, rec)
+            if phase is not None:
+                yield phase
             rec.booted = env.now
-            yield from self._phase(host, wl, draws.app_s, rec)
+            phase = self._phase(host, wl, draws.app_s, rec)
+            if phase is not None:
+                yield phase
             rec.running = env.now
             self._bump("starting", -1, group)
             self._bump("running", 1, group)
@@ -785,20 +790,22 @@ class Cluster:
 
     def _job(self, rec: InstanceRecord, pool: SharedCapacity, work: float,
              then: float = 0.0) -> simpy.Event:
-        """``pool.run(work, then)`` for ``rec``'s start-up, remembered so a retire can cancel
-        it."""
+        """``pool.run(work, then)`` for ``rec``'s start-up, remembered so a fault or a retire
+        can cancel it (when anything can)."""
         done = pool.run(work, then)
-        self._jobs[rec.id] = (pool, done)
-        done.callbacks.append(lambda _e: self._jobs.pop(rec.id, None))
+        if self.interruptible:
+            self._jobs[rec.id] = (pool, done)
+            done.callbacks.append(lambda _e: self._jobs.pop(rec.id, None))
         return done
 
     def _phase(self, host: Host, wl: WorkloadRuntime, duration: float,
-               rec: InstanceRecord) -> Process:
-        """A start-up phase that takes ``duration`` on an idle host: its CPU-bound part is
-        processor-shared over the host's cores with the other start-ups, the rest waits.
-        Noisy neighbours and nesting (inside a container-host VM) stretch it."""
+               rec: InstanceRecord) -> simpy.Event | None:
+        """The event that ends a start-up phase that takes ``duration`` on an idle host (None
+        if it takes no time): its CPU-bound part is processor-shared over the host's cores
+        with the other start-ups, the rest waits. Noisy neighbours and nesting (inside a
+        container-host VM) stretch it."""
         if duration <= 0:
-            return
+            return None
         if host.noise:
             duration *= self._slowdown(host, wl)
         if host.parent is not None:
@@ -806,9 +813,10 @@ class Cluster:
         work = duration * wl.profile.cpu_bound_fraction
         wait = duration - work
         if work > 0:  # the wait follows the work without an event of its own
-            yield self._job(rec, host.cpu, work, wait if wait > 0 else 0.0)
-        elif wait > 0:
-            yield self.env.timeout(wait)
+            return self._job(rec, host.cpu, work, wait if wait > 0 else 0.0)
+        if wait > 0:
+            return self.env.timeout(wait)
+        return None
 
     def fetch(self, host: Host, layer: Layer, rec: InstanceRecord | None = None) -> LayerFetch:
         """Bring ``layer`` to ``host`` from the registry, or join the download on its way."""
