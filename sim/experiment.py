@@ -156,8 +156,8 @@ _GC_YOUNG = 50_000
 @contextlib.contextmanager
 def _simulation_gc() -> Iterator[None]:
     """Collect rarely while simulating: objects alive before the run (the scenario, the built
-    hosts) are set aside from collection, young passes are rarer; cycles are still found."""
-    gc.collect()
+    hosts, the libraries) are set aside from collection (unfrozen after, so any garbage among
+    them is still found then), young passes are rarer; cycles are still found."""
     gc.freeze()
     threshold = gc.get_threshold()
     gc.set_threshold(_GC_YOUNG, threshold[1], threshold[2])
