@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import simpy
 
@@ -66,7 +66,7 @@ class SlotRequest(simpy.Event):
             slots.waiting.append(self)
             slots._grant()
 
-    def __enter__(self) -> SlotRequest:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *_exc: object) -> None:
