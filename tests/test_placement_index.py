@@ -70,9 +70,9 @@ demands = st.builds(
        few_buckets=st.booleans())
 def test_index_chooses_what_the_scan_chooses(groups, needs, steps, policy, seed, few_buckets):
     # few_buckets: random scans as soon as there are more than 2 buckets; empty buckets are
-    # forgotten at once
-    limits = (mock.patch.multiple(placement, _MIN_BUCKETS=2, _KEEP_EMPTY=0) if few_buckets
-              else contextlib.nullcontext())
+    # forgotten at once; one order is kept per group (others are dropped and rebuilt)
+    limits = (mock.patch.multiple(placement, _MIN_BUCKETS=2, _KEEP_EMPTY=0, _MAX_ORDERS=1)
+              if few_buckets else contextlib.nullcontext())
     with limits:
         _allocate_and_release(groups, needs, steps, policy, seed)
 
