@@ -121,6 +121,7 @@ class Cluster:
         by_group: dict[str, list[Host]] = {}
         for g, group in enumerate(scenario.hosts):
             members = by_group.setdefault(group.group, [])
+            preloaded = [layer_chain(self.images, image) for image in group.preloaded_images]
             for k in range(group.count):
                 index = len(self.hosts)
                 host = Host(index=index, name=f"{group.group}-{k + 1:02d}", group_index=g,
@@ -128,8 +129,8 @@ class Cluster:
                                                             max_jobs=group.max_concurrent_starts),
                             disk_io=SharedCapacity(env, group.disk_rate),
                             slots=Slots(env, group.max_concurrent_starts))
-                for image in group.preloaded_images:
-                    host.preload(layer_chain(self.images, image))
+                for chain in preloaded:
+                    host.preload(chain)
                 self.hosts.append(host)
                 members.append(host)
         for group in scenario.hosts:  # container-host VMs: k-th VM in physical host k // per
