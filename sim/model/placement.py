@@ -92,12 +92,13 @@ class CapacityIndex:
         self.group_hosts: dict[int, list[int]] = {g: [] for g in groups}
         self.buckets: dict[int, dict[StateKey, Bucket]] = {g: {} for g in groups}  # non-empty
         self._spare: dict[int, dict[StateKey, Bucket]] = {g: {} for g in groups}  # empty
-        self._state: list[StateKey] = []
-        for h in hosts:
-            key = _state(h)
-            self._state.append(key)
-            self._bucket(h.group_index, key).members.add(h.index)
+        self._state: list[StateKey] = [_state(h) for h in hosts]
+        start: dict[tuple[int, StateKey], list[int]] = {}  # hosts in index order, by bucket
+        for h, key in zip(hosts, self._state):
+            start.setdefault((h.group_index, key), []).append(h.index)
             self.group_hosts[h.group_index].append(h.index)
+        for (g, key), members in start.items():
+            self.buckets[g][key] = Bucket(key, SortedList(members))
         self._cover: dict[int, tuple[Any, list[int] | None]] = {}
         self.watchers: list[Watcher] = []  # told of each bucket that changes
 
