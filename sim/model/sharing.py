@@ -206,13 +206,6 @@ class Link:
         """Downloads in progress."""
         return len(self.flows)
 
-    @property
-    def capacity(self) -> float:
-        """What the network gives this host now (bytes/s)."""
-        if not self.flows:
-            return 0.0
-        return self.nic if self.capped else len(self.flows) * self.network.level
-
     def run(self, work: float, then: float = 0.0) -> simpy.Event:
         """An event that fires when ``work`` bytes have arrived, or ``then`` seconds later."""
         return self.network._start(self, work, then)
