@@ -192,3 +192,23 @@ def test_network_matches_progressive_filling_from_scratch(nics, flows, bandwidth
     want = _water_filling_reference(bandwidth, nics, flows)
     assert [ends[i] for i in range(len(flows))] == pytest.approx(want, rel=1e-6, abs=1e-6)
     assert peak[0] <= bandwidth * (1 + 1e-9) and net.egress() == 0.0
+
+
+def test_a_crash_clears_a_host_s_downloads_and_the_others_take_its_share():
+    env = simpy.Environment()
+    net = Network(env, registry_bandwidth=100.0)
+    slow = net.link(0, nic=10.0)  # capped at its NIC: 10/s
+    fast = net.link(1, nic=1000.0)  # open: the other 90/s
+    lost = slow.run(100.0)
+    kept = fast.run(180.0)
+
+    def crash():
+        yield env.timeout(1.0)
+        assert net.egress() == pytest.approx(100.0)
+        slow.clear()  # the rest of its download never arrives
+        assert net.egress() == pytest.approx(100.0)  # fast now has the whole registry
+
+    env.process(crash())
+    # fast: 90 bytes by 1 s, then the remaining 90 at 100/s: done at 1.9 s
+    assert finish_times(env, [kept]) == [pytest.approx(1.9)]
+    assert not lost.triggered and net.egress() == 0.0
