@@ -38,7 +38,7 @@ from sim.model.pipelines import PipelineRunner
 from sim.model.placement import CapacityIndex, Placement
 from sim.model.sharing import BatchShare, Network, SharedCapacity
 from sim.model.totals import GroupTotals
-from sim.recorder import FaultRecord, InstanceRecord, Level, Recorder
+from sim.recorder import FaultRecord, InstanceRecord, Recorder
 from sim.rng import generator, sampler, sampler_exponential
 from sim.traces import Replay, tenant_name
 
@@ -220,16 +220,8 @@ class Cluster:
     # --- levels -------------------------------------------------------------------------
 
     def _bump(self, name: str, delta: float, group: int | None = None) -> None:
-        value = self.counts[name] = self.counts[name] + delta
-        level = self.recorder.levels.get(name)
-        if level is None:
-            level = self.recorder.levels[name] = Level()
-        now = self.env.now
-        if level.times[-1] == now:  # Level.set, inline: the hottest line of a run
-            level.values[-1] = value
-        else:
-            level.times.append(now)
-            level.values.append(value)
+        self.counts[name] += delta
+        self.recorder.level(name, self.env.now, self.counts[name])
         if group is not None:
             self.group_counts[group][name] += int(delta)
 

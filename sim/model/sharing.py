@@ -24,6 +24,13 @@ from sortedcontainers import SortedList
 _EPS = 1e-9
 
 
+def _tolerance(clock: float, rate: float, now: float) -> float:
+    """How far short of its target a job on a virtual clock at ``clock``, served at ``rate``,
+    may be and still count as done: a residual that no representable time step after ``now``
+    can finish (else its timer would fire again at the same instant forever)."""
+    return max(_EPS * max(1.0, abs(clock)), 4.0 * rate * math.ulp(now))
+
+
 class Done(simpy.Event):
     """The event a job's owner waits on: it fires when the work is served, or a fixed time
     ``then`` after that (the wait that follows the work, without a second event)."""
@@ -168,10 +175,7 @@ class SharedCapacity:
             return  # superseded by a later change
         self._advance()
         finished = False
-        # a residual that no representable time step can finish counts as done (else the
-        # timer would fire again at the same instant forever)
-        tolerance = max(_EPS * max(1.0, abs(self._virtual)),
-                        4.0 * self.rate() * math.ulp(self.env.now))
+        tolerance = _tolerance(self._virtual, self.rate(), self.env.now)
         while self._heap and self._heap[0][0] <= self._virtual + tolerance:
             _, _, done = heapq.heappop(self._heap)
             done.fire()
@@ -200,11 +204,6 @@ class Link:
         self._virtual = 0.0  # capped: service each of its flows has had
         self._stamp = 0.0
         self._generation = 0
-
-    @property
-    def jobs(self) -> int:
-        """Downloads in progress."""
-        return len(self.flows)
 
     def run(self, work: float, then: float = 0.0) -> simpy.Event:
         """An event that fires when ``work`` bytes have arrived, or ``then`` seconds later."""
@@ -393,12 +392,11 @@ class Network:
         link = self._links[head[2]]
         return not link.capped and bool(link.flows) and head[3] == link.version
 
-    def _finish(self, link: Link, clock: float, rate: float) -> bool:
-        """Fire the downloads of ``link`` done by ``clock``; whether there were any."""
-        # a residual that no representable time step can finish counts as done
-        tolerance = max(_EPS * max(1.0, abs(clock)), 4.0 * rate * math.ulp(self.env.now))
+    def _finish(self, link: Link, until: float) -> bool:
+        """Fire the downloads of ``link`` done by ``until`` (its clock plus the tolerance);
+        whether there were any."""
         finished = False
-        while link.flows and link.flows[0][0] <= clock + tolerance:
+        while link.flows and link.flows[0][0] <= until:
             heapq.heappop(link.flows)[2].fire()
             finished = True
         return finished
@@ -408,14 +406,13 @@ class Network:
             return
         self._advance()
         done = []
-        tolerance = max(_EPS * max(1.0, abs(self._virtual)),
-                        4.0 * self.level * math.ulp(self.env.now))
+        until = self._virtual + _tolerance(self._virtual, self.level, self.env.now)
         heads = self._heads
-        while heads and heads[0][0] <= self._virtual + tolerance:
+        while heads and heads[0][0] <= until:
             head = heapq.heappop(heads)
             if self._current(head):
                 link = self._links[head[2]]
-                self._finish(link, self._virtual, self.level)
+                self._finish(link, until)
                 done.append(link)
         if done:
             self._changed(done)
@@ -427,7 +424,8 @@ class Network:
             return
         self._advance()
         link._advance()
-        if self._finish(link, link._virtual, link.nic / len(link.flows)):
+        rate = link.nic / len(link.flows)
+        if self._finish(link, link._virtual + _tolerance(link._virtual, rate, self.env.now)):
             self._changed([link])
         else:
             self._reschedule(link)

@@ -60,9 +60,9 @@ class GroupTotals:
     def busy_startup_cores(self, group: int) -> float:
         """Sum over the group's hosts of min(CPU jobs in progress, cores)."""
         hosts, busy = self.hosts, self._busy[group]
-        total = sum(min(hosts[i].cpu.jobs, hosts[i].cpu.capacity) for i in sorted(busy))
-        busy.difference_update([i for i in busy if not hosts[i].cpu.jobs])  # ended unseen
-        return total
+        jobs = [(i, hosts[i].cpu.jobs) for i in sorted(busy)]
+        busy.difference_update(i for i, n in jobs if not n)  # ended unseen (never contended)
+        return sum(min(n, hosts[i].cpu.capacity) for i, n in jobs)
 
     def _cpu_changed(self, pool: SharedCapacity) -> None:
         host, chained = self._pools[id(pool)]
