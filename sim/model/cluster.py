@@ -1,12 +1,11 @@
-"""The cluster: hosts, the registry network, placement, faults and one process per requested
-instance.
+"""The cluster: hosts, the registry network, placement, faults, and what each requested
+instance's lifecycle (``sim.model.lifecycle``) asks of them.
 
-Owns: the lifecycle requested -> (queued) -> placed -> start slot -> pulling -> extracting ->
-(disk copy) -> creating -> booting -> app starting -> running (a lifetime, or a batch job's
-work) -> stopping -> removed, or rejected; faults that cut it short (a host's hardware, a host
-kernel, or a kernel fault the instance triggers, which takes down the whole host when the
-profile shares the host kernel) and the restarts that follow; and the single place
-(``build``) where a scenario becomes runtime objects.
+Owns: what the steps of a lifecycle do to the cluster (placement and the queue, levels, a
+start-up phase's work, pulls, release), faults that cut a lifecycle short (a host's hardware,
+a host kernel, or a kernel fault the instance triggers, which takes down the whole host when
+the profile shares the host kernel), and the single place (``build``) where a scenario becomes
+runtime objects.
 Must not: read files, compute statistics, or branch on an isolation mode's name: profiles
 are data.
 """
@@ -34,9 +33,10 @@ from sim.config import (
 )
 from sim.demand import Demand, Layer, carriers, demand, eligible_groups, layer_chain, why_not
 from sim.model.host import Host, LayerFetch, Slots
+from sim.model.lifecycle import RETIRE, Draws, Live, Request
 from sim.model.pipelines import PipelineRunner
 from sim.model.placement import CapacityIndex, Placement
-from sim.model.sharing import BatchShare, Network, SharedCapacity
+from sim.model.sharing import Network, SharedCapacity
 from sim.model.totals import GroupTotals
 from sim.recorder import FaultRecord, InstanceRecord, Recorder
 from sim.rng import generator, sampler, sampler_exponential
@@ -66,36 +66,6 @@ class WorkloadRuntime:
     shares_kernel: bool
     tenant: str = ""  # whose instances these are (a trace gives each instance its own)
     replay: Replay | None = None  # a trace workload's instances (arrays, simulation time)
-
-
-RETIRE = "retire"  # the cause of an interrupt that stops an instance for a rollout
-
-
-@dataclass(eq=False)
-class Live:
-    """A request in progress, as a rollout sees it."""
-
-    process: Any
-    rec: InstanceRecord  # its current attempt
-    wl: WorkloadRuntime  # the version it runs
-    lifetime_s: float | None
-    stop_at: float = math.nan  # when it means to stop (known once running)
-    on_running: simpy.Event | None = None  # fires once it runs (or ends without running)
-    retiring: bool = False
-    counted: bool = False  # in the per-version running levels now
-    remaining: float | None = None  # running time it still wants, between attempts
-
-
-@dataclass(slots=True)
-class Draws:
-    """What one request drew when it arrived (its restarts reuse the start-up draws)."""
-
-    app_s: float
-    lifetime_s: float | None
-    create_s: float
-    boot_s: float
-    stop_s: float
-    fault_s: float
 
 
 class Cluster:
@@ -364,12 +334,12 @@ class Cluster:
         return view
 
     def submit(self, wl: WorkloadRuntime, draws: Draws, origin: str = "arrival",
-               on_running: simpy.Event | None = None) -> Any:
-        """Request one instance of ``wl`` now; its process."""
+               on_running: simpy.Event | None = None) -> Request:
+        """Request one instance of ``wl`` now (it begins on an urgent event, as a process
+        would); a rollout follows it unless it is a pipeline's test."""
         record = self._record(wl, request=self._next_id, attempt=0, origin=origin)
-        if self.tracking and origin != "test":  # a rollout follows it: keep it live
-            return self.env.process(self._request(wl, record, draws, on_running))
-        return self.env.process(self._attempts(wl, record, draws, None))
+        return Request(self, wl, record, draws, live=self.tracking and origin != "test",
+                       on_running=on_running)
 
     def _record(self, wl: WorkloadRuntime, request: int, attempt: int,
                 origin: str = "arrival") -> InstanceRecord:
@@ -407,62 +377,6 @@ class Cluster:
 
     # --- one requested instance ---------------------------------------------------------
 
-    def _request(self, wl: WorkloadRuntime, rec: InstanceRecord, draws: Draws,
-                 on_running: simpy.Event | None = None) -> Process:
-        """A requested instance that a rollout may replace: ``_attempts``, kept in ``live``
-        meanwhile (an instance no rollout follows runs ``_attempts`` as its process)."""
-        live = Live(self.env.active_process, rec, wl, draws.lifetime_s, on_running=on_running)
-        self.live[wl.spec.name][rec.request] = live
-        try:
-            yield from self._attempts(wl, rec, draws, live)
-        finally:
-            del self.live[wl.spec.name][live.rec.request]
-            if live.on_running is not None and not live.on_running.triggered:
-                live.on_running.succeed(False)  # ended without running
-
-    def _attempts(self, wl: WorkloadRuntime, rec: InstanceRecord, draws: Draws,
-                  live: Live | None) -> Process:
-        """A requested instance, from its arrival until it stops of its own accord (or a
-        fault or a rollout ends it for good): its first start and any restarts."""
-        env = self.env
-        remaining = draws.lifetime_s  # running time it still wants (None: to the end)
-        fault_s = draws.fault_s  # running time until it triggers a kernel fault
-        while True:
-            try:
-                outcome = yield from self._attempt(wl, rec, draws, remaining, fault_s, live)
-            except simpy.Interrupt as stop:
-                if stop.cause == RETIRE:
-                    outcome = yield from self._retire(wl, rec, draws)
-                else:
-                    outcome = self._abort(wl, rec)
-            if outcome in ("done", "rejected"):
-                if outcome == "rejected":
-                    rec.wanted_until = env.now + self._wanted(wl, remaining)
-                return
-            ran = env.now - rec.running if not math.isnan(rec.running) else 0.0
-            if outcome == "faulted":
-                fault_s = wl.redraw_fault() if wl.redraw_fault else math.inf
-            else:
-                fault_s -= ran  # memoryless: the residual of an exponential clock
-            if remaining is not None and wl.spec.work is None:
-                remaining = max(0.0, remaining - ran)
-            if live is not None:
-                live.remaining = remaining
-                live.stop_at = math.nan
-            if wl.spec.restart.policy == "never" or (live is not None and live.retiring):
-                rec.wanted_until = env.now + (0.0 if live is not None and live.retiring
-                                              else self._wanted(wl, remaining))
-                return
-            if wl.spec.restart.delay > 0:
-                yield env.timeout(wl.spec.restart.delay)  # not on a host: nothing interrupts
-            if live is not None and live.retiring:  # replaced while it waited
-                rec.wanted_until = env.now
-                return
-            rec = self._record(wl, request=rec.request, attempt=rec.attempt + 1,
-                               origin=rec.origin)
-            if live is not None:
-                live.rec = rec
-
     def retire(self, live: Live) -> None:
         """Stop a live instance for good (a rollout replaced it): it stops as it would at the
         end of its lifetime; one still starting is dropped; one waiting (for placement or to
@@ -473,137 +387,11 @@ class Cluster:
         if on_host and rec.id in self.hosts[rec.host].residents and live.process.is_alive:
             live.process.interrupt(RETIRE)
 
-    def _retire(self, wl: WorkloadRuntime, rec: InstanceRecord, draws: Draws
-                ) -> Generator[simpy.Event, Any, str]:
-        if rec.host < 0 or not math.isnan(rec.removed):
-            return "done"
-        host = self.hosts[rec.host]
-        rec.wanted_until = self.env.now
-        if math.isnan(rec.running) or not math.isnan(rec.stopping):
-            self._abort(wl, rec)
-            return "done"
-        entry = host.residents.get(rec.id)
-        if entry is not None and len(entry) > 2 and host.batch is not None:
-            host.batch.cancel(entry[2])  # a batch job's work stops with it
-        rec.stopping = self.env.now
-        self._leave_running(host, wl, rec)
-        try:
-            if draws.stop_s > 0:
-                yield self.env.timeout(draws.stop_s)
-        except simpy.Interrupt:  # its host crashed while it stopped
-            pass
-        if math.isnan(rec.removed):
-            self._release(host, wl, rec)
-        return "done"
-
     def _wanted(self, wl: WorkloadRuntime, remaining: float | None) -> float:
         """How much longer a request that ended now meant to run (NaN: to the end)."""
         if wl.spec.work is not None:
             return wl.spec.work / wl.spec.cpu
         return remaining if remaining is not None else math.nan
-
-    def _attempt(self, wl: WorkloadRuntime, rec: InstanceRecord, draws: Draws,
-                 remaining: float | None, fault_s: float, live: Live | None = None
-                 ) -> Generator[simpy.Event, Any, str]:
-        """One start and run: 'done' (stopped of its own accord), 'rejected', or 'faulted'
-        (it triggered a kernel fault). A fault elsewhere interrupts it (``simpy.Interrupt``)."""
-        env = self.env
-        host = None if (self.queue and wl.spec.on_full == "queue") else self._try_place(wl)
-        if host is None:
-            if wl.spec.on_full == "reject":
-                rec.rejected = True
-                return "rejected"
-            ticket = env.event()
-            self.queue.append((wl, ticket))
-            self._bump("queued", 1)
-            host = yield ticket
-        rec.placed = env.now
-        rec.host = host.index
-        if live is not None and live.retiring:  # replaced while it queued
-            rec.wanted_until = env.now
-            self._release(host, wl, rec)
-            return "done"
-        if not host.available:  # it crashed in the instant between the grant and now
-            rec.disrupted = env.now
-            self._release(host, wl, rec)
-            return "disrupted"
-        if self.interruptible:  # what a fault or a rollout would have to interrupt
-            host.residents[rec.id] = (self.env.active_process, rec)
-        group = host.group_index
-        with host.slots.request() as slot:
-            if not slot.granted:
-                yield slot
-            rec.slot = env.now
-            self._bump("starting", 1, group)
-            fetches = [self.fetch(host, layer, rec) for layer in wl.chain
-                       if layer.key not in host.layers]
-            if fetches:
-                yield env.all_of([f.downloaded for f in fetches])
-                rec.pulled = env.now
-                yield env.all_of([f.ready for f in fetches])
-            else:
-                rec.pulled = env.now
-            rec.extracted = env.now
-            if wl.profile.disk_image == "copy":
-                yield self._job(rec, host.disk_io, wl.need.image_bytes)
-            rec.copied = env.now
-            create_s = draws.create_s
-            if wl.profile.create_per_running:
-                create_s += wl.profile.create_per_running * self.host_running[host.index]
-            phase = self._phase(host, wl, create_s, rec)
-            if phase is not None:
-                yield phase
-            rec.created = env.now
-            phase = self._phase(host, wl, draws.boot_s, rec)
-            if phase is not None:
-                yield phase
-            rec.booted = env.now
-            phase = self._phase(host, wl, draws.app_s, rec)
-            if phase is not None:
-                yield phase
-            rec.running = env.now
-            self._bump("starting", -1, group)
-            self._bump("running", 1, group)
-            self.host_running[host.index] += 1
-            self._noise(host, wl, +1)
-            if live is not None:
-                self._version_level(wl, +1)
-                live.counted = True
-                if remaining is not None:
-                    live.stop_at = env.now + remaining
-                if live.on_running is not None and not live.on_running.triggered:
-                    live.on_running.succeed(True)
-        if wl.spec.work is not None:
-            pool = host.batch
-            if pool is None:
-                pool = host.batch = BatchShare(env, host.spec.cpu_cores)
-            job, done = pool.run(wl.spec.work, wl.spec.cpu,
-                                 self._slowdown(host, wl) * self._cpu_factor(host, wl))
-            host.residents[rec.id] = (env.active_process, rec, job)
-            outcome = yield done | env.timeout(fault_s)
-            if done not in outcome:
-                pool.cancel(job)
-                return self._own_fault(wl, rec, host)
-            rec.slowdown = (env.now - rec.running) / (wl.spec.work / wl.spec.cpu)
-        elif remaining is None:
-            if fault_s < self.scenario.duration - env.now:
-                yield env.timeout(fault_s)
-                return self._own_fault(wl, rec, host)
-            if self.interruptible:  # stay alive to be taken down by a fault or a rollout
-                yield env.timeout(self.scenario.duration - env.now + 1.0)  # beyond the end
-            return "done"
-        else:
-            if fault_s < remaining:
-                yield env.timeout(fault_s)
-                return self._own_fault(wl, rec, host)
-            yield env.timeout(remaining)
-        rec.stopping = env.now
-        rec.wanted_until = env.now
-        self._leave_running(host, wl, rec)
-        if draws.stop_s > 0:
-            yield env.timeout(draws.stop_s)
-        self._release(host, wl, rec)
-        return "done"
 
     def _leave_running(self, host: Host, wl: WorkloadRuntime, rec: InstanceRecord) -> None:
         self._bump("running", -1, host.group_index)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Any
 
 import simpy
 
@@ -19,8 +19,8 @@ from sim.model.sharing import BatchShare, SharedCapacity
 
 class Slots:
     """A host's start slots: ``capacity`` start-ups at once, more wait first come, first
-    served: ``with slots.request() as slot:`` then ``if not slot.granted: yield slot``.
-    The behaviour of ``simpy.Resource``, without the events nobody needs: a request granted at
+    served: ``slot = slots.request()``, then wait for ``slot`` unless ``slot.granted``, and
+    ``slot.give_back()`` when done (or to withdraw a request still waiting). The behaviour of ``simpy.Resource``, without the events nobody needs: a request granted at
     once is granted without one, and a release schedules the grant of the next waiter only
     when there is one."""
 
@@ -66,14 +66,11 @@ class SlotRequest(simpy.Event):
             slots.waiting.append(self)
             slots._grant()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, *_exc: object) -> None:
+    def give_back(self) -> None:
+        """Give the slot back, or withdraw the request if it is still waiting."""
         if not self.granted:
             self.slots.waiting.remove(self)
-        if exc_type is not GeneratorExit:  # as SimPy: a generator's clean-up keeps its slot
-            self.slots._release(self.granted)
+        self.slots._release(self.granted)
 
 
 @dataclass

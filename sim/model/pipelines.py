@@ -21,10 +21,12 @@ import simpy
 
 from sim.config import Image, Pipeline, RolloutStep
 from sim.demand import demand, layer_chain, why_not
+from sim.model.lifecycle import Draws
 from sim.rng import sampler, sampler_exponential
 
 if TYPE_CHECKING:
-    from sim.model.cluster import Cluster, Draws, Live, WorkloadRuntime
+    from sim.model.cluster import Cluster, WorkloadRuntime
+    from sim.model.lifecycle import Live
 
 Process = Generator[simpy.Event, Any, None]
 
@@ -75,7 +77,6 @@ class PipelineRunner:
 
     def _draws(self, lifetime_s: float | None) -> Draws:
         """A replacement's (or test instance's) draws."""
-        from sim.model.cluster import Draws
 
         fault = self.draw_new_fault() if self.draw_new_fault else math.inf
         return Draws(self.draw_app(), lifetime_s, self.draw_new_create(),
@@ -216,9 +217,9 @@ class PipelineRunner:
         version = self._version(base, image.name if image else base.chain_key)
         ids = [h.index for h in self.hosts if not why_not(h.spec, version.need)]
         tester = dataclasses.replace(version, host_ids=_ids(ids))
-        procs = [self.cluster.submit(tester, self._draws(spec.run), origin="test")
+        ended = [self.cluster.submit(tester, self._draws(spec.run), origin="test").finished()
                  for _ in range(spec.instances)]
-        yield self.env.all_of(procs)
+        yield self.env.all_of(ended)
 
     # --- rollout ------------------------------------------------------------------------
 

@@ -1,0 +1,465 @@
+"""One requested instance's way through its lifecycle, as callbacks on the events it waits for.
+
+Owns: the order of a request's steps (placed or queued or rejected -> start slot -> pulls ->
+extraction -> disk copy -> create -> boot -> app start -> running -> stopping -> removed) and
+of its attempts (a fault ends one; a restart policy may begin another), and what an interrupt
+(a fault on its host, or a rollout retiring it) does at each step. Must not: keep the
+cluster's state: placement, levels, hosts, faults and start-up work are the cluster's
+(``sim.model.cluster``), which a request calls.
+
+Why callbacks and not a SimPy process per request: at a million instances the process
+machinery (an ``Initialize`` event, a generator resumed per event, a completion event per
+process) was most of what a bare SimPy lifecycle costs (``benchmarks/floor.py``). A
+``Request`` behaves as that process did, event for event: it begins on an urgent event, as a
+process is initialized; it waits on one event at a time (``_wait``: the step to run next is
+that event's callback); ``interrupt`` schedules an urgent event, as ``Process.interrupt``
+does, which takes the step off the event it waits for and runs the interrupt's handling; the
+slot it holds is given back when its start-up ends or it is interrupted, as the ``with``
+block gave it back.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import simpy
+from simpy.events import URGENT
+
+from sim.model.sharing import BatchShare
+from sim.recorder import InstanceRecord
+
+if TYPE_CHECKING:
+    from sim.model.cluster import Cluster, WorkloadRuntime
+    from sim.model.host import Host, LayerFetch, SlotRequest
+
+RETIRE = "retire"  # the cause of an interrupt that stops an instance for a rollout
+
+Step = Callable[[Any], None]  # what runs when the awaited event fires (given the event)
+
+
+@dataclass(slots=True)
+class Draws:
+    """What one request drew when it arrived (its restarts reuse the start-up draws)."""
+
+    app_s: float
+    lifetime_s: float | None
+    create_s: float
+    boot_s: float
+    stop_s: float
+    fault_s: float
+
+
+@dataclass(eq=False)
+class Live:
+    """A request in progress, as a rollout sees it."""
+
+    process: Request
+    rec: InstanceRecord  # its current attempt
+    wl: WorkloadRuntime  # the version it runs
+    lifetime_s: float | None
+    stop_at: float = math.nan  # when it means to stop (known once running)
+    on_running: simpy.Event | None = None  # fires once it runs (or ends without running)
+    retiring: bool = False
+    counted: bool = False  # in the per-version running levels now
+    remaining: float | None = None  # running time it still wants, between attempts
+
+
+class Request:
+    """A requested instance, from its arrival until it stops of its own accord (or a fault or
+    a rollout ends it for good): its first start and any restarts. ``live`` is set when a
+    rollout follows it."""
+
+    __slots__ = (
+        "_batch",
+        "_fetches",
+        "_finished",
+        "_host",
+        "_retiring_stop",
+        "_slot",
+        "_step",
+        "_target",
+        "cluster",
+        "draws",
+        "env",
+        "fault_s",
+        "is_alive",
+        "live",
+        "rec",
+        "remaining",
+        "wl",
+    )
+
+    def __init__(self, cluster: Cluster, wl: WorkloadRuntime, rec: InstanceRecord,
+                 draws: Draws, live: bool = False,
+                 on_running: simpy.Event | None = None) -> None:
+        env = cluster.env
+        self.cluster = cluster
+        self.env = env
+        self.wl = wl
+        self.rec = rec
+        self.draws = draws
+        self.remaining = draws.lifetime_s  # running time it still wants (None: to the end)
+        self.fault_s = draws.fault_s  # running time until it triggers a kernel fault
+        self.is_alive = True
+        self._slot: SlotRequest | None = None  # the start slot it holds or waits for
+        self._host: Host | None = None
+        self._fetches: list[LayerFetch] = []
+        self._batch: tuple[BatchShare, int, simpy.Event] | None = None
+        self._retiring_stop = False  # stopping for a rollout (an interrupt only ends it)
+        self._finished: simpy.Event | None = None
+        self.live: Live | None = None
+        if live:  # registered with the cluster once it begins
+            self.live = Live(self, rec, wl, draws.lifetime_s, on_running=on_running)
+        begin = simpy.Event(env)  # as a process is initialized: urgent, now
+        begin._ok = True
+        begin._value = None
+        self._target: simpy.Event | None = begin
+        self._step: Step | None = self._begin
+        begin.callbacks.append(self._begin)
+        env.schedule(begin, URGENT)
+
+    # --- waiting ------------------------------------------------------------------------
+
+    def _wait(self, event: simpy.Event, step: Step) -> None:
+        """Run ``step`` when ``event`` fires (it has not been processed yet)."""
+        self._target = event
+        self._step = step
+        event.callbacks.append(step)
+
+    def interrupt(self, cause: Any) -> None:
+        """Stop what it waits for, as ``simpy.Process.interrupt`` would: handled on an urgent
+        event now (ignored if it has ended by then)."""
+        event = simpy.Event(self.env)
+        event._ok = True
+        event._value = cause
+        event.callbacks.append(self._interrupted)
+        self.env.schedule(event, URGENT)
+
+    def finished(self) -> simpy.Event:
+        """An event that fires when the request has ended."""
+        if self._finished is None:
+            self._finished = simpy.Event(self.env)
+            if not self.is_alive:
+                self._finished.succeed()
+        return self._finished
+
+    def _interrupted(self, event: simpy.Event) -> None:
+        if not self.is_alive:
+            return
+        assert self._target is not None and self._step is not None
+        self._target.callbacks.remove(self._step)  # type: ignore[union-attr]
+        self._target = self._step = None
+        if self._retiring_stop:  # its host crashed while it stopped: it is gone anyway
+            self._stopped_retiring(None)
+            return
+        self._give_back_slot()
+        if event._value == RETIRE:
+            self._retire()
+        else:
+            self._outcome(self.cluster._abort(self.wl, self.rec))
+
+    def _give_back_slot(self) -> None:
+        slot = self._slot
+        if slot is not None:
+            self._slot = None
+            slot.give_back()
+
+    # --- an attempt ---------------------------------------------------------------------
+
+    def _begin(self, _event: Any) -> None:
+        self._target = self._step = None
+        if self.live is not None:
+            self.cluster.live[self.wl.spec.name][self.rec.request] = self.live
+        self._attempt()
+
+    def _attempt(self) -> None:
+        """One start and run; a fault elsewhere interrupts it."""
+        cluster, wl = self.cluster, self.wl
+        host = None if (cluster.queue and wl.spec.on_full == "queue") else cluster._try_place(wl)
+        if host is None:
+            if wl.spec.on_full == "reject":
+                self.rec.rejected = True
+                self._outcome("rejected")
+                return
+            ticket = simpy.Event(self.env)
+            cluster.queue.append((wl, ticket))
+            cluster._bump("queued", 1)
+            self._wait(ticket, self._granted)
+            return
+        self._placed(host)
+
+    def _granted(self, ticket: simpy.Event) -> None:
+        self._target = self._step = None
+        self._placed(ticket._value)
+
+    def _placed(self, host: Host) -> None:
+        cluster, wl, rec, live = self.cluster, self.wl, self.rec, self.live
+        now = self.env.now
+        rec.placed = now
+        rec.host = host.index
+        self._host = host
+        if live is not None and live.retiring:  # replaced while it queued
+            rec.wanted_until = now
+            cluster._release(host, wl, rec)
+            self._outcome("done")
+            return
+        if not host.available:  # it crashed in the instant between the grant and now
+            rec.disrupted = now
+            cluster._release(host, wl, rec)
+            self._outcome("disrupted")
+            return
+        if cluster.interruptible:  # what a fault or a rollout would have to interrupt
+            host.residents[rec.id] = (self, rec)
+        slot = self._slot = host.slots.request()
+        if slot.granted:
+            self._slotted(None)
+        else:
+            self._wait(slot, self._slotted)
+
+    def _slotted(self, _event: Any) -> None:
+        self._target = self._step = None
+        cluster, host, rec = self.cluster, self._host, self.rec
+        assert host is not None
+        now = self.env.now
+        rec.slot = now
+        cluster._bump("starting", 1, host.group_index)
+        layers = host.layers
+        fetches = [cluster.fetch(host, layer, rec) for layer in self.wl.chain
+                   if layer.key not in layers]
+        if fetches:
+            self._fetches = fetches
+            self._wait(self.env.all_of([f.downloaded for f in fetches]), self._downloaded)
+            return
+        rec.pulled = now
+        self._extracted(None)
+
+    def _downloaded(self, _event: Any) -> None:
+        self._target = self._step = None
+        self.rec.pulled = self.env.now
+        fetches, self._fetches = self._fetches, []
+        self._wait(self.env.all_of([f.ready for f in fetches]), self._extracted)
+
+    def _extracted(self, _event: Any) -> None:
+        self._target = self._step = None
+        wl, rec = self.wl, self.rec
+        rec.extracted = self.env.now
+        if wl.profile.disk_image == "copy":
+            assert self._host is not None
+            self._wait(self.cluster._job(rec, self._host.disk_io, wl.need.image_bytes),
+                       self._copied)
+            return
+        self._copied(None)
+
+    def _copied(self, _event: Any) -> None:
+        self._target = self._step = None
+        cluster, wl, host, rec = self.cluster, self.wl, self._host, self.rec
+        assert host is not None
+        rec.copied = self.env.now
+        create_s = self.draws.create_s
+        if wl.profile.create_per_running:
+            create_s += wl.profile.create_per_running * cluster.host_running[host.index]
+        phase = cluster._phase(host, wl, create_s, rec)
+        if phase is None:
+            self._created(None)
+        else:
+            self._wait(phase, self._created)
+
+    def _created(self, _event: Any) -> None:
+        self._target = self._step = None
+        assert self._host is not None
+        self.rec.created = self.env.now
+        phase = self.cluster._phase(self._host, self.wl, self.draws.boot_s, self.rec)
+        if phase is None:
+            self._booted(None)
+        else:
+            self._wait(phase, self._booted)
+
+    def _booted(self, _event: Any) -> None:
+        self._target = self._step = None
+        assert self._host is not None
+        self.rec.booted = self.env.now
+        phase = self.cluster._phase(self._host, self.wl, self.draws.app_s, self.rec)
+        if phase is None:
+            self._running(None)
+        else:
+            self._wait(phase, self._running)
+
+    def _running(self, _event: Any) -> None:
+        self._target = self._step = None
+        cluster, wl, host, rec, live = self.cluster, self.wl, self._host, self.rec, self.live
+        assert host is not None
+        env = self.env
+        now = env.now
+        rec.running = now
+        group = host.group_index
+        cluster._bump("starting", -1, group)
+        cluster._bump("running", 1, group)
+        cluster.host_running[host.index] += 1
+        cluster._noise(host, wl, +1)
+        remaining, fault_s = self.remaining, self.fault_s
+        if live is not None:
+            cluster._version_level(wl, +1)
+            live.counted = True
+            if remaining is not None:
+                live.stop_at = now + remaining
+            if live.on_running is not None and not live.on_running.triggered:
+                live.on_running.succeed(True)
+        self._give_back_slot()  # the start-up is over
+        if wl.spec.work is not None:
+            pool = host.batch
+            if pool is None:
+                pool = host.batch = BatchShare(env, host.spec.cpu_cores)
+            job, done = pool.run(wl.spec.work, wl.spec.cpu,
+                                 cluster._slowdown(host, wl) * cluster._cpu_factor(host, wl))
+            host.residents[rec.id] = (self, rec, job)
+            self._batch = (pool, job, done)
+            self._wait(done | env.timeout(fault_s), self._worked)
+        elif remaining is None:
+            duration = cluster.scenario.duration
+            if fault_s < duration - now:
+                self._wait(env.timeout(fault_s), self._own_fault)
+            elif cluster.interruptible:  # stay alive to be taken down by a fault or a rollout
+                self._wait(env.timeout(duration - now + 1.0), self._to_the_end)  # beyond it
+            else:
+                self._outcome("done")
+        elif fault_s < remaining:
+            self._wait(env.timeout(fault_s), self._own_fault)
+        else:
+            self._wait(env.timeout(remaining), self._stop)
+
+    def _worked(self, outcome: Any) -> None:
+        self._target = self._step = None
+        assert self._batch is not None
+        pool, job, done = self._batch
+        self._batch = None
+        if done not in outcome._value:
+            pool.cancel(job)
+            self._own_fault(None)
+            return
+        rec, spec = self.rec, self.wl.spec
+        assert spec.work is not None
+        rec.slowdown = (self.env.now - rec.running) / (spec.work / spec.cpu)
+        self._stop(None)
+
+    def _own_fault(self, _event: Any) -> None:
+        self._target = self._step = None
+        assert self._host is not None
+        self._outcome(self.cluster._own_fault(self.wl, self.rec, self._host))
+
+    def _to_the_end(self, _event: Any) -> None:
+        self._target = self._step = None
+        self._outcome("done")
+
+    def _stop(self, _event: Any) -> None:
+        self._target = self._step = None
+        host, rec = self._host, self.rec
+        assert host is not None
+        now = self.env.now
+        rec.stopping = now
+        rec.wanted_until = now
+        self.cluster._leave_running(host, self.wl, rec)
+        stop_s = self.draws.stop_s
+        if stop_s > 0:
+            self._wait(self.env.timeout(stop_s), self._stopped)
+        else:
+            self._stopped(None)
+
+    def _stopped(self, _event: Any) -> None:
+        self._target = self._step = None
+        assert self._host is not None
+        self.cluster._release(self._host, self.wl, self.rec)
+        self._outcome("done")
+
+    # --- a rollout retires it -----------------------------------------------------------
+
+    def _retire(self) -> None:
+        """It stops as it would at the end of its lifetime; one still starting is dropped."""
+        cluster, wl, rec = self.cluster, self.wl, self.rec
+        if rec.host < 0 or not math.isnan(rec.removed):
+            self._outcome("done")
+            return
+        host = cluster.hosts[rec.host]
+        rec.wanted_until = self.env.now
+        if math.isnan(rec.running) or not math.isnan(rec.stopping):
+            cluster._abort(wl, rec)
+            self._outcome("done")
+            return
+        entry = host.residents.get(rec.id)
+        if entry is not None and len(entry) > 2 and host.batch is not None:
+            host.batch.cancel(entry[2])  # a batch job's work stops with it
+        self._batch = None
+        rec.stopping = self.env.now
+        cluster._leave_running(host, wl, rec)
+        if self.draws.stop_s > 0:
+            self._retiring_stop = True
+            self._wait(self.env.timeout(self.draws.stop_s), self._stopped_retiring)
+        else:
+            self._stopped_retiring(None)
+
+    def _stopped_retiring(self, _event: Any) -> None:
+        self._target = self._step = None
+        self._retiring_stop = False
+        rec = self.rec
+        if math.isnan(rec.removed):
+            self.cluster._release(self.cluster.hosts[rec.host], self.wl, rec)
+        self._outcome("done")
+
+    # --- between attempts ---------------------------------------------------------------
+
+    def _outcome(self, outcome: str) -> None:
+        """An attempt ended: 'done' (stopped of its own accord, or retired), 'rejected',
+        'faulted' (it triggered a kernel fault) or 'disrupted' (a fault took it down)."""
+        wl, rec, live = self.wl, self.rec, self.live
+        now = self.env.now
+        if outcome in ("done", "rejected"):
+            if outcome == "rejected":
+                rec.wanted_until = now + self.cluster._wanted(wl, self.remaining)
+            self._end()
+            return
+        ran = now - rec.running if not math.isnan(rec.running) else 0.0
+        if outcome == "faulted":
+            self.fault_s = wl.redraw_fault() if wl.redraw_fault else math.inf
+        else:
+            self.fault_s -= ran  # memoryless: the residual of an exponential clock
+        remaining = self.remaining
+        if remaining is not None and wl.spec.work is None:
+            remaining = self.remaining = max(0.0, remaining - ran)
+        if live is not None:
+            live.remaining = remaining
+            live.stop_at = math.nan
+        if wl.spec.restart.policy == "never" or (live is not None and live.retiring):
+            rec.wanted_until = now + (0.0 if live is not None and live.retiring
+                                      else self.cluster._wanted(wl, remaining))
+            self._end()
+            return
+        if wl.spec.restart.delay > 0:  # not on a host meanwhile: nothing interrupts it
+            self._wait(self.env.timeout(wl.spec.restart.delay), self._restart)
+        else:
+            self._restart(None)
+
+    def _restart(self, _event: Any) -> None:
+        self._target = self._step = None
+        live, rec = self.live, self.rec
+        if live is not None and live.retiring:  # replaced while it waited
+            rec.wanted_until = self.env.now
+            self._end()
+            return
+        self.rec = self.cluster._record(self.wl, request=rec.request, attempt=rec.attempt + 1,
+                                        origin=rec.origin)
+        self._host = None
+        if live is not None:
+            live.rec = self.rec
+        self._attempt()
+
+    def _end(self) -> None:
+        self.is_alive = False
+        live = self.live
+        if live is not None:
+            del self.cluster.live[self.wl.spec.name][live.rec.request]
+            if live.on_running is not None and not live.on_running.triggered:
+                live.on_running.succeed(False)  # ended without running
+        if self._finished is not None:
+            self._finished.succeed()
