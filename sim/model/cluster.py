@@ -339,7 +339,7 @@ class Cluster:
         would); a rollout follows it unless it is a pipeline's test."""
         record = self._record(wl, request=self._next_id, attempt=0, origin=origin)
         return Request(self, wl, record, draws, live=self.tracking and origin != "test",
-                       on_running=on_running)
+                       on_running=on_running, at_once=origin == "arrival")
 
     def _record(self, wl: WorkloadRuntime, request: int, attempt: int,
                 origin: str = "arrival") -> InstanceRecord:

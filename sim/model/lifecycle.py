@@ -94,7 +94,7 @@ class Request:
 
     def __init__(self, cluster: Cluster, wl: WorkloadRuntime, rec: InstanceRecord,
                  draws: Draws, live: bool = False,
-                 on_running: simpy.Event | None = None) -> None:
+                 on_running: simpy.Event | None = None, at_once: bool = False) -> None:
         env = cluster.env
         self.cluster = cluster
         self.env = env
@@ -113,11 +113,16 @@ class Request:
         self.live: Live | None = None
         if live:  # registered with the cluster once it begins
             self.live = Live(self, rec, wl, draws.lifetime_s, on_running=on_running)
+        self._target: simpy.Event | None = None
+        self._step: Step | None = None
+        if at_once:
+            self._begin(None)
+            return
         begin = simpy.Event(env)  # as a process is initialized: urgent, now
         begin._ok = True
         begin._value = None
-        self._target: simpy.Event | None = begin
-        self._step: Step | None = self._begin
+        self._target = begin
+        self._step = self._begin
         begin.callbacks.append(self._begin)
         env.schedule(begin, URGENT)
 

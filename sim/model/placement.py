@@ -11,26 +11,27 @@ Two ways to the same choice:
   grows with the host count.
 * ``Placement.choose``: hosts of one group whose free memory, vCPU, disk, partitions and
   claimed layers are equal are interchangeable for every policy (same filter result, same
-  weight), so the index keeps them in one *bucket*, a sorted set of host indexes keyed by that
-  state. A bucket's weight for a request depends only on its state, so it is worked out once;
+  weight), so the index keeps them in one *bucket*, a sorted list of host indexes keyed by
+  that state. A bucket's weight for a request depends only on its state, so it is worked out once;
   per request kind and group, an *order* keeps the buckets that fit in the policy's order
-  (best first; ties to the lower host index) and is told of every bucket that empties, fills
-  or changes its lowest host. A decision reads the head of each group's order: O(log buckets)
-  per change and per decision, whatever the host count and however many hosts are part full.
+  (best first; ties to the lower host index: a heap with lazy removal) and is told of every
+  bucket that empties, fills or changes its lowest host. A decision reads the head of each
+  group's order: O(log buckets) amortized per change and per decision, whatever the host count and however many hosts are part full.
   The arithmetic is the scan's, operation for operation, so the host chosen is the same. The
   ``random`` policy weighs every bucket (it needs them all); a per-host mask scans.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
+from bisect import bisect_left, insort
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sortedcontainers import SortedList
 
 from sim.demand import Demand, Layer
 from sim.model.host import Host
@@ -62,12 +63,19 @@ StateKey = tuple[float, float, float, float, frozenset[str]]
 
 @dataclass(eq=False)
 class Bucket:
-    """Hosts of one group in the same state: ``members`` are their indexes, ascending;
-    ``weights`` caches, per request token, (local bytes, tightness) or ``_NO_FIT``."""
+    """Hosts of one group in the same state: ``members`` are their indexes negated, in
+    ascending order (the lowest host last: the hosts the policies take first leave from the
+    end of the list, in O(1)); ``weights`` caches, per request token, (local bytes,
+    tightness) or ``_NO_FIT``."""
 
     key: StateKey
-    members: SortedList = field(default_factory=SortedList)
+    members: list[int] = field(default_factory=list)
     weights: dict[int, tuple[float, float]] = field(default_factory=dict)
+
+    @property
+    def first(self) -> int:
+        """The lowest host index in the bucket (it must not be empty)."""
+        return -self.members[-1]
 
 
 # What a bucket changed into: (group, bucket, its lowest host before, after; None: empty)
@@ -98,7 +106,7 @@ class CapacityIndex:
             start.setdefault((h.group_index, key), []).append(h.index)
             self.group_hosts[h.group_index].append(h.index)
         for (g, key), members in start.items():
-            self.buckets[g][key] = Bucket(key, SortedList(members))
+            self.buckets[g][key] = Bucket(key, sorted(-i for i in members))
         self._cover: dict[int, tuple[Any, list[int] | None]] = {}
         self.watchers: list[Watcher] = []  # told of each bucket that changes
 
@@ -115,11 +123,14 @@ class CapacityIndex:
         """Copy ``host``'s free capacity (and the layers it claims) into the arrays, and move
         it to the bucket of its new state."""
         i = host.index
-        self.memory[i] = host.memory_free
-        self.up[i] = host.available
-        self.vcpu[i] = host.vcpu_free
-        self.disk[i] = host.disk_free
-        self.partitions[i] = host.partitions_free
+        memory, vcpu, disk = host.memory_free, host.vcpu_free, host.disk_free
+        up = host.outages == 0
+        partitions = host.partitions_free
+        self.memory[i] = memory
+        self.up[i] = up
+        self.vcpu[i] = vcpu
+        self.disk[i] = disk
+        self.partitions[i] = partitions
         for layers, missing, local in self._chains.values():
             missing[i] = host.missing_bytes(layers)
             local[i] = host.local_bytes(layers)
@@ -129,9 +140,10 @@ class CapacityIndex:
             g = host.group_index
             group = self.buckets[g]
             bucket = group[old]
-            before = bucket.members[0]
-            bucket.members.remove(i)
-            after = bucket.members[0] if bucket.members else None
+            members = bucket.members
+            before = -members[-1]
+            del members[bisect_left(members, -i)]
+            after = -members[-1] if members else None
             if after is None:  # kept aside with its cached weights, a few at most
                 del group[old]
                 spare = self._spare[g]
@@ -142,10 +154,11 @@ class CapacityIndex:
                 watch(g, bucket, before, after)
             self._state[i] = key
             bucket = self._bucket(g, key)
-            before = bucket.members[0] if bucket.members else None
-            bucket.members.add(i)
+            members = bucket.members
+            before = -members[-1] if members else None
+            insort(members, -i)
             for watch in self.watchers:
-                watch(g, bucket, before, bucket.members[0])
+                watch(g, bucket, before, -members[-1])
 
     def groups_of(self, candidates: np.ndarray | slice) -> list[int] | None:
         """The groups whose hosts are exactly ``candidates``, or None when the candidates
@@ -172,7 +185,7 @@ class CapacityIndex:
 
 def _state(host: Host) -> StateKey:
     """What the policies see of a host besides its group (as the arrays hold it)."""
-    memory = float(host.memory_free) if host.available else -math.inf  # down: nothing fits
+    memory = float(host.memory_free) if host.outages == 0 else -math.inf  # down: no fit
     return (memory, float(host.vcpu_free), float(host.partitions_free),
             float(host.disk_free), host.claimed_layers())
 
@@ -180,11 +193,35 @@ def _state(host: Host) -> StateKey:
 @dataclass(eq=False)
 class Order:
     """The buckets of one group that fit one kind of request, best first under the policy:
-    each as its policy key (ending with the bucket's lowest host index, which breaks ties)."""
+    each as its policy key (ending with the bucket's lowest host index, which breaks ties).
+
+    A heap of keys with lazy removal: ``keys`` holds the keys that stand now; ``heap`` holds
+    those and keys removed since, which are dropped when they reach the top, or all at once
+    when they outnumber the standing keys."""
 
     need: Demand
     chain: list[Layer]
-    keys: SortedList = field(default_factory=SortedList)
+    keys: set[tuple[float | int, ...]] = field(default_factory=set)
+    heap: list[tuple[float | int, ...]] = field(default_factory=list)
+
+    def add(self, key: tuple[float | int, ...]) -> None:
+        """A bucket now stands in the order under ``key``."""
+        self.keys.add(key)
+        heapq.heappush(self.heap, key)
+
+    def remove(self, key: tuple[float | int, ...]) -> None:
+        """The bucket under ``key`` no longer stands there."""
+        self.keys.remove(key)
+        if len(self.heap) > 2 * len(self.keys) + 64:
+            self.heap = list(self.keys)
+            heapq.heapify(self.heap)
+
+    def best(self) -> tuple[float | int, ...] | None:
+        """The smallest standing key, or None."""
+        heap, keys = self.heap, self.keys
+        while heap and heap[0] not in keys:
+            heapq.heappop(heap)
+        return heap[0] if heap else None
 
 
 class Placement:
@@ -218,10 +255,10 @@ class Placement:
             return self._random(groups, token, candidates, need, chain_key, chain)
         best = None
         for g in groups:
-            keys = self._order(g, token, need, chain).keys
-            if keys and (best is None or keys[0] < best):
-                best = keys[0]
-        return None if best is None else ix.hosts[best[-1]]
+            head = self._order(g, token, need, chain).best()
+            if head is not None and (best is None or head < best):
+                best = head
+        return None if best is None else ix.hosts[int(best[-1])]
 
     def _random(self, groups: list[int], token: int, candidates: np.ndarray | slice,
                 need: Demand, chain_key: str, chain: list[Layer]) -> Host | None:
@@ -269,7 +306,7 @@ class Placement:
         for bucket in self.index.buckets[group].values():
             weight = self._weight(bucket, token, need, chain)
             if weight is not _NO_FIT:
-                order.keys.add(self._key(weight, bucket.members[0]))
+                order.add(self._key(weight, bucket.first))
         orders[token] = order
         if len(orders) > _MAX_ORDERS:
             orders.popitem(last=False)
@@ -289,15 +326,15 @@ class Placement:
             if weight is _NO_FIT:
                 continue
             if before is not None:
-                order.keys.remove(self._key(weight, before))
+                order.remove(self._key(weight, before))
             if after is not None:
-                order.keys.add(self._key(weight, after))
+                order.add(self._key(weight, after))
 
     def _weigh(self, bucket: Bucket, need: Demand, chain: list[Layer]) -> tuple[float, float]:
         """(local bytes, tightness) of a host in ``bucket``, or ``_NO_FIT``: the scan's
         arithmetic on one host, in the same order."""
         memory, vcpu, partitions, disk, claimed = bucket.key
-        host = self.index.hosts[bucket.members[0]]
+        host = self.index.hosts[bucket.first]
         missing = sum(layer.size for layer in chain if layer.key not in claimed)
         if not (need.memory <= memory + 1e-6 and need.vcpu <= vcpu + 1e-9
                 and need.partition <= partitions and need.disk_private + missing <= disk + 1e-6):
@@ -346,14 +383,15 @@ class Placement:
         return ix.hosts[int(chosen[pick])]
 
 
-def _kth(lists: list[SortedList], k: int) -> int:
-    """The ``k``-th smallest (from 0) of the union of disjoint sorted lists."""
+def _kth(lists: list[list[int]], k: int) -> int:
+    """The ``k``-th smallest (from 0) of the union of disjoint buckets' members (host
+    indexes negated, ascending)."""
     if len(lists) == 1:
-        return int(lists[0][k])
-    lo, hi = min(s[0] for s in lists), max(s[-1] for s in lists)
+        return -lists[0][-1 - k]
+    lo, hi = min(-s[-1] for s in lists), max(-s[0] for s in lists)
     while lo < hi:  # the smallest x with more than k members <= x
         mid = (lo + hi) // 2
-        if sum(s.bisect_right(mid) for s in lists) > k:
+        if sum(len(s) - bisect_left(s, -mid) for s in lists) > k:
             hi = mid
         else:
             lo = mid + 1
