@@ -6,15 +6,13 @@ Owns: every statistic's definition. Must not: touch SimPy or files.
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import operator
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from sim.recorder import TRANSITIONS, FaultRecord, InstanceRecord, Level
+from sim.recorder import COLUMNS, TRANSITIONS, FaultRecord, Level
 
 FAULT_KINDS = ("host_hardware", "host_kernel", "instance_kernel")
 
@@ -29,20 +27,10 @@ PHASES = {
 }
 
 
-_COLUMNS = ["id", "workload", "tenant", "isolation", "host", *TRANSITIONS, "rejected",
-            "pulled_bytes", "request", "attempt", "disrupted", "fault", "wanted_until",
-            "slowdown", "origin", "image"]
-_KINDS = {"int": "i8", "float": "f8", "bool": "?", "str": "O"}
-# one record as a NumPy row: each field's type as ``InstanceRecord`` declares it
-_ROW = np.dtype([(f.name, _KINDS[str(f.type)]) for f in dataclasses.fields(InstanceRecord)
-                 if f.name in _COLUMNS])
-
-
-def instances_frame(records: list[InstanceRecord]) -> pd.DataFrame:
-    """One row per instance, one column per field of ``InstanceRecord`` (converted in one
-    pass: each record to a tuple, the tuples to a structured NumPy array in C)."""
-    rows = np.array(list(map(operator.attrgetter(*_ROW.names), records)), dtype=_ROW)
-    return pd.DataFrame({c: rows[c] for c in _COLUMNS})
+def instances_frame(table: np.ndarray) -> pd.DataFrame:
+    """One row per instance, one column per field of ``InstanceRecord``, from the recorder's
+    table (``Recorder.table``)."""
+    return pd.DataFrame({c: table[c] for c in COLUMNS})
 
 
 def describe(values: np.ndarray) -> dict[str, float | None]:
@@ -313,7 +301,6 @@ def clean(value: Any) -> Any:
 
 def metric_names() -> set[str]:
     """The dotted names of every metric ``summarize`` produces (for SLOs and checks)."""
-    from sim.recorder import TRANSITIONS
 
     columns = ["arrival", "rejected", "pulled_bytes", *TRANSITIONS, "request", "attempt",
                "disrupted", "fault", "wanted_until", "slowdown"]

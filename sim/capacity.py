@@ -100,7 +100,7 @@ def simulated_fit(scenario: Scenario, group: HostGroup, workload: Workload, mode
         "replications": 1, "faults": Faults(), "pipelines": [], "kernel_sharing": "any"})
     trial = apply(trial, {"isolation": mode})
     result = run(RunSpec(mode, (), (), trial, profiles, scenario.seed))
-    return sum(1 for r in result.recorder.instances if not r.rejected)
+    return int((~result.recorder.table()["rejected"]).sum())
 
 
 def trace_sizes(workload: Workload, scenario: Scenario) -> list[tuple[float, float, float]]:

@@ -1,14 +1,25 @@
 """Facts recorded during a run: one row per instance, level changes, periodic host samples.
 
-Owns: holding those facts in memory. Must not: compute statistics (``sim.analysis``) or write
-files (``sim.output``). The model is handed a recorder, so tests can inspect one directly.
+Owns: holding those facts in memory, and the instance table's row format. Must not: compute
+statistics (``sim.analysis``) or write files (``sim.output``). The model is handed a
+recorder, so tests can inspect one directly.
+
+An instance's record is an object while its attempt is in progress (the model fills in its
+transition times); once the model closes it, it is packed into a chunk of rows (a NumPy
+structured array of ``CHUNK_ROWS`` rows, 201 bytes a row), so a run of a million instances holds
+only the records in progress as objects, and the table at the end is a concatenation. The chunks stay in memory rather than going to disk: the results are one
+table in memory at the end anyway (``sim.results``), so a spill would not lower the peak.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import operator
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 NAN = math.nan
 
@@ -48,6 +59,17 @@ class InstanceRecord:
     image: str = ""  # the image (version) it runs
 
 
+# The instance table's columns, in order; each as ``InstanceRecord`` types it.
+COLUMNS = ["id", "workload", "tenant", "isolation", "host", *TRANSITIONS, "rejected",
+           "pulled_bytes", "request", "attempt", "disrupted", "fault", "wanted_until",
+           "slowdown", "origin", "image"]
+_KINDS = {"int": "i8", "float": "f8", "bool": "?", "str": "O"}
+ROW = np.dtype([(f.name, _KINDS[str(f.type)]) for f in dataclasses.fields(InstanceRecord)])
+assert sorted(ROW.names) == sorted(COLUMNS), "every record field is a column"
+_as_row = operator.attrgetter(*ROW.names)
+CHUNK_ROWS = 16_384  # closed records packed at a time
+
+
 @dataclass(slots=True)
 class FaultRecord:
     """One fault: when, what kind, where, and whom it took down."""
@@ -81,7 +103,9 @@ class Recorder:
     """In-memory store of one run's facts."""
 
     def __init__(self) -> None:
-        self.instances: list[InstanceRecord] = []
+        self._open: dict[int, InstanceRecord] = {}  # by id: attempts in progress
+        self._closed: list[tuple[Any, ...]] = []  # closed records not packed yet, as rows
+        self._chunks: list[np.ndarray] = []  # packed rows (ROW), in the order closed
         self.levels: dict[str, Level] = {}
         self.host_levels: dict[int, Level] = {}
         self.samples: list[dict[str, Any]] = []
@@ -93,7 +117,23 @@ class Recorder:
 
     def instance(self, record: InstanceRecord) -> None:
         """Keep an instance's record (called when it arrives; filled in as it goes)."""
-        self.instances.append(record)
+        self._open[record.id] = record
+
+    def close(self, record: InstanceRecord) -> None:
+        """``record`` is final (its attempt is over): keep it as a row from now on."""
+        del self._open[record.id]
+        self._closed.append(_as_row(record))
+        if len(self._closed) >= CHUNK_ROWS:
+            self._chunks.append(np.array(self._closed, dtype=ROW))
+            self._closed = []
+
+    def table(self) -> np.ndarray:
+        """Every instance's record as a row (``ROW``), in the order of their ids; records
+        still open as they are now."""
+        rows = self._closed + [_as_row(r) for r in self._open.values()]
+        parts = [*self._chunks, np.array(rows, dtype=ROW)]
+        table = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        return table[np.argsort(table["id"], kind="stable")]
 
     def level(self, name: str, time: float, value: float) -> None:
         """A cluster-wide level changed."""

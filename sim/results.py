@@ -64,7 +64,7 @@ def collect(result: RunResult, key: str | None = None) -> RunOutput:
     spec = result.spec
     scenario = spec.scenario
     rec = result.recorder
-    frame = analysis.instances_frame(rec.instances)
+    frame = analysis.instances_frame(rec.table())
     names = {h["host"]: h["name"] for h in rec.hosts}
     frame.insert(5, "host_name", frame["host"].map(names).fillna(""))
     skip = carriers(list(scenario.hosts))  # their memory is the container-host VMs'

@@ -271,12 +271,24 @@ def test_faults_restarts_and_rollouts_leave_no_capacity_behind(seed, delay, late
                                                                placement):
     """Faults, restarts (with delays), registry latency, batch jobs and a rollout every
     20 min: at the end, each host holds exactly the instances placed on it and not removed,
-    and the running level counts exactly the records that run."""
+    and the running level counts exactly the records that run; and no record changes after
+    the model has closed it (the table keeps it as it was then)."""
     import simpy
 
     from sim.experiment import expand
     from sim.model.cluster import build
-    from sim.recorder import Recorder
+    from sim.recorder import ROW, Recorder
+
+    class Keeping(Recorder):
+        """Remembers each record it closes, with its fields at that moment."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.closed: list[tuple] = []
+
+        def close(self, record) -> None:
+            self.closed.append((record, [getattr(record, f) for f in ROW.names]))
+            super().close(record)
 
     slow = {**FREE, "create": "5s", "boot": "5s", "stop": "3s", "cpu_bound_fraction": 0.5,
             "interference": {"cpu": 1.6}}
@@ -311,19 +323,24 @@ def test_faults_restarts_and_rollouts_leave_no_capacity_behind(seed, delay, late
                                            "max_unavailable": 1}}]}])
     spec = expand(load(data), replications=1)[0]
     env = simpy.Environment()
-    recorder = Recorder()
+    recorder = Keeping()
     cluster = build(env, spec.scenario, spec.profiles, spec.seed, 0, recorder)
     env.run(until=spec.scenario.duration)
     on_host = {h.index: 0 for h in cluster.hosts}
     running = 0
-    for r in recorder.instances:
-        if r.host >= 0 and math.isnan(r.removed):
-            on_host[r.host] += 1
-        if not math.isnan(r.running) and math.isnan(r.stopping) and math.isnan(r.disrupted):
+    for r in recorder.table():
+        if r["host"] >= 0 and math.isnan(r["removed"]):
+            on_host[int(r["host"])] += 1
+        if not (math.isnan(r["running"]) or not math.isnan(r["stopping"])
+                or not math.isnan(r["disrupted"])):
             running += 1
     assert {h.index: h.instances for h in cluster.hosts} == on_host
     assert cluster.counts["running"] == running
     assert cluster.counts["allocated"] == sum(on_host.values())
+    assert recorder.closed
+    for record, fields in recorder.closed:
+        now = [getattr(record, f) for f in ROW.names]
+        assert all(a == b or (a != a and b != b) for a, b in zip(now, fields)), record
     for h in cluster.hosts:
         assert h.memory_free <= h.memory_capacity + 1e-6
         assert h.batch is None or h.batch.jobs <= h.instances

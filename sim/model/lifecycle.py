@@ -452,6 +452,7 @@ class Request:
             rec.wanted_until = self.env.now
             self._end()
             return
+        self.cluster.recorder.close(rec)
         self.rec = self.cluster._record(self.wl, request=rec.request, attempt=rec.attempt + 1,
                                         origin=rec.origin)
         self._host = None
@@ -461,6 +462,7 @@ class Request:
 
     def _end(self) -> None:
         self.is_alive = False
+        self.cluster.recorder.close(self.rec)  # its last attempt's record is final
         live = self.live
         if live is not None:
             del self.cluster.live[self.wl.spec.name][live.rec.request]
