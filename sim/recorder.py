@@ -65,8 +65,9 @@ COLUMNS = ["id", "workload", "tenant", "isolation", "host", *TRANSITIONS, "rejec
            "slowdown", "origin", "image"]
 _KINDS = {"int": "i8", "float": "f8", "bool": "?", "str": "O"}
 ROW = np.dtype([(f.name, _KINDS[str(f.type)]) for f in dataclasses.fields(InstanceRecord)])
-assert sorted(ROW.names) == sorted(COLUMNS), "every record field is a column"
-_as_row = operator.attrgetter(*ROW.names)
+_FIELDS = [f.name for f in dataclasses.fields(InstanceRecord)]
+assert sorted(_FIELDS) == sorted(COLUMNS), "every record field is a column"
+_as_row = operator.attrgetter(*_FIELDS)
 CHUNK_ROWS = 16_384  # closed records packed at a time
 
 

@@ -287,7 +287,7 @@ def test_faults_restarts_and_rollouts_leave_no_capacity_behind(seed, delay, late
             self.closed: list[tuple] = []
 
         def close(self, record) -> None:
-            self.closed.append((record, [getattr(record, f) for f in ROW.names]))
+            self.closed.append((record, [getattr(record, f) for f in ROW.names or ()]))
             super().close(record)
 
     slow = {**FREE, "create": "5s", "boot": "5s", "stop": "3s", "cpu_bound_fraction": 0.5,
@@ -339,7 +339,7 @@ def test_faults_restarts_and_rollouts_leave_no_capacity_behind(seed, delay, late
     assert cluster.counts["allocated"] == sum(on_host.values())
     assert recorder.closed
     for record, fields in recorder.closed:
-        now = [getattr(record, f) for f in ROW.names]
+        now = [getattr(record, f) for f in ROW.names or ()]
         assert all(a == b or (a != a and b != b) for a, b in zip(now, fields)), record
     for h in cluster.hosts:
         assert h.memory_free <= h.memory_capacity + 1e-6

@@ -201,7 +201,8 @@ class Cluster:
             self._bump("hosts_used", 1)
         elif before > 0 and host.instances == 0:
             self._bump("hosts_used", -1)
-        self._bump("allocated", delta, host.group_index)
+        self.counts["allocated"] += delta  # per group for the samples; no level: unused
+        self.group_counts[host.group_index]["allocated"] += delta
         self._bump("memory_committed", delta * wl.need.memory)
         self.recorder.host_level(host.index, self.env.now, host.instances)
         if host.parent is not None:

@@ -141,7 +141,7 @@ class CapacityIndex:
             group = self.buckets[g]
             bucket = group[old]
             members = bucket.members
-            before = -members[-1]
+            lowest = -members[-1]
             del members[bisect_left(members, -i)]
             after = -members[-1] if members else None
             if after is None:  # kept aside with its cached weights, a few at most
@@ -151,7 +151,7 @@ class CapacityIndex:
                     spare.clear()
                 spare[old] = bucket
             for watch in self.watchers:
-                watch(g, bucket, before, after)
+                watch(g, bucket, lowest, after)
             self._state[i] = key
             bucket = self._bucket(g, key)
             members = bucket.members

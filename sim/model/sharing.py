@@ -58,7 +58,11 @@ class SharedCapacity:
     ``per_job_cap`` from start to end, so the pool is *never contended*: a job's event is
     scheduled when it starts, with no timer and no virtual time. A job cancelled or cleared
     then leaves the count at once, but its event still fires (whoever waited on it was
-    interrupted, which is why it was cancelled)."""
+    interrupted, which is why it was cancelled).
+
+    ``on_count_change(pool)`` is told when the number of jobs changes; a never-contended pool,
+    which has no timer, tells only of a job that starts while none is in progress, and of
+    cancellations and clears (ask ``jobs`` for the count at any moment)."""
 
     def __init__(self, env: simpy.Environment, capacity: float,
                  per_job_cap: float = math.inf,
@@ -101,10 +105,11 @@ class SharedCapacity:
             return done
         if self.uncontended:
             served_in = work / self.per_job_cap
+            tell = self.on_count_change is not None and self.jobs == 0
             heapq.heappush(self._ends, (self.env.now + served_in, next(self._seq), done))
             done.fire(served_in)
-            if self.on_count_change is not None:
-                self.on_count_change(self)
+            if tell:
+                self.on_count_change(self)  # type: ignore[misc]
             return done
         self._advance()
         heapq.heappush(self._heap, (self._virtual + work, next(self._seq), done))
