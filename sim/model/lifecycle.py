@@ -134,6 +134,13 @@ class Request:
         self._step = step
         event.callbacks.append(step)
 
+    def _then(self, event: simpy.Event | None, step: Step) -> None:
+        """Run ``step`` when ``event`` fires, or now if there is nothing to wait for."""
+        if event is None:
+            step(None)
+        else:
+            self._wait(event, step)
+
     def interrupt(self, cause: Any) -> None:
         """Stop what it waits for, as ``simpy.Process.interrupt`` would: handled on an urgent
         event now (ignored if it has ended by then)."""
@@ -219,10 +226,7 @@ class Request:
         if cluster.interruptible:  # what a fault or a rollout would have to interrupt
             host.residents[rec.id] = (self, rec)
         slot = self._slot = host.slots.request()
-        if slot.granted:
-            self._slotted(None)
-        else:
-            self._wait(slot, self._slotted)
+        self._then(None if slot.granted else slot, self._slotted)
 
     def _slotted(self, _event: Any) -> None:
         self._target = self._step = None
@@ -251,12 +255,11 @@ class Request:
         self._target = self._step = None
         wl, rec = self.wl, self.rec
         rec.extracted = self.env.now
+        copy = None
         if wl.profile.disk_image == "copy":
             assert self._host is not None
-            self._wait(self.cluster._job(rec, self._host.disk_io, wl.need.image_bytes),
-                       self._copied)
-            return
-        self._copied(None)
+            copy = self.cluster._job(rec, self._host.disk_io, wl.need.image_bytes)
+        self._then(copy, self._copied)
 
     def _copied(self, _event: Any) -> None:
         self._target = self._step = None
@@ -266,31 +269,21 @@ class Request:
         create_s = self.draws.create_s
         if wl.profile.create_per_running:
             create_s += wl.profile.create_per_running * cluster.host_running[host.index]
-        phase = cluster._phase(host, wl, create_s, rec)
-        if phase is None:
-            self._created(None)
-        else:
-            self._wait(phase, self._created)
+        self._then(cluster._phase(host, wl, create_s, rec), self._created)
 
     def _created(self, _event: Any) -> None:
         self._target = self._step = None
         assert self._host is not None
         self.rec.created = self.env.now
-        phase = self.cluster._phase(self._host, self.wl, self.draws.boot_s, self.rec)
-        if phase is None:
-            self._booted(None)
-        else:
-            self._wait(phase, self._booted)
+        self._then(self.cluster._phase(self._host, self.wl, self.draws.boot_s, self.rec),
+                   self._booted)
 
     def _booted(self, _event: Any) -> None:
         self._target = self._step = None
         assert self._host is not None
         self.rec.booted = self.env.now
-        phase = self.cluster._phase(self._host, self.wl, self.draws.app_s, self.rec)
-        if phase is None:
-            self._running(None)
-        else:
-            self._wait(phase, self._running)
+        self._then(self.cluster._phase(self._host, self.wl, self.draws.app_s, self.rec),
+                   self._running)
 
     def _running(self, _event: Any) -> None:
         self._target = self._step = None
@@ -367,10 +360,7 @@ class Request:
         rec.wanted_until = now
         self.cluster._leave_running(host, self.wl, rec)
         stop_s = self.draws.stop_s
-        if stop_s > 0:
-            self._wait(self.env.timeout(stop_s), self._stopped)
-        else:
-            self._stopped(None)
+        self._then(self.env.timeout(stop_s) if stop_s > 0 else None, self._stopped)
 
     def _stopped(self, _event: Any) -> None:
         self._target = self._step = None
@@ -398,11 +388,9 @@ class Request:
         self._batch = None
         rec.stopping = self.env.now
         cluster._leave_running(host, wl, rec)
-        if self.draws.stop_s > 0:
-            self._retiring_stop = True
-            self._wait(self.env.timeout(self.draws.stop_s), self._stopped_retiring)
-        else:
-            self._stopped_retiring(None)
+        stop_s = self.draws.stop_s
+        self._retiring_stop = stop_s > 0
+        self._then(self.env.timeout(stop_s) if stop_s > 0 else None, self._stopped_retiring)
 
     def _stopped_retiring(self, _event: Any) -> None:
         self._target = self._step = None
@@ -440,10 +428,8 @@ class Request:
                                       else self.cluster._wanted(wl, remaining))
             self._end()
             return
-        if wl.spec.restart.delay > 0:  # not on a host meanwhile: nothing interrupts it
-            self._wait(self.env.timeout(wl.spec.restart.delay), self._restart)
-        else:
-            self._restart(None)
+        delay = wl.spec.restart.delay  # not on a host meanwhile: nothing interrupts it
+        self._then(self.env.timeout(delay) if delay > 0 else None, self._restart)
 
     def _restart(self, _event: Any) -> None:
         self._target = self._step = None
