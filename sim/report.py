@@ -256,7 +256,7 @@ def write_report(folder: Path, loaded: Loaded) -> Path:
             sections.append(f"<figure>{_img(png)}<figcaption>{_e(caption)}</figcaption>"
                             "</figure>")
     sections += ["<h2>Assumptions and estimates</h2>", _assumptions(loaded),
-                 ("<p class='sub'>Model: one process per instance lifecycle; placement never "
+                 ("<p class='sub'>Model: one lifecycle per requested instance; placement never "
                   "overcommits memory or disk; start-ups share the host's cores (processor "
                   "sharing) and its start slots; layers are pulled once per host and shared; "
                   "bandwidth is shared max-min fairly at the registry and each NIC. Not "

@@ -336,8 +336,9 @@ class Cluster:
 
     def submit(self, wl: WorkloadRuntime, draws: Draws, origin: str = "arrival",
                on_running: simpy.Event | None = None) -> Request:
-        """Request one instance of ``wl`` now (it begins on an urgent event, as a process
-        would); a rollout follows it unless it is a pipeline's test."""
+        """Request one instance of ``wl`` now; a rollout follows it unless it is a
+        pipeline's test. An arrival's lifecycle begins at once; a pipeline's on an urgent
+        event (as a SimPy process would), so the retirements just asked for go first."""
         record = self._record(wl, request=self._next_id, attempt=0, origin=origin)
         return Request(self, wl, record, draws, live=self.tracking and origin != "test",
                        on_running=on_running, at_once=origin == "arrival")
@@ -385,8 +386,8 @@ class Cluster:
         live.retiring = True
         rec = live.rec
         on_host = rec.host >= 0 and math.isnan(rec.removed) and math.isnan(rec.disrupted)
-        if on_host and rec.id in self.hosts[rec.host].residents and live.process.is_alive:
-            live.process.interrupt(RETIRE)
+        if on_host and rec.id in self.hosts[rec.host].residents and live.request.is_alive:
+            live.request.interrupt(RETIRE)
 
     def _wanted(self, wl: WorkloadRuntime, remaining: float | None) -> float:
         """How much longer a request that ended now meant to run (NaN: to the end)."""
@@ -506,11 +507,11 @@ class Cluster:
             crashed, h.crashed = h.crashed, self.env.event()
             crashed.succeed()
         for entry in victims:
-            process, rec = entry[0], entry[1]
+            request, rec = entry[0], entry[1]
             rec.disrupted = self.env.now
             rec.fault = fault_id
-            if rec is not trigger and process.is_alive:
-                process.interrupt(fault_id)
+            if rec is not trigger and request.is_alive:
+                request.interrupt(fault_id)
         self.env.process(self._recover(struck, down))
 
     def _reboot_draw(self) -> float:

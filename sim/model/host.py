@@ -106,7 +106,7 @@ class Host:
     parent: Host | None = None  # the physical host a container-host VM runs in
     children: list[Host] = field(default_factory=list)
     outages: int = 0  # faults being repaired here or on the parent; placeable when 0
-    residents: dict[int, Any] = field(default_factory=dict)  # attempt id -> its process
+    residents: dict[int, Any] = field(default_factory=dict)  # attempt id -> (request, ...)
     kernel_tenants: Counter[str] | None = None  # made when first needed (hosts are many)
     noise: Counter[str] | None = None  # running noisy instances by class, when any
     epoch: int = 0  # crashes so far: work started before the last one is void

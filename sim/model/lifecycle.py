@@ -9,13 +9,17 @@ cluster's state: placement, levels, hosts, faults and start-up work are the clus
 
 Why callbacks and not a SimPy process per request: at a million instances the process
 machinery (an ``Initialize`` event, a generator resumed per event, a completion event per
-process) was most of what a bare SimPy lifecycle costs (``benchmarks/floor.py``). A
-``Request`` behaves as that process did, event for event: it begins on an urgent event, as a
-process is initialized; it waits on one event at a time (``_wait``: the step to run next is
-that event's callback); ``interrupt`` schedules an urgent event, as ``Process.interrupt``
+process) was most of what a bare SimPy lifecycle costs (``benchmarks/floor.py`` written as
+callbacks ran 2.5-3.1x faster). A ``Request`` behaves as that process did, event for event,
+with one exception: an arrival's lifecycle begins at once, not on an urgent event (what could
+come between is only an urgent event already due then, such as a process starting at time 0:
+of the shipped scenarios' outputs, only two time-0 samples differ); a pipeline's
+request begins on an urgent event, as a process is initialized, so that the retirements asked
+for just before it go first. It waits on one event at a time (``_wait``: the step to run next
+is that event's callback); ``interrupt`` schedules an urgent event, as ``Process.interrupt``
 does, which takes the step off the event it waits for and runs the interrupt's handling; the
-slot it holds is given back when its start-up ends or it is interrupted, as the ``with``
-block gave it back.
+start slot is given back when its start-up ends or it is interrupted, as a ``with`` block
+would give it back.
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ class Draws:
 class Live:
     """A request in progress, as a rollout sees it."""
 
-    process: Request
+    request: Request
     rec: InstanceRecord  # its current attempt
     wl: WorkloadRuntime  # the version it runs
     lifetime_s: float | None

@@ -292,7 +292,7 @@ class PipelineRunner:
                 row["failed"] = True  # (rejected, or taken down while starting): stop here
                 break
             for entry in batch[down_now:]:
-                if entry.process.is_alive:
+                if entry.request.is_alive:
                     cluster.retire(entry)
             row["replaced"] += len(batch)
         row["bytes_pulled"] = cluster.bytes_downloaded - row.pop("bytes_before")
