@@ -78,17 +78,18 @@ class SharedCapacity:
         self._seq = itertools.count()
         self._generation = 0
         self.uncontended = max_jobs is not None and max_jobs * per_job_cap <= capacity
-        self._ends: list[tuple[float, int, simpy.Event]] = []  # uncontended: a heap of
-        # (served at, sequence, event)
+        # never contended: (served at, event) of the jobs started since the pool was last
+        # idle, and the latest of those times (the pool is idle from then on)
+        self._ends: list[tuple[float, simpy.Event]] = []
+        self._last_end = -math.inf
 
     @property
     def jobs(self) -> int:
         """Jobs in progress."""
         if self.uncontended:
-            ends, now = self._ends, self.env.now
-            while ends and ends[0][0] <= now:
-                heapq.heappop(ends)
-            return len(ends)
+            now = self.env.now
+            self._ends = [entry for entry in self._ends if entry[0] > now]
+            return len(self._ends)
         return len(self._heap)
 
     def rate(self) -> float:
@@ -105,11 +106,17 @@ class SharedCapacity:
             return done
         if self.uncontended:
             served_in = work / self.per_job_cap
-            tell = self.on_count_change is not None and self.jobs == 0
-            heapq.heappush(self._ends, (self.env.now + served_in, next(self._seq), done))
+            now = self.env.now
+            end = now + served_in
+            idle = self._last_end <= now
+            if idle:  # every job recorded has ended
+                self._ends.clear()
+            self._ends.append((end, done))
+            if end > self._last_end:
+                self._last_end = end
             done.fire(served_in)
-            if tell:
-                self.on_count_change(self)  # type: ignore[misc]
+            if idle and self.on_count_change is not None:
+                self.on_count_change(self)
             return done
         self._advance()
         heapq.heappush(self._heap, (self._virtual + work, next(self._seq), done))
@@ -120,8 +127,8 @@ class SharedCapacity:
         """Drop the job whose event is ``done`` (it never fires, unless the pool is never
         contended); the others speed up."""
         if self.uncontended:
-            self._ends[:] = [entry for entry in self._ends if entry[2] is not done]
-            heapq.heapify(self._ends)
+            self._ends = [entry for entry in self._ends if entry[1] is not done]
+            self._last_end = max((entry[0] for entry in self._ends), default=-math.inf)
             if self.on_count_change is not None:
                 self.on_count_change(self)
             return
@@ -138,6 +145,7 @@ class SharedCapacity:
         """Drop every job (a crash): their events never fire (unless the pool is never
         contended)."""
         self._ends.clear()
+        self._last_end = -math.inf
         self._advance()
         self._heap.clear()
         self._changed()
