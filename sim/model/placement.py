@@ -65,12 +65,12 @@ StateKey = tuple[float, float, float, float, frozenset[str]]
 class Bucket:
     """Hosts of one group in the same state: ``members`` are their indexes negated, in
     ascending order (the lowest host last: the hosts the policies take first leave from the
-    end of the list, in O(1)); ``weights`` caches, per request token, (local bytes,
-    tightness) or ``_NO_FIT``."""
+    end of the list, in O(1)); ``weights`` caches, per request token, the start of the
+    bucket's key in the policy's order (see ``Placement._prefix``) or ``_NO_FIT``."""
 
     key: StateKey
     members: list[int] = field(default_factory=list)
-    weights: dict[int, tuple[float, float]] = field(default_factory=dict)
+    weights: dict[int, tuple[float, ...]] = field(default_factory=dict)
 
     @property
     def first(self) -> int:
@@ -84,7 +84,8 @@ Watcher = Callable[[int, Bucket, int | None, int | None], None]
 
 class CapacityIndex:
     """Every host's free memory, vCPU, disk and partitions as arrays, per image chain the bytes
-    each host still lacks and already holds, and the hosts bucketed by state per group."""
+    each host still lacks and already holds (up to date after ``refresh``), and the hosts
+    bucketed by state per group (always up to date)."""
 
     def __init__(self, hosts: list[Host]) -> None:
         self.hosts = hosts
@@ -108,10 +109,28 @@ class CapacityIndex:
         for (g, key), members in start.items():
             self.buckets[g][key] = Bucket(key, sorted(-i for i in members))
         self._cover: dict[int, tuple[Any, list[int] | None]] = {}
+        self._stale: set[int] = set()  # hosts changed since the arrays were refreshed
         self.watchers: list[Watcher] = []  # told of each bucket that changes
+
+    def refresh(self) -> None:
+        """Bring the arrays up to date with the hosts changed since (every reader of the
+        arrays calls it first: a host changes many times between two reads)."""
+        hosts = self.hosts
+        for i in self._stale:
+            host = hosts[i]
+            self.memory[i] = host.memory_free
+            self.up[i] = host.outages == 0
+            self.vcpu[i] = host.vcpu_free
+            self.disk[i] = host.disk_free
+            self.partitions[i] = host.partitions_free
+            for layers, missing, local in self._chains.values():
+                missing[i] = host.missing_bytes(layers)
+                local[i] = host.local_bytes(layers)
+        self._stale.clear()
 
     def chain(self, key: str, layers: list[Layer]) -> tuple[np.ndarray, np.ndarray]:
         """(missing bytes, local bytes) of an image chain on every host."""
+        self.refresh()
         if key not in self._chains:
             missing = np.array([h.missing_bytes(layers) for h in self.hosts], dtype=float)
             local = np.array([h.local_bytes(layers) for h in self.hosts], dtype=float)
@@ -120,20 +139,10 @@ class CapacityIndex:
         return missing, local
 
     def update(self, host: Host) -> None:
-        """Copy ``host``'s free capacity (and the layers it claims) into the arrays, and move
-        it to the bucket of its new state."""
+        """``host``'s free capacity (or the layers it claims) changed: move it to the bucket
+        of its new state (and into the arrays at the next ``refresh``)."""
         i = host.index
-        memory, vcpu, disk = host.memory_free, host.vcpu_free, host.disk_free
-        up = host.outages == 0
-        partitions = host.partitions_free
-        self.memory[i] = memory
-        self.up[i] = up
-        self.vcpu[i] = vcpu
-        self.disk[i] = disk
-        self.partitions[i] = partitions
-        for layers, missing, local in self._chains.values():
-            missing[i] = host.missing_bytes(layers)
-            local[i] = host.local_bytes(layers)
+        self._stale.add(i)
         key = _state(host)
         old = self._state[i]
         if key != old:
@@ -270,29 +279,31 @@ class Placement:
         if len(buckets) > _MIN_BUCKETS + hosts // _SCAN_RATIO:
             return self.scan(candidates, need, chain_key, chain)
         fitting = [b.members for b in buckets
-                   if self._weight(b, token, need, chain) is not _NO_FIT]
+                   if self._prefix(b, token, need, chain) is not _NO_FIT]
         if not fitting:
             return None
         k = int(self.rng.integers(sum(len(members) for members in fitting)))
         return ix.hosts[_kth(fitting, k)]
 
-    def _weight(self, bucket: Bucket, token: int, need: Demand, chain: list[Layer]
-                ) -> tuple[float, float]:
-        weight = bucket.weights.get(token)
-        if weight is None:
-            weight = bucket.weights[token] = self._weigh(bucket, need, chain)
-        return weight
-
-    def _key(self, weight: tuple[float, float], first: int) -> tuple[float | int, ...]:
-        """A fitting bucket's place in its order: smaller is better, as the scan prefers."""
-        local, tight = weight
-        if self.policy == "first-fit":
-            return (first,)
-        if self.policy == "best-fit":  # the tightest, ties to the lower index
-            return (-tight, first)
-        if self.policy == "spread":  # the loosest, ties to the lower index
-            return (tight, first)
-        return (-local, -tight, first)  # image-locality: most of the image here, then best fit
+    def _prefix(self, bucket: Bucket, token: int, need: Demand, chain: list[Layer]
+                ) -> tuple[float, ...]:
+        """A bucket's key in its order but the lowest host that ends it (smaller is better,
+        as the scan prefers), or ``_NO_FIT`` (cached per request token)."""
+        prefix = bucket.weights.get(token)
+        if prefix is None:
+            prefix = self._weigh(bucket, need, chain)
+            if prefix is not _NO_FIT:
+                local, tight = prefix
+                if self.policy == "first-fit":
+                    prefix = ()
+                elif self.policy == "best-fit":  # the tightest, ties to the lower index
+                    prefix = (-tight,)
+                elif self.policy == "spread":  # the loosest, ties to the lower index
+                    prefix = (tight,)
+                else:  # image-locality: most of the image here, then best fit
+                    prefix = (-local, -tight)
+            bucket.weights[token] = prefix
+        return prefix
 
     def _order(self, group: int, token: int, need: Demand, chain: list[Layer]) -> Order:
         orders = self._orders.get(group)
@@ -304,9 +315,9 @@ class Placement:
             return order
         order = Order(need, chain)
         for bucket in self.index.buckets[group].values():
-            weight = self._weight(bucket, token, need, chain)
-            if weight is not _NO_FIT:
-                order.add(self._key(weight, bucket.first))
+            prefix = self._prefix(bucket, token, need, chain)
+            if prefix is not _NO_FIT:
+                order.add((*prefix, bucket.first))
         orders[token] = order
         if len(orders) > _MAX_ORDERS:
             orders.popitem(last=False)
@@ -322,15 +333,17 @@ class Placement:
         if not orders:
             return
         for token, order in orders.items():
-            weight = self._weight(bucket, token, order.need, order.chain)
-            if weight is _NO_FIT:
+            prefix = bucket.weights.get(token)
+            if prefix is None:
+                prefix = self._prefix(bucket, token, order.need, order.chain)
+            if prefix is _NO_FIT:
                 continue
             if before is not None:
-                order.remove(self._key(weight, before))
+                order.remove((*prefix, before))
             if after is not None:
-                order.add(self._key(weight, after))
+                order.add((*prefix, after))
 
-    def _weigh(self, bucket: Bucket, need: Demand, chain: list[Layer]) -> tuple[float, float]:
+    def _weigh(self, bucket: Bucket, need: Demand, chain: list[Layer]) -> tuple[float, ...]:
         """(local bytes, tightness) of a host in ``bucket``, or ``_NO_FIT``: the scan's
         arithmetic on one host, in the same order."""
         memory, vcpu, partitions, disk, claimed = bucket.key
@@ -348,7 +361,7 @@ class Placement:
              chain: list[Layer], allowed: np.ndarray | None = None) -> Host | None:
         """The reference choice: filter and weigh every candidate in one vectorized pass."""
         ix = self.index
-        missing, local = ix.chain(chain_key, chain)
+        missing, local = ix.chain(chain_key, chain)  # refreshes the arrays
         memory = ix.memory[candidates]
         vcpu = ix.vcpu[candidates]
         fits = ((need.memory <= memory + 1e-6) & (need.vcpu <= vcpu + 1e-9)

@@ -112,8 +112,7 @@ class SharedCapacity:
             if idle:  # every job recorded has ended
                 self._ends.clear()
             self._ends.append((end, done))
-            if end > self._last_end:
-                self._last_end = end
+            self._last_end = max(self._last_end, end)
             done.fire(served_in)
             if idle and self.on_count_change is not None:
                 self.on_count_change(self)

@@ -50,11 +50,13 @@ class GroupTotals:
     def memory_committed(self, group: int) -> float:
         """Sum over the group's hosts of memory capacity minus free memory (bytes)."""
         ix, members = self.index, self.groups[group]
+        ix.refresh()
         return _sum_in_order(ix.memory_capacity[members] - ix.memory[members])
 
     def vcpu_allocated(self, group: int) -> float:
         """Sum over the group's hosts of vCPU capacity minus free vCPU."""
         ix, members = self.index, self.groups[group]
+        ix.refresh()
         return _sum_in_order(ix.vcpu_capacity[members] - ix.vcpu[members])
 
     def busy_startup_cores(self, group: int) -> float:
