@@ -6,6 +6,7 @@ Owns: every statistic's definition. Must not: touch SimPy or files.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -31,6 +32,80 @@ def instances_frame(table: np.ndarray) -> pd.DataFrame:
     """One row per instance, one column per field of ``InstanceRecord``, from the recorder's
     table (``Recorder.table``)."""
     return pd.DataFrame({c: table[c] for c in COLUMNS})
+
+
+def record_levels(table: np.ndarray) -> tuple[dict[str, Level], dict[int, Level]]:
+    """The levels the instance records hold, worked out after the run: ``running`` (from
+    ``running`` to ``stopping``, or to ``removed`` when taken down before stopping),
+    ``starting`` (from ``slot`` to ``running``, or to ``removed``), ``hosts_used`` (hosts
+    holding at least one instance), and each host's instance count (from ``placed`` to
+    ``removed``). A missing end (NaN) means to the end of the run. Each level holds one value
+    per distinct time, the last, as ``Level.set`` keeps it."""
+    running, stopping, removed = table["running"], table["stopping"], table["removed"]
+    ran = ~np.isnan(running)
+    end = np.where(np.isnan(stopping), removed, stopping)[ran]
+    levels = {"running": _level(running[ran], end)}
+    slot = table["slot"]
+    got = ~np.isnan(slot)
+    end = np.where(ran, running, removed)[got]
+    levels["starting"] = _level(slot[got], end)
+    placed = table["placed"]
+    on = (table["host"] >= 0) & ~np.isnan(placed)
+    hosts = table["host"][on]
+    times, deltas, hosts = _changes(placed[on], removed[on], hosts)
+    order = np.lexsort((times, hosts))  # by host, then time (stable)
+    hosts, times, deltas = hosts[order], times[order], deltas[order]
+    first = np.flatnonzero(np.r_[True, hosts[1:] != hosts[:-1]])
+    total = np.cumsum(deltas)
+    before_host = np.repeat(total[first] - deltas[first], np.diff(np.r_[first, len(hosts)]))
+    counts = total - before_host  # each host's instances after each change
+    last = np.r_[(hosts[1:] != hosts[:-1]) | (times[1:] != times[:-1]), True][:len(hosts)]
+    hosts, times, counts = hosts[last], times[last], counts[last]
+    before = np.r_[0, counts[:-1]]
+    before[np.r_[True, hosts[1:] != hosts[:-1]][:len(hosts)]] = 0  # each host starts empty
+    used = (before == 0) & (counts > 0)
+    freed = (before > 0) & (counts == 0)
+    levels["hosts_used"] = _level(times[used | freed], None, np.where(used, 1, -1)[used | freed])
+    host_levels: dict[int, Level] = {}
+    bounds = np.flatnonzero(np.r_[True, hosts[1:] != hosts[:-1], True])
+    for a, b in itertools.pairwise(bounds):
+        host_levels[int(hosts[a])] = _from_points(times[a:b], counts[a:b])
+    return levels, host_levels
+
+
+def _changes(starts: np.ndarray, ends: np.ndarray, *keys: np.ndarray
+             ) -> tuple[np.ndarray, ...]:
+    """+1 at each start and -1 at each end that is not NaN (each with its keys)."""
+    ended = ~np.isnan(ends)
+    times = np.concatenate([starts, ends[ended]])
+    deltas = np.concatenate([np.ones(len(starts), dtype=np.int64),
+                             -np.ones(int(ended.sum()), dtype=np.int64)])
+    return (times, deltas, *(np.concatenate([k, k[ended]]) for k in keys))
+
+
+def _level(starts: np.ndarray, ends: np.ndarray | None, deltas: np.ndarray | None = None
+           ) -> Level:
+    """A level from 0 that rises by one at each start and falls by one at each end (NaN: no
+    end), or changes by ``deltas`` at ``starts`` when ``ends`` is None."""
+    if ends is not None:
+        starts, deltas = _changes(starts, ends)
+    assert deltas is not None
+    order = np.argsort(starts, kind="stable")
+    times, values = starts[order], np.cumsum(deltas[order])
+    last = np.r_[times[1:] != times[:-1], True][:len(times)]
+    return _from_points(times[last], values[last])
+
+
+def _from_points(times: np.ndarray, values: np.ndarray) -> Level:
+    """A level that is 0 from time 0 and ``values[i]`` from ``times[i]`` on."""
+    level = Level()
+    t, v = times.tolist(), values.tolist()
+    if t and t[0] == level.times[0]:
+        level.values[0] = v.pop(0)
+        t.pop(0)
+    level.times.extend(t)
+    level.values.extend(v)
+    return level
 
 
 def describe(values: np.ndarray) -> dict[str, float | None]:

@@ -108,7 +108,6 @@ class Recorder:
         self._closed: list[tuple[Any, ...]] = []  # closed records not packed yet, as rows
         self._chunks: list[np.ndarray] = []  # packed rows (ROW), in the order closed
         self.levels: dict[str, Level] = {}
-        self.host_levels: dict[int, Level] = {}
         self.samples: list[dict[str, Any]] = []
         self.hosts: list[dict[str, Any]] = []
         self.faults: list[FaultRecord] = []
@@ -141,13 +140,6 @@ class Recorder:
         level = self.levels.get(name)
         if level is None:
             level = self.levels[name] = Level()
-        level.set(time, value)
-
-    def host_level(self, host: int, time: float, value: float) -> None:
-        """The number of instances allocated on ``host`` changed."""
-        level = self.host_levels.get(host)
-        if level is None:
-            level = self.host_levels[host] = Level()
         level.set(time, value)
 
     def physical_level(self, host: int, time: float, value: float) -> None:

@@ -64,7 +64,10 @@ def collect(result: RunResult, key: str | None = None) -> RunOutput:
     spec = result.spec
     scenario = spec.scenario
     rec = result.recorder
-    frame = analysis.instances_frame(rec.table())
+    rows = rec.table()
+    frame = analysis.instances_frame(rows)
+    derived, host_levels = analysis.record_levels(rows)
+    levels = {**rec.levels, **derived}
     names = {h["host"]: h["name"] for h in rec.hosts}
     frame.insert(5, "host_name", frame["host"].map(names).fillna(""))
     skip = carriers(list(scenario.hosts))  # their memory is the container-host VMs'
@@ -73,7 +76,7 @@ def collect(result: RunResult, key: str | None = None) -> RunOutput:
     modes = sorted({wl.isolation for wl in scenario.workloads})
     isolation = modes[0] if len(modes) == 1 else "mixed"
     metrics: dict[str, Any] = {"isolation": isolation, **dict(spec.choices)}
-    metrics.update(analysis.summarize(frame, rec.levels, rec.host_levels, capacity,
+    metrics.update(analysis.summarize(frame, levels, host_levels, capacity,
                                       scenario.warmup, scenario.duration, rec.faults,
                                       rec.physical_levels, rec.pipeline_runs))
     series = pd.DataFrame(rec.samples)
@@ -81,7 +84,7 @@ def collect(result: RunResult, key: str | None = None) -> RunOutput:
         table.insert(0, "variant", spec.variant)
         table.insert(1, "replication", spec.replication)
         table.insert(2, "seed", spec.seed)
-    peaks = analysis.per_host_peaks(rec.host_levels, len(rec.hosts), scenario.warmup,
+    peaks = analysis.per_host_peaks(host_levels, len(rec.hosts), scenario.warmup,
                                     scenario.duration)
     extra: dict[str, Any] = {}
     if scenario.pipelines:

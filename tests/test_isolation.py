@@ -263,6 +263,15 @@ def test_bad_isolation_input_is_reported_with_its_place(change, message):
     assert message in str(err.value)
 
 
+def _steps(level) -> list[tuple[float, float]]:
+    """A level as the function of time it is: (time, value) where the value changes."""
+    points = [(level.times[0], level.values[0])]
+    for t, v in zip(level.times[1:], level.values[1:]):
+        if v != points[-1][1]:
+            points.append((t, v))
+    return points
+
+
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), delay=st.sampled_from(["0s", "30s", "10min"]),
        latency=st.sampled_from(["0s", "3s"]), surge=st.sampled_from([0, 1, "50%"]),
@@ -271,13 +280,16 @@ def test_faults_restarts_and_rollouts_leave_no_capacity_behind(seed, delay, late
                                                                placement):
     """Faults, restarts (with delays), registry latency, batch jobs and a rollout every
     20 min: at the end, each host holds exactly the instances placed on it and not removed,
-    and the running level counts exactly the records that run; and no record changes after
-    the model has closed it (the table keeps it as it was then)."""
+    and the running level counts exactly the records that run; no record changes after the
+    model has closed it (the table keeps it as it was then); and the levels worked out from
+    the records after the run (running, starting, hosts used, each host's instances) are,
+    change for change, those the counts went through during it."""
     import simpy
 
     from sim.experiment import expand
     from sim.model.cluster import build
-    from sim.recorder import ROW, Recorder
+    from sim.analysis import record_levels
+    from sim.recorder import ROW, Level, Recorder
 
     class Keeping(Recorder):
         """Remembers each record it closes, with its fields at that moment."""
@@ -325,7 +337,34 @@ def test_faults_restarts_and_rollouts_leave_no_capacity_behind(seed, delay, late
     env = simpy.Environment()
     recorder = Keeping()
     cluster = build(env, spec.scenario, spec.profiles, spec.seed, 0, recorder)
+    # the levels worked out after the run must be those the counts take during it
+    live: dict = {name: Level() for name in ("running", "starting", "hosts_used")}
+    live_hosts: dict = {}
+    count, host_changed = cluster._count, cluster._host_changed
+
+    def counting(name, delta, group=None):
+        count(name, delta, group)
+        if name in live:
+            live[name].set(env.now, cluster.counts[name])
+
+    def changing(host, delta, wl):
+        host_changed(host, delta, wl)
+        live_hosts.setdefault(host.index, Level()).set(env.now, host.instances)
+        before = host.instances - delta
+        if (before == 0) != (host.instances == 0):
+            used = live["hosts_used"]
+            used.set(env.now, used.values[-1] + (1 if before == 0 else -1))
+
+    cluster._count, cluster._host_changed = counting, changing
     env.run(until=spec.scenario.duration)
+    derived, host_levels = record_levels(recorder.table())
+    for name in ("running", "starting"):
+        assert (derived[name].times, derived[name].values) == (live[name].times,
+                                                               live[name].values), name
+    # a host emptied and taken again at one instant: a change during the run, none after it
+    assert _steps(derived["hosts_used"]) == _steps(live["hosts_used"])
+    assert {h: (lv.times, lv.values) for h, lv in host_levels.items()} == {
+        h: (lv.times, lv.values) for h, lv in live_hosts.items()}
     on_host = {h.index: 0 for h in cluster.hosts}
     running = 0
     for r in recorder.table():

@@ -130,7 +130,7 @@ class Cluster:
         self._needs: dict[tuple[int, float, float], Demand] = {}
         self.queue: deque[tuple[WorkloadRuntime, simpy.Event]] = deque()
         self.counts = {"running": 0, "starting": 0, "allocated": 0, "queued": 0,
-                       "hosts_used": 0, "memory_committed": 0.0}
+                       "memory_committed": 0.0}
         self.group_counts = [{"running": 0, "starting": 0, "allocated": 0}
                              for _ in scenario.hosts]
         self.host_running = [0] * len(self.hosts)
@@ -190,21 +190,20 @@ class Cluster:
     # --- levels -------------------------------------------------------------------------
 
     def _bump(self, name: str, delta: float, group: int | None = None) -> None:
-        self.counts[name] += delta
+        """Change a count and record its level."""
+        self._count(name, delta, group)
         self.recorder.level(name, self.env.now, self.counts[name])
+
+    def _count(self, name: str, delta: float, group: int | None = None) -> None:
+        """Change a count (its level is worked out after the run from the records:
+        ``sim.analysis.record_levels``; the samples read the counts)."""
+        self.counts[name] += delta
         if group is not None:
             self.group_counts[group][name] += int(delta)
 
     def _host_changed(self, host: Host, delta: int, wl: WorkloadRuntime) -> None:
-        before = host.instances - delta
-        if before == 0 and host.instances > 0:
-            self._bump("hosts_used", 1)
-        elif before > 0 and host.instances == 0:
-            self._bump("hosts_used", -1)
-        self.counts["allocated"] += delta  # per group for the samples; no level: unused
-        self.group_counts[host.group_index]["allocated"] += delta
+        self._count("allocated", delta, host.group_index)
         self._bump("memory_committed", delta * wl.need.memory)
-        self.recorder.host_level(host.index, self.env.now, host.instances)
         if host.parent is not None:
             p = host.parent.index
             self.physical_count[p] += delta
@@ -396,7 +395,7 @@ class Cluster:
         return remaining if remaining is not None else math.nan
 
     def _leave_running(self, host: Host, wl: WorkloadRuntime, rec: InstanceRecord) -> None:
-        self._bump("running", -1, host.group_index)
+        self._count("running", -1, host.group_index)
         self.host_running[host.index] -= 1
         self._noise(host, wl, -1)
         if self.tracking:
@@ -430,7 +429,7 @@ class Cluster:
         if not math.isnan(rec.running):
             self._leave_running(host, wl, rec)
         elif not math.isnan(rec.slot):
-            self._bump("starting", -1, host.group_index)
+            self._count("starting", -1, host.group_index)
         job = self._jobs.pop(rec.id, None)
         if job is not None:  # a start-up phase's CPU or disk work in progress
             job[0].cancel(job[1])

@@ -238,7 +238,7 @@ class Request:
         assert host is not None
         now = self.env.now
         rec.slot = now
-        cluster._bump("starting", 1, host.group_index)
+        cluster._count("starting", 1, host.group_index)
         layers = host.layers
         fetches = [cluster.fetch(host, layer, rec) for layer in self.wl.chain
                    if layer.key not in layers]
@@ -297,8 +297,8 @@ class Request:
         now = env.now
         rec.running = now
         group = host.group_index
-        cluster._bump("starting", -1, group)
-        cluster._bump("running", 1, group)
+        cluster._count("starting", -1, group)
+        cluster._count("running", 1, group)
         cluster.host_running[host.index] += 1
         cluster._noise(host, wl, +1)
         remaining, fault_s = self.remaining, self.fault_s
