@@ -44,38 +44,44 @@ def record_levels(table: np.ndarray) -> tuple[dict[str, Level], dict[int, Level]
     running, stopping, removed = table["running"], table["stopping"], table["removed"]
     ran = ~np.isnan(running)
     end = np.where(np.isnan(stopping), removed, stopping)[ran]
-    levels = {"running": _level(running[ran], end)}
+    levels = {"running": _level(*_changes(running[ran], end))}
     slot = table["slot"]
     got = ~np.isnan(slot)
-    end = np.where(ran, running, removed)[got]
-    levels["starting"] = _level(slot[got], end)
+    levels["starting"] = _level(*_changes(slot[got], np.where(ran, running, removed)[got]))
     placed = table["placed"]
     on = (table["host"] >= 0) & ~np.isnan(placed)
-    hosts = table["host"][on]
-    times, deltas, hosts = _changes(placed[on], removed[on], hosts)
-    order = np.lexsort((times, hosts))  # by host, then time (stable)
+    times, deltas, hosts = _changes(placed[on], removed[on], table["host"][on])
+    order = np.lexsort((times, hosts))  # by host, then time
     hosts, times, deltas = hosts[order], times[order], deltas[order]
-    first = np.flatnonzero(np.r_[True, hosts[1:] != hosts[:-1]])
-    total = np.cumsum(deltas)
-    before_host = np.repeat(total[first] - deltas[first], np.diff(np.r_[first, len(hosts)]))
-    counts = total - before_host  # each host's instances after each change
-    last = np.r_[(hosts[1:] != hosts[:-1]) | (times[1:] != times[:-1]), True][:len(hosts)]
-    hosts, times, counts = hosts[last], times[last], counts[last]
-    before = np.r_[0, counts[:-1]]
-    before[np.r_[True, hosts[1:] != hosts[:-1]][:len(hosts)]] = 0  # each host starts empty
-    used = (before == 0) & (counts > 0)
-    freed = (before > 0) & (counts == 0)
-    levels["hosts_used"] = _level(times[used | freed], None, np.where(used, 1, -1)[used | freed])
+    counts = pd.Series(deltas).groupby(hosts).cumsum().to_numpy()  # each host's own count
+    keep = ~_superseded(hosts, times)  # each host's count after the last change at a time
+    hosts, times, counts = hosts[keep], times[keep], counts[keep]
+    first = _firsts(hosts)
+    before = np.where(first, 0, np.r_[0, counts[:-1]])  # each host starts empty
+    flips = (before == 0) != (counts == 0)  # a host taken into use, or emptied
+    levels["hosts_used"] = _level(times[flips], np.where(before[flips] == 0, 1, -1))
     host_levels: dict[int, Level] = {}
-    bounds = np.flatnonzero(np.r_[True, hosts[1:] != hosts[:-1], True])
-    for a, b in itertools.pairwise(bounds):
+    for a, b in itertools.pairwise([*np.flatnonzero(first).tolist(), len(hosts)]):
         host_levels[int(hosts[a])] = _from_points(times[a:b], counts[a:b])
     return levels, host_levels
 
 
+def _firsts(keys: np.ndarray) -> np.ndarray:
+    """Where each run of equal ``keys`` begins (a boolean per element)."""
+    return np.r_[True, keys[1:] != keys[:-1]][:len(keys)]
+
+
+def _superseded(*keys: np.ndarray) -> np.ndarray:
+    """Where the next element has the same ``keys`` (a boolean per element)."""
+    same = np.ones(max(len(keys[0]) - 1, 0), dtype=bool)
+    for k in keys:
+        same &= k[1:] == k[:-1]
+    return np.r_[same, False][:len(keys[0])]
+
+
 def _changes(starts: np.ndarray, ends: np.ndarray, *keys: np.ndarray
              ) -> tuple[np.ndarray, ...]:
-    """+1 at each start and -1 at each end that is not NaN (each with its keys)."""
+    """(times, deltas, keys...): +1 at each start and -1 at each end that is not NaN."""
     ended = ~np.isnan(ends)
     times = np.concatenate([starts, ends[ended]])
     deltas = np.concatenate([np.ones(len(starts), dtype=np.int64),
@@ -83,17 +89,12 @@ def _changes(starts: np.ndarray, ends: np.ndarray, *keys: np.ndarray
     return (times, deltas, *(np.concatenate([k, k[ended]]) for k in keys))
 
 
-def _level(starts: np.ndarray, ends: np.ndarray | None, deltas: np.ndarray | None = None
-           ) -> Level:
-    """A level from 0 that rises by one at each start and falls by one at each end (NaN: no
-    end), or changes by ``deltas`` at ``starts`` when ``ends`` is None."""
-    if ends is not None:
-        starts, deltas = _changes(starts, ends)
-    assert deltas is not None
-    order = np.argsort(starts, kind="stable")
-    times, values = starts[order], np.cumsum(deltas[order])
-    last = np.r_[times[1:] != times[:-1], True][:len(times)]
-    return _from_points(times[last], values[last])
+def _level(times: np.ndarray, deltas: np.ndarray) -> Level:
+    """A level from 0 that changes by ``deltas`` at ``times`` (in any order)."""
+    order = np.argsort(times, kind="stable")
+    times, values = times[order], np.cumsum(deltas[order])
+    keep = ~_superseded(times)  # the value after the last change at each time
+    return _from_points(times[keep], values[keep])
 
 
 def _from_points(times: np.ndarray, values: np.ndarray) -> Level:

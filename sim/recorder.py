@@ -6,9 +6,10 @@ recorder, so tests can inspect one directly.
 
 An instance's record is an object while its attempt is in progress (the model fills in its
 transition times); once the model closes it, it is packed into a chunk of rows (a NumPy
-structured array of ``CHUNK_ROWS`` rows, 201 bytes a row), so a run of a million instances holds
-only the records in progress as objects, and the table at the end is a concatenation. The chunks stay in memory rather than going to disk: the results are one
-table in memory at the end anyway (``sim.results``), so a spill would not lower the peak.
+structured array of ``CHUNK_ROWS`` rows, 201 bytes a row), so a run of a million instances
+holds only the records in progress as objects, and the table at the end is a concatenation.
+The chunks stay in memory rather than going to disk: the results are one table in memory at
+the end anyway (``sim.results``), so a spill would not lower the peak.
 """
 
 from __future__ import annotations

@@ -20,9 +20,10 @@ from sim.model.sharing import BatchShare, SharedCapacity
 class Slots:
     """A host's start slots: ``capacity`` start-ups at once, more wait first come, first
     served: ``slot = slots.request()``, then wait for ``slot`` unless ``slot.granted``, and
-    ``slot.give_back()`` when done (or to withdraw a request still waiting). The behaviour of ``simpy.Resource``, without the events nobody needs: a request granted at
-    once is granted without one, and a release schedules the grant of the next waiter only
-    when there is one."""
+    ``slot.give_back()`` when done (or to withdraw a request still waiting). The behaviour of
+    ``simpy.Resource``, without the events nobody needs: a request granted at once is granted
+    without one, and a release schedules the grant of the next waiter only when there is
+    one."""
 
     def __init__(self, env: simpy.Environment, capacity: int) -> None:
         self.env = env
@@ -31,8 +32,8 @@ class Slots:
         self.waiting: deque[SlotRequest] = deque()
 
     def request(self) -> SlotRequest:
-        """A request for a slot: ``granted`` now, or an event that fires once it is; leaving
-        its ``with`` block gives the slot back (or withdraws the request)."""
+        """A request for a slot: ``granted`` now, or an event that fires once it is;
+        ``give_back`` returns the slot (or withdraws the request)."""
         return SlotRequest(self)
 
     def _grant(self, _event: simpy.Event | None = None) -> None:

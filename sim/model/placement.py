@@ -12,11 +12,12 @@ Two ways to the same choice:
 * ``Placement.choose``: hosts of one group whose free memory, vCPU, disk, partitions and
   claimed layers are equal are interchangeable for every policy (same filter result, same
   weight), so the index keeps them in one *bucket*, a sorted list of host indexes keyed by
-  that state. A bucket's weight for a request depends only on its state, so it is worked out once;
-  per request kind and group, an *order* keeps the buckets that fit in the policy's order
-  (best first; ties to the lower host index: a heap with lazy removal) and is told of every
-  bucket that empties, fills or changes its lowest host. A decision reads the head of each
-  group's order: O(log buckets) amortized per change and per decision, whatever the host count and however many hosts are part full.
+  that state. A bucket's weight for a request depends only on its state, so it is worked out
+  once; per request kind and group, an *order* keeps the buckets that fit in the policy's
+  order (best first; ties to the lower host index: a heap with lazy removal) and is told of
+  every bucket that empties, fills or changes its lowest host. A decision reads the head of
+  each group's order: O(log buckets) amortized per change and per decision, whatever the host
+  count and however many hosts are part full.
   The arithmetic is the scan's, operation for operation, so the host chosen is the same. The
   ``random`` policy weighs every bucket (it needs them all); a per-host mask scans.
 """
@@ -47,7 +48,7 @@ _SCAN_RATIO = 32
 # Orders kept per group (one per kind of request placed lately); the least recently used is
 # dropped beyond this many (traces with many instance sizes), and rebuilt if asked for again.
 _MAX_ORDERS = 64
-# Empty buckets (with their cached weights) kept aside per group for when a host returns to
+# Empty buckets (with their cached key prefixes) kept aside per group for when a host returns to
 # their state; beyond this many they are forgotten.
 _KEEP_EMPTY = 64
 
@@ -65,12 +66,12 @@ StateKey = tuple[float, float, float, float, frozenset[str]]
 class Bucket:
     """Hosts of one group in the same state: ``members`` are their indexes negated, in
     ascending order (the lowest host last: the hosts the policies take first leave from the
-    end of the list, in O(1)); ``weights`` caches, per request token, the start of the
+    end of the list, in O(1)); ``prefixes`` caches, per request token, the start of the
     bucket's key in the policy's order (see ``Placement._prefix``) or ``_NO_FIT``."""
 
     key: StateKey
     members: list[int] = field(default_factory=list)
-    weights: dict[int, tuple[float, ...]] = field(default_factory=dict)
+    prefixes: dict[int, tuple[float, ...]] = field(default_factory=dict)
 
     @property
     def first(self) -> int:
@@ -153,7 +154,7 @@ class CapacityIndex:
             lowest = -members[-1]
             del members[bisect_left(members, -i)]
             after = -members[-1] if members else None
-            if after is None:  # kept aside with its cached weights, a few at most
+            if after is None:  # kept aside with its cached prefixes, a few at most
                 del group[old]
                 spare = self._spare[g]
                 if len(spare) >= _KEEP_EMPTY:
@@ -289,7 +290,7 @@ class Placement:
                 ) -> tuple[float, ...]:
         """A bucket's key in its order but the lowest host that ends it (smaller is better,
         as the scan prefers), or ``_NO_FIT`` (cached per request token)."""
-        prefix = bucket.weights.get(token)
+        prefix = bucket.prefixes.get(token)
         if prefix is None:
             prefix = self._weigh(bucket, need, chain)
             if prefix is not _NO_FIT:
@@ -302,7 +303,7 @@ class Placement:
                     prefix = (tight,)
                 else:  # image-locality: most of the image here, then best fit
                     prefix = (-local, -tight)
-            bucket.weights[token] = prefix
+            bucket.prefixes[token] = prefix
         return prefix
 
     def _order(self, group: int, token: int, need: Demand, chain: list[Layer]) -> Order:
@@ -333,9 +334,7 @@ class Placement:
         if not orders:
             return
         for token, order in orders.items():
-            prefix = bucket.weights.get(token)
-            if prefix is None:
-                prefix = self._prefix(bucket, token, order.need, order.chain)
+            prefix = self._prefix(bucket, token, order.need, order.chain)
             if prefix is _NO_FIT:
                 continue
             if before is not None:
