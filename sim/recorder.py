@@ -120,6 +120,10 @@ class Recorder:
         """Keep an instance's record (called when it arrives; filled in as it goes)."""
         self._open[record.id] = record
 
+    def open_records(self) -> list[InstanceRecord]:
+        """The records not closed yet (attempts still in progress)."""
+        return list(self._open.values())
+
     def close(self, record: InstanceRecord) -> None:
         """``record`` is final (its attempt is over): keep it as a row from now on."""
         del self._open[record.id]

@@ -85,6 +85,10 @@ class Cluster:
         self.interruptible = (self.tracking or faults.host_hardware is not None
                               or faults.host_kernel.mtbf is not None
                               or any(wl.kernel_fault_rate > 0 for wl in scenario.workloads))
+        # nothing can change a start-up's pace once it begins: no fault or rollout interrupts
+        # it, no noisy neighbour stretches it (see ``_startup``)
+        self.foreseeable = not self.interruptible and all(
+            wl.noise == "none" for wl in scenario.workloads)
         self.network = Network(env, scenario.registry.bandwidth)
         self.images = {img.name: img for img in scenario.images}
         self.hosts: list[Host] = []
@@ -251,7 +255,16 @@ class Cluster:
         return self._ingress
 
     def finish(self) -> None:
-        """Record the end state: every image's layers and the layers each host holds."""
+        """Record the end state: every image's layers and the layers each host holds. Start-up
+        transitions filled in ahead (``_startup``) that the run did not reach are taken back
+        (an event due at the end itself is not processed either)."""
+        end = self.env.now
+        if self.foreseeable:
+            for rec in self.recorder.open_records():
+                if rec.created >= end:
+                    rec.created = math.nan
+                if rec.booted >= end:
+                    rec.booted = math.nan
         self.recorder.end_state = {
             "images": {name: [{"key": layer.key, "bytes": layer.size}
                               for layer in layer_chain(self.images, name)]
@@ -600,6 +613,36 @@ class Cluster:
             return self.env.timeout(wait)
         return None
 
+    def _startup(self, host: Host, wl: WorkloadRuntime, rec: InstanceRecord,
+                 create_s: float, boot_s: float, app_s: float) -> simpy.Event | None:
+        """Create, boot and app start as ``_phase`` runs them one after the other, when their
+        ends are known as the first begins (``foreseeable``, and the host's CPU pool is never
+        contended: each phase's CPU work is served at the per-job rate, whatever else starts
+        meanwhile): the CPU work of each phase is booked on the pool now, ``created`` and
+        ``booted`` are filled in, and one event fires when the app has started (None if it
+        already has). The times are ``_phase``'s, bit for bit: the same additions in the same
+        order."""
+        pool = host.cpu
+        fraction = wl.profile.cpu_bound_fraction
+        stretch = wl.profile.nested.boot_factor if host.parent is not None else 1.0
+        now = t = self.env.now
+        ends = []
+        for duration in (create_s, boot_s, app_s):
+            if duration > 0:
+                if stretch != 1.0:
+                    duration *= stretch
+                work = duration * fraction
+                wait = duration - work
+                if work > 0:
+                    t = t + (pool.reserve(t, work) + (wait if wait > 0 else 0.0))
+                elif wait > 0:
+                    t = t + wait
+            ends.append(t)
+        rec.created, rec.booted = ends[0], ends[1]
+        if t == now:
+            return None
+        return self.env.timeout(_delay_to(now, t))
+
     def fetch(self, host: Host, layer: Layer, rec: InstanceRecord | None = None) -> LayerFetch:
         """Bring ``layer`` to ``host`` from the registry, or join the download on its way."""
         fetch = host.fetching.get(layer.key)
@@ -654,6 +697,17 @@ class Cluster:
             if now + interval > self.scenario.duration + 1e-9:
                 return
             yield self.env.timeout(interval)
+
+
+def _delay_to(now: float, then: float) -> float:
+    """The delay ``d`` for which ``now + d == then`` exactly, as SimPy adds it (``then - now``
+    may round so that the sum misses ``then`` by an ulp)."""
+    delay = then - now
+    while now + delay < then:
+        delay = math.nextafter(delay, math.inf)
+    while now + delay > then:
+        delay = math.nextafter(delay, -math.inf)
+    return delay
 
 
 def _pairs(n: int) -> int:

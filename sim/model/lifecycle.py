@@ -270,9 +270,14 @@ class Request:
         cluster, wl, host, rec = self.cluster, self.wl, self._host, self.rec
         assert host is not None
         rec.copied = self.env.now
-        create_s = self.draws.create_s
+        draws = self.draws
+        create_s = draws.create_s
         if wl.profile.create_per_running:
             create_s += wl.profile.create_per_running * cluster.host_running[host.index]
+        if cluster.foreseeable and host.cpu.uncontended:  # the three phases' ends are known
+            self._then(cluster._startup(host, wl, rec, create_s, draws.boot_s, draws.app_s),
+                       self._running)
+            return
         self._then(cluster._phase(host, wl, create_s, rec), self._created)
 
     def _created(self, _event: Any) -> None:

@@ -56,13 +56,15 @@ class SharedCapacity:
     used only by start-ups, each holding one of the host's start slots). When even that many
     cannot oversubscribe it (``max_jobs * per_job_cap <= capacity``) every job runs at
     ``per_job_cap`` from start to end, so the pool is *never contended*: a job's event is
-    scheduled when it starts, with no timer and no virtual time. A job cancelled or cleared
-    then leaves the count at once, but its event still fires (whoever waited on it was
-    interrupted, which is why it was cancelled).
+    scheduled when it starts, with no timer and no virtual time, and work that will begin later
+    can be booked now (``reserve``). A job cancelled or cleared then leaves the count at once,
+    but its event still fires (whoever waited on it was interrupted, which is why it was
+    cancelled).
 
     ``on_count_change(pool)`` is told when the number of jobs changes; a never-contended pool,
-    which has no timer, tells only of a job that starts while none is in progress, and of
-    cancellations and clears (ask ``jobs`` for the count at any moment)."""
+    which has no timer, tells only of a job booked while none is in progress or booked
+    (``pending`` turns true), and of cancellations and clears (ask ``jobs`` for the count at
+    any moment)."""
 
     def __init__(self, env: simpy.Environment, capacity: float,
                  per_job_cap: float = math.inf,
@@ -78,9 +80,9 @@ class SharedCapacity:
         self._seq = itertools.count()
         self._generation = 0
         self.uncontended = max_jobs is not None and max_jobs * per_job_cap <= capacity
-        # never contended: (served at, event) of the jobs started since the pool was last
-        # idle, and the latest of those times (the pool is idle from then on)
-        self._ends: list[tuple[float, simpy.Event]] = []
+        # never contended: (served at, starts at, event or None) of the jobs booked since the
+        # pool was last idle, and the latest of those ends (the pool is idle from then on)
+        self._ends: list[tuple[float, float, simpy.Event | None]] = []
         self._last_end = -math.inf
 
     @property
@@ -89,8 +91,15 @@ class SharedCapacity:
         if self.uncontended:
             now = self.env.now
             self._ends = [entry for entry in self._ends if entry[0] > now]
-            return len(self._ends)
+            return sum(1 for entry in self._ends if entry[1] <= now)
         return len(self._heap)
+
+    @property
+    def pending(self) -> bool:
+        """Jobs in progress, or booked to begin later."""
+        if self.uncontended:
+            return self._last_end > self.env.now
+        return bool(self._heap)
 
     def rate(self) -> float:
         """Rate at which each job progresses now."""
@@ -107,26 +116,39 @@ class SharedCapacity:
         if self.uncontended:
             served_in = work / self.per_job_cap
             now = self.env.now
-            end = now + served_in
-            idle = self._last_end <= now
-            if idle:  # every job recorded has ended
-                self._ends.clear()
-            self._ends.append((end, done))
-            self._last_end = max(self._last_end, end)
+            self._book(now, now + served_in, done)
             done.fire(served_in)
-            if idle and self.on_count_change is not None:
-                self.on_count_change(self)
             return done
         self._advance()
         heapq.heappush(self._heap, (self._virtual + work, next(self._seq), done))
         self._changed()
         return done
 
+    def reserve(self, start: float, work: float) -> float:
+        """A never-contended pool: book a job of ``work`` units that begins at ``start`` (now
+        or later) and that nobody waits on (its owner knows when it ends); returns how long it
+        takes to serve, ``work / per_job_cap``, as ``run`` would serve it."""
+        if not self.uncontended:
+            raise ValueError("only a pool that is never contended can book work ahead")
+        served_in = work / self.per_job_cap
+        self._book(start, start + served_in, None)
+        return served_in
+
+    def _book(self, start: float, end: float, done: simpy.Event | None) -> None:
+        idle = self._last_end <= self.env.now
+        if idle:  # every job booked has ended
+            self._ends.clear()
+        self._ends.append((end, start, done))
+        if end > self._last_end:
+            self._last_end = end
+        if idle and self.on_count_change is not None:
+            self.on_count_change(self)
+
     def cancel(self, done: simpy.Event) -> None:
         """Drop the job whose event is ``done`` (it never fires, unless the pool is never
         contended); the others speed up."""
         if self.uncontended:
-            self._ends = [entry for entry in self._ends if entry[1] is not done]
+            self._ends = [entry for entry in self._ends if entry[2] is not done]
             self._last_end = max((entry[0] for entry in self._ends), default=-math.inf)
             if self.on_count_change is not None:
                 self.on_count_change(self)

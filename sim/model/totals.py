@@ -44,7 +44,7 @@ class GroupTotals:
         for h in hosts:
             self._pools[id(h.cpu)] = (h, h.cpu.on_count_change)
             h.cpu.on_count_change = self._cpu_changed
-            if h.cpu.jobs:
+            if h.cpu.pending:
                 self._busy[h.group_index].add(h.index)
 
     def memory_committed(self, group: int) -> float:
@@ -63,12 +63,13 @@ class GroupTotals:
         """Sum over the group's hosts of min(CPU jobs in progress, cores)."""
         hosts, busy = self.hosts, self._busy[group]
         jobs = [(i, hosts[i].cpu.jobs) for i in sorted(busy)]
-        busy.difference_update(i for i, n in jobs if not n)  # ended unseen (never contended)
+        # ended unseen (never contended; work booked to begin later keeps a host here)
+        busy.difference_update(i for i, n in jobs if not n and not hosts[i].cpu.pending)
         return sum(min(n, hosts[i].cpu.capacity) for i, n in jobs)
 
     def _cpu_changed(self, pool: SharedCapacity) -> None:
         host, chained = self._pools[id(pool)]
-        if pool.jobs:
+        if pool.pending:
             self._busy[host.group_index].add(host.index)
         else:
             self._busy[host.group_index].discard(host.index)

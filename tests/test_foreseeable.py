@@ -1,0 +1,127 @@
+"""Start-ups booked ahead (``Cluster._startup``) are the phase-by-phase start-ups, bit for bit.
+
+When nothing can change a start-up's pace once it begins (no fault, no rollout, no noise class)
+and the host's CPU pool is never contended, create, boot and app start are worked out when
+create begins: one event instead of three. Everything recorded must be what the phases give one
+event at a time: every transition time, every sample, every metric.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import simpy
+import yaml
+
+from sim.experiment import expand
+from sim.loader import load_text
+from sim.model import cluster as cluster_module
+from sim.model.sharing import SharedCapacity
+from sim.results import execute
+from tests.helpers import FREE, load, scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _shrunk_main_example() -> dict:
+    data = yaml.safe_load((ROOT / "scenarios" / "windows-isolation.yaml").read_text())
+    data["hosts"][0]["count"] = 3
+    data["hosts"][0]["max_concurrent_starts"] = 3
+    data["duration"] = "40min"  # the end cuts through start-ups in progress
+    data["warmup"] = "5min"
+    data["workloads"][0]["arrival"] = {"kind": "poisson", "rate": "0.2/s"}
+    return data
+
+
+def _nested_constant() -> dict:
+    """Container-host VMs (nesting stretches start-ups), constant phases that tie, CPU-bound
+    fractions that split each phase into work and a wait, a create time growing with the
+    instances running, bursts that queue for start slots, an end in the middle of them."""
+    profile = {**FREE, "create": "2s", "boot": "3s", "cpu_bound_fraction": 0.4,
+               "create_per_running": "0.25s", "nested": {"boot_factor": 1.5}}
+    return scenario(
+        duration="90s", timeseries_interval="1s", placement="spread",
+        hosts=[{"group": "metal", "count": 1, "cpu_cores": 64, "memory": "512GiB",
+                "disk": "100TiB", "disk_rate": "1GB/s", "nic": "10Gbit/s"},
+               {"group": "vms", "count": 2, "cpu_cores": 4, "memory": "250GiB",
+                "disk": "50TiB", "disk_rate": "1GB/s", "nic": "10Gbit/s",
+                "max_concurrent_starts": 3, "preloaded_images": ["base"],
+                "virtual": {"physical_group": "metal", "per_physical": 2}}],
+        workloads=[{"name": "w", "image": "base", "isolation": "free", "cpu": 1,
+                    "memory": "1GiB", "app_start": "1s", "lifetime": "20s",
+                    "arrival": {"kind": "constant", "interval": "2s", "count": 30}},
+                   {"name": "burst", "image": "base", "isolation": "free", "cpu": 1,
+                    "memory": "1GiB", "app_start": {"dist": "uniform", "low": "0s",
+                                                    "high": "4s"},
+                    "arrival": {"kind": "burst", "count": 25, "at": "60s"}}],
+        profiles={"free": profile})
+
+
+@pytest.mark.parametrize("make", [_shrunk_main_example, _nested_constant])
+def test_start_ups_booked_ahead_record_what_the_phases_one_by_one_record(make, monkeypatch):
+    specs = expand(load_text(yaml.safe_dump(make()), "test.yaml")
+                   if make is _shrunk_main_example else load(make()), None, replications=1)
+    booked = []
+    startup = cluster_module.Cluster._startup
+
+    def counting(self, *args):
+        booked.append(1)
+        return startup(self, *args)
+
+    monkeypatch.setattr(cluster_module.Cluster, "_startup", counting)
+    ahead = [execute(spec) for spec in specs]
+    assert booked, "no start-up was booked ahead: the test would compare a path with itself"
+    start = cluster_module.Cluster.start
+
+    def phase_by_phase(self):
+        self.foreseeable = False
+        start(self)
+
+    monkeypatch.setattr(cluster_module.Cluster, "start", phase_by_phase)
+    booked.clear()
+    one_by_one = [execute(spec) for spec in specs]
+    assert not booked
+    unfinished = 0
+    for a, b in zip(ahead, one_by_one, strict=True):
+        pd.testing.assert_frame_equal(a.instances, b.instances, check_exact=True)
+        pd.testing.assert_frame_equal(a.timeseries, b.timeseries, check_exact=True)
+        assert _same(a.metrics, b.metrics)
+        frame = a.instances
+        unfinished += int((frame["running"].isna() & frame["slot"].notna()).sum())
+    assert unfinished > 0, "the end should cut through start-ups in progress"
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) and math.isnan(a):
+        return isinstance(b, float) and math.isnan(b)
+    return a == b
+
+
+def test_work_booked_to_begin_later_counts_from_its_start():
+    env = simpy.Environment()
+    seen = []
+    pool = SharedCapacity(env, 4.0, per_job_cap=1.0, max_jobs=4,
+                          on_count_change=lambda p: seen.append((env.now, p.pending)))
+    assert pool.reserve(2.0, 3.0) == 3.0  # from 2 s to 5 s
+    assert seen == [(0.0, True)]  # booked on an idle pool: its watcher hears of it
+    assert (pool.jobs, pool.pending) == (0, True)
+    counts = []
+
+    def sample():
+        while True:
+            counts.append((env.now, pool.jobs, pool.pending))
+            yield env.timeout(1.0)
+
+    env.process(sample())
+    env.run(until=6.5)
+    assert counts == [(0.0, 0, True), (1.0, 0, True), (2.0, 1, True), (3.0, 1, True),
+                      (4.0, 1, True), (5.0, 0, False), (6.0, 0, False)]
+    with pytest.raises(ValueError, match="never contended"):
+        SharedCapacity(env, 1.0, per_job_cap=1.0, max_jobs=4).reserve(0.0, 1.0)
