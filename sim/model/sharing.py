@@ -139,8 +139,7 @@ class SharedCapacity:
         if idle:  # every job booked has ended
             self._ends.clear()
         self._ends.append((end, start, done))
-        if end > self._last_end:
-            self._last_end = end
+        self._last_end = max(self._last_end, end)
         if idle and self.on_count_change is not None:
             self.on_count_change(self)
 
