@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import simpy
+from simpy.events import URGENT
 
 from sim.config import (
     BurstArrivals,
@@ -233,7 +234,7 @@ class Cluster:
     def start(self) -> None:
         """Start the arrival processes, the fault processes and the sampler."""
         for wl in self.workloads:
-            self.env.process(self._arrivals(wl))
+            self._arrivals(wl)
         faults = self.scenario.faults
         if faults.host_hardware is not None:
             self.env.process(self._host_faults(
@@ -309,24 +310,46 @@ class Cluster:
                 yield t
                 n += 1
 
-    def _arrivals(self, wl: WorkloadRuntime) -> Process:
+    def _arrivals(self, wl: WorkloadRuntime) -> None:
+        """Submit ``wl``'s arrivals, each at its time: the callback of one timeout per arrival
+        (the steps of a SimPy process that yields those timeouts, without the process: it
+        begins on an urgent event now, as a process is initialized)."""
+        env = self.env
+        times = enumerate(self._arrival_times(wl))
+        due = [-1]  # the arrival the pending timeout is for
+
+        def arrive(_event: simpy.Event) -> None:
+            if due[0] >= 0:
+                self._arrive(wl, due[0])
+            for i, t in times:
+                if t > env.now:
+                    due[0] = i
+                    env.timeout(t - env.now).callbacks.append(arrive)
+                    return
+                self._arrive(wl, i)
+
+        begin = simpy.Event(env)
+        begin._ok = True
+        begin._value = None
+        begin.callbacks.append(arrive)
+        env.schedule(begin, URGENT)
+
+    def _arrive(self, wl: WorkloadRuntime, i: int) -> None:
+        """The ``i``-th arrival of ``wl``, now: its draws, then its request."""
         name = wl.spec.name
         trace = wl.replay
-        for i, t in enumerate(self._arrival_times(wl)):
-            if t > self.env.now:
-                yield self.env.timeout(t - self.env.now)
-            lifetime = wl.draw_lifetime() if wl.draw_lifetime else None
-            current = self.current[name]
-            if trace is not None:  # this instance's own size, tenant and lifetime
-                current = self._sized(current, float(trace.cpu[i]),
-                                      float(trace.memory_bytes[i]),
-                                      tenant_name(trace, i, wl.spec.tenant))
-                if trace.has_lifetime:  # NaN: censored, runs to the end
-                    life = float(trace.lifetime_s[i])
-                    lifetime = None if math.isnan(life) else life
-            draws = Draws(wl.draw_app(), lifetime, wl.draw_create(), wl.draw_boot(),
-                          wl.draw_stop(), wl.draw_fault() if wl.draw_fault else math.inf)
-            self.submit(current, draws)
+        lifetime = wl.draw_lifetime() if wl.draw_lifetime else None
+        current = self.current[name]
+        if trace is not None:  # this instance's own size, tenant and lifetime
+            current = self._sized(current, float(trace.cpu[i]),
+                                  float(trace.memory_bytes[i]),
+                                  tenant_name(trace, i, wl.spec.tenant))
+            if trace.has_lifetime:  # NaN: censored, runs to the end
+                life = float(trace.lifetime_s[i])
+                lifetime = None if math.isnan(life) else life
+        draws = Draws(wl.draw_app(), lifetime, wl.draw_create(), wl.draw_boot(),
+                      wl.draw_stop(), wl.draw_fault() if wl.draw_fault else math.inf)
+        self.submit(current, draws)
 
     def _sized(self, wl: WorkloadRuntime, cpu: float, memory: float, tenant: str
                ) -> WorkloadRuntime:

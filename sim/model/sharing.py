@@ -90,6 +90,8 @@ class SharedCapacity:
         """Jobs in progress."""
         if self.uncontended:
             now = self.env.now
+            if self._last_end <= now:  # all ended
+                return 0
             self._ends = [entry for entry in self._ends if entry[0] > now]
             return sum(1 for entry in self._ends if entry[1] <= now)
         return len(self._heap)
