@@ -207,8 +207,11 @@ class Cluster:
             self.group_counts[group][name] += int(delta)
 
     def _host_changed(self, host: Host, delta: int, wl: WorkloadRuntime) -> None:
-        self._count("allocated", delta, host.group_index)
-        self._bump("memory_committed", delta * wl.need.memory)
+        counts = self.counts  # _count("allocated") and _bump("memory_committed"), inline
+        counts["allocated"] += delta
+        self.group_counts[host.group_index]["allocated"] += delta
+        counts["memory_committed"] += delta * wl.need.memory
+        self.recorder.level("memory_committed", self.env.now, counts["memory_committed"])
         if host.parent is not None:
             p = host.parent.index
             self.physical_count[p] += delta
@@ -650,6 +653,7 @@ class Cluster:
         stretch = wl.profile.nested.boot_factor if host.parent is not None else 1.0
         now = t = self.env.now
         ends = []
+        jobs = []
         for duration in (create_s, boot_s, app_s):
             if duration > 0:
                 if stretch != 1.0:
@@ -657,10 +661,14 @@ class Cluster:
                 work = duration * fraction
                 wait = duration - work
                 if work > 0:
-                    t = t + (pool.reserve(t, work) + (wait if wait > 0 else 0.0))
+                    served_in = pool.serve_time(work)
+                    jobs.append((t, t + served_in))
+                    t = t + (served_in + (wait if wait > 0 else 0.0))
                 elif wait > 0:
                     t = t + wait
             ends.append(t)
+        if jobs:
+            pool.reserve(jobs)
         rec.created, rec.booted = ends[0], ends[1]
         if t == now:
             return None

@@ -126,15 +126,26 @@ class SharedCapacity:
         self._changed()
         return done
 
-    def reserve(self, start: float, work: float) -> float:
-        """A never-contended pool: book a job of ``work`` units that begins at ``start`` (now
-        or later) and that nobody waits on (its owner knows when it ends); returns how long it
-        takes to serve, ``work / per_job_cap``, as ``run`` would serve it."""
+    def serve_time(self, work: float) -> float:
+        """How long a never-contended pool takes to serve ``work``, as ``run`` serves it."""
+        return work / self.per_job_cap
+
+    def reserve(self, jobs: list[tuple[float, float]]) -> None:
+        """A never-contended pool: book jobs that begin now or later and that nobody waits
+        on (their owner knows when they end), each as (starts at, served at), the latter
+        ``start + serve_time(work)``."""
         if not self.uncontended:
             raise ValueError("only a pool that is never contended can book work ahead")
-        served_in = work / self.per_job_cap
-        self._book(start, start + served_in, None)
-        return served_in
+        idle = self._last_end <= self.env.now
+        if idle:  # every job booked has ended
+            self._ends.clear()
+        last = self._last_end
+        for start, end in jobs:
+            self._ends.append((end, start, None))
+            last = max(last, end)
+        self._last_end = last
+        if idle and self.on_count_change is not None:
+            self.on_count_change(self)
 
     def _book(self, start: float, end: float, done: simpy.Event | None) -> None:
         idle = self._last_end <= self.env.now
