@@ -2,7 +2,7 @@
 
     python benchmarks/run.py [--only common|full] [--sizes 100/400,1000/4000]
                              [--full-sizes 10000/100000] [--storm-sizes 300/1200]
-                             [--repeat N] [--jobs N]
+                             [--repeat N] [--jobs N] [--placement POLICY]
                              [--json FILE] [--baseline FILE]
 
 ``common``: the shape every peer simulator can express (peers.md): N hosts (16 cores,
@@ -97,7 +97,13 @@ def full_shape(hosts: int, instances: int) -> dict[str, Any]:
     return paths.replace(data, "workloads[web].arrival.rate", f"{rate}/s")
 
 
-def _measure(kind: str, hosts: int, instances: int, queue: Any, jobs: int = 1) -> None:
+def _placed(shape: dict[str, Any], policy: str | None) -> dict[str, Any]:
+    """``shape`` with its placement policy replaced (None: as it is)."""
+    return shape if policy is None else {**shape, "placement": policy}
+
+
+def _measure(kind: str, hosts: int, instances: int, queue: Any, jobs: int = 1,
+             policy: str | None = None) -> None:
     """Imports happen before the clock starts; loading the scenario and collecting the
     results are timed."""
     import yaml
@@ -112,12 +118,14 @@ def _measure(kind: str, hosts: int, instances: int, queue: Any, jobs: int = 1) -
         done = bare_lifecycles(instances, hosts)
     elif kind in ("common", "storm"):
         shape = common_shape if kind == "common" else storm_shape
-        (spec,) = expand(load_text(yaml.safe_dump(shape(hosts, instances)), "benchmark"))
+        (spec,) = expand(load_text(yaml.safe_dump(_placed(shape(hosts, instances), policy)),
+                                   "benchmark"))
         done = execute(spec).metrics["started"]
     else:
         from sim.runner import Workers
 
-        specs = expand(load_text(yaml.safe_dump(full_shape(hosts, instances)), "full"))
+        specs = expand(load_text(yaml.safe_dump(_placed(full_shape(hosts, instances), policy)),
+                                 "full"))
         with Workers(jobs) as workers:  # as ``python -m sim run --jobs N`` runs them
             done = sum(int(out.instances["running"].notna().sum())
                        for out in workers.outputs(specs, [spec.variant for spec in specs]))
@@ -127,8 +135,8 @@ def _measure(kind: str, hosts: int, instances: int, queue: Any, jobs: int = 1) -
     queue.put({"wall_s": wall, "rss_mb": rss, "running": done})
 
 
-def measure(kind: str, hosts: int, instances: int, repeat: int = 1, jobs: int = 1
-            ) -> dict[str, Any]:
+def measure(kind: str, hosts: int, instances: int, repeat: int = 1, jobs: int = 1,
+            policy: str | None = None) -> dict[str, Any]:
     """Run one case ``repeat`` times, each in a fresh process; the fastest run's wall time,
     peak RSS (of the process, or of its largest worker) and lifecycles per second (other load
     on a shared machine only slows runs). ``jobs``: worker processes for the full model's
@@ -137,7 +145,8 @@ def measure(kind: str, hosts: int, instances: int, repeat: int = 1, jobs: int = 
     runs = []
     for _ in range(repeat):
         queue: Any = context.Queue()
-        proc = context.Process(target=_measure, args=(kind, hosts, instances, queue, jobs))
+        proc = context.Process(target=_measure,
+                               args=(kind, hosts, instances, queue, jobs, policy))
         proc.start()
         runs.append(queue.get())
         proc.join()
@@ -172,6 +181,10 @@ def main() -> None:
                         help="worker processes for the full model's three isolation modes, as "
                              "'python -m sim run --jobs N' runs them (default 1: one after "
                              "the other, comparable with the single-threaded floor)")
+    parser.add_argument("--placement", default=None,
+                        choices=["first-fit", "best-fit", "spread", "random", "image-locality"],
+                        help="placement policy for the common and full cases (default: the "
+                             "shape's own, first-fit and best-fit)")
     parser.add_argument("--json", default=None, help="also write the figures here")
     parser.add_argument("--baseline", default=None,
                         help="an earlier --json file, printed beside each row")
@@ -192,7 +205,8 @@ def main() -> None:
     for kind, (hosts, instances) in cases:
         floor = measure("floor", hosts, instances, args.repeat)
         jobs = args.jobs if kind == "full" else 1
-        model = measure(kind, hosts, instances, args.repeat, jobs)
+        model = measure(kind, hosts, instances, args.repeat, jobs,
+                        args.placement if kind != "storm" else None)
         label = kind if jobs == 1 else f"{kind}/j{jobs}"  # full/j2: two worker processes
         for name, r in (("floor", floor), (label, model)):
             ratio = r["wall_s"] / floor["wall_s"]

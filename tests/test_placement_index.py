@@ -69,9 +69,9 @@ demands = st.builds(
        policy=st.sampled_from(POLICIES), seed=st.integers(0, 2**32 - 1),
        few_buckets=st.booleans())
 def test_index_chooses_what_the_scan_chooses(groups, needs, steps, policy, seed, few_buckets):
-    # few_buckets: random scans as soon as there are more than 2 buckets; empty buckets are
-    # forgotten at once; one order is kept per group (others are dropped and rebuilt)
-    limits = (mock.patch.multiple(placement, _MIN_BUCKETS=2, _KEEP_EMPTY=0, _MAX_ORDERS=1)
+    # few_buckets: empty buckets are forgotten at once; one order (or census) is kept per
+    # group (others are dropped and rebuilt)
+    limits = (mock.patch.multiple(placement, _KEEP_EMPTY=0, _MAX_ORDERS=1)
               if few_buckets else contextlib.nullcontext())
     with limits:
         _allocate_and_release(groups, needs, steps, policy, seed)

@@ -18,13 +18,17 @@ Two ways to the same choice:
   every bucket that empties, fills or changes its lowest host. A decision reads the head of
   each group's order: O(log buckets) amortized per change and per decision, whatever the host
   count and however many hosts are part full.
-  The arithmetic is the scan's, operation for operation, so the host chosen is the same. The
-  ``random`` policy weighs every bucket (it needs them all); a per-host mask scans.
+  The arithmetic is the scan's, operation for operation, so the host chosen is the same.
+  ``random`` keeps instead, per request kind and group, a *census*: the hosts that fit, as a
+  sorted list (``sortedcontainers``), told of every host whose bucket changes whether it fits;
+  the k-th host that fits, in index order, is the scan's k-th: O(log hosts) per change and per
+  decision. A per-host mask scans.
 """
 
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 from bisect import bisect_left, insort
 from collections import OrderedDict
@@ -33,20 +37,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from sortedcontainers import SortedList
 
 from sim.demand import Demand, Layer
 from sim.model.host import Host
 
 POLICIES = ("first-fit", "best-fit", "spread", "random", "image-locality")
 
-# A ``random`` decision scans instead of weighing buckets when the candidates' non-empty
-# buckets number more than _MIN_BUCKETS + candidate hosts / _SCAN_RATIO: on this project's
-# 2-core machine a (cached) bucket costs about 0.7 us to weigh and the scan about 30 us plus
-# 20 ns per host.
-_MIN_BUCKETS = 48
-_SCAN_RATIO = 32
-# Orders kept per group (one per kind of request placed lately); the least recently used is
-# dropped beyond this many (traces with many instance sizes), and rebuilt if asked for again.
+# Orders (or censuses) kept per group (one per kind of request placed lately); the least
+# recently used is dropped beyond this many (traces with many instance sizes), and rebuilt if
+# asked for again.
 _MAX_ORDERS = 64
 # Empty buckets (with their cached key prefixes) kept aside per group for when a host returns to
 # their state; beyond this many they are forgotten.
@@ -81,6 +81,8 @@ class Bucket:
 
 # What a bucket changed into: (group, bucket, its lowest host before, after; None: empty)
 Watcher = Callable[[int, Bucket, int | None, int | None], None]
+# A host that moved between buckets: (group, host index, bucket before, bucket after)
+Mover = Callable[[int, int, Bucket, Bucket], None]
 
 
 class CapacityIndex:
@@ -112,6 +114,9 @@ class CapacityIndex:
         self._cover: dict[int, tuple[Any, list[int] | None]] = {}
         self._stale: set[int] = set()  # hosts changed since the arrays were refreshed
         self.watchers: list[Watcher] = []  # told of each bucket that changes
+        self.movers: list[Mover] = []  # told of each host that changes bucket
+        # the first and last host of each group (groups are ranges unless they interleave)
+        self.spans = {g: (min(ids), max(ids)) for g, ids in self.group_hosts.items() if ids}
 
     def refresh(self) -> None:
         """Bring the arrays up to date with the hosts changed since (every reader of the
@@ -163,12 +168,15 @@ class CapacityIndex:
             for watch in self.watchers:
                 watch(g, bucket, lowest, after)
             self._state[i] = key
+            left = bucket
             bucket = self._bucket(g, key)
             members = bucket.members
             before = -members[-1] if members else None
             insort(members, -i)
             for watch in self.watchers:
                 watch(g, bucket, before, -members[-1])
+            for move in self.movers:
+                move(g, i, left, bucket)
 
     def groups_of(self, candidates: np.ndarray | slice) -> list[int] | None:
         """The groups whose hosts are exactly ``candidates``, or None when the candidates
@@ -245,7 +253,11 @@ class Placement:
         self.index = index
         self._tokens: dict[tuple[Demand, str], int] = {}
         self._orders: dict[int, OrderedDict[int, Order]] = {}  # group -> token -> order
-        if policy != "random":
+        # random: group -> token -> (need, chain, the hosts that fit)
+        self._censuses: dict[int, OrderedDict[int, tuple[Demand, list[Layer], SortedList]]] = {}
+        if policy == "random":
+            index.movers.append(self._moved)
+        else:
             index.watchers.append(self._watch)
 
     def choose(self, candidates: np.ndarray | slice, need: Demand, chain_key: str,
@@ -272,19 +284,51 @@ class Placement:
 
     def _random(self, groups: list[int], token: int, candidates: np.ndarray | slice,
                 need: Demand, chain_key: str, chain: list[Layer]) -> Host | None:
-        """A host drawn uniformly among those that fit: every bucket weighed (the scan when
-        buckets are too many for that to be cheaper)."""
-        ix = self.index
-        buckets = [b for g in groups for b in ix.buckets[g].values()]
-        hosts = sum(len(ix.group_hosts[g]) for g in groups)
-        if len(buckets) > _MIN_BUCKETS + hosts // _SCAN_RATIO:
+        """A host drawn uniformly among those that fit, as the scan draws it: the k-th that
+        fits in index order, from the groups' censuses (the scan if the groups interleave)."""
+        spans = sorted(self.index.spans[g] + (g,) for g in groups)
+        if any(a[1] > b[0] for a, b in itertools.pairwise(spans)):
             return self.scan(candidates, need, chain_key, chain)
-        fitting = [b.members for b in buckets
-                   if self._prefix(b, token, need, chain) is not _NO_FIT]
-        if not fitting:
+        fitting = [self._census(g, token, need, chain) for _, _, g in spans]
+        total = sum(len(hosts) for hosts in fitting)
+        if not total:
             return None
-        k = int(self.rng.integers(sum(len(members) for members in fitting)))
-        return ix.hosts[_kth(fitting, k)]
+        k = int(self.rng.integers(total))
+        for hosts in fitting:
+            if k < len(hosts):
+                return self.index.hosts[hosts[k]]
+            k -= len(hosts)
+        raise AssertionError("k is below the total")
+
+    def _census(self, group: int, token: int, need: Demand, chain: list[Layer]) -> SortedList:
+        """The hosts of ``group`` that fit the request ``token`` stands for, in index order."""
+        censuses = self._censuses.get(group)
+        if censuses is None:
+            censuses = self._censuses[group] = OrderedDict()
+        census = censuses.get(token)
+        if census is not None:
+            censuses.move_to_end(token)
+            return census[2]
+        hosts = SortedList(-i for bucket in self.index.buckets[group].values()
+                           if self._prefix(bucket, token, need, chain) is not _NO_FIT
+                           for i in bucket.members)
+        censuses[token] = (need, chain, hosts)
+        if len(censuses) > _MAX_ORDERS:
+            censuses.popitem(last=False)
+        return hosts
+
+    def _moved(self, group: int, host: int, left: Bucket, joined: Bucket) -> None:
+        """Keep the group's censuses in step with a host that changed bucket."""
+        censuses = self._censuses.get(group)
+        if not censuses:
+            return
+        for token, (need, chain, hosts) in censuses.items():
+            was = self._prefix(left, token, need, chain) is not _NO_FIT
+            now = self._prefix(joined, token, need, chain) is not _NO_FIT
+            if was and not now:
+                hosts.remove(host)
+            elif now and not was:
+                hosts.add(host)
 
     def _prefix(self, bucket: Bucket, token: int, need: Demand, chain: list[Layer]
                 ) -> tuple[float, ...]:
@@ -393,18 +437,3 @@ class Placement:
             best = held == held.max()
             pick = int(np.flatnonzero(best)[np.argmax(tight[best])])
         return ix.hosts[int(chosen[pick])]
-
-
-def _kth(lists: list[list[int]], k: int) -> int:
-    """The ``k``-th smallest (from 0) of the union of disjoint buckets' members (host
-    indexes negated, ascending)."""
-    if len(lists) == 1:
-        return -lists[0][-1 - k]
-    lo, hi = min(-s[-1] for s in lists), max(-s[0] for s in lists)
-    while lo < hi:  # the smallest x with more than k members <= x
-        mid = (lo + hi) // 2
-        if sum(len(s) - bisect_left(s, -mid) for s in lists) > k:
-            hi = mid
-        else:
-            lo = mid + 1
-    return int(lo)
