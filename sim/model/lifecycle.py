@@ -301,10 +301,7 @@ class Request:
         env = self.env
         now = env.now
         rec.running = now
-        group = host.group_index
-        cluster._count("starting", -1, group)
-        cluster._count("running", 1, group)
-        cluster.host_running[host.index] += 1
+        cluster._started(host)
         cluster._noise(host, wl, +1)
         remaining, fault_s = self.remaining, self.fault_s
         if live is not None:
