@@ -636,17 +636,23 @@ class Cluster:
         container-host VM) stretch it."""
         if duration <= 0:
             return None
-        if host.noise:
-            duration *= self._slowdown(host, wl)
-        if host.parent is not None:
-            duration *= wl.profile.nested.boot_factor
-        work = duration * wl.profile.cpu_bound_fraction
-        wait = duration - work
+        work, wait = self._phase_parts(host, wl, duration)
         if work > 0:  # the wait follows the work without an event of its own
             return self._job(rec, host.cpu, work, wait if wait > 0 else 0.0)
         if wait > 0:
             return self.env.timeout(wait)
         return None
+
+    def _phase_parts(self, host: Host, wl: WorkloadRuntime, duration: float
+                     ) -> tuple[float, float]:
+        """(CPU work, wait) of a start-up phase that takes ``duration`` on an idle host:
+        noisy neighbours and nesting (inside a container-host VM) stretch it."""
+        if host.noise:
+            duration *= self._slowdown(host, wl)
+        if host.parent is not None:
+            duration *= wl.profile.nested.boot_factor
+        work = duration * wl.profile.cpu_bound_fraction
+        return work, duration - work
 
     def _startup(self, host: Host, wl: WorkloadRuntime, rec: InstanceRecord,
                  create_s: float, boot_s: float, app_s: float) -> simpy.Event | None:
@@ -658,17 +664,12 @@ class Cluster:
         already has). The times are ``_phase``'s, bit for bit: the same additions in the same
         order."""
         pool = host.cpu
-        fraction = wl.profile.cpu_bound_fraction
-        stretch = wl.profile.nested.boot_factor if host.parent is not None else 1.0
         now = t = self.env.now
         ends = []
         jobs = []
         for duration in (create_s, boot_s, app_s):
             if duration > 0:
-                if stretch != 1.0:
-                    duration *= stretch
-                work = duration * fraction
-                wait = duration - work
+                work, wait = self._phase_parts(host, wl, duration)
                 if work > 0:
                     served_in = pool.serve_time(work)
                     jobs.append((t, t + served_in))

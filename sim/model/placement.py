@@ -34,7 +34,7 @@ from bisect import bisect_left, insort
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from sortedcontainers import SortedList
@@ -302,20 +302,13 @@ class Placement:
 
     def _census(self, group: int, token: int, need: Demand, chain: list[Layer]) -> SortedList:
         """The hosts of ``group`` that fit the request ``token`` stands for, in index order."""
-        censuses = self._censuses.get(group)
-        if censuses is None:
-            censuses = self._censuses[group] = OrderedDict()
-        census = censuses.get(token)
-        if census is not None:
-            censuses.move_to_end(token)
-            return census[2]
-        hosts = SortedList(-i for bucket in self.index.buckets[group].values()
-                           if self._prefix(bucket, token, need, chain) is not _NO_FIT
-                           for i in bucket.members)
-        censuses[token] = (need, chain, hosts)
-        if len(censuses) > _MAX_ORDERS:
-            censuses.popitem(last=False)
-        return hosts
+        def make() -> tuple[Demand, list[Layer], SortedList]:
+            return need, chain, SortedList(
+                -i for bucket in self.index.buckets[group].values()
+                if self._prefix(bucket, token, need, chain) is not _NO_FIT
+                for i in bucket.members)
+
+        return _recent(self._censuses, group, token, make)[2]
 
     def _moved(self, group: int, host: int, left: Bucket, joined: Bucket) -> None:
         """Keep the group's censuses in step with a host that changed bucket."""
@@ -351,22 +344,16 @@ class Placement:
         return prefix
 
     def _order(self, group: int, token: int, need: Demand, chain: list[Layer]) -> Order:
-        orders = self._orders.get(group)
-        if orders is None:
-            orders = self._orders[group] = OrderedDict()
-        order = orders.get(token)
-        if order is not None:
-            orders.move_to_end(token)
+        """The order of ``group``'s buckets that fit the request ``token`` stands for."""
+        def make() -> Order:
+            order = Order(need, chain)
+            for bucket in self.index.buckets[group].values():
+                prefix = self._prefix(bucket, token, need, chain)
+                if prefix is not _NO_FIT:
+                    order.add((*prefix, bucket.first))
             return order
-        order = Order(need, chain)
-        for bucket in self.index.buckets[group].values():
-            prefix = self._prefix(bucket, token, need, chain)
-            if prefix is not _NO_FIT:
-                order.add((*prefix, bucket.first))
-        orders[token] = order
-        if len(orders) > _MAX_ORDERS:
-            orders.popitem(last=False)
-        return order
+
+        return _recent(self._orders, group, token, make)
 
     def _watch(self, group: int, bucket: Bucket, before: int | None, after: int | None
                ) -> None:
@@ -437,3 +424,23 @@ class Placement:
             best = held == held.max()
             pick = int(np.flatnonzero(best)[np.argmax(tight[best])])
         return ix.hosts[int(chosen[pick])]
+
+
+_T = TypeVar("_T")
+
+
+def _recent(tables: dict[int, OrderedDict[int, _T]], group: int, token: int,
+            make: Callable[[], _T]) -> _T:
+    """``group``'s entry for ``token`` among those used lately (made if missing); the least
+    recently used is dropped beyond ``_MAX_ORDERS``."""
+    table = tables.get(group)
+    if table is None:
+        table = tables[group] = OrderedDict()
+    entry = table.get(token)
+    if entry is not None:
+        table.move_to_end(token)
+        return entry
+    entry = table[token] = make()
+    if len(table) > _MAX_ORDERS:
+        table.popitem(last=False)
+    return entry

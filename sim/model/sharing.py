@@ -118,7 +118,7 @@ class SharedCapacity:
         if self.uncontended:
             served_in = work / self.per_job_cap
             now = self.env.now
-            self._book(now, now + served_in, done)
+            self._book([(now + served_in, now, done)])
             done.fire(served_in)
             return done
         self._advance()
@@ -136,23 +136,15 @@ class SharedCapacity:
         ``start + serve_time(work)``."""
         if not self.uncontended:
             raise ValueError("only a pool that is never contended can book work ahead")
-        idle = self._last_end <= self.env.now
-        if idle:  # every job booked has ended
-            self._ends.clear()
-        last = self._last_end
-        for start, end in jobs:
-            self._ends.append((end, start, None))
-            last = max(last, end)
-        self._last_end = last
-        if idle and self.on_count_change is not None:
-            self.on_count_change(self)
+        self._book([(end, start, None) for start, end in jobs])
 
-    def _book(self, start: float, end: float, done: simpy.Event | None) -> None:
+    def _book(self, entries: list[tuple[float, float, simpy.Event | None]]) -> None:
+        """Add jobs to a never-contended pool, each as (served at, starts at, event or None)."""
         idle = self._last_end <= self.env.now
         if idle:  # every job booked has ended
             self._ends.clear()
-        self._ends.append((end, start, done))
-        self._last_end = max(self._last_end, end)
+        self._ends.extend(entries)
+        self._last_end = max(self._last_end, max(entry[0] for entry in entries))
         if idle and self.on_count_change is not None:
             self.on_count_change(self)
 
