@@ -113,7 +113,7 @@ class CapacityIndex:
             self.buckets[g][key] = Bucket(key, sorted(-i for i in members))
         self._cover: dict[int, tuple[Any, list[int] | None]] = {}
         self._stale: set[int] = set()  # hosts changed since the arrays were refreshed
-        self.watchers: list[Watcher] = []  # told of each bucket that changes
+        self.watchers: list[Watcher] = []  # told of each bucket whose lowest host changes
         self.movers: list[Mover] = []  # told of each host that changes bucket
         # the first and last host of each group (groups are ranges unless they interleave)
         self.spans = {g: (min(ids), max(ids)) for g, ids in self.group_hosts.items() if ids}
@@ -165,16 +165,18 @@ class CapacityIndex:
                 if len(spare) >= _KEEP_EMPTY:
                     spare.clear()
                 spare[old] = bucket
-            for watch in self.watchers:
-                watch(g, bucket, lowest, after)
+            if lowest != after:
+                for watch in self.watchers:
+                    watch(g, bucket, lowest, after)
             self._state[i] = key
             left = bucket
             bucket = self._bucket(g, key)
             members = bucket.members
             before = -members[-1] if members else None
             insort(members, -i)
-            for watch in self.watchers:
-                watch(g, bucket, before, -members[-1])
+            if before != -members[-1]:
+                for watch in self.watchers:
+                    watch(g, bucket, before, -members[-1])
             for move in self.movers:
                 move(g, i, left, bucket)
 
