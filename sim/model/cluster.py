@@ -16,7 +16,7 @@ import dataclasses
 import math
 from collections import Counter, deque
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -67,6 +67,10 @@ class WorkloadRuntime:
     shares_kernel: bool
     tenant: str = ""  # whose instances these are (a trace gives each instance its own)
     replay: Replay | None = None  # a trace workload's instances (arrays, simulation time)
+    chain_keys: frozenset[str] = field(init=False)  # the chain's layer keys
+
+    def __post_init__(self) -> None:
+        self.chain_keys = frozenset(layer.key for layer in self.chain)
 
 
 class Cluster:

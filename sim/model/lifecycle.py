@@ -240,8 +240,9 @@ class Request:
         rec.slot = now
         cluster._count("starting", 1, host.group_index)
         layers = host.layers
-        fetches = [cluster.fetch(host, layer, rec) for layer in self.wl.chain
-                   if layer.key not in layers]
+        wl = self.wl
+        fetches = [] if wl.chain_keys <= layers else [
+            cluster.fetch(host, layer, rec) for layer in wl.chain if layer.key not in layers]
         if fetches:
             self._fetches = fetches
             self._wait(self.env.all_of([f.downloaded for f in fetches]), self._downloaded)

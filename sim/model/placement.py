@@ -254,6 +254,9 @@ class Placement:
         self.rng = rng
         self.index = index
         self._tokens: dict[tuple[Demand, str], int] = {}
+        # the same, by the demand object's identity (holding it, so the id stays its own):
+        # a demand's hash is a Python-level call over its fields
+        self._token_of: dict[tuple[int, str], tuple[Demand, int]] = {}
         self._orders: dict[int, OrderedDict[int, Order]] = {}  # group -> token -> order
         # random: group -> token -> (need, chain, the hosts that fit)
         self._censuses: dict[int, OrderedDict[int, tuple[Demand, list[Layer], SortedList]]] = {}
@@ -274,7 +277,12 @@ class Placement:
         groups = ix.groups_of(candidates) if allowed is None else None
         if groups is None:
             return self.scan(candidates, need, chain_key, chain, allowed)
-        token = self._tokens.setdefault((need, chain_key), len(self._tokens))
+        known = self._token_of.get((id(need), chain_key))
+        if known is not None and known[0] is need:
+            token = known[1]
+        else:
+            token = self._tokens.setdefault((need, chain_key), len(self._tokens))
+            self._token_of[(id(need), chain_key)] = (need, token)
         if self.policy == "random":
             return self._random(groups, token, candidates, need, chain_key, chain)
         best = None
@@ -304,13 +312,13 @@ class Placement:
 
     def _census(self, group: int, token: int, need: Demand, chain: list[Layer]) -> SortedList:
         """The hosts of ``group`` that fit the request ``token`` stands for, in index order."""
-        def make() -> tuple[Demand, list[Layer], SortedList]:
-            return need, chain, SortedList(
+        census = _recent(self._censuses, group, token)
+        if census is None:
+            census = _keep(self._censuses, group, token, (need, chain, SortedList(
                 -i for bucket in self.index.buckets[group].values()
                 if self._prefix(bucket, token, need, chain) is not _NO_FIT
-                for i in bucket.members)
-
-        return _recent(self._censuses, group, token, make)[2]
+                for i in bucket.members)))
+        return census[2]
 
     def _moved(self, group: int, host: int, left: Bucket, joined: Bucket) -> None:
         """Keep the group's censuses in step with a host that changed bucket."""
@@ -347,15 +355,14 @@ class Placement:
 
     def _order(self, group: int, token: int, need: Demand, chain: list[Layer]) -> Order:
         """The order of ``group``'s buckets that fit the request ``token`` stands for."""
-        def make() -> Order:
-            order = Order(need, chain)
+        order = _recent(self._orders, group, token)
+        if order is None:
+            order = _keep(self._orders, group, token, Order(need, chain))
             for bucket in self.index.buckets[group].values():
                 prefix = self._prefix(bucket, token, need, chain)
                 if prefix is not _NO_FIT:
                     order.add((*prefix, bucket.first))
-            return order
-
-        return _recent(self._orders, group, token, make)
+        return order
 
     def _watch(self, group: int, bucket: Bucket, before: int | None, after: int | None
                ) -> None:
@@ -431,18 +438,23 @@ class Placement:
 _T = TypeVar("_T")
 
 
-def _recent(tables: dict[int, OrderedDict[int, _T]], group: int, token: int,
-            make: Callable[[], _T]) -> _T:
-    """``group``'s entry for ``token`` among those used lately (made if missing); the least
-    recently used is dropped beyond ``_MAX_ORDERS``."""
+def _recent(tables: dict[int, OrderedDict[int, _T]], group: int, token: int) -> _T | None:
+    """``group``'s entry for ``token`` among those used lately (then the most recent), or
+    None."""
+    table = tables.get(group)
+    entry = None if table is None else table.get(token)
+    if entry is not None:
+        table.move_to_end(token)  # type: ignore[union-attr]
+    return entry
+
+
+def _keep(tables: dict[int, OrderedDict[int, _T]], group: int, token: int, entry: _T) -> _T:
+    """Keep ``entry`` as ``group``'s most recent for ``token``; the least recently used is
+    dropped beyond ``_MAX_ORDERS``."""
     table = tables.get(group)
     if table is None:
         table = tables[group] = OrderedDict()
-    entry = table.get(token)
-    if entry is not None:
-        table.move_to_end(token)
-        return entry
-    entry = table[token] = make()
+    table[token] = entry
     if len(table) > _MAX_ORDERS:
         table.popitem(last=False)
     return entry
