@@ -16,7 +16,8 @@ image at once through the shared registry). ``full``: the main example
 isolation modes) grown through the scenario's own dotted paths to N hosts, with the arrival
 rate raised so that M instances arrive in all (M/3 per mode, over its 4 simulated hours); its
 lifecycles are the instances that reached running, in all three modes. Each case runs in a fresh
-process so its peak RSS is its own. ``--baseline`` prints an earlier ``--json`` file's wall
+process so its peak RSS is its own; with ``--repeat N`` the floor and the case run alternately,
+N times each, so that both see the machine's drift. ``--baseline`` prints an earlier ``--json`` file's wall
 time and floor ratio beside each row (before/after a change).
 """
 
@@ -135,26 +136,40 @@ def _measure(kind: str, hosts: int, instances: int, queue: Any, jobs: int = 1,
     queue.put({"wall_s": wall, "rss_mb": rss, "running": done})
 
 
-def measure(kind: str, hosts: int, instances: int, repeat: int = 1, jobs: int = 1,
-            policy: str | None = None) -> dict[str, Any]:
-    """Run one case ``repeat`` times, each in a fresh process; the fastest run's wall time,
-    peak RSS (of the process, or of its largest worker) and lifecycles per second (other load
-    on a shared machine only slows runs). ``jobs``: worker processes for the full model's
-    three runs (1: one after the other in this process)."""
+def _once(kind: str, hosts: int, instances: int, jobs: int = 1,
+          policy: str | None = None) -> dict[str, Any]:
+    """One run of a case in a fresh process: wall time, peak RSS (of the process, or of its
+    largest worker) and instances that reached running. ``jobs``: worker processes for the
+    full model's three runs (1: one after the other in this process)."""
     context = multiprocessing.get_context("spawn")
-    runs = []
-    for _ in range(repeat):
-        queue: Any = context.Queue()
-        proc = context.Process(target=_measure,
-                               args=(kind, hosts, instances, queue, jobs, policy))
-        proc.start()
-        runs.append(queue.get())
-        proc.join()
-        queue.close()
-        queue.join_thread()
+    queue: Any = context.Queue()
+    proc = context.Process(target=_measure, args=(kind, hosts, instances, queue, jobs, policy))
+    proc.start()
+    result: dict[str, Any] = queue.get()
+    proc.join()
+    queue.close()
+    queue.join_thread()
+    return result
+
+
+def _fastest(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The fastest run (other load on a shared machine only slows runs), with its lifecycles
+    per second."""
     result = min(runs, key=lambda r: r["wall_s"])
     result["per_s"] = result["running"] / result["wall_s"] if result["wall_s"] else 0.0
     return result
+
+
+def measure(kind: str, hosts: int, instances: int, repeat: int = 1, jobs: int = 1,
+            policy: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The floor and the case, each run ``repeat`` times, alternately (floor, case, floor,
+    case, ...: the machine's speed drifts over minutes, and alternating puts both under the
+    same drift), each in a fresh process; the fastest run of each."""
+    floors, runs = [], []
+    for _ in range(repeat):
+        floors.append(_once("floor", hosts, instances))
+        runs.append(_once(kind, hosts, instances, jobs, policy))
+    return _fastest(floors), _fastest(runs)
 
 
 def _sizes(text: str) -> list[tuple[int, int]]:
@@ -176,7 +191,8 @@ def main() -> None:
                              f"{DEFAULT_STORM_SIZES}): time per host stays flat when the "
                              "network's sharing costs O(log hosts) per change")
     parser.add_argument("--repeat", type=int, default=1,
-                        help="runs per case, the fastest reported (default 1)")
+                        help="runs per case, alternating with the floor's; the fastest of each "
+                             "reported (default 1)")
     parser.add_argument("--jobs", type=int, default=1,
                         help="worker processes for the full model's three isolation modes, as "
                              "'python -m sim run --jobs N' runs them (default 1: one after "
@@ -203,10 +219,9 @@ def main() -> None:
         header += f"{'before s':>10}{'before x floor':>16}"
     print(header)
     for kind, (hosts, instances) in cases:
-        floor = measure("floor", hosts, instances, args.repeat)
         jobs = args.jobs if kind == "full" else 1
-        model = measure(kind, hosts, instances, args.repeat, jobs,
-                        args.placement if kind != "storm" else None)
+        floor, model = measure(kind, hosts, instances, args.repeat, jobs,
+                               args.placement if kind != "storm" else None)
         label = kind if jobs == 1 else f"{kind}/j{jobs}"  # full/j2: two worker processes
         for name, r in (("floor", floor), (label, model)):
             ratio = r["wall_s"] / floor["wall_s"]
