@@ -15,10 +15,10 @@ image at once through the shared registry). ``full``: the main example
 (``scenarios/windows-isolation.yaml``: layered images, pulls, start-up contention, three
 isolation modes) grown through the scenario's own dotted paths to N hosts, with the arrival
 rate raised so that M instances arrive in all (M/3 per mode, over its 4 simulated hours); its
-lifecycles are the instances that reached running, in all three modes. Each case runs in a fresh
-process so its peak RSS is its own; with ``--repeat N`` the floor and the case run alternately,
-N times each, so that both see the machine's drift. ``--baseline`` prints an earlier ``--json`` file's wall
-time and floor ratio beside each row (before/after a change).
+lifecycles are the instances that reached running, in all three modes. Each case runs in a
+fresh process so its peak RSS is its own; with ``--repeat N`` the floor and the case run
+alternately, N times each, so that both see the machine's drift. ``--baseline`` prints an
+earlier ``--json`` file's wall time and floor ratio beside each row (before/after a change).
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ DEFAULT_SIZES = "100/400,1000/4000,5000/20000"
 DEFAULT_FULL_SIZES = "10000/100000"
 DEFAULT_STORM_SIZES = "300/1200,1000/4000"
 MAIN_EXAMPLE = HERE.parent / "scenarios" / "windows-isolation.yaml"
+
+from sim.model.placement import POLICIES  # the worktree's, from the path above
 
 
 def common_shape(hosts: int, instances: int) -> dict[str, Any]:
@@ -198,7 +200,7 @@ def main() -> None:
                              "'python -m sim run --jobs N' runs them (default 1: one after "
                              "the other, comparable with the single-threaded floor)")
     parser.add_argument("--placement", default=None,
-                        choices=["first-fit", "best-fit", "spread", "random", "image-locality"],
+                        choices=POLICIES,
                         help="placement policy for the common and full cases (default: the "
                              "shape's own, first-fit and best-fit)")
     parser.add_argument("--json", default=None, help="also write the figures here")

@@ -377,7 +377,6 @@ def clean(value: Any) -> Any:
 
 def metric_names() -> set[str]:
     """The dotted names of every metric ``summarize`` produces (for SLOs and checks)."""
-
     columns = ["arrival", "rejected", "pulled_bytes", *TRANSITIONS, "request", "attempt",
                "disrupted", "fault", "wanted_until", "slowdown"]
     empty = pd.DataFrame({c: pd.Series(dtype=float) for c in columns})

@@ -17,7 +17,6 @@ import simpy
 import yaml
 
 from sim.experiment import expand
-from sim.loader import load_text
 from sim.model import cluster as cluster_module
 from sim.model.sharing import SharedCapacity
 from sim.results import execute
@@ -62,8 +61,7 @@ def _nested_constant() -> dict:
 
 @pytest.mark.parametrize("make", [_shrunk_main_example, _nested_constant])
 def test_start_ups_booked_ahead_record_what_the_phases_one_by_one_record(make, monkeypatch):
-    specs = expand(load_text(yaml.safe_dump(make()), "test.yaml")
-                   if make is _shrunk_main_example else load(make()), None, replications=1)
+    specs = expand(load(make()), None, replications=1)
     booked = []
     startup = cluster_module.Cluster._startup
 

@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import simpy
-from simpy.events import URGENT
 
 from sim.config import (
     BurstArrivals,
@@ -34,7 +33,7 @@ from sim.config import (
 )
 from sim.demand import Demand, Layer, carriers, demand, eligible_groups, layer_chain, why_not
 from sim.model.host import Host, LayerFetch, Slots
-from sim.model.lifecycle import RETIRE, Draws, Live, Request
+from sim.model.lifecycle import RETIRE, Draws, Live, Request, urgent
 from sim.model.pipelines import PipelineRunner
 from sim.model.placement import CapacityIndex, Placement
 from sim.model.sharing import Network, SharedCapacity
@@ -332,23 +331,20 @@ class Cluster:
         begins on an urgent event now, as a process is initialized)."""
         env = self.env
         times = enumerate(self._arrival_times(wl))
-        due = [-1]  # the arrival the pending timeout is for
+        due = -1  # the arrival the pending timeout is for
 
         def arrive(_event: simpy.Event) -> None:
-            if due[0] >= 0:
-                self._arrive(wl, due[0])
+            nonlocal due
+            if due >= 0:
+                self._arrive(wl, due)
             for i, t in times:
                 if t > env.now:
-                    due[0] = i
+                    due = i
                     env.timeout(t - env.now).callbacks.append(arrive)
                     return
                 self._arrive(wl, i)
 
-        begin = simpy.Event(env)
-        begin._ok = True
-        begin._value = None
-        begin.callbacks.append(arrive)
-        env.schedule(begin, URGENT)
+        urgent(env, arrive)
 
     def _arrive(self, wl: WorkloadRuntime, i: int) -> None:
         """The ``i``-th arrival of ``wl``, now: its draws, then its request."""

@@ -44,6 +44,17 @@ RETIRE = "retire"  # the cause of an interrupt that stops an instance for a roll
 Step = Callable[[Any], None]  # what runs when the awaited event fires (given the event)
 
 
+def urgent(env: simpy.Environment, step: Step, value: Any = None) -> simpy.Event:
+    """An event that runs ``step`` now, before the normal events due now: as SimPy schedules
+    a process's start (``Initialize``) or an ``Interrupt``."""
+    event = simpy.Event(env)
+    event._ok = True
+    event._value = value
+    event.callbacks.append(step)
+    env.schedule(event, URGENT)
+    return event
+
+
 @dataclass(slots=True)
 class Draws:
     """What one request drew when it arrived (its restarts reuse the start-up draws)."""
@@ -122,13 +133,8 @@ class Request:
         if at_once:
             self._begin(None)
             return
-        begin = simpy.Event(env)  # as a process is initialized: urgent, now
-        begin._ok = True
-        begin._value = None
-        self._target = begin
+        self._target = urgent(env, self._begin)  # as a process is initialized
         self._step = self._begin
-        begin.callbacks.append(self._begin)
-        env.schedule(begin, URGENT)
 
     # --- waiting ------------------------------------------------------------------------
 
@@ -148,11 +154,7 @@ class Request:
     def interrupt(self, cause: Any) -> None:
         """Stop what it waits for, as ``simpy.Process.interrupt`` would: handled on an urgent
         event now (ignored if it has ended by then)."""
-        event = simpy.Event(self.env)
-        event._ok = True
-        event._value = cause
-        event.callbacks.append(self._interrupted)
-        self.env.schedule(event, URGENT)
+        urgent(self.env, self._interrupted, cause)
 
     def finished(self) -> simpy.Event:
         """An event that fires when the request has ended."""

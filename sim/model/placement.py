@@ -115,8 +115,10 @@ class CapacityIndex:
         self._stale: set[int] = set()  # hosts changed since the arrays were refreshed
         self.watchers: list[Watcher] = []  # told of each bucket whose lowest host changes
         self.movers: list[Mover] = []  # told of each host that changes bucket
-        # the first and last host of each group (groups are ranges unless they interleave)
-        self.spans = {g: (min(ids), max(ids)) for g, ids in self.group_hosts.items() if ids}
+        # every group's hosts come after the previous group's (as the cluster builds them):
+        # then the hosts of groups taken in group order are in index order
+        spans = [(min(ids), max(ids)) for _, ids in sorted(self.group_hosts.items()) if ids]
+        self.groups_in_order = all(a[1] < b[0] for a, b in itertools.pairwise(spans))
 
     def refresh(self) -> None:
         """Bring the arrays up to date with the hosts changed since (every reader of the
@@ -244,6 +246,15 @@ class Order:
         return heap[0] if heap else None
 
 
+@dataclass(eq=False)
+class Census:
+    """The hosts of one group that fit one kind of request (``random``), in index order."""
+
+    need: Demand
+    chain: list[Layer]
+    hosts: SortedList
+
+
 class Placement:
     """Chooses a host for an instance under the named policy; ties go to the lower index."""
 
@@ -258,8 +269,7 @@ class Placement:
         # a demand's hash is a Python-level call over its fields
         self._token_of: dict[tuple[int, str], tuple[Demand, int]] = {}
         self._orders: dict[int, OrderedDict[int, Order]] = {}  # group -> token -> order
-        # random: group -> token -> (need, chain, the hosts that fit)
-        self._censuses: dict[int, OrderedDict[int, tuple[Demand, list[Layer], SortedList]]] = {}
+        self._censuses: dict[int, OrderedDict[int, Census]] = {}  # random: group -> token ->
         if policy == "random":
             index.movers.append(self._moved)
         else:
@@ -295,11 +305,11 @@ class Placement:
     def _random(self, groups: list[int], token: int, candidates: np.ndarray | slice,
                 need: Demand, chain_key: str, chain: list[Layer]) -> Host | None:
         """A host drawn uniformly among those that fit, as the scan draws it: the k-th that
-        fits in index order, from the groups' censuses (the scan if the groups interleave)."""
-        spans = sorted(self.index.spans[g] + (g,) for g in groups)
-        if any(a[1] > b[0] for a, b in itertools.pairwise(spans)):
+        fits in index order, from the groups' censuses (``groups`` ascending; the scan if the
+        groups' hosts interleave)."""
+        if not self.index.groups_in_order:
             return self.scan(candidates, need, chain_key, chain)
-        fitting = [self._census(g, token, need, chain) for _, _, g in spans]
+        fitting = [self._census(g, token, need, chain).hosts for g in groups]
         total = sum(len(hosts) for hosts in fitting)
         if not total:
             return None
@@ -310,28 +320,28 @@ class Placement:
             k -= len(hosts)
         raise AssertionError("k is below the total")
 
-    def _census(self, group: int, token: int, need: Demand, chain: list[Layer]) -> SortedList:
-        """The hosts of ``group`` that fit the request ``token`` stands for, in index order."""
+    def _census(self, group: int, token: int, need: Demand, chain: list[Layer]) -> Census:
+        """The hosts of ``group`` that fit the request ``token`` stands for."""
         census = _recent(self._censuses, group, token)
         if census is None:
-            census = _keep(self._censuses, group, token, (need, chain, SortedList(
+            census = _keep(self._censuses, group, token, Census(need, chain, SortedList(
                 -i for bucket in self.index.buckets[group].values()
                 if self._prefix(bucket, token, need, chain) is not _NO_FIT
                 for i in bucket.members)))
-        return census[2]
+        return census
 
     def _moved(self, group: int, host: int, left: Bucket, joined: Bucket) -> None:
         """Keep the group's censuses in step with a host that changed bucket."""
         censuses = self._censuses.get(group)
         if not censuses:
             return
-        for token, (need, chain, hosts) in censuses.items():
-            was = self._prefix(left, token, need, chain) is not _NO_FIT
-            now = self._prefix(joined, token, need, chain) is not _NO_FIT
+        for token, census in censuses.items():
+            was = self._prefix(left, token, census.need, census.chain) is not _NO_FIT
+            now = self._prefix(joined, token, census.need, census.chain) is not _NO_FIT
             if was and not now:
-                hosts.remove(host)
+                census.hosts.remove(host)
             elif now and not was:
-                hosts.add(host)
+                census.hosts.add(host)
 
     def _prefix(self, bucket: Bucket, token: int, need: Demand, chain: list[Layer]
                 ) -> tuple[float, ...]:
