@@ -340,17 +340,18 @@ def test_faults_restarts_and_rollouts_leave_no_capacity_behind(seed, delay, late
     # the levels worked out after the run must be those the counts take during it
     live: dict = {name: Level() for name in ("running", "starting", "hosts_used")}
     live_hosts: dict = {}
-    count, host_changed, started = cluster._count, cluster._host_changed, cluster._started
+    host_changed = cluster._host_changed
 
-    def counting(name, delta, group=None):
-        count(name, delta, group)
-        if name in live:
-            live[name].set(env.now, cluster.counts[name])
+    class Observed(dict):
+        """The cluster's counts, each change to running or starting seen as it happens
+        (however the model changes them)."""
 
-    def starting_to_running(host):
-        started(host)
-        for name in ("starting", "running"):
-            live[name].set(env.now, cluster.counts[name])
+        def __setitem__(self, name, value):
+            super().__setitem__(name, value)
+            if name in ("running", "starting"):
+                live[name].set(env.now, value)
+
+    cluster.counts = Observed(cluster.counts)
 
     def changing(host, delta, wl):
         host_changed(host, delta, wl)
@@ -360,8 +361,7 @@ def test_faults_restarts_and_rollouts_leave_no_capacity_behind(seed, delay, late
             used = live["hosts_used"]
             used.set(env.now, used.values[-1] + (1 if before == 0 else -1))
 
-    cluster._count, cluster._host_changed, cluster._started = (counting, changing,
-                                                               starting_to_running)
+    cluster._host_changed = changing
     env.run(until=spec.scenario.duration)
     derived, host_levels = record_levels(recorder.table())
     for name in ("running", "starting"):

@@ -19,11 +19,11 @@ from sim.model.sharing import BatchShare, SharedCapacity
 
 class Slots:
     """A host's start slots: ``capacity`` start-ups at once, more wait first come, first
-    served: ``slot = slots.request()``, then wait for ``slot`` unless ``slot.granted``, and
-    ``slot.give_back()`` when done (or to withdraw a request still waiting). The behaviour of
-    ``simpy.Resource``, without the events nobody needs: a request granted at once is granted
-    without one, and a release schedules the grant of the next waiter only when there is
-    one."""
+    served: ``slot = slots.request()``, then wait for ``slot.event`` unless ``slot.granted``,
+    and ``slot.give_back()`` when done (or to withdraw a request still waiting). The behaviour
+    of ``simpy.Resource``, without the events nobody needs: a request granted at once is
+    granted without one, and a release schedules the grant of the next waiter only when there
+    is one."""
 
     def __init__(self, env: simpy.Environment, capacity: int) -> None:
         self.env = env
@@ -32,8 +32,8 @@ class Slots:
         self.waiting: deque[SlotRequest] = deque()
 
     def request(self) -> SlotRequest:
-        """A request for a slot: ``granted`` now, or an event that fires once it is;
-        ``give_back`` returns the slot (or withdraws the request)."""
+        """A request for a slot: ``granted`` now, or with an ``event`` that fires once it
+        is; ``give_back`` returns the slot (or withdraws the request)."""
         return SlotRequest(self)
 
     def _grant(self, _event: simpy.Event | None = None) -> None:
@@ -42,7 +42,8 @@ class Slots:
             self.users += 1
             request = self.waiting.popleft()
             request.granted = True
-            request.succeed()
+            assert request.event is not None
+            request.event.succeed()
 
     def _release(self, granted: bool) -> None:
         if granted:
@@ -53,17 +54,21 @@ class Slots:
             event.succeed()
 
 
-class SlotRequest(simpy.Event):
-    """A request for one of a host's start slots (see ``Slots``)."""
+class SlotRequest:
+    """A request for one of a host's start slots (see ``Slots``): ``event`` (made only for a
+    request that has to wait) fires when it is granted."""
+
+    __slots__ = ("event", "granted", "slots")
 
     def __init__(self, slots: Slots) -> None:
-        super().__init__(slots.env)
         self.slots = slots
-        self.granted = False
+        self.event: simpy.Event | None = None
         if not slots.waiting and slots.users < slots.capacity:
             slots.users += 1
             self.granted = True  # at once: nobody waits for an event
         else:
+            self.granted = False
+            self.event = simpy.Event(slots.env)
             slots.waiting.append(self)
             slots._grant()
 

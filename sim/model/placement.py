@@ -58,6 +58,9 @@ _COVER_CACHE = 256
 # What a bucket's weight is cached as when its hosts cannot take the request.
 _NO_FIT = (-1.0, -1.0)
 
+# Buckets' stamps (``Bucket.stamp``): unique across buckets and groups.
+_STAMPS = itertools.count(1)
+
 # (free memory, free vCPU, free partitions, free disk, claimed layer keys)
 StateKey = tuple[float, float, float, float, frozenset[str]]
 
@@ -67,11 +70,13 @@ class Bucket:
     """Hosts of one group in the same state: ``members`` are their indexes negated, in
     ascending order (the lowest host last: the hosts the policies take first leave from the
     end of the list, in O(1)); ``prefixes`` caches, per request token, the start of the
-    bucket's key in the policy's order (see ``Placement._prefix``) or ``_NO_FIT``."""
+    bucket's key in the policy's order (see ``Placement._prefix``) or ``_NO_FIT``; ``stamp``
+    tells which of its entries in the orders stands."""
 
     key: StateKey
     members: list[int] = field(default_factory=list)
     prefixes: dict[int, tuple[float, ...]] = field(default_factory=dict)
+    stamp: int = 0  # new whenever its lowest host changes or it empties (see ``Order``)
 
     @property
     def first(self) -> int:
@@ -104,13 +109,16 @@ class CapacityIndex:
         self.group_hosts: dict[int, list[int]] = {g: [] for g in groups}
         self.buckets: dict[int, dict[StateKey, Bucket]] = {g: {} for g in groups}  # non-empty
         self._spare: dict[int, dict[StateKey, Bucket]] = {g: {} for g in groups}  # empty
-        self._state: list[StateKey] = [_state(h) for h in hosts]
         start: dict[tuple[int, StateKey], list[int]] = {}  # hosts in index order, by bucket
-        for h, key in zip(hosts, self._state):
-            start.setdefault((h.group_index, key), []).append(h.index)
+        for h in hosts:
+            start.setdefault((h.group_index, _state(h)), []).append(h.index)
             self.group_hosts[h.group_index].append(h.index)
+        where: dict[int, Bucket] = {}
         for (g, key), members in start.items():
-            self.buckets[g][key] = Bucket(key, sorted(-i for i in members))
+            bucket = self.buckets[g][key] = Bucket(key, sorted(-i for i in members),
+                                                   stamp=next(_STAMPS))
+            where.update(dict.fromkeys(members, bucket))
+        self._where = [where[h.index] for h in hosts]  # each host's bucket
         self._cover: dict[int, tuple[Any, list[int] | None]] = {}
         self._stale: set[int] = set()  # hosts changed since the arrays were refreshed
         self.watchers: list[Watcher] = []  # told of each bucket whose lowest host changes
@@ -152,35 +160,40 @@ class CapacityIndex:
         i = host.index
         self._stale.add(i)
         key = _state(host)
-        old = self._state[i]
-        if key != old:
-            g = host.group_index
-            group = self.buckets[g]
-            bucket = group[old]
-            members = bucket.members
-            lowest = -members[-1]
-            del members[bisect_left(members, -i)]
-            after = -members[-1] if members else None
-            if after is None:  # kept aside with its cached prefixes, a few at most
-                del group[old]
-                spare = self._spare[g]
-                if len(spare) >= _KEEP_EMPTY:
-                    spare.clear()
-                spare[old] = bucket
-            if lowest != after:
-                for watch in self.watchers:
-                    watch(g, bucket, lowest, after)
-            self._state[i] = key
-            left = bucket
-            bucket = self._bucket(g, key)
-            members = bucket.members
-            before = -members[-1] if members else None
-            insort(members, -i)
-            if before != -members[-1]:
-                for watch in self.watchers:
-                    watch(g, bucket, before, -members[-1])
-            for move in self.movers:
-                move(g, i, left, bucket)
+        left = self._where[i]
+        old = left.key
+        if key == old:
+            return
+        g = host.group_index
+        group = self.buckets[g]
+        members = left.members
+        lowest = -members[-1]
+        del members[bisect_left(members, -i)]
+        after = -members[-1] if members else None
+        if after is None:  # kept aside with its cached prefixes, a few at most
+            del group[old]
+            spare = self._spare[g]
+            if len(spare) >= _KEEP_EMPTY:
+                spare.clear()
+            spare[old] = left
+        watchers = self.watchers
+        if lowest != after:
+            left.stamp = next(_STAMPS)
+            for watch in watchers:
+                watch(g, left, lowest, after)
+        joined = group.get(key)
+        if joined is None:
+            joined = group[key] = self._spare[g].pop(key, None) or Bucket(key)
+        self._where[i] = joined
+        members = joined.members
+        before = -members[-1] if members else None
+        insort(members, -i)
+        if before != -members[-1]:
+            joined.stamp = next(_STAMPS)
+            for watch in watchers:
+                watch(g, joined, before, -members[-1])
+        for move in self.movers:
+            move(g, i, left, joined)
 
     def groups_of(self, candidates: np.ndarray | slice) -> list[int] | None:
         """The groups whose hosts are exactly ``candidates``, or None when the candidates
@@ -197,13 +210,6 @@ class CapacityIndex:
         self._cover[id(candidates)] = (candidates, result)  # holds it, so the id stays its own
         return result
 
-    def _bucket(self, group: int, key: StateKey) -> Bucket:
-        bucket = self.buckets[group].get(key)
-        if bucket is None:
-            bucket = self._spare[group].pop(key, None) or Bucket(key)
-            self.buckets[group][key] = bucket
-        return bucket
-
 
 def _state(host: Host) -> StateKey:
     """What the policies see of a host besides its group (as the arrays hold it)."""
@@ -215,35 +221,34 @@ def _state(host: Host) -> StateKey:
 @dataclass(eq=False)
 class Order:
     """The buckets of one group that fit one kind of request, best first under the policy:
-    each as its policy key (ending with the bucket's lowest host index, which breaks ties).
+    a heap of entries ``(*policy key, lowest host, stamp, bucket)`` (the lowest host breaks
+    ties; stamps are unique, so two entries never compare their buckets).
 
-    A heap of keys with lazy removal: ``keys`` holds the keys that stand now; ``heap`` holds
-    those and keys removed since, which are dropped when they reach the top, or all at once
-    when they outnumber the standing keys."""
+    An entry stands while its stamp is its bucket's: a bucket whose lowest host changes, or
+    that empties, takes a new stamp (``CapacityIndex.update``), which leaves its entries in
+    every order behind at once. Those are dropped when they reach the top, or all at once when
+    they outnumber the ``standing`` ones."""
 
     need: Demand
     chain: list[Layer]
-    keys: set[tuple[float | int, ...]] = field(default_factory=set)
-    heap: list[tuple[float | int, ...]] = field(default_factory=list)
+    heap: list[tuple[Any, ...]] = field(default_factory=list)
+    standing: int = 0
 
-    def add(self, key: tuple[float | int, ...]) -> None:
-        """A bucket now stands in the order under ``key``."""
-        self.keys.add(key)
-        heapq.heappush(self.heap, key)
+    def add(self, prefix: tuple[float, ...], bucket: Bucket) -> None:
+        """``bucket`` (not empty, with its new stamp) stands in the order under ``prefix``."""
+        heapq.heappush(self.heap, (*prefix, -bucket.members[-1], bucket.stamp, bucket))
 
-    def remove(self, key: tuple[float | int, ...]) -> None:
-        """The bucket under ``key`` no longer stands there."""
-        self.keys.remove(key)
-        if len(self.heap) > 2 * len(self.keys) + 64:
-            self.heap = list(self.keys)
-            heapq.heapify(self.heap)
-
-    def best(self) -> tuple[float | int, ...] | None:
-        """The smallest standing key, or None."""
-        heap, keys = self.heap, self.keys
-        while heap and heap[0] not in keys:
+    def best(self) -> tuple[Any, ...] | None:
+        """The standing entry first in the order, or None."""
+        heap = self.heap
+        while heap and heap[0][-2] != heap[0][-1].stamp:
             heapq.heappop(heap)
         return heap[0] if heap else None
+
+    def compact(self) -> None:
+        """Drop the entries left behind (when they outnumber the standing ones)."""
+        self.heap = [entry for entry in self.heap if entry[-2] == entry[-1].stamp]
+        heapq.heapify(self.heap)
 
 
 @dataclass(eq=False)
@@ -300,7 +305,7 @@ class Placement:
             head = self._order(g, token, need, chain).best()
             if head is not None and (best is None or head < best):
                 best = head
-        return None if best is None else ix.hosts[int(best[-1])]
+        return None if best is None else ix.hosts[int(best[-3])]
 
     def _random(self, groups: list[int], token: int, candidates: np.ndarray | slice,
                 need: Demand, chain_key: str, chain: list[Layer]) -> Host | None:
@@ -371,26 +376,32 @@ class Placement:
             for bucket in self.index.buckets[group].values():
                 prefix = self._prefix(bucket, token, need, chain)
                 if prefix is not _NO_FIT:
-                    order.add((*prefix, bucket.first))
+                    order.add(prefix, bucket)
+                    order.standing += 1
         return order
 
     def _watch(self, group: int, bucket: Bucket, before: int | None, after: int | None
                ) -> None:
         """Keep the group's orders in step with a bucket that emptied, filled, or whose
-        lowest host changed."""
-        if before == after:
-            return
+        lowest host changed (its entries there no longer stand: its stamp is new)."""
         orders = self._orders.get(group)
         if not orders:
             return
+        prefixes = bucket.prefixes
         for token, order in orders.items():
-            prefix = self._prefix(bucket, token, order.need, order.chain)
+            prefix = prefixes.get(token)  # ``_prefix``, cached (as it nearly always is)
+            if prefix is None:
+                prefix = self._prefix(bucket, token, order.need, order.chain)
             if prefix is _NO_FIT:
                 continue
-            if before is not None:
-                order.remove((*prefix, before))
             if after is not None:
-                order.add((*prefix, after))
+                heapq.heappush(order.heap, (*prefix, after, bucket.stamp, bucket))  # add
+                if before is None:
+                    order.standing += 1
+            else:
+                order.standing -= 1
+            if len(order.heap) > 2 * order.standing + 64:
+                order.compact()
 
     def _weigh(self, bucket: Bucket, need: Demand, chain: list[Layer]) -> tuple[float, ...]:
         """(local bytes, tightness) of a host in ``bucket``, or ``_NO_FIT``: the scan's

@@ -144,7 +144,7 @@ class SharedCapacity:
         if idle:  # every job booked has ended
             self._ends.clear()
         self._ends.extend(entries)
-        self._last_end = max(self._last_end, max(entry[0] for entry in entries))
+        self._last_end = max(self._last_end, *[entry[0] for entry in entries])
         if idle and self.on_count_change is not None:
             self.on_count_change(self)
 
