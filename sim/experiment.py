@@ -15,7 +15,7 @@ import hashlib
 import itertools
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -154,15 +154,15 @@ _GC_YOUNG = 50_000
 
 
 @contextlib.contextmanager
-def _simulation_gc() -> Iterator[Callable[[], None]]:
-    """Collect rarely while building and simulating: young passes are rarer, and the
-    function yielded sets aside from collection every object alive when it is called (call
-    it once the model is built: the scenario, the hosts, the libraries; unfrozen after, so
-    any garbage among them is still found then); cycles are still found."""
+def _simulation_gc() -> Iterator[None]:
+    """Collect rarely while simulating: objects alive before the run (the scenario, the built
+    hosts, the libraries) are set aside from collection (unfrozen after, so any garbage among
+    them is still found then), young passes are rarer; cycles are still found."""
+    gc.freeze()
     threshold = gc.get_threshold()
     gc.set_threshold(_GC_YOUNG, threshold[1], threshold[2])
     try:
-        yield gc.freeze
+        yield
     finally:
         gc.set_threshold(*threshold)
         gc.unfreeze()
@@ -174,10 +174,9 @@ def run(spec: RunSpec) -> RunResult:
     started = time.perf_counter()
     env = simpy.Environment()
     recorder = Recorder()
-    with _simulation_gc() as built:
-        cluster = build(env, spec.scenario, spec.profiles, spec.seed, spec.replication,
-                        recorder, replays(spec.scenario, spec.seed, spec.replication))
-        built()
+    cluster = build(env, spec.scenario, spec.profiles, spec.seed, spec.replication, recorder,
+                    replays(spec.scenario, spec.seed, spec.replication))
+    with _simulation_gc():
         env.run(until=spec.scenario.duration)
     cluster.finish()
     return RunResult(spec, recorder, time.perf_counter() - started)

@@ -121,7 +121,7 @@ class Request:
         self.is_alive = True
         self._slot: SlotRequest | None = None  # the start slot it holds or waits for
         self._host: Host | None = None
-        self._fetches: list[LayerFetch] = []
+        self._fetches: list[LayerFetch] | tuple[()] = ()  # the pulls it waits for
         self._batch: tuple[BatchShare, int, simpy.Event] | None = None
         self._retiring_stop = False  # stopping for a rollout (an interrupt only ends it)
         self._finished: simpy.Event | None = None
@@ -267,7 +267,7 @@ class Request:
     def _downloaded(self, _event: Any) -> None:
         self._target = self._step = None
         self.rec.pulled = self.env.now
-        fetches, self._fetches = self._fetches, []
+        fetches, self._fetches = self._fetches, ()
         self._wait(self.env.all_of([f.ready for f in fetches]), self._extracted)
 
     def _extracted(self, _event: Any) -> None:
@@ -336,7 +336,10 @@ class Request:
                 live.stop_at = now + remaining
             if live.on_running is not None and not live.on_running.triggered:
                 live.on_running.succeed(True)
-        self._give_back_slot()  # the start-up is over
+        slot = self._slot  # the start-up is over: ``_give_back_slot``, inline
+        if slot is not None:
+            self._slot = None
+            slot.give_back()
         if wl.spec.work is not None:
             pool = host.batch
             if pool is None:
