@@ -122,8 +122,8 @@ def time_average(level: Level | None, start: float, end: float) -> float:
     """The time average of a piecewise-constant level over [start, end]."""
     if level is None or end <= start:
         return 0.0
-    times = np.asarray(level.times + [end])
-    values = np.asarray(level.values)
+    times, values = level.arrays()
+    times = np.append(times, end)
     lo = np.clip(times[:-1], start, end)
     hi = np.clip(times[1:], start, end)
     return float(np.sum(values * (hi - lo)) / (end - start))
@@ -133,8 +133,8 @@ def time_quantile(level: Level | None, q: float, start: float, end: float) -> fl
     """The ``q`` quantile of a level's value over [start, end], weighting values by time."""
     if level is None or end <= start:
         return 0.0
-    times = np.asarray(level.times + [end])
-    values = np.asarray(level.values)
+    times, values = level.arrays()
+    times = np.append(times, end)
     weights = np.clip(times[1:], start, end) - np.clip(times[:-1], start, end)
     order = np.argsort(values, kind="stable")
     cumulative = np.cumsum(weights[order])
@@ -144,10 +144,10 @@ def time_quantile(level: Level | None, q: float, start: float, end: float) -> fl
 
 def _window(level: Level, start: float, end: float) -> tuple[np.ndarray, int, int]:
     """A level's values and the index range [first, last) of those it takes in [start, end]."""
-    times = np.asarray(level.times)
+    times, values = level.arrays()
     first = max(int(np.searchsorted(times, start, side="right")) - 1, 0)
     last = int(np.searchsorted(times, end, side="right"))
-    return np.asarray(level.values), first, last
+    return values, first, last
 
 
 def peak(level: Level | None, start: float, end: float) -> float:
@@ -170,18 +170,21 @@ def summarize(frame: pd.DataFrame, levels: dict[str, Level], host_levels: dict[i
     """
     if "attempt" in frame:
         if "origin" in frame:
-            frame = frame[frame["origin"] != "test"]  # a pipeline's tests are not the load
+            frame = _rows(frame, frame["origin"] != "test")  # a pipeline's tests: not load
         restarts = frame[(frame["attempt"] > 0) & (frame["arrival"] >= warmup)]
-        frame_first = frame[frame["attempt"] == 0]
+        frame_first = _rows(frame, frame["attempt"] == 0)
         if "origin" in frame:
-            frame_first = frame_first[frame_first["origin"] == "arrival"]
+            frame_first = _rows(frame_first, frame_first["origin"] == "arrival")
     else:
         restarts = frame.iloc[0:0]
         frame_first = frame
     isolation = isolation_metrics(frame, restarts, levels, host_levels, warmup, duration,
                                   faults or [], physical_levels or {})
     pipelines = (pipeline_metrics(pipeline_runs, frame, levels) if pipeline_runs else None)
-    frame, full = frame_first, frame
+    full = frame
+    # only the columns read below (a selection of rows copies every column it has)
+    frame = frame_first[[c for c in ("arrival", "rejected", *TRANSITIONS[2:])
+                         if c in frame_first]]
     counted = frame[frame["arrival"] >= warmup]
     started = counted[counted["running"].notna()]
     requests = len(counted)
@@ -218,6 +221,11 @@ def summarize(frame: pd.DataFrame, levels: dict[str, Level], host_levels: dict[i
         **isolation,
         **({"pipelines": pipelines} if pipelines is not None else {}),
     }
+
+
+def _rows(frame: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:
+    """``frame[mask]``, or ``frame`` itself when the mask keeps every row (no copy)."""
+    return frame if mask.all() else frame[mask]
 
 
 def _mean(values: list[float]) -> float | None:
@@ -273,7 +281,7 @@ def _value_at(level: Level | None, t: float) -> float:
     """The level's value just before ``t`` (before anything that happens at ``t``)."""
     if level is None:
         return 0.0
-    i = int(np.searchsorted(np.asarray(level.times), t, side="left")) - 1
+    i = int(np.searchsorted(level.arrays()[0], t, side="left")) - 1
     return float(level.values[max(i, 0)])
 
 
@@ -315,7 +323,7 @@ def isolation_metrics(frame: pd.DataFrame, restarts: pd.DataFrame, levels: dict[
                                         if len(started) else np.array([]))
     out["cross_tenant_kernel_pairs_mean"] = time_average(
         levels.get("cross_tenant_kernel_pairs"), warmup, duration)
-    done = frame[frame["arrival"] >= warmup]["slowdown"].dropna().to_numpy() \
+    done = frame.loc[frame["arrival"] >= warmup, "slowdown"].dropna().to_numpy() \
         if "slowdown" in frame else np.array([])
     out["slowdown"] = describe(done)
     physical = physical_levels or host_levels
@@ -329,7 +337,8 @@ def _availability(frame: pd.DataFrame, warmup: float, duration: float
     """(availability, lost instance-hours) as ``isolation_metrics`` defines them."""
     if len(frame) == 0 or "request" not in frame:
         return None, 0.0
-    df = frame.sort_values(["request", "attempt"], kind="stable")
+    df = frame[["request", "attempt", "wanted_until", "arrival", "running", "stopping",
+                "disrupted"]].sort_values(["request", "attempt"], kind="stable")
     ends = df.groupby("request", sort=False)["wanted_until"].transform("max").to_numpy()
     ends = np.where(np.isnan(ends), duration, np.minimum(ends, duration))
     first = df.groupby("request", sort=False)["arrival"].transform("min").to_numpy()

@@ -91,6 +91,17 @@ class Level:
 
     times: list[float] = field(default_factory=lambda: [0.0])
     values: list[float] = field(default_factory=lambda: [0.0])
+    # (length, last time, last value) when ``arrays`` last made them, and the arrays
+    _arrays: tuple[tuple[int, float, float], np.ndarray, np.ndarray] | None = field(
+        default=None, init=False, repr=False, compare=False)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """``times`` and ``values`` as arrays (made again only after the level has changed:
+        it changes only by appending, or by replacing its last value)."""
+        stamp = (len(self.times), self.times[-1], self.values[-1])
+        if self._arrays is None or self._arrays[0] != stamp:
+            self._arrays = (stamp, np.asarray(self.times), np.asarray(self.values))
+        return self._arrays[1], self._arrays[2]
 
     def set(self, time: float, value: float) -> None:
         """Record that the level is ``value`` from ``time`` on."""
