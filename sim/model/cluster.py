@@ -361,7 +361,8 @@ class Cluster:
                 lifetime = None if math.isnan(life) else life
         draws = Draws(wl.draw_app(), lifetime, wl.draw_create(), wl.draw_boot(),
                       wl.draw_stop(), wl.draw_fault() if wl.draw_fault else math.inf)
-        self.submit(current, draws)
+        record = self._record(current, self._next_id, 0)  # ``submit``, as an arrival
+        Request(self, current, record, draws, self.tracking, None, True)
 
     def _sized(self, wl: WorkloadRuntime, cpu: float, memory: float, tenant: str
                ) -> WorkloadRuntime:

@@ -394,7 +394,10 @@ class Request:
         rec.wanted_until = now
         self.cluster._leave_running(host, self.wl, rec)
         stop_s = self.draws.stop_s
-        self._then(self.env.timeout(stop_s) if stop_s > 0 else None, self._stopped)
+        if stop_s > 0:
+            self._wait(self.env.timeout(stop_s), self._stopped)
+        else:
+            self._stopped(None)
 
     def _stopped(self, _event: Any) -> None:
         self._target = self._step = None
