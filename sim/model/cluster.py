@@ -671,6 +671,7 @@ class Cluster:
         now = t = self.env.now
         stretched = host.noise or host.parent is not None  # else ``_phase_parts``, inline
         fraction = wl.profile.cpu_bound_fraction
+        cap = pool.per_job_cap  # pool.serve_time(work) is work / cap
         ends = []
         jobs = []
         for duration in (create_s, boot_s, app_s):
@@ -681,7 +682,7 @@ class Cluster:
                     work = duration * fraction
                     wait = duration - work
                 if work > 0:
-                    served_in = pool.serve_time(work)
+                    served_in = work / cap
                     jobs.append((t, t + served_in))
                     t = t + (served_in + (wait if wait > 0 else 0.0))
                 elif wait > 0:

@@ -159,7 +159,9 @@ class CapacityIndex:
         of its new state (and into the arrays at the next ``refresh``)."""
         i = host.index
         self._stale.add(i)
-        key = _state(host)
+        key = (float(host.memory_free) if host.outages == 0 else -math.inf,  # _state, inline
+               float(host.vcpu_free), float(host.partitions_free), float(host.disk_free),
+               host.claimed_key or host.claimed_layers())
         left = self._where[i]
         old = left.key
         if key == old:
