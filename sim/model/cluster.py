@@ -45,7 +45,7 @@ from sim.traces import Replay, tenant_name
 Process = Generator[simpy.Event, Any, None]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class WorkloadRuntime:
     """A workload with what every instance of it needs, resolved once."""
 

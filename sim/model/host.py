@@ -88,7 +88,7 @@ class LayerFetch:
     ready: simpy.Event
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Host:
     """One host of a group, with its capacities and what is allocated on it now."""
 
@@ -118,6 +118,8 @@ class Host:
     epoch: int = 0  # crashes so far: work started before the last one is void
     crashed: Any = None  # an event that fires at the next crash (then replaced)
     back: Any = None  # an event that fires when the host is next up again (then replaced)
+    memory_capacity: float = field(init=False, default=0.0)  # set from the group's spec
+    vcpu_capacity: float = field(init=False, default=0.0)
 
     @property
     def available(self) -> bool:
