@@ -184,8 +184,9 @@ class CapacityIndex:
             for watch in watchers:
                 watch(g, left, lowest, after)
         joined = group.get(key)
-        if joined is None:
-            joined = group[key] = self._spare[g].pop(key, None) or Bucket(key)
+        if joined is None:  # a bucket kept aside when it emptied, or a new one
+            kept: Bucket | None = self._spare[g].pop(key, None)
+            joined = group[key] = kept if kept is not None else Bucket(key)
         self._where[i] = joined
         members = joined.members
         before = -members[-1] if members else None
