@@ -253,3 +253,21 @@ def test_a_differencing_disk_copies_nothing():
     result = only(data)
     assert (rows(result)["running"].dropna() == 0.0).all()
     assert result.metrics["started"] == 2  # 1 GiB image + 2 x 1 GiB private disks
+
+
+def test_a_levels_arrays_follow_its_changes_and_its_statistics_are_exact():
+    from sim.analysis import peak, time_average, time_quantile
+    from sim.recorder import Level
+
+    level = Level()
+    level.set(10.0, 2.0)
+    assert [a.tolist() for a in level.arrays()] == [[0.0, 10.0], [0.0, 2.0]]
+    assert time_average(level, 0.0, 20.0) == 1.0  # 0 for 10 s, then 2 for 10 s
+    level.set(10.0, 4.0)  # the same instant: the last value replaced
+    assert level.arrays()[1].tolist() == [0.0, 4.0]
+    assert time_average(level, 0.0, 20.0) == 2.0
+    level.set(15.0, 1.0)  # a new instant: appended
+    assert [a.tolist() for a in level.arrays()] == [[0.0, 10.0, 15.0], [0.0, 4.0, 1.0]]
+    assert time_average(level, 0.0, 20.0) == 1.25  # (0*10 + 4*5 + 1*5) / 20
+    assert peak(level, 12.0, 20.0) == 4.0 and peak(level, 16.0, 20.0) == 1.0
+    assert time_quantile(level, 0.99, 0.0, 20.0) == 4.0
