@@ -153,10 +153,15 @@ class Recorder:
 
     def level(self, name: str, time: float, value: float) -> None:
         """A cluster-wide level changed."""
+        self.level_of(name).set(time, value)
+
+    def level_of(self, name: str) -> Level:
+        """The cluster-wide level ``name`` (made, at 0 from time 0, when first asked for:
+        ask when it first changes)."""
         level = self.levels.get(name)
         if level is None:
             level = self.levels[name] = Level()
-        level.set(time, value)
+        return level
 
     def physical_level(self, host: int, time: float, value: float) -> None:
         """The instances on all the container-host VMs inside physical ``host`` changed."""

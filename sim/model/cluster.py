@@ -38,7 +38,7 @@ from sim.model.pipelines import PipelineRunner
 from sim.model.placement import CapacityIndex, Placement
 from sim.model.sharing import Network, SharedCapacity
 from sim.model.totals import GroupTotals
-from sim.recorder import FaultRecord, InstanceRecord, Recorder
+from sim.recorder import FaultRecord, InstanceRecord, Level, Recorder
 from sim.rng import generator, sampler, sampler_exponential
 from sim.traces import Replay, tenant_name
 
@@ -154,6 +154,7 @@ class Cluster:
         self.bytes_downloaded = 0.0
         self._ingress: SharedCapacity | None = None
         self._draw_reboot: Callable[[], float] | None = None
+        self._committed: Level | None = None  # the memory_committed level, once it changes
         if self.tracking:
             self.network.on_egress = lambda bps: recorder.level("registry_egress_Bps", env.now,
                                                                 bps)
@@ -209,21 +210,20 @@ class Cluster:
         if group is not None:
             self.group_counts[group][name] += int(delta)
 
-    def _started(self, host: Host) -> None:
-        """An instance on ``host`` is running: ``_count`` from starting to running, inline."""
-        counts, group = self.counts, self.group_counts[host.group_index]
-        counts["starting"] -= 1
-        group["starting"] -= 1
-        counts["running"] += 1
-        group["running"] += 1
-        self.host_running[host.index] += 1
-
     def _host_changed(self, host: Host, delta: int, wl: WorkloadRuntime) -> None:
         counts = self.counts  # _count("allocated") and _bump("memory_committed"), inline
         counts["allocated"] += delta
         self.group_counts[host.group_index]["allocated"] += delta
-        counts["memory_committed"] += delta * wl.need.memory
-        self.recorder.level("memory_committed", self.env.now, counts["memory_committed"])
+        committed = counts["memory_committed"] = counts["memory_committed"] + delta * wl.need.memory
+        level = self._committed
+        if level is None:
+            level = self._committed = self.recorder.level_of("memory_committed")
+        now = self.env.now
+        if level.times[-1] == now:  # level.set(now, committed), inline
+            level.values[-1] = committed
+        else:
+            level.times.append(now)
+            level.values.append(committed)
         if host.parent is not None:
             p = host.parent.index
             self.physical_count[p] += delta
@@ -361,7 +361,8 @@ class Cluster:
                 lifetime = None if math.isnan(life) else life
         draws = Draws(wl.draw_app(), lifetime, wl.draw_create(), wl.draw_boot(),
                       wl.draw_stop(), wl.draw_fault() if wl.draw_fault else math.inf)
-        self.submit(current, draws)
+        record = self._record(current, self._next_id, 0)  # ``submit``, as an arrival
+        Request(self, current, record, draws, self.tracking, None, True)
 
     def _sized(self, wl: WorkloadRuntime, cpu: float, memory: float, tenant: str
                ) -> WorkloadRuntime:
@@ -443,9 +444,11 @@ class Cluster:
         return remaining if remaining is not None else math.nan
 
     def _leave_running(self, host: Host, wl: WorkloadRuntime, rec: InstanceRecord) -> None:
-        self._count("running", -1, host.group_index)
+        self.counts["running"] -= 1  # _count("running", -1, group), inline
+        self.group_counts[host.group_index]["running"] -= 1
         self.host_running[host.index] -= 1
-        self._noise(host, wl, -1)
+        if wl.spec.noise != "none":
+            self._noise(host, wl, -1)
         if self.tracking:
             live = self.live[wl.spec.name].get(rec.request)
             if live is not None and live.counted:
@@ -465,7 +468,8 @@ class Cluster:
         self.index.update(host)
         rec.removed = self.env.now
         self._host_changed(host, -1, wl)
-        self._drain_queue()
+        if self.queue:
+            self._drain_queue()
 
     def _abort(self, wl: WorkloadRuntime, rec: InstanceRecord) -> str:
         """Undo what an interrupted attempt held on its host; 'done' if it was stopping
@@ -665,13 +669,20 @@ class Cluster:
         order."""
         pool = host.cpu
         now = t = self.env.now
+        stretched = host.noise or host.parent is not None  # else ``_phase_parts``, inline
+        fraction = wl.profile.cpu_bound_fraction
+        cap = pool.per_job_cap  # pool.serve_time(work) is work / cap
         ends = []
         jobs = []
         for duration in (create_s, boot_s, app_s):
             if duration > 0:
-                work, wait = self._phase_parts(host, wl, duration)
+                if stretched:
+                    work, wait = self._phase_parts(host, wl, duration)
+                else:
+                    work = duration * fraction
+                    wait = duration - work
                 if work > 0:
-                    served_in = pool.serve_time(work)
+                    served_in = work / cap
                     jobs.append((t, t + served_in))
                     t = t + (served_in + (wait if wait > 0 else 0.0))
                 elif wait > 0:

@@ -232,19 +232,31 @@ class Request:
         if cluster.interruptible:  # what a fault or a rollout would have to interrupt
             host.residents[rec.id] = (self, rec)
         slot = self._slot = host.slots.request()
-        self._then(None if slot.granted else slot.event, self._slotted)
+        if slot.granted:
+            self._slotted(None)
+        else:
+            assert slot.event is not None
+            self._wait(slot.event, self._slotted)
 
     def _slotted(self, _event: Any) -> None:
         self._target = self._step = None
-        cluster, host, rec = self.cluster, self._host, self.rec
+        cluster, host, rec, wl = self.cluster, self._host, self.rec, self.wl
         assert host is not None
         now = self.env.now
         rec.slot = now
-        cluster._count("starting", 1, host.group_index)
+        cluster.counts["starting"] += 1  # cluster._count("starting", 1, group), inline
+        cluster.group_counts[host.group_index]["starting"] += 1
         layers = host.layers
-        wl = self.wl
-        fetches = [] if wl.chain_keys <= layers else [
-            cluster.fetch(host, layer, rec) for layer in wl.chain if layer.key not in layers]
+        if wl.chain_keys <= layers:  # nothing to pull
+            rec.pulled = now
+            if wl.profile.disk_image == "copy":
+                self._extracted(None)
+            else:  # nor to copy: on to create at once
+                rec.extracted = now
+                self._copied(None)
+            return
+        fetches = [cluster.fetch(host, layer, rec) for layer in wl.chain
+                   if layer.key not in layers]
         if fetches:
             self._fetches = fetches
             self._wait(self.env.all_of([f.downloaded for f in fetches]), self._downloaded)
@@ -262,11 +274,12 @@ class Request:
         self._target = self._step = None
         wl, rec = self.wl, self.rec
         rec.extracted = self.env.now
-        copy = None
         if wl.profile.disk_image == "copy":
             assert self._host is not None
-            copy = self.cluster._job(rec, self._host.disk_io, wl.need.image_bytes)
-        self._then(copy, self._copied)
+            self._wait(self.cluster._job(rec, self._host.disk_io, wl.need.image_bytes),
+                       self._copied)
+            return
+        self._copied(None)
 
     def _copied(self, _event: Any) -> None:
         self._target = self._step = None
@@ -278,8 +291,11 @@ class Request:
         if wl.profile.create_per_running:
             create_s += wl.profile.create_per_running * cluster.host_running[host.index]
         if cluster.foreseeable and host.cpu.uncontended:  # the three phases' ends are known
-            self._then(cluster._startup(host, wl, rec, create_s, draws.boot_s, draws.app_s),
-                       self._running)
+            started = cluster._startup(host, wl, rec, create_s, draws.boot_s, draws.app_s)
+            if started is None:
+                self._running(None)
+            else:
+                self._wait(started, self._running)
             return
         self._then(cluster._phase(host, wl, create_s, rec), self._created)
 
@@ -304,8 +320,14 @@ class Request:
         env = self.env
         now = env.now
         rec.running = now
-        cluster._started(host)
-        cluster._noise(host, wl, +1)
+        counts, group = cluster.counts, cluster.group_counts[host.group_index]
+        counts["starting"] -= 1  # from starting to running, inline
+        group["starting"] -= 1
+        counts["running"] += 1
+        group["running"] += 1
+        cluster.host_running[host.index] += 1
+        if wl.spec.noise != "none":
+            cluster._noise(host, wl, +1)
         remaining, fault_s = self.remaining, self.fault_s
         if live is not None:
             cluster._version_level(wl, +1)
@@ -314,7 +336,10 @@ class Request:
                 live.stop_at = now + remaining
             if live.on_running is not None and not live.on_running.triggered:
                 live.on_running.succeed(True)
-        self._give_back_slot()  # the start-up is over
+        slot = self._slot  # the start-up is over: ``_give_back_slot``, inline
+        if slot is not None:
+            self._slot = None
+            slot.give_back()
         if wl.spec.work is not None:
             pool = host.batch
             if pool is None:
@@ -369,13 +394,16 @@ class Request:
         rec.wanted_until = now
         self.cluster._leave_running(host, self.wl, rec)
         stop_s = self.draws.stop_s
-        self._then(self.env.timeout(stop_s) if stop_s > 0 else None, self._stopped)
+        if stop_s > 0:
+            self._wait(self.env.timeout(stop_s), self._stopped)
+        else:
+            self._stopped(None)
 
     def _stopped(self, _event: Any) -> None:
         self._target = self._step = None
         assert self._host is not None
         self.cluster._release(self._host, self.wl, self.rec)
-        self._outcome("done")
+        self._end()  # ``_outcome("done")``
 
     # --- a rollout retires it -----------------------------------------------------------
 

@@ -159,7 +159,9 @@ class CapacityIndex:
         of its new state (and into the arrays at the next ``refresh``)."""
         i = host.index
         self._stale.add(i)
-        key = _state(host)
+        key = (float(host.memory_free) if host.outages == 0 else -math.inf,  # _state, inline
+               float(host.vcpu_free), float(host.partitions_free), float(host.disk_free),
+               host.claimed_key or host.claimed_layers())
         left = self._where[i]
         old = left.key
         if key == old:
@@ -247,10 +249,9 @@ class Order:
         return heap[0] if heap else None
 
     def compact(self) -> None:
-        """Drop the entries left behind, if they outnumber the standing ones."""
-        if len(self.heap) > 2 * self.standing + 64:
-            self.heap = [entry for entry in self.heap if entry[-2] == entry[-1].stamp]
-            heapq.heapify(self.heap)
+        """Drop the entries left behind (when they outnumber the standing ones)."""
+        self.heap = [entry for entry in self.heap if entry[-2] == entry[-1].stamp]
+        heapq.heapify(self.heap)
 
 
 @dataclass(eq=False)
@@ -389,14 +390,21 @@ class Placement:
         orders = self._orders.get(group)
         if not orders:
             return
+        prefixes = bucket.prefixes
         for token, order in orders.items():
-            prefix = self._prefix(bucket, token, order.need, order.chain)
+            prefix = prefixes.get(token)  # ``_prefix``, cached (as it nearly always is)
+            if prefix is None:
+                prefix = self._prefix(bucket, token, order.need, order.chain)
             if prefix is _NO_FIT:
                 continue
             if after is not None:
-                order.add(prefix, bucket)
-            order.standing += (after is not None) - (before is not None)
-            order.compact()
+                heapq.heappush(order.heap, (*prefix, after, bucket.stamp, bucket))  # add
+                if before is None:
+                    order.standing += 1
+            else:
+                order.standing -= 1
+            if len(order.heap) > 2 * order.standing + 64:
+                order.compact()
 
     def _weigh(self, bucket: Bucket, need: Demand, chain: list[Layer]) -> tuple[float, ...]:
         """(local bytes, tightness) of a host in ``bucket``, or ``_NO_FIT``: the scan's
