@@ -210,6 +210,15 @@ class Cluster:
         if group is not None:
             self.group_counts[group][name] += int(delta)
 
+    def _started(self, host: Host) -> None:
+        """An instance on ``host`` is running: ``_count`` from starting to running, inline."""
+        counts, group = self.counts, self.group_counts[host.group_index]
+        counts["starting"] -= 1
+        group["starting"] -= 1
+        counts["running"] += 1
+        group["running"] += 1
+        self.host_running[host.index] += 1
+
     def _host_changed(self, host: Host, delta: int, wl: WorkloadRuntime) -> None:
         counts = self.counts  # _count("allocated") and _bump("memory_committed"), inline
         counts["allocated"] += delta

@@ -244,8 +244,7 @@ class Request:
         assert host is not None
         now = self.env.now
         rec.slot = now
-        cluster.counts["starting"] += 1  # cluster._count("starting", 1, group), inline
-        cluster.group_counts[host.group_index]["starting"] += 1
+        cluster._count("starting", 1, host.group_index)
         layers = host.layers
         if wl.chain_keys <= layers:  # nothing to pull
             rec.pulled = now
@@ -320,12 +319,7 @@ class Request:
         env = self.env
         now = env.now
         rec.running = now
-        counts, group = cluster.counts, cluster.group_counts[host.group_index]
-        counts["starting"] -= 1  # from starting to running, inline
-        group["starting"] -= 1
-        counts["running"] += 1
-        group["running"] += 1
-        cluster.host_running[host.index] += 1
+        cluster._started(host)
         if wl.spec.noise != "none":
             cluster._noise(host, wl, +1)
         remaining, fault_s = self.remaining, self.fault_s

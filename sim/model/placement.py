@@ -398,7 +398,7 @@ class Placement:
             if prefix is _NO_FIT:
                 continue
             if after is not None:
-                heapq.heappush(order.heap, (*prefix, after, bucket.stamp, bucket))  # add
+                order.add(prefix, bucket)
                 if before is None:
                     order.standing += 1
             else:
