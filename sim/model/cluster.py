@@ -33,10 +33,11 @@ from sim.config import (
 )
 from sim.demand import Demand, Layer, carriers, demand, eligible_groups, layer_chain, why_not
 from sim.model.host import Host, LayerFetch, Slots
-from sim.model.lifecycle import RETIRE, Draws, Live, Request, urgent
+from sim.model.lifecycle import RETIRE, Draws, Live, Request
 from sim.model.pipelines import PipelineRunner
 from sim.model.placement import CapacityIndex, Placement
 from sim.model.sharing import Network, SharedCapacity
+from sim.model.timers import Wake, urgent, wake
 from sim.model.totals import GroupTotals
 from sim.recorder import FaultRecord, InstanceRecord, Level, Recorder
 from sim.rng import generator, sampler, sampler_exponential
@@ -349,7 +350,7 @@ class Cluster:
             for i, t in times:
                 if t > env.now:
                     due = i
-                    env.timeout(t - env.now).callbacks.append(arrive)
+                    wake(env, t - env.now, arrive)
                     return
                 self._arrive(wl, i)
 
@@ -642,7 +643,7 @@ class Cluster:
         return done
 
     def _phase(self, host: Host, wl: WorkloadRuntime, duration: float,
-               rec: InstanceRecord) -> simpy.Event | None:
+               rec: InstanceRecord) -> simpy.Event | Wake | None:
         """The event that ends a start-up phase that takes ``duration`` on an idle host (None
         if it takes no time): its CPU-bound part is processor-shared over the host's cores
         with the other start-ups, the rest waits. Noisy neighbours and nesting (inside a
@@ -653,7 +654,7 @@ class Cluster:
         if work > 0:  # the wait follows the work without an event of its own
             return self._job(rec, host.cpu, work, wait if wait > 0 else 0.0)
         if wait > 0:
-            return self.env.timeout(wait)
+            return wake(self.env, wait)
         return None
 
     def _phase_parts(self, host: Host, wl: WorkloadRuntime, duration: float
@@ -668,13 +669,13 @@ class Cluster:
         return work, duration - work
 
     def _startup(self, host: Host, wl: WorkloadRuntime, rec: InstanceRecord,
-                 create_s: float, boot_s: float, app_s: float) -> simpy.Event | None:
+                 create_s: float, boot_s: float, app_s: float) -> float | None:
         """Create, boot and app start as ``_phase`` runs them one after the other, when their
         ends are known as the first begins (``foreseeable``, and the host's CPU pool is never
         contended: each phase's CPU work is served at the per-job rate, whatever else starts
         meanwhile): the CPU work of each phase is booked on the pool now, ``created`` and
-        ``booted`` are filled in, and one event fires when the app has started (None if it
-        already has). The times are ``_phase``'s, bit for bit: the same additions in the same
+        ``booted`` are filled in, and the delay until the app has started is returned (None
+        if it already has: the caller sets one timer for it). The times are ``_phase``'s, bit for bit: the same additions in the same
         order."""
         pool = host.cpu
         now = t = self.env.now
@@ -702,7 +703,7 @@ class Cluster:
         rec.created, rec.booted = ends[0], ends[1]
         if t == now:
             return None
-        return self.env.timeout(_delay_to(now, t))
+        return _delay_to(now, t)
 
     def fetch(self, host: Host, layer: Layer, rec: InstanceRecord | None = None) -> LayerFetch:
         """Bring ``layer`` to ``host`` from the registry, or join the download on its way."""

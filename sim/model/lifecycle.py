@@ -25,14 +25,14 @@ would give it back.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import simpy
-from simpy.events import URGENT
+from simpy.events import NORMAL
 
 from sim.model.sharing import BatchShare
+from sim.model.timers import Step, Wake, urgent
 from sim.recorder import InstanceRecord
 
 if TYPE_CHECKING:
@@ -40,20 +40,6 @@ if TYPE_CHECKING:
     from sim.model.host import Host, LayerFetch, SlotRequest
 
 RETIRE = "retire"  # the cause of an interrupt that stops an instance for a rollout
-
-Step = Callable[[Any], None]  # what runs when the awaited event fires (given the event)
-
-
-def urgent(env: simpy.Environment, step: Step, value: Any = None) -> simpy.Event:
-    """An event that runs ``step`` now, before the normal events due now: as SimPy schedules
-    a process's start (``Initialize``) or an ``Interrupt``."""
-    event = simpy.Event(env)
-    event._ok = True
-    event._value = value
-    event.callbacks.append(step)
-    env.schedule(event, URGENT)
-    return event
-
 
 @dataclass(slots=True)
 class Draws:
@@ -128,7 +114,7 @@ class Request:
         self.live: Live | None = None
         if live:  # registered with the cluster once it begins
             self.live = Live(self, rec, wl, draws.lifetime_s, on_running=on_running)
-        self._target: simpy.Event | None = None
+        self._target: simpy.Event | Wake | None = None
         self._step: Step | None = None
         if at_once:
             self._begin(None)
@@ -138,13 +124,20 @@ class Request:
 
     # --- waiting ------------------------------------------------------------------------
 
-    def _wait(self, event: simpy.Event, step: Step) -> None:
+    def _wait(self, event: simpy.Event | Wake, step: Step) -> None:
         """Run ``step`` when ``event`` fires (it has not been processed yet)."""
         self._target = event
         self._step = step
         event.callbacks.append(step)
 
-    def _then(self, event: simpy.Event | None, step: Step) -> None:
+    def _sleep(self, delay: float, step: Step) -> None:
+        """Run ``step`` ``delay`` seconds from now (``delay >= 0``): ``timers.wake``, inline."""
+        timer = self._target = Wake()
+        timer.callbacks = [step]
+        self._step = step
+        self.env.schedule(timer, NORMAL, delay)  # type: ignore[arg-type]
+
+    def _then(self, event: simpy.Event | Wake | None, step: Step) -> None:
         """Run ``step`` when ``event`` fires, or now if there is nothing to wait for."""
         if event is None:
             step(None)
@@ -290,11 +283,11 @@ class Request:
         if wl.profile.create_per_running:
             create_s += wl.profile.create_per_running * cluster.host_running[host.index]
         if cluster.foreseeable and host.cpu.uncontended:  # the three phases' ends are known
-            started = cluster._startup(host, wl, rec, create_s, draws.boot_s, draws.app_s)
-            if started is None:
+            delay = cluster._startup(host, wl, rec, create_s, draws.boot_s, draws.app_s)
+            if delay is None:
                 self._running(None)
             else:
-                self._wait(started, self._running)
+                self._sleep(delay, self._running)
             return
         self._then(cluster._phase(host, wl, create_s, rec), self._created)
 
@@ -346,15 +339,15 @@ class Request:
         elif remaining is None:
             duration = cluster.scenario.duration
             if fault_s < duration - now:
-                self._wait(env.timeout(fault_s), self._own_fault)
+                self._sleep(fault_s, self._own_fault)
             elif cluster.interruptible:  # stay alive to be taken down by a fault or a rollout
-                self._wait(env.timeout(duration - now + 1.0), self._to_the_end)  # beyond it
+                self._sleep(duration - now + 1.0, self._to_the_end)  # beyond it
             else:
                 self._outcome("done")
         elif fault_s < remaining:
-            self._wait(env.timeout(fault_s), self._own_fault)
+            self._sleep(fault_s, self._own_fault)
         else:
-            self._wait(env.timeout(remaining), self._stop)
+            self._sleep(remaining, self._stop)
 
     def _worked(self, outcome: Any) -> None:
         self._target = self._step = None
@@ -389,7 +382,7 @@ class Request:
         self.cluster._leave_running(host, self.wl, rec)
         stop_s = self.draws.stop_s
         if stop_s > 0:
-            self._wait(self.env.timeout(stop_s), self._stopped)
+            self._sleep(stop_s, self._stopped)
         else:
             self._stopped(None)
 
@@ -421,7 +414,10 @@ class Request:
         cluster._leave_running(host, wl, rec)
         stop_s = self.draws.stop_s
         self._retiring_stop = stop_s > 0
-        self._then(self.env.timeout(stop_s) if stop_s > 0 else None, self._stopped_retiring)
+        if stop_s > 0:
+            self._sleep(stop_s, self._stopped_retiring)
+        else:
+            self._stopped_retiring(None)
 
     def _stopped_retiring(self, _event: Any) -> None:
         self._target = self._step = None
@@ -460,7 +456,10 @@ class Request:
             self._end()
             return
         delay = wl.spec.restart.delay  # not on a host meanwhile: nothing interrupts it
-        self._then(self.env.timeout(delay) if delay > 0 else None, self._restart)
+        if delay > 0:
+            self._sleep(delay, self._restart)
+        else:
+            self._restart(None)
 
     def _restart(self, _event: Any) -> None:
         self._target = self._step = None

@@ -21,6 +21,8 @@ import simpy
 from simpy.events import NORMAL, PENDING
 from sortedcontainers import SortedList
 
+from sim.model.timers import wake
+
 _EPS = 1e-9
 
 
@@ -205,8 +207,7 @@ class SharedCapacity:
             return
         delay = max(0.0, (self._heap[0][0] - self._virtual) / rate)
         generation = self._generation
-        timer = self.env.timeout(delay)
-        timer.callbacks.append(lambda _event: self._on_timer(generation))
+        wake(self.env, delay, lambda _event: self._on_timer(generation))
 
     def _on_timer(self, generation: int) -> None:
         if generation != self._generation:
@@ -411,8 +412,7 @@ class Network:
         rate = link.nic / len(link.flows)
         delay = max(0.0, (link.flows[0][0] - link._virtual) / rate)
         generation = link._generation
-        timer = self.env.timeout(delay)
-        timer.callbacks.append(lambda _event: self._on_capped(link, generation))
+        wake(self.env, delay, lambda _event: self._on_capped(link, generation))
 
     def _schedule_common(self) -> None:
         self._generation += 1
@@ -423,8 +423,7 @@ class Network:
             return
         delay = max(0.0, (heads[0][0] - self._virtual) / self.level)
         generation = self._generation
-        timer = self.env.timeout(delay)
-        timer.callbacks.append(lambda _event: self._on_common(generation))
+        wake(self.env, delay, lambda _event: self._on_common(generation))
 
     def _current(self, head: tuple[float, int, int, int]) -> bool:
         link = self._links[head[2]]
@@ -544,8 +543,7 @@ class BatchShare:
         if soonest == math.inf:
             return
         generation = self._generation
-        timer = self.env.timeout(soonest)
-        timer.callbacks.append(lambda _event: self._on_timer(generation))
+        wake(self.env, soonest, lambda _event: self._on_timer(generation))
 
     def _on_timer(self, generation: int) -> None:
         if generation != self._generation:

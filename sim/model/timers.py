@@ -1,0 +1,56 @@
+"""The model's own events on SimPy's schedule: timers that only run callbacks, and urgent
+events.
+
+Owns: how the model puts a callback on the event queue without a SimPy process. Must not:
+know what the callbacks do.
+
+``Wake`` is a timer as light as ``simpy.Environment.step`` needs an event to be: a list of
+callbacks and ``_ok`` (a timer cannot fail). ``simpy.Timeout`` costs a Python-level
+``__init__`` and five attributes per timer, and at a million instances the model sets several
+timers per instance (an arrival, a start-up's end, a lifetime's, a stop's). A ``Wake`` is
+scheduled with ``Environment.schedule`` exactly as a timeout schedules itself, so the order of
+events is the same, tie for tie. It is not a ``simpy.Event``: nothing may yield it or combine it
+(``&``, ``|``) or ask whether it has triggered; the model only appends callbacks to it (or
+removes one, for an interrupt) before it fires.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import simpy
+from simpy.events import NORMAL, URGENT
+
+Step = Callable[[Any], None]  # what runs when the event fires (given the event)
+
+
+class Wake:
+    """A timer's event (see the module's docstring): ``callbacks`` run when it fires, each
+    given the timer; ``None`` once it has fired."""
+
+    __slots__ = ("callbacks",)
+    _ok = True  # read by ``Environment.step``: a timer never fails
+    _value = None
+
+    callbacks: list[Step] | None
+
+
+def wake(env: simpy.Environment, delay: float, step: Step | None = None) -> Wake:
+    """A timer that fires ``delay`` seconds from now (``delay >= 0``) and runs ``step``, if
+    given, first."""
+    timer = Wake()
+    timer.callbacks = [] if step is None else [step]
+    env.schedule(timer, NORMAL, delay)  # type: ignore[arg-type]
+    return timer
+
+
+def urgent(env: simpy.Environment, step: Step, value: Any = None) -> simpy.Event:
+    """An event that runs ``step`` now, before the normal events due now: as SimPy schedules
+    a process's start (``Initialize``) or an ``Interrupt``."""
+    event = simpy.Event(env)
+    event._ok = True
+    event._value = value
+    event.callbacks.append(step)
+    env.schedule(event, URGENT)
+    return event
