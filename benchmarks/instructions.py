@@ -8,8 +8,9 @@ On a shared machine the same run takes ±20 % more or less time minutes apart, w
 change of a few per cent; the instructions a run executes do not vary. Each case runs under
 ``valgrind --tool=cachegrind --cache-sim=no`` twice, with ``--requests`` and with
 ``--small`` requests (imports and building the hosts cost the same in both), and the
-difference divided by the difference in requests is printed, with the floor's
-(``floor.py``) per instance. Instructions are not time: the model touches many more objects
+difference divided by the difference in requests is printed, with the floor's per instance
+(``floor.same_lifecycle``: one mode's share of the arrivals over 4 h, with the example's
+lifetimes). Instructions are not time: the model touches many more objects
 per step than the floor, so it runs fewer instructions per second (compare a change's
 instructions with the same case's, before and after it).
 """
@@ -37,11 +38,13 @@ specs = expand(load_text(yaml.safe_dump(full_shape({hosts}, 3 * {requests})), "f
 print(len(run(next(s for s in specs if s.variant == {variant!r})).recorder.table()))
 """
 
+# The floor of the same lifecycle (``floor.same_lifecycle``), one mode's run of ``requests``.
 _FLOOR = """
 import sys
-sys.path[:0] = [{here!r}]
-from floor import bare_lifecycles
-bare_lifecycles({requests}, {hosts})
+sys.path[:0] = [{here!r}, {root!r}]
+from floor import same_lifecycle
+from run import full_lifecycle, full_shape
+same_lifecycle({requests}, {hosts}, **{{**full_lifecycle(full_shape({hosts}, 3)), "modes": 1}})
 print({requests})
 """
 

@@ -10,7 +10,9 @@
 1 s start-up, lifetimes longer than the run; through the full model (scenario format, placement,
 recording, summary). ``floor``: a bare SimPy model of the same lifecycle, run in the same
 invocation; each figure is also printed as a ratio to it (machines are shared and noisy: the
-ratios hold, absolute times do not). ``storm``: a cold pull storm (every host downloads the
+ratios hold, absolute times do not). The full case's floor, ``floor-full``, has the full
+case's lifecycle: its modes' shares of the instances over the example's 4 hours, with its
+lifetimes, which mostly end during the run (``floor.same_lifecycle``). ``storm``: a cold pull storm (every host downloads the
 image at once through the shared registry). ``full``: the main example
 (``scenarios/windows-isolation.yaml``: layered images, pulls, start-up contention, three
 isolation modes) grown through the scenario's own dotted paths to N hosts, with the arrival
@@ -100,6 +102,18 @@ def full_shape(hosts: int, instances: int) -> dict[str, Any]:
     return paths.replace(data, "workloads[web].arrival.rate", f"{rate}/s")
 
 
+def full_lifecycle(shape: dict[str, Any]) -> dict[str, Any]:
+    """The full shape's lifecycle, as ``floor.same_lifecycle`` takes it: its modes, its
+    duration (seconds) and its lifetimes' (median, p95) seconds."""
+    from sim.units import parse_duration
+
+    lifetime = next(w["lifetime"] for w in shape["workloads"] if w["name"] == "web")
+    assert lifetime["dist"] == "lognormal", "the floor draws the example's lognormal"
+    return {"modes": len(shape["compare"]["isolation"]),
+            "duration_s": parse_duration(shape["duration"]),
+            "lifetime": (parse_duration(lifetime["median"]), parse_duration(lifetime["p95"]))}
+
+
 def _placed(shape: dict[str, Any], policy: str | None) -> dict[str, Any]:
     """``shape`` with its placement policy replaced (None: as it is)."""
     return shape if policy is None else {**shape, "placement": policy}
@@ -110,15 +124,19 @@ def _measure(kind: str, hosts: int, instances: int, queue: Any, jobs: int = 1,
     """Imports happen before the clock starts; loading the scenario and collecting the
     results are timed."""
     import yaml
-    from floor import bare_lifecycles
+    from floor import bare_lifecycles, same_lifecycle
 
     from sim.experiment import expand
     from sim.loader import load_text
     from sim.results import execute
 
+    if kind == "floor-full":  # its parameters are read before the clock starts
+        lifecycle = full_lifecycle(full_shape(hosts, instances))
     started = time.perf_counter()
     if kind == "floor":
         done = bare_lifecycles(instances, hosts)
+    elif kind == "floor-full":
+        done = same_lifecycle(instances, hosts, **lifecycle)
     elif kind in ("common", "storm"):
         shape = common_shape if kind == "common" else storm_shape
         (spec,) = expand(load_text(yaml.safe_dump(_placed(shape(hosts, instances), policy)),
@@ -164,12 +182,14 @@ def _fastest(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def measure(kind: str, hosts: int, instances: int, repeat: int = 1, jobs: int = 1,
             policy: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The floor and the case, each run ``repeat`` times, alternately (floor, case, floor,
+    """The case's floor (``floor.py``: the full model's has its own lifecycle) and the case,
+    each run ``repeat`` times, alternately (floor, case, floor,
     case, ...: the machine's speed drifts over minutes, and alternating puts both under the
     same drift), each in a fresh process; the fastest run of each."""
     floors, runs = [], []
+    floor = "floor-full" if kind == "full" else "floor"  # the case's own lifecycle
     for _ in range(repeat):
-        floors.append(_once("floor", hosts, instances))
+        floors.append(_once(floor, hosts, instances))
         runs.append(_once(kind, hosts, instances, jobs, policy))
     return _fastest(floors), _fastest(runs)
 
@@ -215,7 +235,7 @@ def main() -> None:
                                               ("storm", args.storm_sizes))
              if args.only in (None, kind) for size in _sizes(sizes)]
     rows = []
-    header = (f"{'case':<8}{'hosts':>8}{'instances':>11}{'wall s':>9}{'RSS MB':>8}"
+    header = (f"{'case':<11}{'hosts':>8}{'instances':>11}{'wall s':>9}{'RSS MB':>8}"
               f"{'lifecycles/s':>14}{'x floor time':>14}{'/ floor rate':>14}")
     if before:
         header += f"{'before s':>10}{'before x floor':>16}"
@@ -225,10 +245,10 @@ def main() -> None:
         floor, model = measure(kind, hosts, instances, args.repeat, jobs,
                                args.placement if kind != "storm" else None)
         label = kind if jobs == 1 else f"{kind}/j{jobs}"  # full/j2: two worker processes
-        for name, r in (("floor", floor), (label, model)):
+        for name, r in (("floor-full" if kind == "full" else "floor", floor), (label, model)):
             ratio = r["wall_s"] / floor["wall_s"]
             rate = r["per_s"] / floor["per_s"] if floor["per_s"] else 0.0
-            line = (f"{name:<8}{hosts:>8,}{instances:>11,}{r['wall_s']:>9.2f}{r['rss_mb']:>8.0f}"
+            line = (f"{name:<11}{hosts:>8,}{instances:>11,}{r['wall_s']:>9.2f}{r['rss_mb']:>8.0f}"
                     f"{r['per_s']:>14,.0f}{ratio:>14.2f}{rate:>14.2f}")
             old = before.get((name, hosts, instances))
             if old is not None:
