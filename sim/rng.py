@@ -9,6 +9,7 @@ arrivals, lifetimes and app start-ups (common random numbers). Must not: use glo
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 from collections.abc import Callable
 
@@ -73,16 +74,12 @@ def _block(spec: DistSpec, gen: np.random.Generator) -> np.ndarray:
 def sampler(spec: DistSpec, gen: np.random.Generator) -> Callable[[], float]:
     """A function returning successive draws of ``spec`` from ``gen``."""
     if isinstance(spec, Constant):
-        value = float(spec.value)
-        return lambda: value
-    buffer: list[float] = []
-
-    def draw() -> float:
-        if not buffer:
-            buffer.extend(_block(spec, gen).tolist()[::-1])
-        return buffer.pop()
-
-    return draw
+        return itertools.repeat(float(spec.value)).__next__
+    # blocks drawn one after the other, each when the last is used up, read in order; a C
+    # iterator's ``__next__``, so a draw is one call with no Python frame (a model draws
+    # several per instance)
+    blocks = (_block(spec, gen).tolist() for _ in itertools.count())
+    return itertools.chain.from_iterable(blocks).__next__
 
 
 def sampler_exponential(gen: np.random.Generator, mean: float) -> Callable[[], float]:

@@ -305,9 +305,17 @@ class Placement:
             return self._random(groups, token, candidates, need, chain_key, chain)
         best = None
         for g in groups:
-            head = self._order(g, token, need, chain).best()
-            if head is not None and (best is None or head < best):
-                best = head
+            orders = self._orders.get(g)  # ``self._order(...).best()``, inline
+            order = None if orders is None else orders.get(token)
+            if order is None:
+                order = self._order(g, token, need, chain)
+            else:
+                orders.move_to_end(token)  # type: ignore[union-attr]
+            heap = order.heap
+            while heap and heap[0][-2] != heap[0][-1].stamp:
+                heapq.heappop(heap)
+            if heap and (best is None or heap[0] < best):
+                best = heap[0]
         return None if best is None else ix.hosts[int(best[-3])]
 
     def _random(self, groups: list[int], token: int, candidates: np.ndarray | slice,
