@@ -208,7 +208,7 @@ class Request:
 
     def _placed(self, host: Host) -> None:
         cluster, wl, rec, live = self.cluster, self.wl, self.rec, self.live
-        now = self.env.now
+        now = self.env._now
         rec.placed = now
         rec.host = host.index
         self._host = host
@@ -235,7 +235,7 @@ class Request:
         self._target = self._step = None
         cluster, host, rec, wl = self.cluster, self._host, self.rec, self.wl
         assert host is not None
-        now = self.env.now
+        now = self.env._now
         rec.slot = now
         cluster._count("starting", 1, host.group_index)
         layers = host.layers
@@ -258,14 +258,14 @@ class Request:
 
     def _downloaded(self, _event: Any) -> None:
         self._target = self._step = None
-        self.rec.pulled = self.env.now
+        self.rec.pulled = self.env._now
         fetches, self._fetches = self._fetches, ()
         self._wait(self.env.all_of([f.ready for f in fetches]), self._extracted)
 
     def _extracted(self, _event: Any) -> None:
         self._target = self._step = None
         wl, rec = self.wl, self.rec
-        rec.extracted = self.env.now
+        rec.extracted = self.env._now
         if wl.profile.disk_image == "copy":
             assert self._host is not None
             self._wait(self.cluster._job(rec, self._host.disk_io, wl.need.image_bytes),
@@ -277,7 +277,7 @@ class Request:
         self._target = self._step = None
         cluster, wl, host, rec = self.cluster, self.wl, self._host, self.rec
         assert host is not None
-        rec.copied = self.env.now
+        rec.copied = self.env._now
         draws = self.draws
         create_s = draws.create_s
         if wl.profile.create_per_running:
@@ -294,14 +294,14 @@ class Request:
     def _created(self, _event: Any) -> None:
         self._target = self._step = None
         assert self._host is not None
-        self.rec.created = self.env.now
+        self.rec.created = self.env._now
         self._then(self.cluster._phase(self._host, self.wl, self.draws.boot_s, self.rec),
                    self._booted)
 
     def _booted(self, _event: Any) -> None:
         self._target = self._step = None
         assert self._host is not None
-        self.rec.booted = self.env.now
+        self.rec.booted = self.env._now
         self._then(self.cluster._phase(self._host, self.wl, self.draws.app_s, self.rec),
                    self._running)
 
@@ -310,7 +310,7 @@ class Request:
         cluster, wl, host, rec, live = self.cluster, self.wl, self._host, self.rec, self.live
         assert host is not None
         env = self.env
-        now = env.now
+        now = env._now
         rec.running = now
         cluster._started(host)
         if wl.spec.noise != "none":
@@ -360,7 +360,7 @@ class Request:
             return
         rec, spec = self.rec, self.wl.spec
         assert spec.work is not None
-        rec.slowdown = (self.env.now - rec.running) / (spec.work / spec.cpu)
+        rec.slowdown = (self.env._now - rec.running) / (spec.work / spec.cpu)
         self._stop(None)
 
     def _own_fault(self, _event: Any) -> None:
@@ -376,7 +376,7 @@ class Request:
         self._target = self._step = None
         host, rec = self._host, self.rec
         assert host is not None
-        now = self.env.now
+        now = self.env._now
         rec.stopping = now
         rec.wanted_until = now
         self.cluster._leave_running(host, self.wl, rec)
@@ -401,7 +401,7 @@ class Request:
             self._outcome("done")
             return
         host = cluster.hosts[rec.host]
-        rec.wanted_until = self.env.now
+        rec.wanted_until = self.env._now
         if math.isnan(rec.running) or not math.isnan(rec.stopping):
             cluster._abort(wl, rec)
             self._outcome("done")
@@ -410,7 +410,7 @@ class Request:
         if entry is not None and len(entry) > 2 and host.batch is not None:
             host.batch.cancel(entry[2])  # a batch job's work stops with it
         self._batch = None
-        rec.stopping = self.env.now
+        rec.stopping = self.env._now
         cluster._leave_running(host, wl, rec)
         stop_s = self.draws.stop_s
         self._retiring_stop = stop_s > 0
@@ -433,7 +433,7 @@ class Request:
         """An attempt ended: 'done' (stopped of its own accord, or retired), 'rejected',
         'faulted' (it triggered a kernel fault) or 'disrupted' (a fault took it down)."""
         wl, rec, live = self.wl, self.rec, self.live
-        now = self.env.now
+        now = self.env._now
         if outcome in ("done", "rejected"):
             if outcome == "rejected":
                 rec.wanted_until = now + self.cluster._wanted(wl, self.remaining)
@@ -465,7 +465,7 @@ class Request:
         self._target = self._step = None
         live, rec = self.live, self.rec
         if live is not None and live.retiring:  # replaced while it waited
-            rec.wanted_until = self.env.now
+            rec.wanted_until = self.env._now
             self._end()
             return
         self.cluster.recorder.close(rec)

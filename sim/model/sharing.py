@@ -77,7 +77,7 @@ class SharedCapacity:
         self.per_job_cap = per_job_cap
         self.on_count_change = on_count_change
         self._virtual = 0.0
-        self._stamp = env.now
+        self._stamp = env._now
         self._heap: list[tuple[float, int, simpy.Event]] = []
         self._seq = itertools.count()
         self._generation = 0
@@ -91,7 +91,7 @@ class SharedCapacity:
     def jobs(self) -> int:
         """Jobs in progress."""
         if self.uncontended:
-            now = self.env.now
+            now = self.env._now
             if self._last_end <= now:  # all ended
                 return 0
             self._ends = [entry for entry in self._ends if entry[0] > now]
@@ -102,7 +102,7 @@ class SharedCapacity:
     def pending(self) -> bool:
         """Jobs in progress, or booked to begin later."""
         if self.uncontended:
-            return self._last_end > self.env.now
+            return self._last_end > self.env._now
         return bool(self._heap)
 
     def rate(self) -> float:
@@ -119,7 +119,7 @@ class SharedCapacity:
             return done
         if self.uncontended:
             served_in = work / self.per_job_cap
-            now = self.env.now
+            now = self.env._now
             self._book([(now + served_in, now, done)])
             done.fire(served_in)
             return done
@@ -142,7 +142,7 @@ class SharedCapacity:
 
     def _book(self, entries: list[tuple[float, float, simpy.Event | None]]) -> None:
         """Add jobs to a never-contended pool, each as (served at, starts at, event or None)."""
-        idle = self._last_end <= self.env.now
+        idle = self._last_end <= self.env._now
         if idle:  # every job booked has ended
             self._ends.clear()
         self._ends.extend(entries)
@@ -188,7 +188,7 @@ class SharedCapacity:
         self._schedule()
 
     def _advance(self) -> None:
-        now = self.env.now
+        now = self.env._now
         if self._heap and now > self._stamp:
             self._virtual += self.rate() * (now - self._stamp)
         self._stamp = now
@@ -214,7 +214,7 @@ class SharedCapacity:
             return  # superseded by a later change
         self._advance()
         finished = False
-        tolerance = _tolerance(self._virtual, self.rate(), self.env.now)
+        tolerance = _tolerance(self._virtual, self.rate(), self.env._now)
         while self._heap and self._heap[0][0] <= self._virtual + tolerance:
             _, _, done = heapq.heappop(self._heap)
             done.fire()
@@ -253,7 +253,7 @@ class Link:
         self.network._clear(self)
 
     def _advance(self) -> None:
-        now = self.network.env.now
+        now = self.network.env._now
         if self.capped and self.flows and now > self._stamp:
             self._virtual += self.nic / len(self.flows) * (now - self._stamp)
         self._stamp = now
@@ -283,7 +283,7 @@ class Network:
         self._capped_nic = 0.0
         self.level = 0.0  # what each download at an open host gets (bytes/s)
         self._virtual = 0.0  # the common clock: service each open download has had
-        self._stamp = env.now
+        self._stamp = env._now
         self._heads: list[tuple[float, int, int, int]] = []  # (target, seq, host, version)
         self._seq = itertools.count()
         self._generation = 0
@@ -324,7 +324,7 @@ class Network:
         self._changed([link])
 
     def _advance(self) -> None:
-        now = self.env.now
+        now = self.env._now
         if self._open_flows and now > self._stamp:
             self._virtual += self.level * (now - self._stamp)
         self._stamp = now
@@ -382,7 +382,7 @@ class Network:
                 self._unkey(link)  # open -> capped: its targets onto a clock of its own
                 link.flows = [(t - self._virtual, k, e) for t, k, e in link.flows]
                 link._virtual = 0.0
-                link._stamp = self.env.now
+                link._stamp = self.env._now
                 link.capped = True
                 link.version += 1
             elif self._capped and self._capped[-1][0] > level:
@@ -443,7 +443,7 @@ class Network:
             return
         self._advance()
         done = []
-        until = self._virtual + _tolerance(self._virtual, self.level, self.env.now)
+        until = self._virtual + _tolerance(self._virtual, self.level, self.env._now)
         heads = self._heads
         while heads and heads[0][0] <= until:
             head = heapq.heappop(heads)
@@ -462,7 +462,7 @@ class Network:
         self._advance()
         link._advance()
         rate = link.nic / len(link.flows)
-        if self._finish(link, link._virtual + _tolerance(link._virtual, rate, self.env.now)):
+        if self._finish(link, link._virtual + _tolerance(link._virtual, rate, self.env._now)):
             self._changed([link])
         else:
             self._reschedule(link)
@@ -482,7 +482,7 @@ class BatchShare:
         self.capacity = capacity
         self._jobs: dict[int, list] = {}  # id -> [remaining, demand, factor, event, rate]
         self._ids = itertools.count()
-        self._stamp = env.now
+        self._stamp = env._now
         self._generation = 0
 
     @property
@@ -522,7 +522,7 @@ class BatchShare:
         self._generation += 1
 
     def _advance(self) -> None:
-        now = self.env.now
+        now = self.env._now
         if now > self._stamp:
             dt = now - self._stamp
             for entry in self._jobs.values():
@@ -550,7 +550,7 @@ class BatchShare:
             return
         self._advance()
         finished = [job for job, entry in self._jobs.items()
-                    if entry[0] <= entry[4] * _EPS * max(1.0, self.env.now)]
+                    if entry[0] <= entry[4] * _EPS * max(1.0, self.env._now)]
         for job in finished:
             self._jobs.pop(job)[3].succeed()
         self._reschedule()
