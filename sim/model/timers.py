@@ -39,7 +39,7 @@ class Wake:
     _ok = True  # read by ``Environment.step``: a timer never fails
     _value = None
 
-    callbacks: list[Step] | None
+    callbacks: list[Step]  # set to None by SimPy once fired (as on its own events)
 
 
 def wake(env: simpy.Environment, delay: float, step: Step | None = None) -> Wake:
