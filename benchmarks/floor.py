@@ -1,6 +1,6 @@
 """The floor: a bare SimPy model of a benchmark case's lifecycle (arrival, start slot, fixed
 start delay, lifetime; one process per instance, no placement, no recording). Every other
-figure is printed as a ratio to it.
+figure is printed as a ratio to it. (It takes only the lognormal's parameters from ``sim``.)
 
 Two lifecycles, one per kind of case:
 
@@ -15,12 +15,11 @@ Two lifecycles, one per kind of case:
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import simpy
 
-_Z95 = 1.6448536269514722  # the standard normal's 95th percentile
+from sim.config import Lognormal
+from sim.rng import lognormal_params
 
 
 def bare_lifecycles(instances: int, hosts: int, horizon_s: float = 3600.0,
@@ -37,8 +36,9 @@ def bare_lifecycles(instances: int, hosts: int, horizon_s: float = 3600.0,
     if lifetime is None:
         lifetimes = np.full(instances, 10 * horizon_s)  # lives past the end
     else:
-        median, p95 = lifetime
-        lifetimes = rng.lognormal(math.log(median), math.log(p95 / median) / _Z95, instances)
+        mu, sigma = lognormal_params(Lognormal(dist="lognormal", median=lifetime[0],
+                                               p95=lifetime[1]))
+        lifetimes = rng.lognormal(mu, sigma, instances)
     running = [0]
 
     def lifecycle(i: int, lives: float):

@@ -12,8 +12,8 @@ recording, summary). ``floor``: a bare SimPy model of the same lifecycle, run in
 invocation; each figure is also printed as a ratio to it (machines are shared and noisy: the
 ratios hold, absolute times do not). The full case's floor, ``floor-full``, has the full
 case's lifecycle: its modes' shares of the instances over the example's 4 hours, with its
-lifetimes, which mostly end during the run (``floor.same_lifecycle``). ``storm``: a cold pull storm (every host downloads the
-image at once through the shared registry). ``full``: the main example
+lifetimes, which mostly end during the run (``floor.same_lifecycle``). ``storm``: a cold
+pull storm (every host downloads the image at once through the shared registry). ``full``: the main example
 (``scenarios/windows-isolation.yaml``: layered images, pulls, start-up contention, three
 isolation modes) grown through the scenario's own dotted paths to N hosts, with the arrival
 rate raised so that M instances arrive in all (M/3 per mode, over its 4 simulated hours); its
@@ -183,9 +183,9 @@ def _fastest(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def measure(kind: str, hosts: int, instances: int, repeat: int = 1, jobs: int = 1,
             policy: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """The case's floor (``floor.py``: the full model's has its own lifecycle) and the case,
-    each run ``repeat`` times, alternately (floor, case, floor,
-    case, ...: the machine's speed drifts over minutes, and alternating puts both under the
-    same drift), each in a fresh process; the fastest run of each."""
+    each run ``repeat`` times, alternately (floor, case, floor, case, ...: the machine's speed
+    drifts over minutes, and alternating puts both under the same drift), each in a fresh
+    process; the fastest run of each."""
     floors, runs = [], []
     floor = "floor-full" if kind == "full" else "floor"  # the case's own lifecycle
     for _ in range(repeat):

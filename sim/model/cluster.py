@@ -157,7 +157,7 @@ class Cluster:
         self._draw_reboot: Callable[[], float] | None = None
         self._committed: Level | None = None  # the memory_committed level, once it changes
         if self.tracking:
-            self.network.on_egress = lambda bps: recorder.level("registry_egress_Bps", env._now,
+            self.network.on_egress = lambda bps: recorder.level("registry_egress_Bps", env.now,
                                                                 bps)
 
     def _rng(self, name: str) -> Any:
@@ -202,7 +202,7 @@ class Cluster:
     def _bump(self, name: str, delta: float, group: int | None = None) -> None:
         """Change a count and record its level."""
         self._count(name, delta, group)
-        self.recorder.level(name, self.env._now, self.counts[name])
+        self.recorder.level(name, self.env.now, self.counts[name])
 
     def _count(self, name: str, delta: float, group: int | None = None) -> None:
         """Change a count (its level is worked out after the run from the records:
@@ -237,7 +237,7 @@ class Cluster:
         if host.parent is not None:
             p = host.parent.index
             self.physical_count[p] += delta
-            self.recorder.physical_level(p, self.env._now, self.physical_count[p])
+            self.recorder.physical_level(p, now, self.physical_count[p])
         if wl.shares_kernel and self.several_tenants:
             tenants = host.kernel_tenants
             if tenants is None:
@@ -284,7 +284,7 @@ class Cluster:
         """Record the end state: every image's layers and the layers each host holds. Start-up
         transitions filled in ahead (``_startup``) that the run did not reach are taken back
         (an event due at the end itself is not processed either)."""
-        end = self.env._now
+        end = self.env.now
         if self.foreseeable:
             for rec in self.recorder.open_records():
                 if rec.created >= end:
@@ -470,7 +470,7 @@ class Cluster:
         for name in (f"running_image:{wl.spec.name}:{wl.chain_key}",
                      f"running_workload:{wl.spec.name}"):
             self.counts[name] = self.counts.get(name, 0) + delta
-            self.recorder.level(name, self.env._now, self.counts[name])
+            self.recorder.level(name, self.env.now, self.counts[name])
 
     def _release(self, host: Host, wl: WorkloadRuntime, rec: InstanceRecord) -> None:
         host.residents.pop(rec.id, None)
@@ -506,9 +506,9 @@ class Cluster:
                         trigger=rec)
         else:
             self.recorder.faults.append(FaultRecord(
-                id=len(self.recorder.faults), time=self.env._now, kind="instance_kernel",
+                id=len(self.recorder.faults), time=self.env.now, kind="instance_kernel",
                 host=host.index, disrupted=1, tenants=1, workload=wl.spec.name))
-            rec.disrupted = self.env._now
+            rec.disrupted = self.env.now
             rec.fault = len(self.recorder.faults) - 1
         self._abort(wl, rec)
         return "faulted"
@@ -534,8 +534,8 @@ class Cluster:
                 t += down
         events.sort()
         for t, index, down in events:
-            if t > self.env._now:
-                yield self.env.timeout(t - self.env._now)
+            if t > self.env.now:
+                yield self.env.timeout(t - self.env.now)
             self._crash(self.hosts[index], kind, down)
 
     def _crash(self, host: Host, kind: str, downtime: Any,
@@ -551,7 +551,7 @@ class Cluster:
         for h in struck:  # each victim is interrupted once, whatever strikes next
             h.residents.clear()
         self.recorder.faults.append(FaultRecord(
-            id=fault_id, time=self.env._now, kind=kind, host=host.index,
+            id=fault_id, time=self.env.now, kind=kind, host=host.index,
             disrupted=len(victims), tenants=len({entry[1].tenant for entry in victims}),
             workload=trigger.workload if trigger is not None else ""))
         for h in struck:
@@ -569,7 +569,7 @@ class Cluster:
             crashed.succeed()
         for entry in victims:
             request, rec = entry[0], entry[1]
-            rec.disrupted = self.env._now
+            rec.disrupted = self.env.now
             rec.fault = fault_id
             if rec is not trigger and request.is_alive:
                 request.interrupt(fault_id)
@@ -675,8 +675,8 @@ class Cluster:
         contended: each phase's CPU work is served at the per-job rate, whatever else starts
         meanwhile): the CPU work of each phase is booked on the pool now, ``created`` and
         ``booted`` are filled in, and the delay until the app has started is returned (None
-        if it already has: the caller sets one timer for it). The times are ``_phase``'s, bit for bit: the same additions in the same
-        order."""
+        if it already has: the caller sets one timer for it). The times are ``_phase``'s, bit
+        for bit: the same additions in the same order."""
         pool = host.cpu
         now = t = self.env._now
         stretched = host.noise or host.parent is not None  # else ``_phase_parts``, inline
@@ -741,7 +741,7 @@ class Cluster:
                   if spec.group not in skip]
         totals = GroupTotals(self.hosts, self.index)
         while True:
-            now = self.env._now
+            now = self.env.now
             egress = self.network.egress()
             for g, spec in groups:
                 counts = self.group_counts[g]

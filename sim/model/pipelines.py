@@ -96,9 +96,9 @@ class PipelineRunner:
         if trigger.commits is not None:
             t += float(gen.exponential(1.0 / trigger.commits))
         while t < duration:
-            if t > self.env._now:
-                yield self.env.timeout(t - self.env._now)
-            self.env.process(self._run(self.env._now))
+            if t > self.env.now:
+                yield self.env.timeout(t - self.env.now)
+            self.env.process(self._run(self.env.now))
             if trigger.every is not None:
                 t += trigger.every
             elif trigger.commits is not None:
@@ -114,31 +114,31 @@ class PipelineRunner:
             self.runs += 1
             run = self.runs
             row: dict[str, Any] = {"pipeline": self.spec.name, "run": run,
-                                   "triggered": triggered, "started": self.env._now}
+                                   "triggered": triggered, "started": self.env.now}
             self.cluster.recorder.pipeline_runs.append(row)
             host = self.hosts[(run - 1) % len(self.hosts)]
             image: Image | None = None
             for i, step in enumerate(self.spec.steps):
                 if step.build is not None:
-                    row["build_start"] = self.env._now
+                    row["build_start"] = self.env.now
                     while True:  # a crash of the build host starts the build over
                         host = yield from self._build_host(run)
                         image = yield from self._build(i, host, run)
                         if image is not None:
                             break
                     row["image"] = image.name
-                    row["build_end"] = self.env._now
+                    row["build_end"] = self.env.now
                 elif step.push is not None:
-                    row["push_start"] = self.env._now
+                    row["push_start"] = self.env.now
                     yield from self._push(host, image)
-                    row["push_end"] = self.env._now
+                    row["push_end"] = self.env.now
                 elif step.test is not None:
-                    row["test_start"] = self.env._now
+                    row["test_start"] = self.env.now
                     yield from self._test(step.test, image)
-                    row["test_end"] = self.env._now
+                    row["test_end"] = self.env.now
                 elif step.rollout is not None:
                     yield from self._rollout(step.rollout, image, row)
-            row["finished"] = self.env._now
+            row["finished"] = self.env.now
 
     def _build_host(self, run: int) -> Generator[simpy.Event, Any, Any]:
         """The build host of run ``run``: round robin over the group's hosts that are up
@@ -239,7 +239,7 @@ class PipelineRunner:
         old = cluster.current[name]
         new = self._version(old, image.name if image else old.chain_key)
         row["workload"] = name
-        row["rollout_start"] = env._now
+        row["rollout_start"] = env.now
         row["bytes_before"] = cluster.bytes_downloaded
         if step.pre_pull:  # every host that is up, at once; one that crashes is skipped
             waits = []
@@ -254,7 +254,7 @@ class PipelineRunner:
                     waits.append(env.all_of(ready) | h.crashed)
             if waits:
                 yield env.all_of(waits)
-        row["switch"] = env._now
+        row["switch"] = env.now
         cluster.current[name] = new
         live = cluster.live[name]
         first = [e for e in live.values() if e.wl.chain_key != new.chain_key]
@@ -297,7 +297,7 @@ class PipelineRunner:
             row["replaced"] += len(batch)
         row["bytes_pulled"] = cluster.bytes_downloaded - row.pop("bytes_before")
         if not row.get("failed"):
-            row["rollout_end"] = env._now
+            row["rollout_end"] = env.now
 
     def _left(self, entry: Live) -> float | None:
         """The running time a replacement inherits from the instance it replaces: the rest
@@ -305,7 +305,7 @@ class PipelineRunner:
         if entry.lifetime_s is None:
             return None
         if not math.isnan(entry.stop_at):
-            return max(0.0, entry.stop_at - self.env._now)
+            return max(0.0, entry.stop_at - self.env.now)
         return entry.remaining if entry.remaining is not None else entry.lifetime_s
 
 

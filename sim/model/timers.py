@@ -13,9 +13,12 @@ events is the same, tie for tie. It is not a ``simpy.Event``: nothing may yield 
 (``&``, ``|``) or ask whether it has triggered; the model only appends callbacks to it (or
 removes one, for an interrupt) before it fires.
 
-The model reads the clock as ``env._now``, the attribute ``Environment.now`` returns: a property
-is a Python-level call, and the model reads the clock about 14 times per instance (2.3 % of the
-instructions per instance, ``benchmarks/instructions.py``). Both this and ``Wake`` rely on how
+The per-instance and per-event code (``sim.model.lifecycle``, ``sim.model.sharing`` and the
+cluster's methods a request calls) reads the clock as ``env._now``, the attribute
+``Environment.now`` returns: a property is a Python-level call, and that code reads the clock
+about 14 times per instance (2.3 % of the instructions per instance,
+``benchmarks/instructions.py``). Code that runs once per run, per fault or per pipeline step
+reads ``env.now``. Both this and ``Wake`` rely on how
 SimPy 4's ``Environment`` steps and keeps time (``pyproject.toml`` pins the major version), and
 ``tests/test_timers.py`` checks both against SimPy's own events.
 """
