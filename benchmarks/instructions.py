@@ -35,7 +35,7 @@ from run import full_shape
 from sim.experiment import expand, run
 from sim.loader import load_text
 specs = expand(load_text(yaml.safe_dump(full_shape({hosts}, 3 * {requests})), "full"))
-print(len(run(next(s for s in specs if s.variant == {variant!r})).recorder.table()))
+print(len(run(next(s for s in specs if s.variant == {variant!r})).recorder.table()["id"]))
 """
 
 # The floor of the same lifecycle (``floor.same_lifecycle``), one mode's run of ``requests``.

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.recorder import COLUMNS, TRANSITIONS, FaultRecord, Level
+from sim.recorder import COLUMNS, TRANSITIONS, FaultRecord, Level, Steps
 
 FAULT_KINDS = ("host_hardware", "host_kernel", "instance_kernel")
 
@@ -28,13 +28,13 @@ PHASES = {
 }
 
 
-def instances_frame(table: np.ndarray) -> pd.DataFrame:
+def instances_frame(table: dict[str, np.ndarray]) -> pd.DataFrame:
     """One row per instance, one column per field of ``InstanceRecord``, from the recorder's
     table (``Recorder.table``)."""
     return pd.DataFrame({c: table[c] for c in COLUMNS})
 
 
-def record_levels(table: np.ndarray) -> tuple[dict[str, Level], dict[int, Level]]:
+def record_levels(table: dict[str, np.ndarray]) -> tuple[dict[str, Steps], dict[int, Steps]]:
     """The levels the instance records hold, worked out after the run: ``running`` (from
     ``running`` to ``stopping``, or to ``removed`` when taken down before stopping),
     ``starting`` (from ``slot`` to ``running``, or to ``removed``), ``hosts_used`` (hosts
@@ -60,7 +60,7 @@ def record_levels(table: np.ndarray) -> tuple[dict[str, Level], dict[int, Level]
     before = np.where(first, 0, np.r_[0, counts[:-1]])  # each host starts empty
     flips = (before == 0) != (counts == 0)  # a host taken into use, or emptied
     levels["hosts_used"] = _level(times[flips], np.where(before[flips] == 0, 1, -1))
-    host_levels: dict[int, Level] = {}
+    host_levels: dict[int, Steps] = {}
     for a, b in itertools.pairwise([*np.flatnonzero(first).tolist(), len(hosts)]):
         host_levels[int(hosts[a])] = _from_points(times[a:b], counts[a:b])
     return levels, host_levels
@@ -89,7 +89,7 @@ def _changes(starts: np.ndarray, ends: np.ndarray, *keys: np.ndarray
     return (times, deltas, *(np.concatenate([k, k[ended]]) for k in keys))
 
 
-def _level(times: np.ndarray, deltas: np.ndarray) -> Level:
+def _level(times: np.ndarray, deltas: np.ndarray) -> Steps:
     """A level from 0 that changes by ``deltas`` at ``times`` (in any order)."""
     order = np.argsort(times, kind="stable")
     times, values = times[order], np.cumsum(deltas[order])
@@ -97,16 +97,12 @@ def _level(times: np.ndarray, deltas: np.ndarray) -> Level:
     return _from_points(times[keep], values[keep])
 
 
-def _from_points(times: np.ndarray, values: np.ndarray) -> Level:
+def _from_points(times: np.ndarray, values: np.ndarray) -> Steps:
     """A level that is 0 from time 0 and ``values[i]`` from ``times[i]`` on."""
-    level = Level()
-    t, v = times.tolist(), values.tolist()
-    if t and t[0] == level.times[0]:
-        level.values[0] = v.pop(0)
-        t.pop(0)
-    level.times.extend(t)
-    level.values.extend(v)
-    return level
+    if len(times) and times[0] == 0.0:
+        return Steps(times, values)
+    return Steps(np.concatenate([[0.0], times]),
+                 np.concatenate([np.zeros(1, dtype=values.dtype), values]))
 
 
 def describe(values: np.ndarray) -> dict[str, float | None]:
@@ -118,7 +114,7 @@ def describe(values: np.ndarray) -> dict[str, float | None]:
             "p99": float(p99), "max": float(np.max(values))}
 
 
-def time_average(level: Level | None, start: float, end: float) -> float:
+def time_average(level: Level | Steps | None, start: float, end: float) -> float:
     """The time average of a piecewise-constant level over [start, end]."""
     if level is None or end <= start:
         return 0.0
@@ -129,7 +125,7 @@ def time_average(level: Level | None, start: float, end: float) -> float:
     return float(np.sum(values * (hi - lo)) / (end - start))
 
 
-def time_quantile(level: Level | None, q: float, start: float, end: float) -> float:
+def time_quantile(level: Level | Steps | None, q: float, start: float, end: float) -> float:
     """The ``q`` quantile of a level's value over [start, end], weighting values by time."""
     if level is None or end <= start:
         return 0.0
@@ -142,7 +138,7 @@ def time_quantile(level: Level | None, q: float, start: float, end: float) -> fl
     return float(values[order][min(index, len(order) - 1)])
 
 
-def _window(level: Level, start: float, end: float) -> tuple[np.ndarray, int, int]:
+def _window(level: Level | Steps, start: float, end: float) -> tuple[np.ndarray, int, int]:
     """A level's values and the index range [first, last) of those it takes in [start, end]."""
     times, values = level.arrays()
     first = max(int(np.searchsorted(times, start, side="right")) - 1, 0)
@@ -150,7 +146,7 @@ def _window(level: Level, start: float, end: float) -> tuple[np.ndarray, int, in
     return values, first, last
 
 
-def peak(level: Level | None, start: float, end: float) -> float:
+def peak(level: Level | Steps | None, start: float, end: float) -> float:
     """The largest value a level takes in [start, end]."""
     if level is None:
         return 0.0
@@ -158,10 +154,11 @@ def peak(level: Level | None, start: float, end: float) -> float:
     return float(values[first:last].max()) if last > first else 0.0
 
 
-def summarize(frame: pd.DataFrame, levels: dict[str, Level], host_levels: dict[int, Level],
-              memory_capacity: float, warmup: float, duration: float,
+def summarize(frame: pd.DataFrame, levels: dict[str, Level | Steps],
+              host_levels: dict[int, Level | Steps], memory_capacity: float, warmup: float,
+              duration: float,
               faults: list[FaultRecord] | None = None,
-              physical_levels: dict[int, Level] | None = None,
+              physical_levels: dict[int, Level | Steps] | None = None,
               pipeline_runs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The metrics of one run (one variant) as they appear in ``summary.json``.
 
@@ -234,7 +231,7 @@ def _mean(values: list[float]) -> float | None:
 
 
 def pipeline_metrics(runs: list[dict[str, Any]], frame: pd.DataFrame,
-                     levels: dict[str, Level]) -> dict[str, Any]:
+                     levels: dict[str, Level | Steps]) -> dict[str, Any]:
     """Per pipeline: runs, mean step times over the runs that reached them, and what the
     rollouts did: bytes pulled, peak registry egress, the dip in running instances, and the
     start-up p99 of instances requested while a rollout was in progress."""
@@ -277,15 +274,16 @@ def pipeline_metrics(runs: list[dict[str, Any]], frame: pd.DataFrame,
     return out
 
 
-def _value_at(level: Level | None, t: float) -> float:
+def _value_at(level: Level | Steps | None, t: float) -> float:
     """The level's value just before ``t`` (before anything that happens at ``t``)."""
     if level is None:
         return 0.0
-    i = int(np.searchsorted(level.arrays()[0], t, side="left")) - 1
-    return float(level.values[max(i, 0)])
+    times, values = level.arrays()
+    i = int(np.searchsorted(times, t, side="left")) - 1
+    return float(values[max(i, 0)])
 
 
-def _minimum(level: Level | None, start: float, end: float) -> float:
+def _minimum(level: Level | Steps | None, start: float, end: float) -> float:
     """The smallest value a level takes in [start, end]."""
     if level is None:
         return 0.0
@@ -293,9 +291,10 @@ def _minimum(level: Level | None, start: float, end: float) -> float:
     return float(values[first:max(last, first + 1)].min())
 
 
-def isolation_metrics(frame: pd.DataFrame, restarts: pd.DataFrame, levels: dict[str, Level],
-                      host_levels: dict[int, Level], warmup: float, duration: float,
-                      faults: list[FaultRecord], physical_levels: dict[int, Level]
+def isolation_metrics(frame: pd.DataFrame, restarts: pd.DataFrame,
+                      levels: dict[str, Level | Steps], host_levels: dict[int, Level | Steps],
+                      warmup: float, duration: float,
+                      faults: list[FaultRecord], physical_levels: dict[int, Level | Steps]
                       ) -> dict[str, Any]:
     """Faults, blast radius, availability, kernel sharing across tenants and slowdown.
 
@@ -367,7 +366,7 @@ def _availability(frame: pd.DataFrame, warmup: float, duration: float
     return (ran / requested if requested > 0 else None), lost
 
 
-def per_host_peaks(host_levels: dict[int, Level], n_hosts: int, warmup: float,
+def per_host_peaks(host_levels: dict[int, Level | Steps], n_hosts: int, warmup: float,
                    duration: float) -> list[float]:
     """The most instances each host held at once after warm-up (0 for hosts never used)."""
     return [peak(host_levels.get(h), warmup, duration) for h in range(n_hosts)]

@@ -25,6 +25,7 @@ import simpy
 from sim import __version__, traces
 from sim.config import ResolvedProfile, Scenario, TraceArrivals
 from sim.loader import Loaded
+from sim.model import timers
 from sim.model.cluster import build
 from sim.recorder import Recorder
 from sim.rng import generator
@@ -177,6 +178,6 @@ def run(spec: RunSpec) -> RunResult:
     cluster = build(env, spec.scenario, spec.profiles, spec.seed, spec.replication, recorder,
                     replays(spec.scenario, spec.seed, spec.replication))
     with _simulation_gc():
-        env.run(until=spec.scenario.duration)
+        timers.run(env, spec.scenario.duration)
     cluster.finish()
     return RunResult(spec, recorder, time.perf_counter() - started)

@@ -7,7 +7,8 @@ recorder, so tests can inspect one directly.
 An instance's record is an object while its attempt is in progress (the model fills in its
 transition times); once the model closes it, it is packed into a chunk of rows (a NumPy
 structured array of ``CHUNK_ROWS`` rows, 201 bytes a row), so a run of a million instances
-holds only the records in progress as objects, and the table at the end is a concatenation.
+holds only the records in progress as objects, and the table at the end is a concatenation,
+column by column.
 The chunks stay in memory rather than going to disk: the results are one table in memory at
 the end anyway (``sim.results``), so a spill would not lower the peak.
 """
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from array import array
+from collections.abc import MutableSequence
 import operator
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,8 +92,8 @@ class FaultRecord:
 class Level:
     """A piecewise-constant quantity: ``values[i]`` holds from ``times[i]`` on."""
 
-    times: list[float] = field(default_factory=lambda: [0.0])
-    values: list[float] = field(default_factory=lambda: [0.0])
+    times: MutableSequence[float] = field(default_factory=lambda: [0.0])
+    values: MutableSequence[float] = field(default_factory=lambda: [0.0])
     # (length, last time, last value) when ``arrays`` last made them, and the arrays
     _arrays: tuple[tuple[int, float, float], np.ndarray, np.ndarray] | None = field(
         default=None, init=False, repr=False, compare=False)
@@ -100,7 +103,7 @@ class Level:
         it changes only by appending, or by replacing its last value)."""
         stamp = (len(self.times), self.times[-1], self.values[-1])
         if self._arrays is None or self._arrays[0] != stamp:
-            self._arrays = (stamp, np.asarray(self.times), np.asarray(self.values))
+            self._arrays = (stamp, np.array(self.times), np.array(self.values))  # copies
         return self._arrays[1], self._arrays[2]
 
     def set(self, time: float, value: float) -> None:
@@ -110,6 +113,30 @@ class Level:
         else:
             self.times.append(time)
             self.values.append(value)
+
+
+class Steps:
+    """A piecewise-constant quantity worked out after the run (``sim.analysis``), held as the
+    arrays ``Level.arrays`` gives: ``values[i]`` holds from ``times[i]`` on, the first time is
+    0. Read-only; ``times`` and ``values`` are made as lists only when asked for."""
+
+    __slots__ = ("_times", "_values")
+
+    def __init__(self, times: np.ndarray, values: np.ndarray) -> None:
+        self._times = times
+        self._values = values
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """``times`` and ``values`` as arrays."""
+        return self._times, self._values
+
+    @property
+    def times(self) -> list[float]:
+        return self._times.tolist()  # type: ignore[no-any-return]
+
+    @property
+    def values(self) -> list[float]:
+        return self._values.tolist()  # type: ignore[no-any-return]
 
 
 class Recorder:
@@ -143,24 +170,30 @@ class Recorder:
             self._chunks.append(np.array(self._closed, dtype=ROW))
             self._closed = []
 
-    def table(self) -> np.ndarray:
-        """Every instance's record as a row (``ROW``), in the order of their ids; records
-        still open as they are now."""
+    def table(self) -> dict[str, np.ndarray]:
+        """Every instance's record, one array per field (``COLUMNS``, typed as ``ROW`` types
+        them), in the order of their ids; records still open as they are now. Column by
+        column: copying rows of a structured type with object fields is NumPy's slow path."""
         rows = self._closed + [_as_row(r) for r in self._open.values()]
-        parts = [*self._chunks, np.array(rows, dtype=ROW)]
-        table = np.concatenate(parts) if len(parts) > 1 else parts[0]
-        return table[np.argsort(table["id"], kind="stable")]
+        chunks = [*self._chunks, np.array(rows, dtype=ROW)]
+        order = np.argsort(np.concatenate([chunk["id"] for chunk in chunks]), kind="stable")
+        return {name: np.concatenate([chunk[name] for chunk in chunks])[order]
+                for name in COLUMNS}
 
     def level(self, name: str, time: float, value: float) -> None:
         """A cluster-wide level changed."""
         self.level_of(name).set(time, value)
 
-    def level_of(self, name: str) -> Level:
+    def level_of(self, name: str, dense: bool = False) -> Level:
         """The cluster-wide level ``name`` (made, at 0 from time 0, when first asked for:
-        ask when it first changes)."""
+        ask when it first changes). ``dense``: its times and values are kept as arrays of
+        doubles (``array.array``), not lists of float objects, for a level of floats that
+        changes at every placement: at a million instances the lists' objects, scattered over
+        the heap, took a quarter of a second to read into arrays."""
         level = self.levels.get(name)
         if level is None:
-            level = self.levels[name] = Level()
+            level = self.levels[name] = (Level(array("d", [0.0]), array("d", [0.0])) if dense
+                                         else Level())
         return level
 
     def physical_level(self, host: int, time: float, value: float) -> None:

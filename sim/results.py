@@ -64,9 +64,9 @@ def collect(result: RunResult, key: str | None = None) -> RunOutput:
     spec = result.spec
     scenario = spec.scenario
     rec = result.recorder
-    rows = rec.table()
-    frame = analysis.instances_frame(rows)
-    derived, host_levels = analysis.record_levels(rows)
+    columns = rec.table()
+    frame = analysis.instances_frame(columns)
+    derived, host_levels = analysis.record_levels(columns)
     levels = {**rec.levels, **derived}
     names = {h["host"]: h["name"] for h in rec.hosts}
     frame.insert(5, "host_name", frame["host"].map(names).fillna(""))

@@ -373,7 +373,8 @@ def test_faults_restarts_and_rollouts_leave_no_capacity_behind(seed, delay, late
         h: (lv.times, lv.values) for h, lv in live_hosts.items()}
     on_host = {h.index: 0 for h in cluster.hosts}
     running = 0
-    for r in recorder.table():
+    table = recorder.table()
+    for r in (dict(zip(table, row)) for row in zip(*table.values())):
         if r["host"] >= 0 and math.isnan(r["removed"]):
             on_host[int(r["host"])] += 1
         if not (math.isnan(r["running"]) or not math.isnan(r["stopping"])

@@ -1,15 +1,16 @@
 """The model's own events against SimPy's: a ``Wake`` fires when a ``Timeout`` of the same
 delay scheduled at the same moment would, in the same order among ties, with the clock the model
 reads (``env._now``) equal to ``env.now``; an urgent event goes before the normal events due
-at its instant."""
+at its instant; ``run`` processes what ``Environment.run`` would."""
 
 from __future__ import annotations
 
+import pytest
 import simpy
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim.model.timers import Wake, urgent, wake
+from sim.model.timers import Wake, run, urgent, wake
 
 
 @given(st.lists(st.tuples(st.sampled_from([0.0, 0.5, 1.0, 2.5]), st.booleans()),
@@ -58,3 +59,52 @@ def test_urgent_goes_before_normal_events_due_then():
     urgent(env, lambda e: seen.append(("urgent", e.value)), value=7)
     env.run()
     assert seen == [("urgent", 7), "normal"]
+
+
+@given(st.lists(st.tuples(st.sampled_from(["wake", "timeout", "urgent", "process"]),
+                          st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.0])), min_size=1, max_size=25),
+       st.sampled_from([1.0, 2.0, 2.5, 10.0]))
+def test_run_processes_what_environment_run_does(plan, until):
+    """``timers.run`` against ``Environment.run``: the same events fire in the same order at
+    the same times (ties, urgent events and events due exactly at the end included), events
+    they schedule included, and the clock ends at ``until``."""
+    def trace(runner) -> tuple[list[tuple[int, str, float]], float]:
+        env = simpy.Environment()
+        seen: list[tuple[int, str, float]] = []
+
+        def later(k: int, what: str):
+            def step(_event):
+                seen.append((k, what, env.now))
+                if what == "first" and k % 2:  # a follow-up, due at once or later
+                    wake(env, float(k % 3), later(k, "then"))
+            return step
+
+        def process(k: int, delay: float):
+            yield env.timeout(delay)
+            seen.append((k, "process", env.now))
+            yield env.timeout(delay)
+            seen.append((k, "process again", env.now))
+
+        for k, (kind, delay) in enumerate(plan):
+            if kind == "wake":
+                wake(env, delay, later(k, "first"))
+            elif kind == "timeout":
+                env.timeout(delay).callbacks.append(later(k, "first"))
+            elif kind == "urgent":
+                urgent(env, later(k, "first"))
+            else:
+                env.process(process(k, delay))
+        runner(env)
+        return seen, env.now
+
+    assert trace(lambda env: run(env, until)) == trace(lambda env: env.run(until=until))
+
+
+def test_run_raises_a_failure_nobody_handled_and_refuses_a_past_end():
+    env = simpy.Environment()
+    env.timeout(1.0).callbacks.append(lambda _e: env.event().fail(KeyError("lost")))
+    with pytest.raises(KeyError, match="lost"):
+        run(env, 5.0)
+    assert env.now == 1.0
+    with pytest.raises(ValueError, match="greater than"):
+        run(env, 1.0)

@@ -227,7 +227,7 @@ class Cluster:
         committed = counts["memory_committed"] = counts["memory_committed"] + delta * wl.need.memory
         level = self._committed
         if level is None:
-            level = self._committed = self.recorder.level_of("memory_committed")
+            level = self._committed = self.recorder.level_of("memory_committed", dense=True)
         now = self.env._now
         if level.times[-1] == now:  # level.set(now, committed), inline
             level.values[-1] = committed
