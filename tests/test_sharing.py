@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import math
 
 import pytest
@@ -9,7 +10,9 @@ import simpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sim.model import sharing
 from sim.model.sharing import Network, SharedCapacity
+from sim.model.timers import wake
 
 
 def finish_times(env, events):
@@ -212,3 +215,66 @@ def test_a_crash_clears_a_host_s_downloads_and_the_others_take_its_share():
     # fast: 90 bytes by 1 s, then the remaining 90 at 100/s: done at 1.9 s
     assert finish_times(env, [kept]) == [pytest.approx(1.9)]
     assert not lost.triggered and net.egress() == 0.0
+
+
+def _on_timer_firing_every_event(pool: SharedCapacity, generation: int) -> None:
+    """``SharedCapacity._on_timer`` as it was before a lone job's completion ran inline: every
+    job done fires its event."""
+    if generation != pool._generation:
+        return
+    pool._advance()
+    finished = False
+    tolerance = sharing._tolerance(pool._virtual, pool.rate(), pool.env._now)
+    while pool._heap and pool._heap[0][0] <= pool._virtual + tolerance:
+        _, _, done = heapq.heappop(pool._heap)
+        done.fire()
+        finished = True
+    if finished:
+        pool._changed()
+    else:
+        pool._schedule()
+
+
+@settings(max_examples=150, deadline=None)
+@given(jobs=st.lists(st.tuples(st.sampled_from([0.0, 1.0, 2.0, 3.0]),
+                               st.sampled_from([1.0, 2.0, 4.0]),
+                               st.sampled_from([0.0, 0.0, 1.0]),
+                               st.sampled_from(["step", "process", "timer"])),
+                     min_size=1, max_size=12))
+def test_a_lone_job_done_runs_its_callbacks_in_the_order_its_event_would(jobs):
+    """Jobs starting at tying times (some followed by a wait, some awaited by a SimPy process
+    that starts another job when it resumes), with timers due at the same instants: every
+    callback runs at the time and in the order it runs when every job's completion is an
+    event of its own."""
+    def trace() -> list[tuple[int, str, float]]:
+        env = simpy.Environment()
+        pool = SharedCapacity(env, 2.0)
+        seen: list[tuple[int, str, float]] = []
+
+        def begin(k: int, work: float, then: float, kind: str):
+            def start(_event):
+                if kind == "timer":  # something else due when the job may end
+                    wake(env, work / 2.0, lambda _e: seen.append((k, "timer", env.now)))
+                    return
+                done = pool.run(work, then)
+                if kind == "step":
+                    done.callbacks.append(lambda _e: seen.append((k, "done", env.now)))
+                else:
+                    env.process(waiter(k, done, work))
+            return start
+
+        def waiter(k: int, done, work: float):
+            yield done
+            seen.append((k, "resumed", env.now))
+            yield pool.run(work / 2.0)
+            seen.append((k, "again", env.now))
+
+        for k, (at, work, then, kind) in enumerate(jobs):
+            wake(env, at, begin(k, work, then, kind))
+        env.run()
+        return seen
+
+    inline = trace()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SharedCapacity, "_on_timer", _on_timer_firing_every_event)
+        assert inline == trace()

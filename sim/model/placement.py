@@ -159,8 +159,8 @@ class CapacityIndex:
         of its new state (and into the arrays at the next ``refresh``)."""
         i = host.index
         self._stale.add(i)
-        key = (float(host.memory_free) if host.outages == 0 else -math.inf,  # _state, inline
-               float(host.vcpu_free), float(host.partitions_free), float(host.disk_free),
+        key = (host.memory_free if host.outages == 0 else -math.inf,  # _state, inline
+               host.vcpu_free, host.partitions_free, host.disk_free,
                host.claimed_key or host.claimed_layers())
         left = self._where[i]
         old = left.key
@@ -216,9 +216,9 @@ class CapacityIndex:
 
 def _state(host: Host) -> StateKey:
     """What the policies see of a host besides its group (as the arrays hold it)."""
-    memory = float(host.memory_free) if host.outages == 0 else -math.inf  # down: no fit
-    return (memory, float(host.vcpu_free), float(host.partitions_free),
-            float(host.disk_free), host.claimed_layers())
+    memory = host.memory_free if host.outages == 0 else -math.inf  # down: no fit
+    return (memory, host.vcpu_free, host.partitions_free, host.disk_free,
+            host.claimed_layers())
 
 
 @dataclass(eq=False)
@@ -292,7 +292,11 @@ class Placement:
         Pass the same ``candidates`` object for the same set (the workload's): the index
         recognises it by identity, and works out which host groups it covers only once."""
         ix = self.index
-        groups = ix.groups_of(candidates) if allowed is None else None
+        groups = None
+        if allowed is None:
+            cover = ix._cover.get(id(candidates))  # ``groups_of``, inline when known
+            groups = (cover[1] if cover is not None and cover[0] is candidates
+                      else ix.groups_of(candidates))
         if groups is None:
             return self.scan(candidates, need, chain_key, chain, allowed)
         known = self._token_of.get((id(need), chain_key))

@@ -50,6 +50,18 @@ class Done(simpy.Event):
         self._value = None
         self.env.schedule(self, NORMAL, served_in + self.then)
 
+    def complete(self) -> None:
+        """The work is served now and nothing else is due now (``then`` is 0): run the
+        callbacks at once, as ``Environment.step`` would process the event ``fire`` schedules,
+        which would be the next one processed."""
+        if self._value is not PENDING:
+            raise RuntimeError(f"{self} has already been triggered")
+        self._ok = True
+        self._value = None
+        callbacks, self.callbacks = self.callbacks, None  # type: ignore[assignment]
+        for callback in callbacks:
+            callback(self)
+
 
 class SharedCapacity:
     """``capacity`` units/s shared equally by the jobs present, each at most ``per_job_cap``.
@@ -213,16 +225,30 @@ class SharedCapacity:
         if generation != self._generation:
             return  # superseded by a later change
         self._advance()
-        finished = False
-        tolerance = _tolerance(self._virtual, self.rate(), self.env._now)
-        while self._heap and self._heap[0][0] <= self._virtual + tolerance:
-            _, _, done = heapq.heappop(self._heap)
-            done.fire()
-            finished = True
-        if finished:
-            self._changed()
-        else:
+        now = self.env._now
+        tolerance = _tolerance(self._virtual, self.rate(), now)
+        heap = self._heap
+        if not (heap and heap[0][0] <= self._virtual + tolerance):
             self._schedule()
+            return
+        _, _, done = heapq.heappop(heap)
+        if heap and heap[0][0] <= self._virtual + tolerance:  # more than one job done now
+            done.fire()
+            while heap and heap[0][0] <= self._virtual + tolerance:
+                heapq.heappop(heap)[2].fire()
+            self._changed()
+            return
+        queue = self.env._queue  # type: ignore[attr-defined]
+        if done.then > 0 or (queue and queue[0][0] <= now):
+            done.fire()
+            self._changed()
+            return
+        # One job done, and nothing else due now: its event, fired now, would be the next
+        # processed, after this timer and whatever ``_changed`` schedules (later, or now but
+        # after it). So its callbacks run here, after ``_changed``, in that same order: the
+        # same order of events as firing it, without an event of its own.
+        self._changed()
+        done.complete()
 
 
 class Link:
