@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import operator
 from array import array
 from collections.abc import MutableSequence
-import operator
 from dataclasses import dataclass, field
 from typing import Any
 
