@@ -201,8 +201,9 @@ class SharedCapacity:
 
     def _advance(self) -> None:
         now = self.env._now
-        if self._heap and now > self._stamp:
-            self._virtual += self.rate() * (now - self._stamp)
+        n = len(self._heap)  # jobs only a contended pool keeps: ``rate()``, inline
+        if n and now > self._stamp:
+            self._virtual += min(self.per_job_cap, self.capacity / n) * (now - self._stamp)
         self._stamp = now
 
     def _changed(self) -> None:
@@ -212,9 +213,10 @@ class SharedCapacity:
 
     def _schedule(self) -> None:
         self._generation += 1
-        if not self._heap:
+        n = len(self._heap)
+        if not n:
             return
-        rate = self.rate()
+        rate = min(self.per_job_cap, self.capacity / n)  # ``rate()``, inline (contended)
         if rate <= 0:
             return
         delay = max(0.0, (self._heap[0][0] - self._virtual) / rate)
@@ -226,8 +228,9 @@ class SharedCapacity:
             return  # superseded by a later change
         self._advance()
         now = self.env._now
-        tolerance = _tolerance(self._virtual, self.rate(), now)
         heap = self._heap
+        rate = min(self.per_job_cap, self.capacity / len(heap)) if heap else 0.0  # ``rate()``
+        tolerance = _tolerance(self._virtual, rate, now)
         if not (heap and heap[0][0] <= self._virtual + tolerance):
             self._schedule()
             return
