@@ -180,4 +180,5 @@ def run(spec: RunSpec) -> RunResult:
     with _simulation_gc():
         timers.run(env, spec.scenario.duration)
     cluster.finish()
+    timers.discard(env)  # the run is over
     return RunResult(spec, recorder, time.perf_counter() - started)

@@ -78,6 +78,7 @@ class Request:
         "_fetches",
         "_finished",
         "_host",
+        "_interruptible",
         "_retiring_stop",
         "_slot",
         "_step",
@@ -114,6 +115,10 @@ class Request:
         self.live: Live | None = None
         if live:  # registered with the cluster once it begins
             self.live = Live(self, rec, wl, draws.lifetime_s, on_running=on_running)
+        # the event it waits for and the step it will run, kept only where an interrupt may
+        # take the step off: else a request waiting on a timer would hold it and be held by
+        # it, a reference cycle for the collector at the end of a run
+        self._interruptible = cluster.interruptible
         self._target: simpy.Event | Wake | None = None
         self._step: Step | None = None
         if at_once:
@@ -126,15 +131,18 @@ class Request:
 
     def _wait(self, event: simpy.Event | Wake, step: Step) -> None:
         """Run ``step`` when ``event`` fires (it has not been processed yet)."""
-        self._target = event
-        self._step = step
+        if self._interruptible:  # what an interrupt takes the step off
+            self._target = event
+            self._step = step
         event.callbacks.append(step)
 
     def _sleep(self, delay: float, step: Step) -> None:
         """Run ``step`` ``delay`` seconds from now (``delay >= 0``): ``timers.wake``, inline."""
-        timer = self._target = Wake()
+        timer = Wake()
         timer.callbacks = [step]
-        self._step = step
+        if self._interruptible:
+            self._target = timer
+            self._step = step
         self.env.schedule(timer, NORMAL, delay)  # type: ignore[arg-type]
 
     def _then(self, event: simpy.Event | Wake | None, step: Step) -> None:

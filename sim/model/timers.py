@@ -1,8 +1,8 @@
-"""The model's own events on SimPy's schedule: timers that only run callbacks, and urgent
-events.
+"""The model's own events on SimPy's schedule: timers that only run callbacks, urgent
+events, and the loop that processes them.
 
-Owns: how the model puts a callback on the event queue without a SimPy process. Must not:
-know what the callbacks do.
+Owns: how the model puts a callback on the event queue without a SimPy process, and how a
+run steps through the queue. Must not: know what the callbacks do.
 
 ``Wake`` is a timer as light as ``simpy.Environment.step`` needs an event to be: a list of
 callbacks and ``_ok`` (a timer cannot fail). ``simpy.Timeout`` costs a Python-level
@@ -96,3 +96,12 @@ def run(env: simpy.Environment, until: float) -> None:
             exc = type(event._value)(*event._value.args)
             exc.__cause__ = event._value
             raise exc
+
+
+def discard(env: simpy.Environment) -> None:
+    """After a run: drop the events still pending, and the callbacks they hold (the requests in
+    progress). They are freed at once, by reference counting, where they would otherwise stay
+    in reference cycles through the environment until the cyclic collector found them."""
+    for *_, event in env._queue:
+        event.callbacks = None
+    env._queue.clear()
