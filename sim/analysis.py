@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -154,11 +155,11 @@ def peak(level: Level | Steps | None, start: float, end: float) -> float:
     return float(values[first:last].max()) if last > first else 0.0
 
 
-def summarize(frame: pd.DataFrame, levels: dict[str, Level | Steps],
-              host_levels: dict[int, Level | Steps], memory_capacity: float, warmup: float,
+def summarize(frame: pd.DataFrame, levels: Mapping[str, Level | Steps],
+              host_levels: Mapping[int, Level | Steps], memory_capacity: float, warmup: float,
               duration: float,
               faults: list[FaultRecord] | None = None,
-              physical_levels: dict[int, Level | Steps] | None = None,
+              physical_levels: Mapping[int, Level | Steps] | None = None,
               pipeline_runs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The metrics of one run (one variant) as they appear in ``summary.json``.
 
@@ -231,7 +232,7 @@ def _mean(values: list[float]) -> float | None:
 
 
 def pipeline_metrics(runs: list[dict[str, Any]], frame: pd.DataFrame,
-                     levels: dict[str, Level | Steps]) -> dict[str, Any]:
+                     levels: Mapping[str, Level | Steps]) -> dict[str, Any]:
     """Per pipeline: runs, mean step times over the runs that reached them, and what the
     rollouts did: bytes pulled, peak registry egress, the dip in running instances, and the
     start-up p99 of instances requested while a rollout was in progress."""
@@ -292,9 +293,9 @@ def _minimum(level: Level | Steps | None, start: float, end: float) -> float:
 
 
 def isolation_metrics(frame: pd.DataFrame, restarts: pd.DataFrame,
-                      levels: dict[str, Level | Steps], host_levels: dict[int, Level | Steps],
+                      levels: Mapping[str, Level | Steps], host_levels: Mapping[int, Level | Steps],
                       warmup: float, duration: float,
-                      faults: list[FaultRecord], physical_levels: dict[int, Level | Steps]
+                      faults: list[FaultRecord], physical_levels: Mapping[int, Level | Steps]
                       ) -> dict[str, Any]:
     """Faults, blast radius, availability, kernel sharing across tenants and slowdown.
 
@@ -366,7 +367,7 @@ def _availability(frame: pd.DataFrame, warmup: float, duration: float
     return (ran / requested if requested > 0 else None), lost
 
 
-def per_host_peaks(host_levels: dict[int, Level | Steps], n_hosts: int, warmup: float,
+def per_host_peaks(host_levels: Mapping[int, Level | Steps], n_hosts: int, warmup: float,
                    duration: float) -> list[float]:
     """The most instances each host held at once after warm-up (0 for hosts never used)."""
     return [peak(host_levels.get(h), warmup, duration) for h in range(n_hosts)]

@@ -19,6 +19,7 @@ from scipy import stats
 from sim import analysis
 from sim.demand import carriers
 from sim.experiment import RunResult, RunSpec, run
+from sim.recorder import Level, Steps
 
 
 @dataclass
@@ -67,7 +68,7 @@ def collect(result: RunResult, key: str | None = None) -> RunOutput:
     columns = rec.table()
     frame = analysis.instances_frame(columns)
     derived, host_levels = analysis.record_levels(columns)
-    levels = {**rec.levels, **derived}
+    levels: dict[str, Level | Steps] = {**rec.levels, **derived}
     names = {h["host"]: h["name"] for h in rec.hosts}
     frame.insert(5, "host_name", frame["host"].map(names).fillna(""))
     skip = carriers(list(scenario.hosts))  # their memory is the container-host VMs'

@@ -90,7 +90,7 @@ class SharedCapacity:
         self.on_count_change = on_count_change
         self._virtual = 0.0
         self._stamp = env._now
-        self._heap: list[tuple[float, int, simpy.Event]] = []
+        self._heap: list[tuple[float, int, Done]] = []
         self._seq = itertools.count()
         self._generation = 0
         self.uncontended = max_jobs is not None and max_jobs * per_job_cap <= capacity

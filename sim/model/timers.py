@@ -87,9 +87,9 @@ def run(env: simpy.Environment, until: float) -> None:
     while True:  # the queue holds ``stop`` until it is reached: never empty before
         env._now, _, _, event = pop(queue)
         if event is stop:
-            stop.callbacks = None  # processed
+            stop.callbacks = None  # type: ignore[assignment]  # processed
             return
-        callbacks, event.callbacks = event.callbacks, None
+        callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
         for callback in callbacks:
             callback(event)
         if not event._ok and not hasattr(event, "_defused"):  # a failure nobody handled
@@ -103,5 +103,5 @@ def discard(env: simpy.Environment) -> None:
     progress). They are freed at once, by reference counting, where they would otherwise stay
     in reference cycles through the environment until the cyclic collector found them."""
     for *_, event in env._queue:
-        event.callbacks = None
+        event.callbacks = None  # type: ignore[assignment]
     env._queue.clear()
