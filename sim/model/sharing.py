@@ -235,15 +235,12 @@ class SharedCapacity:
             self._schedule()
             return
         _, _, done = heapq.heappop(heap)
-        if heap and heap[0][0] <= self._virtual + tolerance:  # more than one job done now
+        queue = self.env._queue  # type: ignore[attr-defined]
+        if (heap and heap[0][0] <= self._virtual + tolerance  # more than one job done now
+                or done.then > 0 or (queue and queue[0][0] <= now)):
             done.fire()
             while heap and heap[0][0] <= self._virtual + tolerance:
                 heapq.heappop(heap)[2].fire()
-            self._changed()
-            return
-        queue = self.env._queue  # type: ignore[attr-defined]
-        if done.then > 0 or (queue and queue[0][0] <= now):
-            done.fire()
             self._changed()
             return
         # One job done, and nothing else due now: its event, fired now, would be the next
