@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from sim.model import sharing
 from sim.model.sharing import Network, SharedCapacity
-from sim.model.timers import wake
+from sim.model.timers import Wake, wake
 
 
 def finish_times(env, events):
@@ -217,10 +217,10 @@ def test_a_crash_clears_a_host_s_downloads_and_the_others_take_its_share():
     assert not lost.triggered and net.egress() == 0.0
 
 
-def _on_timer_firing_every_event(pool: SharedCapacity, generation: int) -> None:
+def _on_timer_firing_every_event(pool: SharedCapacity, timer: Wake) -> None:
     """``SharedCapacity._on_timer`` as it was before a lone job's completion ran inline: every
     job done fires its event."""
-    if generation != pool._generation:
+    if timer is not pool._timer:
         return
     pool._advance()
     finished = False

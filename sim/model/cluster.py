@@ -703,7 +703,8 @@ class Cluster:
         rec.created, rec.booted = ends[0], ends[1]
         if t == now:
             return None
-        return _delay_to(now, t)
+        delay = t - now
+        return delay if now + delay == t else _delay_to(now, t)
 
     def fetch(self, host: Host, layer: Layer, rec: InstanceRecord | None = None) -> LayerFetch:
         """Bring ``layer`` to ``host`` from the registry, or join the download on its way."""

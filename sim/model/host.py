@@ -31,10 +31,22 @@ class Slots:
         self.users = 0
         self.waiting: deque[SlotRequest] = deque()
 
-    def request(self) -> SlotRequest:
+    # what ``request`` returns for a slot granted at once is the slots themselves: nobody
+    # waits, so there is nothing to remember but where to give the slot back
+    granted = True
+    event = None
+
+    def request(self) -> Slots | SlotRequest:
         """A request for a slot: ``granted`` now, or with an ``event`` that fires once it
         is; ``give_back`` returns the slot (or withdraws the request)."""
+        if not self.waiting and self.users < self.capacity:
+            self.users += 1
+            return self  # granted at once
         return SlotRequest(self)
+
+    def give_back(self) -> None:
+        """Give back a slot granted at once (``request`` returned the slots)."""
+        self._release(True)
 
     def _grant(self, _event: simpy.Event | None = None) -> None:
         """Grant the first waiter a slot if one is free (one at a time, as SimPy does)."""
@@ -61,16 +73,12 @@ class SlotRequest:
     __slots__ = ("event", "granted", "slots")
 
     def __init__(self, slots: Slots) -> None:
+        """A request that waits (``Slots.request`` grants one at once without it)."""
         self.slots = slots
-        self.event: simpy.Event | None = None
-        if not slots.waiting and slots.users < slots.capacity:
-            slots.users += 1
-            self.granted = True  # at once: nobody waits for an event
-        else:
-            self.granted = False
-            self.event = simpy.Event(slots.env)
-            slots.waiting.append(self)
-            slots._grant()
+        self.granted = False
+        self.event: simpy.Event | None = simpy.Event(slots.env)
+        slots.waiting.append(self)
+        slots._grant()
 
     def give_back(self) -> None:
         """Give the slot back, or withdraw the request if it is still waiting."""

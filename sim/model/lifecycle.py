@@ -37,7 +37,7 @@ from sim.recorder import InstanceRecord
 
 if TYPE_CHECKING:
     from sim.model.cluster import Cluster, WorkloadRuntime
-    from sim.model.host import Host, LayerFetch, SlotRequest
+    from sim.model.host import Host, LayerFetch, SlotRequest, Slots
 
 RETIRE = "retire"  # the cause of an interrupt that stops an instance for a rollout
 
@@ -106,7 +106,7 @@ class Request:
         self.remaining = draws.lifetime_s  # running time it still wants (None: to the end)
         self.fault_s = draws.fault_s  # running time until it triggers a kernel fault
         self.is_alive = True
-        self._slot: SlotRequest | None = None  # the start slot it holds or waits for
+        self._slot: Slots | SlotRequest | None = None  # the start slot it holds or waits for
         self._host: Host | None = None
         self._fetches: list[LayerFetch] | tuple[()] = ()  # the pulls it waits for
         self._batch: tuple[BatchShare, int, simpy.Event] | None = None
@@ -225,7 +225,7 @@ class Request:
             cluster._release(host, wl, rec)
             self._outcome("done")
             return
-        if not host.available:  # it crashed in the instant between the grant and now
+        if host.outages:  # down: it crashed in the instant between the grant and now
             rec.disrupted = now
             cluster._release(host, wl, rec)
             self._outcome("disrupted")
@@ -245,7 +245,8 @@ class Request:
         assert host is not None
         now = self.env._now
         rec.slot = now
-        cluster._count("starting", 1, host.group_index)
+        cluster.counts["starting"] += 1  # ``_count("starting", 1, group)``, inline
+        cluster.group_counts[host.group_index]["starting"] += 1
         layers = host.layers
         if wl.chain_keys <= layers:  # nothing to pull
             rec.pulled = now

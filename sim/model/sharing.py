@@ -21,7 +21,7 @@ import simpy
 from simpy.events import NORMAL, PENDING
 from sortedcontainers import SortedList
 
-from sim.model.timers import wake
+from sim.model.timers import Wake, wake
 
 _EPS = 1e-9
 
@@ -92,7 +92,7 @@ class SharedCapacity:
         self._stamp = env._now
         self._heap: list[tuple[float, int, Done]] = []
         self._seq = itertools.count()
-        self._generation = 0
+        self._timer: Wake | None = None  # the timer due at the soonest job's end, if any
         self.uncontended = max_jobs is not None and max_jobs * per_job_cap <= capacity
         # never contended: (served at, starts at, event or None) of the jobs booked since the
         # pool was last idle, and the latest of those ends (the pool is idle from then on)
@@ -155,10 +155,15 @@ class SharedCapacity:
     def _book(self, entries: list[tuple[float, float, simpy.Event | None]]) -> None:
         """Add jobs to a never-contended pool, each as (served at, starts at, event or None)."""
         idle = self._last_end <= self.env._now
+        ends = self._ends
         if idle:  # every job booked has ended
-            self._ends.clear()
-        self._ends.extend(entries)
-        self._last_end = max(self._last_end, *[entry[0] for entry in entries])
+            ends.clear()
+        last = self._last_end
+        for entry in entries:
+            ends.append(entry)
+            if entry[0] > last:
+                last = entry[0]
+        self._last_end = last
         if idle and self.on_count_change is not None:
             self.on_count_change(self)
 
@@ -212,7 +217,7 @@ class SharedCapacity:
         self._schedule()
 
     def _schedule(self) -> None:
-        self._generation += 1
+        self._timer = None  # a timer still pending is superseded (it will do nothing)
         n = len(self._heap)
         if not n:
             return
@@ -220,11 +225,12 @@ class SharedCapacity:
         if rate <= 0:
             return
         delay = max(0.0, (self._heap[0][0] - self._virtual) / rate)
-        generation = self._generation
-        wake(self.env, delay, lambda _event: self._on_timer(generation))
+        timer = self._timer = Wake()  # ``wake(env, delay, self._on_timer)``, inline
+        timer.callbacks = [self._on_timer]
+        self.env.schedule(timer, NORMAL, delay)  # type: ignore[arg-type]
 
-    def _on_timer(self, generation: int) -> None:
-        if generation != self._generation:
+    def _on_timer(self, timer: Wake) -> None:
+        if timer is not self._timer:
             return  # superseded by a later change
         self._advance()
         now = self.env._now
