@@ -15,9 +15,10 @@ Two ways to the same choice:
   that state. A bucket's weight for a request depends only on its state, so it is worked out
   once; per request kind and group, an *order* keeps the buckets that fit in the policy's
   order (best first; ties to the lower host index: a heap with lazy removal) and is told of
-  every bucket that empties, fills or changes its lowest host. A decision reads the head of
-  each group's order: O(log buckets) amortized per change and per decision, whatever the host
-  count and however many hosts are part full.
+  every bucket that empties, fills or takes a lower host; a bucket whose lowest host leaves
+  keeps its entry, which the order re-keys when it reaches the head. A decision reads the head
+  of each group's order: O(log buckets) amortized per change and per decision, whatever the
+  host count and however many hosts are part full.
   The arithmetic is the scan's, operation for operation, so the host chosen is the same.
   ``random`` keeps instead, per request kind and group, a *census*: the hosts that fit, as a
   sorted list (``sortedcontainers``), told of every host whose bucket changes whether it fits;
@@ -76,7 +77,7 @@ class Bucket:
     key: StateKey
     members: list[int] = field(default_factory=list)
     prefixes: dict[int, tuple[float, ...]] = field(default_factory=dict)
-    stamp: int = 0  # new whenever its lowest host changes or it empties (see ``Order``)
+    stamp: int = 0  # new whenever it fills, empties or takes a lower host (see ``Order``)
 
     @property
     def first(self) -> int:
@@ -84,7 +85,8 @@ class Bucket:
         return -self.members[-1]
 
 
-# What a bucket changed into: (group, bucket, its lowest host before, after; None: empty)
+# What a bucket changed into: (group, bucket, its lowest host before, after; None: empty),
+# when it filled, emptied or took a lower host
 Watcher = Callable[[int, Bucket, int | None, int | None], None]
 # A host that moved between buckets: (group, host index, bucket before, bucket after)
 Mover = Callable[[int, int, Bucket, Bucket], None]
@@ -121,7 +123,9 @@ class CapacityIndex:
         self._where = [where[h.index] for h in hosts]  # each host's bucket
         self._cover: dict[int, tuple[Any, list[int] | None]] = {}
         self._stale: set[int] = set()  # hosts changed since the arrays were refreshed
-        self.watchers: list[Watcher] = []  # told of each bucket whose lowest host changes
+        # told of each bucket that fills, empties or takes a lower host (not of one whose
+        # lowest host leaves: see ``Order``)
+        self.watchers: list[Watcher] = []
         self.movers: list[Mover] = []  # told of each host that changes bucket
         # every group's hosts come after the previous group's (as the cluster builds them):
         # then the hosts of groups taken in group order are in index order
@@ -171,18 +175,17 @@ class CapacityIndex:
         members = left.members
         lowest = -members[-1]
         del members[bisect_left(members, -i)]
-        after = -members[-1] if members else None
-        if after is None:  # kept aside with its cached prefixes, a few at most
+        if not members:  # emptied: kept aside with its cached prefixes, a few at most
             del group[old]
             spare = self._spare[g]
             if len(spare) >= _KEEP_EMPTY:
                 spare.clear()
             spare[old] = left
-        watchers = self.watchers
-        if lowest != after:
             left.stamp = next(_STAMPS)
-            for watch in watchers:
-                watch(g, left, lowest, after)
+            for watch in self.watchers:
+                watch(g, left, lowest, None)
+        # a bucket whose lowest host left keeps its stamp: its entries in the orders hold a
+        # lowest host below its own, and an order re-keys the entry when it reaches the head
         joined = group.get(key)
         if joined is None:  # a bucket kept aside when it emptied, or a new one
             kept: Bucket | None = self._spare[g].pop(key, None)
@@ -191,9 +194,9 @@ class CapacityIndex:
         members = joined.members
         before = -members[-1] if members else None
         insort(members, -i)
-        if before != -members[-1]:
+        if before != -members[-1]:  # filled, or a lower host
             joined.stamp = next(_STAMPS)
-            for watch in watchers:
+            for watch in self.watchers:
                 watch(g, joined, before, -members[-1])
         for move in self.movers:
             move(g, i, left, joined)
@@ -227,10 +230,14 @@ class Order:
     a heap of entries ``(*policy key, lowest host, stamp, bucket)`` (the lowest host breaks
     ties; stamps are unique, so two entries never compare their buckets).
 
-    An entry stands while its stamp is its bucket's: a bucket whose lowest host changes, or
-    that empties, takes a new stamp (``CapacityIndex.update``), which leaves its entries in
-    every order behind at once. Those are dropped when they reach the top, or all at once when
-    they outnumber the ``standing`` ones."""
+    An entry stands while its stamp is its bucket's: a bucket that fills, empties or takes a
+    lower host takes a new stamp (``CapacityIndex.update``), which leaves its entries in every
+    order behind at once. Those are dropped when they reach the top, or all at once when they
+    outnumber the ``standing`` ones. A bucket whose lowest host leaves keeps its stamp: its
+    standing entry then holds a lowest host below the bucket's, a key that comes no later
+    than its own. So when the head stands and holds its bucket's lowest host, no other entry's
+    bucket can come before it; when it holds a lower one, it is re-keyed in place and the heap
+    read again (``best``)."""
 
     need: Demand
     chain: list[Layer]
@@ -242,11 +249,18 @@ class Order:
         heapq.heappush(self.heap, (*prefix, -bucket.members[-1], bucket.stamp, bucket))
 
     def best(self) -> tuple[Any, ...] | None:
-        """The standing entry first in the order, or None."""
+        """The standing entry first in the order, with its bucket's lowest host, or None."""
         heap = self.heap
-        while heap and heap[0][-2] != heap[0][-1].stamp:
-            heapq.heappop(heap)
-        return heap[0] if heap else None
+        while heap:
+            head = heap[0]  # (*prefix, lowest host, stamp, bucket)
+            bucket = head[-1]
+            if head[-2] != bucket.stamp:  # left behind
+                heapq.heappop(heap)
+            elif head[-3] != -bucket.members[-1]:  # its lowest host has left: re-keyed
+                heapq.heapreplace(heap, (*head[:-3], -bucket.members[-1], head[-2], bucket))
+            else:
+                return head
+        return None
 
     def compact(self) -> None:
         """Drop the entries left behind (when they outnumber the standing ones)."""
@@ -309,17 +323,15 @@ class Placement:
             return self._random(groups, token, candidates, need, chain_key, chain)
         best = None
         for g in groups:
-            orders = self._orders.get(g)  # ``self._order(...).best()``, inline
+            orders = self._orders.get(g)  # ``self._order(...)``, inline
             order = None if orders is None else orders.get(token)
             if order is None:
                 order = self._order(g, token, need, chain)
             else:
                 orders.move_to_end(token)  # type: ignore[union-attr]
-            heap = order.heap
-            while heap and heap[0][-2] != heap[0][-1].stamp:
-                heapq.heappop(heap)
-            if heap and (best is None or heap[0] < best):
-                best = heap[0]
+            head = order.best()
+            if head is not None and (best is None or head < best):
+                best = head
         return None if best is None else ix.hosts[int(best[-3])]
 
     def _random(self, groups: list[int], token: int, candidates: np.ndarray | slice,
@@ -397,8 +409,8 @@ class Placement:
 
     def _watch(self, group: int, bucket: Bucket, before: int | None, after: int | None
                ) -> None:
-        """Keep the group's orders in step with a bucket that emptied, filled, or whose
-        lowest host changed (its entries there no longer stand: its stamp is new)."""
+        """Keep the group's orders in step with a bucket that emptied, filled, or took a
+        lower host (its entries there no longer stand: its stamp is new)."""
         orders = self._orders.get(group)
         if not orders:
             return
