@@ -369,10 +369,10 @@ class Cluster:
             if trace.has_lifetime:  # NaN: censored, runs to the end
                 life = float(trace.lifetime_s[i])
                 lifetime = None if math.isnan(life) else life
-        draws = Draws(wl.draw_app(), lifetime, wl.draw_create(), wl.draw_boot(),
-                      wl.draw_stop(), wl.draw_fault() if wl.draw_fault else math.inf)
         record = self._record(current, self._next_id, 0)  # ``submit``, as an arrival
-        Request(self, current, record, draws, self.tracking, None, True)
+        Request(self, current, record, wl.draw_app(), lifetime, wl.draw_create(),  # ``Draws``
+                wl.draw_boot(), wl.draw_stop(), wl.draw_fault() if wl.draw_fault else math.inf,
+                self.tracking, None, True)
 
     def _sized(self, wl: WorkloadRuntime, cpu: float, memory: float, tenant: str
                ) -> WorkloadRuntime:
@@ -398,7 +398,9 @@ class Cluster:
         pipeline's test. An arrival's lifecycle begins at once; a pipeline's on an urgent
         event (as a SimPy process would), so the retirements just asked for go first."""
         record = self._record(wl, request=self._next_id, attempt=0, origin=origin)
-        return Request(self, wl, record, draws, live=self.tracking and origin != "test",
+        return Request(self, wl, record, draws.app_s, draws.lifetime_s, draws.create_s,
+                       draws.boot_s, draws.stop_s, draws.fault_s,
+                       live=self.tracking and origin != "test",
                        on_running=on_running, at_once=origin == "arrival")
 
     def _record(self, wl: WorkloadRuntime, request: int, attempt: int,

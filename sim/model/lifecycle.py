@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
 import simpy
@@ -43,7 +44,8 @@ RETIRE = "retire"  # the cause of an interrupt that stops an instance for a roll
 
 @dataclass(slots=True)
 class Draws:
-    """What one request drew when it arrived (its restarts reuse the start-up draws)."""
+    """What one request drew when it arrived (its restarts reuse the start-up draws), as
+    ``Cluster.submit`` takes them (a ``Request`` keeps them as its own fields)."""
 
     app_s: float
     lifetime_s: float | None
@@ -83,28 +85,37 @@ class Request:
         "_slot",
         "_step",
         "_target",
+        "app_s",
+        "boot_s",
         "cluster",
-        "draws",
+        "create_s",
         "env",
         "fault_s",
         "is_alive",
         "live",
         "rec",
         "remaining",
+        "stop_s",
         "wl",
     )
 
     def __init__(self, cluster: Cluster, wl: WorkloadRuntime, rec: InstanceRecord,
-                 draws: Draws, live: bool = False,
+                 app_s: float, lifetime_s: float | None, create_s: float, boot_s: float,
+                 stop_s: float, fault_s: float, live: bool = False,
                  on_running: simpy.Event | None = None, at_once: bool = False) -> None:
+        """``app_s`` to ``fault_s``: its draws (``Draws``' fields, as its own: one object
+        fewer per request)."""
         env = cluster.env
         self.cluster = cluster
         self.env = env
         self.wl = wl
         self.rec = rec
-        self.draws = draws
-        self.remaining = draws.lifetime_s  # running time it still wants (None: to the end)
-        self.fault_s = draws.fault_s  # running time until it triggers a kernel fault
+        self.app_s = app_s
+        self.create_s = create_s
+        self.boot_s = boot_s
+        self.stop_s = stop_s
+        self.remaining = lifetime_s  # running time it still wants (None: to the end)
+        self.fault_s = fault_s  # running time until it triggers a kernel fault
         self.is_alive = True
         self._slot: Slots | SlotRequest | None = None  # the start slot it holds or waits for
         self._host: Host | None = None
@@ -114,7 +125,7 @@ class Request:
         self._finished: simpy.Event | None = None
         self.live: Live | None = None
         if live:  # registered with the cluster once it begins
-            self.live = Live(self, rec, wl, draws.lifetime_s, on_running=on_running)
+            self.live = Live(self, rec, wl, lifetime_s, on_running=on_running)
         # the event it waits for and the step it will run, kept only where an interrupt may
         # take the step off: else a request waiting on a timer would hold it and be held by
         # it, a reference cycle for the collector at the end of a run
@@ -134,16 +145,22 @@ class Request:
         if self._interruptible:  # what an interrupt takes the step off
             self._target = event
             self._step = step
-        event.callbacks.append(step)
+        # a list: only ``_sleep``'s own timers hold their step in a tuple
+        event.callbacks.append(step)  # type: ignore[union-attr]
 
     def _sleep(self, delay: float, step: Step) -> None:
-        """Run ``step`` ``delay`` seconds from now (``delay >= 0``): ``timers.wake``, inline."""
+        """Run ``step`` ``delay`` seconds from now (``delay >= 0``): ``timers.wake``, inline,
+        with the step in a tuple where no interrupt can take it off (one allocation, where a
+        list is two)."""
         timer = Wake()
-        timer.callbacks = [step]
         if self._interruptible:
+            timer.callbacks = [step]
             self._target = timer
             self._step = step
-        self.env.schedule(timer, NORMAL, delay)  # type: ignore[arg-type]
+        else:
+            timer.callbacks = (step,)
+        env: Any = self.env  # ``env.schedule(timer, NORMAL, delay)``, inline
+        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), timer))
 
     def _then(self, event: simpy.Event | Wake | None, step: Step) -> None:
         """Run ``step`` when ``event`` fires, or now if there is nothing to wait for."""
@@ -287,12 +304,11 @@ class Request:
         cluster, wl, host, rec = self.cluster, self.wl, self._host, self.rec
         assert host is not None
         rec.copied = self.env._now
-        draws = self.draws
-        create_s = draws.create_s
+        create_s = self.create_s
         if wl.profile.create_per_running:
             create_s += wl.profile.create_per_running * cluster.host_running[host.index]
         if cluster.foreseeable and host.cpu.uncontended:  # the three phases' ends are known
-            delay = cluster._startup(host, wl, rec, create_s, draws.boot_s, draws.app_s)
+            delay = cluster._startup(host, wl, rec, create_s, self.boot_s, self.app_s)
             if delay is None:
                 self._running(None)
             else:
@@ -304,14 +320,14 @@ class Request:
         self._target = self._step = None
         assert self._host is not None
         self.rec.created = self.env._now
-        self._then(self.cluster._phase(self._host, self.wl, self.draws.boot_s, self.rec),
+        self._then(self.cluster._phase(self._host, self.wl, self.boot_s, self.rec),
                    self._booted)
 
     def _booted(self, _event: Any) -> None:
         self._target = self._step = None
         assert self._host is not None
         self.rec.booted = self.env._now
-        self._then(self.cluster._phase(self._host, self.wl, self.draws.app_s, self.rec),
+        self._then(self.cluster._phase(self._host, self.wl, self.app_s, self.rec),
                    self._running)
 
     def _running(self, _event: Any) -> None:
@@ -389,7 +405,7 @@ class Request:
         rec.stopping = now
         rec.wanted_until = now
         self.cluster._leave_running(host, self.wl, rec)
-        stop_s = self.draws.stop_s
+        stop_s = self.stop_s
         if stop_s > 0:
             self._sleep(stop_s, self._stopped)
         else:
@@ -421,7 +437,7 @@ class Request:
         self._batch = None
         rec.stopping = self.env._now
         cluster._leave_running(host, wl, rec)
-        stop_s = self.draws.stop_s
+        stop_s = self.stop_s
         self._retiring_stop = stop_s > 0
         if stop_s > 0:
             self._sleep(stop_s, self._stopped_retiring)

@@ -16,6 +16,7 @@ import heapq
 import itertools
 import math
 from collections.abc import Callable
+from typing import Any
 
 import simpy
 from simpy.events import NORMAL, PENDING
@@ -38,7 +39,8 @@ class Done(simpy.Event):
     ``then`` after that (the wait that follows the work, without a second event)."""
 
     def __init__(self, env: simpy.Environment, then: float = 0.0) -> None:
-        super().__init__(env)
+        self.env = env  # ``simpy.Event.__init__``, inline
+        self.callbacks = []
         self.then = then
 
     def fire(self, served_in: float = 0.0) -> None:
@@ -161,7 +163,7 @@ class SharedCapacity:
         last = self._last_end
         for entry in entries:
             ends.append(entry)
-            if entry[0] > last:
+            if entry[0] > last:  # noqa: PLR1730 (``max`` is a call per job)
                 last = entry[0]
         self._last_end = last
         if idle and self.on_count_change is not None:
@@ -226,8 +228,9 @@ class SharedCapacity:
             return
         delay = max(0.0, (self._heap[0][0] - self._virtual) / rate)
         timer = self._timer = Wake()  # ``wake(env, delay, self._on_timer)``, inline
-        timer.callbacks = [self._on_timer]
-        self.env.schedule(timer, NORMAL, delay)  # type: ignore[arg-type]
+        timer.callbacks = (self._on_timer,)  # nobody adds to it or takes from it
+        env: Any = self.env  # ``env.schedule(timer, NORMAL, delay)``, inline
+        heapq.heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), timer))
 
     def _on_timer(self, timer: Wake) -> None:
         if timer is not self._timer:

@@ -48,7 +48,9 @@ class Wake:
     _ok = True  # read by ``Environment.step``: a timer never fails
     _value = None
 
-    callbacks: list[Step]  # set to None by SimPy once fired (as on its own events)
+    # set to None by SimPy once fired (as on its own events); a tuple where nobody will add
+    # or remove a callback
+    callbacks: list[Step] | tuple[Step, ...]
 
 
 def wake(env: simpy.Environment, delay: float, step: Step | None = None) -> Wake:
