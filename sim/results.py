@@ -18,7 +18,7 @@ from scipy import stats
 
 from sim import analysis
 from sim.demand import carriers
-from sim.experiment import RunResult, RunSpec, run
+from sim.experiment import RunResult, RunSpec, few_collections, run
 from sim.recorder import Level, Steps
 
 
@@ -62,6 +62,11 @@ def execute(spec: RunSpec, key: str | None = None) -> RunOutput:
 
 def collect(result: RunResult, key: str | None = None) -> RunOutput:
     """Turn one run's recorded facts into tables and metrics."""
+    with few_collections():  # the run's records are many, and none of them is garbage
+        return _collect(result, key)
+
+
+def _collect(result: RunResult, key: str | None) -> RunOutput:
     spec = result.spec
     scenario = spec.scenario
     rec = result.recorder

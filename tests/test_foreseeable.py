@@ -13,12 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import simpy
 import yaml
 
 from sim.experiment import expand
 from sim.model import cluster as cluster_module
-from sim.model.sharing import SharedCapacity
 from sim.results import execute
 from tests.helpers import FREE, load, scenario
 
@@ -101,26 +99,3 @@ def _same(a, b) -> bool:
         return isinstance(b, float) and math.isnan(b)
     return a == b
 
-
-def test_work_booked_to_begin_later_counts_from_its_start():
-    env = simpy.Environment()
-    seen = []
-    pool = SharedCapacity(env, 4.0, per_job_cap=1.0, max_jobs=4,
-                          on_count_change=lambda p: seen.append((env.now, p.pending)))
-    assert pool.serve_time(3.0) == 3.0
-    pool.reserve([(2.0, 5.0)])  # from 2 s to 5 s
-    assert seen == [(0.0, True)]  # booked on an idle pool: its watcher hears of it
-    assert (pool.jobs, pool.pending) == (0, True)
-    counts = []
-
-    def sample():
-        while True:
-            counts.append((env.now, pool.jobs, pool.pending))
-            yield env.timeout(1.0)
-
-    env.process(sample())
-    env.run(until=6.5)
-    assert counts == [(0.0, 0, True), (1.0, 0, True), (2.0, 1, True), (3.0, 1, True),
-                      (4.0, 1, True), (5.0, 0, False), (6.0, 0, False)]
-    with pytest.raises(ValueError, match="never contended"):
-        SharedCapacity(env, 1.0, per_job_cap=1.0, max_jobs=4).reserve([(0.0, 1.0)])

@@ -8,6 +8,7 @@ import contextlib
 from unittest import mock
 
 import numpy as np
+import pytest
 import simpy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -130,8 +131,37 @@ def test_busy_startup_cores_follow_the_cpu_pools():
     for h, jobs in ((hosts[0], 3), (hosts[2], 1), (hosts[4], 2)):
         for k in range(jobs):
             h.cpu.run(1.0 + k)
-    assert [totals.busy_startup_cores(g) for g in (0, 1)] == [loop(0), loop(1)] == [3, 2]
+    assert [totals.busy_startup_cores(g, env.now) for g in (0, 1)] == [loop(0), loop(1)] == [3, 2]
     env.run(until=2.5)  # hosts 2 and 4 are done, host 0 still has work
-    assert [totals.busy_startup_cores(g) for g in (0, 1)] == [loop(0), loop(1)]
+    assert [totals.busy_startup_cores(g, env.now) for g in (0, 1)] == [loop(0), loop(1)]
     env.run()
-    assert [totals.busy_startup_cores(g) for g in (0, 1)] == [0, 0]
+    assert [totals.busy_startup_cores(g, env.now) for g in (0, 1)] == [0, 0]
+
+
+def test_busy_startup_cores_count_work_booked_ahead_from_its_start_to_its_end():
+    """Work booked ahead (``GroupTotals.book``, as ``Cluster._startup`` books a start-up's
+    phases) counts in its group's busy cores from its start, now or later, to its end, beside
+    the jobs the pools run."""
+    env = simpy.Environment()
+    hosts = _hosts(env, [{"count": 2, "cpu_cores": 4, "memory": 8 * GiB, "disk": 20 * GiB},
+                         {"count": 1, "cpu_cores": 4, "memory": 8 * GiB, "disk": 20 * GiB}])
+    totals = GroupTotals(hosts, CapacityIndex(hosts), [k / 2 for k in range(12)])
+    totals.book(0, [(0.0, 2.0), (2.0, 5.0)])  # one start-up: two phases' work, back to back
+    totals.book(0, [(1.0, 1.5)])
+    totals.book(1, [(3.0, 4.0)])
+    hosts[1].cpu.run(2.75)  # a job the pool runs: from 0 s to 2.75 s
+    counts = []
+
+    def sample():
+        while True:
+            counts.append((env.now, totals.busy_startup_cores(0, env.now),
+                           totals.busy_startup_cores(1, env.now)))
+            yield env.timeout(0.5)
+
+    env.process(sample())
+    env.run(until=6.0)
+    assert [c[0] for c in counts] == [k / 2 for k in range(12)]
+    assert [c[1] for c in counts] == [2, 2, 3, 2, 2, 2, 1, 1, 1, 1, 0, 0]
+    assert [c[2] for c in counts] == [0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0]
+    with pytest.raises(ValueError, match="at the sample times only"):
+        totals.busy_startup_cores(0, 0.25)

@@ -13,6 +13,7 @@ are data.
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import math
 from collections import Counter, deque
 from collections.abc import Callable, Generator
@@ -21,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import simpy
+from simpy.events import NORMAL
 
 from sim.config import (
     BurstArrivals,
@@ -126,6 +128,11 @@ class Cluster:
             recorder.hosts.append({"host": host.index, "name": host.name,
                                    "group": host.spec.group, "physical": host.physical.index})
         self.index = CapacityIndex(self.hosts)
+        interval = scenario.timeseries_interval or scenario.duration / 240
+        times = [0.0]  # when ``_sampler`` samples (from 0 s: its timeouts add up to these)
+        while times[-1] + interval <= scenario.duration + 1e-9:
+            times.append(times[-1] + interval)
+        self.totals = GroupTotals(self.hosts, self.index, times)  # what the samples sum
         self.placement = Placement(scenario.placement, self._rng("placement"), self.index)
         tenants = sorted({wl.tenant for wl in scenario.workloads})
         self.tenant_codes = {t: i for i, t in enumerate(tenants)}
@@ -339,9 +346,10 @@ class Cluster:
         """Submit ``wl``'s arrivals, each at its time: the callback of one timeout per arrival
         (the steps of a SimPy process that yields those timeouts, without the process: it
         begins on an urgent event now, as a process is initialized)."""
-        env = self.env
+        env: Any = self.env
         times = enumerate(self._arrival_times(wl))
         due = -1  # the arrival the pending timeout is for
+        queue, eids = env._queue, env._eid
 
         def arrive(_event: simpy.Event) -> None:
             nonlocal due
@@ -350,7 +358,10 @@ class Cluster:
             for i, t in times:
                 if t > env._now:
                     due = i
-                    wake(env, t - env._now, arrive)
+                    timer = Wake()  # ``wake(env, t - env._now, arrive)``, inline
+                    timer.callbacks = (arrive,)  # nobody adds to it or takes from it
+                    heapq.heappush(queue, (env._now + (t - env._now), NORMAL, next(eids),
+                                           timer))
                     return
                 self._arrive(wl, i)
 
@@ -675,15 +686,16 @@ class Cluster:
         """Create, boot and app start as ``_phase`` runs them one after the other, when their
         ends are known as the first begins (``foreseeable``, and the host's CPU pool is never
         contended: each phase's CPU work is served at the per-job rate, whatever else starts
-        meanwhile): the CPU work of each phase is booked on the pool now, ``created`` and
-        ``booted`` are filled in, and the delay until the app has started is returned (None
+        meanwhile): the CPU work of each phase is booked now with the group's sample totals
+        (``GroupTotals.book``, which counts it as the pool would), ``created`` and ``booted``
+        are filled in, and the delay until the app has started is returned (None
         if it already has: the caller sets one timer for it). The times are ``_phase``'s, bit
         for bit: the same additions in the same order."""
         pool = host.cpu
         now = t = self.env._now
         stretched = host.noise or host.parent is not None  # else ``_phase_parts``, inline
         fraction = wl.profile.cpu_bound_fraction
-        cap = pool.per_job_cap  # pool.serve_time(work) is work / cap
+        cap = pool.per_job_cap  # the pool would serve ``work`` in ``work / cap``
         ends = []
         jobs = []
         for duration in (create_s, boot_s, app_s):
@@ -701,7 +713,7 @@ class Cluster:
                     t = t + wait
             ends.append(t)
         if jobs:
-            pool.reserve(jobs)
+            self.totals.book(host.group_index, jobs)
         rec.created, rec.booted = ends[0], ends[1]
         if t == now:
             return None
@@ -742,9 +754,9 @@ class Cluster:
         skip = carriers(list(self.scenario.hosts))  # their capacity is the VMs'
         groups = [(g, spec) for g, spec in enumerate(self.scenario.hosts)
                   if spec.group not in skip]
-        totals = GroupTotals(self.hosts, self.index)
-        while True:
-            now = self.env.now
+        totals = self.totals
+        for k in range(len(totals.sample_times)):
+            now = self.env.now  # ``sample_times[k]``: the timeouts add up to it
             egress = self.network.egress()
             for g, spec in groups:
                 counts = self.group_counts[g]
@@ -756,12 +768,11 @@ class Cluster:
                     "memory_capacity_bytes": totals.memory_capacity[g],
                     "vcpu_allocated": totals.vcpu_allocated(g),
                     "vcpu_capacity": totals.vcpu_capacity[g],
-                    "cpu_busy_startup_cores": totals.busy_startup_cores(g),
+                    "cpu_busy_startup_cores": totals.busy_startup_cores(g, now),
                     "registry_egress_bps": egress * 8,
                 })
-            if now + interval > self.scenario.duration + 1e-9:
-                return
-            yield self.env.timeout(interval)
+            if k + 1 < len(totals.sample_times):
+                yield self.env.timeout(interval)
 
 
 def _delay_to(now: float, then: float) -> float:

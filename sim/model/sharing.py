@@ -72,15 +72,14 @@ class SharedCapacity:
     used only by start-ups, each holding one of the host's start slots). When even that many
     cannot oversubscribe it (``max_jobs * per_job_cap <= capacity``) every job runs at
     ``per_job_cap`` from start to end, so the pool is *never contended*: a job's event is
-    scheduled when it starts, with no timer and no virtual time, and work that will begin later
-    can be booked now (``reserve``). A job cancelled or cleared then leaves the count at once,
-    but its event still fires (whoever waited on it was interrupted, which is why it was
-    cancelled).
+    scheduled when it starts, with no timer and no virtual time (and work whose end its owner
+    knows need not be run on it at all: ``Cluster._startup`` books it with the samples' totals,
+    ``GroupTotals.book``). A job cancelled or cleared then leaves the count at once, but its
+    event still fires (whoever waited on it was interrupted, which is why it was cancelled).
 
     ``on_count_change(pool)`` is told when the number of jobs changes; a never-contended pool,
-    which has no timer, tells only of a job booked while none is in progress or booked
-    (``pending`` turns true), and of cancellations and clears (ask ``jobs`` for the count at
-    any moment)."""
+    which has no timer, tells only of a job started while none is in progress (``pending``
+    turns true), and of cancellations and clears (ask ``jobs`` for the count at any moment)."""
 
     def __init__(self, env: simpy.Environment, capacity: float,
                  per_job_cap: float = math.inf,
@@ -96,9 +95,9 @@ class SharedCapacity:
         self._seq = itertools.count()
         self._timer: Wake | None = None  # the timer due at the soonest job's end, if any
         self.uncontended = max_jobs is not None and max_jobs * per_job_cap <= capacity
-        # never contended: (served at, starts at, event or None) of the jobs booked since the
-        # pool was last idle, and the latest of those ends (the pool is idle from then on)
-        self._ends: list[tuple[float, float, simpy.Event | None]] = []
+        # never contended: (served at, event) of the jobs started since the pool was last
+        # idle, and the latest of those ends (the pool is idle from then on)
+        self._ends: list[tuple[float, simpy.Event]] = []
         self._last_end = -math.inf
 
     @property
@@ -109,12 +108,12 @@ class SharedCapacity:
             if self._last_end <= now:  # all ended
                 return 0
             self._ends = [entry for entry in self._ends if entry[0] > now]
-            return sum(1 for entry in self._ends if entry[1] <= now)
+            return len(self._ends)
         return len(self._heap)
 
     @property
     def pending(self) -> bool:
-        """Jobs in progress, or booked to begin later."""
+        """Jobs in progress."""
         if self.uncontended:
             return self._last_end > self.env._now
         return bool(self._heap)
@@ -134,7 +133,7 @@ class SharedCapacity:
         if self.uncontended:
             served_in = work / self.per_job_cap
             now = self.env._now
-            self._book([(now + served_in, now, done)])
+            self._book(now + served_in, done)
             done.fire(served_in)
             return done
         self._advance()
@@ -142,30 +141,13 @@ class SharedCapacity:
         self._changed()
         return done
 
-    def serve_time(self, work: float) -> float:
-        """How long a never-contended pool takes to serve ``work``, as ``run`` serves it."""
-        return work / self.per_job_cap
-
-    def reserve(self, jobs: list[tuple[float, float]]) -> None:
-        """A never-contended pool: book jobs that begin now or later and that nobody waits
-        on (their owner knows when they end), each as (starts at, served at), the latter
-        ``start + serve_time(work)``."""
-        if not self.uncontended:
-            raise ValueError("only a pool that is never contended can book work ahead")
-        self._book([(end, start, None) for start, end in jobs])
-
-    def _book(self, entries: list[tuple[float, float, simpy.Event | None]]) -> None:
-        """Add jobs to a never-contended pool, each as (served at, starts at, event or None)."""
+    def _book(self, end: float, done: simpy.Event) -> None:
+        """Add a job that started now to a never-contended pool: served at ``end``."""
         idle = self._last_end <= self.env._now
-        ends = self._ends
-        if idle:  # every job booked has ended
-            ends.clear()
-        last = self._last_end
-        for entry in entries:
-            ends.append(entry)
-            if entry[0] > last:  # noqa: PLR1730 (``max`` is a call per job)
-                last = entry[0]
-        self._last_end = last
+        if idle:  # every job started before has ended
+            self._ends.clear()
+        self._ends.append((end, done))
+        self._last_end = max(self._last_end, end)
         if idle and self.on_count_change is not None:
             self.on_count_change(self)
 
@@ -173,7 +155,7 @@ class SharedCapacity:
         """Drop the job whose event is ``done`` (it never fires, unless the pool is never
         contended); the others speed up."""
         if self.uncontended:
-            self._ends = [entry for entry in self._ends if entry[2] is not done]
+            self._ends = [entry for entry in self._ends if entry[1] is not done]
             self._last_end = max((entry[0] for entry in self._ends), default=-math.inf)
             if self.on_count_change is not None:
                 self.on_count_change(self)
