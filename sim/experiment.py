@@ -151,10 +151,10 @@ def replays(scenario: Scenario, seed: int, replication: int) -> dict[str, Replay
 # young-generation pass every this many new container objects (CPython's default is 700). A
 # run allocates millions of short-lived, acyclic objects (events, records, tuples); at the
 # default, collections that re-examine the ever-growing set of surviving records took about a
-# fifth of a 100,000-instance run. Building 10,000 hosts set off two full collections per run,
-# and making the rows of the records still open at the end, passes over every object the run
-# left alive (1.7 s of collections in a 300,000-instance comparison of three runs, 0.9 s with
-# this).
+# fifth of a 100,000-instance run. Building 10,000 hosts also set off two full collections per
+# run, and making the rows of the records still open at the end set off passes over everything
+# the run left alive: 1.4-1.7 s of collections in a three-run comparison of 300,000 instances,
+# 0.7-0.8 s with this and the collection at the end of ``run``.
 _GC_YOUNG = 50_000
 
 

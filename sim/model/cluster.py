@@ -128,7 +128,8 @@ class Cluster:
             recorder.hosts.append({"host": host.index, "name": host.name,
                                    "group": host.spec.group, "physical": host.physical.index})
         self.index = CapacityIndex(self.hosts)
-        interval = scenario.timeseries_interval or scenario.duration / 240
+        interval = self._sample_interval = (scenario.timeseries_interval
+                                            or scenario.duration / 240)
         times = [0.0]  # when ``_sampler`` samples (from 0 s: its timeouts add up to these)
         while times[-1] + interval <= scenario.duration + 1e-9:
             times.append(times[-1] + interval)
@@ -750,7 +751,7 @@ class Cluster:
     # --- sampling -----------------------------------------------------------------------
 
     def _sampler(self) -> Process:
-        interval = self.scenario.timeseries_interval or self.scenario.duration / 240
+        interval = self._sample_interval
         skip = carriers(list(self.scenario.hosts))  # their capacity is the VMs'
         groups = [(g, spec) for g, spec in enumerate(self.scenario.hosts)
                   if spec.group not in skip]

@@ -22,8 +22,8 @@ class Slots:
     served: ``slot = slots.request()``, then wait for ``slot.event`` unless ``slot.granted``,
     and ``slot.give_back()`` when done (or to withdraw a request still waiting). The behaviour
     of ``simpy.Resource``, without the events nobody needs: a request granted at once is
-    granted without one, and a release schedules the grant of the next waiter only when there
-    is one."""
+    granted without one (and is the slots themselves: no object per request), and a release
+    schedules the grant of the next waiter only when there is one."""
 
     def __init__(self, env: simpy.Environment, capacity: int) -> None:
         self.env = env
