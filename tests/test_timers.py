@@ -1,7 +1,7 @@
-"""The model's own events against SimPy's: a ``Wake`` fires when a ``Timeout`` of the same
-delay scheduled at the same moment would, in the same order among ties, with the clock the model
-reads (``env._now``) equal to ``env.now``; an urgent event goes before the normal events due
-at its instant; ``run`` processes what ``Environment.run`` would."""
+"""The model's own events against SimPy's: a ``Wake`` (``wake``, ``alarm``) fires when a
+``Timeout`` of the same delay scheduled at the same moment would, in the same order among ties,
+with the clock the model reads (``env._now``) equal to ``env.now``; an urgent event goes before
+the normal events due at its instant; ``run`` processes what ``Environment.run`` would."""
 
 from __future__ import annotations
 
@@ -12,32 +12,37 @@ import simpy
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim.model.timers import Wake, discard, run, urgent, wake
+from sim.model.timers import Wake, alarm, discard, run, urgent, wake
 
 
-@given(st.lists(st.tuples(st.sampled_from([0.0, 0.5, 1.0, 2.5]), st.booleans()),
+@given(st.lists(st.tuples(st.sampled_from([0.0, 0.5, 1.0, 2.5]),
+                          st.sampled_from(["timeout", "wake", "alarm"])),
                 min_size=1, max_size=30))
-def test_wake_fires_as_a_timeout_would(timers):
-    """Timers of tying delays, each a ``Wake`` or a ``Timeout``, fire in the order a run of
-    timeouts alone fires them, at the same times."""
-    def fired(use_wake: bool | None) -> list[tuple[int, float, float]]:
+def test_wake_and_alarm_fire_as_a_timeout_would(timers):
+    """Timers of tying delays, each a ``Wake`` (from ``wake`` or ``alarm``) or a ``Timeout``,
+    fire in the order a run of timeouts alone fires them, at the same times."""
+    def fired(only: str | None) -> list[tuple[int, float, float]]:
         env = simpy.Environment()
         seen: list[tuple[int, float, float]] = []
-        for k, (delay, light) in enumerate(timers):
+        for k, (delay, kind) in enumerate(timers):
             def step(_event, k=k):
                 seen.append((k, env.now, env._now))
-            if light if use_wake is None else use_wake:
+            kind = only or kind
+            if kind == "wake":
                 wake(env, delay, step)
+            elif kind == "alarm":
+                alarm(env, delay, step)
             else:
                 env.timeout(delay).callbacks.append(step)
         env.run()
         return seen
 
-    reference = fired(False)
+    reference = fired("timeout")
     assert [k for k, _, _ in reference] == sorted(
         range(len(timers)), key=lambda k: (timers[k][0], k))
     assert fired(None) == reference
-    assert fired(True) == reference
+    assert fired("wake") == reference
+    assert fired("alarm") == reference
     assert all(now == clock for _, now, clock in reference)
 
 

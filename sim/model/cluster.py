@@ -13,7 +13,6 @@ are data.
 from __future__ import annotations
 
 import dataclasses
-import heapq
 import math
 from collections import Counter, deque
 from collections.abc import Callable, Generator
@@ -22,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import simpy
-from simpy.events import NORMAL
 
 from sim.config import (
     BurstArrivals,
@@ -39,7 +37,7 @@ from sim.model.lifecycle import RETIRE, Draws, Live, Request
 from sim.model.pipelines import PipelineRunner
 from sim.model.placement import CapacityIndex, Placement
 from sim.model.sharing import Network, SharedCapacity
-from sim.model.timers import Wake, urgent, wake
+from sim.model.timers import Wake, alarm, urgent, wake
 from sim.model.totals import GroupTotals
 from sim.recorder import FaultRecord, InstanceRecord, Level, Recorder
 from sim.rng import generator, sampler, sampler_exponential
@@ -347,10 +345,9 @@ class Cluster:
         """Submit ``wl``'s arrivals, each at its time: the callback of one timeout per arrival
         (the steps of a SimPy process that yields those timeouts, without the process: it
         begins on an urgent event now, as a process is initialized)."""
-        env: Any = self.env
+        env = self.env
         times = enumerate(self._arrival_times(wl))
         due = -1  # the arrival the pending timeout is for
-        queue, eids = env._queue, env._eid
 
         def arrive(_event: simpy.Event) -> None:
             nonlocal due
@@ -359,10 +356,7 @@ class Cluster:
             for i, t in times:
                 if t > env._now:
                     due = i
-                    timer = Wake()  # ``wake(env, t - env._now, arrive)``, inline
-                    timer.callbacks = (arrive,)  # nobody adds to it or takes from it
-                    heapq.heappush(queue, (env._now + (t - env._now), NORMAL, next(eids),
-                                           timer))
+                    alarm(env, t - env._now, arrive)
                     return
                 self._arrive(wl, i)
 

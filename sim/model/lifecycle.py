@@ -26,14 +26,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
 import simpy
-from simpy.events import NORMAL
 
 from sim.model.sharing import BatchShare
-from sim.model.timers import Step, Wake, urgent
+from sim.model.timers import Step, Wake, alarm, urgent, wake
 from sim.recorder import InstanceRecord
 
 if TYPE_CHECKING:
@@ -149,18 +147,13 @@ class Request:
         event.callbacks.append(step)  # type: ignore[union-attr]
 
     def _sleep(self, delay: float, step: Step) -> None:
-        """Run ``step`` ``delay`` seconds from now (``delay >= 0``): ``timers.wake``, inline,
-        with the step in a tuple where no interrupt can take it off (one allocation, where a
-        list is two)."""
-        timer = Wake()
+        """Run ``step`` ``delay`` seconds from now (``delay >= 0``): on a timer an interrupt
+        can take it off where one may come, else on one nothing can change (``alarm``)."""
         if self._interruptible:
-            timer.callbacks = [step]
-            self._target = timer
+            self._target = wake(self.env, delay, step)
             self._step = step
         else:
-            timer.callbacks = (step,)
-        env: Any = self.env  # ``env.schedule(timer, NORMAL, delay)``, inline
-        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), timer))
+            alarm(self.env, delay, step)
 
     def _then(self, event: simpy.Event | Wake | None, step: Step) -> None:
         """Run ``step`` when ``event`` fires, or now if there is nothing to wait for."""

@@ -16,13 +16,12 @@ import heapq
 import itertools
 import math
 from collections.abc import Callable
-from typing import Any
 
 import simpy
 from simpy.events import NORMAL, PENDING
 from sortedcontainers import SortedList
 
-from sim.model.timers import Wake, wake
+from sim.model.timers import Wake, alarm, wake
 
 _EPS = 1e-9
 
@@ -209,10 +208,7 @@ class SharedCapacity:
         if rate <= 0:
             return
         delay = max(0.0, (self._heap[0][0] - self._virtual) / rate)
-        timer = self._timer = Wake()  # ``wake(env, delay, self._on_timer)``, inline
-        timer.callbacks = (self._on_timer,)  # nobody adds to it or takes from it
-        env: Any = self.env  # ``env.schedule(timer, NORMAL, delay)``, inline
-        heapq.heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), timer))
+        self._timer = alarm(self.env, delay, self._on_timer)
 
     def _on_timer(self, timer: Wake) -> None:
         if timer is not self._timer:

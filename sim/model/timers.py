@@ -62,6 +62,19 @@ def wake(env: simpy.Environment, delay: float, step: Step | None = None) -> Wake
     return timer
 
 
+def alarm(env: simpy.Environment, delay: float, step: Step) -> Wake:
+    """A timer that fires ``delay`` seconds from now (``delay >= 0``) and runs only ``step``:
+    its callbacks are a tuple (one allocation, where a list is two), so nothing may be added
+    to them or taken off. Scheduled as ``wake`` schedules, with ``Environment.schedule``'s one
+    line inline (a timer or more per instance: a request's own, the arrivals', the sharing
+    pools')."""
+    timer = Wake()
+    timer.callbacks = (step,)
+    inner: Any = env  # ``env.schedule(timer, NORMAL, delay)``, inline
+    heapq.heappush(inner._queue, (inner._now + delay, NORMAL, next(inner._eid), timer))
+    return timer
+
+
 def urgent(env: simpy.Environment, step: Step, value: Any = None) -> simpy.Event:
     """An event that runs ``step`` now, before the normal events due now: as SimPy schedules
     a process's start (``Initialize``) or an ``Interrupt``."""
