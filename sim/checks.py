@@ -25,6 +25,7 @@ from sim.config import (
     TraceArrivals,
     Workload,
 )
+from sim.budget import arrivals
 from sim.demand import carriers, demand, eligible_groups, why_not
 from sim.profiles import resolve_profiles
 from sim.traces import TraceTable, select
@@ -110,7 +111,7 @@ def check_scenario(data: dict[str, Any], scenario: Scenario | None,
     by_name = {img.name: img for _, img in images}
     image_names = list(by_name)
     broken_images = {img.get("name") for img in _list(data, "images")
-                     if isinstance(img, dict)} - set(by_name)
+                     if isinstance(img, dict) and isinstance(img.get("name"), str)} - set(by_name)
     good_images = set(by_name)
     for i, img in images:
         if img.base is not None and img.base not in by_name:
@@ -200,6 +201,16 @@ def check_scenario(data: dict[str, Any], scenario: Scenario | None,
         if name not in known_profiles:
             problems.append((("compare", "isolation", j), f"unknown isolation profile {name!r}"
                              + _hint(name, known_profiles)))
+    raw_compare = data.get("compare")
+    for axis, values in (raw_compare.items() if isinstance(raw_compare, dict) else ()):
+        first: dict[str, int] = {}
+        for j, value in enumerate(values if isinstance(values, list) else []):
+            if not isinstance(value, str):
+                continue
+            if value in first:
+                problems.append((("compare", axis, j), f"duplicate {value!r} (first at "
+                                 f"compare.{axis}[{first[value]}]): each variant is run once"))
+            first.setdefault(value, j)
 
     groups = {h.group: h for _, h in hosts}
     for name, profile in profiles.items():
@@ -222,7 +233,7 @@ def check_scenario(data: dict[str, Any], scenario: Scenario | None,
         if isinstance(image, str) and image not in by_name and image not in broken_images:
             problems.append((("workloads", i, "image"), f"unknown image {image!r}"
                              + _hint(image, image_names)))
-        if compared is None and isinstance(isolation, str) and isolation not in known_profiles:
+        if isinstance(isolation, str) and isolation not in known_profiles:
             problems.append((("workloads", i, "isolation"), f"unknown isolation profile "
                              f"{isolation!r}" + _hint(isolation, known_profiles)))
         host_groups = raw.get("host_groups")
@@ -258,6 +269,15 @@ def check_scenario(data: dict[str, Any], scenario: Scenario | None,
                 detail = "; ".join(f"{g}: {', '.join(r)}" for g, r in reasons.items())
                 problems.append((("workloads", i), (f"no host can ever run it under {mode} "
                                  f"isolation ({detail})")))
+    if scenario is not None and not scenario.pipelines:
+        rows = {digest: len(table) for digest, table in tables.items()}
+        expected = arrivals(scenario, rows)
+        traced = any(isinstance(wl.arrival, TraceArrivals) for wl in scenario.workloads)
+        if not traced and all(n <= 0 for _, n in expected):
+            problems.append((("workloads", 0, "arrival"), "no request arrives in the "
+                             "simulated window: every workload's rate or count is 0, or it "
+                             "starts after the end; there is nothing to measure (give a rate "
+                             "or count above 0, or a start before the duration)"))
     workload_names = [wl.name for _, wl in workloads]
     rolled: dict[str, int] = {}
     for i, raw in enumerate(_list(data, "pipelines")):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -17,12 +19,14 @@ from rich.console import Console
 from rich.table import Table
 
 from sim import __version__
-from sim.config import _QUANTITY_PATTERN, Scenario
+from sim.config import _QUANTITY_PATTERN, MAX_SEED, Scenario
+from sim.errors import UserError
 from sim.loader import Loaded, ScenarioError, load_file
 from sim.present import show
 from sim.units import DURATION_HINT, format_duration
 
 EXIT_BAD_INPUT = 2
+EXIT_BUG = 70  # EX_SOFTWARE: an unexpected exception, reported as a bug
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,19 +39,24 @@ def main(argv: list[str] | None = None) -> int:
     p_run = sub.add_parser("run", help="run a scenario and write results/<name>/")
     p_run.add_argument("file", help="scenario YAML file")
     p_run.add_argument("--out", default="results", help="results root (default: results)")
-    p_run.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
-    p_run.add_argument("--replications", type=int, default=None,
+    p_run.add_argument("--seed", type=_seed, default=None, help="override the scenario's seed")
+    p_run.add_argument("--replications", type=_positive, default=None,
                        help="override the scenario's replications")
-    p_run.add_argument("--jobs", type=int, default=None,
+    p_run.add_argument("--jobs", type=_positive, default=None,
                        help="local worker processes (default: all cores)")
     p_run.add_argument("--cluster", default=None, metavar="ADDRESS",
                        help="send the runs to a Dask scheduler, e.g. tcp://host:8786")
-    p_run.add_argument("--force", action="store_true",
+    p_run.add_argument("--rerun", action="store_true",
                        help="rerun runs already in the run store")
+    p_run.add_argument("--force", action="store_true",
+                       help="run even when the estimate of memory or time is past the limits")
     p_run.add_argument("--no-charts", action="store_true", help="skip the PNG charts")
     p_run.add_argument("--quiet", action="store_true", help="print only errors")
     p_val = sub.add_parser("validate", help="check a scenario without running it")
     p_val.add_argument("file", nargs="+", help="scenario YAML file(s)")
+    p_val.add_argument("--force", action="store_true",
+                       help="do not count an estimate past the memory or time limits as a "
+                            "problem")
     sub.add_parser("schema", help="print the JSON Schema of the scenario format")
     p_den = sub.add_parser("density", help="how many instances fit per host, per mode, and "
                                            "which resource binds first")
@@ -55,24 +64,28 @@ def main(argv: list[str] | None = None) -> int:
     p_den.add_argument("--out", default="results", help="results root (default: results)")
     p_den.add_argument("--no-charts", action="store_true", help="skip the PNG chart")
     p_den.add_argument("--quiet", action="store_true", help="print only errors")
+    p_den.add_argument("--force", action="store_true",
+                       help="run even when the estimate of memory or time is past the limits")
     p_img = sub.add_parser("images", help="each image with its layers and the hosts holding "
                                           "them at the end of the run (like docker images)")
     p_img.add_argument("file", help="scenario YAML file")
     p_img.add_argument("--variant", help="only this variant (default: all)")
     p_img.add_argument("--out", default="results", help="results root (default: results)")
     p_img.add_argument("--quiet", action="store_true", help="print only errors")
+    p_img.add_argument("--force", action="store_true",
+                       help="run even when the estimate of memory or time is past the limits")
     p_fid = sub.add_parser("fidelity", help="reproduce published measurements and queueing "
                                             "theory; write a report with every error")
     p_fid.add_argument("--out", default="results", help="results root (default: results)")
     p_fid.add_argument("--quick", action="store_true",
                        help="shorter runs, no refitting: the subset CI runs")
-    p_fid.add_argument("--jobs", type=int, default=None, help="local worker processes")
+    p_fid.add_argument("--jobs", type=_positive, default=None, help="local worker processes")
     sub.add_parser("profiles", help="the calibrated isolation profiles, each value with its "
                                     "source and trust level")
     p_fit = sub.add_parser("fit", help="fit a lognormal start-up distribution to measurements")
     p_fit.add_argument("file", help="a text or CSV file of measurements, one a line")
-    p_fit.add_argument("--column", type=int, default=1, help="1-based column (default 1)")
-    p_fit.add_argument("--scale", type=float, default=1.0,
+    p_fit.add_argument("--column", type=_positive, default=1, help="1-based column (default 1)")
+    p_fit.add_argument("--scale", type=_finite_positive, default=1.0,
                        help="multiply to get seconds (1e-3 for ms, 1e-6 for us)")
     p_fit.add_argument("--empirical", action="store_true",
                        help="print the sample's percentiles as an empirical distribution")
@@ -81,22 +94,40 @@ def main(argv: list[str] | None = None) -> int:
     p_plan.add_argument("--slo", action="append", default=[], metavar="METRIC<=VALUE",
                         help="e.g. 'startup_p99<=30s', 'blocking<=1%%', "
                              "'memory_utilization_mean<=80%%'; repeat for several")
-    p_plan.add_argument("--headroom", type=int, default=None, metavar="K",
+    p_plan.add_argument("--headroom", type=_count, default=None, metavar="K",
                         help="still meet the SLOs after K hosts fail (N+K)")
-    p_plan.add_argument("--replications", type=int, default=None,
+    p_plan.add_argument("--replications", type=_positive, default=None,
                         help="runs per candidate host count (default 3)")
     p_plan.add_argument("--group", default=None, help="host group to size (default: first)")
-    p_plan.add_argument("--max-hosts", type=int, default=None, help="search limit")
-    p_plan.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
+    p_plan.add_argument("--max-hosts", type=_positive, default=None, help="search limit")
+    p_plan.add_argument("--seed", type=_seed, default=None, help="override the scenario's seed")
     p_plan.add_argument("--out", default="results", help="results root (default: results)")
-    p_plan.add_argument("--jobs", type=int, default=None, help="local worker processes")
+    p_plan.add_argument("--jobs", type=_positive, default=None, help="local worker processes")
     p_plan.add_argument("--cluster", default=None, metavar="ADDRESS",
                         help="send the runs to a Dask scheduler")
-    p_plan.add_argument("--force", action="store_true", help="rerun stored runs")
+    p_plan.add_argument("--rerun", action="store_true", help="rerun stored runs")
+    p_plan.add_argument("--force", action="store_true",
+                        help="run even when the estimate of memory or time is past the limits")
     p_plan.add_argument("--no-charts", action="store_true", help="skip the PNG charts")
     p_plan.add_argument("--quiet", action="store_true", help="print only errors")
     args = parser.parse_args(argv)
+    try:
+        return _dispatch(parser, args)
+    except UserError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exception as exc:  # a bug, not bad input: say so briefly, keep the traceback
+        if os.environ.get("SIM_TRACEBACK"):
+            raise
+        print(f"internal error: {type(exc).__name__}: {exc}\n"
+              "This is a bug in the simulator, not in your input. Please report it with the "
+              "command and the scenario file; SIM_TRACEBACK=1 shows the traceback.",
+              file=sys.stderr)
+        return EXIT_BUG
 
+
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Run the parsed command; bad input returns EXIT_BAD_INPUT after saying what is wrong."""
     if args.command == "schema":
         print(json.dumps(schema(), indent=2))
         return 0
@@ -117,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         status = 0
         for file in args.file:
             loaded = _load(file)
-            if loaded is None:
+            if loaded is None or not _fits(loaded, args.force, None):
                 status = EXIT_BAD_INPUT
             else:
                 print(f"{file}: ok ({_describe(loaded)})")
@@ -125,6 +156,17 @@ def main(argv: list[str] | None = None) -> int:
     loaded = _load(args.file)
     if loaded is None:
         return EXIT_BAD_INPUT
+    replications = getattr(args, "replications", None)
+    if args.command == "plan":
+        spec = loaded.scenario.plan
+        replications = replications or (spec.replications if spec else 3)
+    if not _fits(loaded, args.force, replications):
+        return EXIT_BAD_INPUT
+    if args.command in ("density", "plan", "run", "images"):
+        from sim import output
+
+        output.check_writable(Path(args.out))
+        output.remove_stale(Path(args.out))
     if args.command == "density":
         from sim.planning_cli import density
 
@@ -136,24 +178,87 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "plan":
         from sim.planning_cli import plan
 
-        for value, name in ((args.replications, "--replications"), (args.headroom,
-                            "--headroom"), (args.max_hosts, "--max-hosts")):
-            if value is not None and value < (0 if name == "--headroom" else 1):
-                parser.error(f"{name} is too small")
         try:
             return plan(loaded, args)
         except KeyboardInterrupt:
             print("interrupted: completed runs are kept; the same command resumes",
                   file=sys.stderr)
             return 130
-    if args.replications is not None and args.replications < 1:
-        parser.error("--replications must be at least 1")
     try:
         return _run(loaded, args)
     except KeyboardInterrupt:
         print(f"interrupted: completed runs are kept in {Path(args.out) / '.runs'}; "
               "the same command resumes", file=sys.stderr)
         return 130
+
+
+def _seed(text: str) -> int:
+    """An argparse type: a seed, 0 to 2**63 - 1."""
+    value = _integer(text)
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"a seed is an integer from 0 to {MAX_SEED} "
+                                         f"(got {text!r})")
+    return value
+
+
+def _positive(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    value = _integer(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (got {text!r})")
+    return value
+
+
+def _count(text: str) -> int:
+    """An argparse type: an integer of at least 0."""
+    value = _integer(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more (got {text!r})")
+    return value
+
+
+def _integer(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer (got {text!r})") from None
+    if abs(value) > 10**18:
+        raise argparse.ArgumentTypeError(f"too large (got {text!r})")
+    return value
+
+
+def _finite_positive(text: str) -> float:
+    """An argparse type: a finite number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number (got {text!r})") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0 (got {text!r})")
+    return value
+
+
+def _fits(loaded: Loaded, force: bool, replications: int | None) -> bool:
+    """Whether the scenario's estimated memory and time are within this machine's limits
+    (always, with ``force``); if not, say so with the figures at the key that drives it."""
+    from sim import budget
+
+    if force:
+        return True
+    s = loaded.scenario
+    variants = 1
+    for values in (s.compare.model_dump().values() if s.compare else ()):
+        variants *= len(values or [None])
+    found = budget.estimate([p.scenario for p in loaded.points] or [s], variants,
+                            replications or s.replications, loaded.trace_rows)
+    why = budget.refusal(found, budget.machine_limits())
+    if why is None:
+        return True
+    key = budget.driver(found, budget.machine_limits())
+    line, col = loaded.place(key)
+    print(f"{loaded.source}:{line}:{col}: {key}: {why}", file=sys.stderr)
+    print(f"{loaded.source}: 1 problem; nothing was run", file=sys.stderr)
+    return False
 
 
 def schema() -> dict[str, Any]:
@@ -221,7 +326,7 @@ def _run(loaded: Loaded, args: argparse.Namespace) -> int:
     scenario = loaded.scenario
     specs = expand(loaded, args.seed, args.replications)
     store = Store(out / ".runs")
-    the_plan = plan(specs, store, args.force)
+    the_plan = plan(specs, store, args.rerun)
     jobs = args.jobs or default_jobs()
     workers = min(jobs, len(the_plan.todo))
     where = (f"cluster {args.cluster}" if args.cluster
@@ -260,8 +365,8 @@ def _run(loaded: Loaded, args: argparse.Namespace) -> int:
             plots.draw_all(folder, scenario.name, [o for o in outputs if o.replication == 0],
                            scenario.warmup)
 
-    folder, data = output.write(out, loaded, seed, outputs, None if args.no_charts else draw)
-    write_report(folder, loaded)
+    folder, data = output.write(out, loaded, seed, outputs, None if args.no_charts else draw,
+                                lambda staging: write_report(staging, loaded))
     if not args.quiet:
         screen = Console()
         if not screen.is_terminal:  # a file or a pipe: wide enough for every variant's name

@@ -40,12 +40,20 @@ Duration = Annotated[float, *_quantity(units.parse_duration, units.DURATION_HINT
 Rate = Annotated[float, *_quantity(units.parse_rate, units.RATE_HINT)]
 Bandwidth = Annotated[float, *_quantity(units.parse_bandwidth, units.BANDWIDTH_HINT)]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+# Spreads whose draws and moments stay finite floats: a coefficient of variation of 100 is
+# already wilder than any start-up or lifetime measured; below 0.001 a gamma's shape
+# parameter (1/cv^2) leaves what NumPy draws reliably (use a constant instead).
+MAX_CV = 100.0
+MIN_GAMMA_CV = 1e-3
+MAX_P95_RATIO = 1e6
 
 
 class Spec(BaseModel):
-    """Base of every scenario section: frozen, unknown keys rejected."""
+    """Base of every scenario section: frozen, unknown keys rejected, and strict about types:
+    a boolean is not a count, and every number is finite (``.inf`` and ``.nan`` are refused
+    wherever a number is read)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 # --- distributions --------------------------------------------------------------------------
@@ -71,7 +79,7 @@ class Lognormal(Spec):
     median: Duration | None = None
     p95: Duration | None = None
     mean: Duration | None = None
-    cv: Annotated[float, Field(gt=0)] | None = None
+    cv: Annotated[float, Field(gt=0, le=MAX_CV)] | None = None
 
     @model_validator(mode="after")
     def _one_parametrisation(self) -> Lognormal:
@@ -84,8 +92,13 @@ class Lognormal(Spec):
                 raise ValueError("give both median and p95")
             if self.median <= 0 or self.p95 <= self.median:
                 raise ValueError("needs 0 < median < p95")
+            if self.p95 > MAX_P95_RATIO * self.median:
+                raise ValueError(f"p95 is more than {MAX_P95_RATIO:,} times the median: a "
+                                 "spread whose mean no float can hold")
         elif self.mean is None or self.cv is None:
             raise ValueError("give both mean and cv")
+        elif self.mean <= 0:
+            raise ValueError("needs a mean above 0 (a lognormal is positive)")
         return self
 
 
@@ -108,7 +121,8 @@ class Gamma(Spec):
 
     dist: Literal["gamma"]
     mean: Duration
-    cv: Annotated[float, Field(gt=0)]
+    cv: Annotated[float, Field(ge=MIN_GAMMA_CV, le=MAX_CV)] = Field(
+        description=f"between {MIN_GAMMA_CV} and {MAX_CV:g}; a constant for no spread")
 
 
 class Empirical(Spec):
@@ -228,8 +242,8 @@ class TraceArrivals(_Bounded):
         1.0, description="trace time per simulated second (arrivals and lifetimes)")
     sample: Annotated[float, Field(gt=0, le=1)] = Field(
         1.0, description="fraction of the trace's instances replayed (drawn at random)")
-    cpu_scale: Annotated[float, Field(gt=0)] = 1.0
-    memory_scale: Annotated[float, Field(gt=0)] = 1.0
+    cpu_scale: Annotated[float, Field(gt=0, le=1e6)] = 1.0
+    memory_scale: Annotated[float, Field(gt=0, le=1e6)] = 1.0
     classes: Annotated[list[Label], Field(min_length=1)] | None = Field(
         None, description="replay only these flavors (azure-v1), scheduling classes "
                           "(google-2011) or class values (csv); default all")
@@ -587,12 +601,17 @@ class Faults(Spec):
     host_kernel: KernelFaults = Field(default_factory=lambda: KernelFaults())
 
 
+MAX_SEED = 2**63 - 1  # seeds are stored as 64-bit integers in the result tables
+
+
 class Scenario(Spec):
     """A whole scenario file."""
 
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=100)] = \
+        Field(description="names the results folder: letters, digits, '.', '_' and '-', at "
+                          "most 100 characters")
     description: str = ""
-    seed: Annotated[int, Field(ge=0)] = 0
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0
     duration: Annotated[Duration, Field(gt=0)]
     warmup: Duration = 0.0
     timeseries_interval: Annotated[Duration, Field(gt=0)] | None = Field(

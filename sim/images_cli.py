@@ -51,6 +51,7 @@ def _hosts_text(hosts: list[str], total: int) -> str:
 
 def images(loaded: Loaded, out: Path, variant: str | None, quiet: bool) -> int:
     """Print the view and write ``OUT/<name>/images.json``; status 2 for an unknown variant."""
+    from sim.output import staged
     from sim.planning_cli import write_json
 
     states = end_states(loaded, variant)
@@ -59,7 +60,8 @@ def images(loaded: Loaded, out: Path, variant: str | None, quiet: bool) -> int:
         Console(stderr=True).print(f"unknown variant {variant!r}; one of {', '.join(names)}")
         return 2
     data = {name: image_rows(state) for name, state in states.items()}
-    write_json(out / loaded.scenario.name / "images.json", data)
+    with staged(out, loaded.scenario.name, lambda name: name != "images.json") as staging:
+        write_json(staging / "images.json", data)
     if not quiet:
         screen = Console()
         for name, rows in data.items():

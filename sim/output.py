@@ -9,11 +9,14 @@ run leaves the previous results as they were. Must not: run the model.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,7 @@ import pandas as pd
 import yaml
 
 from sim import analysis
+from sim.errors import OutputError
 from sim.loader import Loaded
 from sim.results import RunOutput, aggregate, mean_metrics, runs_frame
 
@@ -84,18 +88,16 @@ def _with_parameters(frame: pd.DataFrame, out: RunOutput) -> pd.DataFrame:
 
 
 def write(out_root: Path, loaded: Loaded, seed: int, outputs: list[RunOutput],
-          charts: Callable[[Path, pd.DataFrame], None] | None = None) -> tuple[Path, dict]:
+          charts: Callable[[Path, pd.DataFrame], None] | None = None,
+          finish: Callable[[Path], None] | None = None) -> tuple[Path, dict]:
     """Write every result file into ``out_root/<name>`` atomically.
 
     Returns the folder and the summary. ``charts`` is called with the staging folder and the
-    aggregate table to draw the PNG files there.
+    aggregate table to draw the PNG files there; ``finish`` with the staging folder once
+    every other file is there (the report). Nothing in ``out_root/<name>`` changes unless
+    all of it was written.
     """
-    name = loaded.scenario.name
-    out_root.mkdir(parents=True, exist_ok=True)
-    final = out_root / name
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".partial", dir=out_root))
-    staging.chmod(0o755)
-    try:
+    with staged(out_root, loaded.scenario.name, lambda name: name.startswith(KEPT)) as staging:
         data = summary(loaded, seed, outputs)
         (staging / "summary.json").write_text(json.dumps(data, indent=2) + "\n")
         runs = runs_frame(outputs)
@@ -113,15 +115,95 @@ def write(out_root: Path, loaded: Loaded, seed: int, outputs: list[RunOutput],
             allow_unicode=True))
         if charts is not None:
             charts(staging, agg)
-        if final.exists():  # keep what the density and plan commands wrote there
+        if finish is not None:
+            finish(staging)
+    return out_root / loaded.scenario.name, data
+
+
+def check_writable(out_root: Path) -> None:
+    """Raise OutputError unless files can be created in ``out_root`` (made if missing), so a
+    run fails before its first simulation rather than after its last."""
+    try:
+        out_root.mkdir(parents=True, exist_ok=True)
+        probe = Path(tempfile.mkdtemp(prefix=f".write-check.{os.getpid()}.", dir=out_root))
+        probe.rmdir()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise OutputError(f"{out_root}: cannot write results there ({reason}); choose another "
+                          "folder with --out") from None
+
+
+_STAGED = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.(partial|old)$")
+_STAGED_BEFORE_PIDS = re.compile(r"^\..+\.[^.]+\.(partial|old)$")
+STALE_AFTER_S = 3600.0  # a staging folder with no owner named, older than this, is left over
+
+
+def remove_stale(out_root: Path) -> list[Path]:
+    """Remove staging folders left by a process that was killed (its pid is gone), here and
+    in the run store; returns what was removed. A folder of a live process is kept."""
+    removed = []
+    for folder in (out_root, out_root / ".runs"):
+        if not folder.is_dir():
+            continue
+        for entry in folder.iterdir():
+            if entry.is_dir() and _stale(entry):
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(entry)
+    return removed
+
+
+def _stale(entry: Path) -> bool:
+    match = _STAGED.match(entry.name) or _STORE_PARTIAL.match(entry.name)
+    if match:
+        return not _alive(int(match.group("pid")))
+    if _STAGED_BEFORE_PIDS.match(entry.name) or entry.name.startswith(".partial-"):
+        try:
+            return time.time() - entry.stat().st_mtime > STALE_AFTER_S
+        except OSError:
+            return False
+    return False
+
+
+_STORE_PARTIAL = re.compile(r"^\.partial-(?P<pid>\d+)-")
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def staged(out_root: Path, name: str, carry: Callable[[str], bool]) -> Iterator[Path]:
+    """A staging folder for ``out_root/name``: the files of the existing folder for which
+    ``carry(file name)`` holds are copied in first; when the block ends without
+    an exception the staging folder replaces the folder whole, else it is removed and the
+    existing folder is left byte for byte as it was."""
+    out_root.mkdir(parents=True, exist_ok=True)
+    final = out_root / name
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.{os.getpid()}.", suffix=".partial",
+                                    dir=out_root))
+    staging.chmod(0o755)
+    try:
+        if final.is_dir():
             for kept in final.iterdir():
-                if kept.name.startswith(KEPT) and not (staging / kept.name).exists():
-                    shutil.copy2(kept, staging / kept.name)
-            trash = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".old", dir=out_root))
+                if kept.is_file() and carry(kept.name):  # copied: a link would let the
+                    shutil.copy2(kept, staging / kept.name)  # block rewrite the original
+        yield staging
+        if final.exists():
+            trash = Path(tempfile.mkdtemp(prefix=f".{name}.{os.getpid()}.", suffix=".old",
+                                          dir=out_root))
             os.replace(final, trash / "old")
+            os.replace(staging, final)
             shutil.rmtree(trash, ignore_errors=True)
-        os.replace(staging, final)
+        else:
+            os.replace(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return final, data

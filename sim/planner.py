@@ -79,6 +79,8 @@ def parse_slo(text: str, known: set[str]) -> SLO:
                 limit = parse_duration(raw)
             except UnitError as exc:
                 raise SLOError(f"cannot read the limit {raw!r} in SLO {text!r}: {exc}") from None
+    if not math.isfinite(limit):
+        raise SLOError(f"the limit {raw!r} in SLO {text!r} is not a finite number")
     return SLO(metric, op, limit, text)
 
 

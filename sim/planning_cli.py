@@ -21,6 +21,7 @@ from rich.table import Table
 from sim import capacity, plots
 from sim.analysis import clean, metric_names
 from sim.loader import Loaded
+from sim.output import staged
 from sim.planner import SLO, Probe, SLOError, judge, levelled_off, parse_slo, probe_specs, search
 from sim.present import metric_kind, metric_value
 from sim.report import write_report
@@ -75,17 +76,19 @@ def density(loaded: Loaded, out: Path, charts: bool, quiet: bool) -> int:
                 "hosts": found.hosts, "lower_bound": found.lower_bound,
                 "lower_bound_resource": found.bound_by, "instances": found.counts}
     folder = out / scenario.name
-    write_json(folder / "density.json", table)
-    if packing:
-        write_json(folder / "packing.json", packing)
-    if charts:
-        plots.density_bars(folder / "density_per_host.png", scenario.name, table, modes)
+    written = ("density.json", "packing.json", "density_per_host.png", "report.html")
+    with staged(out, scenario.name, lambda name: name not in written) as staging:
+        write_json(staging / "density.json", table)
+        if packing:
+            write_json(staging / "packing.json", packing)
+        if charts:
+            plots.density_bars(staging / "density_per_host.png", scenario.name, table, modes)
+        write_report(staging, loaded)
     if not quiet:
         screen = _screen()
         screen.print(density_rich(scenario.name, table, modes))
         if packing:
             screen.print(packing_rich(packing, modes))
-    write_report(folder, loaded)
     mismatches = [(g, w, m) for g, rows in table.items() for w, per in rows.items()
                   for m, e in per.items() if "simulated" in e and e["simulated"] != e["per_host"]]
     Console(stderr=True, quiet=quiet, soft_wrap=True).print(
@@ -203,12 +206,12 @@ def plan(loaded: Loaded, args: argparse.Namespace) -> int:
     data = {"group": group_name, "slo": [s.text for s in slos], "replications": reps,
             "headroom": headroom, "seed": seed, **results}
     folder = Path(args.out) / scenario.name
-    write_json(folder / "plan.json", data)
-    for old in folder.glob("plan_*.png"):
-        old.unlink()
-    if not args.no_charts:
-        plots.plan_charts(folder, scenario.name, results, slos, group_name)
-    write_report(folder, loaded)
+    with staged(Path(args.out), scenario.name, lambda name: name not in ("plan.json",
+                "report.html") and not name.startswith("plan_")) as staging:
+        write_json(staging / "plan.json", data)
+        if not args.no_charts:
+            plots.plan_charts(staging, scenario.name, results, slos, group_name)
+        write_report(staging, loaded)
     if not args.quiet:
         _screen().print(plan_rich(scenario.name, group_name, results, slos, headroom))
     console.print(f"wrote {folder}/plan.json in {time.perf_counter() - started:.1f} s")

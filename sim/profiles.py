@@ -12,6 +12,7 @@ from importlib import resources
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from sim.config import Profile, ResolvedProfile
 
@@ -90,8 +91,18 @@ def resolve_profiles(overrides: dict[str, Profile]) -> tuple[dict[str, ResolvedP
                                          f"(extends: {', '.join(builtins)}) or give "
                                          + ", ".join(missing)))
             return None
-        profile = ResolvedProfile.model_validate(
-            {k: (v.model_dump() if hasattr(v, "model_dump") else v) for k, v in merged.items()})
+        try:
+            profile = ResolvedProfile.model_validate(
+                {k: (v.model_dump() if hasattr(v, "model_dump") else v)
+                 for k, v in merged.items()})
+        except ValidationError as exc:  # e.g. a required field overridden with null
+            for err in exc.errors():
+                field = str(err["loc"][0]) if err["loc"] else ""
+                message = err["msg"].removeprefix("Value error, ")
+                if field in fields and fields[field] is None:
+                    message = "cannot be null: leave the key out to keep the profile's value"
+                problems.append(ProfileError(path + ((field,) if field else ()), message))
+            return None
         resolved[name] = profile
         return profile
 

@@ -8,6 +8,7 @@ or write files.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -133,12 +134,21 @@ def runs_frame(outputs: list[RunOutput]) -> pd.DataFrame:
     """One row per run: variant, sweep parameters, replication, seed, key, every metric."""
     rows = []
     for out in outputs:
-        row: dict[str, Any] = {"variant": out.variant, **out.parameters,
+        row: dict[str, Any] = {"variant": out.variant,
+                               **{k: _cell(v) for k, v in out.parameters.items()},
                                "replication": out.replication, "seed": out.seed,
                                "key": out.key}
         row.update({k: v for k, v in flatten(out.metrics).items() if k not in row})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _cell(value: Any) -> Any:
+    """A sweep value as a table cell: a number or text as it is, a mapping or list (a swept
+    distribution, say) as its JSON text, so that rows group by it."""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True)
+    return value
 
 
 def numeric_metrics(frame: pd.DataFrame, exclude: list[str]) -> list[str]:

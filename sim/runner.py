@@ -11,10 +11,13 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Self
 
+from sim.errors import ClusterError
 from sim.experiment import RunSpec
 from sim.results import RunOutput, execute
 from sim.store import Store
@@ -45,6 +48,26 @@ def plan(specs: Sequence[RunSpec], store: Store, force: bool = False) -> Plan:
         if force or not store.has(key):
             todo.append(i)
     return Plan(list(specs), keys, todo)
+
+
+CONNECT_TIMEOUT_S = 10
+PARENT_POLL_S = 1.0
+
+
+def _end_with(parent: int) -> None:
+    """A worker's initializer: end this worker when process ``parent`` is gone (killed, say),
+    within ``PARENT_POLL_S``, instead of finishing a run nobody will read."""
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_POLL_S)
+            try:
+                os.kill(parent, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:
+                pass
+
+    threading.Thread(target=watch, name="end-with-parent", daemon=True).start()
 
 
 def default_jobs() -> int:
@@ -88,7 +111,9 @@ class Workers:
         else:
             if self._pool is None:
                 context = multiprocessing.get_context("forkserver")
-                self._pool = cf.ProcessPoolExecutor(max_workers=self.jobs, mp_context=context)
+                self._pool = cf.ProcessPoolExecutor(max_workers=self.jobs, mp_context=context,
+                                                    initializer=_end_with,
+                                                    initargs=(os.getpid(),))
             futures = [self._pool.submit(execute, spec, key) for spec, key in zip(specs, keys)]
             try:
                 for future in cf.as_completed(futures):
@@ -102,7 +127,13 @@ class Workers:
         from distributed import Client, as_completed
 
         if self._client is None:
-            self._client = Client(self.cluster)
+            try:
+                self._client = Client(self.cluster, timeout=CONNECT_TIMEOUT_S)
+            except (OSError, TimeoutError, ValueError, TypeError) as exc:
+                raise ClusterError(f"--cluster {self.cluster}: cannot reach a Dask scheduler "
+                                   f"there ({type(exc).__name__}: {exc}); give its address "
+                                   "as tcp://HOST:PORT, or leave --cluster out to run "
+                                   "here") from None
         futures = self._client.map(execute, specs, keys, pure=False)
         try:
             for future in as_completed(futures):

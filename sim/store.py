@@ -32,7 +32,7 @@ class Store:
     def save(self, out: RunOutput) -> None:
         """Store ``out`` atomically (a run already stored under its key is kept)."""
         self.root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=self.root))
+        staging = Path(tempfile.mkdtemp(prefix=f".partial-{os.getpid()}-", dir=self.root))
         try:
             out.instances.to_parquet(staging / "instances.parquet", index=False)
             out.timeseries.to_parquet(staging / "timeseries.parquet", index=False)

@@ -18,6 +18,7 @@ import hashlib
 import itertools
 import json
 import math
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,7 @@ GOOGLE_COLUMNS = ["timestamp", "missing_info", "job_id", "task_index", "machine_
                   "memory_request", "disk_request", "different_machine_restriction"]
 CSV_FIELDS = ("arrival", "lifetime", "cpu", "memory", "tenant", "class", "deployment")
 CHUNK_ROWS = 200_000
+MAX_AZURE_BINS = 100_000  # duration bins of an interval map (the published one has 46)
 _TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
 
 
@@ -193,8 +195,27 @@ def read(spec: TraceArrivals) -> TraceTable:
                          "to accept the new content")
     options = spec.model_dump(mode="json", include={"format", "machine", "resubmissions",
                                                     "columns", "time_unit", "memory_unit"})
+    if spec.format == "csv" and spec.length is not None:  # rows past the window are not read
+        options["until"] = spec.offset + spec.length
     key = json.dumps([found, [str(p) for p in paths], options], sort_keys=True)
-    return _read_cached(key)
+    try:
+        return _read_cached(key)
+    except TraceError:
+        raise
+    except (EOFError, zlib.error, UnicodeDecodeError, ValueError, OSError,
+            pd.errors.EmptyDataError) as exc:  # gzip.BadGzipFile is an OSError
+        raise TraceError(str(paths[0]), 0, "path", f"cannot read the trace: "
+                         f"{_unreadable(exc)}") from None
+
+
+def _unreadable(exc: Exception) -> str:
+    """What a reader's exception says about the file, for people."""
+    if isinstance(exc, (EOFError, zlib.error)) or "gzip" in str(exc).lower() or \
+            "compressed" in str(exc).lower():
+        return f"a compressed file is truncated or corrupt ({exc})"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text at byte {exc.start} of a file"
+    return f"{type(exc).__name__}: {exc}"
 
 
 @functools.lru_cache(maxsize=8)
@@ -210,24 +231,29 @@ def _read_cached(key: str) -> TraceTable:
         return read_google_2011(paths, machine["cpu"], machine["memory"],
                                 options["resubmissions"], digest=found)
     return read_csv(paths[0], options["columns"], options["time_unit"], options["memory_unit"],
-                    digest=found)
+                    digest=found, until=options.get("until"))
 
 
 # --- azure-v1 -------------------------------------------------------------------------------
 
 def _azure_flavors(path: Path) -> dict[str, tuple[float, float]]:
     out: dict[str, tuple[float, float]] = {}
-    with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                sizes, letter = line.split()
-                cpu, mem = (float(x) for x in sizes.split(","))
-            except ValueError:
-                raise TraceError(str(path), lineno, "flavor", f"expected 'VCPU,MEMORY_GB "
-                                 f"LETTER' such as '2,3.5 g' (got {line.strip()!r})") from None
-            out[letter] = (cpu, mem * GiB)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise TraceError(str(path), 0, "flavor", f"not UTF-8 text at byte {exc.start}") from None
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            sizes, letter = line.split()
+            cpu, mem = (float(x) for x in sizes.split(","))
+            if not (math.isfinite(cpu) and math.isfinite(mem)) or cpu <= 0 or mem <= 0:
+                raise ValueError(line)
+        except ValueError:
+            raise TraceError(str(path), lineno, "flavor", f"expected 'VCPU,MEMORY_GB "
+                             f"LETTER' such as '2,3.5 g' (got {line.strip()!r})") from None
+        out[letter] = (cpu, mem * GiB)
     return out
 
 
@@ -239,6 +265,18 @@ def _azure_intervals(path: Path) -> tuple[np.ndarray, np.ndarray]:
     except (ValueError, pd.errors.ParserError) as exc:
         raise TraceError(str(path), 0, "interval", f"expected lines 'SECONDS BIN' such as "
                          f"'3600 12' ({exc})") from None
+    if table.empty:
+        raise TraceError(str(path), 1, "interval", "no intervals; expected lines 'SECONDS BIN' "
+                         "such as '3600 12'")
+    values = table["seconds"].to_numpy(np.float64)
+    if not np.isfinite(values).all() or (values < 0).any() or (table["bin"] < 0).any():
+        row = int(np.argmax(~np.isfinite(values) | (values < 0) | (table["bin"] < 0)))
+        raise TraceError(str(path), row + 1, "interval", "expected SECONDS (0 or more) and a "
+                         "BIN (0 or more)")
+    if table["bin"].max() > MAX_AZURE_BINS:
+        row = int(np.argmax((table["bin"] > MAX_AZURE_BINS).to_numpy()))
+        raise TraceError(str(path), row + 1, "interval", f"bin {table['bin'].iloc[row]} is "
+                         f"past the last a trace can have ({MAX_AZURE_BINS:,})")
     grouped = table.groupby("bin")["seconds"]
     bins = int(table["bin"].max()) + 1
     low = np.full(bins, np.nan)
@@ -358,11 +396,14 @@ def _numeric_problem(chunk: pd.DataFrame, columns: list[str], first_line: int, f
     """The first cell of ``columns`` that is not a number, as a TraceError."""
     for column in columns:
         values = chunk[column]
-        bad = values.notna() & pd.to_numeric(values, errors="coerce").isna()
+        parsed = pd.to_numeric(values, errors="coerce").to_numpy(np.float64)
+        bad = values.notna().to_numpy() & ~np.isfinite(parsed)
         if bad.any():
-            row = int(np.argmax(bad.to_numpy()))
-            return TraceError(file, first_line + row, column, f"{values.iloc[row]!r} is not a "
-                              f"number; expected {hint.get(column, 'a number')}")
+            row = int(np.argmax(bad))
+            what = "a number" if np.isnan(parsed[row]) and values.iloc[row].strip().lower() \
+                not in ("nan", "+nan", "-nan") else "a finite number"
+            return TraceError(file, first_line + row, column, f"{values.iloc[row]!r} is not "
+                              f"{what}; expected {hint.get(column, 'a number')}")
     return None
 
 
@@ -399,7 +440,8 @@ def _google_chunks(path: Path, order: int, usecols: list[int], numeric: list[str
                                          ("cpu", "cpu_request", 0.0, 1.0),
                                          ("mem", "memory_request", 0.0, 1.0),
                                          ("t", "timestamp", 0.0, math.inf)):
-            bad = ((out[column] < low) | (out[column] > high)).to_numpy()
+            values = out[column].to_numpy(np.float64)
+            bad = np.isinf(values) | (values < low) | (values > high)  # NaN: not given
             if bad.any():
                 row = int(np.argmax(bad))
                 raise TraceError(file, line + row, field, f"{chunk[field].iloc[row]:g} is out "
@@ -464,6 +506,11 @@ def read_google_2011(paths: list[Path], machine_cpu: float, machine_memory: floa
         events = events[events["attempt"] >= 1]
     key = ["job", "task", "attempt"]
     firsts = events[events["event"] == 0].drop_duplicates(key)
+    for column in ("cpu", "mem"):  # a SUBMIT without a request: the attempt's first one given
+        given = events[events[column].notna()].drop_duplicates(key)[[*key, column]]
+        firsts = firsts.merge(given.rename(columns={column: "given"}), on=key, how="left")
+        firsts[column] = firsts[column].fillna(firsts["given"])
+        firsts = firsts.drop(columns="given")
     starts = events[events["event"] == 1].drop_duplicates(key)[[*key, "t"]]
     ends = events[events["event"].isin(GOOGLE_TERMINAL)].drop_duplicates(key)[[*key, "t"]]
     table = firsts.merge(starts.rename(columns={"t": "start"}), on=key, how="left")
@@ -499,12 +546,16 @@ def _parser_line(exc: Exception) -> int:
 # --- csv ------------------------------------------------------------------------------------
 
 def read_csv(path: Path, columns: dict[str, str], time_unit: str, memory_unit: float,
-             digest: str = "") -> TraceTable:
+             digest: str = "", until: float | None = None) -> TraceTable:
     """A generic CSV with a header row: one row per instance. Fields (``columns`` maps a
     field to the file's column name; by default the field's own name): ``arrival``
     (required; seconds, ms, us by ``time_unit``, or date-times with ``time_unit: datetime``),
     ``lifetime`` (same unit, seconds for date-times; empty: censored), ``cpu`` (vCPU),
-    ``memory`` (in units of ``memory_unit`` bytes), ``tenant``, ``class``, ``deployment``."""
+    ``memory`` (in units of ``memory_unit`` bytes), ``tenant``, ``class``, ``deployment``.
+
+    With ``until`` (seconds after the first arrival), a file whose arrivals are in time order
+    is read only up to the first chunk that passes it: a replay's window never reaches the
+    rows after it (a file out of order is read whole)."""
     file = str(path)
     names = {field: columns.get(field, field) for field in CSV_FIELDS}
     try:
@@ -518,10 +569,16 @@ def read_csv(path: Path, columns: dict[str, str], time_unit: str, memory_unit: f
     if names["arrival"] not in header:
         raise TraceError(file, 1, "arrival", f"no column {names['arrival']!r}; the header has "
                          f"{', '.join(header)}; map one with columns: {{arrival: NAME}}")
+    try:  # a first row longer than the header would make pandas read its fields as an index
+        pd.read_csv(path, header=None, nrows=2, dtype=str, engine="c")
+    except pd.errors.ParserError:
+        raise TraceError(file, 2, "line", f"more fields than the header's {len(header)} "
+                         f"({', '.join(header)})") from None
     present = {f: c for f, c in names.items() if c in header}
     scale = 1.0 if time_unit == "datetime" else _TIME_UNITS[time_unit]
     parts: list[pd.DataFrame] = []
     line = 2
+    in_order = True
     try:
         reader = pd.read_csv(path, dtype=str, engine="c", chunksize=CHUNK_ROWS,
                              keep_default_na=False, na_values=[""])  # all columns: a row
@@ -567,6 +624,13 @@ def read_csv(path: Path, columns: dict[str, str], time_unit: str, memory_unit: f
                     out[field] = chunk[present[field]].fillna("").to_numpy(str)
             parts.append(out)
             line += len(chunk)
+            arrival = out["arrival"].to_numpy()
+            in_order = in_order and bool((np.diff(arrival) >= 0).all()) and (
+                len(parts) == 1 or arrival[0] >= parts[-2]["arrival"].iloc[-1])
+            if until is not None and in_order and arrival[-1] >= parts[0]["arrival"].iloc[0] \
+                    + until:
+                reader.close()
+                break
     except pd.errors.ParserError as exc:
         raise TraceError(file, _parser_line(exc), "line", f"{exc}") from None
     if not parts or sum(len(p) for p in parts) == 0:

@@ -49,7 +49,11 @@ def _split(text: object, hint: str) -> tuple[float, str]:
     if isinstance(text, bool):
         raise UnitError(f"expected {hint} (got {text!r})")
     if isinstance(text, (int, float)):
-        return float(text), ""
+        try:
+            return float(text), ""
+        except OverflowError:
+            raise UnitError(f"expected {hint} (got a number of {len(str(text))} digits)") \
+                from None
     if not isinstance(text, str):
         raise UnitError(f"expected {hint} (got {text!r})")
     match = _QUANTITY.match(text)
@@ -58,12 +62,23 @@ def _split(text: object, hint: str) -> tuple[float, str]:
     return float(match.group(1)), match.group(2)
 
 
-def _check(value: float, text: object, hint: str, allow_zero: bool = True) -> float:
+# The largest quantities the model represents: far beyond any real host, registry or
+# simulated window, and small enough that sums and products of them stay finite floats.
+MAX_SECONDS = 1e12  # about 31,700 years
+MAX_BYTES = float(2**60)  # 1 EiB
+MAX_RATE = 1e9  # per second
+MAX_BANDWIDTH = 1e15  # bytes per second (8 Pbit/s)
+
+
+def _check(value: float, text: object, hint: str, allow_zero: bool = True,
+           limit: float = math.inf, shown: str = "") -> float:
     if not math.isfinite(value):
         raise UnitError(f"expected {hint} (got {text!r})")
     if value < 0 or (value == 0 and not allow_zero):
         what = "non-negative" if allow_zero else "positive"
         raise UnitError(f"must be {what} (got {text!r})")
+    if value > limit:
+        raise UnitError(f"must be at most {shown} (got {text!r})")
     return value
 
 
@@ -73,7 +88,8 @@ def parse_size(text: object) -> float:
     if unit and unit not in SIZE_UNITS:
         raise UnitError(f"unknown size unit {unit!r} in {text!r}; use one of "
                         f"B, KB, MB, GB, TB, KiB, MiB, GiB, TiB")
-    return _check(number * SIZE_UNITS.get(unit, 1.0), text, SIZE_HINT)
+    return _check(number * SIZE_UNITS.get(unit, 1.0), text, SIZE_HINT, limit=MAX_BYTES,
+                  shown="1EiB")
 
 
 def parse_duration(text: object) -> float:
@@ -82,7 +98,8 @@ def parse_duration(text: object) -> float:
     if unit and unit not in TIME_UNITS:
         raise UnitError(f"unknown duration unit {unit!r} in {text!r}; use one of "
                         f"ms, s, min, h, d")
-    return _check(number * TIME_UNITS.get(unit, 1.0), text, DURATION_HINT)
+    return _check(number * TIME_UNITS.get(unit, 1.0), text, DURATION_HINT,
+                  limit=MAX_SECONDS, shown="1e12s (about 31,700 years)")
 
 
 def parse_rate(text: object) -> float:
@@ -92,7 +109,7 @@ def parse_rate(text: object) -> float:
         if not unit.startswith("/") or unit[1:] not in TIME_UNITS:
             raise UnitError(f"expected {RATE_HINT} (got {text!r})")
         number /= TIME_UNITS[unit[1:]]
-    return _check(number, text, RATE_HINT)
+    return _check(number, text, RATE_HINT, limit=MAX_RATE, shown="1e9/s")
 
 
 def parse_bandwidth(text: object) -> float:
@@ -103,7 +120,8 @@ def parse_bandwidth(text: object) -> float:
         if not slash or size_unit not in SIZE_UNITS or time_unit not in TIME_UNITS:
             raise UnitError(f"expected {BANDWIDTH_HINT} (got {text!r})")
         number = number * SIZE_UNITS[size_unit] / TIME_UNITS[time_unit]
-    return _check(number, text, BANDWIDTH_HINT, allow_zero=False)
+    return _check(number, text, BANDWIDTH_HINT, allow_zero=False, limit=MAX_BANDWIDTH,
+                  shown="1e15B/s (8Pbit/s)")
 
 
 def format_size(n_bytes: float) -> str:

@@ -144,7 +144,7 @@ def test_force_reruns_and_gives_the_same_numbers(tmp_path):
     args = ["run", "scenarios/density.yaml", "--out", str(tmp_path), "--no-charts", "--quiet"]
     main(args)
     first = (tmp_path / "density" / "summary.json").read_bytes()
-    main([*args, "--force"])
+    main([*args, "--rerun"])
     assert (tmp_path / "density" / "summary.json").read_bytes() == first
 
 

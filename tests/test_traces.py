@@ -97,6 +97,9 @@ def google_by_pandas(path: Path, machine_cpu: float, machine_memory: float) -> d
                      names=["t", "job", "task", "type", "cpu", "mem"])
     ev = ev.sort_values("t", kind="stable")
     first = ev[ev["type"] == 0].drop_duplicates(["job", "task"]).set_index(["job", "task"])
+    for column in ("cpu", "mem"):  # a SUBMIT without a request: the task's first one given
+        given = ev.dropna(subset=[column]).drop_duplicates(["job", "task"])
+        first[column] = first[column].fillna(given.set_index(["job", "task"])[column])
     start = ev[ev["type"] == 1].groupby(["job", "task"])["t"].min()
     end = ev[ev["type"].isin([2, 3, 4, 5, 6])].groupby(["job", "task"])["t"].min()
     tasks = first.join(start.rename("start")).join(end.rename("end"))
