@@ -180,11 +180,14 @@ def execute(run: Run, timeout: float | None) -> Run:
 
 def first_difference(a: Path, b: Path) -> str:
     """Where two text files first differ, to start looking."""
+
+    def shown(line: bytes) -> str:
+        return repr(line.rstrip(b"\r\n")[:160].decode(errors="replace"))
+
     with a.open("rb") as fa, b.open("rb") as fb:
         for number, (la, lb) in enumerate(zip(fa, fb), 1):
             if la != lb:
-                return (f"line {number}:\n      ref:  {la[:160].decode(errors='replace')!r}\n"
-                        f"      work: {lb[:160].decode(errors='replace')!r}")
+                return f"line {number}:\n      ref:  {shown(la)}\n      work: {shown(lb)}"
     return "one file is a prefix of the other"
 
 
