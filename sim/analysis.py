@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -226,9 +226,10 @@ def _rows(frame: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:
     return frame if mask.all() else frame[mask]
 
 
-def _mean(values: list[float]) -> float | None:
-    values = [v for v in values if v is not None and not math.isnan(v)]
-    return float(np.mean(values)) if values else None
+def _mean(values: Sequence[float | None]) -> float | None:
+    """The mean of the values that are neither None nor NaN (None if there are none)."""
+    kept = [v for v in values if v is not None and not math.isnan(v)]
+    return float(np.mean(kept)) if kept else None
 
 
 def pipeline_metrics(runs: list[dict[str, Any]], frame: pd.DataFrame,

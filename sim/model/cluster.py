@@ -647,7 +647,11 @@ class Cluster:
         done = pool.run(work, then)
         if self.interruptible:
             self._jobs[rec.id] = (pool, done)
-            done.callbacks.append(lambda _e: self._jobs.pop(rec.id, None))
+
+            def forget(_event: simpy.Event) -> None:
+                self._jobs.pop(rec.id, None)
+
+            done.callbacks.append(forget)
         return done
 
     def _phase(self, host: Host, wl: WorkloadRuntime, duration: float,
