@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
+from sim.analysis.fit import fit_lognormal, read_column
 from sim.cli import main
-from sim.fit import fit_lognormal, read_column
 from tests.helpers import FREE, only, scenario
 
 

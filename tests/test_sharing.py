@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.model import sharing
+from sim.model.kernel import Wake, wake
 from sim.model.sharing import Network, SharedCapacity
-from sim.model.timers import Wake, wake
 
 
 def finish_times(env, events):

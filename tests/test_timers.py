@@ -12,7 +12,7 @@ import simpy
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim.model.timers import Wake, alarm, discard, run, urgent, wake
+from sim.model.kernel import Wake, alarm, discard, run, urgent, wake
 
 
 @given(st.lists(st.tuples(st.sampled_from([0.0, 0.5, 1.0, 2.5]),
@@ -135,9 +135,9 @@ def test_a_finished_run_leaves_no_request_for_the_cyclic_collector():
     collection at its end begins (counted then, since that collection would free them anyway).
     (A request waiting in the cluster's queue or for a start slot is held by the cluster, in a
     cycle the collector frees.)"""
-    from sim.experiment import expand
-    from sim.experiment import run as run_spec
+    from sim.experiment.expand import expand
     from sim.model.lifecycle import Request
+    from sim.run.execute import run as run_spec
     from tests.helpers import load, scenario
 
     data = scenario(workload={"arrival": {"kind": "poisson", "rate": "0.5/s"},

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from sim.rng import Z95
+from sim.experiment.rng import Z95
 
 
 @dataclass(frozen=True)

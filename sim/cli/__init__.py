@@ -17,10 +17,10 @@ from rich.console import Console
 from rich.table import Table
 
 from sim import __version__
-from sim.config import _QUANTITY_PATTERN, Scenario
-from sim.loader import Loaded, ScenarioError, load_file
-from sim.present import show
-from sim.units import DURATION_HINT, format_duration
+from sim.edge.loader import Loaded, ScenarioError, load_file
+from sim.present.formats import show
+from sim.spec.config import QUANTITY_PATTERN, Scenario
+from sim.spec.units import DURATION_HINT, format_duration
 
 EXIT_BAD_INPUT = 2
 
@@ -101,16 +101,16 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(schema(), indent=2))
         return 0
     if args.command == "fidelity":
-        from sim.fidelity_cli import fidelity
+        from sim.cli.fidelity import fidelity
 
         return fidelity(Path(args.out), args.quick, args.jobs)
     if args.command == "profiles":
-        from sim.fidelity_cli import profiles_table
+        from sim.cli.fidelity import profiles_table
 
         Console(width=None if Console().is_terminal else 200).print(profiles_table())
         return 0
     if args.command == "fit":
-        from sim.fidelity_cli import fit_command
+        from sim.cli.fidelity import fit_command
 
         return fit_command(args.file, args.column, args.scale, args.empirical)
     if args.command == "validate":
@@ -126,15 +126,15 @@ def main(argv: list[str] | None = None) -> int:
     if loaded is None:
         return EXIT_BAD_INPUT
     if args.command == "density":
-        from sim.planning_cli import density
+        from sim.cli.planning import density
 
         return density(loaded, Path(args.out), not args.no_charts, args.quiet)
     if args.command == "images":
-        from sim.images_cli import images
+        from sim.cli.images import images
 
         return images(loaded, Path(args.out), args.variant, args.quiet)
     if args.command == "plan":
-        from sim.planning_cli import plan
+        from sim.cli.planning import plan
 
         for value, name in ((args.replications, "--replications"), (args.headroom,
                             "--headroom"), (args.max_hosts, "--max-hosts")):
@@ -173,7 +173,7 @@ def _bare_durations(node: Any) -> Any:
         return node
     node = {k: _bare_durations(v) for k, v in node.items()}
     if (node.get("discriminator") or {}).get("propertyName") == "dist":
-        bare = {"anyOf": [{"type": "string", "pattern": _QUANTITY_PATTERN},
+        bare = {"anyOf": [{"type": "string", "pattern": QUANTITY_PATTERN},
                           {"type": "number", "minimum": 0}], "description": DURATION_HINT}
         title = node.pop("title", None)
         node = {"anyOf": [bare, node], **({"title": title} if title else {})}
@@ -210,11 +210,12 @@ def _run(loaded: Loaded, args: argparse.Namespace) -> int:
         TimeRemainingColumn,
     )
 
-    from sim import output, paths, plots
-    from sim.experiment import expand
-    from sim.report import write_report
-    from sim.runner import default_jobs, plan, run_all
-    from sim.store import Store
+    from sim.experiment.expand import expand
+    from sim.present import output, plots
+    from sim.present.report import write_report
+    from sim.run.runner import default_jobs, plan, run_all
+    from sim.run.store import Store
+    from sim.spec import paths
 
     out = Path(args.out)
     console = Console(stderr=True, quiet=args.quiet, soft_wrap=True)
@@ -344,7 +345,7 @@ def summary_table(data: dict[str, Any]) -> Table:
 
 
 def _gbits(metrics: dict[str, Any], metric: str) -> str:
-    from sim.present import metric_value
+    from sim.analysis.aggregate import metric_value
 
     value = metric_value(metrics, metric)
     return "-" if value is None else f"{value / 1e9:.3g} Gbit/s"

@@ -14,11 +14,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from sim import fidelity as suite
-from sim.fit import empirical, fit_lognormal, read_column
-from sim.profiles import builtin_profiles, sources
-from sim.report import profile_value
-from sim.runner import default_jobs
+from sim.analysis.fit import empirical, fit_lognormal, read_column
+from sim.fidelity import suite
+from sim.present.report import profile_value
+from sim.run.runner import default_jobs
+from sim.spec.profiles import builtin_profiles, sources
 
 
 def fidelity(out: Path, quick: bool, jobs: int | None) -> int:
@@ -57,7 +57,7 @@ def fidelity(out: Path, quick: bool, jobs: int | None) -> int:
 
 def profiles_table() -> Table:
     """Every built-in profile value with its trust level and source."""
-    table = Table(title="calibrated isolation profiles (sim/profiles.yaml)")
+    table = Table(title="calibrated isolation profiles (sim/spec/profiles.yaml)")
     for column in ("profile", "field", "value", "trust", "source"):
         table.add_column(column, overflow="fold")
     known = sources()

@@ -15,9 +15,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from sim.experiment import expand, run
-from sim.loader import Loaded
-from sim.units import format_size
+from sim.edge.loader import Loaded
+from sim.experiment.expand import expand
+from sim.run.execute import run
+from sim.spec.units import format_size
 
 
 def end_states(loaded: Loaded, variant: str | None) -> dict[str, dict[str, Any]]:
@@ -51,7 +52,7 @@ def _hosts_text(hosts: list[str], total: int) -> str:
 
 def images(loaded: Loaded, out: Path, variant: str | None, quiet: bool) -> int:
     """Print the view and write ``OUT/<name>/images.json``; status 2 for an unknown variant."""
-    from sim.planning_cli import write_json
+    from sim.cli.planning import write_json
 
     states = end_states(loaded, variant)
     if not states:

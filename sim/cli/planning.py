@@ -18,16 +18,19 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from sim import capacity, plots
-from sim.analysis import clean, metric_names
-from sim.loader import Loaded
-from sim.planner import SLO, Probe, SLOError, judge, levelled_off, parse_slo, probe_specs, search
-from sim.present import metric_kind, metric_value
-from sim.report import write_report
-from sim.runner import Workers, default_jobs
-from sim.runner import plan as plan_runs
-from sim.store import Store
-from sim.units import format_value
+from sim.analysis.aggregate import metric_value
+from sim.analysis.metrics import clean, metric_names
+from sim.edge.loader import Loaded
+from sim.planning import capacity
+from sim.planning.planner import Probe, judge, levelled_off, probe_specs, search
+from sim.present import plots
+from sim.present.formats import metric_kind
+from sim.present.report import write_report
+from sim.run.runner import Workers, default_jobs
+from sim.run.runner import plan as plan_runs
+from sim.run.store import Store
+from sim.spec.slo import SLO, SLOError, parse_slo
+from sim.spec.units import format_value
 
 
 def modes_of(loaded: Loaded) -> list[str]:

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
-from sim.config import (
+from sim.edge.traces import TraceTable, select
+from sim.spec.config import (
     Compare,
     HostGroup,
     Image,
@@ -25,10 +26,9 @@ from sim.config import (
     TraceArrivals,
     Workload,
 )
-from sim.demand import carriers, demand, eligible_groups, why_not
-from sim.profiles import resolve_profiles
-from sim.traces import TraceTable, select
-from sim.units import UnitError, format_size, parse_duration
+from sim.spec.demand import carriers, demand, eligible_groups, why_not
+from sim.spec.profiles import resolve_profiles
+from sim.spec.units import UnitError, format_size, parse_duration
 
 Path = tuple[Any, ...]
 
@@ -321,8 +321,8 @@ def check_scenario(data: dict[str, Any], scenario: Scenario | None,
                                      "0: the rollout could never replace anything"))
     raw_plan = data.get("plan")
     if isinstance(raw_plan, dict):
-        from sim.analysis import metric_names
-        from sim.planner import SLOError, parse_slo
+        from sim.analysis.metrics import metric_names
+        from sim.spec.slo import SLOError, parse_slo
 
         known = metric_names()
         slos = raw_plan.get("slo")

@@ -19,10 +19,11 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from sim import paths, traces
-from sim.checks import check_scenario
-from sim.config import ResolvedProfile, Scenario, TraceArrivals
-from sim.traces import TraceError, TraceTable
+from sim.edge import traces
+from sim.edge.checks import check_scenario
+from sim.edge.traces import TraceError, TraceTable
+from sim.spec import paths
+from sim.spec.config import ResolvedProfile, Scenario, TraceArrivals
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.config import TraceArrivals, Workload
-from sim.units import GiB
+from sim.spec.config import TraceArrivals, Workload
+from sim.spec.units import GiB
 
 AZURE_BIN_S = 300.0  # the Azure V1 traces are binned into 5-minute intervals
 GOOGLE_START_S = 600.0  # Google 2011: events before the trace's start carry timestamp 0

@@ -1,7 +1,7 @@
 """The fidelity suite: published measurements and queueing theory reproduced, with the error.
 
-Owns: the cases (each a scenario file in ``sim/cases/``), what each compares, the published
-value, the tolerance and the verdict; fitting where a case says a value is fitted. Results go
+Owns: the cases (each a scenario file in ``sim/fidelity/cases/``), what each compares, the
+published value, the tolerance and the verdict; fitting where a case says a value is fitted. Results go
 to ``OUT/fidelity/report.md``, ``report.json`` and one chart per case. Must not: change the
 model to make a case pass: a failure stays in the report with its explanation.
 """
@@ -21,17 +21,18 @@ from typing import Any
 import numpy as np
 import yaml
 
-from sim import paths, theory
-from sim.capacity import fit as density_fit
-from sim.capacity import simulated_fit
-from sim.config import PoissonArrivals
-from sim.experiment import expand
-from sim.fit import fit_lognormal, read_column
-from sim.loader import Loaded, load_text
-from sim.results import RunOutput, execute
-from sim.runner import Workers
-from sim.runner import plan as plan_runs
-from sim.store import Store
+from sim.analysis import theory
+from sim.analysis.fit import fit_lognormal, read_column
+from sim.edge.loader import Loaded, load_text
+from sim.experiment.expand import expand
+from sim.planning.capacity import fit as density_fit
+from sim.planning.capacity import simulated_fit
+from sim.run.collect import RunOutput
+from sim.run.runner import Workers, execute
+from sim.run.runner import plan as plan_runs
+from sim.run.store import Store
+from sim.spec import paths
+from sim.spec.config import PoissonArrivals
 
 
 @dataclass
@@ -88,12 +89,12 @@ class Case:
 
 def case_file(name: str) -> Path:
     """The scenario file of a case."""
-    return Path(str(resources.files("sim").joinpath("cases", f"{name}.yaml")))
+    return Path(str(resources.files("sim.fidelity").joinpath("cases", f"{name}.yaml")))
 
 
 def data_file(*parts: str) -> Path:
     """A file of the shipped measurement data."""
-    return Path(str(resources.files("sim").joinpath("data", *parts)))
+    return Path(str(resources.files("sim.fidelity").joinpath("data", *parts)))
 
 
 class Suite:
@@ -133,7 +134,8 @@ def _spread(values: list[float], k: float = 4.0) -> float:
 
 
 def erlang_c(suite: Suite) -> Case:
-    case = Case("erlang-c", "Erlang C: start slots (M/M/8, case C2)", "sim/cases/erlang-c.yaml")
+    case = Case("erlang-c", "Erlang C: start slots (M/M/8, case C2)",
+                "sim/fidelity/cases/erlang-c.yaml")
     loaded = suite.load("erlang-c", **({"replications": 2} if suite.quick else {}))
     outs = suite.run(loaded)
     m = [o.metrics for o in outs]
@@ -164,7 +166,7 @@ def erlang_c(suite: Suite) -> Case:
 
 def erlang_b(suite: Suite) -> Case:
     case = Case("erlang-b", "Erlang B: admission, insensitive to the lifetime law (B1, B2)",
-                "sim/cases/erlang-b.yaml, erlang-b2.yaml")
+                "sim/fidelity/cases/erlang-b.yaml, erlang-b2.yaml")
     loaded = suite.load("erlang-b", **({"replications": 2} if suite.quick else {}))
     outs = suite.run(loaded)
     expected = theory.erlang_b(10, 5.0)
@@ -197,7 +199,7 @@ def erlang_b(suite: Suite) -> Case:
 
 def mg_infinity(suite: Suite) -> Case:
     case = Case("mg-infinity", "M/G/infinity: the number running is Poisson (I1, I2)",
-                "sim/cases/mg-infinity.yaml, mg-infinity-lognormal.yaml")
+                "sim/fidelity/cases/mg-infinity.yaml, mg-infinity-lognormal.yaml")
     specs = [("mg-infinity", "I1", 1.0, 10.0, 2 * 10.0**2, 18)]
     if not suite.quick:
         specs.append(("mg-infinity-lognormal", "I2", 2 / 60, 3000.0,
@@ -221,7 +223,7 @@ def mg_infinity(suite: Suite) -> Case:
 
 def mt_g_infinity(suite: Suite) -> Case:
     case = Case("mt-g-infinity", "M_t/G/infinity: time-varying arrivals",
-                "sim/cases/mt-g-infinity.yaml")
+                "sim/fidelity/cases/mt-g-infinity.yaml")
     loaded = suite.load("mt-g-infinity", **({"replications": 4} if suite.quick else {}))
     outs = suite.run(loaded, tables=True)
     arrival = loaded.scenario.workloads[0].arrival
@@ -302,7 +304,7 @@ HOSTS = {"m5d.metal": "m5d", "rn.nehalem": "nehalem"}
 
 def firecracker(suite: Suite) -> Case:
     case = Case("firecracker", "Firecracker boots under concurrency (NSDI 2020)",
-                "sim/cases/firecracker.yaml")
+                "sim/fidelity/cases/firecracker.yaml")
     serial = _fc_published("m5d.metal", None)
     fitted = fit_lognormal(serial)
     boot = {"dist": "lognormal", "median": fitted.median, "p95": fitted.p95}
@@ -380,7 +382,7 @@ def _fit_contention(suite: Suite, base: dict[str, Any],
 
 def ms_memory(suite: Suite) -> Case:
     case = Case("ms-memory", "Microsoft's memory table: instances in 64 GB",
-                "sim/cases/ms-memory.yaml")
+                "sim/fidelity/cases/ms-memory.yaml")
     loaded = suite.load("ms-memory")
     s = loaded.scenario
     images = {i.name: i for i in s.images}
@@ -410,7 +412,7 @@ def ms_memory(suite: Suite) -> Case:
 
 def slacker(suite: Suite) -> Case:
     case = Case("slacker", "Slacker: pulling is 76 % of start-up (FAST 2016)",
-                "sim/cases/slacker.yaml")
+                "sim/fidelity/cases/slacker.yaml")
     loaded = suite.load("slacker", **({"replications": 20} if not suite.quick else
                                       {"replications": 5}))
     rows = [o.metrics for o in suite.run(loaded)]
@@ -424,7 +426,7 @@ def slacker(suite: Suite) -> Case:
 
 def lightvm(suite: Suite) -> Case:
     case = Case("lightvm", "LightVM: Docker start-up grows with containers running (SOSP 2017)",
-                "sim/cases/lightvm.yaml")
+                "sim/fidelity/cases/lightvm.yaml")
     out = suite.run(suite.load("lightvm"), tables=True)[0]
     df = out.instances.sort_values("id")
     startup = (df["running"] - df["arrival"]).to_numpy()

@@ -22,7 +22,17 @@ from typing import Any
 import numpy as np
 import simpy
 
-from sim.config import (
+from sim.edge.traces import Replay, tenant_name
+from sim.experiment.rng import generator, sampler, sampler_exponential
+from sim.model.host import Host, LayerFetch, Slots
+from sim.model.kernel import Wake, alarm, urgent, wake
+from sim.model.lifecycle import RETIRE, Draws, Live, Request
+from sim.model.pipelines import PipelineRunner
+from sim.model.placement import CapacityIndex, Placement
+from sim.model.sharing import Network, SharedCapacity
+from sim.model.totals import GroupTotals
+from sim.recorder import FaultRecord, InstanceRecord, Level, Recorder
+from sim.spec.config import (
     BurstArrivals,
     ConstantArrivals,
     PoissonArrivals,
@@ -31,17 +41,7 @@ from sim.config import (
     TraceArrivals,
     Workload,
 )
-from sim.demand import Demand, Layer, carriers, demand, eligible_groups, layer_chain, why_not
-from sim.model.host import Host, LayerFetch, Slots
-from sim.model.lifecycle import RETIRE, Draws, Live, Request
-from sim.model.pipelines import PipelineRunner
-from sim.model.placement import CapacityIndex, Placement
-from sim.model.sharing import Network, SharedCapacity
-from sim.model.timers import Wake, alarm, urgent, wake
-from sim.model.totals import GroupTotals
-from sim.recorder import FaultRecord, InstanceRecord, Level, Recorder
-from sim.rng import generator, sampler, sampler_exponential
-from sim.traces import Replay, tenant_name
+from sim.spec.demand import Demand, Layer, carriers, demand, eligible_groups, layer_chain, why_not
 
 Process = Generator[simpy.Event, Any, None]
 

@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
+from sim.model.kernel import Step, Wake, alarm, urgent, wake
 from sim.model.sharing import BatchShare
-from sim.model.timers import Step, Wake, alarm, urgent, wake
 from sim.recorder import InstanceRecord
 
 if TYPE_CHECKING:

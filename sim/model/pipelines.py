@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from sim.config import Image, Pipeline, RolloutStep
-from sim.demand import demand, layer_chain, why_not
+from sim.experiment.rng import sampler, sampler_exponential
 from sim.model.lifecycle import Draws
-from sim.rng import sampler, sampler_exponential
+from sim.spec.config import Image, Pipeline, RolloutStep
+from sim.spec.demand import demand, layer_chain, why_not
 
 if TYPE_CHECKING:
     from sim.model.cluster import Cluster, WorkloadRuntime

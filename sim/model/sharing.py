@@ -21,7 +21,7 @@ import simpy
 from simpy.events import NORMAL, PENDING
 from sortedcontainers import SortedList
 
-from sim.model.timers import Wake, alarm, wake
+from sim.model.kernel import Wake, alarm, wake
 
 _EPS = 1e-9
 

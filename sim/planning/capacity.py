@@ -13,8 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from sim import traces
-from sim.config import (
+from sim.edge import traces
+from sim.experiment.expand import RunSpec, apply
+from sim.experiment.rng import generator
+from sim.experiment.rng import mean as dist_mean
+from sim.run.execute import run
+from sim.spec.config import (
     BurstArrivals,
     Faults,
     HostGroup,
@@ -24,11 +28,8 @@ from sim.config import (
     TraceArrivals,
     Workload,
 )
-from sim.demand import Demand, demand, eligible_groups, layer_chain
-from sim.experiment import RunSpec, apply, run
-from sim.rng import generator
-from sim.rng import mean as dist_mean
-from sim.units import format_size
+from sim.spec.demand import Demand, demand, eligible_groups, layer_chain
+from sim.spec.units import format_size
 
 RESOURCES = ("memory", "cpu", "disk", "partitions")
 

@@ -1,85 +1,24 @@
 """Capacity planning: the smallest number of hosts in a group that meets every SLO, per
 isolation mode, searched by bracketing then bisection with replications per candidate.
 
-Owns: SLO parsing and judging (a candidate passes only when each SLO holds at the pessimistic
-end of its 95 % confidence interval), the search, and N+K headroom (the answer still meets the
-SLOs with K hosts lost: the SLOs are judged on n - K hosts). Assumes the metrics improve, or
+Owns: judging a candidate (it passes only when each SLO, ``sim.spec.slo``, holds at the
+pessimistic end of its 95 % confidence interval), the search, and N+K headroom (the answer
+still meets the SLOs with K hosts lost: the SLOs are judged on n - K hosts). Assumes the metrics improve, or
 stay, as hosts are added. Must not: print or write files.
 """
 
 from __future__ import annotations
 
-import math
-import operator
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sim.config import Scenario
-from sim.experiment import RunSpec, apply
-from sim.loader import Loaded
-from sim.present import metric_value
-from sim.results import RunOutput, flatten, mean_metrics
-from sim.units import UnitError, parse_duration
-
-_SLO = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(<=|>=|<|>)\s*(.+?)\s*$")
-_OPS: dict[str, Callable[[float, float], bool]] = {
-    "<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
-
-
-class SLOError(ValueError):
-    """An SLO that cannot be read or names no metric."""
-
-
-@dataclass(frozen=True)
-class SLO:
-    """``metric op limit``, e.g. ``startup_s.p99 <= 30`` (seconds)."""
-
-    metric: str
-    op: str
-    limit: float
-    text: str
-
-    def holds(self, mean: float | None, ci95: float | None) -> bool:
-        """Whether the SLO holds at the pessimistic end of the confidence interval."""
-        if mean is None or (isinstance(mean, float) and math.isnan(mean)):
-            return False
-        margin = ci95 if ci95 is not None and math.isfinite(ci95) else 0.0
-        value = mean + margin if self.op in ("<=", "<") else mean - margin
-        return _OPS[self.op](value, self.limit)
-
-
-def _alias(metric: str) -> str:
-    """``startup_p99`` → ``startup_s.p99``: the issue's short names for summary metrics."""
-    match = re.fullmatch(r"(startup|wait)_(mean|p50|p95|p99|max)", metric)
-    return f"{match.group(1)}_s.{match.group(2)}" if match else metric
-
-
-def parse_slo(text: str, known: set[str]) -> SLO:
-    """Read ``"startup_p99<=30s"``, ``"blocking<=1%"``, ``"memory_utilization_mean<=80%"``."""
-    match = _SLO.match(text)
-    if not match:
-        raise SLOError(f"cannot read SLO {text!r}; write METRIC<=VALUE, e.g. startup_p99<=30s "
-                       "or blocking<=1%")
-    metric, op, raw = match.groups()
-    metric = _alias(metric)
-    if metric not in known:
-        near = [k for k in sorted(known) if metric.split(".")[0] in k][:6]
-        raise SLOError(f"unknown metric {metric!r} in SLO {text!r}"
-                       + (f"; did you mean one of {', '.join(near)}?" if near else
-                          "; any numeric metric of summary.json (dotted) will do"))
-    if raw.endswith("%"):
-        limit = float(raw[:-1]) / 100.0
-    else:
-        try:
-            limit = float(raw)
-        except ValueError:
-            try:
-                limit = parse_duration(raw)
-            except UnitError as exc:
-                raise SLOError(f"cannot read the limit {raw!r} in SLO {text!r}: {exc}") from None
-    return SLO(metric, op, limit, text)
+from sim.analysis.aggregate import flatten, mean_metrics, metric_value
+from sim.edge.loader import Loaded
+from sim.experiment.expand import RunSpec, apply
+from sim.run.collect import RunOutput
+from sim.spec.config import Scenario
+from sim.spec.slo import SLO
 
 
 @dataclass

@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sim.units import format_value
+from sim.analysis.aggregate import metric_value
+from sim.spec.units import format_value
 
 COUNTS = {"requests", "started", "rejected", "pending_at_end", "running_peak", "density_max",
           "hosts_used_max", "faults", "restarts", "density_physical_max"}
@@ -36,14 +37,6 @@ def metric_kind(metric: str) -> str:
     if head.endswith("_bytes"):
         return "size"
     return "count" if head in COUNTS else "number"
-
-
-def metric_value(metrics: dict[str, Any], dotted: str) -> Any:
-    """``metric_value(m, "startup_s.p99")`` → ``m["startup_s"]["p99"]`` (None if absent)."""
-    node: Any = metrics
-    for part in dotted.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    return node
 
 
 def show(metrics: dict[str, Any], metric: str) -> str:

@@ -20,9 +20,10 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from sim import analysis
-from sim.loader import Loaded
-from sim.results import RunOutput, aggregate, mean_metrics, runs_frame
+from sim.analysis import metrics as analysis
+from sim.analysis.aggregate import aggregate, mean_metrics
+from sim.edge.loader import Loaded
+from sim.run.collect import RunOutput, runs_frame
 
 KEPT = ("density.json", "packing.json", "density_per_host.png", "plan.json", "plan_",
         "report.html", "images.json")

@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import matplotlib.ticker
 import numpy as np
 
-from sim.analysis import PHASES
+from sim.analysis.metrics import PHASES
 
 COLORS = {"process": "#1b9e77", "hyperv": "#d95f02", "vm": "#7570b3"}
 

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from sim import __version__
-from sim.loader import Loaded
-from sim.present import metric_kind, show
-from sim.profiles import sources
-from sim.units import format_duration, format_size, format_value
+from sim.edge.loader import Loaded
+from sim.present.formats import metric_kind, show
+from sim.spec.profiles import sources
+from sim.spec.units import format_duration, format_size, format_value
 
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;max-width:1100px;

@@ -1,25 +1,23 @@
-"""One run's results as tables and metrics, and the aggregation of many runs.
+"""One run's results as tables and metrics.
 
 Owns: ``RunOutput`` (what a worker sends back and the run store keeps), turning a run's
-recorded facts into it, and the per-variant, per-sweep-point statistics across replications
-(mean, standard deviation, 95 % confidence half-width by Student's t). Must not: run the model
-or write files.
+recorded facts into it, and the table of many runs' outputs (``runs_frame``). The statistics
+are ``sim.analysis``'s: one run's metrics (``metrics``), and across replications
+(``aggregate``). Must not: run the model or write files.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
-from scipy import stats
 
-from sim import analysis
-from sim.demand import carriers
-from sim.experiment import RunResult, RunSpec, few_collections, run
+from sim.analysis import metrics as analysis
+from sim.analysis.aggregate import flatten
 from sim.recorder import Level, Steps
+from sim.run.execute import RunResult, few_collections
+from sim.spec.demand import carriers
 
 
 @dataclass
@@ -51,13 +49,6 @@ class RunOutput:
                 "choices": self.choices, "parameters": self.parameters,
                 "replication": self.replication, "seed": self.seed, "wall_s": self.wall_s,
                 "host_peaks": self.host_peaks, "metrics": self.metrics, "extra": self.extra}
-
-
-def execute(spec: RunSpec, key: str | None = None) -> RunOutput:
-    """Run one spec and collect its results (the function workers call). ``key`` is the
-    run's key as the caller computed it, so that a worker with other code files on its disk
-    cannot file the result under another name."""
-    return collect(run(spec), key)
 
 
 def collect(result: RunResult, key: str | None = None) -> RunOutput:
@@ -105,30 +96,6 @@ def _collect(result: RunResult, key: str | None) -> RunOutput:
                      host_peaks=peaks, wall_s=result.wall_s, extra=analysis.clean(extra))
 
 
-def flatten(metrics: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"startup_s": {"p50": 1}}`` → ``{"startup_s.p50": 1}``."""
-    out: dict[str, Any] = {}
-    for key, value in metrics.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(flatten(value, f"{name}."))
-        else:
-            out[name] = value
-    return out
-
-
-def unflatten(flat: dict[str, Any]) -> dict[str, Any]:
-    """The inverse of ``flatten``."""
-    out: dict[str, Any] = {}
-    for name, value in flat.items():
-        node = out
-        *parents, last = name.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[last] = value
-    return out
-
-
 def runs_frame(outputs: list[RunOutput]) -> pd.DataFrame:
     """One row per run: variant, sweep parameters, replication, seed, key, every metric."""
     rows = []
@@ -139,58 +106,3 @@ def runs_frame(outputs: list[RunOutput]) -> pd.DataFrame:
         row.update({k: v for k, v in flatten(out.metrics).items() if k not in row})
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def numeric_metrics(frame: pd.DataFrame, exclude: list[str]) -> list[str]:
-    """The metric columns of a runs frame that hold numbers."""
-    return [c for c in frame.columns if c not in exclude
-            and pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(
-                frame[c])]
-
-
-def ci95_half_width(values: np.ndarray) -> float:
-    """Half-width of the 95 % confidence interval of the mean (Student's t); NaN for n < 2."""
-    n = len(values)
-    if n < 2:
-        return math.nan
-    return float(stats.t.ppf(0.975, n - 1) * np.std(values, ddof=1) / math.sqrt(n))
-
-
-def aggregate(runs: pd.DataFrame, parameters: list[str]) -> pd.DataFrame:
-    """Per variant × sweep point × metric: mean, std, ci95 (half-width) and n, in long form."""
-    group_by = ["variant", *parameters]
-    exclude = [*group_by, "replication", "seed", "key"]
-    metrics = numeric_metrics(runs, exclude)
-    rows = []
-    for keys, group in runs.groupby(group_by, sort=False, dropna=False):
-        keys = keys if isinstance(keys, tuple) else (keys,)
-        for metric in metrics:
-            values = group[metric].dropna().to_numpy(dtype=float)
-            rows.append({**dict(zip(group_by, keys)), "metric": metric,
-                         "mean": float(values.mean()) if len(values) else math.nan,
-                         "std": float(values.std(ddof=1)) if len(values) > 1 else math.nan,
-                         "ci95": ci95_half_width(values), "n": len(values)})
-    return pd.DataFrame(rows)
-
-
-def mean_metrics(outputs: list[RunOutput]) -> dict[str, Any]:
-    """The replications' metrics averaged, in the nested shape of ``summary.json``; with more
-    than one replication, ``replications`` and ``ci95`` (half-widths by metric) are added."""
-    flats = [flatten(o.metrics) for o in outputs]
-    merged: dict[str, Any] = {}
-    ci: dict[str, float] = {}
-    for name in flats[0]:
-        values = [f.get(name) for f in flats]
-        numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
-        if len(numbers) == len(values) and len(outputs) > 1:
-            merged[name] = float(np.mean(numbers))
-            ci[name] = ci95_half_width(np.asarray(numbers, dtype=float))
-        elif len(outputs) > 1 and numbers:
-            merged[name] = float(np.mean(numbers))
-        else:
-            merged[name] = values[0]
-    result = unflatten(merged)
-    if len(outputs) > 1:
-        result["replications"] = len(outputs)
-        result["ci95"] = analysis.clean(ci)
-    return result

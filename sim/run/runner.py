@@ -15,9 +15,17 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Self
 
-from sim.experiment import RunSpec
-from sim.results import RunOutput, execute
-from sim.store import Store
+from sim.experiment.expand import RunSpec
+from sim.run.collect import RunOutput, collect
+from sim.run.execute import run
+from sim.run.store import Store
+
+
+def execute(spec: RunSpec, key: str | None = None) -> RunOutput:
+    """Run one spec and collect its results (the function workers call). ``key`` is the
+    run's key as the caller computed it, so that a worker with other code files on its disk
+    cannot file the result under another name."""
+    return collect(run(spec), key)
 
 
 @dataclass

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.results import RunOutput
+from sim.run.collect import RunOutput
 
 
 class Store:

@@ -19,17 +19,17 @@ from pydantic import (
     model_validator,
 )
 
-from sim import units
+from sim.spec import units
 
-_QUANTITY_PATTERN = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*[A-Za-z/]*\s*$"
+QUANTITY_PATTERN = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*[A-Za-z/]*\s*$"
 
 
 def _quantity(parse: Any, hint: str) -> Any:
     return (
         BeforeValidator(parse),
         WithJsonSchema(
-            {"anyOf": [{"type": "string", "pattern": _QUANTITY_PATTERN}, {"type": "number",
-                                                                          "minimum": 0}],
+            {"anyOf": [{"type": "string", "pattern": QUANTITY_PATTERN}, {"type": "number",
+                                                                         "minimum": 0}],
              "description": hint}
         ),
     )

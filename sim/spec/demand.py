@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from sim.config import HostGroup, Image, ResolvedProfile, Workload
-from sim.units import format_size
+from sim.spec.config import HostGroup, Image, ResolvedProfile, Workload
+from sim.spec.units import format_size
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,13 @@ from typing import Any
 
 import yaml
 
-from sim.config import Profile, ResolvedProfile
+from sim.spec.config import Profile, ResolvedProfile
 
 
 @cache
 def builtin_data() -> dict[str, dict[str, Any]]:
     """The packaged profile file as plain data, ``sources`` included."""
-    text = resources.files("sim").joinpath("profiles.yaml").read_text(encoding="utf-8")
+    text = resources.files("sim.spec").joinpath("profiles.yaml").read_text(encoding="utf-8")
     data: dict[str, dict[str, Any]] = yaml.safe_load(text)
     return data
 
