@@ -16,7 +16,6 @@ import dataclasses
 import math
 from collections import Counter, deque
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,6 +30,7 @@ from sim.model.pipelines import PipelineRunner
 from sim.model.placement import CapacityIndex, Placement
 from sim.model.sharing import Network, SharedCapacity
 from sim.model.totals import GroupTotals
+from sim.model.workload import WorkloadRuntime, as_slice
 from sim.recorder import FaultRecord, InstanceRecord, Level, Recorder
 from sim.spec.config import (
     BurstArrivals,
@@ -44,33 +44,6 @@ from sim.spec.config import (
 from sim.spec.demand import Demand, Layer, carriers, demand, eligible_groups, layer_chain, why_not
 
 Process = Generator[simpy.Event, Any, None]
-
-
-@dataclass(eq=False, slots=True)
-class WorkloadRuntime:
-    """A workload with what every instance of it needs, resolved once."""
-
-    spec: Workload
-    profile: ResolvedProfile
-    need: Demand
-    chain: list[Layer]
-    host_ids: Any  # the hosts' indexes, ascending (NumPy array)
-    chain_key: str
-    draw_app: Callable[[], float]
-    draw_lifetime: Callable[[], float] | None
-    draw_create: Callable[[], float]
-    draw_boot: Callable[[], float]
-    draw_stop: Callable[[], float]
-    draw_fault: Callable[[], float] | None  # running seconds until it triggers a kernel fault
-    redraw_fault: Callable[[], float] | None  # the same, after it has triggered one
-    tenant_code: int
-    shares_kernel: bool
-    tenant: str = ""  # whose instances these are (a trace gives each instance its own)
-    replay: Replay | None = None  # a trace workload's instances (arrays, simulation time)
-    chain_keys: frozenset[str] = field(init=False)  # the chain's layer keys
-
-    def __post_init__(self) -> None:
-        self.chain_keys = frozenset(layer.key for layer in self.chain)
 
 
 class Cluster:
@@ -186,7 +159,7 @@ class Cluster:
         return WorkloadRuntime(
             replay=replay, spec=wl, profile=profile, need=need,
             chain=layer_chain(self.images, wl.image),
-            host_ids=_as_slice([h.index for h in hosts]),
+            host_ids=as_slice([h.index for h in hosts]),
             chain_key=wl.image,
             draw_app=sampler(wl.app_start, self._rng(f"app_start/{wl.name}")),
             draw_lifetime=(sampler(wl.lifetime, self._rng(f"lifetime/{wl.name}"))
@@ -783,14 +756,6 @@ def _delay_to(now: float, then: float) -> float:
 
 def _pairs(n: int) -> int:
     return n * (n - 1) // 2
-
-
-def _as_slice(indexes: list[int]) -> Any:
-    """Consecutive host indexes as a slice (NumPy arrays serve it without copying), else an
-    index array."""
-    if indexes and indexes == list(range(indexes[0], indexes[-1] + 1)):
-        return slice(indexes[0], indexes[-1] + 1)
-    return np.array(indexes, dtype=np.int64)
 
 
 def build(env: simpy.Environment, scenario: Scenario, profiles: dict[str, ResolvedProfile],

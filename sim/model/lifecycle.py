@@ -5,7 +5,8 @@ extraction -> disk copy -> create -> boot -> app start -> running -> stopping ->
 of its attempts (a fault ends one; a restart policy may begin another), and what an interrupt
 (a fault on its host, or a rollout retiring it) does at each step. Must not: keep the
 cluster's state: placement, levels, hosts, faults and start-up work are the cluster's
-(``sim.model.cluster``), which a request calls.
+(``sim.model.cluster``), which a request calls through
+``ClusterForRequests``.
 
 Why callbacks and not a SimPy process per request: at a million instances the process
 machinery (an ``Initialize`` event, a generator resumed per event, a completion event per
@@ -25,8 +26,9 @@ would give it back.
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import simpy
 
@@ -35,10 +37,55 @@ from sim.model.sharing import BatchShare
 from sim.recorder import InstanceRecord
 
 if TYPE_CHECKING:
-    from sim.model.cluster import Cluster, WorkloadRuntime
     from sim.model.host import Host, LayerFetch, SlotRequest, Slots
+    from sim.model.sharing import SharedCapacity
+    from sim.model.workload import WorkloadRuntime
+    from sim.recorder import Recorder
+    from sim.spec.config import Scenario
+    from sim.spec.demand import Layer
 
 RETIRE = "retire"  # the cause of an interrupt that stops an instance for a rollout
+
+
+class ClusterForRequests(Protocol):
+    """What a request asks of the cluster (``sim.model.cluster.Cluster`` is one): the handle a
+    ``Request`` is given, so this module need not import the cluster (which makes requests)."""
+
+    env: simpy.Environment
+    scenario: Scenario
+    recorder: Recorder
+    hosts: list[Host]
+    queue: deque[tuple[WorkloadRuntime, simpy.Event]]
+    live: dict[str, dict[int, Live]]
+    counts: dict[str, float]
+    group_counts: list[dict[str, int]]
+    host_running: list[int]
+    interruptible: bool
+    foreseeable: bool
+
+    def fetch(self, host: Host, layer: Layer, rec: InstanceRecord | None = None
+              ) -> LayerFetch: ...
+    def _try_place(self, wl: WorkloadRuntime) -> Host | None: ...
+    def _bump(self, name: str, delta: float, group: int | None = None) -> None: ...
+    def _record(self, wl: WorkloadRuntime, request: int, attempt: int,
+                origin: str = "arrival") -> InstanceRecord: ...
+    def _job(self, rec: InstanceRecord, pool: SharedCapacity, work: float,
+             then: float = 0.0) -> simpy.Event: ...
+    def _phase(self, host: Host, wl: WorkloadRuntime, duration: float,
+               rec: InstanceRecord) -> simpy.Event | Wake | None: ...
+    def _startup(self, host: Host, wl: WorkloadRuntime, rec: InstanceRecord,
+                 create_s: float, boot_s: float, app_s: float) -> float | None: ...
+    def _started(self, host: Host) -> None: ...
+    def _noise(self, host: Host, wl: WorkloadRuntime, delta: int) -> None: ...
+    def _slowdown(self, host: Host, wl: WorkloadRuntime) -> float: ...
+    def _cpu_factor(self, host: Host, wl: WorkloadRuntime) -> float: ...
+    def _version_level(self, wl: WorkloadRuntime, delta: int) -> None: ...
+    def _leave_running(self, host: Host, wl: WorkloadRuntime, rec: InstanceRecord) -> None: ...
+    def _release(self, host: Host, wl: WorkloadRuntime, rec: InstanceRecord) -> None: ...
+    def _abort(self, wl: WorkloadRuntime, rec: InstanceRecord) -> str: ...
+    def _own_fault(self, wl: WorkloadRuntime, rec: InstanceRecord, host: Host) -> str: ...
+    def _wanted(self, wl: WorkloadRuntime, remaining: float | None) -> float: ...
+
 
 @dataclass(slots=True)
 class Draws:
@@ -97,7 +144,7 @@ class Request:
         "wl",
     )
 
-    def __init__(self, cluster: Cluster, wl: WorkloadRuntime, rec: InstanceRecord,
+    def __init__(self, cluster: ClusterForRequests, wl: WorkloadRuntime, rec: InstanceRecord,
                  app_s: float, lifetime_s: float | None, create_s: float, boot_s: float,
                  stop_s: float, fault_s: float, live: bool = False,
                  on_running: simpy.Event | None = None, at_once: bool = False) -> None:
