@@ -224,7 +224,7 @@ def _on_timer_firing_every_event(pool: SharedCapacity, timer: Wake) -> None:
         return
     pool._advance()
     finished = False
-    tolerance = sharing._tolerance(pool._virtual, pool.rate(), pool.env._now)
+    tolerance = sharing._tolerance(pool._virtual, pool.rate(), pool.env.now)
     while pool._heap and pool._heap[0][0] <= pool._virtual + tolerance:
         _, _, done = heapq.heappop(pool._heap)
         done.fire()

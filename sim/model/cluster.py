@@ -207,7 +207,7 @@ class Cluster:
         level = self._committed
         if level is None:
             level = self._committed = self.recorder.level_of("memory_committed", dense=True)
-        now = self.env._now
+        now = self.env.now
         if level.times[-1] == now:  # level.set(now, committed), inline
             level.values[-1] = committed
         else:
@@ -327,9 +327,9 @@ class Cluster:
             if due >= 0:
                 self._arrive(wl, due)
             for i, t in times:
-                if t > env._now:
+                if t > env.now:
                     due = i
-                    alarm(env, t - env._now, arrive)
+                    alarm(env, t - env.now, arrive)
                     return
                 self._arrive(wl, i)
 
@@ -385,7 +385,7 @@ class Cluster:
     def _record(self, wl: WorkloadRuntime, request: int, attempt: int,
                 origin: str = "arrival") -> InstanceRecord:
         record = InstanceRecord(id=self._next_id, workload=wl.spec.name, tenant=wl.tenant,
-                                isolation=wl.profile.name, arrival=self.env._now,
+                                isolation=wl.profile.name, arrival=self.env.now,
                                 request=request, attempt=attempt, origin=origin,
                                 image=wl.chain_key)
         self._next_id += 1
@@ -457,7 +457,7 @@ class Cluster:
         host.residents.pop(rec.id, None)
         host.release(wl.need)
         self.index.update(host)
-        rec.removed = self.env._now
+        rec.removed = self.env.now
         self._host_changed(host, -1, wl)
         if self.queue:
             self._drain_queue()
@@ -660,7 +660,7 @@ class Cluster:
         if it already has: the caller sets one timer for it). The times are ``_phase``'s, bit
         for bit: the same additions in the same order."""
         pool = host.cpu
-        now = t = self.env._now
+        now = t = self.env.now
         stretched = host.noise or host.parent is not None  # else ``_phase_parts``, inline
         fraction = wl.profile.cpu_bound_fraction
         cap = pool.per_job_cap  # the pool would serve ``work`` in ``work / cap``

@@ -232,7 +232,7 @@ class Request:
             self._stopped_retiring(None)
             return
         self._give_back_slot()
-        if event._value == RETIRE:
+        if event.value == RETIRE:
             self._retire()
         else:
             self._outcome(self.cluster._abort(self.wl, self.rec))
@@ -269,11 +269,11 @@ class Request:
 
     def _granted(self, ticket: simpy.Event) -> None:
         self._target = self._step = None
-        self._placed(ticket._value)
+        self._placed(ticket.value)
 
     def _placed(self, host: Host) -> None:
         cluster, wl, rec, live = self.cluster, self.wl, self.rec, self.live
-        now = self.env._now
+        now = self.env.now
         rec.placed = now
         rec.host = host.index
         self._host = host
@@ -300,7 +300,7 @@ class Request:
         self._target = self._step = None
         cluster, host, rec, wl = self.cluster, self._host, self.rec, self.wl
         assert host is not None
-        now = self.env._now
+        now = self.env.now
         rec.slot = now
         cluster.counts["starting"] += 1  # ``_count("starting", 1, group)``, inline
         cluster.group_counts[host.group_index]["starting"] += 1
@@ -324,14 +324,14 @@ class Request:
 
     def _downloaded(self, _event: Any) -> None:
         self._target = self._step = None
-        self.rec.pulled = self.env._now
+        self.rec.pulled = self.env.now
         fetches, self._fetches = self._fetches, ()
         self._wait(self.env.all_of([f.ready for f in fetches]), self._extracted)
 
     def _extracted(self, _event: Any) -> None:
         self._target = self._step = None
         wl, rec = self.wl, self.rec
-        rec.extracted = self.env._now
+        rec.extracted = self.env.now
         if wl.profile.disk_image == "copy":
             assert self._host is not None
             self._wait(self.cluster._job(rec, self._host.disk_io, wl.need.image_bytes),
@@ -343,7 +343,7 @@ class Request:
         self._target = self._step = None
         cluster, wl, host, rec = self.cluster, self.wl, self._host, self.rec
         assert host is not None
-        rec.copied = self.env._now
+        rec.copied = self.env.now
         create_s = self.create_s
         if wl.profile.create_per_running:
             create_s += wl.profile.create_per_running * cluster.host_running[host.index]
@@ -359,14 +359,14 @@ class Request:
     def _created(self, _event: Any) -> None:
         self._target = self._step = None
         assert self._host is not None
-        self.rec.created = self.env._now
+        self.rec.created = self.env.now
         self._then(self.cluster._phase(self._host, self.wl, self.boot_s, self.rec),
                    self._booted)
 
     def _booted(self, _event: Any) -> None:
         self._target = self._step = None
         assert self._host is not None
-        self.rec.booted = self.env._now
+        self.rec.booted = self.env.now
         self._then(self.cluster._phase(self._host, self.wl, self.app_s, self.rec),
                    self._running)
 
@@ -375,7 +375,7 @@ class Request:
         cluster, wl, host, rec, live = self.cluster, self.wl, self._host, self.rec, self.live
         assert host is not None
         env = self.env
-        now = env._now
+        now = env.now
         rec.running = now
         cluster._started(host)
         if wl.spec.noise != "none":
@@ -419,13 +419,13 @@ class Request:
         assert self._batch is not None
         pool, job, done = self._batch
         self._batch = None
-        if done not in outcome._value:
+        if done not in outcome.value:
             pool.cancel(job)
             self._own_fault(None)
             return
         rec, spec = self.rec, self.wl.spec
         assert spec.work is not None
-        rec.slowdown = (self.env._now - rec.running) / (spec.work / spec.cpu)
+        rec.slowdown = (self.env.now - rec.running) / (spec.work / spec.cpu)
         self._stop(None)
 
     def _own_fault(self, _event: Any) -> None:
@@ -441,7 +441,7 @@ class Request:
         self._target = self._step = None
         host, rec = self._host, self.rec
         assert host is not None
-        now = self.env._now
+        now = self.env.now
         rec.stopping = now
         rec.wanted_until = now
         self.cluster._leave_running(host, self.wl, rec)
@@ -466,7 +466,7 @@ class Request:
             self._outcome("done")
             return
         host = cluster.hosts[rec.host]
-        rec.wanted_until = self.env._now
+        rec.wanted_until = self.env.now
         if math.isnan(rec.running) or not math.isnan(rec.stopping):
             cluster._abort(wl, rec)
             self._outcome("done")
@@ -475,7 +475,7 @@ class Request:
         if entry is not None and len(entry) > 2 and host.batch is not None:
             host.batch.cancel(entry[2])  # a batch job's work stops with it
         self._batch = None
-        rec.stopping = self.env._now
+        rec.stopping = self.env.now
         cluster._leave_running(host, wl, rec)
         stop_s = self.stop_s
         self._retiring_stop = stop_s > 0
@@ -498,7 +498,7 @@ class Request:
         """An attempt ended: 'done' (stopped of its own accord, or retired), 'rejected',
         'faulted' (it triggered a kernel fault) or 'disrupted' (a fault took it down)."""
         wl, rec, live = self.wl, self.rec, self.live
-        now = self.env._now
+        now = self.env.now
         if outcome in ("done", "rejected"):
             if outcome == "rejected":
                 rec.wanted_until = now + self.cluster._wanted(wl, self.remaining)
@@ -530,7 +530,7 @@ class Request:
         self._target = self._step = None
         live, rec = self.live, self.rec
         if live is not None and live.retiring:  # replaced while it waited
-            rec.wanted_until = self.env._now
+            rec.wanted_until = self.env.now
             self._end()
             return
         self.cluster.recorder.close(rec)

@@ -2,8 +2,9 @@
 the scenario's duration, with the cyclic garbage collector held back meanwhile.
 
 Owns: running one ``RunSpec`` into its recorded facts (``RunResult``) and the collector policy
-around building, running and collecting a run. The one module outside ``sim.model`` that
-may import SimPy. Must not: compute statistics or write files.
+around building, running and collecting a run. The one module outside ``sim.model`` that may
+import SimPy (it needs none: ``sim.model.kernel`` makes the environment). Must not: compute
+statistics or write files.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ import gc
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-
-import simpy
 
 from sim.edge import traces
 from sim.edge.traces import Replay
@@ -86,7 +85,7 @@ def run(spec: RunSpec) -> RunResult:
     recorder = Recorder()
     traces = replays(spec.scenario, spec.seed, spec.replication)
     with few_collections():
-        env = simpy.Environment()
+        env = kernel.Environment()  # SimPy's, with the clock in a slot
         cluster = build(env, spec.scenario, spec.profiles, spec.seed, spec.replication,
                         recorder, traces)
         kernel.run(env, spec.scenario.duration)
