@@ -9,7 +9,7 @@ import yaml
 
 from sim.edge.loader import Loaded, load_text
 from sim.experiment.expand import expand
-from sim.run.collect import RunOutput
+from sim.run.results import RunOutput
 from sim.run.runner import execute
 
 # A profile that costs nothing: an instance takes exactly its workload's cpu and memory and,

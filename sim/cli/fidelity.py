@@ -44,9 +44,9 @@ def fidelity(out: Path, quick: bool, jobs: int | None) -> int:
         for k in case.checks:
             rel = f" ({100 * k.relative_error:+.1f} %)" if k.relative_error is not None else ""
             style = {"pass": "green", "FAIL": "bold red"}.get(k.verdict, "yellow")
-            table.add_row(case.name, k.quantity, suite._number(k.published),
-                          suite._number(k.simulated), suite._number(k.error) + rel,
-                          "± " + suite._number(k.tolerance), k.role,
+            table.add_row(case.name, k.quantity, suite.number(k.published),
+                          suite.number(k.simulated), suite.number(k.error) + rel,
+                          "± " + suite.number(k.tolerance), k.role,
                           f"[{style}]{k.verdict}[/{style}]")
     screen.print(table)
     unexplained = [k for c in cases for k in c.checks if not k.passed and not k.known_gap]

@@ -27,7 +27,7 @@ from sim.edge.loader import Loaded, load_text
 from sim.experiment.expand import expand
 from sim.planning.capacity import fit as density_fit
 from sim.planning.capacity import simulated_fit
-from sim.run.collect import RunOutput
+from sim.run.results import RunOutput
 from sim.run.runner import Workers, execute
 from sim.run.runner import plan as plan_runs
 from sim.run.store import Store
@@ -481,7 +481,8 @@ def as_json(cases: list[Case], quick: bool, wall_s: float) -> dict[str, Any]:
 
 # --- the report --------------------------------------------------------------------------------
 
-def _number(value: float) -> str:
+def number(value: float) -> str:
+    """A check's number as the report and the terminal table show it."""
     if value == 0:
         return "0"
     if abs(value) >= 100:
@@ -510,8 +511,8 @@ def report_markdown(cases: list[Case], quick: bool, wall_s: float) -> str:
                   "|---|---:|---:|---:|---:|---|---|"]
         for k in case.checks:
             rel = f" ({100 * k.relative_error:+.1f} %)" if k.relative_error is not None else ""
-            lines.append(f"| {k.quantity} | {_number(k.published)} | {_number(k.simulated)} | "
-                         f"{_number(k.error)}{rel} | ± {_number(k.tolerance)} | {k.role} | "
+            lines.append(f"| {k.quantity} | {number(k.published)} | {number(k.simulated)} | "
+                         f"{number(k.error)}{rel} | ± {number(k.tolerance)} | {k.role} | "
                          f"{k.verdict} |")
         sources = sorted({k.source for k in case.checks})
         notes = sorted({k.note for k in case.checks if k.note})

@@ -16,7 +16,7 @@ from typing import Any
 from sim.analysis.aggregate import flatten, mean_metrics, metric_value
 from sim.edge.loader import Loaded
 from sim.experiment.expand import RunSpec, apply
-from sim.run.collect import RunOutput
+from sim.run.results import RunOutput
 from sim.spec.config import Scenario
 from sim.spec.slo import SLO
 

@@ -23,7 +23,7 @@ import yaml
 from sim.analysis import metrics as analysis
 from sim.analysis.aggregate import aggregate, mean_metrics
 from sim.edge.loader import Loaded
-from sim.run.collect import RunOutput, runs_frame
+from sim.run.results import RunOutput, runs_frame
 
 KEPT = ("density.json", "packing.json", "density_per_host.png", "plan.json", "plan_",
         "report.html", "images.json")

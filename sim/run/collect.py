@@ -1,54 +1,20 @@
-"""One run's results as tables and metrics.
+"""Collecting a run: its recorded facts turned into tables and metrics (a ``RunOutput``).
 
-Owns: ``RunOutput`` (what a worker sends back and the run store keeps), turning a run's
-recorded facts into it, and the table of many runs' outputs (``runs_frame``). The statistics
-are ``sim.analysis``'s: one run's metrics (``metrics``), and across replications
-(``aggregate``). Must not: run the model or write files.
+Owns: which tables and metrics a run's output holds. The statistics are ``sim.analysis``'s
+(``metrics``). Must not: run the model or write files.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from sim.analysis import metrics as analysis
-from sim.analysis.aggregate import flatten
 from sim.recorder import Level, Steps
 from sim.run.execute import RunResult, few_collections
+from sim.run.results import RunOutput
 from sim.spec.demand import carriers
-
-
-@dataclass
-class RunOutput:
-    """One run's identity, metrics and tables."""
-
-    key: str
-    variant: str
-    isolation: str
-    choices: dict[str, str]
-    parameters: dict[str, Any]
-    replication: int
-    seed: int
-    metrics: dict[str, Any]
-    instances: pd.DataFrame
-    timeseries: pd.DataFrame
-    host_peaks: list[float] = field(default_factory=list)
-    wall_s: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)  # pipelines: runs, end state, series
-
-    @property
-    def name(self) -> str:
-        """The variant name (what ``summary.json`` keys results by)."""
-        return self.variant
-
-    def identity(self) -> dict[str, Any]:
-        """Everything but the tables, JSON-ready."""
-        return {"key": self.key, "variant": self.variant, "isolation": self.isolation,
-                "choices": self.choices, "parameters": self.parameters,
-                "replication": self.replication, "seed": self.seed, "wall_s": self.wall_s,
-                "host_peaks": self.host_peaks, "metrics": self.metrics, "extra": self.extra}
 
 
 def collect(result: RunResult, key: str | None = None) -> RunOutput:
@@ -94,15 +60,3 @@ def _collect(result: RunResult, key: str | None) -> RunOutput:
                      replication=spec.replication, seed=spec.seed,
                      metrics=analysis.clean(metrics), instances=frame, timeseries=series,
                      host_peaks=peaks, wall_s=result.wall_s, extra=analysis.clean(extra))
-
-
-def runs_frame(outputs: list[RunOutput]) -> pd.DataFrame:
-    """One row per run: variant, sweep parameters, replication, seed, key, every metric."""
-    rows = []
-    for out in outputs:
-        row: dict[str, Any] = {"variant": out.variant, **out.parameters,
-                               "replication": out.replication, "seed": out.seed,
-                               "key": out.key}
-        row.update({k: v for k, v in flatten(out.metrics).items() if k not in row})
-        rows.append(row)
-    return pd.DataFrame(rows)

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 from sim.experiment.expand import RunSpec
-from sim.run.collect import RunOutput, collect
+from sim.run.collect import collect
 from sim.run.execute import run
+from sim.run.results import RunOutput
 from sim.run.store import Store
 
 

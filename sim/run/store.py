@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.run.collect import RunOutput
+from sim.run.results import RunOutput
 
 
 class Store:
