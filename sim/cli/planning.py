@@ -1,8 +1,9 @@
 """The ``density`` and ``plan`` commands: capacity answers, printed and written as
 ``density.json``, ``packing.json``, ``plan.json`` and charts into ``results/<name>/``.
 
-Owns: wiring ``sim.capacity`` and ``sim.planner`` to the runner, the store and the screen.
-Files are replaced one by one atomically; the rest of the results folder is left alone.
+Owns: wiring ``sim.planning.capacity`` and ``sim.planning.planner`` to the runner, the store
+and the screen. Files are replaced one by one atomically; the rest of the results folder is
+left alone.
 """
 
 from __future__ import annotations

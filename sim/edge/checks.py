@@ -3,7 +3,7 @@ workloads that no host could ever run.
 
 Owns: cross-reference and feasibility rules. Runs on whatever parts of a scenario validated on
 their own, so that one pass reports every problem even when other sections are broken.
-Must not: read files or format positions (``sim.loader`` does).
+Must not: read files or format positions (``sim.edge.loader`` does).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ trace and its options (window, speed-up, sampling, scaling, classes) to per-inst
 times, lifetimes, vCPU and memory in simulation time. Files are read streaming (line by line,
 or in pandas chunks with the C engine); each row is never a Python object.
 Must not: know about SimPy, draw from anything but the generator it is handed, or write files.
-The model never calls the readers: ``sim.experiment`` reads, ``sim.model`` replays arrays.
+The model never calls the readers: ``sim.run.execute`` reads, ``sim.model`` replays arrays.
 """
 
 from __future__ import annotations

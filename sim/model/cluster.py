@@ -148,7 +148,7 @@ class Cluster:
         if isinstance(wl.arrival, TraceArrivals):
             if wl.name not in self.traces:
                 raise ValueError(f"workload {wl.name!r} replays a trace, but build() was "
-                                 "given none for it (sim.experiment reads traces)")
+                                 "given none for it (sim.run.execute reads traces)")
             replay = self.traces[wl.name]
             # instances differ in size: a host group is left out only for what no size fixes
             need = demand(wl, profile, self.images, cpu=0.0, memory=0.0)
@@ -185,7 +185,7 @@ class Cluster:
 
     def _count(self, name: str, delta: float, group: int | None = None) -> None:
         """Change a count (its level is worked out after the run from the records:
-        ``sim.analysis.record_levels``; the samples read the counts)."""
+        ``sim.analysis.metrics.record_levels``; the samples read the counts)."""
         self.counts[name] += delta
         if group is not None:
             self.group_counts[group][name] += int(delta)

@@ -1,6 +1,6 @@
 """How many instances fit on a host, which resource binds first, and how mixed workloads pack.
 
-Owns: the analytic per-host density (from the same ``sim.demand`` arithmetic placement uses),
+Owns: the analytic per-host density (from the same ``sim.spec.demand`` arithmetic placement uses),
 its check by simulation (fill one host until the first rejection), and multi-resource bin
 packing of a workload mix with its lower bound. Must not: print or write files.
 """

@@ -38,7 +38,7 @@ def _save(fig: Any, path: Path) -> None:
 
 
 def draw_all(folder: Path, scenario_name: str, variants: list[Any], warmup: float) -> None:
-    """Draw every chart of ``variants`` (``sim.results.RunOutput``) into ``folder``."""
+    """Draw every chart of ``variants`` (``sim.run.results.RunOutput``) into ``folder``."""
     startup_cdf(folder / "startup_cdf.png", scenario_name, variants, warmup)
     startup_phases(folder / "startup_phases.png", scenario_name, variants)
     running(folder / "running.png", scenario_name, variants, warmup)

@@ -1,9 +1,9 @@
 """The scenario format: validated, frozen data with canonical units (seconds, bytes, 1/s, B/s).
 
 Owns: every key a scenario file may hold, its type, default and meaning, and the JSON Schema
-that editors use. Must not: read files (``sim.loader`` does), hold behaviour, or know about SimPy.
-Cross-references (images, profiles) and "can any host ever take this workload" are checked in
-``sim.checks``, because they need the whole scenario and the resolved profiles.
+that editors use. Must not: read files (``sim.edge.loader`` does), hold behaviour, or know about
+SimPy. Cross-references (images, profiles) and "can any host ever take this workload" are checked in
+``sim.edge.checks``, because they need the whole scenario and the resolved profiles.
 """
 
 from __future__ import annotations
@@ -206,7 +206,7 @@ _FORMAT_ONLY = {"durations": "azure-v1", "flavors": "azure-v1", "intervals": "az
 
 class TraceArrivals(_Bounded):
     """Arrivals replayed from a trace file, with the trace's lifetimes, vCPU and memory
-    where it has them (``sim.traces`` reads the formats; README: "Replaying traces")."""
+    where it has them (``sim.edge.traces`` reads the formats; README: "Replaying traces")."""
 
     kind: Literal["trace"]
     format: Literal["azure-v1", "google-2011", "csv"]
