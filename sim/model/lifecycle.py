@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import simpy
 
@@ -269,7 +269,7 @@ class Request:
 
     def _granted(self, ticket: simpy.Event) -> None:
         self._target = self._step = None
-        self._placed(ticket.value)
+        self._placed(cast("Host", ticket.value))  # the queue grants a host
 
     def _placed(self, host: Host) -> None:
         cluster, wl, rec, live = self.cluster, self.wl, self.rec, self.live
