@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 import simpy
 
-from sim.config import Lognormal
-from sim.rng import lognormal_params
+from sim.experiment.rng import lognormal_params
+from sim.spec.config import Lognormal
 
 
 def bare_lifecycles(instances: int, hosts: int, horizon_s: float = 3600.0,

@@ -32,8 +32,9 @@ _MODEL = """
 import sys, yaml
 sys.path[:0] = [{here!r}, {root!r}]
 from run import full_shape
-from sim.experiment import expand, run
-from sim.loader import load_text
+from sim.experiment.expand import expand
+from sim.run.execute import run
+from sim.edge.loader import load_text
 specs = expand(load_text(yaml.safe_dump(full_shape({hosts}, 3 * {requests})), "full"))
 print(len(run(next(s for s in specs if s.variant == {variant!r})).recorder.table()["id"]))
 """

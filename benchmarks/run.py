@@ -91,7 +91,7 @@ def full_shape(hosts: int, instances: int) -> dict[str, Any]:
     """The main example with ``hosts`` hosts and ``instances`` arrivals over its three modes."""
     import yaml
 
-    from sim import paths
+    from sim.spec import paths
 
     data = yaml.safe_load(MAIN_EXAMPLE.read_text(encoding="utf-8"))
     modes = len(data["compare"]["isolation"])
@@ -105,7 +105,7 @@ def full_shape(hosts: int, instances: int) -> dict[str, Any]:
 def full_lifecycle(shape: dict[str, Any]) -> dict[str, Any]:
     """The full shape's lifecycle, as ``floor.same_lifecycle`` takes it: its modes, its
     duration (seconds) and its lifetimes' (median, p95) seconds."""
-    from sim.units import parse_duration
+    from sim.spec.units import parse_duration
 
     lifetime = next(w["lifetime"] for w in shape["workloads"] if w["name"] == "web")
     assert lifetime["dist"] == "lognormal", "the floor draws the example's lognormal"
@@ -126,9 +126,9 @@ def _measure(kind: str, hosts: int, instances: int, queue: Any, jobs: int = 1,
     import yaml
     from floor import bare_lifecycles, same_lifecycle
 
-    from sim.experiment import expand
-    from sim.loader import load_text
-    from sim.results import execute
+    from sim.edge.loader import load_text
+    from sim.experiment.expand import expand
+    from sim.run.runner import execute
 
     if kind == "floor-full":  # its parameters are read before the clock starts
         lifecycle = full_lifecycle(full_shape(hosts, instances))
@@ -143,7 +143,7 @@ def _measure(kind: str, hosts: int, instances: int, queue: Any, jobs: int = 1,
                                    "benchmark"))
         done = execute(spec).metrics["started"]
     else:
-        from sim.runner import Workers
+        from sim.run.runner import Workers
 
         specs = expand(load_text(yaml.safe_dump(_placed(full_shape(hosts, instances), policy)),
                                  "full"))

@@ -15,10 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from sim.experiment import expand
-from sim.loader import load_text
-from sim.runner import plan, run_all
-from sim.store import Store
+from sim.edge.loader import load_text
+from sim.experiment.expand import expand
+from sim.run.runner import plan, run_all
+from sim.run.store import Store
 
 SCENARIO = (Path(__file__).resolve().parent.parent / "scenarios" / "windows-isolation.yaml")
 

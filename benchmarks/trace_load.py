@@ -36,8 +36,8 @@ CASES: list[tuple[str, dict[str, Any]]] = [
 
 def _measure(options: dict[str, Any]) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT))
-    from sim import traces
-    from sim.config import TraceArrivals
+    from sim.edge import traces
+    from sim.spec.config import TraceArrivals
 
     spec = TraceArrivals.model_validate({"kind": "trace", **options})
     started = time.perf_counter()

@@ -1,7 +1,7 @@
 """Facts recorded during a run: one row per instance, level changes, periodic host samples.
 
 Owns: holding those facts in memory, and the instance table's row format. Must not: compute
-statistics (``sim.analysis``) or write files (``sim.output``). The model is handed a
+statistics (``sim.analysis``) or write files (``sim.present.output``). The model is handed a
 recorder, so tests can inspect one directly.
 
 An instance's record is an object while its attempt is in progress (the model fills in its
@@ -10,7 +10,7 @@ structured array of ``CHUNK_ROWS`` rows, 201 bytes a row), so a run of a million
 holds only the records in progress as objects, and the table at the end is a concatenation,
 column by column.
 The chunks stay in memory rather than going to disk: the results are one table in memory at
-the end anyway (``sim.results``), so a spill would not lower the peak.
+the end anyway (``sim.run.collect``), so a spill would not lower the peak.
 """
 
 from __future__ import annotations

@@ -95,15 +95,8 @@ def prepare() -> None:
     """Import what the commands import and warm the loader's caches once, here, so that no
     child pays for it."""
     os.environ.setdefault("MPLBACKEND", "Agg")
-    import sim.cli
-    import sim.experiment
-    import sim.images_cli
-    import sim.output
-    import sim.planning_cli
-    import sim.plots
-    import sim.report
-    import sim.runner  # noqa: F401 - imported for the children
-    from sim.loader import load_file
+
+    from sim.edge.loader import load_file
 
     load_file(project_root() / "scenarios" / "windows-isolation.yaml")
     gc.collect()

@@ -7,9 +7,10 @@ from typing import Any
 
 import yaml
 
-from sim.experiment import expand
-from sim.loader import Loaded, load_text
-from sim.results import RunOutput, execute
+from sim.edge.loader import Loaded, load_text
+from sim.experiment.expand import expand
+from sim.run.results import RunOutput
+from sim.run.runner import execute
 
 # A profile that costs nothing: an instance takes exactly its workload's cpu and memory and,
 # with its image preloaded, starts at once.

@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 
-from sim import theory
+from sim.analysis import theory
 from tests.helpers import only, scenario
 
 K = 4.0
@@ -90,7 +90,7 @@ def test_erlang_b_blocking_is_insensitive_to_the_lifetime_law(law):
     ("I2", "2/min", {"dist": "lognormal", "mean": "50min", "cv": 1.5}, 100.0, 124),
 ])
 def test_mg_infinity_running_count_is_poisson(case, rate, life, mean, q99):
-    from sim.units import parse_duration, parse_rate
+    from sim.spec.units import parse_duration, parse_rate
 
     lam = parse_rate(rate)
     arrivals = 100_000

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from sim.cli import main
-from sim.loader import ScenarioError, load_text
+from sim.edge.loader import ScenarioError, load_text
 
 MAIN = Path("scenarios/windows-isolation.yaml").read_text()
 
@@ -156,7 +156,7 @@ def test_cli_exits_2_and_writes_nothing(tmp_path, capsys):
 
 
 def test_a_failed_run_leaves_the_previous_results_untouched(tmp_path, monkeypatch):
-    from sim import plots
+    from sim.present import plots
 
     good = tmp_path / "s.yaml"
     good.write_text(Path("scenarios/density.yaml").read_text())

@@ -16,9 +16,9 @@ sys.path.insert(0, str(BENCHMARKS))
 from floor import bare_lifecycles, same_lifecycle
 from run import common_shape, full_lifecycle, full_shape, storm_shape
 
-from sim.experiment import expand
-from sim.loader import load_text
-from sim.results import execute
+from sim.edge.loader import load_text
+from sim.experiment.expand import expand
+from sim.run.runner import execute
 
 
 @pytest.mark.parametrize("shape", [common_shape, storm_shape, full_shape])

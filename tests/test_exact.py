@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.demand import committed_memory
-from sim.profiles import builtin_profiles
-from sim.units import GiB, MiB
+from sim.spec.demand import committed_memory
+from sim.spec.profiles import builtin_profiles
+from sim.spec.units import GiB, MiB
 from tests.helpers import FREE, only, scenario
 
 GBIT = 1e9 / 8  # bytes per second in 1 Gbit/s
@@ -256,7 +256,7 @@ def test_a_differencing_disk_copies_nothing():
 
 
 def test_a_levels_arrays_follow_its_changes_and_its_statistics_are_exact():
-    from sim.analysis import peak, time_average, time_quantile
+    from sim.analysis.metrics import peak, time_average, time_quantile
     from sim.recorder import Level
 
     level = Level()

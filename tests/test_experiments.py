@@ -14,10 +14,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from sim.analysis.aggregate import aggregate
 from sim.cli import main
-from sim.experiment import expand
-from sim.loader import ScenarioError, load_file, load_text
-from sim.results import aggregate
+from sim.edge.loader import ScenarioError, load_file, load_text
+from sim.experiment.expand import expand
 
 SWEEP = Path("scenarios/sweep.yaml")
 

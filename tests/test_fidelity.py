@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
+from sim.analysis.fit import fit_lognormal, read_column
 from sim.cli import main
-from sim.fit import fit_lognormal, read_column
 from tests.helpers import FREE, only, scenario
 
 
@@ -87,6 +87,6 @@ def test_create_grows_with_instances_running_on_the_host():
 def test_every_case_file_validates():
     from pathlib import Path
 
-    cases = sorted(Path("sim/cases").glob("*.yaml"))
+    cases = sorted(Path("sim/fidelity/cases").glob("*.yaml"))
     assert len(cases) >= 10
     assert main(["validate", *map(str, cases)]) == 0

@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from sim.experiment import expand
+from sim.experiment.expand import expand
 from sim.model import cluster as cluster_module
-from sim.results import execute
+from sim.run.runner import execute
 from tests.helpers import FREE, load, scenario
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.loader import ScenarioError
+from sim.edge.loader import ScenarioError
 from tests.helpers import FREE, load, only, scenario
 
 # FREE, but with its own kernel (as under Hyper-V isolation or in a VM).
@@ -286,8 +286,8 @@ def test_faults_restarts_and_rollouts_leave_no_capacity_behind(seed, delay, late
     change for change, those the counts went through during it."""
     import simpy
 
-    from sim.analysis import record_levels
-    from sim.experiment import expand
+    from sim.analysis.metrics import record_levels
+    from sim.experiment.expand import expand
     from sim.model.cluster import build
     from sim.recorder import ROW, Level, Recorder
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.loader import ScenarioError
+from sim.edge.loader import ScenarioError
 from tests.helpers import FREE, load, only, scenario
 
 MiB = 1024**2

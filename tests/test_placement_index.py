@@ -13,13 +13,13 @@ import simpy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.config import HostGroup
-from sim.demand import Demand, Layer
 from sim.model import placement
 from sim.model.host import Host, Slots
 from sim.model.placement import POLICIES, CapacityIndex, Placement
 from sim.model.sharing import SharedCapacity
 from sim.model.totals import GroupTotals
+from sim.spec.config import HostGroup
+from sim.spec.demand import Demand, Layer
 
 GiB = 1024.0**3
 LAYERS = [Layer("base#0", 2 * GiB), Layer("app#0", 0.3 * GiB), Layer("app#1", 17e6),

@@ -7,15 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from sim import theory
-from sim.analysis import metric_names
-from sim.capacity import density_table, fit, pack
+from sim.analysis import theory
+from sim.analysis.metrics import metric_names
 from sim.cli import main
-from sim.config import HostGroup
-from sim.demand import Demand
-from sim.loader import load_file
-from sim.planner import SLO, Probe, SLOError, levelled_off, parse_slo, search
-from sim.units import GiB
+from sim.edge.loader import load_file
+from sim.planning.capacity import density_table, fit, pack
+from sim.planning.planner import Probe, levelled_off, search
+from sim.spec.config import HostGroup
+from sim.spec.demand import Demand
+from sim.spec.slo import SLO, SLOError, parse_slo
+from sim.spec.units import GiB
 from tests.helpers import FREE, load, scenario
 
 SCENARIOS = sorted(Path("scenarios").glob("*.yaml"))

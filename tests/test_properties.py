@@ -8,9 +8,9 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.demand import demand
-from sim.loader import ScenarioError
+from sim.edge.loader import ScenarioError
 from sim.recorder import TRANSITIONS
+from sim.spec.demand import demand
 from tests.helpers import load, only
 
 MODES = ["process", "hyperv", "vm"]

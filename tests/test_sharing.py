@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.model import sharing
+from sim.model.kernel import Wake, wake
 from sim.model.sharing import Network, SharedCapacity
-from sim.model.timers import Wake, wake
 
 
 def finish_times(env, events):
@@ -224,7 +224,7 @@ def _on_timer_firing_every_event(pool: SharedCapacity, timer: Wake) -> None:
         return
     pool._advance()
     finished = False
-    tolerance = sharing._tolerance(pool._virtual, pool.rate(), pool.env._now)
+    tolerance = sharing._tolerance(pool._virtual, pool.rate(), pool.env.now)
     while pool._heap and pool._heap[0][0] <= pool._virtual + tolerance:
         _, _, done = heapq.heappop(pool._heap)
         done.fire()

@@ -1,18 +1,22 @@
-"""The model's own events against SimPy's: a ``Wake`` (``wake``, ``alarm``) fires when a
+"""The kernel's events against SimPy's: a ``Wake`` (``wake``, ``alarm``) fires when a
 ``Timeout`` of the same delay scheduled at the same moment would, in the same order among ties,
-with the clock the model reads (``env._now``) equal to ``env.now``; an urgent event goes before
-the normal events due at its instant; ``run`` processes what ``Environment.run`` would."""
+on the kernel's ``Environment`` (whose clock the model reads from a slot) as on SimPy's; an
+urgent event goes before the normal events due at its instant; ``run`` processes what
+``Environment.run`` would; and the kernel refuses, on import, a SimPy whose internals differ."""
 
 from __future__ import annotations
 
 import gc
+import heapq
+import math
 
 import pytest
 import simpy
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim.model.timers import Wake, alarm, discard, run, urgent, wake
+from sim.model import kernel
+from sim.model.kernel import Environment, Wake, alarm, discard, run, urgent, wake
 
 
 @given(st.lists(st.tuples(st.sampled_from([0.0, 0.5, 1.0, 2.5]),
@@ -21,12 +25,12 @@ from sim.model.timers import Wake, alarm, discard, run, urgent, wake
 def test_wake_and_alarm_fire_as_a_timeout_would(timers):
     """Timers of tying delays, each a ``Wake`` (from ``wake`` or ``alarm``) or a ``Timeout``,
     fire in the order a run of timeouts alone fires them, at the same times."""
-    def fired(only: str | None) -> list[tuple[int, float, float]]:
-        env = simpy.Environment()
+    def fired(only: str | None, make=Environment) -> list[tuple[int, float, float]]:
+        env = make()
         seen: list[tuple[int, float, float]] = []
         for k, (delay, kind) in enumerate(timers):
-            def step(_event, k=k):
-                seen.append((k, env.now, env._now))
+            def step(_event, k=k):  # the clock the model reads, and SimPy's property
+                seen.append((k, env.now, simpy.Environment.now.fget(env)))
             kind = only or kind
             if kind == "wake":
                 wake(env, delay, step)
@@ -37,10 +41,12 @@ def test_wake_and_alarm_fire_as_a_timeout_would(timers):
         env.run()
         return seen
 
-    reference = fired("timeout")
+    reference = fired("timeout", simpy.Environment)
     assert [k for k, _, _ in reference] == sorted(
         range(len(timers)), key=lambda k: (timers[k][0], k))
+    assert fired("timeout") == reference
     assert fired(None) == reference
+    assert fired(None, simpy.Environment) == reference
     assert fired("wake") == reference
     assert fired("alarm") == reference
     assert all(now == clock for _, now, clock in reference)
@@ -72,11 +78,12 @@ def test_urgent_goes_before_normal_events_due_then():
                           st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.0])), min_size=1, max_size=25),
        st.sampled_from([1.0, 2.0, 2.5, 10.0]))
 def test_run_processes_what_environment_run_does(plan, until):
-    """``timers.run`` against ``Environment.run``: the same events fire in the same order at
-    the same times (ties, urgent events and events due exactly at the end included), events
-    they schedule included, and the clock ends at ``until``."""
-    def trace(runner) -> tuple[list[tuple[int, str, float]], float]:
-        env = simpy.Environment()
+    """``kernel.run`` on the kernel's ``Environment`` against ``Environment.run`` on SimPy's:
+    the same events fire in the same order at the same times (ties, urgent events and events
+    due exactly at the end included), events they schedule included, and the clock ends at
+    ``until``."""
+    def trace(runner, make=Environment) -> tuple[list[tuple[int, str, float]], float]:
+        env = make()
         seen: list[tuple[int, str, float]] = []
 
         def later(k: int, what: str):
@@ -104,7 +111,10 @@ def test_run_processes_what_environment_run_does(plan, until):
         runner(env)
         return seen, env.now
 
-    assert trace(lambda env: run(env, until)) == trace(lambda env: env.run(until=until))
+    reference = trace(lambda env: env.run(until=until), simpy.Environment)
+    assert trace(lambda env: run(env, until)) == reference
+    assert trace(lambda env: env.run(until=until)) == reference
+    assert trace(lambda env: run(env, until), simpy.Environment) == reference
 
 
 def test_run_raises_a_failure_nobody_handled_and_refuses_a_past_end():
@@ -124,7 +134,7 @@ def test_discard_drops_what_is_pending_and_its_callbacks():
     event = env.timeout(6.0)
     run(env, 1.0)
     discard(env)
-    assert env._queue == [] and timer.callbacks is None and event.callbacks is None
+    assert env.peek() == math.inf and timer.callbacks is None and event.callbacks is None
     assert seen == []
 
 
@@ -135,9 +145,9 @@ def test_a_finished_run_leaves_no_request_for_the_cyclic_collector():
     collection at its end begins (counted then, since that collection would free them anyway).
     (A request waiting in the cluster's queue or for a start slot is held by the cluster, in a
     cycle the collector frees.)"""
-    from sim.experiment import expand
-    from sim.experiment import run as run_spec
+    from sim.experiment.expand import expand
     from sim.model.lifecycle import Request
+    from sim.run.execute import run as run_spec
     from tests.helpers import load, scenario
 
     data = scenario(workload={"arrival": {"kind": "poisson", "rate": "0.5/s"},
@@ -162,3 +172,26 @@ def test_a_finished_run_leaves_no_request_for_the_cyclic_collector():
         gc.enable()
     assert len(result.recorder.open_records()) > 100  # in progress at the end
     assert left == [0]
+
+
+def test_the_clock_is_a_slot_that_simpy_keeps_under_its_own_name():
+    """The model's ``env.now`` reads a slot (no call), the one SimPy writes as ``_now``."""
+    assert type(vars(Environment)["now"]).__name__ == "member_descriptor"
+    env = Environment(3.0)
+    env.timeout(1.5)
+    env.step()  # SimPy's own step writes ``_now``
+    assert env.now == 4.5 == simpy.Environment.now.fget(env)
+
+
+def test_a_simpy_with_other_internals_is_refused_with_its_version(monkeypatch):
+    """``verify`` (run on import) names the installed SimPy and what differs: here a schedule
+    whose entries are not (time, priority, id, event)."""
+    kernel.verify()  # this SimPy passes
+
+    def schedule(self, event, priority=1, delay=0):
+        heapq.heappush(self._queue, (self._now + delay, priority, event))
+
+    monkeypatch.setattr(simpy.Environment, "schedule", schedule)
+    with pytest.raises(kernel.IncompatibleSimPy, match=rf"SimPy {simpy.__version__} differs"
+                       r".*Environment\.schedule pushes"):
+        kernel.verify()

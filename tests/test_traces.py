@@ -12,10 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import traces
-from sim.config import TraceArrivals
-from sim.experiment import expand, replays
-from sim.units import GiB
+from sim.edge import traces
+from sim.experiment.expand import expand
+from sim.run.execute import replays
+from sim.spec.config import TraceArrivals
+from sim.spec.units import GiB
 from tests.helpers import FREE, load, only, scenario, simulate
 
 SAMPLE_DIR = Path("sim/data/traces/azure-v1").resolve()
@@ -274,7 +275,7 @@ def test_paths_are_relative_to_the_scenario_file(tmp_path):
     shutil.copytree(SAMPLE_DIR, tmp_path / "data")
     import yaml
 
-    from sim.loader import load_file
+    from sim.edge.loader import load_file
 
     data = scenario(host=HUGE, workload={"arrival": azure(path="data/" + SAMPLE.name)})
     path = tmp_path / "s.yaml"
@@ -285,7 +286,7 @@ def test_paths_are_relative_to_the_scenario_file(tmp_path):
 
 
 def test_instances_too_large_for_every_host_are_counted():
-    from sim.loader import ScenarioError
+    from sim.edge.loader import ScenarioError
 
     data = scenario(host={"cpu_cores": 8, "memory": "64GiB"}, workload={"arrival": azure()})
     with pytest.raises(ScenarioError) as info:
@@ -333,7 +334,7 @@ def test_count_and_until_bound_a_trace_like_any_arrival():
 
 
 def test_worker_processes_read_the_trace_and_replay_it_identically():
-    from sim.runner import Workers
+    from sim.run.runner import Workers
 
     data = scenario(duration="2h", host=HUGE, workload={"arrival": azure(sample=0.2)},
                     profiles={"free": FREE, "free2": {"extends": "free", "boot": "1s"}},

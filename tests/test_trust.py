@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from sim import budget, output
 from sim.cli import EXIT_BAD_INPUT, EXIT_BUG, main
-from sim.loader import ScenarioError, load_text
+from sim.edge import budget
+from sim.edge.loader import ScenarioError, load_text
+from sim.present import output
 
 MAIN = Path("scenarios/windows-isolation.yaml").read_text()
 SMALL = (MAIN.replace("duration: 4h", "duration: 20min").replace("warmup: 30min", "warmup: 1min")
@@ -316,7 +317,7 @@ def test_a_google_task_without_a_request_on_submit_takes_its_first_stated_one(tm
             "2000000,,8,0,5,1,u,1,0,0.0625,0.125,,0"]
     (tmp_path / "events.csv").write_text("\n".join(rows) + "\n")
     (tmp_path / "s.yaml").write_text(GOOGLE)
-    from sim import traces
+    from sim.edge import traces
 
     loaded = load_text(GOOGLE, str(tmp_path / "s.yaml"))
     spec = loaded.scenario.workloads[0].arrival
@@ -343,13 +344,13 @@ def test_a_failing_report_leaves_the_earlier_results_byte_identical(capsys, tmp_
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     assert "report.html" in before and "summary.json" in before
 
-    import sim.report
+    import sim.present.report
 
     def broken(folder: Path, loaded: object) -> Path:
         (folder / "report.html").write_text("half a report")
         raise RuntimeError("the report failed")
 
-    monkeypatch.setattr(sim.report, "write_report", broken)
+    monkeypatch.setattr(sim.present.report, "write_report", broken)
     (path).write_text(path.read_text().replace("seed: 42", "seed: 7"))
     assert main(argv) == EXIT_BUG
     err = capsys.readouterr().err
@@ -386,12 +387,12 @@ def test_stale_staging_folders_of_dead_processes_are_removed(tmp_path):
 
 
 def test_an_unexpected_exception_is_a_short_bug_report(capsys, tmp_path, monkeypatch):
-    import sim.loader
+    import sim.edge.loader
 
     def boom(*args: object, **kwargs: object) -> None:
         raise ZeroDivisionError("deep inside")
 
-    monkeypatch.setattr(sim.loader, "load_text", boom)
+    monkeypatch.setattr(sim.edge.loader, "load_text", boom)
     monkeypatch.setattr("sim.cli.load_file", lambda *a, **k: boom())
     assert main(["validate", str(_tiny(tmp_path))]) == EXIT_BUG
     err = capsys.readouterr().err
@@ -465,8 +466,8 @@ def test_problems_are_listed_with_file_line_and_column():
 
 
 def test_a_time_ordered_csv_is_read_only_up_to_the_window(tmp_path):
-    from sim import traces
-    from sim.config import TraceArrivals
+    from sim.edge import traces
+    from sim.spec.config import TraceArrivals
 
     rows = 500_000
     (tmp_path / "t.csv").write_text("arrival,lifetime\n" + "".join(f"{i},10\n"

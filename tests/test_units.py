@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim import units
-from sim.units import GiB, MiB, UnitError
+from sim.spec import units
+from sim.spec.units import GiB, MiB, UnitError
 
 
 @pytest.mark.parametrize("text,expected", [

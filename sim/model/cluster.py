@@ -16,13 +16,23 @@ import dataclasses
 import math
 from collections import Counter, deque
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import simpy
 
-from sim.config import (
+from sim.edge.traces import Replay, tenant_name
+from sim.experiment.rng import generator, sampler, sampler_exponential
+from sim.model.host import Host, LayerFetch, Slots
+from sim.model.kernel import Wake, alarm, urgent, wake
+from sim.model.lifecycle import RETIRE, Draws, Live, Request
+from sim.model.pipelines import PipelineRunner
+from sim.model.placement import CapacityIndex, Placement
+from sim.model.sharing import Network, SharedCapacity
+from sim.model.totals import GroupTotals
+from sim.model.workload import WorkloadRuntime, as_slice
+from sim.recorder import FaultRecord, InstanceRecord, Level, Recorder
+from sim.spec.config import (
     BurstArrivals,
     ConstantArrivals,
     PoissonArrivals,
@@ -31,46 +41,9 @@ from sim.config import (
     TraceArrivals,
     Workload,
 )
-from sim.demand import Demand, Layer, carriers, demand, eligible_groups, layer_chain, why_not
-from sim.model.host import Host, LayerFetch, Slots
-from sim.model.lifecycle import RETIRE, Draws, Live, Request
-from sim.model.pipelines import PipelineRunner
-from sim.model.placement import CapacityIndex, Placement
-from sim.model.sharing import Network, SharedCapacity
-from sim.model.timers import Wake, alarm, urgent, wake
-from sim.model.totals import GroupTotals
-from sim.recorder import FaultRecord, InstanceRecord, Level, Recorder
-from sim.rng import generator, sampler, sampler_exponential
-from sim.traces import Replay, tenant_name
+from sim.spec.demand import Demand, Layer, carriers, demand, eligible_groups, layer_chain, why_not
 
 Process = Generator[simpy.Event, Any, None]
-
-
-@dataclass(eq=False, slots=True)
-class WorkloadRuntime:
-    """A workload with what every instance of it needs, resolved once."""
-
-    spec: Workload
-    profile: ResolvedProfile
-    need: Demand
-    chain: list[Layer]
-    host_ids: Any  # the hosts' indexes, ascending (NumPy array)
-    chain_key: str
-    draw_app: Callable[[], float]
-    draw_lifetime: Callable[[], float] | None
-    draw_create: Callable[[], float]
-    draw_boot: Callable[[], float]
-    draw_stop: Callable[[], float]
-    draw_fault: Callable[[], float] | None  # running seconds until it triggers a kernel fault
-    redraw_fault: Callable[[], float] | None  # the same, after it has triggered one
-    tenant_code: int
-    shares_kernel: bool
-    tenant: str = ""  # whose instances these are (a trace gives each instance its own)
-    replay: Replay | None = None  # a trace workload's instances (arrays, simulation time)
-    chain_keys: frozenset[str] = field(init=False)  # the chain's layer keys
-
-    def __post_init__(self) -> None:
-        self.chain_keys = frozenset(layer.key for layer in self.chain)
 
 
 class Cluster:
@@ -175,7 +148,7 @@ class Cluster:
         if isinstance(wl.arrival, TraceArrivals):
             if wl.name not in self.traces:
                 raise ValueError(f"workload {wl.name!r} replays a trace, but build() was "
-                                 "given none for it (sim.experiment reads traces)")
+                                 "given none for it (sim.run.execute reads traces)")
             replay = self.traces[wl.name]
             # instances differ in size: a host group is left out only for what no size fixes
             need = demand(wl, profile, self.images, cpu=0.0, memory=0.0)
@@ -186,7 +159,7 @@ class Cluster:
         return WorkloadRuntime(
             replay=replay, spec=wl, profile=profile, need=need,
             chain=layer_chain(self.images, wl.image),
-            host_ids=_as_slice([h.index for h in hosts]),
+            host_ids=as_slice([h.index for h in hosts]),
             chain_key=wl.image,
             draw_app=sampler(wl.app_start, self._rng(f"app_start/{wl.name}")),
             draw_lifetime=(sampler(wl.lifetime, self._rng(f"lifetime/{wl.name}"))
@@ -212,7 +185,7 @@ class Cluster:
 
     def _count(self, name: str, delta: float, group: int | None = None) -> None:
         """Change a count (its level is worked out after the run from the records:
-        ``sim.analysis.record_levels``; the samples read the counts)."""
+        ``sim.analysis.metrics.record_levels``; the samples read the counts)."""
         self.counts[name] += delta
         if group is not None:
             self.group_counts[group][name] += int(delta)
@@ -234,7 +207,7 @@ class Cluster:
         level = self._committed
         if level is None:
             level = self._committed = self.recorder.level_of("memory_committed", dense=True)
-        now = self.env._now
+        now = self.env.now
         if level.times[-1] == now:  # level.set(now, committed), inline
             level.values[-1] = committed
         else:
@@ -354,9 +327,9 @@ class Cluster:
             if due >= 0:
                 self._arrive(wl, due)
             for i, t in times:
-                if t > env._now:
+                if t > env.now:
                     due = i
-                    alarm(env, t - env._now, arrive)
+                    alarm(env, t - env.now, arrive)
                     return
                 self._arrive(wl, i)
 
@@ -412,7 +385,7 @@ class Cluster:
     def _record(self, wl: WorkloadRuntime, request: int, attempt: int,
                 origin: str = "arrival") -> InstanceRecord:
         record = InstanceRecord(id=self._next_id, workload=wl.spec.name, tenant=wl.tenant,
-                                isolation=wl.profile.name, arrival=self.env._now,
+                                isolation=wl.profile.name, arrival=self.env.now,
                                 request=request, attempt=attempt, origin=origin,
                                 image=wl.chain_key)
         self._next_id += 1
@@ -484,7 +457,7 @@ class Cluster:
         host.residents.pop(rec.id, None)
         host.release(wl.need)
         self.index.update(host)
-        rec.removed = self.env._now
+        rec.removed = self.env.now
         self._host_changed(host, -1, wl)
         if self.queue:
             self._drain_queue()
@@ -691,7 +664,7 @@ class Cluster:
         if it already has: the caller sets one timer for it). The times are ``_phase``'s, bit
         for bit: the same additions in the same order."""
         pool = host.cpu
-        now = t = self.env._now
+        now = t = self.env.now
         stretched = host.noise or host.parent is not None  # else ``_phase_parts``, inline
         fraction = wl.profile.cpu_bound_fraction
         cap = pool.per_job_cap  # the pool would serve ``work`` in ``work / cap``
@@ -787,14 +760,6 @@ def _delay_to(now: float, then: float) -> float:
 
 def _pairs(n: int) -> int:
     return n * (n - 1) // 2
-
-
-def _as_slice(indexes: list[int]) -> Any:
-    """Consecutive host indexes as a slice (NumPy arrays serve it without copying), else an
-    index array."""
-    if indexes and indexes == list(range(indexes[0], indexes[-1] + 1)):
-        return slice(indexes[0], indexes[-1] + 1)
-    return np.array(indexes, dtype=np.int64)
 
 
 def build(env: simpy.Environment, scenario: Scenario, profiles: dict[str, ResolvedProfile],

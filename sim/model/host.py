@@ -12,9 +12,9 @@ from typing import Any
 
 import simpy
 
-from sim.config import HostGroup
-from sim.demand import Demand, Layer
 from sim.model.sharing import BatchShare, SharedCapacity
+from sim.spec.config import HostGroup
+from sim.spec.demand import Demand, Layer
 
 
 class Slots:

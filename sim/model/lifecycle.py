@@ -5,7 +5,8 @@ extraction -> disk copy -> create -> boot -> app start -> running -> stopping ->
 of its attempts (a fault ends one; a restart policy may begin another), and what an interrupt
 (a fault on its host, or a rollout retiring it) does at each step. Must not: keep the
 cluster's state: placement, levels, hosts, faults and start-up work are the cluster's
-(``sim.model.cluster``), which a request calls.
+(``sim.model.cluster``), which a request calls through
+``ClusterForRequests``.
 
 Why callbacks and not a SimPy process per request: at a million instances the process
 machinery (an ``Initialize`` event, a generator resumed per event, a completion event per
@@ -25,20 +26,66 @@ would give it back.
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import simpy
 
+from sim.model.kernel import Step, Wake, alarm, urgent, wake
 from sim.model.sharing import BatchShare
-from sim.model.timers import Step, Wake, alarm, urgent, wake
 from sim.recorder import InstanceRecord
 
 if TYPE_CHECKING:
-    from sim.model.cluster import Cluster, WorkloadRuntime
     from sim.model.host import Host, LayerFetch, SlotRequest, Slots
+    from sim.model.sharing import SharedCapacity
+    from sim.model.workload import WorkloadRuntime
+    from sim.recorder import Recorder
+    from sim.spec.config import Scenario
+    from sim.spec.demand import Layer
 
 RETIRE = "retire"  # the cause of an interrupt that stops an instance for a rollout
+
+
+class ClusterForRequests(Protocol):
+    """What a request asks of the cluster (``sim.model.cluster.Cluster`` is one): the handle a
+    ``Request`` is given, so this module need not import the cluster (which makes requests)."""
+
+    env: simpy.Environment
+    scenario: Scenario
+    recorder: Recorder
+    hosts: list[Host]
+    queue: deque[tuple[WorkloadRuntime, simpy.Event]]
+    live: dict[str, dict[int, Live]]
+    counts: dict[str, float]
+    group_counts: list[dict[str, int]]
+    host_running: list[int]
+    interruptible: bool
+    foreseeable: bool
+
+    def fetch(self, host: Host, layer: Layer, rec: InstanceRecord | None = None
+              ) -> LayerFetch: ...
+    def _try_place(self, wl: WorkloadRuntime) -> Host | None: ...
+    def _bump(self, name: str, delta: float, group: int | None = None) -> None: ...
+    def _record(self, wl: WorkloadRuntime, request: int, attempt: int,
+                origin: str = "arrival") -> InstanceRecord: ...
+    def _job(self, rec: InstanceRecord, pool: SharedCapacity, work: float,
+             then: float = 0.0) -> simpy.Event: ...
+    def _phase(self, host: Host, wl: WorkloadRuntime, duration: float,
+               rec: InstanceRecord) -> simpy.Event | Wake | None: ...
+    def _startup(self, host: Host, wl: WorkloadRuntime, rec: InstanceRecord,
+                 create_s: float, boot_s: float, app_s: float) -> float | None: ...
+    def _started(self, host: Host) -> None: ...
+    def _noise(self, host: Host, wl: WorkloadRuntime, delta: int) -> None: ...
+    def _slowdown(self, host: Host, wl: WorkloadRuntime) -> float: ...
+    def _cpu_factor(self, host: Host, wl: WorkloadRuntime) -> float: ...
+    def _version_level(self, wl: WorkloadRuntime, delta: int) -> None: ...
+    def _leave_running(self, host: Host, wl: WorkloadRuntime, rec: InstanceRecord) -> None: ...
+    def _release(self, host: Host, wl: WorkloadRuntime, rec: InstanceRecord) -> None: ...
+    def _abort(self, wl: WorkloadRuntime, rec: InstanceRecord) -> str: ...
+    def _own_fault(self, wl: WorkloadRuntime, rec: InstanceRecord, host: Host) -> str: ...
+    def _wanted(self, wl: WorkloadRuntime, remaining: float | None) -> float: ...
+
 
 @dataclass(slots=True)
 class Draws:
@@ -97,7 +144,7 @@ class Request:
         "wl",
     )
 
-    def __init__(self, cluster: Cluster, wl: WorkloadRuntime, rec: InstanceRecord,
+    def __init__(self, cluster: ClusterForRequests, wl: WorkloadRuntime, rec: InstanceRecord,
                  app_s: float, lifetime_s: float | None, create_s: float, boot_s: float,
                  stop_s: float, fault_s: float, live: bool = False,
                  on_running: simpy.Event | None = None, at_once: bool = False) -> None:
@@ -185,7 +232,7 @@ class Request:
             self._stopped_retiring(None)
             return
         self._give_back_slot()
-        if event._value == RETIRE:
+        if event.value == RETIRE:
             self._retire()
         else:
             self._outcome(self.cluster._abort(self.wl, self.rec))
@@ -222,11 +269,11 @@ class Request:
 
     def _granted(self, ticket: simpy.Event) -> None:
         self._target = self._step = None
-        self._placed(ticket._value)
+        self._placed(cast("Host", ticket.value))  # the queue grants a host
 
     def _placed(self, host: Host) -> None:
         cluster, wl, rec, live = self.cluster, self.wl, self.rec, self.live
-        now = self.env._now
+        now = self.env.now
         rec.placed = now
         rec.host = host.index
         self._host = host
@@ -253,7 +300,7 @@ class Request:
         self._target = self._step = None
         cluster, host, rec, wl = self.cluster, self._host, self.rec, self.wl
         assert host is not None
-        now = self.env._now
+        now = self.env.now
         rec.slot = now
         cluster.counts["starting"] += 1  # ``_count("starting", 1, group)``, inline
         cluster.group_counts[host.group_index]["starting"] += 1
@@ -277,14 +324,14 @@ class Request:
 
     def _downloaded(self, _event: Any) -> None:
         self._target = self._step = None
-        self.rec.pulled = self.env._now
+        self.rec.pulled = self.env.now
         fetches, self._fetches = self._fetches, ()
         self._wait(self.env.all_of([f.ready for f in fetches]), self._extracted)
 
     def _extracted(self, _event: Any) -> None:
         self._target = self._step = None
         wl, rec = self.wl, self.rec
-        rec.extracted = self.env._now
+        rec.extracted = self.env.now
         if wl.profile.disk_image == "copy":
             assert self._host is not None
             self._wait(self.cluster._job(rec, self._host.disk_io, wl.need.image_bytes),
@@ -296,7 +343,7 @@ class Request:
         self._target = self._step = None
         cluster, wl, host, rec = self.cluster, self.wl, self._host, self.rec
         assert host is not None
-        rec.copied = self.env._now
+        rec.copied = self.env.now
         create_s = self.create_s
         if wl.profile.create_per_running:
             create_s += wl.profile.create_per_running * cluster.host_running[host.index]
@@ -312,14 +359,14 @@ class Request:
     def _created(self, _event: Any) -> None:
         self._target = self._step = None
         assert self._host is not None
-        self.rec.created = self.env._now
+        self.rec.created = self.env.now
         self._then(self.cluster._phase(self._host, self.wl, self.boot_s, self.rec),
                    self._booted)
 
     def _booted(self, _event: Any) -> None:
         self._target = self._step = None
         assert self._host is not None
-        self.rec.booted = self.env._now
+        self.rec.booted = self.env.now
         self._then(self.cluster._phase(self._host, self.wl, self.app_s, self.rec),
                    self._running)
 
@@ -328,7 +375,7 @@ class Request:
         cluster, wl, host, rec, live = self.cluster, self.wl, self._host, self.rec, self.live
         assert host is not None
         env = self.env
-        now = env._now
+        now = env.now
         rec.running = now
         cluster._started(host)
         if wl.spec.noise != "none":
@@ -372,13 +419,13 @@ class Request:
         assert self._batch is not None
         pool, job, done = self._batch
         self._batch = None
-        if done not in outcome._value:
+        if done not in outcome.value:
             pool.cancel(job)
             self._own_fault(None)
             return
         rec, spec = self.rec, self.wl.spec
         assert spec.work is not None
-        rec.slowdown = (self.env._now - rec.running) / (spec.work / spec.cpu)
+        rec.slowdown = (self.env.now - rec.running) / (spec.work / spec.cpu)
         self._stop(None)
 
     def _own_fault(self, _event: Any) -> None:
@@ -394,7 +441,7 @@ class Request:
         self._target = self._step = None
         host, rec = self._host, self.rec
         assert host is not None
-        now = self.env._now
+        now = self.env.now
         rec.stopping = now
         rec.wanted_until = now
         self.cluster._leave_running(host, self.wl, rec)
@@ -419,7 +466,7 @@ class Request:
             self._outcome("done")
             return
         host = cluster.hosts[rec.host]
-        rec.wanted_until = self.env._now
+        rec.wanted_until = self.env.now
         if math.isnan(rec.running) or not math.isnan(rec.stopping):
             cluster._abort(wl, rec)
             self._outcome("done")
@@ -428,7 +475,7 @@ class Request:
         if entry is not None and len(entry) > 2 and host.batch is not None:
             host.batch.cancel(entry[2])  # a batch job's work stops with it
         self._batch = None
-        rec.stopping = self.env._now
+        rec.stopping = self.env.now
         cluster._leave_running(host, wl, rec)
         stop_s = self.stop_s
         self._retiring_stop = stop_s > 0
@@ -451,7 +498,7 @@ class Request:
         """An attempt ended: 'done' (stopped of its own accord, or retired), 'rejected',
         'faulted' (it triggered a kernel fault) or 'disrupted' (a fault took it down)."""
         wl, rec, live = self.wl, self.rec, self.live
-        now = self.env._now
+        now = self.env.now
         if outcome in ("done", "rejected"):
             if outcome == "rejected":
                 rec.wanted_until = now + self.cluster._wanted(wl, self.remaining)
@@ -483,7 +530,7 @@ class Request:
         self._target = self._step = None
         live, rec = self.live, self.rec
         if live is not None and live.retiring:  # replaced while it waited
-            rec.wanted_until = self.env._now
+            rec.wanted_until = self.env.now
             self._end()
             return
         self.cluster.recorder.close(rec)

@@ -15,20 +15,52 @@ import dataclasses
 import math
 import re
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import simpy
 
-from sim.config import Image, Pipeline, RolloutStep
-from sim.demand import demand, layer_chain, why_not
+from sim.experiment.rng import sampler, sampler_exponential
 from sim.model.lifecycle import Draws
-from sim.rng import sampler, sampler_exponential
+from sim.model.workload import WorkloadRuntime, as_slice
+from sim.spec.config import Image, Pipeline, RolloutStep
+from sim.spec.demand import demand, layer_chain, why_not
 
 if TYPE_CHECKING:
-    from sim.model.cluster import Cluster, WorkloadRuntime
-    from sim.model.lifecycle import Live
+    from sim.model.host import Host, LayerFetch
+    from sim.model.lifecycle import Live, Request
+    from sim.model.placement import CapacityIndex
+    from sim.model.sharing import SharedCapacity
+    from sim.recorder import InstanceRecord, Recorder
+    from sim.spec.config import Scenario
+    from sim.spec.demand import Layer
 
 Process = Generator[simpy.Event, Any, None]
+
+
+class ClusterForPipelines(Protocol):
+    """What a pipeline asks of the cluster (``sim.model.cluster.Cluster`` is one): the handle
+    a ``PipelineRunner`` is given, so this module need not import the cluster (which starts
+    the pipelines)."""
+
+    env: simpy.Environment
+    scenario: Scenario
+    recorder: Recorder
+    hosts: list[Host]
+    index: CapacityIndex
+    images: dict[str, Image]
+    workloads: list[WorkloadRuntime]
+    current: dict[str, WorkloadRuntime]
+    live: dict[str, dict[int, Live]]
+    registry_layers: set[str]
+    bytes_downloaded: float
+
+    def _rng(self, name: str) -> Any: ...
+    def fetch(self, host: Host, layer: Layer, rec: InstanceRecord | None = None
+              ) -> LayerFetch: ...
+    def registry_ingress(self) -> SharedCapacity: ...
+    def submit(self, wl: WorkloadRuntime, draws: Draws, origin: str = "arrival",
+               on_running: simpy.Event | None = None) -> Request: ...
+    def retire(self, live: Live) -> None: ...
 
 
 def count_of(value: int | str, total: int) -> int:
@@ -46,7 +78,7 @@ def count_of(value: int | str, total: int) -> int:
 class PipelineRunner:
     """The runs of one pipeline on a cluster."""
 
-    def __init__(self, cluster: Cluster, spec: Pipeline) -> None:
+    def __init__(self, cluster: ClusterForPipelines, spec: Pipeline) -> None:
         self.cluster = cluster
         self.env = cluster.env
         self.spec = spec
@@ -216,7 +248,7 @@ class PipelineRunner:
         base = self.workload or self.cluster.workloads[0]
         version = self._version(base, image.name if image else base.chain_key)
         ids = [h.index for h in self.hosts if not why_not(h.spec, version.need)]
-        tester = dataclasses.replace(version, host_ids=_ids(ids))
+        tester = dataclasses.replace(version, host_ids=as_slice(ids))
         ended = [self.cluster.submit(tester, self._draws(spec.run), origin="test").finished()
                  for _ in range(spec.instances)]
         yield self.env.all_of(ended)
@@ -309,14 +341,8 @@ class PipelineRunner:
         return entry.remaining if entry.remaining is not None else entry.lifetime_s
 
 
-def _hosts(cluster: Cluster, wl: WorkloadRuntime) -> list[Any]:
+def _hosts(cluster: ClusterForPipelines, wl: WorkloadRuntime) -> list[Any]:
     ids = wl.host_ids
     if isinstance(ids, slice):
         return cluster.hosts[ids]
     return [cluster.hosts[int(i)] for i in ids]
-
-
-def _ids(indexes: list[int]) -> Any:
-    from sim.model.cluster import _as_slice
-
-    return _as_slice(indexes)

@@ -40,8 +40,8 @@ from typing import Any, TypeVar
 import numpy as np
 from sortedcontainers import SortedList
 
-from sim.demand import Demand, Layer
 from sim.model.host import Host
+from sim.spec.demand import Demand, Layer
 
 POLICIES = ("first-fit", "best-fit", "spread", "random", "image-locality")
 

@@ -18,10 +18,9 @@ import math
 from collections.abc import Callable
 
 import simpy
-from simpy.events import NORMAL, PENDING
 from sortedcontainers import SortedList
 
-from sim.model.timers import Wake, alarm, wake
+from sim.model.kernel import Done, Wake, alarm, wake
 
 _EPS = 1e-9
 
@@ -31,37 +30,6 @@ def _tolerance(clock: float, rate: float, now: float) -> float:
     may be and still count as done: a residual that no representable time step after ``now``
     can finish (else its timer would fire again at the same instant forever)."""
     return max(_EPS * max(1.0, abs(clock)), 4.0 * rate * math.ulp(now))
-
-
-class Done(simpy.Event):
-    """The event a job's owner waits on: it fires when the work is served, or a fixed time
-    ``then`` after that (the wait that follows the work, without a second event)."""
-
-    def __init__(self, env: simpy.Environment, then: float = 0.0) -> None:
-        self.env = env  # ``simpy.Event.__init__``, inline
-        self.callbacks = []
-        self.then = then
-
-    def fire(self, served_in: float = 0.0) -> None:
-        """The work is served now (or ``served_in`` seconds from now): fire ``then`` seconds
-        after that, as a timeout would."""
-        if self._value is not PENDING:
-            raise RuntimeError(f"{self} has already been triggered")
-        self._ok = True
-        self._value = None
-        self.env.schedule(self, NORMAL, served_in + self.then)
-
-    def complete(self) -> None:
-        """The work is served now and nothing else is due now (``then`` is 0): run the
-        callbacks at once, as ``Environment.step`` would process the event ``fire`` schedules,
-        which would be the next one processed."""
-        if self._value is not PENDING:
-            raise RuntimeError(f"{self} has already been triggered")
-        self._ok = True
-        self._value = None
-        callbacks, self.callbacks = self.callbacks, None  # type: ignore[assignment]
-        for callback in callbacks:
-            callback(self)
 
 
 class SharedCapacity:
@@ -89,7 +57,7 @@ class SharedCapacity:
         self.per_job_cap = per_job_cap
         self.on_count_change = on_count_change
         self._virtual = 0.0
-        self._stamp = env._now
+        self._stamp = env.now
         self._heap: list[tuple[float, int, Done]] = []
         self._seq = itertools.count()
         self._timer: Wake | None = None  # the timer due at the soonest job's end, if any
@@ -103,7 +71,7 @@ class SharedCapacity:
     def jobs(self) -> int:
         """Jobs in progress."""
         if self.uncontended:
-            now = self.env._now
+            now = self.env.now
             if self._last_end <= now:  # all ended
                 return 0
             self._ends = [entry for entry in self._ends if entry[0] > now]
@@ -114,7 +82,7 @@ class SharedCapacity:
     def pending(self) -> bool:
         """Jobs in progress."""
         if self.uncontended:
-            return self._last_end > self.env._now
+            return self._last_end > self.env.now
         return bool(self._heap)
 
     def rate(self) -> float:
@@ -131,7 +99,7 @@ class SharedCapacity:
             return done
         if self.uncontended:
             served_in = work / self.per_job_cap
-            now = self.env._now
+            now = self.env.now
             self._book(now + served_in, done)
             done.fire(served_in)
             return done
@@ -142,7 +110,7 @@ class SharedCapacity:
 
     def _book(self, end: float, done: simpy.Event) -> None:
         """Add a job that started now to a never-contended pool: served at ``end``."""
-        idle = self._last_end <= self.env._now
+        idle = self._last_end <= self.env.now
         if idle:  # every job started before has ended
             self._ends.clear()
         self._ends.append((end, done))
@@ -188,7 +156,7 @@ class SharedCapacity:
         self._schedule()
 
     def _advance(self) -> None:
-        now = self.env._now
+        now = self.env.now
         n = len(self._heap)  # jobs only a contended pool keeps: ``rate()``, inline
         if n and now > self._stamp:
             self._virtual += min(self.per_job_cap, self.capacity / n) * (now - self._stamp)
@@ -214,7 +182,7 @@ class SharedCapacity:
         if timer is not self._timer:
             return  # superseded by a later change
         self._advance()
-        now = self.env._now
+        now = self.env.now
         heap = self._heap
         rate = min(self.per_job_cap, self.capacity / len(heap)) if heap else 0.0  # ``rate()``
         tolerance = _tolerance(self._virtual, rate, now)
@@ -222,9 +190,8 @@ class SharedCapacity:
             self._schedule()
             return
         _, _, done = heapq.heappop(heap)
-        queue = self.env._queue  # type: ignore[attr-defined]
         if (heap and heap[0][0] <= self._virtual + tolerance  # more than one job done now
-                or done.then > 0 or (queue and queue[0][0] <= now)):
+                or done.then > 0 or self.env.peek() <= now):  # or another event due now
             done.fire()
             while heap and heap[0][0] <= self._virtual + tolerance:
                 heapq.heappop(heap)[2].fire()
@@ -266,7 +233,7 @@ class Link:
         self.network._clear(self)
 
     def _advance(self) -> None:
-        now = self.network.env._now
+        now = self.network.env.now
         if self.capped and self.flows and now > self._stamp:
             self._virtual += self.nic / len(self.flows) * (now - self._stamp)
         self._stamp = now
@@ -296,7 +263,7 @@ class Network:
         self._capped_nic = 0.0
         self.level = 0.0  # what each download at an open host gets (bytes/s)
         self._virtual = 0.0  # the common clock: service each open download has had
-        self._stamp = env._now
+        self._stamp = env.now
         self._heads: list[tuple[float, int, int, int]] = []  # (target, seq, host, version)
         self._seq = itertools.count()
         self._generation = 0
@@ -337,7 +304,7 @@ class Network:
         self._changed([link])
 
     def _advance(self) -> None:
-        now = self.env._now
+        now = self.env.now
         if self._open_flows and now > self._stamp:
             self._virtual += self.level * (now - self._stamp)
         self._stamp = now
@@ -395,7 +362,7 @@ class Network:
                 self._unkey(link)  # open -> capped: its targets onto a clock of its own
                 link.flows = [(t - self._virtual, k, e) for t, k, e in link.flows]
                 link._virtual = 0.0
-                link._stamp = self.env._now
+                link._stamp = self.env.now
                 link.capped = True
                 link.version += 1
             elif self._capped and self._capped[-1][0] > level:
@@ -456,7 +423,7 @@ class Network:
             return
         self._advance()
         done = []
-        until = self._virtual + _tolerance(self._virtual, self.level, self.env._now)
+        until = self._virtual + _tolerance(self._virtual, self.level, self.env.now)
         heads = self._heads
         while heads and heads[0][0] <= until:
             head = heapq.heappop(heads)
@@ -475,7 +442,7 @@ class Network:
         self._advance()
         link._advance()
         rate = link.nic / len(link.flows)
-        if self._finish(link, link._virtual + _tolerance(link._virtual, rate, self.env._now)):
+        if self._finish(link, link._virtual + _tolerance(link._virtual, rate, self.env.now)):
             self._changed([link])
         else:
             self._reschedule(link)
@@ -495,7 +462,7 @@ class BatchShare:
         self.capacity = capacity
         self._jobs: dict[int, list] = {}  # id -> [remaining, demand, factor, event, rate]
         self._ids = itertools.count()
-        self._stamp = env._now
+        self._stamp = env.now
         self._generation = 0
 
     @property
@@ -535,7 +502,7 @@ class BatchShare:
         self._generation += 1
 
     def _advance(self) -> None:
-        now = self.env._now
+        now = self.env.now
         if now > self._stamp:
             dt = now - self._stamp
             for entry in self._jobs.values():
@@ -563,7 +530,7 @@ class BatchShare:
             return
         self._advance()
         finished = [job for job, entry in self._jobs.items()
-                    if entry[0] <= entry[4] * _EPS * max(1.0, self.env._now)]
+                    if entry[0] <= entry[4] * _EPS * max(1.0, self.env.now)]
         for job in finished:
             self._jobs.pop(job)[3].succeed()
         self._reschedule()

@@ -1,0 +1,112 @@
+"""Statistics across runs: per variant and sweep point, the mean, standard deviation and 95 %
+confidence half-width (Student's t) of every metric over the replications, and the nested
+metrics of ``summary.json`` flattened to dotted names and back.
+
+Owns: how replications are combined. Must not: run the model, know how a run's results are
+stored, or write files.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from sim.analysis.metrics import clean
+
+
+class HasMetrics(Protocol):
+    """A run's results as far as combining them goes: its nested metrics (``RunOutput``)."""
+
+    metrics: dict[str, Any]
+
+
+def flatten(metrics: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"startup_s": {"p50": 1}}`` → ``{"startup_s.p50": 1}``."""
+    out: dict[str, Any] = {}
+    for key, value in metrics.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
+def unflatten(flat: dict[str, Any]) -> dict[str, Any]:
+    """The inverse of ``flatten``."""
+    out: dict[str, Any] = {}
+    for name, value in flat.items():
+        node = out
+        *parents, last = name.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return out
+
+
+def metric_value(metrics: dict[str, Any], dotted: str) -> Any:
+    """``metric_value(m, "startup_s.p99")`` → ``m["startup_s"]["p99"]`` (None if absent)."""
+    node: Any = metrics
+    for part in dotted.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+def numeric_metrics(frame: pd.DataFrame, exclude: list[str]) -> list[str]:
+    """The metric columns of a runs frame that hold numbers."""
+    return [c for c in frame.columns if c not in exclude
+            and pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(
+                frame[c])]
+
+
+def ci95_half_width(values: np.ndarray) -> float:
+    """Half-width of the 95 % confidence interval of the mean (Student's t); NaN for n < 2."""
+    n = len(values)
+    if n < 2:
+        return math.nan
+    return float(stats.t.ppf(0.975, n - 1) * np.std(values, ddof=1) / math.sqrt(n))
+
+
+def aggregate(runs: pd.DataFrame, parameters: list[str]) -> pd.DataFrame:
+    """Per variant × sweep point × metric: mean, std, ci95 (half-width) and n, in long form."""
+    group_by = ["variant", *parameters]
+    exclude = [*group_by, "replication", "seed", "key"]
+    metrics = numeric_metrics(runs, exclude)
+    rows = []
+    for keys, group in runs.groupby(group_by, sort=False, dropna=False):
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        for metric in metrics:
+            values = group[metric].dropna().to_numpy(dtype=float)
+            rows.append({**dict(zip(group_by, keys)), "metric": metric,
+                         "mean": float(values.mean()) if len(values) else math.nan,
+                         "std": float(values.std(ddof=1)) if len(values) > 1 else math.nan,
+                         "ci95": ci95_half_width(values), "n": len(values)})
+    return pd.DataFrame(rows)
+
+
+def mean_metrics(outputs: Sequence[HasMetrics]) -> dict[str, Any]:
+    """The replications' metrics averaged, in the nested shape of ``summary.json``; with more
+    than one replication, ``replications`` and ``ci95`` (half-widths by metric) are added."""
+    flats = [flatten(o.metrics) for o in outputs]
+    merged: dict[str, Any] = {}
+    ci: dict[str, float] = {}
+    for name in flats[0]:
+        values = [f.get(name) for f in flats]
+        numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if len(numbers) == len(values) and len(outputs) > 1:
+            merged[name] = float(np.mean(numbers))
+            ci[name] = ci95_half_width(np.asarray(numbers, dtype=float))
+        elif len(outputs) > 1 and numbers:
+            merged[name] = float(np.mean(numbers))
+        else:
+            merged[name] = values[0]
+    result = unflatten(merged)
+    if len(outputs) > 1:
+        result["replications"] = len(outputs)
+        result["ci95"] = clean(ci)
+    return result

@@ -1,0 +1,85 @@
+"""The ``fidelity``, ``profiles`` and ``fit`` commands.
+
+Owns: printing and writing ``OUT/fidelity/report.md``, ``report.json`` and the case charts;
+the table of calibrated profile values with their sources; the fitting helper's output.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from sim.analysis.fit import empirical, fit_lognormal, read_column
+from sim.fidelity import suite
+from sim.present.report import profile_value
+from sim.run.runner import default_jobs
+from sim.spec.profiles import builtin_profiles, sources
+
+
+def fidelity(out: Path, quick: bool, jobs: int | None) -> int:
+    """Run the suite; exit status 1 when a check fails for no stated reason."""
+    console = Console(stderr=True, soft_wrap=True)
+    started = time.perf_counter()
+    console.print(f"fidelity suite{' (quick)' if quick else ''}: {len(suite.CASES)} cases")
+    cases = suite.run_suite(out, quick, jobs or default_jobs(), lambda m: console.print("  " + m))
+    wall = time.perf_counter() - started
+    folder = out / "fidelity"
+    folder.mkdir(parents=True, exist_ok=True)
+    suite.draw_charts(folder, cases)
+    (folder / "report.md").write_text(suite.report_markdown(cases, quick, wall))
+    (folder / "report.json").write_text(json.dumps(suite.as_json(cases, quick, wall), indent=2)
+                                        + "\n")
+    screen = Console(width=None if Console().is_terminal else 160)
+    table = Table(title=f"fidelity{' (quick)' if quick else ''}: published vs simulated")
+    for column in ("case", "quantity", "published", "simulated", "error", "tolerance",
+                   "role", "verdict"):
+        table.add_column(column, justify="left" if column in ("case", "quantity", "role",
+                                                               "verdict") else "right")
+    for case in cases:
+        for k in case.checks:
+            rel = f" ({100 * k.relative_error:+.1f} %)" if k.relative_error is not None else ""
+            style = {"pass": "green", "FAIL": "bold red"}.get(k.verdict, "yellow")
+            table.add_row(case.name, k.quantity, suite.number(k.published),
+                          suite.number(k.simulated), suite.number(k.error) + rel,
+                          "± " + suite.number(k.tolerance), k.role,
+                          f"[{style}]{k.verdict}[/{style}]")
+    screen.print(table)
+    unexplained = [k for c in cases for k in c.checks if not k.passed and not k.known_gap]
+    console.print(f"wrote {folder}/report.md, report.json and {len(cases)} charts in "
+                  f"{wall:.0f} s; {len(unexplained)} unexplained failure(s)")
+    return 1 if unexplained else 0
+
+
+def profiles_table() -> Table:
+    """Every built-in profile value with its trust level and source."""
+    table = Table(title="calibrated isolation profiles (sim/spec/profiles.yaml)")
+    for column in ("profile", "field", "value", "trust", "source"):
+        table.add_column(column, overflow="fold")
+    known = sources()
+    for name, profile in builtin_profiles().items():
+        for field, (trust, source) in known[name].items():
+            style = "bold red" if trust == "estimate" else ""
+            table.add_row(name, field, profile_value(field, getattr(profile, field)),
+                          f"[{style}]{trust}[/{style}]" if style else trust, source)
+    return table
+
+
+def fit_command(path: str, column: int, scale: float, as_empirical: bool = False) -> int:
+    """Print a lognormal fit of the measurements (or the sample itself as an empirical
+    distribution) as a scenario distribution."""
+    try:
+        samples = read_column(path, column, scale)
+        fitted = fit_lognormal(samples)
+    except (OSError, ValueError) as exc:
+        print(f"fit: {exc}", file=sys.stderr)
+        return 2
+    print(f"# {fitted.n} samples from {path} (column {column} x {scale:g} = seconds)")
+    print(f"# sample p50 {fitted.sample_p50 * 1e3:.4g} ms, p95 {fitted.sample_p95 * 1e3:.4g} ms;"
+          f" Kolmogorov-Smirnov distance of the fit {fitted.ks_statistic:.3f}")
+    print(f"boot: {empirical(samples) if as_empirical else fitted.yaml()}")
+    return 0

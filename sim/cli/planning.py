@@ -1,0 +1,283 @@
+"""The ``density`` and ``plan`` commands: capacity answers, printed and written as
+``density.json``, ``packing.json``, ``plan.json`` and charts into ``results/<name>/``.
+
+Owns: wiring ``sim.planning.capacity`` and ``sim.planning.planner`` to the runner, the store
+and the screen. Files are replaced one by one atomically; the rest of the results folder is
+left alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from sim.analysis.aggregate import metric_value
+from sim.analysis.metrics import clean, metric_names
+from sim.edge.loader import Loaded
+from sim.planning import capacity
+from sim.planning.planner import Probe, judge, levelled_off, probe_specs, search
+from sim.present import plots
+from sim.present.formats import metric_kind
+from sim.present.output import staged
+from sim.present.report import write_report
+from sim.run.runner import Workers, default_jobs
+from sim.run.runner import plan as plan_runs
+from sim.run.store import Store
+from sim.spec.slo import SLO, SLOError, parse_slo
+from sim.spec.units import format_value
+
+
+def modes_of(loaded: Loaded) -> list[str]:
+    """The isolation modes compared (``compare.isolation``), else those the workloads use."""
+    s = loaded.scenario
+    if s.compare is not None and s.compare.isolation:
+        return list(s.compare.isolation)
+    return sorted({wl.isolation for wl in s.workloads})
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(json.dumps(clean(data), indent=2) + "\n")
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def _screen() -> Console:
+    screen = Console()
+    return screen if screen.is_terminal else Console(width=160)
+
+
+# --- density ------------------------------------------------------------------------------
+
+def density(loaded: Loaded, out: Path, charts: bool, quiet: bool) -> int:
+    """``python -m sim density FILE``."""
+    started = time.perf_counter()
+    scenario = loaded.scenario
+    modes = modes_of(loaded)
+    table = capacity.density_table(scenario, loaded.profiles, modes, check=True)
+    images = {img.name: img for img in scenario.images}
+    packing: dict[str, Any] = {}
+    for group in scenario.hosts:
+        if all(len(capacity.steady_mix(scenario, group, loaded.profiles[m], images)[0]) < 2
+               for m in modes):
+            continue
+        packing[group.group] = {}
+        for mode in modes:
+            mix, needed = capacity.steady_mix(scenario, group, loaded.profiles[mode], images)
+            found = capacity.pack(group, mix, images, needed)
+            packing[group.group][mode] = {
+                "hosts": found.hosts, "lower_bound": found.lower_bound,
+                "lower_bound_resource": found.bound_by, "instances": found.counts}
+    folder = out / scenario.name
+    written = ("density.json", "packing.json", "density_per_host.png", "report.html")
+    with staged(out, scenario.name, lambda name: name not in written) as staging:
+        write_json(staging / "density.json", table)
+        if packing:
+            write_json(staging / "packing.json", packing)
+        if charts:
+            plots.density_bars(staging / "density_per_host.png", scenario.name, table, modes)
+        write_report(staging, loaded)
+    if not quiet:
+        screen = _screen()
+        screen.print(density_rich(scenario.name, table, modes))
+        if packing:
+            screen.print(packing_rich(packing, modes))
+    mismatches = [(g, w, m) for g, rows in table.items() for w, per in rows.items()
+                  for m, e in per.items() if "simulated" in e and e["simulated"] != e["per_host"]]
+    Console(stderr=True, quiet=quiet, soft_wrap=True).print(
+        f"wrote {folder}/density.json{', packing.json' if packing else ''} in "
+        f"{time.perf_counter() - started:.1f} s; analytic and simulated densities "
+        + ("agree" if not mismatches else f"DISAGREE for {mismatches}"))
+    return 1 if mismatches else 0
+
+
+def density_rich(name: str, table: dict[str, Any], modes: list[str]) -> Table:
+    """Instances per host, the binding resource, and the simulated check."""
+    out = Table(title=f"{name}: instances per host (binding resource; simulated fill)")
+    out.add_column("host group")
+    out.add_column("workload")
+    for mode in modes:
+        out.add_column(mode, justify="right")
+    for group, rows in table.items():
+        for workload, per in rows.items():
+            cells = []
+            for mode in modes:
+                e = per[mode]
+                sim = e.get("simulated")
+                check = "" if sim is None else (" ✓" if sim == e["per_host"] else f" ✗ {sim}")
+                cells.append(f"{e['per_host']:,} ({e['binding']}){check}")
+            size = per[modes[0]].get("trace_size") if modes else None
+            out.add_row(group, workload + (f"\n(trace, most common size: {size})" if size
+                                           else ""), *cells)
+    return out
+
+
+def packing_rich(packing: dict[str, Any], modes: list[str]) -> Table:
+    """Hosts for the steady-state mix: first-fit decreasing beside the lower bound."""
+    out = Table(title="mixed workloads: hosts for the steady-state mix (FFD / lower bound)")
+    out.add_column("host group")
+    for mode in modes:
+        out.add_column(mode, justify="right")
+    for group, per in packing.items():
+        out.add_row(group, *[f"{per[m]['hosts']} / {per[m]['lower_bound']} "
+                             f"({per[m]['lower_bound_resource']})" for m in modes])
+    return out
+
+
+# --- plan ---------------------------------------------------------------------------------
+
+def plan(loaded: Loaded, args: argparse.Namespace) -> int:
+    """``python -m sim plan FILE --slo ...``."""
+    started = time.perf_counter()
+    scenario = loaded.scenario
+    spec = scenario.plan
+    texts = args.slo or (spec.slo if spec else [])
+    console = Console(stderr=True, quiet=args.quiet, soft_wrap=True)
+    errors = Console(stderr=True, soft_wrap=True)
+    if not texts:
+        errors.print("plan: no SLO given; use --slo (e.g. --slo 'startup_p99<=30s') or a "
+                      "plan: {slo: [...]} section in the scenario", style="red")
+        return 2
+    try:
+        slos = [parse_slo(t, metric_names()) for t in texts]
+    except SLOError as exc:
+        errors.print(f"plan: {exc}", style="red")
+        return 2
+    group_name = args.group or (spec.group if spec and spec.group else scenario.hosts[0].group)
+    names = [g.group for g in scenario.hosts]
+    if group_name not in names:
+        errors.print(f"plan: unknown host group {group_name!r}; one of {', '.join(names)}",
+                      style="red")
+        return 2
+    g = names.index(group_name)
+    headroom = args.headroom if args.headroom is not None else (spec.headroom if spec else 0)
+    reps = args.replications or (spec.replications if spec else 3)
+    max_hosts = args.max_hosts or (spec.max_hosts if spec else 10_000)
+    seed = scenario.seed if args.seed is None else args.seed
+    store = Store(Path(args.out) / ".runs")
+    jobs = args.jobs or default_jobs()
+    images = {img.name: img for img in scenario.images}
+    results: dict[str, Any] = {}
+    console.print(f"plan {scenario.name}: size group {group_name!r} for "
+                  f"{', '.join(s.text for s in slos)}; {reps} replications per candidate; "
+                  f"headroom {headroom}")
+    workers = Workers(min(jobs, reps), args.cluster)
+    for mode in modes_of(loaded):
+        start = _first_guess(loaded, mode, g, images)
+
+        def evaluate(n: int, mode: str = mode) -> Probe:
+            specs = probe_specs(loaded, mode, g, n, reps, seed)
+            todo = plan_runs(specs, store, args.force)
+            workers.run(todo, store)
+            probe = judge([store.load(k, tables=False) for k in todo.keys], slos, n)
+            console.print(f"  {mode}: {n:>5} hosts  {_verdicts(probe, slos)}  "
+                          f"{'pass' if probe.passed else 'fail'}")
+            return probe
+
+        with workers:
+            found, probes = search(evaluate, start, max_hosts,
+                                   lambda a, b: levelled_off(a, b, slos))
+        reason = None
+        if found is None:
+            largest = max(probes)
+            reason = (f"not met with {largest:,} hosts (the search limit)" if largest >= max_hosts
+                      else f"not met: {', '.join(probes[largest].failed)} levels off from "
+                           f"{largest // 2:,} to {largest:,} hosts; more hosts will not help")
+            console.print(f"  {mode}: {reason}")
+        chosen = probes.get(found) if found is not None else None
+        cost = scenario.hosts[g].cost_per_host
+        total = found + headroom if found is not None else None
+        results[mode] = {
+            "hosts": total, "hosts_judged": found, "headroom": headroom,
+            "met": found is not None, "reason": reason,
+            "metrics": chosen.metrics if chosen else None,
+            "cost": (total * cost if (total is not None and cost is not None) else None),
+            "probes": [{"hosts": p.hosts, "passed": p.passed, "failed": p.failed,
+                        "metrics": _slo_values(p, slos)} for p in
+                       sorted(probes.values(), key=lambda p: p.hosts)],
+        }
+    data = {"group": group_name, "slo": [s.text for s in slos], "replications": reps,
+            "headroom": headroom, "seed": seed, **results}
+    folder = Path(args.out) / scenario.name
+    with staged(Path(args.out), scenario.name, lambda name: name not in ("plan.json",
+                "report.html") and not name.startswith("plan_")) as staging:
+        write_json(staging / "plan.json", data)
+        if not args.no_charts:
+            plots.plan_charts(staging, scenario.name, results, slos, group_name)
+        write_report(staging, loaded)
+    if not args.quiet:
+        _screen().print(plan_rich(scenario.name, group_name, results, slos, headroom))
+    console.print(f"wrote {folder}/plan.json in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def _first_guess(loaded: Loaded, mode: str, g: int, images: dict[str, Any]) -> int:
+    """Hosts the steady-state load needs by density alone (a lower bound on the answer)."""
+    group = loaded.scenario.hosts[g]
+    mix, needed = capacity.steady_mix(loaded.scenario, group, loaded.profiles[mode], images)
+    try:
+        return max(1, capacity.pack(group, mix, images, needed).lower_bound)
+    except ValueError:
+        return 1
+
+
+def _slo_values(probe: Probe, slos: list[SLO]) -> dict[str, Any]:
+    return {s.metric: {"mean": metric_value(probe.metrics, s.metric),
+                       "ci95": probe.metrics.get("ci95", {}).get(s.metric)} for s in slos}
+
+
+def _show(metric: str, value: float | None) -> str:
+    return format_value(value, metric_kind(metric))
+
+
+def _verdicts(probe: Probe, slos: list[SLO]) -> str:
+    values = _slo_values(probe, slos)
+    parts = []
+    for s in slos:
+        v = values[s.metric]
+        ci = v["ci95"]
+        text = _show(s.metric, v["mean"]) + (f" ± {_show(s.metric, ci)}" if ci else "")
+        parts.append(f"{s.metric} {text}{'' if s.text not in probe.failed else ' ✗'}")
+    return ", ".join(parts)
+
+
+def plan_rich(name: str, group: str, results: dict[str, Any], slos: list[SLO],
+              headroom: int) -> Table:
+    """Mode, hosts, the SLO metrics with CIs, density, cost."""
+    out = Table(title=f"{name}: hosts needed in group {group!r}"
+                      + (f" (N+{headroom})" if headroom else ""))
+    out.add_column("mode")
+    out.add_column("hosts", justify="right")
+    for s in slos:
+        out.add_column(s.text, justify="right")
+    out.add_column("density max", justify="right")
+    out.add_column("cost", justify="right")
+    notes: list[str] = []
+    for mode, r in results.items():
+        if r["hosts"] is None:
+            out.add_row(mode, "not met", *["-"] * (len(slos) + 2))
+            notes.append(f"{mode}: {r['reason']}")
+            continue
+        probe = next(p for p in r["probes"] if p["hosts"] == r["hosts_judged"])
+        cells = []
+        for s in slos:
+            v = probe["metrics"][s.metric]
+            cells.append(_show(s.metric, v["mean"])
+                         + (f" ± {_show(s.metric, v['ci95'])}" if v["ci95"] else ""))
+        density_max = r["metrics"].get("density_max")
+        out.add_row(mode, f"{r['hosts']:,}", *cells,
+                    "-" if density_max is None else f"{density_max:,.0f}",
+                    "-" if r["cost"] is None else f"{r['cost']:,.2f}")
+    out.caption = "\n".join(notes) or None
+    return out

@@ -1,0 +1,128 @@
+"""Capacity planning: the smallest number of hosts in a group that meets every SLO, per
+isolation mode, searched by bracketing then bisection with replications per candidate.
+
+Owns: judging a candidate (it passes only when each SLO, ``sim.spec.slo``, holds at the
+pessimistic end of its 95 % confidence interval), the search, and N+K headroom (the answer
+still meets the SLOs with K hosts lost: the SLOs are judged on n - K hosts). Assumes the metrics improve, or
+stay, as hosts are added. Must not: print or write files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sim.analysis.aggregate import flatten, mean_metrics, metric_value
+from sim.edge.loader import Loaded
+from sim.experiment.expand import RunSpec, apply
+from sim.run.results import RunOutput
+from sim.spec.config import Scenario
+from sim.spec.slo import SLO
+
+
+@dataclass
+class Probe:
+    """One candidate host count, with its replications' metrics and the verdict."""
+
+    hosts: int
+    metrics: dict[str, Any]
+    passed: bool
+    failed: list[str] = field(default_factory=list)
+
+
+def probe_specs(loaded: Loaded, mode: str, group: int, hosts: int, replications: int,
+                seed: int) -> list[RunSpec]:
+    """The runs judging ``hosts`` hosts in group ``group`` under ``mode``."""
+    base = loaded.scenario
+    groups = list(base.hosts)
+    groups[group] = groups[group].model_copy(update={"count": hosts})
+    scenario: Scenario = base.model_copy(update={"hosts": groups, "compare": None,
+                                                 "sweep": None, "replications": 1})
+    scenario = apply(scenario, {"isolation": mode})
+    path = f"hosts[{base.hosts[group].group}].count"
+    return [RunSpec(mode, (("isolation", mode),), ((path, hosts),), scenario, loaded.profiles,
+                    seed, r) for r in range(replications)]
+
+
+def _censored_beyond(slo: SLO, flat: dict[str, Any]) -> bool:
+    """Start-up and wait statistics cover requests that started; when more requests were
+    still waiting at the end than the statistic may ignore (1 % for a p99, any for a mean or
+    max), the statistic over all requests cannot be certified, so the SLO fails."""
+    family, _, stat = slo.metric.partition(".")
+    if family not in ("startup_s", "wait_s") or not flat.get("requests"):
+        return False
+    pending = (flat.get("pending_at_end") or 0) / flat["requests"]
+    allowed = 1.0 - int(stat[1:]) / 100.0 if stat.startswith("p") else 0.0
+    return pending > allowed
+
+
+def judge(outputs: list[RunOutput], slos: list[SLO], hosts: int) -> Probe:
+    """Average the replications and judge every SLO."""
+    metrics = mean_metrics(outputs)
+    flat = flatten({k: v for k, v in metrics.items() if k != "ci95"})
+    ci = metrics.get("ci95", {})
+    failed = [s.text for s in slos if _censored_beyond(s, flat)
+              or not s.holds(flat.get(s.metric), ci.get(s.metric))]
+    return Probe(hosts, metrics, not failed, failed)
+
+
+def levelled_off(before: Probe, after: Probe, slos: list[SLO], tolerance: float = 0.01
+                 ) -> bool:
+    """Whether doubling the hosts from ``before`` to ``after`` left every failing SLO's
+    metric where it was (within 1 %): more hosts will not meet it."""
+    failing = [s for s in slos if s.text in after.failed]
+    if not failing:
+        return False
+    for slo in failing:
+        a = metric_value(before.metrics, slo.metric)
+        b = metric_value(after.metrics, slo.metric)
+        if a is None or b is None:
+            return False
+        if abs(b - a) > tolerance * max(abs(a), abs(b), 1e-12):
+            return False
+    return True
+
+
+def search(evaluate: Callable[[int], Probe], start: int, max_hosts: int,
+           stalled: Callable[[Probe, Probe], bool] | None = None) -> tuple[
+        int | None, dict[int, Probe]]:
+    """The smallest n in [1, max_hosts] whose probe passes, assuming passing is monotone in n:
+    from ``start``, double (or halve) to bracket the answer, then bisect. The upward search
+    gives up (None) at ``max_hosts`` or when ``stalled(previous, current)`` says that
+    doubling no longer moves the failing metrics."""
+    probes: dict[int, Probe] = {}
+
+    def passes(n: int) -> bool:
+        if n not in probes:
+            probes[n] = evaluate(n)
+        return probes[n].passed
+
+    n = min(max(start, 1), max_hosts)
+    if passes(n):
+        hi, lo = n, 0
+        while lo == 0 and hi > 1:
+            candidate = max(hi // 2, 1)
+            if passes(candidate):
+                hi = candidate
+            else:
+                lo = candidate
+    else:
+        lo, hi = n, 0
+        while hi == 0:
+            if lo >= max_hosts:
+                return None, probes
+            candidate = min(lo * 2, max_hosts)
+            if passes(candidate):
+                hi = candidate
+            else:
+                if stalled is not None and stalled(probes[lo], probes[candidate]):
+                    return None, probes
+                lo = candidate
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if passes(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi, probes

@@ -1,0 +1,49 @@
+"""Metrics for people: how each metric of ``summary.json`` is shown, with its confidence
+half-width. Shared by the terminal tables, the planner's output and the report.
+
+Owns: the kind of each metric (time, percent, size, count, number) and its formatting.
+Must not: compute statistics.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from sim.analysis.aggregate import metric_value
+from sim.spec.units import format_value
+
+COUNTS = {"requests", "started", "rejected", "pending_at_end", "running_peak", "density_max",
+          "hosts_used_max", "faults", "restarts", "density_physical_max"}
+FRACTIONS = {"blocking", "memory_utilization_mean", "waited_fraction", "availability"}
+
+
+def metric_kind(metric: str) -> str:
+    """How a (dotted) metric of ``summary.json`` is shown: time, percent, size, count, number."""
+    parts = metric.split(".")
+    head = parts[-1] if parts[0] == "pipelines" and len(parts) > 2 else parts[0]
+    if head in ("bytes_pulled",):
+        return "size"
+    if head.endswith("_bps"):
+        return "number"
+    if head in ("capacity_dip",):
+        return "percent"
+    if head in ("runs", "completed"):
+        return "count"
+    if head.endswith("_s"):
+        return "time"
+    if head in FRACTIONS:
+        return "percent"
+    if head.endswith("_bytes"):
+        return "size"
+    return "count" if head in COUNTS else "number"
+
+
+def show(metrics: dict[str, Any], metric: str) -> str:
+    """A variant's metric for people, ± its 95 % confidence half-width when known."""
+    kind = metric_kind(metric)
+    text = format_value(metric_value(metrics, metric), kind)
+    ci = (metrics.get("ci95") or {}).get(metric)
+    if ci is not None and isinstance(ci, float) and math.isfinite(ci) and ci > 0:
+        text += " ± " + format_value(ci, "number" if kind == "count" else kind)
+    return text

@@ -1,0 +1,210 @@
+"""Writing a scenario's results into ``OUT/<scenario name>/``: ``summary.json``,
+``runs.csv``/``runs.parquet``, ``aggregate.csv``, ``instances.csv``, ``timeseries.csv``,
+``scenario.resolved.yaml`` and the charts.
+
+Owns: every result file. The folder is written into a hidden sibling and moved into place only
+when complete, so an interrupted run never leaves a folder that looks finished and a failed
+run leaves the previous results as they were. Must not: run the model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from sim.analysis import metrics as analysis
+from sim.analysis.aggregate import aggregate, mean_metrics
+from sim.edge.loader import Loaded
+from sim.errors import OutputError
+from sim.run.results import RunOutput, runs_frame
+
+KEPT = ("density.json", "packing.json", "density_per_host.png", "plan.json", "plan_",
+        "report.html", "images.json")
+
+
+def grouped(outputs: list[RunOutput]) -> list[tuple[dict[str, Any], dict[str, list[RunOutput]]]]:
+    """Outputs by sweep point, then by variant, in run order."""
+    points: dict[str, tuple[dict[str, Any], dict[str, list[RunOutput]]]] = {}
+    for out in outputs:
+        key = json.dumps(out.parameters, sort_keys=True)
+        _params, variants = points.setdefault(key, (out.parameters, {}))
+        variants.setdefault(out.variant, []).append(out)
+    return list(points.values())
+
+
+def summary(loaded: Loaded, seed: int, outputs: list[RunOutput]) -> dict[str, Any]:
+    """The content of ``summary.json``: per variant, the metrics (averaged over replications,
+    with 95 % confidence half-widths when there are several); under a sweep, one entry per
+    point in ``points``."""
+    scenario = loaded.scenario
+    head: dict[str, Any] = {"name": scenario.name, "seed": seed,
+                            "duration_s": scenario.duration, "warmup_s": scenario.warmup,
+                            "replications": max(o.replication for o in outputs) + 1}
+    points = [{"parameters": params,
+               "variants": {name: mean_metrics(outs) for name, outs in variants.items()}}
+              for params, variants in grouped(outputs)]
+    if scenario.sweep:
+        head["points"] = points
+    else:
+        head["variants"] = points[0]["variants"]
+    return analysis.clean(head)
+
+
+def resolved_scenario(loaded: Loaded, seed: int, replications: int) -> dict[str, Any]:
+    """The scenario with every default filled in (canonical units: s, bytes, 1/s, bytes/s)
+    and the full profiles it uses; it loads and runs as a scenario of its own."""
+    data = loaded.scenario.model_dump(mode="json", exclude_none=True)
+    data["seed"] = seed
+    data["replications"] = replications
+    used = {wl.isolation for wl in loaded.scenario.workloads}
+    if loaded.scenario.compare and loaded.scenario.compare.isolation:
+        used |= set(loaded.scenario.compare.isolation)
+    for point in loaded.points:
+        used |= {wl.isolation for wl in point.scenario.workloads}
+    data["profiles"] = {
+        name: {k: v for k, v in loaded.profiles[name].model_dump(
+            mode="json", exclude_none=True).items() if k != "name"}
+        for name in sorted(used | set(loaded.scenario.profiles)) if name in loaded.profiles}
+    return data
+
+
+def _with_parameters(frame: pd.DataFrame, out: RunOutput) -> pd.DataFrame:
+    if not out.parameters:
+        return frame
+    frame = frame.copy()
+    for i, (path, value) in enumerate(out.parameters.items()):
+        frame.insert(3 + i, path, str(value))
+    return frame
+
+
+def write(out_root: Path, loaded: Loaded, seed: int, outputs: list[RunOutput],
+          charts: Callable[[Path, pd.DataFrame], None] | None = None,
+          finish: Callable[[Path], None] | None = None) -> tuple[Path, dict]:
+    """Write every result file into ``out_root/<name>`` atomically.
+
+    Returns the folder and the summary. ``charts`` is called with the staging folder and the
+    aggregate table to draw the PNG files there; ``finish`` with the staging folder once
+    every other file is there (the report). Nothing in ``out_root/<name>`` changes unless
+    all of it was written.
+    """
+    with staged(out_root, loaded.scenario.name, lambda name: name.startswith(KEPT)) as staging:
+        data = summary(loaded, seed, outputs)
+        (staging / "summary.json").write_text(json.dumps(data, indent=2) + "\n")
+        runs = runs_frame(outputs)
+        runs.to_csv(staging / "runs.csv", index=False)
+        runs.to_parquet(staging / "runs.parquet", index=False)
+        swept = list(loaded.scenario.sweep or {})
+        agg = aggregate(runs, swept)
+        agg.to_csv(staging / "aggregate.csv", index=False)
+        pd.concat([_with_parameters(o.instances, o) for o in outputs]).to_csv(
+            staging / "instances.csv", index=False, float_format="%.6f")
+        pd.concat([_with_parameters(o.timeseries, o) for o in outputs]).to_csv(
+            staging / "timeseries.csv", index=False, float_format="%.6g")
+        (staging / "scenario.resolved.yaml").write_text(yaml.safe_dump(
+            resolved_scenario(loaded, seed, data["replications"]), sort_keys=False,
+            allow_unicode=True))
+        if charts is not None:
+            charts(staging, agg)
+        if finish is not None:
+            finish(staging)
+    return out_root / loaded.scenario.name, data
+
+
+def check_writable(out_root: Path) -> None:
+    """Raise OutputError unless files can be created in ``out_root`` (made if missing), so a
+    run fails before its first simulation rather than after its last."""
+    try:
+        out_root.mkdir(parents=True, exist_ok=True)
+        probe = Path(tempfile.mkdtemp(prefix=f".write-check.{os.getpid()}.", dir=out_root))
+        probe.rmdir()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise OutputError(f"{out_root}: cannot write results there ({reason}); choose another "
+                          "folder with --out") from None
+
+
+_STAGED = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.(partial|old)$")
+_STAGED_BEFORE_PIDS = re.compile(r"^\..+\.[^.]+\.(partial|old)$")
+STALE_AFTER_S = 3600.0  # a staging folder with no owner named, older than this, is left over
+
+
+def remove_stale(out_root: Path) -> list[Path]:
+    """Remove staging folders left by a process that was killed (its pid is gone), here and
+    in the run store; returns what was removed. A folder of a live process is kept."""
+    removed = []
+    for folder in (out_root, out_root / ".runs"):
+        if not folder.is_dir():
+            continue
+        for entry in folder.iterdir():
+            if entry.is_dir() and _stale(entry):
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(entry)
+    return removed
+
+
+def _stale(entry: Path) -> bool:
+    match = _STAGED.match(entry.name) or _STORE_PARTIAL.match(entry.name)
+    if match:
+        return not _alive(int(match.group("pid")))
+    if _STAGED_BEFORE_PIDS.match(entry.name) or entry.name.startswith(".partial-"):
+        try:
+            return time.time() - entry.stat().st_mtime > STALE_AFTER_S
+        except OSError:
+            return False
+    return False
+
+
+_STORE_PARTIAL = re.compile(r"^\.partial-(?P<pid>\d+)-")
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def staged(out_root: Path, name: str, carry: Callable[[str], bool]) -> Iterator[Path]:
+    """A staging folder for ``out_root/name``: the files of the existing folder for which
+    ``carry(file name)`` holds are copied in first; when the block ends without
+    an exception the staging folder replaces the folder whole, else it is removed and the
+    existing folder is left byte for byte as it was."""
+    out_root.mkdir(parents=True, exist_ok=True)
+    final = out_root / name
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.{os.getpid()}.", suffix=".partial",
+                                    dir=out_root))
+    staging.chmod(0o755)
+    try:
+        if final.is_dir():
+            for kept in final.iterdir():
+                if kept.is_file() and carry(kept.name):  # copied: a link would let the
+                    shutil.copy2(kept, staging / kept.name)  # block rewrite the original
+        yield staging
+        if final.exists():
+            trash = Path(tempfile.mkdtemp(prefix=f".{name}.{os.getpid()}.", suffix=".old",
+                                          dir=out_root))
+            os.replace(final, trash / "old")
+            os.replace(staging, final)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.replace(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

@@ -1,0 +1,62 @@
+"""Collecting a run: its recorded facts turned into tables and metrics (a ``RunOutput``).
+
+Owns: which tables and metrics a run's output holds. The statistics are ``sim.analysis``'s
+(``metrics``). Must not: run the model or write files.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from sim.analysis import metrics as analysis
+from sim.recorder import Level, Steps
+from sim.run.execute import RunResult, few_collections
+from sim.run.results import RunOutput
+from sim.spec.demand import carriers
+
+
+def collect(result: RunResult, key: str | None = None) -> RunOutput:
+    """Turn one run's recorded facts into tables and metrics."""
+    with few_collections():  # the run's records are many, and none of them is garbage
+        return _collect(result, key)
+
+
+def _collect(result: RunResult, key: str | None) -> RunOutput:
+    spec = result.spec
+    scenario = spec.scenario
+    rec = result.recorder
+    columns = rec.table()
+    frame = analysis.instances_frame(columns)
+    derived, host_levels = analysis.record_levels(columns)
+    levels: dict[str, Level | Steps] = {**rec.levels, **derived}
+    names = {h["host"]: h["name"] for h in rec.hosts}
+    frame.insert(5, "host_name", frame["host"].map(names).fillna(""))
+    skip = carriers(list(scenario.hosts))  # their memory is the container-host VMs'
+    capacity = sum((g.memory - g.reserved_memory) * g.count for g in scenario.hosts
+                   if g.group not in skip)
+    modes = sorted({wl.isolation for wl in scenario.workloads})
+    isolation = modes[0] if len(modes) == 1 else "mixed"
+    metrics: dict[str, Any] = {"isolation": isolation, **dict(spec.choices)}
+    metrics.update(analysis.summarize(frame, levels, host_levels, capacity,
+                                      scenario.warmup, scenario.duration, rec.faults,
+                                      rec.physical_levels, rec.pipeline_runs))
+    series = pd.DataFrame(rec.samples)
+    for table in (frame, series):
+        table.insert(0, "variant", spec.variant)
+        table.insert(1, "replication", spec.replication)
+        table.insert(2, "seed", spec.seed)
+    peaks = analysis.per_host_peaks(host_levels, len(rec.hosts), scenario.warmup,
+                                    scenario.duration)
+    extra: dict[str, Any] = {}
+    if scenario.pipelines:
+        extra = {"pipeline_runs": rec.pipeline_runs, "end_state": rec.end_state,
+                 "series": {name: {"times": lv.times, "values": lv.values}
+                            for name, lv in rec.levels.items()
+                            if name.startswith(("running_image:", "registry_egress"))}}
+    return RunOutput(key=key or spec.key(), variant=spec.variant, isolation=isolation,
+                     choices=dict(spec.choices), parameters=dict(spec.parameters),
+                     replication=spec.replication, seed=spec.seed,
+                     metrics=analysis.clean(metrics), instances=frame, timeseries=series,
+                     host_peaks=peaks, wall_s=result.wall_s, extra=analysis.clean(extra))

@@ -1,0 +1,68 @@
+"""One run's results, as a worker sends them back, the run store keeps them and the result
+files are written from them.
+
+Owns: ``RunOutput`` and the table of many runs' outputs (``runs_frame``). Must not: import
+the model (presentation reads results through this module) or compute statistics.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from sim.analysis.aggregate import flatten
+
+
+@dataclass
+class RunOutput:
+    """One run's identity, metrics and tables."""
+
+    key: str
+    variant: str
+    isolation: str
+    choices: dict[str, str]
+    parameters: dict[str, Any]
+    replication: int
+    seed: int
+    metrics: dict[str, Any]
+    instances: pd.DataFrame
+    timeseries: pd.DataFrame
+    host_peaks: list[float] = field(default_factory=list)
+    wall_s: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)  # pipelines: runs, end state, series
+
+    @property
+    def name(self) -> str:
+        """The variant name (what ``summary.json`` keys results by)."""
+        return self.variant
+
+    def identity(self) -> dict[str, Any]:
+        """Everything but the tables, JSON-ready."""
+        return {"key": self.key, "variant": self.variant, "isolation": self.isolation,
+                "choices": self.choices, "parameters": self.parameters,
+                "replication": self.replication, "seed": self.seed, "wall_s": self.wall_s,
+                "host_peaks": self.host_peaks, "metrics": self.metrics, "extra": self.extra}
+
+
+def _cell(value: Any) -> Any:
+    """A sweep value as a table cell: a number or text as it is, a mapping or list (a swept
+    distribution, say) as its JSON text, so that rows group by it."""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True)
+    return value
+
+
+def runs_frame(outputs: list[RunOutput]) -> pd.DataFrame:
+    """One row per run: variant, sweep parameters, replication, seed, key, every metric."""
+    rows = []
+    for out in outputs:
+        row: dict[str, Any] = {"variant": out.variant,
+                               **{k: _cell(v) for k, v in out.parameters.items()},
+                               "replication": out.replication, "seed": out.seed,
+                               "key": out.key}
+        row.update({k: v for k, v in flatten(out.metrics).items() if k not in row})
+        rows.append(row)
+    return pd.DataFrame(rows)

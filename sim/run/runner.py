@@ -1,0 +1,168 @@
+"""Running many specs: in this process, on local worker processes, or on a Dask cluster,
+skipping runs the store already holds.
+
+Owns: choosing the executor, progress, and storing each run as it completes. Results do not
+depend on where a run ran: every run is independent and seeded by its own spec, and results
+are returned in spec order. Must not: compute statistics or write result files.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Self
+
+from sim.errors import ClusterError
+from sim.experiment.expand import RunSpec
+from sim.run.collect import collect
+from sim.run.execute import run
+from sim.run.results import RunOutput
+from sim.run.store import Store
+
+
+def execute(spec: RunSpec, key: str | None = None) -> RunOutput:
+    """Run one spec and collect its results (the function workers call). ``key`` is the
+    run's key as the caller computed it, so that a worker with other code files on its disk
+    cannot file the result under another name."""
+    return collect(run(spec), key)
+
+
+@dataclass
+class Plan:
+    """Which runs are needed and which of them the store already holds."""
+
+    specs: list[RunSpec]
+    keys: list[str]
+    todo: list[int]  # indexes into specs, first occurrence of each missing key
+
+    @property
+    def stored(self) -> int:
+        """Runs already complete in the store."""
+        return len(set(self.keys)) - len(self.todo)
+
+
+def plan(specs: Sequence[RunSpec], store: Store, force: bool = False) -> Plan:
+    """Keys of ``specs`` and the ones still to run."""
+    keys = [spec.key() for spec in specs]
+    todo, seen = [], set()
+    for i, key in enumerate(keys):
+        if key in seen:
+            continue
+        seen.add(key)
+        if force or not store.has(key):
+            todo.append(i)
+    return Plan(list(specs), keys, todo)
+
+
+CONNECT_TIMEOUT_S = 10
+PARENT_POLL_S = 1.0
+
+
+def _end_with(parent: int) -> None:
+    """A worker's initializer: end this worker when process ``parent`` is gone (killed, say),
+    within ``PARENT_POLL_S``, instead of finishing a run nobody will read."""
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_POLL_S)
+            try:
+                os.kill(parent, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:
+                pass
+
+    threading.Thread(target=watch, name="end-with-parent", daemon=True).start()
+
+
+def default_jobs() -> int:
+    """All cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class Workers:
+    """Where runs execute, kept open across batches (a planner's probes, say): this process,
+    a pool of local processes, or a Dask cluster. Use as a context manager."""
+
+    def __init__(self, jobs: int = 1, cluster: str | None = None) -> None:
+        self.jobs = jobs
+        self.cluster = cluster
+        self._pool: cf.ProcessPoolExecutor | None = None
+        self._client: Any = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def outputs(self, specs: list[RunSpec], keys: list[str]) -> Iterator[RunOutput]:
+        """Each spec's output (filed under the matching key), in completion order."""
+        if not specs:
+            return
+        if self.cluster is not None:
+            yield from self._on_dask(specs, keys)
+        elif self.jobs <= 1 or len(specs) == 1:
+            for spec, key in zip(specs, keys):
+                yield execute(spec, key)
+        else:
+            if self._pool is None:
+                context = multiprocessing.get_context("forkserver")
+                self._pool = cf.ProcessPoolExecutor(max_workers=self.jobs, mp_context=context,
+                                                    initializer=_end_with,
+                                                    initargs=(os.getpid(),))
+            futures = [self._pool.submit(execute, spec, key) for spec, key in zip(specs, keys)]
+            try:
+                for future in cf.as_completed(futures):
+                    yield future.result()
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+
+    def _on_dask(self, specs: list[RunSpec], keys: list[str]) -> Iterator[RunOutput]:
+        from distributed import Client, as_completed
+
+        if self._client is None:
+            try:
+                self._client = Client(self.cluster, timeout=CONNECT_TIMEOUT_S)
+            except (OSError, TimeoutError, ValueError, TypeError) as exc:
+                raise ClusterError(f"--cluster {self.cluster}: cannot reach a Dask scheduler "
+                                   f"there ({type(exc).__name__}: {exc}); give its address "
+                                   "as tcp://HOST:PORT, or leave --cluster out to run "
+                                   "here") from None
+        futures = self._client.map(execute, specs, keys, pure=False)
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        except BaseException:
+            self._client.cancel(futures)
+            raise
+
+    def run(self, the_plan: Plan, store: Store,
+            on_done: Callable[[RunOutput], None] | None = None) -> None:
+        """Run every spec in ``the_plan.todo`` and store each as it completes."""
+        for out in self.outputs([the_plan.specs[i] for i in the_plan.todo],
+                                [the_plan.keys[i] for i in the_plan.todo]):
+            store.save(out)
+            if on_done is not None:
+                on_done(out)
+
+
+def run_all(the_plan: Plan, store: Store, jobs: int = 1, cluster: str | None = None,
+            on_done: Callable[[RunOutput], None] | None = None) -> None:
+    """Run every spec in ``the_plan.todo`` and store it as it completes."""
+    with Workers(jobs, cluster) as workers:
+        workers.run(the_plan, store, on_done)

@@ -1,0 +1,130 @@
+"""What one instance asks of a host: pure arithmetic from a workload, its profile and images.
+
+Owns: the layer chain of an image, the committed-memory rule, vCPU, disk and partition demand,
+and whether a host group could ever take an instance. Shared by validation, the model and
+capacity reports, so the three can never disagree. Must not: know about SimPy or time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from sim.spec.config import HostGroup, Image, ResolvedProfile, Workload
+from sim.spec.units import format_size
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A layer, identified by the image that introduced it and its position there."""
+
+    key: str
+    size: float
+
+
+def layer_chain(images: dict[str, Image], name: str) -> list[Layer]:
+    """The layers of image ``name``, base first. Assumes bases exist and have no cycle."""
+    chain: list[Layer] = []
+    image: Image | None = images[name]
+    stack = []
+    while image is not None:
+        stack.append(image)
+        image = images[image.base] if image.base else None
+    for img in reversed(stack):
+        chain.extend(Layer(f"{img.name}#{i}", size) for i, size in enumerate(img.layers))
+    return chain
+
+
+def os_build(images: dict[str, Image], name: str) -> str | None:
+    """The image's OS build, inherited from the nearest base that states one."""
+    image: Image | None = images[name]
+    while image is not None:
+        if image.os_build:
+            return image.os_build
+        image = images[image.base] if image.base else None
+    return None
+
+
+def committed_memory(memory: float, profile: ResolvedProfile) -> float:
+    """Memory admission control charges for one instance (bytes).
+
+    ``round_up(memory + commit.add, commit.round_to) + memory_overhead``; for Hyper-V isolation
+    1 GiB becomes round_up(1.25 GiB, 512 MiB) = 1.5 GiB, plus the worker process.
+    """
+    need = memory + profile.commit.add
+    if profile.commit.round_to > 0:
+        need = math.ceil(need / profile.commit.round_to - 1e-9) * profile.commit.round_to
+    return need + profile.memory_overhead
+
+
+@dataclass(frozen=True)
+class Demand:
+    """Resources one instance holds on its host from placement to removal."""
+
+    memory: float
+    vcpu: float
+    disk_private: float
+    partition: int
+    image_bytes: float
+    requires_hyperv: bool
+    os_build: str | None
+
+
+def demand(workload: Workload, profile: ResolvedProfile, images: dict[str, Image],
+           cpu: float | None = None, memory: float | None = None) -> Demand:
+    """The demand of one instance of ``workload`` run under ``profile``; ``cpu`` and
+    ``memory`` replace the workload's own (a trace instance's size)."""
+    image_bytes = sum(layer.size for layer in layer_chain(images, workload.image))
+    private = profile.disk_per_instance + (image_bytes if profile.disk_image == "copy" else 0.0)
+    return Demand(
+        memory=committed_memory(workload.memory if memory is None else memory, profile),
+        vcpu=(workload.cpu if cpu is None else cpu) * (1.0 + profile.cpu_overhead),
+        disk_private=private,
+        partition=1 if profile.partition else 0,
+        image_bytes=image_bytes,
+        requires_hyperv=profile.requires_hyperv,
+        os_build=os_build(images, workload.image) if profile.shares_host_kernel else None,
+    )
+
+
+def carriers(groups: list[HostGroup]) -> set[str]:
+    """Groups whose hosts carry container-host VMs (so run no instances themselves)."""
+    return {g.virtual.physical_group for g in groups if g.virtual is not None}
+
+
+def eligible_groups(groups: list[HostGroup], workload: Workload,
+                    profile: ResolvedProfile) -> list[HostGroup]:
+    """The host groups an instance of ``workload`` under ``profile`` may be placed on: the
+    workload's and the profile's ``host_groups`` (all when unset), minus groups that carry
+    container-host VMs."""
+    skip = carriers(groups)
+    names = [g.group for g in groups]
+    for limit in (workload.host_groups, profile.host_groups):
+        if limit is not None:
+            names = [n for n in names if n in limit]
+    return [g for g in groups if g.group in names and g.group not in skip]
+
+
+def why_not(host: HostGroup, need: Demand) -> list[str]:
+    """Reasons an empty host of ``host``'s group could never take the instance (empty: it can)."""
+    reasons = []
+    if need.requires_hyperv and not host.hyperv:
+        reasons.append("needs Hyper-V (hyperv: false)")
+    elif need.requires_hyperv and host.virtual is not None and not host.nested_virtualization:
+        reasons.append("needs Hyper-V inside a VM (nested_virtualization: false)")
+    if need.os_build is not None and need.os_build != host.os_build:
+        reasons.append(f"image OS build {need.os_build} does not match the host's "
+                       f"{host.os_build} (process isolation shares the host kernel)")
+    usable = host.memory - host.reserved_memory
+    if need.memory > usable:
+        reasons.append(f"committed memory {format_size(need.memory)} > "
+                       f"{format_size(usable)} after the reserve")
+    if need.vcpu > host.cpu_cores * host.cpu_overcommit + 1e-9:
+        reasons.append(f"{need.vcpu:g} vCPU > {host.cpu_cores} cores x "
+                       f"{host.cpu_overcommit:g} overcommit")
+    if need.image_bytes + need.disk_private > host.disk:
+        reasons.append(f"disk {format_size(need.image_bytes + need.disk_private)} > "
+                       f"{format_size(host.disk)}")
+    if need.partition > host.max_partitions:
+        reasons.append("no Hyper-V partition allowed")
+    return reasons

@@ -1,0 +1,118 @@
+"""Isolation profiles: the calibrated built-ins (``profiles.yaml``) and how a scenario's
+overrides and ``extends`` resolve into complete profiles.
+
+Owns: reading the packaged data file and merging. Must not: decide behaviour; the model reads
+the resolved fields and never branches on a profile's name.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from sim.spec.config import Profile, ResolvedProfile
+
+
+@cache
+def builtin_data() -> dict[str, dict[str, Any]]:
+    """The packaged profile file as plain data, ``sources`` included."""
+    text = resources.files("sim.spec").joinpath("profiles.yaml").read_text(encoding="utf-8")
+    data: dict[str, dict[str, Any]] = yaml.safe_load(text)
+    return data
+
+
+@cache
+def builtin_profiles() -> dict[str, ResolvedProfile]:
+    """The calibrated built-in profiles, keyed by name."""
+    out = {}
+    for name, fields in builtin_data().items():
+        body = {k: v for k, v in fields.items() if k != "sources"}
+        out[name] = ResolvedProfile.model_validate({"name": name, **body})
+    return out
+
+
+def sources() -> dict[str, dict[str, tuple[str, str]]]:
+    """``{profile: {field: (trust, source)}}`` for every built-in value."""
+    return {name: {f: (v[0], v[1]) for f, v in fields.get("sources", {}).items()}
+            for name, fields in builtin_data().items()}
+
+
+class ProfileError(ValueError):
+    """A profile that cannot be resolved; ``path`` names where."""
+
+    def __init__(self, path: tuple[Any, ...], message: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+def resolve_profiles(overrides: dict[str, Profile]) -> tuple[dict[str, ResolvedProfile],
+                                                              list[ProfileError]]:
+    """Built-ins with the scenario's ``profiles:`` applied. Returns the profiles that resolved
+    and a problem for each one that did not (unknown ``extends``, a cycle, missing fields)."""
+    builtins = builtin_profiles()
+    resolved: dict[str, ResolvedProfile] = {}
+    problems: list[ProfileError] = []
+
+    def resolve(name: str, chain: tuple[str, ...]) -> ResolvedProfile | None:
+        if name in resolved:
+            return resolved[name]
+        spec = overrides.get(name)
+        if spec is None:
+            return builtins.get(name)
+        path = ("profiles", name)
+        base: dict[str, Any] = {}
+        if spec.extends is not None:
+            if spec.extends in chain:
+                problems.append(ProfileError(path + ("extends",), "cycle in extends: "
+                                             + " -> ".join(chain + (spec.extends,))))
+                return None
+            if spec.extends not in overrides and spec.extends not in builtins:
+                problems.append(ProfileError(path + ("extends",), f"unknown profile "
+                                             f"{spec.extends!r}; known: {_known(overrides)}"))
+                return None
+            parent = resolve(spec.extends, chain + (spec.extends,))
+            if parent is None:
+                return None
+            base = dict(parent)
+        elif name in builtins:
+            base = dict(builtins[name])
+        fields = {k: getattr(spec, k) for k in spec.model_fields_set if k != "extends"}
+        if "interference" in fields and base.get("interference"):
+            fields["interference"] = {**base["interference"], **fields["interference"]}
+        merged = {**base, **fields, "name": name}
+        missing = [f for f in ResolvedProfile.model_fields if f not in merged
+                   and ResolvedProfile.model_fields[f].is_required()]
+        if missing:
+            problems.append(ProfileError(path, "a new profile must extend one "
+                                         f"(extends: {', '.join(builtins)}) or give "
+                                         + ", ".join(missing)))
+            return None
+        try:
+            profile = ResolvedProfile.model_validate(
+                {k: (v.model_dump() if hasattr(v, "model_dump") else v)
+                 for k, v in merged.items()})
+        except ValidationError as exc:  # e.g. a required field overridden with null
+            for err in exc.errors():
+                field = str(err["loc"][0]) if err["loc"] else ""
+                message = err["msg"].removeprefix("Value error, ")
+                if field in fields and fields[field] is None:
+                    message = "cannot be null: leave the key out to keep the profile's value"
+                problems.append(ProfileError(path + ((field,) if field else ()), message))
+            return None
+        resolved[name] = profile
+        return profile
+
+    for name in builtins:
+        if name not in overrides:
+            resolved[name] = builtins[name]
+    for name in overrides:
+        resolve(name, (name,))
+    return resolved, problems
+
+
+def _known(overrides: dict[str, Profile]) -> str:
+    return ", ".join(sorted(set(builtin_profiles()) | set(overrides)))
