@@ -12,7 +12,7 @@ from scripts.scenario_reference import COMMAND, TARGET, render
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 LINK = re.compile(r"(?<!\!)\[(?:[^\]\[]|\[[^\]]*\])*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
-CODE = re.compile(r"```.*?```|`[^`\n]*`", re.S)
+CODE = re.compile(r"```.*?```|`[^`\n]*`", re.DOTALL)
 
 
 def test_scenario_reference_is_current():
@@ -24,10 +24,10 @@ def test_scenario_reference_is_current():
 
 def _anchors(path: Path) -> set[str]:
     """Explicit ``<a id>`` anchors and GitHub's heading anchors of a Markdown file."""
-    text = re.sub(r"```.*?```", "", path.read_text(encoding="utf-8"), flags=re.S)
+    text = re.sub(r"```.*?```", "", path.read_text(encoding="utf-8"), flags=re.DOTALL)
     found = set(re.findall(r'<a id="([^"]+)"', text))
     seen: dict[str, int] = {}
-    for heading in re.findall(r"^#{1,6}\s+(.+?)\s*$", text, re.M):
+    for heading in re.findall(r"^#{1,6}\s+(.+?)\s*$", text, re.MULTILINE):
         heading = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", heading)
         slug = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
         n = seen.get(slug, 0)
