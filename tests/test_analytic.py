@@ -40,6 +40,7 @@ def _start_slots(slots: int, rate: float, mean_start: float, arrivals: int, seed
     return only(data)
 
 
+@pytest.mark.slow
 def test_erlang_c_start_slots_c2():
     """C2: c=8, lambda=1.2/s, start ~ Exp(5 s): E[Wq]=0.8925 s, P(wait)=0.357, 6 busy slots."""
     runs = [_start_slots(8, 1.2, 5.0, 100_000, seed) for seed in (11, 12)]
@@ -52,6 +53,7 @@ def test_erlang_c_start_slots_c2():
     assert busy == pytest.approx(6.0, abs=0.15)  # Little: lambda * E[S]
 
 
+@pytest.mark.slow
 def test_erlang_c_single_slot_c1():
     """C1: c=1, lambda=0.5/s, Exp(1 s): E[Wq] = 1 s, E[W] = 2 s."""
     r = _start_slots(1, 0.5, 1.0, 100_000, 21)
@@ -66,6 +68,7 @@ LIFETIMES = {  # law -> (spec, E[S^2] / E[S]^2)
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("law", list(LIFETIMES))
 def test_erlang_b_blocking_is_insensitive_to_the_lifetime_law(law):
     """B1: room for 10, lambda=0.5/min, mean life 10 min: B = 0.018385, carried 4.908."""
@@ -85,6 +88,7 @@ def test_erlang_b_blocking_is_insensitive_to_the_lifetime_law(law):
     assert abs(m["running_mean"] - 4.908077148) <= K * sd
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case,rate,life,mean,q99", [
     ("I1", "1/s", {"dist": "exponential", "mean": "10s"}, 10.0, 18),
     ("I2", "2/min", {"dist": "lognormal", "mean": "50min", "cv": 1.5}, 100.0, 124),

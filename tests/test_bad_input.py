@@ -155,6 +155,7 @@ def test_cli_exits_2_and_writes_nothing(tmp_path, capsys):
     assert "cannot read" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_failed_run_leaves_the_previous_results_untouched(tmp_path, monkeypatch):
     from sim.present import plots
 
@@ -172,6 +173,7 @@ def test_a_failed_run_leaves_the_previous_results_untouched(tmp_path, monkeypatc
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [".runs"]
 
 
+@pytest.mark.slow
 def test_schema_is_json_schema_that_accepts_every_scenario(capsys):
     jsonschema = pytest.importorskip("jsonschema")
     assert main(["schema"]) == 0

@@ -67,6 +67,7 @@ def _outputs(folder: Path) -> tuple[bytes, pd.DataFrame, pd.DataFrame]:
             pd.read_csv(folder / "aggregate.csv"))
 
 
+@pytest.mark.slow
 def test_results_are_identical_on_one_process_four_processes_and_a_dask_cluster(tmp_path):
     distributed = pytest.importorskip("distributed")
     args = ["run", str(SWEEP), "--replications", "2", "--no-charts", "--quiet"]
@@ -85,6 +86,7 @@ def test_results_are_identical_on_one_process_four_processes_and_a_dask_cluster(
     assert len(one[1]) == 2 * 2 * 3 * 2
 
 
+@pytest.mark.slow
 def test_summary_has_replication_means_and_confidence_half_widths(tmp_path):
     main(["run", "scenarios/density.yaml", "--replications", "3", "--out", str(tmp_path),
           "--no-charts", "--quiet"])
@@ -105,6 +107,7 @@ def _stored(store: Path) -> set[str]:
         if store.exists() else set()
 
 
+@pytest.mark.slow
 def test_a_killed_sweep_resumes_with_only_the_missing_runs(tmp_path):
     scenario = tmp_path / "s.yaml"
     text = Path("scenarios/windows-isolation.yaml").read_text()
@@ -140,6 +143,7 @@ def test_a_killed_sweep_resumes_with_only_the_missing_runs(tmp_path):
     assert summary["variants"]["vm"]["replications"] == 4
 
 
+@pytest.mark.slow
 def test_force_reruns_and_gives_the_same_numbers(tmp_path):
     args = ["run", "scenarios/density.yaml", "--out", str(tmp_path), "--no-charts", "--quiet"]
     main(args)

@@ -13,6 +13,7 @@ from sim.cli import main
 from tests.helpers import FREE, only, scenario
 
 
+@pytest.mark.slow
 def test_quick_fidelity_suite_passes_and_writes_its_report(tmp_path, capsys):
     assert main(["fidelity", "--quick", "--out", str(tmp_path)]) == 0
     folder = tmp_path / "fidelity"

@@ -173,6 +173,7 @@ def test_same_tenant_keeps_tenants_off_one_kernel_and_costs_hosts():
     assert own.metrics["hosts_used_max"] == 1  # own kernels may share a host
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tenants=st.integers(2, 4), per=st.integers(1, 6), n_hosts=st.integers(1, 4),
        rate=st.floats(0.05, 1.0), lifetime=st.floats(10, 300),
@@ -272,6 +273,7 @@ def _steps(level) -> list[tuple[float, float]]:
     return points
 
 
+@pytest.mark.slow
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), delay=st.sampled_from(["0s", "30s", "10min"]),
        latency=st.sampled_from(["0s", "3s"]), surge=st.sampled_from([0, 1, "50%"]),

@@ -61,6 +61,7 @@ demands = st.builds(
     requires_hyperv=st.just(False), os_build=st.none())
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(groups=st.lists(group_specs, min_size=1, max_size=3),
        needs=st.lists(st.tuples(demands, st.sampled_from(sorted(CHAINS))), min_size=1,

@@ -140,6 +140,7 @@ def _erlang_pool(tmp_path, headroom=0):
     return path
 
 
+@pytest.mark.slow
 def test_plan_is_exact_where_the_model_is_erlang_b(tmp_path):
     expected = next(n for n in range(1, 100) if theory.erlang_b(5 * n, 15.0) <= 0.01)
     assert expected == 5
@@ -163,6 +164,7 @@ def test_plan_rejects_bad_slos(capsys):
     assert main(["plan", "scenarios/density.yaml", "--quiet"]) == 2
 
 
+@pytest.mark.slow
 def test_density_command_writes_the_documented_shape(tmp_path):
     assert main(["density", "scenarios/density-mixed.yaml", "--out", str(tmp_path),
                  "--quiet"]) == 0

@@ -12,6 +12,8 @@ import pytest
 
 from sim.cli import main
 
+pytestmark = pytest.mark.slow  # both tests share a fixture that runs a whole scenario
+
 
 class _Collect(HTMLParser):
     def __init__(self) -> None:

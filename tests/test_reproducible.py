@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 
 from sim.cli import main
 from tests.helpers import FREE, scenario, simulate
@@ -21,6 +22,7 @@ STORM = scenario(
     placement="random", profiles={}, compare={"isolation": ["process", "hyperv"]})
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_summary_files(tmp_path):
     main(["run", "scenarios/boot-storm.yaml", "--out", str(tmp_path / "a"), "--no-charts",
           "--quiet"])
@@ -48,6 +50,7 @@ def test_variants_see_the_same_arrivals_lifetimes_and_app_start_ups():
     pd.testing.assert_series_equal(life_p[common], life_h[common])
 
 
+@pytest.mark.slow
 def test_resolved_scenario_runs_to_the_same_summary(tmp_path):
     main(["run", "scenarios/density.yaml", "--out", str(tmp_path / "a"), "--no-charts",
           "--quiet"])

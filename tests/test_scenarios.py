@@ -20,6 +20,7 @@ def test_there_are_scenarios():
     assert {"windows-isolation", "boot-storm", "density"} <= names
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
 def test_scenario_validates_and_runs(path, tmp_path, capsys):
     assert main(["validate", str(path)]) == 0
@@ -48,6 +49,7 @@ def test_scenario_validates_and_runs(path, tmp_path, capsys):
     assert [p.name for p in tmp_path.glob(".*")] == [".runs"]  # no staging folders left
 
 
+@pytest.mark.slow
 def test_main_example_compares_the_three_modes_in_the_expected_order(tmp_path):
     main(["run", "scenarios/windows-isolation.yaml", "--out", str(tmp_path), "--no-charts",
           "--quiet"])

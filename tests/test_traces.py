@@ -83,6 +83,7 @@ def test_azure_lifetimes_lie_in_their_duration_bins():
     assert table.lifetime_high_s[known].max() <= 20 * 86400 + 300
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not AZURE_FULL.exists(), reason="the full Azure test split is not here")
 def test_full_azure_test_split_loads_what_pandas_finds():
     spec = spec_of({"kind": "trace", "format": "azure-v1", "path": str(AZURE_FULL),
@@ -192,6 +193,7 @@ def test_llm_arrivals_drive_a_workload_whose_lifetimes_come_from_a_distribution(
 
 # --- replay: options, running counts, determinism --------------------------------------------
 
+@pytest.mark.slow
 def test_replay_with_unlimited_capacity_runs_exactly_the_trace_instances():
     data = scenario(duration="8h", host=HUGE, workload={"arrival": azure()})
     result = only(data)
@@ -241,6 +243,7 @@ def test_window_speedup_sample_scaling_and_classes():
     assert len(small) == int(np.isin(table.klass, [1, 6]).sum())
 
 
+@pytest.mark.slow
 def test_modes_compared_see_the_same_trace_instances_and_seeds_matter():
     data = scenario(duration="2h", host=HUGE, workload={"arrival": azure(sample=0.5)},
                     profiles={"free": FREE, "free2": {"extends": "free", "boot": "1s"}},
@@ -333,6 +336,7 @@ def test_count_and_until_bound_a_trace_like_any_arrival():
     assert len(until) > 0 and until["arrival"].max() < 1800
 
 
+@pytest.mark.slow
 def test_worker_processes_read_the_trace_and_replay_it_identically():
     from sim.run.runner import Workers
 
