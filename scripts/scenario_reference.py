@@ -24,9 +24,9 @@ from typing import Any
 from pydantic import BaseModel, WithJsonSchema
 from pydantic_core import PydanticUndefined
 
-from sim import units
+from sim.spec import units
 from sim.cli import schema
-from sim.config import Scenario
+from sim.spec.config import Scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "docs" / "scenario-format.md"
