@@ -186,8 +186,8 @@ def _read_traces(data: dict[str, Any], tree: Any, file: str, seen: TraceCache | 
             continue  # the schema pass reports it
         written = json.dumps([str(folder), arrival], sort_keys=True, default=str)
         if written in seen:
-            pinned, table = seen[written]
-            arrival.update(pinned)
+            known, table = seen[written]
+            arrival.update(known)
             tables[table.digest] = table
             continue
         bad = next((key for key in ("path", "durations", "flavors", "intervals")
