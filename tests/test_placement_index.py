@@ -86,8 +86,9 @@ def _allocate_and_release(groups: list[dict], needs: list[tuple[Demand, str]],
     fast = Placement(policy, np.random.default_rng(seed), index)
     reference = Placement(policy, np.random.default_rng(seed), index)
     first = [h.index for h in hosts if h.group_index == 0]
-    candidate_sets: list[np.ndarray | slice] = [slice(0, len(hosts)), np.array(first, dtype=np.int64),
-                      np.arange(0, len(hosts), 2, dtype=np.int64)]  # the last splits groups
+    candidate_sets: list[np.ndarray | slice] = [
+        slice(0, len(hosts)), np.array(first, dtype=np.int64),
+        np.arange(0, len(hosts), 2, dtype=np.int64)]  # the last splits groups
     live: list[tuple[Host, Demand]] = []
     totals = GroupTotals(hosts, index)
     for op, pick, which in steps:

@@ -8,6 +8,7 @@ Must not: read files or format positions (``sim.edge.loader`` does).
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 from dataclasses import dataclass
 from typing import Any
@@ -40,10 +41,8 @@ def _items(data: dict[str, Any], key: str, model: type[BaseModel]) -> list[tuple
     """The entries of list ``key`` that validate on their own, with their indexes."""
     out = []
     for i, item in enumerate(_list(data, key)):
-        try:
+        with contextlib.suppress(ValidationError):
             out.append((i, model.model_validate(item)))
-        except ValidationError:
-            pass
     return out
 
 
@@ -271,10 +270,8 @@ def _resolve(data: dict[str, Any]
     raw_profiles = data.get("profiles")
     if isinstance(raw_profiles, dict):
         for name, body in raw_profiles.items():
-            try:
+            with contextlib.suppress(ValidationError):
                 overrides[name] = Profile.model_validate(body)
-            except ValidationError:
-                pass
     profiles, profile_problems = resolve_profiles(overrides)
     problems: list[tuple[Path, str]] = [(p.path, str(p)) for p in profile_problems]
     broken_profiles = set(raw_profiles or {}) - set(profiles) if isinstance(raw_profiles, dict) \

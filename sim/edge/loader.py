@@ -475,7 +475,8 @@ def _data_path(data: Any, loc: tuple[Any, ...], keep_last: bool) -> tuple[Any, .
     out: list[Any] = []
     node = data
     for i, elem in enumerate(loc):
-        if isinstance(node, dict) and elem in node or isinstance(node, list) and isinstance(elem, int) and 0 <= elem < len(node):
+        if isinstance(node, dict) and elem in node or isinstance(node, list) \
+                and isinstance(elem, int) and 0 <= elem < len(node):
             node = node[elem]
             out.append(elem)
         elif keep_last and i == len(loc) - 1:
