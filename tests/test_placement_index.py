@@ -140,7 +140,7 @@ def test_busy_startup_cores_follow_the_cpu_pools():
 
 
 def test_busy_startup_cores_count_work_booked_ahead_from_its_start_to_its_end():
-    """Work booked ahead (``GroupTotals.book``, as ``Cluster._startup`` books a start-up's
+    """Work booked ahead (``GroupTotals.book``, as ``Cluster.startup`` books a start-up's
     phases) counts in its group's busy cores from its start, now or later, to its end, beside
     the jobs the pools run."""
     env = simpy.Environment()

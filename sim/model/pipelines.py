@@ -54,7 +54,7 @@ class ClusterForPipelines(Protocol):
     registry_layers: set[str]
     bytes_downloaded: float
 
-    def _rng(self, name: str) -> Any: ...
+    def rng(self, name: str) -> Any: ...
     def fetch(self, host: Host, layer: Layer, rec: InstanceRecord | None = None
               ) -> LayerFetch: ...
     def registry_ingress(self) -> SharedCapacity: ...
@@ -89,7 +89,7 @@ class PipelineRunner:
         self.workload = cluster.current[rollouts[0].workload] if rollouts else None
         template = cluster.workloads[0] if self.workload is None else self.workload
         profile = template.profile
-        rng = cluster._rng
+        rng = cluster.rng
         name = spec.name
         self.draw_create = sampler(profile.create, rng(f"pipeline/{name}/create"))
         self.draw_boot = sampler(profile.boot, rng(f"pipeline/{name}/boot"))
@@ -124,7 +124,7 @@ class PipelineRunner:
         trigger = self.spec.trigger
         duration = self.cluster.scenario.duration
         t = trigger.at
-        gen = self.cluster._rng(f"pipeline/{self.spec.name}/commits")
+        gen = self.cluster.rng(f"pipeline/{self.spec.name}/commits")
         if trigger.commits is not None:
             t += float(gen.exponential(1.0 / trigger.commits))
         while t < duration:

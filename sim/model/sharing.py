@@ -40,7 +40,7 @@ class SharedCapacity:
     cannot oversubscribe it (``max_jobs * per_job_cap <= capacity``) every job runs at
     ``per_job_cap`` from start to end, so the pool is *never contended*: a job's event is
     scheduled when it starts, with no timer and no virtual time (and work whose end its owner
-    knows need not be run on it at all: ``Cluster._startup`` books it with the samples' totals,
+    knows need not be run on it at all: ``Cluster.startup`` books it with the samples' totals,
     ``GroupTotals.book``). A job cancelled or cleared then leaves the count at once, but its
     event still fires (whoever waited on it was interrupted, which is why it was cancelled).
 
