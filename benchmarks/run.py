@@ -21,7 +21,7 @@ lifecycles are the instances that reached running, in all three modes. Each case
 fresh process so its peak RSS is its own; with ``--repeat N`` the floor and the case run
 alternately, N times each, so that both see the machine's drift. ``--baseline`` prints an
 earlier ``--json`` file's wall time and floor ratio beside each row (before/after a change).
-"""
+"""  # noqa: E501 - printed as is by --help (raw description)
 
 from __future__ import annotations
 

@@ -285,9 +285,9 @@ def report(pairs: list[tuple[Run, Run]], ref_label: str) -> bool:
         cells = [f"{r.seconds:7.1f} / {r.cpu_seconds:6.1f}" if r.status == "ok"
                  else f"{r.status:>16}" for r in (ref, work)]
         print(f"  {ref.scenario:<{widths[0]}}  ref {cells[0]}   work {cells[1]}")
-    identical = sum(row[2] == "same" for row in rows[1:])
+    n_identical = sum(row[2] == "same" for row in rows[1:])
     print()
-    print(f"{'ALL IDENTICAL' if same else 'DIFFERENCES FOUND'}: {identical} of "
+    print(f"{'ALL IDENTICAL' if same else 'DIFFERENCES FOUND'}: {n_identical} of "
           f"{len(FILES) * len(pairs)} "
           f"files identical across {len(pairs)} scenarios")
     return same

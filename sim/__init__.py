@@ -1,3 +1,4 @@
-"""Discrete-event simulator of Windows container hosts: process isolation, Hyper-V isolation, VMs."""
+"""Discrete-event simulator of Windows container hosts: process isolation, Hyper-V isolation,
+VMs."""
 
 __version__ = "0.1.0"

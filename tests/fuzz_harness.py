@@ -14,6 +14,7 @@ piped interpreter's. POSIX only (fork, setrlimit, SIGALRM).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import io
 import json
@@ -164,10 +165,8 @@ def _child(case: Case, folder: Path, report: Path, memory: int, entry: Entry | N
             result = {"kind": "hang", "frames": _frames(exc.__traceback__)}
         except BaseException as exc:  # noqa: BLE001 - every escape is the finding
             signal.setitimer(signal.ITIMER_REAL, 0)
-            try:
+            with contextlib.suppress(BaseException):  # a MemoryError may recur here
                 traceback.print_exc()
-            except BaseException:  # noqa: BLE001, S110 - a MemoryError may recur here
-                pass
             result = {"kind": "exception", "type": type(exc).__name__,
                       "message": str(exc)[:500], "frames": _frames(exc.__traceback__)}
         signal.setitimer(signal.ITIMER_REAL, 0)
@@ -215,10 +214,8 @@ def _start(case: Case, folder: Path, report: Path, memory: int, entry: Entry | N
     pid = os.fork()
     if pid == 0:
         _child(case, folder, report, memory, entry)
-    try:
+    with contextlib.suppress(OSError):  # the child already did, or is gone
         os.setpgid(pid, pid)
-    except OSError:
-        pass  # the child already did, or is gone
     return _Running(case, pid, folder, report, written, time.perf_counter())
 
 

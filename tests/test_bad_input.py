@@ -88,7 +88,8 @@ def test_references_to_unknown_names():
 def test_cycle_in_base():
     text = edit("    base: servercore", "    base: webshop")
     text = text.replace("  - name: servercore             # immutable OS base image\n"
-                        "    os_build: ltsc2022\n", "  - name: servercore\n    os_build: ltsc2022\n")
+                        "    os_build: ltsc2022\n",
+                        "  - name: servercore\n    os_build: ltsc2022\n")
     out = "\n".join(problems(text))
     assert "cycle in base: iis -> webshop -> iis" in out
 

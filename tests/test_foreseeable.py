@@ -1,4 +1,4 @@
-"""Start-ups booked ahead (``Cluster._startup``) are the phase-by-phase start-ups, bit for bit.
+"""Start-ups booked ahead (``Cluster.startup``) are the phase-by-phase start-ups, bit for bit.
 
 When nothing can change a start-up's pace once it begins (no fault, no rollout, no noise class)
 and the host's CPU pool is never contended, create, boot and app start are worked out when
@@ -61,13 +61,13 @@ def _nested_constant() -> dict:
 def test_start_ups_booked_ahead_record_what_the_phases_one_by_one_record(make, monkeypatch):
     specs = expand(load(make()), None, replications=1)
     booked = []
-    startup = cluster_module.Cluster._startup
+    startup = cluster_module.Cluster.startup
 
     def counting(self, *args):
         booked.append(1)
         return startup(self, *args)
 
-    monkeypatch.setattr(cluster_module.Cluster, "_startup", counting)
+    monkeypatch.setattr(cluster_module.Cluster, "startup", counting)
     ahead = [execute(spec) for spec in specs]
     assert booked, "no start-up was booked ahead: the test would compare a path with itself"
     start = cluster_module.Cluster.start

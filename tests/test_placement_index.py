@@ -87,8 +87,9 @@ def _allocate_and_release(groups: list[dict], needs: list[tuple[Demand, str]],
     fast = Placement(policy, np.random.default_rng(seed), index)
     reference = Placement(policy, np.random.default_rng(seed), index)
     first = [h.index for h in hosts if h.group_index == 0]
-    candidate_sets = [slice(0, len(hosts)), np.array(first, dtype=np.int64),
-                      np.arange(0, len(hosts), 2, dtype=np.int64)]  # the last splits groups
+    candidate_sets: list[np.ndarray | slice] = [
+        slice(0, len(hosts)), np.array(first, dtype=np.int64),
+        np.arange(0, len(hosts), 2, dtype=np.int64)]  # the last splits groups
     live: list[tuple[Host, Demand]] = []
     totals = GroupTotals(hosts, index)
     for op, pick, which in steps:
@@ -140,7 +141,7 @@ def test_busy_startup_cores_follow_the_cpu_pools():
 
 
 def test_busy_startup_cores_count_work_booked_ahead_from_its_start_to_its_end():
-    """Work booked ahead (``GroupTotals.book``, as ``Cluster._startup`` books a start-up's
+    """Work booked ahead (``GroupTotals.book``, as ``Cluster.startup`` books a start-up's
     phases) counts in its group's busy cores from its start, now or later, to its end, beside
     the jobs the pools run."""
     env = simpy.Environment()

@@ -62,7 +62,7 @@ def test_work_is_conserved_and_never_faster_than_the_capacity(works, starts, cap
     for at, work in zip(starts, works):
         env.process(submit(at, work))
     env.run()
-    for at, work, ev in events:
+    for _at, _work, ev in events:
         assert ev.processed
     assert pool.jobs == 0
 

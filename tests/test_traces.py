@@ -223,7 +223,8 @@ def test_a_batch_arrives_together_within_its_five_minute_bin():
 def test_window_speedup_sample_scaling_and_classes():
     table = traces.read(spec_of(azure()))
     wl = load(scenario(workload={"arrival": azure()})).scenario.workloads[0]
-    gen = lambda: np.random.default_rng(5)
+    def gen():
+        return np.random.default_rng(5)
     full = traces.replay(table, spec_of(azure()), wl, gen())
     fast = traces.replay(table, spec_of(azure(speedup=4)), wl, gen())
     assert np.allclose(fast.arrival_s, full.arrival_s / 4)

@@ -99,7 +99,8 @@ def test_a_profile_field_set_to_null_is_an_error(capsys, tmp_path):
 @pytest.mark.parametrize("old, new, expect", [
     (LIFETIME, "lifetime: {dist: lognormal, mean: 20min, cv: .inf}", "finite number"),
     (LIFETIME, "lifetime: {dist: lognormal, mean: 20min, cv: 1e200}", "less than or equal to 100"),
-    (LIFETIME, "lifetime: {dist: gamma, mean: 20min, cv: 1e-300}", "greater than or equal to 0.001"),
+    (LIFETIME, "lifetime: {dist: gamma, mean: 20min, cv: 1e-300}",
+     "greater than or equal to 0.001"),
     (LIFETIME, "lifetime: {dist: lognormal, median: 1s, p95: 1e300s}", "at most 1e12s"),
     (LIFETIME, "lifetime: {dist: lognormal, median: 1ms, p95: 100d}", "times the median"),
     ("cpu_overcommit: 2.0", "cpu_overcommit: .inf", "hosts[0].cpu_overcommit"),

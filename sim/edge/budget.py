@@ -94,8 +94,9 @@ def arrivals(scenario: Scenario, trace_rows: dict[str, int] | None = None
                 expected = max(0.0, math.floor((end - spec.start) / spec.interval) + 1)
             else:
                 expected = _poisson_mean(spec, end)
-        if getattr(spec, "count", None) is not None and not isinstance(spec, BurstArrivals):
-            expected = min(expected, float(spec.count))
+        count = getattr(spec, "count", None)
+        if count is not None and not isinstance(spec, BurstArrivals):
+            expected = min(expected, float(count))
         out.append((i, expected))
     return out
 

@@ -8,7 +8,9 @@ Must not: read files or format positions (``sim.edge.loader`` does).
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,6 +25,7 @@ from sim.spec.config import (
     Pipeline,
     Profile,
     ResolvedProfile,
+    RolloutStep,
     Scenario,
     TraceArrivals,
     Workload,
@@ -38,10 +41,8 @@ def _items(data: dict[str, Any], key: str, model: type[BaseModel]) -> list[tuple
     """The entries of list ``key`` that validate on their own, with their indexes."""
     out = []
     for i, item in enumerate(_list(data, key)):
-        try:
+        with contextlib.suppress(ValidationError):
             out.append((i, model.model_validate(item)))
-        except ValidationError:
-            pass
     return out
 
 
@@ -87,19 +88,75 @@ def _trace_fit(wl: Workload, table: TraceTable, modes: list[str],
     return out
 
 
+@dataclass(frozen=True)
+class _Parts:
+    """What the checks read: the raw data and the entries that validated on their own."""
+
+    data: dict[str, Any]
+    scenario: Scenario | None
+    tables: dict[str, TraceTable]
+    hosts: list[tuple[int, HostGroup]]
+    images: list[tuple[int, Image]]
+    workloads: list[tuple[int, Workload]]
+    by_name: dict[str, Image]
+    broken_images: set[str]
+    good_images: set[str]
+    profiles: dict[str, ResolvedProfile]
+    raw_profiles: Any
+    known_profiles: list[str]
+    compared: list[str] | None
+
+    @property
+    def image_names(self) -> list[str]:
+        return list(self.by_name)
+
+    @property
+    def groups(self) -> dict[str, HostGroup]:
+        return {h.group: h for _, h in self.hosts}
+
+
 def check_scenario(data: dict[str, Any], scenario: Scenario | None,
                    tables: dict[str, TraceTable] | None = None
                    ) -> tuple[list[tuple[Path, str]], dict[str, ResolvedProfile]]:
     """Problems as ``(path, message)``, and the resolved profiles. ``tables`` are the traces
     the loader read, by digest: trace workloads are checked instance size by size."""
-    tables = tables or {}
-    problems: list[tuple[Path, str]] = []
     hosts = _items(data, "hosts", HostGroup)
     images = _items(data, "images", Image)
     workloads = _items(data, "workloads", Workload)
+    by_name = {img.name: img for _, img in images}
+    broken_images: set[str] = {img["name"] for img in _list(data, "images")
+                     if isinstance(img, dict) and isinstance(img.get("name"), str)} - set(by_name)
+    image_problems, good_images = _check_images(images, by_name)
+    profile_problems, profiles, known_profiles = _resolve(data)
+    compare_problems, compared = _check_compare(data, known_profiles)
+    parts = _Parts(data, scenario, tables or {}, hosts, images, workloads, by_name,
+                   broken_images, good_images, profiles, data.get("profiles"), known_profiles,
+                   compared)
+    problems = [
+        *_check_duplicates(parts),
+        *image_problems,
+        *_check_timing(data),
+        *_check_hosts(parts),
+        *profile_problems,
+        *compare_problems,
+        *_check_profile_groups(parts),
+        *_check_noise(parts),
+        *_check_workload_refs(parts),
+        *_check_feasibility(parts),
+        *_check_arrivals(parts),
+        *_check_pipelines(parts),
+        *_check_plan(parts),
+    ]
+    return problems, profiles
 
-    for key, entries, attr in (("hosts", hosts, "group"), ("images", images, "name"),
-                               ("workloads", workloads, "name")):
+
+def _check_duplicates(parts: _Parts) -> list[tuple[Path, str]]:
+    """Host groups, images and workloads whose name an earlier entry has."""
+    problems: list[tuple[Path, str]] = []
+    sections: tuple[tuple[str, list[tuple[int, Any]], str], ...] = (
+        ("hosts", list(parts.hosts), "group"), ("images", list(parts.images), "name"),
+        ("workloads", list(parts.workloads), "name"))
+    for key, entries, attr in sections:
         seen: dict[str, int] = {}
         for i, item in entries:
             name = getattr(item, attr)
@@ -107,89 +164,126 @@ def check_scenario(data: dict[str, Any], scenario: Scenario | None,
                 problems.append(((key, i, attr), (f"duplicate {attr} {name!r} "
                                  f"(first at {key}[{seen[name]}])")))
             seen.setdefault(name, i)
+    return problems
 
-    by_name = {img.name: img for _, img in images}
-    image_names = list(by_name)
-    broken_images = {img.get("name") for img in _list(data, "images")
-                     if isinstance(img, dict) and isinstance(img.get("name"), str)} - set(by_name)
+
+def _check_images(images: list[tuple[int, Image]], by_name: dict[str, Image]
+                  ) -> tuple[list[tuple[Path, str]], set[str]]:
+    """Unknown base images, then cycles in the bases; and the images whose chain of bases
+    is whole (known and without a cycle)."""
+    problems: list[tuple[Path, str]] = []
     good_images = set(by_name)
+    image_names = list(by_name)
     for i, img in images:
         if img.base is not None and img.base not in by_name:
             problems.append((("images", i, "base"), f"unknown base image {img.base!r}"
                              + _hint(img.base, image_names)))
             good_images.discard(img.name)
     for i, img in images:
-        seen_chain = [img.name]
-        cur = img
-        while cur.base is not None and cur.base in by_name:
-            if cur.base in seen_chain:
-                problems.append((("images", i, "base"), "cycle in base: "
-                                 + " -> ".join(seen_chain + [cur.base])))
-                good_images.discard(img.name)
-                break
-            seen_chain.append(cur.base)
-            cur = by_name[cur.base]
-        else:
-            if cur.base is not None:
-                good_images.discard(img.name)
+        cycle, whole = _base_chain(img, by_name)
+        if cycle is not None:
+            problems.append((("images", i, "base"), "cycle in base: " + " -> ".join(cycle)))
+        if not whole:
+            good_images.discard(img.name)
+    return problems, good_images
+
+
+def _base_chain(img: Image, by_name: dict[str, Image]) -> tuple[list[str] | None, bool]:
+    """Follow ``img``'s bases: the cycle met (or None), and whether the chain is whole."""
+    seen_chain = [img.name]
+    cur = img
+    while cur.base is not None and cur.base in by_name:
+        if cur.base in seen_chain:
+            return seen_chain + [cur.base], False
+        seen_chain.append(cur.base)
+        cur = by_name[cur.base]
+    return None, cur.base is None
+
+
+def _check_timing(data: dict[str, Any]) -> list[tuple[Path, str]]:
+    """The warm-up must end before the run does."""
     try:
         if parse_duration(data.get("warmup", 0)) >= parse_duration(data.get("duration")):
-            problems.append((("warmup",), "must be shorter than duration"))
+            return [(("warmup",), "must be shorter than duration")]
     except UnitError:
         pass
-    host_groups = {h.group: h for _, h in hosts}
-    for i, host in hosts:
+    return []
+
+
+def _check_hosts(parts: _Parts) -> list[tuple[Path, str]]:
+    """Reserved memory, container-host VMs inside their physical group, preloaded images."""
+    problems: list[tuple[Path, str]] = []
+    host_groups = parts.groups
+    for i, host in parts.hosts:
         if host.reserved_memory >= host.memory:
             problems.append((("hosts", i, "reserved_memory"), "must be less than memory"))
         if host.virtual is not None:
-            where = ("hosts", i, "virtual", "physical_group")
-            physical = host_groups.get(host.virtual.physical_group)
-            if physical is None:
-                problems.append((where, f"unknown host group {host.virtual.physical_group!r}"
-                                 + _hint(host.virtual.physical_group, list(host_groups))))
-            elif physical.virtual is not None or physical.group == host.group:
-                problems.append((where, "must be a group of physical hosts"))
-            else:
-                room = physical.count * host.virtual.per_physical
-                if host.count > room:
-                    problems.append((("hosts", i, "count"), f"{host.count} container-host VMs "
-                                     f"do not fit in {physical.count} x "
-                                     f"{host.virtual.per_physical} (physical count x "
-                                     "per_physical)"))
-                inside = host.virtual.per_physical * host.memory
-                usable = physical.memory - physical.reserved_memory
-                if inside > usable + 1e-6:
-                    problems.append((("hosts", i, "memory"), f"{host.virtual.per_physical} VMs "
-                                     f"x {format_size(host.memory)} > "
-                                     f"{format_size(usable)} of {physical.group!r}"))
-                if host.virtual.per_physical * host.cpu_cores > physical.cpu_cores * \
-                        physical.cpu_overcommit:
-                    problems.append((("hosts", i, "cpu_cores"), f"{host.virtual.per_physical} "
-                                     f"VMs x {host.cpu_cores} vCPU > {physical.cpu_cores} "
-                                     f"cores x {physical.cpu_overcommit:g} of "
-                                     f"{physical.group!r}"))
+            problems.extend(_check_virtual(i, host, host_groups))
         elif host.nested_virtualization:
             problems.append((("hosts", i, "nested_virtualization"),
                              "applies only to container-host VMs (give virtual:)"))
         for j, name in enumerate(host.preloaded_images):
-            if name not in by_name and name not in broken_images:
+            if name not in parts.by_name and name not in parts.broken_images:
                 problems.append((("hosts", i, "preloaded_images", j), f"unknown image {name!r}"
-                                 + _hint(name, image_names)))
+                                 + _hint(name, parts.image_names)))
+    return problems
 
+
+def _check_virtual(i: int, host: HostGroup, host_groups: dict[str, HostGroup]
+                   ) -> list[tuple[Path, str]]:
+    """A group of container-host VMs: its physical group exists and holds them."""
+    assert host.virtual is not None
+    where = ("hosts", i, "virtual", "physical_group")
+    physical = host_groups.get(host.virtual.physical_group)
+    if physical is None:
+        return [(where, f"unknown host group {host.virtual.physical_group!r}"
+                 + _hint(host.virtual.physical_group, list(host_groups)))]
+    if physical.virtual is not None or physical.group == host.group:
+        return [(where, "must be a group of physical hosts")]
+    problems: list[tuple[Path, str]] = []
+    room = physical.count * host.virtual.per_physical
+    if host.count > room:
+        problems.append((("hosts", i, "count"), f"{host.count} container-host VMs "
+                         f"do not fit in {physical.count} x "
+                         f"{host.virtual.per_physical} (physical count x "
+                         "per_physical)"))
+    inside = host.virtual.per_physical * host.memory
+    usable = physical.memory - physical.reserved_memory
+    if inside > usable + 1e-6:
+        problems.append((("hosts", i, "memory"), f"{host.virtual.per_physical} VMs "
+                         f"x {format_size(host.memory)} > "
+                         f"{format_size(usable)} of {physical.group!r}"))
+    if host.virtual.per_physical * host.cpu_cores > physical.cpu_cores * \
+            physical.cpu_overcommit:
+        problems.append((("hosts", i, "cpu_cores"), f"{host.virtual.per_physical} "
+                         f"VMs x {host.cpu_cores} vCPU > {physical.cpu_cores} "
+                         f"cores x {physical.cpu_overcommit:g} of "
+                         f"{physical.group!r}"))
+    return problems
+
+
+def _resolve(data: dict[str, Any]
+             ) -> tuple[list[tuple[Path, str]], dict[str, ResolvedProfile], list[str]]:
+    """The profiles' problems, the resolved profiles, and every profile name a reference may
+    use (the resolved ones and those given but broken)."""
     overrides: dict[str, Profile] = {}
     raw_profiles = data.get("profiles")
     if isinstance(raw_profiles, dict):
         for name, body in raw_profiles.items():
-            try:
+            with contextlib.suppress(ValidationError):
                 overrides[name] = Profile.model_validate(body)
-            except ValidationError:
-                pass
     profiles, profile_problems = resolve_profiles(overrides)
-    problems.extend((p.path, str(p)) for p in profile_problems)
+    problems: list[tuple[Path, str]] = [(p.path, str(p)) for p in profile_problems]
     broken_profiles = set(raw_profiles or {}) - set(profiles) if isinstance(raw_profiles, dict) \
         else set()
-    known_profiles = sorted(set(profiles) | broken_profiles)
+    return problems, profiles, sorted(set(profiles) | broken_profiles)
 
+
+def _check_compare(data: dict[str, Any], known_profiles: list[str]
+                   ) -> tuple[list[tuple[Path, str]], list[str] | None]:
+    """Unknown compared profiles and values repeated on an axis; and the compared profiles
+    (None when the scenario compares none or ``compare`` does not validate)."""
+    problems: list[tuple[Path, str]] = []
     compared: list[str] | None = None
     try:
         cmp = Compare.model_validate(data["compare"]) if isinstance(data.get("compare"), dict) \
@@ -211,148 +305,233 @@ def check_scenario(data: dict[str, Any], scenario: Scenario | None,
                 problems.append((("compare", axis, j), f"duplicate {value!r} (first at "
                                  f"compare.{axis}[{first[value]}]): each variant is run once"))
             first.setdefault(value, j)
+    return problems, compared
 
-    groups = {h.group: h for _, h in hosts}
-    for name, profile in profiles.items():
+
+def _check_profile_groups(parts: _Parts) -> list[tuple[Path, str]]:
+    """Host groups named by the scenario's own profiles."""
+    problems: list[tuple[Path, str]] = []
+    groups = parts.groups
+    for name, profile in parts.profiles.items():
         for j, g in enumerate(profile.host_groups or []):
-            if hosts and g not in groups and name in (raw_profiles or {}):
+            if parts.hosts and g not in groups and name in (parts.raw_profiles or {}):
                 problems.append((("profiles", name, "host_groups", j), f"unknown host group "
                                  f"{g!r}" + _hint(g, list(groups))))
-    noises = sorted({"none"} | {c for p in profiles.values() for c in p.interference})
-    for i, raw in enumerate(_list(data, "workloads")):
+    return problems
+
+
+def _check_noise(parts: _Parts) -> list[tuple[Path, str]]:
+    """Workloads' noise classes, which the profiles' interference must know."""
+    problems: list[tuple[Path, str]] = []
+    noises = sorted({"none"} | {c for p in parts.profiles.values() for c in p.interference})
+    for i, raw in enumerate(_list(parts.data, "workloads")):
         noise = raw.get("noise") if isinstance(raw, dict) else None
         if isinstance(noise, str) and noise not in noises:
             problems.append((("workloads", i, "noise"), f"unknown noise class {noise!r}"
                              + _hint(noise, noises) + " (classes are the keys of the "
                              "profiles' interference)"))
-    typed = dict(workloads)
-    for i, raw in enumerate(_list(data, "workloads")):
+    return problems
+
+
+def _check_workload_refs(parts: _Parts) -> list[tuple[Path, str]]:
+    """Each workload's image, isolation profile and host groups exist (read from the raw
+    entries, so that a workload broken elsewhere is still checked)."""
+    problems: list[tuple[Path, str]] = []
+    groups = parts.groups
+    for i, raw in enumerate(_list(parts.data, "workloads")):
         if not isinstance(raw, dict):
             continue
         image, isolation = raw.get("image"), raw.get("isolation", "process")
-        if isinstance(image, str) and image not in by_name and image not in broken_images:
+        if isinstance(image, str) and image not in parts.by_name \
+                and image not in parts.broken_images:
             problems.append((("workloads", i, "image"), f"unknown image {image!r}"
-                             + _hint(image, image_names)))
-        if isinstance(isolation, str) and isolation not in known_profiles:
+                             + _hint(image, parts.image_names)))
+        if isinstance(isolation, str) and isolation not in parts.known_profiles:
             problems.append((("workloads", i, "isolation"), f"unknown isolation profile "
-                             f"{isolation!r}" + _hint(isolation, known_profiles)))
+                             f"{isolation!r}" + _hint(isolation, parts.known_profiles)))
         host_groups = raw.get("host_groups")
         for j, g in enumerate(host_groups if isinstance(host_groups, list) else []):
-            if isinstance(g, str) and g not in groups and hosts:
+            if isinstance(g, str) and g not in groups and parts.hosts:
                 problems.append((("workloads", i, "host_groups", j), f"unknown host group {g!r}"
                                  + _hint(g, list(groups))))
-    for i, wl in typed.items():
-        if scenario is None or wl.image not in good_images:
+    return problems
+
+
+def _check_feasibility(parts: _Parts) -> list[tuple[Path, str]]:
+    """Workloads that no allowed host could ever run, under each isolation mode they run in."""
+    problems: list[tuple[Path, str]] = []
+    for i, wl in dict(parts.workloads).items():
+        if parts.scenario is None or wl.image not in parts.good_images:
             continue
-        modes = compared if compared is not None else [wl.isolation]
+        modes = parts.compared if parts.compared is not None else [wl.isolation]
         if isinstance(wl.arrival, TraceArrivals):
-            skip = carriers([h for _, h in hosts])
-            allowed = [groups[g] for g in (wl.host_groups or list(groups))
-                       if g in groups and g not in skip]
-            table = tables.get(wl.arrival.digest or "")
-            if table is not None:
-                problems.extend((("workloads", i), message) for message in
-                                _trace_fit(wl, table, modes, profiles, by_name, allowed))
+            problems.extend(_trace_feasibility(parts, i, wl, modes))
             continue
         for mode in modes:
-            if mode not in profiles:
-                continue
-            allowed = eligible_groups([h for _, h in hosts], wl, profiles[mode])
-            if not allowed and hosts:
-                problems.append((("workloads", i), f"no host group may run it under {mode} "
-                                 "isolation (the workload's and the profile's host_groups "
-                                 "leave none, or they only carry container-host VMs)"))
-                continue
-            need = demand(wl, profiles[mode], by_name)
-            reasons = {h.group: why_not(h, need) for h in allowed}
-            if allowed and all(reasons.values()):
-                detail = "; ".join(f"{g}: {', '.join(r)}" for g, r in reasons.items())
-                problems.append((("workloads", i), (f"no host can ever run it under {mode} "
-                                 f"isolation ({detail})")))
-    if scenario is not None and not scenario.pipelines:
-        rows = {digest: len(table) for digest, table in tables.items()}
-        expected = arrivals(scenario, rows)
-        traced = any(isinstance(wl.arrival, TraceArrivals) for wl in scenario.workloads)
-        if not traced and all(n <= 0 for _, n in expected):
-            problems.append((("workloads", 0, "arrival"), "no request arrives in the "
-                             "simulated window: every workload's rate or count is 0, or it "
-                             "starts after the end; there is nothing to measure (give a rate "
-                             "or count above 0, or a start before the duration)"))
-    workload_names = [wl.name for _, wl in workloads]
+            if mode in parts.profiles:
+                problems.extend(_mode_feasibility(parts, i, wl, mode))
+    return problems
+
+
+def _trace_feasibility(parts: _Parts, i: int, wl: Workload, modes: list[str]
+                       ) -> list[tuple[Path, str]]:
+    """A trace workload: the instances it replays that no allowed host could take."""
+    assert isinstance(wl.arrival, TraceArrivals)
+    groups = parts.groups
+    skip = carriers([h for _, h in parts.hosts])
+    allowed = [groups[g] for g in (wl.host_groups or list(groups))
+               if g in groups and g not in skip]
+    table = parts.tables.get(wl.arrival.digest or "")
+    if table is None:
+        return []
+    return [(("workloads", i), message) for message in
+            _trace_fit(wl, table, modes, parts.profiles, parts.by_name, allowed)]
+
+
+def _mode_feasibility(parts: _Parts, i: int, wl: Workload, mode: str
+                      ) -> list[tuple[Path, str]]:
+    """A modelled workload under one mode: some allowed host can take one instance."""
+    allowed = eligible_groups([h for _, h in parts.hosts], wl, parts.profiles[mode])
+    if not allowed and parts.hosts:
+        return [(("workloads", i), f"no host group may run it under {mode} "
+                 "isolation (the workload's and the profile's host_groups "
+                 "leave none, or they only carry container-host VMs)")]
+    need = demand(wl, parts.profiles[mode], parts.by_name)
+    reasons = {h.group: why_not(h, need) for h in allowed}
+    if allowed and all(reasons.values()):
+        detail = "; ".join(f"{g}: {', '.join(r)}" for g, r in reasons.items())
+        return [(("workloads", i), (f"no host can ever run it under {mode} "
+                 f"isolation ({detail})"))]
+    return []
+
+
+def _check_arrivals(parts: _Parts) -> list[tuple[Path, str]]:
+    """A scenario without pipelines in which no request would ever arrive."""
+    scenario = parts.scenario
+    if scenario is None or scenario.pipelines:
+        return []
+    rows = {digest: len(table) for digest, table in parts.tables.items()}
+    expected = arrivals(scenario, rows)
+    traced = any(isinstance(wl.arrival, TraceArrivals) for wl in scenario.workloads)
+    if not traced and all(n <= 0 for _, n in expected):
+        return [(("workloads", 0, "arrival"), "no request arrives in the "
+                 "simulated window: every workload's rate or count is 0, or it "
+                 "starts after the end; there is nothing to measure (give a rate "
+                 "or count above 0, or a start before the duration)")]
+    return []
+
+
+def _check_pipelines(parts: _Parts) -> list[tuple[Path, str]]:
+    """Each pipeline's host group and steps; a workload rolled out by two pipelines."""
+    problems: list[tuple[Path, str]] = []
+    groups = parts.groups
     rolled: dict[str, int] = {}
-    for i, raw in enumerate(_list(data, "pipelines")):
+    for i, raw in enumerate(_list(parts.data, "pipelines")):
         try:
             pipe = Pipeline.model_validate(raw)
         except ValidationError:
             continue
         where = ("pipelines", i)
-        if pipe.host_group is not None and hosts and pipe.host_group not in groups:
+        if pipe.host_group is not None and parts.hosts and pipe.host_group not in groups:
             problems.append((where + ("host_group",), f"unknown host group {pipe.host_group!r}"
                              + _hint(pipe.host_group, list(groups))))
-        built = pushed = False
-        for j, step in enumerate(pipe.steps):
-            at = where + ("steps", j)
-            if step.build is not None:
-                base = step.build.base
-                if base not in by_name and base not in broken_images:
-                    problems.append((at + ("build", "base"), f"unknown image {base!r}"
-                                     + _hint(base, image_names)))
-                built = True
-            elif step.push is not None and not built:
-                problems.append((at + ("push",), "nothing to push: put a build step first"))
-            elif step.push is not None:
-                pushed = True
-            elif step.test is not None and step.test.instances and not built:
-                problems.append((at + ("test",), "test instances need a build step first"))
-            elif step.test is not None and step.test.instances and scenario is not None:
-                group = groups.get(pipe.host_group or (hosts[0][1].group if hosts else ""))
-                target = next((wl for _, wl in workloads for s2 in pipe.steps
-                               if s2.rollout is not None and wl.name == s2.rollout.workload),
-                              workloads[0][1] if workloads else None)
-                if group is not None and target is not None and target.isolation in profiles \
-                        and target.image in good_images:
-                    reasons = why_not(group, demand(target, profiles[target.isolation], by_name))
-                    if reasons:
-                        problems.append((at + ("test",), f"test instances of "
-                                         f"{target.name!r} cannot run on build group "
-                                         f"{group.group!r}: {', '.join(reasons)}"))
-            elif step.rollout is not None:
-                ro = step.rollout
-                if ro.workload not in workload_names:
-                    problems.append((at + ("rollout", "workload"), f"unknown workload "
-                                     f"{ro.workload!r}" + _hint(ro.workload, workload_names)))
-                elif any(isinstance(wl.arrival, TraceArrivals) for _, wl in workloads
-                         if wl.name == ro.workload):
-                    problems.append((at + ("rollout", "workload"), "rolling out a workload "
-                                     "that replays a trace is not supported (its instances "
-                                     "have the trace's sizes); roll out a modelled workload"))
-                if not pushed:
-                    problems.append((at + ("rollout",), "hosts pull from the registry: put a "
-                                     "push step (after the build) before the rollout"))
-                if ro.workload in rolled and rolled[ro.workload] != i:
-                    first = rolled[ro.workload]
-                    problems.append((at + ("rollout", "workload"), f"pipelines[{first}] already "
-                                     f"rolls out {ro.workload!r}; two pipelines would keep "
-                                     "replacing each other's version"))
-                rolled.setdefault(ro.workload, i)
-                if ro.strategy == "rolling" and ro.max_surge in (0, "0%") and \
-                        ro.max_unavailable in (0, "0%"):
-                    problems.append((at + ("rollout",), "max_surge and max_unavailable are both "
-                                     "0: the rollout could never replace anything"))
-    raw_plan = data.get("plan")
-    if isinstance(raw_plan, dict):
-        from sim.analysis.metrics import metric_names
-        from sim.spec.slo import SLOError, parse_slo
+        problems.extend(_check_steps(parts, i, pipe, rolled))
+    return problems
 
-        known = metric_names()
-        slos = raw_plan.get("slo")
-        for j, text in enumerate(slos if isinstance(slos, list) else []):
-            try:
-                parse_slo(str(text), known)
-            except SLOError as exc:
-                problems.append((("plan", "slo", j), str(exc)))
-        group = raw_plan.get("group")
-        if isinstance(group, str) and hosts and group not in groups:
-            problems.append((("plan", "group"), f"unknown host group {group!r}"
-                             + _hint(group, list(groups))))
-    return problems, profiles
+
+def _check_steps(parts: _Parts, i: int, pipe: Pipeline, rolled: dict[str, int]
+                 ) -> list[tuple[Path, str]]:
+    """The steps of pipeline ``i``, in order: a push or test after a build, a rollout after a
+    push. ``rolled`` (updated) holds the pipeline that first rolls out each workload."""
+    problems: list[tuple[Path, str]] = []
+    built = pushed = False
+    for j, step in enumerate(pipe.steps):
+        at = ("pipelines", i, "steps", j)
+        if step.build is not None:
+            base = step.build.base
+            if base not in parts.by_name and base not in parts.broken_images:
+                problems.append((at + ("build", "base"), f"unknown image {base!r}"
+                                 + _hint(base, parts.image_names)))
+            built = True
+        elif step.push is not None and not built:
+            problems.append((at + ("push",), "nothing to push: put a build step first"))
+        elif step.push is not None:
+            pushed = True
+        elif step.test is not None and step.test.instances and not built:
+            problems.append((at + ("test",), "test instances need a build step first"))
+        elif step.test is not None and step.test.instances and parts.scenario is not None:
+            problems.extend(_check_test(parts, at, pipe))
+        elif step.rollout is not None:
+            problems.extend(_check_rollout(parts, at, i, step.rollout, pushed, rolled))
+    return problems
+
+
+def _check_test(parts: _Parts, at: Path, pipe: Pipeline) -> list[tuple[Path, str]]:
+    """Test instances of the rolled-out (or first) workload fit the build group."""
+    hosts, workloads = parts.hosts, parts.workloads
+    group = parts.groups.get(pipe.host_group or (hosts[0][1].group if hosts else ""))
+    target = next((wl for _, wl in workloads for s2 in pipe.steps
+                   if s2.rollout is not None and wl.name == s2.rollout.workload),
+                  workloads[0][1] if workloads else None)
+    if group is None or target is None or target.isolation not in parts.profiles \
+            or target.image not in parts.good_images:
+        return []
+    reasons = why_not(group, demand(target, parts.profiles[target.isolation], parts.by_name))
+    if reasons:
+        return [(at + ("test",), f"test instances of "
+                 f"{target.name!r} cannot run on build group "
+                 f"{group.group!r}: {', '.join(reasons)}")]
+    return []
+
+
+def _check_rollout(parts: _Parts, at: Path, i: int, ro: RolloutStep, pushed: bool,
+                   rolled: dict[str, int]) -> list[tuple[Path, str]]:
+    """A rollout step: a known modelled workload, after a push, rolled out by one pipeline
+    only, and able to replace something."""
+    problems: list[tuple[Path, str]] = []
+    workload_names = [wl.name for _, wl in parts.workloads]
+    if ro.workload not in workload_names:
+        problems.append((at + ("rollout", "workload"), f"unknown workload "
+                         f"{ro.workload!r}" + _hint(ro.workload, workload_names)))
+    elif any(isinstance(wl.arrival, TraceArrivals) for _, wl in parts.workloads
+             if wl.name == ro.workload):
+        problems.append((at + ("rollout", "workload"), "rolling out a workload "
+                         "that replays a trace is not supported (its instances "
+                         "have the trace's sizes); roll out a modelled workload"))
+    if not pushed:
+        problems.append((at + ("rollout",), "hosts pull from the registry: put a "
+                         "push step (after the build) before the rollout"))
+    if ro.workload in rolled and rolled[ro.workload] != i:
+        first = rolled[ro.workload]
+        problems.append((at + ("rollout", "workload"), f"pipelines[{first}] already "
+                         f"rolls out {ro.workload!r}; two pipelines would keep "
+                         "replacing each other's version"))
+    rolled.setdefault(ro.workload, i)
+    if ro.strategy == "rolling" and ro.max_surge in (0, "0%") and \
+            ro.max_unavailable in (0, "0%"):
+        problems.append((at + ("rollout",), "max_surge and max_unavailable are both "
+                         "0: the rollout could never replace anything"))
+    return problems
+
+
+def _check_plan(parts: _Parts) -> list[tuple[Path, str]]:
+    """The plan's SLOs parse and its host group exists."""
+    raw_plan = parts.data.get("plan")
+    if not isinstance(raw_plan, dict):
+        return []
+    from sim.analysis.metrics import metric_names
+    from sim.spec.slo import SLOError, parse_slo
+
+    problems: list[tuple[Path, str]] = []
+    known = metric_names()
+    slos = raw_plan.get("slo")
+    for j, text in enumerate(slos if isinstance(slos, list) else []):
+        try:
+            parse_slo(str(text), known)
+        except SLOError as exc:
+            problems.append((("plan", "slo", j), str(exc)))
+    group = raw_plan.get("group")
+    if isinstance(group, str) and parts.hosts and group not in parts.groups:
+        problems.append((("plan", "group"), f"unknown host group {group!r}"
+                         + _hint(group, list(parts.groups))))
+    return problems

@@ -186,8 +186,8 @@ def _read_traces(data: dict[str, Any], tree: Any, file: str, seen: TraceCache | 
             continue  # the schema pass reports it
         written = json.dumps([str(folder), arrival], sort_keys=True, default=str)
         if written in seen:
-            pinned, table = seen[written]
-            arrival.update(pinned)
+            known, table = seen[written]
+            arrival.update(known)
             tables[table.digest] = table
             continue
         bad = next((key for key in ("path", "durations", "flavors", "intervals")
@@ -475,7 +475,8 @@ def _data_path(data: Any, loc: tuple[Any, ...], keep_last: bool) -> tuple[Any, .
     out: list[Any] = []
     node = data
     for i, elem in enumerate(loc):
-        if isinstance(node, dict) and elem in node or isinstance(node, list) and isinstance(elem, int) and 0 <= elem < len(node):
+        if isinstance(node, dict) and elem in node or isinstance(node, list) \
+                and isinstance(elem, int) and 0 <= elem < len(node):
             node = node[elem]
             out.append(elem)
         elif keep_last and i == len(loc) - 1:

@@ -545,6 +545,51 @@ def _parser_line(exc: Exception) -> int:
 
 # --- csv ------------------------------------------------------------------------------------
 
+def _csv_chunk(chunk: pd.DataFrame, present: dict[str, str], line: int, file: str,
+               time_unit: str, scale: float, memory_unit: float) -> pd.DataFrame:
+    """One chunk of a generic CSV (its first row on ``line``) as the table's columns, in
+    seconds, vCPU and bytes; a bad value raises a ``TraceError`` at its line."""
+    out = pd.DataFrame(index=chunk.index)
+    raw = chunk[present["arrival"]]
+    if raw.isna().any():
+        row = int(np.argmax(raw.isna().to_numpy()))
+        raise TraceError(file, line + row, "arrival", "empty; every row needs an "
+                         "arrival time")
+    if time_unit == "datetime":
+        stamps = pd.to_datetime(raw, errors="coerce", format="ISO8601")
+        if stamps.isna().any():
+            row = int(np.argmax(stamps.isna().to_numpy()))
+            raise TraceError(file, line + row, "arrival", f"{raw.iloc[row]!r} is not "
+                             "a date-time such as 2023-11-16 18:17:03.98")
+        out["arrival"] = stamps.astype("int64").to_numpy() * 1e-9
+    else:
+        problem = _numeric_problem(chunk, [present["arrival"]], line, file,
+                                   {present["arrival"]: f"a time in {time_unit}"})
+        if problem is not None:
+            raise problem
+        out["arrival"] = pd.to_numeric(raw).to_numpy(np.float64) * scale
+    life_unit = "s" if time_unit == "datetime" else time_unit
+    hint = {"lifetime": f"a duration in {life_unit} (empty: still running at the end)",
+            "cpu": "vCPU", "memory": f"memory in units of {memory_unit:g} bytes"}
+    for field, unit in (("lifetime", scale), ("cpu", 1.0), ("memory", memory_unit)):
+        if field in present:
+            problem = _numeric_problem(chunk, [present[field]], line, file,
+                                       {present[field]: hint[field]})
+            if problem is not None:
+                raise problem
+            values = pd.to_numeric(chunk[present[field]]).to_numpy(np.float64) * unit
+            negative = values < 0
+            if negative.any():
+                row = int(np.argmax(negative))
+                raise TraceError(file, line + row, field, f"{values[row] / unit:g} "
+                                 "is negative; expected 0 or more")
+            out[field] = values
+    for field in ("tenant", "class", "deployment"):
+        if field in present:
+            out[field] = chunk[present[field]].fillna("").to_numpy(str)
+    return out
+
+
 def read_csv(path: Path, columns: dict[str, str], time_unit: str, memory_unit: float,
              digest: str = "", until: float | None = None) -> TraceTable:
     """A generic CSV with a header row: one row per instance. Fields (``columns`` maps a
@@ -584,44 +629,7 @@ def read_csv(path: Path, columns: dict[str, str], time_unit: str, memory_unit: f
                              keep_default_na=False, na_values=[""])  # all columns: a row
         # with more fields than the header is an error, which usecols would hide
         for chunk in reader:
-            out = pd.DataFrame(index=chunk.index)
-            raw = chunk[present["arrival"]]
-            if raw.isna().any():
-                row = int(np.argmax(raw.isna().to_numpy()))
-                raise TraceError(file, line + row, "arrival", "empty; every row needs an "
-                                 "arrival time")
-            if time_unit == "datetime":
-                stamps = pd.to_datetime(raw, errors="coerce", format="ISO8601")
-                if stamps.isna().any():
-                    row = int(np.argmax(stamps.isna().to_numpy()))
-                    raise TraceError(file, line + row, "arrival", f"{raw.iloc[row]!r} is not "
-                                     "a date-time such as 2023-11-16 18:17:03.98")
-                out["arrival"] = stamps.astype("int64").to_numpy() * 1e-9
-            else:
-                problem = _numeric_problem(chunk, [present["arrival"]], line, file,
-                                           {present["arrival"]: f"a time in {time_unit}"})
-                if problem is not None:
-                    raise problem
-                out["arrival"] = pd.to_numeric(raw).to_numpy(np.float64) * scale
-            life_unit = "s" if time_unit == "datetime" else time_unit
-            hint = {"lifetime": f"a duration in {life_unit} (empty: still running at the end)",
-                    "cpu": "vCPU", "memory": f"memory in units of {memory_unit:g} bytes"}
-            for field, unit in (("lifetime", scale), ("cpu", 1.0), ("memory", memory_unit)):
-                if field in present:
-                    problem = _numeric_problem(chunk, [present[field]], line, file,
-                                               {present[field]: hint[field]})
-                    if problem is not None:
-                        raise problem
-                    values = pd.to_numeric(chunk[present[field]]).to_numpy(np.float64) * unit
-                    negative = values < 0
-                    if negative.any():
-                        row = int(np.argmax(negative))
-                        raise TraceError(file, line + row, field, f"{values[row] / unit:g} "
-                                         "is negative; expected 0 or more")
-                    out[field] = values
-            for field in ("tenant", "class", "deployment"):
-                if field in present:
-                    out[field] = chunk[present[field]].fillna("").to_numpy(str)
+            out = _csv_chunk(chunk, present, line, file, time_unit, scale, memory_unit)
             parts.append(out)
             line += len(chunk)
             arrival = out["arrival"].to_numpy()

@@ -1,9 +1,9 @@
 """The fidelity suite: published measurements and queueing theory reproduced, with the error.
 
 Owns: the cases (each a scenario file in ``sim/fidelity/cases/``), what each compares, the
-published value, the tolerance and the verdict; fitting where a case says a value is fitted. Results go
-to ``OUT/fidelity/report.md``, ``report.json`` and one chart per case. Must not: change the
-model to make a case pass: a failure stays in the report with its explanation.
+published value, the tolerance and the verdict; fitting where a case says a value is fitted.
+Results go to ``OUT/fidelity/report.md``, ``report.json`` and one chart per case. Must not:
+change the model to make a case pass: a failure stays in the report with its explanation.
 """
 
 from __future__ import annotations
@@ -291,10 +291,7 @@ def _fc_boots(suite: Suite, base: dict[str, Any], group: str, n: int | None, sam
     if fraction is not None:
         changes["profiles.firecracker.cpu_bound_fraction"] = fraction
     loaded = suite.load("firecracker", **changes)
-    if store:
-        outs = suite.run(loaded, tables=True)
-    else:
-        outs = [execute(spec) for spec in expand(loaded)]
+    outs = suite.run(loaded, tables=True) if store else [execute(spec) for spec in expand(loaded)]
     frames = [o.instances for o in outs]
     return np.concatenate([(f["running"] - f["arrival"]).dropna().to_numpy() for f in frames])
 

@@ -64,7 +64,7 @@ class Cluster:
                               or faults.host_kernel.mtbf is not None
                               or any(wl.kernel_fault_rate > 0 for wl in scenario.workloads))
         # nothing can change a start-up's pace once it begins: no fault or rollout interrupts
-        # it, no noisy neighbour stretches it (see ``_startup``)
+        # it, no noisy neighbour stretches it (see ``startup``)
         self.foreseeable = not self.interruptible and all(
             wl.noise == "none" for wl in scenario.workloads)
         self.network = Network(env, scenario.registry.bandwidth)
@@ -105,7 +105,7 @@ class Cluster:
         while times[-1] + interval <= scenario.duration + 1e-9:
             times.append(times[-1] + interval)
         self.totals = GroupTotals(self.hosts, self.index, times)  # what the samples sum
-        self.placement = Placement(scenario.placement, self._rng("placement"), self.index)
+        self.placement = Placement(scenario.placement, self.rng("placement"), self.index)
         tenants = sorted({wl.tenant for wl in scenario.workloads})
         self.tenant_codes = {t: i for i, t in enumerate(tenants)}
         self.workloads = [self._workload(wl, profiles[wl.isolation]) for wl in scenario.workloads]
@@ -139,7 +139,7 @@ class Cluster:
             self.network.on_egress = lambda bps: recorder.level("registry_egress_Bps", env.now,
                                                                 bps)
 
-    def _rng(self, name: str) -> Any:
+    def rng(self, name: str) -> Any:
         return generator(self.seed, name, self.replication)
 
     def _workload(self, wl: Workload, profile: ResolvedProfile) -> WorkloadRuntime:
@@ -161,15 +161,15 @@ class Cluster:
             chain=layer_chain(self.images, wl.image),
             host_ids=as_slice([h.index for h in hosts]),
             chain_key=wl.image,
-            draw_app=sampler(wl.app_start, self._rng(f"app_start/{wl.name}")),
-            draw_lifetime=(sampler(wl.lifetime, self._rng(f"lifetime/{wl.name}"))
+            draw_app=sampler(wl.app_start, self.rng(f"app_start/{wl.name}")),
+            draw_lifetime=(sampler(wl.lifetime, self.rng(f"lifetime/{wl.name}"))
                            if wl.lifetime is not None else None),
-            draw_create=sampler(profile.create, self._rng(f"create/{tag}")),
-            draw_boot=sampler(profile.boot, self._rng(f"boot/{tag}")),
-            draw_stop=sampler(profile.stop, self._rng(f"stop/{tag}")),
-            draw_fault=(sampler_exponential(self._rng(f"kernel_faults/{wl.name}"), 1 / rate)
+            draw_create=sampler(profile.create, self.rng(f"create/{tag}")),
+            draw_boot=sampler(profile.boot, self.rng(f"boot/{tag}")),
+            draw_stop=sampler(profile.stop, self.rng(f"stop/{tag}")),
+            draw_fault=(sampler_exponential(self.rng(f"kernel_faults/{wl.name}"), 1 / rate)
                         if rate > 0 else None),
-            redraw_fault=(sampler_exponential(self._rng(f"kernel_faults/{wl.name}/again"),
+            redraw_fault=(sampler_exponential(self.rng(f"kernel_faults/{wl.name}/again"),
                                               1 / rate) if rate > 0 else None),
             tenant_code=self.tenant_codes[wl.tenant],
             shares_kernel=profile.shares_host_kernel,
@@ -178,7 +178,7 @@ class Cluster:
 
     # --- levels -------------------------------------------------------------------------
 
-    def _bump(self, name: str, delta: float, group: int | None = None) -> None:
+    def bump(self, name: str, delta: float, group: int | None = None) -> None:
         """Change a count and record its level."""
         self._count(name, delta, group)
         self.recorder.level(name, self.env.now, self.counts[name])
@@ -190,7 +190,7 @@ class Cluster:
         if group is not None:
             self.group_counts[group][name] += int(delta)
 
-    def _started(self, host: Host) -> None:
+    def started(self, host: Host) -> None:
         """An instance on ``host`` is running: ``_count`` from starting to running, inline."""
         counts, group = self.counts, self.group_counts[host.group_index]
         counts["starting"] -= 1
@@ -200,7 +200,7 @@ class Cluster:
         self.host_running[host.index] += 1
 
     def _host_changed(self, host: Host, delta: int, wl: WorkloadRuntime) -> None:
-        counts = self.counts  # _count("allocated") and _bump("memory_committed"), inline
+        counts = self.counts  # _count("allocated") and bump("memory_committed"), inline
         counts["allocated"] += delta
         self.group_counts[host.group_index]["allocated"] += delta
         committed = counts["memory_committed"] = counts["memory_committed"] + delta * wl.need.memory
@@ -231,7 +231,7 @@ class Cluster:
                 self.kernel_owner[host.index] = self.tenant_codes[next(iter(tenants))]
             change = _pairs(len(tenants)) - pairs_before
             if change:
-                self._bump("cross_tenant_kernel_pairs", change)
+                self.bump("cross_tenant_kernel_pairs", change)
 
     # --- arrivals -----------------------------------------------------------------------
 
@@ -261,7 +261,7 @@ class Cluster:
 
     def finish(self) -> None:
         """Record the end state: every image's layers and the layers each host holds. Start-up
-        transitions filled in ahead (``_startup``) that the run did not reach are taken back
+        transitions filled in ahead (``startup``) that the run did not reach are taken back
         (an event due at the end itself is not processed either)."""
         end = self.env.now
         if self.foreseeable:
@@ -301,7 +301,7 @@ class Cluster:
         assert isinstance(spec, PoissonArrivals)
         steps = ([(s.at, s.rate) for s in spec.schedule] if spec.schedule is not None
                  else [(spec.start, spec.rate)])
-        unit = sampler_exponential(self._rng(f"arrivals/{wl.spec.name}"), 1.0)
+        unit = sampler_exponential(self.rng(f"arrivals/{wl.spec.name}"), 1.0)
         for k, (begin, rate) in enumerate(steps):
             stop = min(end, steps[k + 1][0] if k + 1 < len(steps) else math.inf)
             if rate <= 0:
@@ -348,7 +348,7 @@ class Cluster:
             if trace.has_lifetime:  # NaN: censored, runs to the end
                 life = float(trace.lifetime_s[i])
                 lifetime = None if math.isnan(life) else life
-        record = self._record(current, self._next_id, 0)  # ``submit``, as an arrival
+        record = self.record(current, self._next_id, 0)  # ``submit``, as an arrival
         Request(self, current, record, wl.draw_app(), lifetime, wl.draw_create(),  # ``Draws``
                 wl.draw_boot(), wl.draw_stop(), wl.draw_fault() if wl.draw_fault else math.inf,
                 self.tracking, None, True)
@@ -376,13 +376,13 @@ class Cluster:
         """Request one instance of ``wl`` now; a rollout follows it unless it is a
         pipeline's test. An arrival's lifecycle begins at once; a pipeline's on an urgent
         event (as a SimPy process would), so the retirements just asked for go first."""
-        record = self._record(wl, request=self._next_id, attempt=0, origin=origin)
+        record = self.record(wl, request=self._next_id, attempt=0, origin=origin)
         return Request(self, wl, record, draws.app_s, draws.lifetime_s, draws.create_s,
                        draws.boot_s, draws.stop_s, draws.fault_s,
                        live=self.tracking and origin != "test",
                        on_running=on_running, at_once=origin == "arrival")
 
-    def _record(self, wl: WorkloadRuntime, request: int, attempt: int,
+    def record(self, wl: WorkloadRuntime, request: int, attempt: int,
                 origin: str = "arrival") -> InstanceRecord:
         record = InstanceRecord(id=self._next_id, workload=wl.spec.name, tenant=wl.tenant,
                                 isolation=wl.profile.name, arrival=self.env.now,
@@ -394,7 +394,7 @@ class Cluster:
 
     # --- placement ----------------------------------------------------------------------
 
-    def _try_place(self, wl: WorkloadRuntime) -> Host | None:
+    def try_place(self, wl: WorkloadRuntime) -> Host | None:
         allowed = None
         if self.same_tenant and wl.shares_kernel:
             owner = self.kernel_owner
@@ -409,11 +409,11 @@ class Cluster:
     def _drain_queue(self) -> None:
         while self.queue:
             wl, ticket = self.queue[0]
-            host = self._try_place(wl)
+            host = self.try_place(wl)
             if host is None:
                 return
             self.queue.popleft()
-            self._bump("queued", -1)
+            self.bump("queued", -1)
             ticket.succeed(host)
 
     # --- one requested instance ---------------------------------------------------------
@@ -428,32 +428,32 @@ class Cluster:
         if on_host and rec.id in self.hosts[rec.host].residents and live.request.is_alive:
             live.request.interrupt(RETIRE)
 
-    def _wanted(self, wl: WorkloadRuntime, remaining: float | None) -> float:
+    def wanted(self, wl: WorkloadRuntime, remaining: float | None) -> float:
         """How much longer a request that ended now meant to run (NaN: to the end)."""
         if wl.spec.work is not None:
             return wl.spec.work / wl.spec.cpu
         return remaining if remaining is not None else math.nan
 
-    def _leave_running(self, host: Host, wl: WorkloadRuntime, rec: InstanceRecord) -> None:
+    def leave_running(self, host: Host, wl: WorkloadRuntime, rec: InstanceRecord) -> None:
         self.counts["running"] -= 1  # _count("running", -1, group), inline
         self.group_counts[host.group_index]["running"] -= 1
         self.host_running[host.index] -= 1
         if wl.spec.noise != "none":
-            self._noise(host, wl, -1)
+            self.noise(host, wl, -1)
         if self.tracking:
             live = self.live[wl.spec.name].get(rec.request)
             if live is not None and live.counted:
                 live.counted = False
-                self._version_level(wl, -1)
+                self.version_level(wl, -1)
 
-    def _version_level(self, wl: WorkloadRuntime, delta: int) -> None:
+    def version_level(self, wl: WorkloadRuntime, delta: int) -> None:
         """Running instances per image version and per workload (for rollout timelines)."""
         for name in (f"running_image:{wl.spec.name}:{wl.chain_key}",
                      f"running_workload:{wl.spec.name}"):
             self.counts[name] = self.counts.get(name, 0) + delta
             self.recorder.level(name, self.env.now, self.counts[name])
 
-    def _release(self, host: Host, wl: WorkloadRuntime, rec: InstanceRecord) -> None:
+    def release(self, host: Host, wl: WorkloadRuntime, rec: InstanceRecord) -> None:
         host.residents.pop(rec.id, None)
         host.release(wl.need)
         self.index.update(host)
@@ -462,24 +462,24 @@ class Cluster:
         if self.queue:
             self._drain_queue()
 
-    def _abort(self, wl: WorkloadRuntime, rec: InstanceRecord) -> str:
+    def abort(self, wl: WorkloadRuntime, rec: InstanceRecord) -> str:
         """Undo what an interrupted attempt held on its host; 'done' if it was stopping
         anyway, else 'disrupted'."""
         host = self.hosts[rec.host]
         if not math.isnan(rec.stopping):
-            self._release(host, wl, rec)
+            self.release(host, wl, rec)
             return "done"
         if not math.isnan(rec.running):
-            self._leave_running(host, wl, rec)
+            self.leave_running(host, wl, rec)
         elif not math.isnan(rec.slot):
             self._count("starting", -1, host.group_index)
         job = self._jobs.pop(rec.id, None)
         if job is not None:  # a start-up phase's CPU or disk work in progress
             job[0].cancel(job[1])
-        self._release(host, wl, rec)
+        self.release(host, wl, rec)
         return "disrupted"
 
-    def _own_fault(self, wl: WorkloadRuntime, rec: InstanceRecord, host: Host) -> str:
+    def own_fault(self, wl: WorkloadRuntime, rec: InstanceRecord, host: Host) -> str:
         """The instance triggered a kernel fault: in a shared host kernel the host crashes
         with everything on it; in its own kernel only the instance goes down."""
         if wl.shares_kernel:
@@ -491,7 +491,7 @@ class Cluster:
                 host=host.index, disrupted=1, tenants=1, workload=wl.spec.name))
             rec.disrupted = self.env.now
             rec.fault = len(self.recorder.faults) - 1
-        self._abort(wl, rec)
+        self.abort(wl, rec)
         return "faulted"
 
     # --- faults -------------------------------------------------------------------------
@@ -501,8 +501,8 @@ class Cluster:
         """Faults of one kind on ``hosts``: per host, exponential up times of mean ``mtbf``
         between faults, each followed by a down time. Drawn up front, host by host, so every
         variant of a scenario sees the same faults at the same times."""
-        gen = self._rng(f"faults/{kind}")
-        draw_down = sampler(downtime, self._rng(f"faults/{kind}/down"))
+        gen = self.rng(f"faults/{kind}")
+        draw_down = sampler(downtime, self.rng(f"faults/{kind}/down"))
         events: list[tuple[float, int, float]] = []
         for host in hosts:
             t = 0.0
@@ -560,7 +560,7 @@ class Cluster:
         """A reboot after a crash an instance triggered (its own stream, made on first use)."""
         if self._draw_reboot is None:
             self._draw_reboot = sampler(self.scenario.faults.host_kernel.reboot,
-                                        self._rng("faults/reboot"))
+                                        self.rng("faults/reboot"))
         return self._draw_reboot()
 
     def _recover(self, hosts: list[Host], down: float) -> Process:
@@ -575,7 +575,7 @@ class Cluster:
 
     # --- interference -------------------------------------------------------------------
 
-    def _noise(self, host: Host, wl: WorkloadRuntime, delta: int) -> None:
+    def noise(self, host: Host, wl: WorkloadRuntime, delta: int) -> None:
         """A running instance with a noise class arrived on or left ``host``: re-rate the
         host's batch jobs."""
         noise = wl.spec.noise
@@ -593,11 +593,11 @@ class Cluster:
                 owner = jobs.get(job)
                 if owner is None:
                     return 1.0
-                return self._slowdown(host, owner) * self._cpu_factor(host, owner)
+                return self.slowdown(host, owner) * self.cpu_factor(host, owner)
 
             host.batch.set_factors(factor)
 
-    def _slowdown(self, host: Host, wl: WorkloadRuntime) -> float:
+    def slowdown(self, host: Host, wl: WorkloadRuntime) -> float:
         """The interference factor an instance of ``wl`` suffers on ``host`` now: the largest
         its profile gives for the noise classes of the other running instances there."""
         if not host.noise:
@@ -610,10 +610,10 @@ class Cluster:
                 factor = max(factor, table.get(noise, 1.0))
         return factor
 
-    def _cpu_factor(self, host: Host, wl: WorkloadRuntime) -> float:
+    def cpu_factor(self, host: Host, wl: WorkloadRuntime) -> float:
         return wl.profile.nested.cpu_factor if host.parent is not None else 1.0
 
-    def _job(self, rec: InstanceRecord, pool: SharedCapacity, work: float,
+    def job(self, rec: InstanceRecord, pool: SharedCapacity, work: float,
              then: float = 0.0) -> simpy.Event:
         """``pool.run(work, then)`` for ``rec``'s start-up, remembered so a fault or a retire
         can cancel it (when anything can)."""
@@ -627,7 +627,7 @@ class Cluster:
             done.callbacks.append(forget)
         return done
 
-    def _phase(self, host: Host, wl: WorkloadRuntime, duration: float,
+    def phase(self, host: Host, wl: WorkloadRuntime, duration: float,
                rec: InstanceRecord) -> simpy.Event | Wake | None:
         """The event that ends a start-up phase that takes ``duration`` on an idle host (None
         if it takes no time): its CPU-bound part is processor-shared over the host's cores
@@ -637,7 +637,7 @@ class Cluster:
             return None
         work, wait = self._phase_parts(host, wl, duration)
         if work > 0:  # the wait follows the work without an event of its own
-            return self._job(rec, host.cpu, work, wait if wait > 0 else 0.0)
+            return self.job(rec, host.cpu, work, wait if wait > 0 else 0.0)
         if wait > 0:
             return wake(self.env, wait)
         return None
@@ -647,21 +647,21 @@ class Cluster:
         """(CPU work, wait) of a start-up phase that takes ``duration`` on an idle host:
         noisy neighbours and nesting (inside a container-host VM) stretch it."""
         if host.noise:
-            duration *= self._slowdown(host, wl)
+            duration *= self.slowdown(host, wl)
         if host.parent is not None:
             duration *= wl.profile.nested.boot_factor
         work = duration * wl.profile.cpu_bound_fraction
         return work, duration - work
 
-    def _startup(self, host: Host, wl: WorkloadRuntime, rec: InstanceRecord,
+    def startup(self, host: Host, wl: WorkloadRuntime, rec: InstanceRecord,
                  create_s: float, boot_s: float, app_s: float) -> float | None:
-        """Create, boot and app start as ``_phase`` runs them one after the other, when their
+        """Create, boot and app start as ``phase`` runs them one after the other, when their
         ends are known as the first begins (``foreseeable``, and the host's CPU pool is never
         contended: each phase's CPU work is served at the per-job rate, whatever else starts
         meanwhile): the CPU work of each phase is booked now with the group's sample totals
         (``GroupTotals.book``, which counts it as the pool would), ``created`` and ``booted``
         are filled in, and the delay until the app has started is returned (None
-        if it already has: the caller sets one timer for it). The times are ``_phase``'s, bit
+        if it already has: the caller sets one timer for it). The times are ``phase``'s, bit
         for bit: the same additions in the same order."""
         pool = host.cpu
         now = t = self.env.now

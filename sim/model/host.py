@@ -46,9 +46,9 @@ class Slots:
 
     def give_back(self) -> None:
         """Give back a slot granted at once (``request`` returned the slots)."""
-        self._release(True)
+        self.release(True)
 
-    def _grant(self, _event: simpy.Event | None = None) -> None:
+    def grant(self, _event: simpy.Event | None = None) -> None:
         """Grant the first waiter a slot if one is free (one at a time, as SimPy does)."""
         if self.waiting and self.users < self.capacity:
             self.users += 1
@@ -57,12 +57,12 @@ class Slots:
             assert request.event is not None
             request.event.succeed()
 
-    def _release(self, granted: bool) -> None:
+    def release(self, granted: bool) -> None:
         if granted:
             self.users -= 1
         if self.waiting:  # granted when this release is processed, after what is due now
             event = simpy.Event(self.env)
-            event.callbacks.append(self._grant)
+            event.callbacks.append(self.grant)
             event.succeed()
 
 
@@ -78,13 +78,13 @@ class SlotRequest:
         self.granted = False
         self.event: simpy.Event | None = simpy.Event(slots.env)
         slots.waiting.append(self)
-        slots._grant()
+        slots.grant()
 
     def give_back(self) -> None:
         """Give the slot back, or withdraw the request if it is still waiting."""
         if not self.granted:
             self.slots.waiting.remove(self)
-        self.slots._release(self.granted)
+        self.slots.release(self.granted)
 
 
 @dataclass

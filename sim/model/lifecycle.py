@@ -65,26 +65,26 @@ class ClusterForRequests(Protocol):
 
     def fetch(self, host: Host, layer: Layer, rec: InstanceRecord | None = None
               ) -> LayerFetch: ...
-    def _try_place(self, wl: WorkloadRuntime) -> Host | None: ...
-    def _bump(self, name: str, delta: float, group: int | None = None) -> None: ...
-    def _record(self, wl: WorkloadRuntime, request: int, attempt: int,
+    def try_place(self, wl: WorkloadRuntime) -> Host | None: ...
+    def bump(self, name: str, delta: float, group: int | None = None) -> None: ...
+    def record(self, wl: WorkloadRuntime, request: int, attempt: int,
                 origin: str = "arrival") -> InstanceRecord: ...
-    def _job(self, rec: InstanceRecord, pool: SharedCapacity, work: float,
+    def job(self, rec: InstanceRecord, pool: SharedCapacity, work: float,
              then: float = 0.0) -> simpy.Event: ...
-    def _phase(self, host: Host, wl: WorkloadRuntime, duration: float,
+    def phase(self, host: Host, wl: WorkloadRuntime, duration: float,
                rec: InstanceRecord) -> simpy.Event | Wake | None: ...
-    def _startup(self, host: Host, wl: WorkloadRuntime, rec: InstanceRecord,
+    def startup(self, host: Host, wl: WorkloadRuntime, rec: InstanceRecord,
                  create_s: float, boot_s: float, app_s: float) -> float | None: ...
-    def _started(self, host: Host) -> None: ...
-    def _noise(self, host: Host, wl: WorkloadRuntime, delta: int) -> None: ...
-    def _slowdown(self, host: Host, wl: WorkloadRuntime) -> float: ...
-    def _cpu_factor(self, host: Host, wl: WorkloadRuntime) -> float: ...
-    def _version_level(self, wl: WorkloadRuntime, delta: int) -> None: ...
-    def _leave_running(self, host: Host, wl: WorkloadRuntime, rec: InstanceRecord) -> None: ...
-    def _release(self, host: Host, wl: WorkloadRuntime, rec: InstanceRecord) -> None: ...
-    def _abort(self, wl: WorkloadRuntime, rec: InstanceRecord) -> str: ...
-    def _own_fault(self, wl: WorkloadRuntime, rec: InstanceRecord, host: Host) -> str: ...
-    def _wanted(self, wl: WorkloadRuntime, remaining: float | None) -> float: ...
+    def started(self, host: Host) -> None: ...
+    def noise(self, host: Host, wl: WorkloadRuntime, delta: int) -> None: ...
+    def slowdown(self, host: Host, wl: WorkloadRuntime) -> float: ...
+    def cpu_factor(self, host: Host, wl: WorkloadRuntime) -> float: ...
+    def version_level(self, wl: WorkloadRuntime, delta: int) -> None: ...
+    def leave_running(self, host: Host, wl: WorkloadRuntime, rec: InstanceRecord) -> None: ...
+    def release(self, host: Host, wl: WorkloadRuntime, rec: InstanceRecord) -> None: ...
+    def abort(self, wl: WorkloadRuntime, rec: InstanceRecord) -> str: ...
+    def own_fault(self, wl: WorkloadRuntime, rec: InstanceRecord, host: Host) -> str: ...
+    def wanted(self, wl: WorkloadRuntime, remaining: float | None) -> float: ...
 
 
 @dataclass(slots=True)
@@ -235,7 +235,7 @@ class Request:
         if event.value == RETIRE:
             self._retire()
         else:
-            self._outcome(self.cluster._abort(self.wl, self.rec))
+            self._outcome(self.cluster.abort(self.wl, self.rec))
 
     def _give_back_slot(self) -> None:
         slot = self._slot
@@ -254,7 +254,7 @@ class Request:
     def _attempt(self) -> None:
         """One start and run; a fault elsewhere interrupts it."""
         cluster, wl = self.cluster, self.wl
-        host = None if (cluster.queue and wl.spec.on_full == "queue") else cluster._try_place(wl)
+        host = None if (cluster.queue and wl.spec.on_full == "queue") else cluster.try_place(wl)
         if host is None:
             if wl.spec.on_full == "reject":
                 self.rec.rejected = True
@@ -262,7 +262,7 @@ class Request:
                 return
             ticket = simpy.Event(self.env)
             cluster.queue.append((wl, ticket))
-            cluster._bump("queued", 1)
+            cluster.bump("queued", 1)
             self._wait(ticket, self._granted)
             return
         self._placed(host)
@@ -279,12 +279,12 @@ class Request:
         self._host = host
         if live is not None and live.retiring:  # replaced while it queued
             rec.wanted_until = now
-            cluster._release(host, wl, rec)
+            cluster.release(host, wl, rec)
             self._outcome("done")
             return
         if host.outages:  # down: it crashed in the instant between the grant and now
             rec.disrupted = now
-            cluster._release(host, wl, rec)
+            cluster.release(host, wl, rec)
             self._outcome("disrupted")
             return
         if cluster.interruptible:  # what a fault or a rollout would have to interrupt
@@ -334,7 +334,7 @@ class Request:
         rec.extracted = self.env.now
         if wl.profile.disk_image == "copy":
             assert self._host is not None
-            self._wait(self.cluster._job(rec, self._host.disk_io, wl.need.image_bytes),
+            self._wait(self.cluster.job(rec, self._host.disk_io, wl.need.image_bytes),
                        self._copied)
             return
         self._copied(None)
@@ -348,26 +348,26 @@ class Request:
         if wl.profile.create_per_running:
             create_s += wl.profile.create_per_running * cluster.host_running[host.index]
         if cluster.foreseeable and host.cpu.uncontended:  # the three phases' ends are known
-            delay = cluster._startup(host, wl, rec, create_s, self.boot_s, self.app_s)
+            delay = cluster.startup(host, wl, rec, create_s, self.boot_s, self.app_s)
             if delay is None:
                 self._running(None)
             else:
                 self._sleep(delay, self._running)
             return
-        self._then(cluster._phase(host, wl, create_s, rec), self._created)
+        self._then(cluster.phase(host, wl, create_s, rec), self._created)
 
     def _created(self, _event: Any) -> None:
         self._target = self._step = None
         assert self._host is not None
         self.rec.created = self.env.now
-        self._then(self.cluster._phase(self._host, self.wl, self.boot_s, self.rec),
+        self._then(self.cluster.phase(self._host, self.wl, self.boot_s, self.rec),
                    self._booted)
 
     def _booted(self, _event: Any) -> None:
         self._target = self._step = None
         assert self._host is not None
         self.rec.booted = self.env.now
-        self._then(self.cluster._phase(self._host, self.wl, self.app_s, self.rec),
+        self._then(self.cluster.phase(self._host, self.wl, self.app_s, self.rec),
                    self._running)
 
     def _running(self, _event: Any) -> None:
@@ -377,12 +377,12 @@ class Request:
         env = self.env
         now = env.now
         rec.running = now
-        cluster._started(host)
+        cluster.started(host)
         if wl.spec.noise != "none":
-            cluster._noise(host, wl, +1)
+            cluster.noise(host, wl, +1)
         remaining, fault_s = self.remaining, self.fault_s
         if live is not None:
-            cluster._version_level(wl, +1)
+            cluster.version_level(wl, +1)
             live.counted = True
             if remaining is not None:
                 live.stop_at = now + remaining
@@ -397,20 +397,20 @@ class Request:
             if pool is None:
                 pool = host.batch = BatchShare(env, host.spec.cpu_cores)
             job, done = pool.run(wl.spec.work, wl.spec.cpu,
-                                 cluster._slowdown(host, wl) * cluster._cpu_factor(host, wl))
+                                 cluster.slowdown(host, wl) * cluster.cpu_factor(host, wl))
             host.residents[rec.id] = (self, rec, job)
             self._batch = (pool, job, done)
             self._wait(done | env.timeout(fault_s), self._worked)
         elif remaining is None:
             duration = cluster.scenario.duration
             if fault_s < duration - now:
-                self._sleep(fault_s, self._own_fault)
+                self._sleep(fault_s, self.own_fault)
             elif cluster.interruptible:  # stay alive to be taken down by a fault or a rollout
                 self._sleep(duration - now + 1.0, self._to_the_end)  # beyond it
             else:
                 self._outcome("done")
         elif fault_s < remaining:
-            self._sleep(fault_s, self._own_fault)
+            self._sleep(fault_s, self.own_fault)
         else:
             self._sleep(remaining, self._stop)
 
@@ -421,17 +421,17 @@ class Request:
         self._batch = None
         if done not in outcome.value:
             pool.cancel(job)
-            self._own_fault(None)
+            self.own_fault(None)
             return
         rec, spec = self.rec, self.wl.spec
         assert spec.work is not None
         rec.slowdown = (self.env.now - rec.running) / (spec.work / spec.cpu)
         self._stop(None)
 
-    def _own_fault(self, _event: Any) -> None:
+    def own_fault(self, _event: Any) -> None:
         self._target = self._step = None
         assert self._host is not None
-        self._outcome(self.cluster._own_fault(self.wl, self.rec, self._host))
+        self._outcome(self.cluster.own_fault(self.wl, self.rec, self._host))
 
     def _to_the_end(self, _event: Any) -> None:
         self._target = self._step = None
@@ -444,7 +444,7 @@ class Request:
         now = self.env.now
         rec.stopping = now
         rec.wanted_until = now
-        self.cluster._leave_running(host, self.wl, rec)
+        self.cluster.leave_running(host, self.wl, rec)
         stop_s = self.stop_s
         if stop_s > 0:
             self._sleep(stop_s, self._stopped)
@@ -454,7 +454,7 @@ class Request:
     def _stopped(self, _event: Any) -> None:
         self._target = self._step = None
         assert self._host is not None
-        self.cluster._release(self._host, self.wl, self.rec)
+        self.cluster.release(self._host, self.wl, self.rec)
         self._end()  # ``_outcome("done")``
 
     # --- a rollout retires it -----------------------------------------------------------
@@ -468,7 +468,7 @@ class Request:
         host = cluster.hosts[rec.host]
         rec.wanted_until = self.env.now
         if math.isnan(rec.running) or not math.isnan(rec.stopping):
-            cluster._abort(wl, rec)
+            cluster.abort(wl, rec)
             self._outcome("done")
             return
         entry = host.residents.get(rec.id)
@@ -476,7 +476,7 @@ class Request:
             host.batch.cancel(entry[2])  # a batch job's work stops with it
         self._batch = None
         rec.stopping = self.env.now
-        cluster._leave_running(host, wl, rec)
+        cluster.leave_running(host, wl, rec)
         stop_s = self.stop_s
         self._retiring_stop = stop_s > 0
         if stop_s > 0:
@@ -489,7 +489,7 @@ class Request:
         self._retiring_stop = False
         rec = self.rec
         if math.isnan(rec.removed):
-            self.cluster._release(self.cluster.hosts[rec.host], self.wl, rec)
+            self.cluster.release(self.cluster.hosts[rec.host], self.wl, rec)
         self._outcome("done")
 
     # --- between attempts ---------------------------------------------------------------
@@ -501,7 +501,7 @@ class Request:
         now = self.env.now
         if outcome in ("done", "rejected"):
             if outcome == "rejected":
-                rec.wanted_until = now + self.cluster._wanted(wl, self.remaining)
+                rec.wanted_until = now + self.cluster.wanted(wl, self.remaining)
             self._end()
             return
         ran = now - rec.running if not math.isnan(rec.running) else 0.0
@@ -517,7 +517,7 @@ class Request:
             live.stop_at = math.nan
         if wl.spec.restart.policy == "never" or (live is not None and live.retiring):
             rec.wanted_until = now + (0.0 if live is not None and live.retiring
-                                      else self.cluster._wanted(wl, remaining))
+                                      else self.cluster.wanted(wl, remaining))
             self._end()
             return
         delay = wl.spec.restart.delay  # not on a host meanwhile: nothing interrupts it
@@ -534,7 +534,7 @@ class Request:
             self._end()
             return
         self.cluster.recorder.close(rec)
-        self.rec = self.cluster._record(self.wl, request=rec.request, attempt=rec.attempt + 1,
+        self.rec = self.cluster.record(self.wl, request=rec.request, attempt=rec.attempt + 1,
                                         origin=rec.origin)
         self._host = None
         if live is not None:

@@ -54,7 +54,7 @@ class ClusterForPipelines(Protocol):
     registry_layers: set[str]
     bytes_downloaded: float
 
-    def _rng(self, name: str) -> Any: ...
+    def rng(self, name: str) -> Any: ...
     def fetch(self, host: Host, layer: Layer, rec: InstanceRecord | None = None
               ) -> LayerFetch: ...
     def registry_ingress(self) -> SharedCapacity: ...
@@ -89,7 +89,7 @@ class PipelineRunner:
         self.workload = cluster.current[rollouts[0].workload] if rollouts else None
         template = cluster.workloads[0] if self.workload is None else self.workload
         profile = template.profile
-        rng = cluster._rng
+        rng = cluster.rng
         name = spec.name
         self.draw_create = sampler(profile.create, rng(f"pipeline/{name}/create"))
         self.draw_boot = sampler(profile.boot, rng(f"pipeline/{name}/boot"))
@@ -124,7 +124,7 @@ class PipelineRunner:
         trigger = self.spec.trigger
         duration = self.cluster.scenario.duration
         t = trigger.at
-        gen = self.cluster._rng(f"pipeline/{self.spec.name}/commits")
+        gen = self.cluster.rng(f"pipeline/{self.spec.name}/commits")
         if trigger.commits is not None:
             t += float(gen.exponential(1.0 / trigger.commits))
         while t < duration:
@@ -263,6 +263,24 @@ class PipelineRunner:
             wl, spec=spec, need=demand(spec, wl.profile, cluster.images),
             chain=layer_chain(cluster.images, image), chain_key=image)
 
+    def _pre_pull(self, new: WorkloadRuntime) -> Process:
+        """Pull ``new``'s layers onto every host that is up, at once; one that crashes is
+        skipped."""
+        cluster = self.cluster
+        env = self.env
+        waits = []
+        for h in _hosts(cluster, new):
+            if not h.available:
+                continue
+            h.claim(new.chain)
+            cluster.index.update(h)
+            ready = [cluster.fetch(h, layer).ready for layer in new.chain
+                     if layer.key not in h.layers]
+            if ready:
+                waits.append(env.all_of(ready) | h.crashed)
+        if waits:
+            yield env.all_of(waits)
+
     def _rollout(self, step: RolloutStep, image: Image | None, row: dict[str, Any]
                  ) -> Process:
         cluster = self.cluster
@@ -273,19 +291,8 @@ class PipelineRunner:
         row["workload"] = name
         row["rollout_start"] = env.now
         row["bytes_before"] = cluster.bytes_downloaded
-        if step.pre_pull:  # every host that is up, at once; one that crashes is skipped
-            waits = []
-            for h in _hosts(cluster, new):
-                if not h.available:
-                    continue
-                h.claim(new.chain)
-                cluster.index.update(h)
-                ready = [cluster.fetch(h, layer).ready for layer in new.chain
-                         if layer.key not in h.layers]
-                if ready:
-                    waits.append(env.all_of(ready) | h.crashed)
-            if waits:
-                yield env.all_of(waits)
+        if step.pre_pull:
+            yield from self._pre_pull(new)
         row["switch"] = env.now
         cluster.current[name] = new
         live = cluster.live[name]

@@ -121,7 +121,7 @@ class CapacityIndex:
                                                    stamp=next(_STAMPS))
             where.update(dict.fromkeys(members, bucket))
         self._where = [where[h.index] for h in hosts]  # each host's bucket
-        self._cover: dict[int, tuple[Any, list[int] | None]] = {}
+        self.cover_cache: dict[int, tuple[Any, list[int] | None]] = {}
         self._stale: set[int] = set()  # hosts changed since the arrays were refreshed
         # told of each bucket that fills, empties or takes a lower host (not of one whose
         # lowest host leaves: see ``Order``)
@@ -204,16 +204,16 @@ class CapacityIndex:
     def groups_of(self, candidates: np.ndarray | slice) -> list[int] | None:
         """The groups whose hosts are exactly ``candidates``, or None when the candidates
         split a group (cached per candidates object)."""
-        cached = self._cover.get(id(candidates))
+        cached = self.cover_cache.get(id(candidates))
         if cached is not None and cached[0] is candidates:
             return cached[1]
         wanted = np.arange(len(self.hosts))[candidates].tolist()
         groups = sorted({self.hosts[i].group_index for i in wanted})
         covered = sorted(i for g in groups for i in self.group_hosts[g])
         result = groups if covered == wanted else None
-        if len(self._cover) >= _COVER_CACHE:
-            self._cover.clear()
-        self._cover[id(candidates)] = (candidates, result)  # holds it, so the id stays its own
+        if len(self.cover_cache) >= _COVER_CACHE:
+            self.cover_cache.clear()
+        self.cover_cache[id(candidates)] = (candidates, result)  # holds it, so the id stays its own
         return result
 
 
@@ -308,7 +308,7 @@ class Placement:
         ix = self.index
         groups = None
         if allowed is None:
-            cover = ix._cover.get(id(candidates))  # ``groups_of``, inline when known
+            cover = ix.cover_cache.get(id(candidates))  # ``groups_of``, inline when known
             groups = (cover[1] if cover is not None and cover[0] is candidates
                       else ix.groups_of(candidates))
         if groups is None:

@@ -40,7 +40,7 @@ class SharedCapacity:
     cannot oversubscribe it (``max_jobs * per_job_cap <= capacity``) every job runs at
     ``per_job_cap`` from start to end, so the pool is *never contended*: a job's event is
     scheduled when it starts, with no timer and no virtual time (and work whose end its owner
-    knows need not be run on it at all: ``Cluster._startup`` books it with the samples' totals,
+    knows need not be run on it at all: ``Cluster.startup`` books it with the samples' totals,
     ``GroupTotals.book``). A job cancelled or cleared then leaves the count at once, but its
     event still fires (whoever waited on it was interrupted, which is why it was cancelled).
 
@@ -220,23 +220,23 @@ class Link:
         self.key: tuple[float, int] | None = None  # (NIC per flow, host) while it has flows
         self.keyed_flows = 0  # its flow count when keyed
         self.version = 0  # which of its entries in the network's heap of heads is current
-        self._virtual = 0.0  # capped: service each of its flows has had
-        self._stamp = 0.0
-        self._generation = 0
+        self.virtual = 0.0  # capped: service each of its flows has had
+        self.stamp = 0.0
+        self.generation = 0
 
     def run(self, work: float, then: float = 0.0) -> simpy.Event:
         """An event that fires when ``work`` bytes have arrived, or ``then`` seconds later."""
-        return self.network._start(self, work, then)
+        return self.network.start(self, work, then)
 
     def clear(self) -> None:
         """Drop every download (a crash): their events never fire."""
-        self.network._clear(self)
+        self.network.clear(self)
 
-    def _advance(self) -> None:
+    def advance(self) -> None:
         now = self.network.env.now
-        if self.capped and self.flows and now > self._stamp:
-            self._virtual += self.nic / len(self.flows) * (now - self._stamp)
-        self._stamp = now
+        if self.capped and self.flows and now > self.stamp:
+            self.virtual += self.nic / len(self.flows) * (now - self.stamp)
+        self.stamp = now
 
 
 class Network:
@@ -286,19 +286,19 @@ class Network:
 
     # --- changes ----------------------------------------------------------------------------
 
-    def _start(self, link: Link, work: float, then: float) -> Done:
+    def start(self, link: Link, work: float, then: float) -> Done:
         done = Done(self.env, then)
         if work <= 0:
             done.fire()
             return done
         self._advance()
-        link._advance()
-        clock = link._virtual if link.capped else self._virtual
+        link.advance()
+        clock = link.virtual if link.capped else self._virtual
         heapq.heappush(link.flows, (clock + work, next(self._seq), done))
         self._changed([link])
         return done
 
-    def _clear(self, link: Link) -> None:
+    def clear(self, link: Link) -> None:
         self._advance()
         link.flows.clear()
         self._changed([link])
@@ -318,7 +318,7 @@ class Network:
                 self._key(link)
             else:
                 link.capped = False
-                link._generation += 1
+                link.generation += 1
                 link.version += 1
         moved = self._settle()
         for link in (*links, *moved):
@@ -361,18 +361,18 @@ class Network:
                 link = self._links[self._open[0][1]]
                 self._unkey(link)  # open -> capped: its targets onto a clock of its own
                 link.flows = [(t - self._virtual, k, e) for t, k, e in link.flows]
-                link._virtual = 0.0
-                link._stamp = self.env.now
+                link.virtual = 0.0
+                link.stamp = self.env.now
                 link.capped = True
                 link.version += 1
             elif self._capped and self._capped[-1][0] > level:
                 link = self._links[self._capped[-1][1]]
                 self._unkey(link)  # capped -> open: its targets onto the common clock
-                link._advance()
-                link.flows = [(t - link._virtual + self._virtual, k, e)
+                link.advance()
+                link.flows = [(t - link.virtual + self._virtual, k, e)
                               for t, k, e in link.flows]
                 link.capped = False
-                link._generation += 1
+                link.generation += 1
             else:
                 break
             self._key(link)
@@ -388,10 +388,10 @@ class Network:
             heapq.heappush(self._heads, (link.flows[0][0], next(self._seq), link.host,
                                          link.version))
             return
-        link._generation += 1
+        link.generation += 1
         rate = link.nic / len(link.flows)
-        delay = max(0.0, (link.flows[0][0] - link._virtual) / rate)
-        generation = link._generation
+        delay = max(0.0, (link.flows[0][0] - link.virtual) / rate)
+        generation = link.generation
         wake(self.env, delay, lambda _event: self._on_capped(link, generation))
 
     def _schedule_common(self) -> None:
@@ -437,12 +437,12 @@ class Network:
             self._schedule_common()
 
     def _on_capped(self, link: Link, generation: int) -> None:
-        if generation != link._generation:
+        if generation != link.generation:
             return
         self._advance()
-        link._advance()
+        link.advance()
         rate = link.nic / len(link.flows)
-        if self._finish(link, link._virtual + _tolerance(link._virtual, rate, self.env.now)):
+        if self._finish(link, link.virtual + _tolerance(link.virtual, rate, self.env.now)):
             self._changed([link])
         else:
             self._reschedule(link)

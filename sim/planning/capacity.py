@@ -212,7 +212,7 @@ def pack(host: HostGroup, mix: list[tuple[str, int, Demand]], images: dict[str, 
     free: list[dict[str, float]] = []
     placed: list[dict[str, int]] = []
     for _, name, size in items:
-        for i, room in enumerate(free):
+        for i, room in enumerate(free):  # noqa: B007 - the host found is used after the loop
             if all(size[r] <= room[r] + 1e-9 for r in RESOURCES):
                 break
         else:

@@ -3,8 +3,8 @@ isolation mode, searched by bracketing then bisection with replications per cand
 
 Owns: judging a candidate (it passes only when each SLO, ``sim.spec.slo``, holds at the
 pessimistic end of its 95 % confidence interval), the search, and N+K headroom (the answer
-still meets the SLOs with K hosts lost: the SLOs are judged on n - K hosts). Assumes the metrics improve, or
-stay, as hosts are added. Must not: print or write files.
+still meets the SLOs with K hosts lost: the SLOs are judged on n - K hosts). Assumes the
+metrics improve, or stay, as hosts are added. Must not: print or write files.
 """
 
 from __future__ import annotations

@@ -90,7 +90,7 @@ def _with_parameters(frame: pd.DataFrame, out: RunOutput) -> pd.DataFrame:
 
 def write(out_root: Path, loaded: Loaded, seed: int, outputs: list[RunOutput],
           charts: Callable[[Path, pd.DataFrame], None] | None = None,
-          finish: Callable[[Path], None] | None = None) -> tuple[Path, dict]:
+          finish: Callable[[Path], object] | None = None) -> tuple[Path, dict]:
     """Write every result file into ``out_root/<name>`` atomically.
 
     Returns the folder and the summary. ``charts`` is called with the staging folder and the

@@ -73,7 +73,7 @@ class Exponential(Spec):
 
 
 class Lognormal(Spec):
-    """Lognormal given by ``median`` and ``p95``, or by ``mean`` and coefficient of variation ``cv``."""
+    """Lognormal given by ``median`` and ``p95``, or by ``mean`` and coefficient of variation ``cv``."""  # noqa: E501 - the schema's description
 
     dist: Literal["lognormal"]
     median: Duration | None = None

@@ -96,12 +96,7 @@ def resolve_profiles(overrides: dict[str, Profile]) -> tuple[dict[str, ResolvedP
                 {k: (v.model_dump() if hasattr(v, "model_dump") else v)
                  for k, v in merged.items()})
         except ValidationError as exc:  # e.g. a required field overridden with null
-            for err in exc.errors():
-                field = str(err["loc"][0]) if err["loc"] else ""
-                message = err["msg"].removeprefix("Value error, ")
-                if field in fields and fields[field] is None:
-                    message = "cannot be null: leave the key out to keep the profile's value"
-                problems.append(ProfileError(path + ((field,) if field else ()), message))
+            problems.extend(_invalid(exc, fields, path))
             return None
         resolved[name] = profile
         return profile
@@ -112,6 +107,20 @@ def resolve_profiles(overrides: dict[str, Profile]) -> tuple[dict[str, ResolvedP
     for name in overrides:
         resolve(name, (name,))
     return resolved, problems
+
+
+def _invalid(exc: ValidationError, fields: dict[str, Any], path: tuple[Any, ...]
+             ) -> list[ProfileError]:
+    """A problem for each error of a merged profile that does not validate (a field given
+    as null says how to keep the inherited value)."""
+    problems = []
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err["loc"] else ""
+        message = err["msg"].removeprefix("Value error, ")
+        if field in fields and fields[field] is None:
+            message = "cannot be null: leave the key out to keep the profile's value"
+        problems.append(ProfileError(path + ((field,) if field else ()), message))
+    return problems
 
 
 def _known(overrides: dict[str, Profile]) -> str:

@@ -1,0 +1,125 @@
+"""What the commands share: exit statuses, argument types, loading a scenario and checking
+that it fits this machine before anything runs.
+
+Owns: how bad input is reported (FILE:LINE:COL: path: message, then a count) and the exit
+status it gives. Must not import SimPy, the model or matplotlib: every command loads this.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from sim.edge.loader import Loaded, ScenarioError, load_file
+from sim.spec.config import MAX_SEED
+from sim.spec.units import format_duration
+
+EXIT_BAD_INPUT = 2
+EXIT_BUG = 70  # EX_SOFTWARE: an unexpected exception, reported as a bug
+
+
+def seed(text: str) -> int:
+    """An argparse type: a seed, 0 to 2**63 - 1."""
+    value = integer(text)
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"a seed is an integer from 0 to {MAX_SEED} "
+                                         f"(got {text!r})")
+    return value
+
+
+def positive(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    value = integer(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (got {text!r})")
+    return value
+
+
+def count(text: str) -> int:
+    """An argparse type: an integer of at least 0."""
+    value = integer(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more (got {text!r})")
+    return value
+
+
+def integer(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer (got {text!r})") from None
+    if abs(value) > 10**18:
+        raise argparse.ArgumentTypeError(f"too large (got {text!r})")
+    return value
+
+
+def finite_positive(text: str) -> float:
+    """An argparse type: a finite number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number (got {text!r})") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0 (got {text!r})")
+    return value
+
+
+def fits(loaded: Loaded, force: bool, replications: int | None) -> bool:
+    """Whether the scenario's estimated memory and time are within this machine's limits
+    (always, with ``force``); if not, say so with the figures at the key that drives it."""
+    from sim.edge import budget
+
+    if force:
+        return True
+    s = loaded.scenario
+    variants = 1
+    for values in (s.compare.model_dump().values() if s.compare else ()):
+        variants *= len(values or [None])
+    found = budget.estimate([p.scenario for p in loaded.points] or [s], variants,
+                            replications or s.replications, loaded.trace_rows)
+    why = budget.refusal(found, budget.machine_limits())
+    if why is None:
+        return True
+    key = budget.driver(found, budget.machine_limits())
+    line, col = loaded.place(key)
+    print(f"{loaded.source}:{line}:{col}: {key}: {why}", file=sys.stderr)
+    print(f"{loaded.source}: 1 problem; nothing was run", file=sys.stderr)
+    return False
+
+
+def load(file: str) -> Loaded | None:
+    try:
+        return load_file(file)
+    except ScenarioError as exc:
+        print(exc, file=sys.stderr)
+        n = len(exc.problems)
+        print(f"{file}: {n} problem{'s' if n != 1 else ''}; nothing was run", file=sys.stderr)
+    except OSError as exc:
+        print(f"{file}: cannot read: {exc.strerror or exc}", file=sys.stderr)
+    return None
+
+
+def describe(loaded: Loaded) -> str:
+    s = loaded.scenario
+    hosts = sum(g.count for g in s.hosts)
+    return (f"{hosts} hosts, {len(s.images)} images, {len(s.workloads)} workloads, "
+            f"{format_duration(s.duration)} simulated")
+
+
+def prepare(args: argparse.Namespace,
+            replications: Callable[[Loaded], int | None] = lambda loaded: None
+            ) -> Loaded | None:
+    """For a command that runs a scenario (``args.file``) and writes under ``args.out``: the
+    loaded scenario, once it fits this machine (``replications`` of it) and the results root
+    is writable, stale partial results removed; None after saying what is wrong."""
+    loaded = load(args.file)
+    if loaded is None or not fits(loaded, args.force, replications(loaded)):
+        return None
+    from sim.present import output
+
+    output.check_writable(Path(args.out))
+    output.remove_stale(Path(args.out))
+    return loaded

@@ -1,0 +1,225 @@
+"""The ``run`` command: run a scenario's experiments and write ``results/<name>/``.
+
+Owns: the progress shown while running, the summary table printed after, and an interrupted
+run's message. Must not import the model (the runner does, in its own processes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from sim.cli.common import EXIT_BAD_INPUT, prepare
+from sim.edge.loader import Loaded
+from sim.present.formats import show
+from sim.spec.units import format_duration
+
+
+def command(args: argparse.Namespace) -> int:
+    """Run ``args.file``; an interrupt keeps the completed runs for the next attempt."""
+    loaded = prepare(args, lambda loaded: args.replications)
+    if loaded is None:
+        return EXIT_BAD_INPUT
+    try:
+        return _run(loaded, args)
+    except KeyboardInterrupt:
+        print(f"interrupted: completed runs are kept in {Path(args.out) / '.runs'}; "
+              "the same command resumes", file=sys.stderr)
+        return 130
+
+
+def _run(loaded: Loaded, args: argparse.Namespace) -> int:
+    # imported here so that validate and schema start fast
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from sim.experiment.expand import expand
+    from sim.present import output, plots
+    from sim.present.report import write_report
+    from sim.run.runner import default_jobs, plan, run_all
+    from sim.run.store import Store
+    from sim.spec import paths
+
+    out = Path(args.out)
+    console = Console(stderr=True, quiet=args.quiet, soft_wrap=True)
+    scenario = loaded.scenario
+    specs = expand(loaded, args.seed, args.replications)
+    store = Store(out / ".runs")
+    the_plan = plan(specs, store, args.rerun)
+    jobs = args.jobs or default_jobs()
+    workers = min(jobs, len(the_plan.todo))
+    where = (f"cluster {args.cluster}" if args.cluster
+             else f"{workers} local process{'es' if workers > 1 else ''}")
+    console.print(f"{scenario.name}: {len(set(the_plan.keys))} runs, {the_plan.stored} already "
+                  f"in {store.root}, {len(the_plan.todo)} to run"
+                  + (f" on {where}" if the_plan.todo else ""))
+    started = time.perf_counter()
+    live = not args.quiet and console.is_terminal
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                        console=console, disable=not live)
+    with progress:
+        task = progress.add_task("simulating", total=len(the_plan.todo))
+
+        def done(result: Any) -> None:
+            progress.advance(task)
+            if not live:
+                point = " ".join(f"{k}={v}" for k, v in result.parameters.items())
+                console.print(f"  {result.variant}{' ' + point if point else ''} "
+                              f"rep {result.replication}: {len(result.instances):,} instances "
+                              f"in {result.wall_s:.2f} s")
+
+        run_all(the_plan, store, jobs, args.cluster, done)
+    outputs = [store.load(key) for key in the_plan.keys]
+    seed = specs[0].seed
+    swept = list(scenario.sweep or {})
+    numeric = {path: {str(point.parameters[i][1]): _number(paths.get(
+        point.scenario.model_dump(mode="json"), path)) for point in loaded.points}
+        for i, path in enumerate(swept)}
+
+    def draw(folder: Path, agg: Any) -> None:
+        if swept:
+            plots.sweep_charts(folder, scenario.name, agg, swept, numeric)
+        else:
+            plots.draw_all(folder, scenario.name, [o for o in outputs if o.replication == 0],
+                           scenario.warmup)
+
+    folder, data = output.write(out, loaded, seed, outputs, None if args.no_charts else draw,
+                                lambda staging: write_report(staging, loaded))
+    if not args.quiet:
+        screen = Console()
+        if not screen.is_terminal:  # a file or a pipe: wide enough for every variant's name
+            names = list(data.get("variants") or {})
+            screen = Console(width=max(160, 40 + sum(max(len(n), 12) + 3 for n in names)))
+        screen.print(sweep_table(data) if swept else summary_table(data))
+    console.print(f"wrote {folder}/ in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+SWEEP_HEADS = [("startup_s.p50", "start-up p50"), ("startup_s.p99", "start-up p99"),
+               ("wait_s.mean", "wait mean"), ("density_max", "density max"),
+               ("memory_utilization_mean", "memory"), ("blocking", "blocking")]
+
+
+def sweep_table(data: dict[str, Any]) -> Table:
+    """A row per sweep point and variant with the headline metrics (± 95 % CI half-width)."""
+    reps = data["replications"]
+    table = Table(title=f"{data['name']} (seed {data['seed']}, {reps} "
+                        f"replication{'s' if reps > 1 else ''} per point)")
+    params = list(data["points"][0]["parameters"]) if data["points"] else []
+    for p in params:
+        table.add_column(p)
+    table.add_column("variant")
+    for _, label in SWEEP_HEADS:
+        table.add_column(label, justify="right")
+    for point in data["points"]:
+        for name, m in point["variants"].items():
+            table.add_row(*[str(v) for v in point["parameters"].values()], name,
+                          *[show(m, metric) for metric, _ in SWEEP_HEADS])
+    return table
+
+
+SUMMARY_ROWS = [  # label, metric
+    ("requests", "requests"), ("started", "started"), ("rejected", "rejected"),
+    ("blocking", "blocking"), ("start-up p50", "startup_s.p50"),
+    ("start-up p95", "startup_s.p95"), ("start-up p99", "startup_s.p99"),
+    ("start-up max", "startup_s.max"), ("first request to last running", "all_running_s"),
+    ("wait for placement + slot, mean", "wait_s.mean"),
+    *[(f"  {p} mean", f"phases_s.{p}.mean")
+      for p in ("pull", "extract", "copy", "create", "boot", "app_start")],
+    ("running, time-average", "running_mean"), ("running, peak", "running_peak"),
+    ("density: most on one host", "density_max"), ("hosts used, peak", "hosts_used_max"),
+    ("memory committed, mean", "memory_utilization_mean"), ("bytes pulled", "pulled_bytes"),
+]
+
+
+def summary_table(data: dict[str, Any]) -> Table:
+    """The terminal table: one column per variant; ± the 95 % confidence half-width when
+    there are several replications."""
+    variants = data["variants"]
+    reps = data.get("replications", 1)
+    table = Table(title=f"{data['name']} (seed {data['seed']}"
+                        + (f", mean of {reps} replications ± 95 % CI" if reps > 1 else "")
+                        + f"; statistics after {format_duration(data['warmup_s'])} warm-up)")
+    table.add_column("metric")
+    for name in variants:
+        table.add_column(name, justify="right")
+    for label, metric in SUMMARY_ROWS:
+        table.add_row(label, *[show(m, metric) for m in variants.values()])
+    for label, metric, when in ISOLATION_ROWS:
+        if any(when(m) for m in variants.values()):
+            table.add_row(label, *[show(m, metric) for m in variants.values()])
+    names = dict.fromkeys(p for m in variants.values() for p in (m.get("pipelines") or {}))
+    for name in names:
+        for label, key in PIPELINE_ROWS:
+            metric = f"pipelines.{name}.{key}"
+            cells = [show(m, metric) for m in variants.values()]
+            if key == "registry_egress_peak_bps":
+                cells = [_gbits(m, metric) for m in variants.values()]
+            table.add_row(f"{name}: {label}", *cells)
+    return table
+
+
+def _gbits(metrics: dict[str, Any], metric: str) -> str:
+    from sim.analysis.aggregate import metric_value
+
+    value = metric_value(metrics, metric)
+    return "-" if value is None else f"{value / 1e9:.3g} Gbit/s"
+
+
+PIPELINE_ROWS = [  # label, key under pipelines.<name>
+    ("runs (completed)", "completed"), ("build", "build_s"), ("test", "test_s"),
+    ("push", "push_s"), ("pre-pull", "pre_pull_s"), ("rollout", "rollout_s"),
+    ("commit to production", "commit_to_production_s"),
+    ("bytes pulled by the rollout", "bytes_pulled"),
+    ("registry egress peak", "registry_egress_peak_bps"),
+    ("running capacity dip", "capacity_dip"),
+    ("start-up p99 during rollout", "rollout_startup_p99_s"),
+]
+
+
+def _faulted(m: dict[str, Any]) -> bool:
+    return sum((m.get("faults") or {}).values()) > 0
+
+
+ISOLATION_ROWS = [  # label, metric, shown when any variant ...
+    ("faults: host hardware", "faults.host_hardware", _faulted),
+    ("faults: host kernel", "faults.host_kernel", _faulted),
+    ("faults: instance-triggered kernel", "faults.instance_kernel", _faulted),
+    ("blast radius mean (instances)", "blast_radius.mean", _faulted),
+    ("blast radius p99", "blast_radius.p99", _faulted),
+    ("blast radius max", "blast_radius.max", _faulted),
+    ("tenants per fault, mean", "tenants_per_fault_mean", _faulted),
+    ("restarts", "restarts", _faulted),
+    ("restart start-up p99", "restart_startup_s.p99", _faulted),
+    ("availability", "availability", _faulted),
+    ("lost instance-hours", "lost_instance_hours", _faulted),
+    ("tenant pairs sharing a kernel", "cross_tenant_kernel_pairs_mean",
+     lambda m: (m.get("cross_tenant_kernel_pairs_mean") or 0) > 0
+     or m.get("kernel_sharing") is not None),
+    ("batch slowdown p50", "slowdown.p50",
+     lambda m: (m.get("slowdown") or {}).get("p50") is not None),
+    ("batch slowdown p99", "slowdown.p99",
+     lambda m: (m.get("slowdown") or {}).get("p99") is not None),
+    ("density: most on one physical host", "density_physical_max",
+     lambda m: m.get("density_physical_max") != m.get("density_max")),
+]
