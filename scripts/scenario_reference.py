@@ -24,8 +24,8 @@ from typing import Any
 from pydantic import BaseModel, WithJsonSchema
 from pydantic_core import PydanticUndefined
 
+from sim.cli.schema import schema
 from sim.spec import units
-from sim.cli import schema
 from sim.spec.config import Scenario
 
 ROOT = Path(__file__).resolve().parent.parent
