@@ -482,3 +482,12 @@ def test_a_time_ordered_csv_is_read_only_up_to_the_window(tmp_path):
         f"{rows - i},10\n" for i in range(rows)))  # out of order: read whole
     backwards = traces.read(spec.model_copy(update={"path": str(tmp_path / "u.csv")}))
     assert len(backwards) == rows
+
+
+def test_a_refused_plan_leaves_no_output_folder_behind(capsys, tmp_path):
+    path = _write(tmp_path, Path("scenarios/plan-web-farm.yaml").read_text())
+    out = tmp_path / "deep" / "out"
+    assert main(["plan", str(path), "--group", "nonexistent", "--slo", "startup_p99<=10min",
+                 "--out", str(out), "--quiet", "--no-charts"]) == EXIT_BAD_INPUT
+    assert "unknown host group 'nonexistent'" in capsys.readouterr().err
+    assert not (tmp_path / "deep").exists()

@@ -122,11 +122,17 @@ def write(out_root: Path, loaded: Loaded, seed: int, outputs: list[RunOutput],
 
 
 def check_writable(out_root: Path) -> None:
-    """Raise OutputError unless files can be created in ``out_root`` (made if missing), so a
-    run fails before its first simulation rather than after its last."""
+    """Raise OutputError unless results could be written in ``out_root``, so a run fails before
+    its first simulation rather than after its last. Nothing is left behind: a folder that
+    does not exist yet is probed at its nearest existing parent (every part of the path in
+    between must be free to become a folder), and is made only when results are written."""
+    existing = out_root
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
     try:
-        out_root.mkdir(parents=True, exist_ok=True)
-        probe = Path(tempfile.mkdtemp(prefix=f".write-check.{os.getpid()}.", dir=out_root))
+        if not existing.is_dir():
+            raise NotADirectoryError(f"{existing} is not a folder")
+        probe = Path(tempfile.mkdtemp(prefix=f".write-check.{os.getpid()}.", dir=existing))
         probe.rmdir()
     except OSError as exc:
         reason = exc.strerror or str(exc)
