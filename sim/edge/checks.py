@@ -11,13 +11,12 @@ from __future__ import annotations
 import contextlib
 import difflib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from sim.edge.budget import arrivals
-from sim.edge.traces import TraceTable, select
 from sim.spec.config import (
     Compare,
     HostGroup,
@@ -33,6 +32,9 @@ from sim.spec.config import (
 from sim.spec.demand import carriers, demand, eligible_groups, why_not
 from sim.spec.profiles import resolve_profiles
 from sim.spec.units import UnitError, format_size, parse_duration
+
+if TYPE_CHECKING:  # the trace readers (and pandas) load only for a trace workload
+    from sim.edge.traces import TraceTable
 
 Path = tuple[Any, ...]
 
@@ -62,6 +64,8 @@ def _trace_fit(wl: Workload, table: TraceTable, modes: list[str],
     """For a trace workload: per mode, how many of the instances it replays no allowed host
     could ever take (each distinct vCPU and memory size checked once), with the largest."""
     assert isinstance(wl.arrival, TraceArrivals)
+    from sim.edge.traces import select  # here: only a scenario that replays a trace
+
     chosen = select(table, wl.arrival, wl)
     if not len(chosen.index):
         return [f"the trace {table.files[0]} has no instance in the chosen window and classes"]

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 from ruamel.yaml import YAML
@@ -29,11 +29,12 @@ from ruamel.yaml.events import (
     SequenceStartEvent,
 )
 
-from sim.edge import traces
 from sim.edge.checks import check_scenario
-from sim.edge.traces import TraceError, TraceTable
 from sim.spec import paths
 from sim.spec.config import ResolvedProfile, Scenario, TraceArrivals
+
+if TYPE_CHECKING:  # the trace readers (and pandas) load only when a scenario replays a trace
+    from sim.edge.traces import TraceTable
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ def load_text(text: str, file: str = "<scenario>", overrides: dict[str, Any] | N
 Found = list[tuple[tuple[Any, ...], str, str]]  # (data path, message, kind)
 
 
-TraceCache = dict[str, tuple[dict[str, Any], TraceTable]]  # arrival as written -> read
+TraceCache = dict[str, tuple[dict[str, Any], "TraceTable"]]  # arrival as written -> read
 
 
 def _read_traces(data: dict[str, Any], tree: Any, file: str, seen: TraceCache | None = None
@@ -209,8 +210,10 @@ def _read_traces(data: dict[str, Any], tree: Any, file: str, seen: TraceCache | 
             continue
         spec = spec.model_copy(update=resolved)
         try:
+            from sim.edge import traces  # here: most scenarios replay no trace
+
             table = traces.read(spec)
-        except TraceError as exc:
+        except traces.TraceError as exc:
             if exc.line == 0 and exc.field in ("path", "durations", "flavors", "intervals",
                                                  "digest"):
                 line, col = _position(tree, ("workloads", i, "arrival", exc.field))
