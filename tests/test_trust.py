@@ -19,6 +19,7 @@ from sim.cli import EXIT_BAD_INPUT, EXIT_BUG, main
 from sim.edge import budget
 from sim.edge.loader import ScenarioError, load_text
 from sim.present import output
+from sim.run.store import Store
 
 MAIN = Path("scenarios/windows-isolation.yaml").read_text()
 SMALL = (MAIN.replace("duration: 4h", "duration: 20min").replace("warmup: 30min", "warmup: 1min")
@@ -205,18 +206,23 @@ def test_the_estimate_counts_arrivals_as_the_arithmetic_says():
 
 # --- traces ------------------------------------------------------------------------------------
 
-CSV_TRACE = """name: t
+def _trace_scenario(name: str, cores: int, memory: str, arrival: str) -> str:
+    """A two-host scenario whose one workload replays ``arrival``."""
+    return f"""name: {name}
 duration: 1h
-hosts: [{group: g, count: 2, cpu_cores: 16, memory: 64GiB, disk: 1TiB, disk_rate: 500MB/s,
-         nic: 10Gbit/s, preloaded_images: [base]}]
-registry: {bandwidth: 10Gbit/s}
-images: [{name: base, layers: [1GiB]}]
+hosts: [{{group: g, count: 2, cpu_cores: {cores}, memory: {memory}, disk: 1TiB,
+         disk_rate: 500MB/s, nic: 10Gbit/s, preloaded_images: [base]}}]
+registry: {{bandwidth: 10Gbit/s}}
+images: [{{name: base, layers: [1GiB]}}]
 workloads:
   - name: w
     image: base
     memory: 1GiB
-    arrival: {kind: trace, format: csv, path: PATH TIME}
+    arrival: {arrival}
 """
+
+
+CSV_TRACE = _trace_scenario("t", 16, "64GiB", "{kind: trace, format: csv, path: PATH TIME}")
 
 
 def _csv_case(tmp_path: Path, body: bytes | str, name: str = "t.csv", time_unit: str = ""
@@ -294,19 +300,8 @@ def test_broken_azure_partner_files_are_errors(capsys, tmp_path, part, content, 
     assert str(tmp_path / part) in err or part in err
 
 
-GOOGLE = """name: g
-duration: 1h
-hosts: [{group: g, count: 2, cpu_cores: 32, memory: 128GiB, disk: 1TiB, disk_rate: 500MB/s,
-         nic: 10Gbit/s, preloaded_images: [base]}]
-registry: {bandwidth: 10Gbit/s}
-images: [{name: base, layers: [1GiB]}]
-workloads:
-  - name: w
-    image: base
-    memory: 1GiB
-    arrival: {kind: trace, format: google-2011, path: events.csv,
-              machine: {cpu: 32, memory: 128GiB}}
-"""
+GOOGLE = _trace_scenario("g", 32, "128GiB", "{kind: trace, format: google-2011, "
+                         "path: events.csv, machine: {cpu: 32, memory: 128GiB}}")
 
 
 def test_a_google_task_without_a_request_on_submit_takes_its_first_stated_one(tmp_path):
@@ -382,7 +377,7 @@ def test_stale_staging_folders_of_dead_processes_are_removed(tmp_path):
              tmp_path / ".runs" / f".partial-{os.getpid()}-zz", tmp_path / "kept"]
     for folder in stale + alive:
         folder.mkdir(parents=True)
-    removed = output.remove_stale(tmp_path)
+    removed = output.remove_stale(tmp_path) + Store(tmp_path / ".runs").remove_stale()
     assert sorted(removed) == sorted(stale)
     assert all(f.exists() for f in alive) and not any(f.exists() for f in stale)
 
@@ -394,7 +389,6 @@ def test_an_unexpected_exception_is_a_short_bug_report(capsys, tmp_path, monkeyp
         raise ZeroDivisionError("deep inside")
 
     monkeypatch.setattr(sim.edge.loader, "load_text", boom)
-    monkeypatch.setattr("sim.cli.load_file", lambda *a, **k: boom())
     assert main(["validate", str(_tiny(tmp_path))]) == EXIT_BUG
     err = capsys.readouterr().err
     assert "internal error: ZeroDivisionError: deep inside" in err

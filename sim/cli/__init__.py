@@ -10,6 +10,5 @@ from __future__ import annotations
 
 from sim.cli.common import EXIT_BAD_INPUT, EXIT_BUG
 from sim.cli.dispatch import main
-from sim.edge.loader import load_file  # the loader the commands use, where tests patch it
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_BUG", "load_file", "main"]
+__all__ = ["EXIT_BAD_INPUT", "EXIT_BUG", "main"]

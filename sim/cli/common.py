@@ -119,7 +119,9 @@ def prepare(args: argparse.Namespace,
     if loaded is None or not fits(loaded, args.force, replications(loaded)):
         return None
     from sim.present import output
+    from sim.run.store import Store
 
     output.check_writable(Path(args.out))
     output.remove_stale(Path(args.out))
+    Store(Path(args.out) / ".runs").remove_stale()
     return loaded

@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from sim.analysis.aggregate import aggregate, mean_metrics
 from sim.edge.loader import Loaded
 from sim.errors import OutputError
 from sim.run.results import RunOutput, runs_frame
+from sim.run.store import remove_left_over
 
 KEPT = ("density.json", "packing.json", "density_per_host.png", "plan.json", "plan_",
         "report.html", "images.json")
@@ -142,48 +142,13 @@ def check_writable(out_root: Path) -> None:
 
 _STAGED = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.(partial|old)$")
 _STAGED_BEFORE_PIDS = re.compile(r"^\..+\.[^.]+\.(partial|old)$")
-STALE_AFTER_S = 3600.0  # a staging folder with no owner named, older than this, is left over
 
 
 def remove_stale(out_root: Path) -> list[Path]:
-    """Remove staging folders left by a process that was killed (its pid is gone), here and
-    in the run store; returns what was removed. A folder of a live process is kept."""
-    removed = []
-    for folder in (out_root, out_root / ".runs"):
-        if not folder.is_dir():
-            continue
-        for entry in folder.iterdir():
-            if entry.is_dir() and _stale(entry):
-                shutil.rmtree(entry, ignore_errors=True)
-                removed.append(entry)
-    return removed
-
-
-def _stale(entry: Path) -> bool:
-    match = _STAGED.match(entry.name) or _STORE_PARTIAL.match(entry.name)
-    if match:
-        return not _alive(int(match.group("pid")))
-    if _STAGED_BEFORE_PIDS.match(entry.name) or entry.name.startswith(".partial-"):
-        try:
-            return time.time() - entry.stat().st_mtime > STALE_AFTER_S
-        except OSError:
-            return False
-    return False
-
-
-_STORE_PARTIAL = re.compile(r"^\.partial-(?P<pid>\d+)-")
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
+    """Remove the staging folders of results folders that a killed process left in
+    ``out_root``; returns what was removed. (The run store cleans its own:
+    ``Store.remove_stale``.)"""
+    return remove_left_over(out_root, _STAGED, _STAGED_BEFORE_PIDS)
 
 
 @contextlib.contextmanager
