@@ -1,4 +1,4 @@
-"""Start-ups booked ahead (``Cluster.startup``) are the phase-by-phase start-ups, bit for bit.
+"""Start-ups booked ahead (``Startup.book``) are the phase-by-phase start-ups, bit for bit.
 
 When nothing can change a start-up's pace once it begins (no fault, no rollout, no noise class)
 and the host's CPU pool is never contended, create, boot and app start are worked out when
@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from sim.experiment.expand import expand
-from sim.model import cluster as cluster_module
+from sim.model import startup as startup_module
 from sim.run.runner import execute
 from tests.helpers import FREE, load, scenario
 
@@ -61,22 +61,16 @@ def _nested_constant() -> dict:
 def test_start_ups_booked_ahead_record_what_the_phases_one_by_one_record(make, monkeypatch):
     specs = expand(load(make()), None, replications=1)
     booked = []
-    startup = cluster_module.Cluster.startup
+    book = startup_module.Startup.book
 
     def counting(self, *args):
         booked.append(1)
-        return startup(self, *args)
+        return book(self, *args)
 
-    monkeypatch.setattr(cluster_module.Cluster, "startup", counting)
+    monkeypatch.setattr(startup_module.Startup, "book", counting)
     ahead = [execute(spec) for spec in specs]
     assert booked, "no start-up was booked ahead: the test would compare a path with itself"
-    start = cluster_module.Cluster.start
-
-    def phase_by_phase(self):
-        self.foreseeable = False
-        start(self)
-
-    monkeypatch.setattr(cluster_module.Cluster, "start", phase_by_phase)
+    monkeypatch.setattr(startup_module.Startup, "can_book", lambda self, host: False)
     booked.clear()
     one_by_one = [execute(spec) for spec in specs]
     assert not booked

@@ -290,7 +290,8 @@ def test_faults_restarts_and_rollouts_leave_no_capacity_behind(seed, delay, late
 
     from sim.analysis.metrics import record_levels
     from sim.experiment.expand import expand
-    from sim.model.cluster import build
+    from sim.model.build import build
+    from sim.model.counts import Counts
     from sim.recorder import ROW, Level, Recorder
 
     class Keeping(Recorder):
@@ -338,22 +339,22 @@ def test_faults_restarts_and_rollouts_leave_no_capacity_behind(seed, delay, late
     spec = expand(load(data), replications=1)[0]
     env = simpy.Environment()
     recorder = Keeping()
-    cluster = build(env, spec.scenario, spec.profiles, spec.seed, 0, recorder)
+    model = build(env, spec.scenario, spec.profiles, spec.seed, 0, recorder)
     # the levels worked out after the run must be those the counts take during it
     live: dict = {name: Level() for name in ("running", "starting", "hosts_used")}
     live_hosts: dict = {}
-    host_changed = cluster._host_changed
+    host_changed = model.admission.changed
 
-    class Observed(dict):
-        """The cluster's counts, each change to running or starting seen as it happens
+    class Observed(Counts):
+        """The model's counts, each change to running or starting seen as it happens
         (however the model changes them)."""
 
-        def __setitem__(self, name, value):
-            super().__setitem__(name, value)
+        def __setattr__(self, name, value):
+            super().__setattr__(name, value)
             if name in ("running", "starting"):
                 live[name].set(env.now, value)
 
-    cluster.counts = Observed(cluster.counts)
+    model.counts.__class__ = Observed
 
     def changing(host, delta, wl):
         host_changed(host, delta, wl)
@@ -363,7 +364,7 @@ def test_faults_restarts_and_rollouts_leave_no_capacity_behind(seed, delay, late
             used = live["hosts_used"]
             used.set(env.now, used.values[-1] + (1 if before == 0 else -1))
 
-    cluster._host_changed = changing
+    model.admission.changed = changing
     env.run(until=spec.scenario.duration)
     derived, host_levels = record_levels(recorder.table())
     for name in ("running", "starting"):
@@ -373,7 +374,7 @@ def test_faults_restarts_and_rollouts_leave_no_capacity_behind(seed, delay, late
     assert _steps(derived["hosts_used"]) == _steps(live["hosts_used"])
     assert {h: (lv.times, lv.values) for h, lv in host_levels.items()} == {
         h: (lv.times, lv.values) for h, lv in live_hosts.items()}
-    on_host = {h.index: 0 for h in cluster.hosts}
+    on_host = {h.index: 0 for h in model.hosts}
     running = 0
     table = recorder.table()
     for r in (dict(zip(table, row)) for row in zip(*table.values())):
@@ -382,14 +383,14 @@ def test_faults_restarts_and_rollouts_leave_no_capacity_behind(seed, delay, late
         if not (math.isnan(r["running"]) or not math.isnan(r["stopping"])
                 or not math.isnan(r["disrupted"])):
             running += 1
-    assert {h.index: h.instances for h in cluster.hosts} == on_host
-    assert cluster.counts["running"] == running
-    assert cluster.counts["allocated"] == sum(on_host.values())
+    assert {h.index: h.instances for h in model.hosts} == on_host
+    assert model.counts.running == running
+    assert model.counts.allocated == sum(on_host.values())
     assert recorder.closed
     for record, fields in recorder.closed:
         now = [getattr(record, f) for f in ROW.names or ()]
         assert all(a == b or (isinstance(a, float) and math.isnan(a) and math.isnan(b))
                    for a, b in zip(now, fields)), record
-    for h in cluster.hosts:
+    for h in model.hosts:
         assert h.memory_free <= h.memory_capacity + 1e-6
         assert h.batch is None or h.batch.jobs <= h.instances

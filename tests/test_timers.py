@@ -143,7 +143,7 @@ def test_a_finished_run_leaves_no_request_for_the_cyclic_collector():
     timer: nothing interrupts them, so no request holds the timer that holds it, and dropping
     the pending events frees every one of them at once: none is left when the run's own
     collection at its end begins (counted then, since that collection would free them anyway).
-    (A request waiting in the cluster's queue or for a start slot is held by the cluster, in a
+    (A request waiting in the queue or for a start slot is held by the model, in a
     cycle the collector frees.)"""
     from sim.experiment.expand import expand
     from sim.model.lifecycle import Request

@@ -146,8 +146,7 @@ def estimate(scenarios: list[Scenario], variants: int, replications: int,
 
 
 def _sample_rows(scenario: Scenario) -> float:
-    interval = scenario.timeseries_interval or scenario.duration / 240
-    return (scenario.duration / interval + 1) * len(scenario.hosts)
+    return (scenario.duration / scenario.sample_interval + 1) * len(scenario.hosts)
 
 
 def _run_bytes(scenario: Scenario, trace_rows: dict[str, int] | None) -> float:

@@ -2,11 +2,11 @@
 
 Owns: the order of a request's steps (placed or queued or rejected -> start slot -> pulls ->
 extraction -> disk copy -> create -> boot -> app start -> running -> stopping -> removed) and
-of its attempts (a fault ends one; a restart policy may begin another), and what an interrupt
-(a fault on its host, or a rollout retiring it) does at each step. Must not: keep the
-cluster's state: placement, levels, hosts, faults and start-up work are the cluster's
-(``sim.model.cluster``), which a request calls through
-``ClusterForRequests``.
+of its attempts (a fault ends one; a restart policy may begin another), what an interrupt
+(a fault on its host, or a rollout retiring it) does at each step, and what an attempt gives
+back when it ends early. Must not: keep the model's state: it asks the roles
+(``ModelForRequests``: admission, the registry, start-up, interference, faults, the counts
+and the roster) to act, each through its public methods.
 
 Why callbacks and not a SimPy process per request: at a million instances the process
 machinery (an ``Initialize`` event, a generator resumed per event, a completion event per
@@ -26,71 +26,54 @@ would give it back.
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import simpy
 
 from sim.model.kernel import Step, Wake, alarm, urgent, wake
+from sim.model.roster import Live
 from sim.model.sharing import BatchShare
 from sim.recorder import InstanceRecord
 
 if TYPE_CHECKING:
+    from sim.model.admission import Admission
+    from sim.model.counts import Counts
+    from sim.model.faults import Faults
     from sim.model.host import Host, LayerFetch, SlotRequest, Slots
-    from sim.model.sharing import SharedCapacity
+    from sim.model.interference import Interference
+    from sim.model.registry import Registry
+    from sim.model.roster import Roster
+    from sim.model.startup import Startup
     from sim.model.workload import WorkloadRuntime
     from sim.recorder import Recorder
     from sim.spec.config import Scenario
-    from sim.spec.demand import Layer
 
 RETIRE = "retire"  # the cause of an interrupt that stops an instance for a rollout
 
 
-class ClusterForRequests(Protocol):
-    """What a request asks of the cluster (``sim.model.cluster.Cluster`` is one): the handle a
-    ``Request`` is given, so this module need not import the cluster (which makes requests)."""
+class ModelForRequests(Protocol):
+    """What a request is given (``sim.model.build.Model`` is one): the roles it asks to act,
+    so this module need not import the wiring (which makes requests)."""
 
     env: simpy.Environment
     scenario: Scenario
     recorder: Recorder
     hosts: list[Host]
-    queue: deque[tuple[WorkloadRuntime, simpy.Event]]
-    live: dict[str, dict[int, Live]]
-    counts: dict[str, float]
-    group_counts: list[dict[str, int]]
-    host_running: list[int]
+    counts: Counts
+    admission: Admission
+    registry: Registry
+    startup: Startup
+    interference: Interference
+    faults: Faults
+    roster: Roster
     interruptible: bool
-    foreseeable: bool
-
-    def fetch(self, host: Host, layer: Layer, rec: InstanceRecord | None = None
-              ) -> LayerFetch: ...
-    def try_place(self, wl: WorkloadRuntime) -> Host | None: ...
-    def bump(self, name: str, delta: float, group: int | None = None) -> None: ...
-    def record(self, wl: WorkloadRuntime, request: int, attempt: int,
-                origin: str = "arrival") -> InstanceRecord: ...
-    def job(self, rec: InstanceRecord, pool: SharedCapacity, work: float,
-             then: float = 0.0) -> simpy.Event: ...
-    def phase(self, host: Host, wl: WorkloadRuntime, duration: float,
-               rec: InstanceRecord) -> simpy.Event | Wake | None: ...
-    def startup(self, host: Host, wl: WorkloadRuntime, rec: InstanceRecord,
-                 create_s: float, boot_s: float, app_s: float) -> float | None: ...
-    def started(self, host: Host) -> None: ...
-    def noise(self, host: Host, wl: WorkloadRuntime, delta: int) -> None: ...
-    def slowdown(self, host: Host, wl: WorkloadRuntime) -> float: ...
-    def cpu_factor(self, host: Host, wl: WorkloadRuntime) -> float: ...
-    def version_level(self, wl: WorkloadRuntime, delta: int) -> None: ...
-    def leave_running(self, host: Host, wl: WorkloadRuntime, rec: InstanceRecord) -> None: ...
-    def release(self, host: Host, wl: WorkloadRuntime, rec: InstanceRecord) -> None: ...
-    def abort(self, wl: WorkloadRuntime, rec: InstanceRecord) -> str: ...
-    def own_fault(self, wl: WorkloadRuntime, rec: InstanceRecord, host: Host) -> str: ...
-    def wanted(self, wl: WorkloadRuntime, remaining: float | None) -> float: ...
 
 
 @dataclass(slots=True)
 class Draws:
     """What one request drew when it arrived (its restarts reuse the start-up draws), as
-    ``Cluster.submit`` takes them (a ``Request`` keeps them as its own fields)."""
+    ``Arrivals.submit`` takes them (a ``Request`` keeps them as its own fields)."""
 
     app_s: float
     lifetime_s: float | None
@@ -98,21 +81,6 @@ class Draws:
     boot_s: float
     stop_s: float
     fault_s: float
-
-
-@dataclass(eq=False)
-class Live:
-    """A request in progress, as a rollout sees it."""
-
-    request: Request
-    rec: InstanceRecord  # its current attempt
-    wl: WorkloadRuntime  # the version it runs
-    lifetime_s: float | None
-    stop_at: float = math.nan  # when it means to stop (known once running)
-    on_running: simpy.Event | None = None  # fires once it runs (or ends without running)
-    retiring: bool = False
-    counted: bool = False  # in the per-version running levels now
-    remaining: float | None = None  # running time it still wants, between attempts
 
 
 class Request:
@@ -132,26 +100,26 @@ class Request:
         "_target",
         "app_s",
         "boot_s",
-        "cluster",
         "create_s",
         "env",
         "fault_s",
         "is_alive",
         "live",
+        "model",
         "rec",
         "remaining",
         "stop_s",
         "wl",
     )
 
-    def __init__(self, cluster: ClusterForRequests, wl: WorkloadRuntime, rec: InstanceRecord,
+    def __init__(self, model: ModelForRequests, wl: WorkloadRuntime, rec: InstanceRecord,
                  app_s: float, lifetime_s: float | None, create_s: float, boot_s: float,
                  stop_s: float, fault_s: float, live: bool = False,
                  on_running: simpy.Event | None = None, at_once: bool = False) -> None:
         """``app_s`` to ``fault_s``: its draws (``Draws``' fields, as its own: one object
         fewer per request)."""
-        env = cluster.env
-        self.cluster = cluster
+        env = model.env
+        self.model = model
         self.env = env
         self.wl = wl
         self.rec = rec
@@ -169,12 +137,12 @@ class Request:
         self._retiring_stop = False  # stopping for a rollout (an interrupt only ends it)
         self._finished: simpy.Event | None = None
         self.live: Live | None = None
-        if live:  # registered with the cluster once it begins
+        if live:  # registered with the roster once it begins
             self.live = Live(self, rec, wl, lifetime_s, on_running=on_running)
         # the event it waits for and the step it will run, kept only where an interrupt may
         # take the step off: else a request waiting on a timer would hold it and be held by
         # it, a reference cycle for the collector at the end of a run
-        self._interruptible = cluster.interruptible
+        self._interruptible = model.interruptible
         self._target: simpy.Event | Wake | None = None
         self._step: Step | None = None
         if at_once:
@@ -235,7 +203,7 @@ class Request:
         if event.value == RETIRE:
             self._retire()
         else:
-            self._outcome(self.cluster.abort(self.wl, self.rec))
+            self._outcome(self._abort())
 
     def _give_back_slot(self) -> None:
         slot = self._slot
@@ -248,22 +216,20 @@ class Request:
     def _begin(self, _event: Any) -> None:
         self._target = self._step = None
         if self.live is not None:
-            self.cluster.live[self.wl.spec.name][self.rec.request] = self.live
+            self.model.roster.live[self.wl.spec.name][self.rec.request] = self.live
         self._attempt()
 
     def _attempt(self) -> None:
         """One start and run; a fault elsewhere interrupts it."""
-        cluster, wl = self.cluster, self.wl
-        host = None if (cluster.queue and wl.spec.on_full == "queue") else cluster.try_place(wl)
+        admission, wl = self.model.admission, self.wl
+        host = (None if (admission.queue and wl.spec.on_full == "queue")
+                else admission.place(wl))
         if host is None:
             if wl.spec.on_full == "reject":
                 self.rec.rejected = True
                 self._outcome("rejected")
                 return
-            ticket = simpy.Event(self.env)
-            cluster.queue.append((wl, ticket))
-            cluster.bump("queued", 1)
-            self._wait(ticket, self._granted)
+            self._wait(admission.enqueue(wl), self._granted)
             return
         self._placed(host)
 
@@ -272,22 +238,22 @@ class Request:
         self._placed(cast("Host", ticket.value))  # the queue grants a host
 
     def _placed(self, host: Host) -> None:
-        cluster, wl, rec, live = self.cluster, self.wl, self.rec, self.live
+        model, wl, rec, live = self.model, self.wl, self.rec, self.live
         now = self.env.now
         rec.placed = now
         rec.host = host.index
         self._host = host
         if live is not None and live.retiring:  # replaced while it queued
             rec.wanted_until = now
-            cluster.release(host, wl, rec)
+            model.admission.release(host, wl, rec)
             self._outcome("done")
             return
         if host.outages:  # down: it crashed in the instant between the grant and now
             rec.disrupted = now
-            cluster.release(host, wl, rec)
+            model.admission.release(host, wl, rec)
             self._outcome("disrupted")
             return
-        if cluster.interruptible:  # what a fault or a rollout would have to interrupt
+        if model.interruptible:  # what a fault or a rollout would have to interrupt
             host.residents[rec.id] = (self, rec)
         slot = self._slot = host.slots.request()
         if slot.granted:
@@ -298,12 +264,11 @@ class Request:
 
     def _slotted(self, _event: Any) -> None:
         self._target = self._step = None
-        cluster, host, rec, wl = self.cluster, self._host, self.rec, self.wl
+        host, rec, wl = self._host, self.rec, self.wl
         assert host is not None
         now = self.env.now
         rec.slot = now
-        cluster.counts["starting"] += 1  # ``_count("starting", 1, group)``, inline
-        cluster.group_counts[host.group_index]["starting"] += 1
+        self.model.counts.starting_on(host, +1)
         layers = host.layers
         if wl.chain_keys <= layers:  # nothing to pull
             rec.pulled = now
@@ -313,7 +278,8 @@ class Request:
                 rec.extracted = now
                 self._copied(None)
             return
-        fetches = [cluster.fetch(host, layer, rec) for layer in wl.chain
+        registry = self.model.registry
+        fetches = [registry.fetch(host, layer, rec) for layer in wl.chain
                    if layer.key not in layers]
         if fetches:
             self._fetches = fetches
@@ -334,78 +300,78 @@ class Request:
         rec.extracted = self.env.now
         if wl.profile.disk_image == "copy":
             assert self._host is not None
-            self._wait(self.cluster.job(rec, self._host.disk_io, wl.need.image_bytes),
+            self._wait(self.model.startup.job(rec, self._host.disk_io, wl.need.image_bytes),
                        self._copied)
             return
         self._copied(None)
 
     def _copied(self, _event: Any) -> None:
         self._target = self._step = None
-        cluster, wl, host, rec = self.cluster, self.wl, self._host, self.rec
+        model, wl, host, rec = self.model, self.wl, self._host, self.rec
         assert host is not None
         rec.copied = self.env.now
         create_s = self.create_s
         if wl.profile.create_per_running:
-            create_s += wl.profile.create_per_running * cluster.host_running[host.index]
-        if cluster.foreseeable and host.cpu.uncontended:  # the three phases' ends are known
-            delay = cluster.startup(host, wl, rec, create_s, self.boot_s, self.app_s)
+            create_s += wl.profile.create_per_running * model.counts.host_running[host.index]
+        startup = model.startup
+        if startup.can_book(host):  # the three phases' ends are known now
+            delay = startup.book(host, wl, rec, (create_s, self.boot_s, self.app_s))
             if delay is None:
                 self._running(None)
             else:
                 self._sleep(delay, self._running)
             return
-        self._then(cluster.phase(host, wl, create_s, rec), self._created)
+        self._then(startup.phase(host, wl, create_s, rec), self._created)
 
     def _created(self, _event: Any) -> None:
         self._target = self._step = None
         assert self._host is not None
         self.rec.created = self.env.now
-        self._then(self.cluster.phase(self._host, self.wl, self.boot_s, self.rec),
+        self._then(self.model.startup.phase(self._host, self.wl, self.boot_s, self.rec),
                    self._booted)
 
     def _booted(self, _event: Any) -> None:
         self._target = self._step = None
         assert self._host is not None
         self.rec.booted = self.env.now
-        self._then(self.cluster.phase(self._host, self.wl, self.app_s, self.rec),
+        self._then(self.model.startup.phase(self._host, self.wl, self.app_s, self.rec),
                    self._running)
 
     def _running(self, _event: Any) -> None:
         self._target = self._step = None
-        cluster, wl, host, rec, live = self.cluster, self.wl, self._host, self.rec, self.live
+        model, wl, host, rec, live = self.model, self.wl, self._host, self.rec, self.live
         assert host is not None
         env = self.env
         now = env.now
         rec.running = now
-        cluster.started(host)
+        model.counts.started(host)
         if wl.spec.noise != "none":
-            cluster.noise(host, wl, +1)
+            model.interference.changed(host, wl, +1)
         remaining, fault_s = self.remaining, self.fault_s
         if live is not None:
-            cluster.version_level(wl, +1)
+            model.counts.version(wl, +1)
             live.counted = True
             if remaining is not None:
                 live.stop_at = now + remaining
             if live.on_running is not None and not live.on_running.triggered:
                 live.on_running.succeed(True)
-        slot = self._slot  # the start-up is over: ``_give_back_slot``, inline
-        if slot is not None:
-            self._slot = None
-            slot.give_back()
+        self._give_back_slot()  # the start-up is over
         if wl.spec.work is not None:
             pool = host.batch
             if pool is None:
                 pool = host.batch = BatchShare(env, host.spec.cpu_cores)
+            interference = model.interference
             job, done = pool.run(wl.spec.work, wl.spec.cpu,
-                                 cluster.slowdown(host, wl) * cluster.cpu_factor(host, wl))
+                                 interference.slowdown(host, wl)
+                                 * interference.cpu_factor(host, wl))
             host.residents[rec.id] = (self, rec, job)
             self._batch = (pool, job, done)
             self._wait(done | env.timeout(fault_s), self._worked)
         elif remaining is None:
-            duration = cluster.scenario.duration
+            duration = model.scenario.duration
             if fault_s < duration - now:
                 self._sleep(fault_s, self.own_fault)
-            elif cluster.interruptible:  # stay alive to be taken down by a fault or a rollout
+            elif model.interruptible:  # stay alive to be taken down by a fault or a rollout
                 self._sleep(duration - now + 1.0, self._to_the_end)  # beyond it
             else:
                 self._outcome("done")
@@ -429,9 +395,12 @@ class Request:
         self._stop(None)
 
     def own_fault(self, _event: Any) -> None:
+        """It triggers a kernel fault now."""
         self._target = self._step = None
         assert self._host is not None
-        self._outcome(self.cluster.own_fault(self.wl, self.rec, self._host))
+        self.model.faults.own_fault(self.wl, self.rec, self._host)
+        self._abort()
+        self._outcome("faulted")
 
     def _to_the_end(self, _event: Any) -> None:
         self._target = self._step = None
@@ -444,7 +413,7 @@ class Request:
         now = self.env.now
         rec.stopping = now
         rec.wanted_until = now
-        self.cluster.leave_running(host, self.wl, rec)
+        self._leave_running(host)
         stop_s = self.stop_s
         if stop_s > 0:
             self._sleep(stop_s, self._stopped)
@@ -454,21 +423,50 @@ class Request:
     def _stopped(self, _event: Any) -> None:
         self._target = self._step = None
         assert self._host is not None
-        self.cluster.release(self._host, self.wl, self.rec)
+        self.model.admission.release(self._host, self.wl, self.rec)
         self._end()  # ``_outcome("done")``
+
+    def _leave_running(self, host: Host) -> None:
+        """It no longer runs on ``host`` (it stops, or a fault or a rollout ends it)."""
+        model, wl = self.model, self.wl
+        model.counts.stopped(host)
+        if wl.spec.noise != "none":
+            model.interference.changed(host, wl, -1)
+        roster = model.roster
+        if roster.tracking:
+            live = roster.live[wl.spec.name].get(self.rec.request)
+            if live is not None and live.counted:
+                live.counted = False
+                model.counts.version(wl, -1)
+
+    def _abort(self) -> str:
+        """Give back what an interrupted attempt held on its host; 'done' if it was stopping
+        anyway, else 'disrupted'."""
+        model, wl, rec = self.model, self.wl, self.rec
+        host = model.hosts[rec.host]
+        if not math.isnan(rec.stopping):
+            model.admission.release(host, wl, rec)
+            return "done"
+        if not math.isnan(rec.running):
+            self._leave_running(host)
+        elif not math.isnan(rec.slot):
+            model.counts.starting_on(host, -1)
+        model.startup.cancel(rec)  # its start-up's CPU or disk work in progress, if any
+        model.admission.release(host, wl, rec)
+        return "disrupted"
 
     # --- a rollout retires it -----------------------------------------------------------
 
     def _retire(self) -> None:
         """It stops as it would at the end of its lifetime; one still starting is dropped."""
-        cluster, wl, rec = self.cluster, self.wl, self.rec
+        rec = self.rec
         if rec.host < 0 or not math.isnan(rec.removed):
             self._outcome("done")
             return
-        host = cluster.hosts[rec.host]
+        host = self.model.hosts[rec.host]
         rec.wanted_until = self.env.now
         if math.isnan(rec.running) or not math.isnan(rec.stopping):
-            cluster.abort(wl, rec)
+            self._abort()
             self._outcome("done")
             return
         entry = host.residents.get(rec.id)
@@ -476,7 +474,7 @@ class Request:
             host.batch.cancel(entry[2])  # a batch job's work stops with it
         self._batch = None
         rec.stopping = self.env.now
-        cluster.leave_running(host, wl, rec)
+        self._leave_running(host)
         stop_s = self.stop_s
         self._retiring_stop = stop_s > 0
         if stop_s > 0:
@@ -489,7 +487,7 @@ class Request:
         self._retiring_stop = False
         rec = self.rec
         if math.isnan(rec.removed):
-            self.cluster.release(self.cluster.hosts[rec.host], self.wl, rec)
+            self.model.admission.release(self.model.hosts[rec.host], self.wl, rec)
         self._outcome("done")
 
     # --- between attempts ---------------------------------------------------------------
@@ -501,7 +499,7 @@ class Request:
         now = self.env.now
         if outcome in ("done", "rejected"):
             if outcome == "rejected":
-                rec.wanted_until = now + self.cluster.wanted(wl, self.remaining)
+                rec.wanted_until = now + _wanted(wl, self.remaining)
             self._end()
             return
         ran = now - rec.running if not math.isnan(rec.running) else 0.0
@@ -517,7 +515,7 @@ class Request:
             live.stop_at = math.nan
         if wl.spec.restart.policy == "never" or (live is not None and live.retiring):
             rec.wanted_until = now + (0.0 if live is not None and live.retiring
-                                      else self.cluster.wanted(wl, remaining))
+                                      else _wanted(wl, remaining))
             self._end()
             return
         delay = wl.spec.restart.delay  # not on a host meanwhile: nothing interrupts it
@@ -533,9 +531,9 @@ class Request:
             rec.wanted_until = self.env.now
             self._end()
             return
-        self.cluster.recorder.close(rec)
-        self.rec = self.cluster.record(self.wl, request=rec.request, attempt=rec.attempt + 1,
-                                        origin=rec.origin)
+        self.model.recorder.close(rec)
+        self.rec = self.model.roster.record(self.wl, request=rec.request,
+                                            attempt=rec.attempt + 1, origin=rec.origin)
         self._host = None
         if live is not None:
             live.rec = self.rec
@@ -543,11 +541,18 @@ class Request:
 
     def _end(self) -> None:
         self.is_alive = False
-        self.cluster.recorder.close(self.rec)  # its last attempt's record is final
+        self.model.recorder.close(self.rec)  # its last attempt's record is final
         live = self.live
         if live is not None:
-            del self.cluster.live[self.wl.spec.name][live.rec.request]
+            del self.model.roster.live[self.wl.spec.name][live.rec.request]
             if live.on_running is not None and not live.on_running.triggered:
                 live.on_running.succeed(False)  # ended without running
         if self._finished is not None:
             self._finished.succeed()
+
+
+def _wanted(wl: WorkloadRuntime, remaining: float | None) -> float:
+    """How much longer a request that ended now meant to run (NaN: to the end)."""
+    if wl.spec.work is not None:
+        return wl.spec.work / wl.spec.cpu
+    return remaining if remaining is not None else math.nan

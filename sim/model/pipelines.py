@@ -5,8 +5,9 @@ Owns: a pipeline's runs (triggered at a time, on a schedule or by a stream of co
 at a time per pipeline), the new image versions they make, and the rollout strategies (rolling
 with max surge / max unavailable, blue-green, optional pre-pull). Under a profile whose
 ``new_version`` is ``template`` (VMs) a version is a whole new template instead of one layer on
-the old base. Must not: read files or compute statistics; it drives the cluster through its
-public methods (``submit``, ``retire``, ``fetch``) and records facts.
+the old base. Must not: read files or compute statistics; it drives the model through its roles'
+public methods (``Arrivals.submit``, ``Registry.fetch``), retires requests (``retire``)
+and records facts.
 """
 
 from __future__ import annotations
@@ -20,27 +21,27 @@ from typing import TYPE_CHECKING, Any, Protocol
 import simpy
 
 from sim.experiment.rng import sampler, sampler_exponential
-from sim.model.lifecycle import Draws
+from sim.model.lifecycle import RETIRE, Draws
 from sim.model.workload import WorkloadRuntime, as_slice
 from sim.spec.config import Image, Pipeline, RolloutStep
 from sim.spec.demand import demand, layer_chain, why_not
 
 if TYPE_CHECKING:
-    from sim.model.host import Host, LayerFetch
-    from sim.model.lifecycle import Live, Request
+    from sim.model.arrivals import Arrivals
+    from sim.model.host import Host
     from sim.model.placement import CapacityIndex
-    from sim.model.sharing import SharedCapacity
-    from sim.recorder import InstanceRecord, Recorder
+    from sim.model.registry import Registry
+    from sim.model.roster import Live, Roster
+    from sim.recorder import Recorder
     from sim.spec.config import Scenario
-    from sim.spec.demand import Layer
 
 Process = Generator[simpy.Event, Any, None]
 
 
-class ClusterForPipelines(Protocol):
-    """What a pipeline asks of the cluster (``sim.model.cluster.Cluster`` is one): the handle
-    a ``PipelineRunner`` is given, so this module need not import the cluster (which starts
-    the pipelines)."""
+class ModelForPipelines(Protocol):
+    """What a pipeline asks of the model (``sim.model.build.Model`` is one): the handle a
+    ``PipelineRunner`` is given, so this module need not import the wiring (which starts the
+    pipelines)."""
 
     env: simpy.Environment
     scenario: Scenario
@@ -49,18 +50,10 @@ class ClusterForPipelines(Protocol):
     index: CapacityIndex
     images: dict[str, Image]
     workloads: list[WorkloadRuntime]
-    current: dict[str, WorkloadRuntime]
-    live: dict[str, dict[int, Live]]
-    registry_layers: set[str]
-    bytes_downloaded: float
+    registry: Registry
+    roster: Roster
 
     def rng(self, name: str) -> Any: ...
-    def fetch(self, host: Host, layer: Layer, rec: InstanceRecord | None = None
-              ) -> LayerFetch: ...
-    def registry_ingress(self) -> SharedCapacity: ...
-    def submit(self, wl: WorkloadRuntime, draws: Draws, origin: str = "arrival",
-               on_running: simpy.Event | None = None) -> Request: ...
-    def retire(self, live: Live) -> None: ...
 
 
 def count_of(value: int | str, total: int) -> int:
@@ -76,20 +69,22 @@ def count_of(value: int | str, total: int) -> int:
 
 
 class PipelineRunner:
-    """The runs of one pipeline on a cluster."""
+    """The runs of one pipeline on a model."""
 
-    def __init__(self, cluster: ClusterForPipelines, spec: Pipeline) -> None:
-        self.cluster = cluster
-        self.env = cluster.env
+    def __init__(self, model: ModelForPipelines, arrivals: Arrivals, spec: Pipeline) -> None:
+        """``arrivals``: makes the requests of tests and rollouts."""
+        self.model = model
+        self.arrivals = arrivals
+        self.env = model.env
         self.spec = spec
-        group = spec.host_group or cluster.scenario.hosts[0].group
-        self.hosts = [h for h in cluster.hosts if h.spec.group == group]
+        group = spec.host_group or model.scenario.hosts[0].group
+        self.hosts = [h for h in model.hosts if h.spec.group == group]
         self.lock = simpy.Resource(self.env, 1)
         rollouts = [s.rollout for s in spec.steps if s.rollout is not None]
-        self.workload = cluster.current[rollouts[0].workload] if rollouts else None
-        template = cluster.workloads[0] if self.workload is None else self.workload
+        self.workload = model.roster.current[rollouts[0].workload] if rollouts else None
+        template = model.workloads[0] if self.workload is None else self.workload
         profile = template.profile
-        rng = cluster.rng
+        rng = model.rng
         name = spec.name
         self.draw_create = sampler(profile.create, rng(f"pipeline/{name}/create"))
         self.draw_boot = sampler(profile.boot, rng(f"pipeline/{name}/boot"))
@@ -122,9 +117,9 @@ class PipelineRunner:
 
     def _triggers(self) -> Process:
         trigger = self.spec.trigger
-        duration = self.cluster.scenario.duration
+        duration = self.model.scenario.duration
         t = trigger.at
-        gen = self.cluster.rng(f"pipeline/{self.spec.name}/commits")
+        gen = self.model.rng(f"pipeline/{self.spec.name}/commits")
         if trigger.commits is not None:
             t += float(gen.exponential(1.0 / trigger.commits))
         while t < duration:
@@ -147,7 +142,7 @@ class PipelineRunner:
             run = self.runs
             row: dict[str, Any] = {"pipeline": self.spec.name, "run": run,
                                    "triggered": triggered, "started": self.env.now}
-            self.cluster.recorder.pipeline_runs.append(row)
+            self.model.recorder.pipeline_runs.append(row)
             host = self.hosts[(run - 1) % len(self.hosts)]
             image: Image | None = None
             for i, step in enumerate(self.spec.steps):
@@ -194,12 +189,13 @@ class PipelineRunner:
         None if the host crashed meanwhile."""
         spec = self.spec.steps[step].build
         assert spec is not None
-        cluster = self.cluster
+        model = self.model
         env = self.env
-        chain = layer_chain(cluster.images, spec.base)
+        chain = layer_chain(model.images, spec.base)
         host.claim(chain)
-        cluster.index.update(host)
-        fetches = [cluster.fetch(host, layer) for layer in chain if layer.key not in host.layers]
+        model.index.update(host)
+        fetches = [model.registry.fetch(host, layer) for layer in chain
+                   if layer.key not in host.layers]
         if fetches and not (yield from self._survive(host, env.all_of([f.ready
                                                                        for f in fetches]))):
             return None
@@ -215,29 +211,29 @@ class PipelineRunner:
         if template:  # a VM: the new version is a whole template
             size = sum(layer.size for layer in chain) + spec.layer
             image = Image(name=name, layers=[size],
-                          os_build=cluster.images[spec.base].os_build)
+                          os_build=model.images[spec.base].os_build)
         else:
             image = Image(name=name, base=spec.base, layers=[spec.layer])
-        cluster.images[name] = image
-        new_chain = layer_chain(cluster.images, name)
+        model.images[name] = image
+        new_chain = layer_chain(model.images, name)
         host.claim(new_chain)  # written here: the build host holds the new image
         host.layers.update(layer.key for layer in new_chain)
-        cluster.index.update(host)
+        model.index.update(host)
         return image
 
     def _push(self, host: Any, image: Image | None) -> Process:
         """Upload the image's layers the registry lacks, at most the build host's NIC each."""
         if image is None:
             return
-        cluster = self.cluster
-        missing = [layer for layer in layer_chain(cluster.images, image.name)
-                   if layer.key not in cluster.registry_layers]
+        model = self.model
+        missing = [layer for layer in layer_chain(model.images, image.name)
+                   if layer.key not in model.registry.layers]
         if not missing:
             return
-        ingress = cluster.registry_ingress()
+        ingress = model.registry.ingress()
         ingress.per_job_cap = host.spec.nic
         yield self.env.all_of([ingress.run(layer.size) for layer in missing])
-        cluster.registry_layers.update(layer.key for layer in missing)
+        model.registry.layers.update(layer.key for layer in missing)
 
     def _test(self, spec: Any, image: Image | None) -> Process:
         """A fixed time, or ``instances`` of the new image run for ``run`` on the build
@@ -245,11 +241,11 @@ class PipelineRunner:
         if spec.duration is not None:
             yield self.env.timeout(spec.duration)
             return
-        base = self.workload or self.cluster.workloads[0]
+        base = self.workload or self.model.workloads[0]
         version = self._version(base, image.name if image else base.chain_key)
         ids = [h.index for h in self.hosts if not why_not(h.spec, version.need)]
         tester = dataclasses.replace(version, host_ids=as_slice(ids))
-        ended = [self.cluster.submit(tester, self._draws(spec.run), origin="test").finished()
+        ended = [self.arrivals.submit(tester, self._draws(spec.run), origin="test").finished()
                  for _ in range(spec.instances)]
         yield self.env.all_of(ended)
 
@@ -257,24 +253,24 @@ class PipelineRunner:
 
     def _version(self, wl: WorkloadRuntime, image: str) -> WorkloadRuntime:
         """``wl`` running ``image`` instead (same draws, hosts and profile)."""
-        cluster = self.cluster
+        model = self.model
         spec = wl.spec.model_copy(update={"image": image})
         return dataclasses.replace(
-            wl, spec=spec, need=demand(spec, wl.profile, cluster.images),
-            chain=layer_chain(cluster.images, image), chain_key=image)
+            wl, spec=spec, need=demand(spec, wl.profile, model.images),
+            chain=layer_chain(model.images, image), chain_key=image)
 
     def _pre_pull(self, new: WorkloadRuntime) -> Process:
         """Pull ``new``'s layers onto every host that is up, at once; one that crashes is
         skipped."""
-        cluster = self.cluster
+        model = self.model
         env = self.env
         waits = []
-        for h in _hosts(cluster, new):
+        for h in _hosts(model, new):
             if not h.available:
                 continue
             h.claim(new.chain)
-            cluster.index.update(h)
-            ready = [cluster.fetch(h, layer).ready for layer in new.chain
+            model.index.update(h)
+            ready = [model.registry.fetch(h, layer).ready for layer in new.chain
                      if layer.key not in h.layers]
             if ready:
                 waits.append(env.all_of(ready) | h.crashed)
@@ -283,19 +279,19 @@ class PipelineRunner:
 
     def _rollout(self, step: RolloutStep, image: Image | None, row: dict[str, Any]
                  ) -> Process:
-        cluster = self.cluster
+        model = self.model
         env = self.env
         name = step.workload
-        old = cluster.current[name]
+        old = model.roster.current[name]
         new = self._version(old, image.name if image else old.chain_key)
         row["workload"] = name
         row["rollout_start"] = env.now
-        row["bytes_before"] = cluster.bytes_downloaded
+        row["bytes_before"] = model.registry.bytes_downloaded
         if step.pre_pull:
             yield from self._pre_pull(new)
         row["switch"] = env.now
-        cluster.current[name] = new
-        live = cluster.live[name]
+        model.roster.current[name] = new
+        live = model.roster.live[name]
         first = [e for e in live.values() if e.wl.chain_key != new.chain_key]
         total = len(first)
         if step.strategy == "blue-green":
@@ -319,11 +315,11 @@ class PipelineRunner:
             batch = old_ones[:max(1, min(surge + unavailable, len(old_ones)))]
             down_now = min(unavailable, len(batch))
             for entry in batch[:down_now]:  # first down (their capacity frees first) ...
-                cluster.retire(entry)
+                retire(model.hosts, entry)
             started = []
             for entry in batch:  # ... then their replacements and the surge
                 running = env.event()
-                cluster.submit(new, self._draws(self._left(entry)), origin="rollout",
+                self.arrivals.submit(new, self._draws(self._left(entry)), origin="rollout",
                                on_running=running)
                 started.append(running)
             yield env.all_of(started)
@@ -332,9 +328,9 @@ class PipelineRunner:
                 break
             for entry in batch[down_now:]:
                 if entry.request.is_alive:
-                    cluster.retire(entry)
+                    retire(model.hosts, entry)
             row["replaced"] += len(batch)
-        row["bytes_pulled"] = cluster.bytes_downloaded - row.pop("bytes_before")
+        row["bytes_pulled"] = model.registry.bytes_downloaded - row.pop("bytes_before")
         if not row.get("failed"):
             row["rollout_end"] = env.now
 
@@ -348,8 +344,19 @@ class PipelineRunner:
         return entry.remaining if entry.remaining is not None else entry.lifetime_s
 
 
-def _hosts(cluster: ClusterForPipelines, wl: WorkloadRuntime) -> list[Any]:
+def _hosts(model: ModelForPipelines, wl: WorkloadRuntime) -> list[Any]:
     ids = wl.host_ids
     if isinstance(ids, slice):
-        return cluster.hosts[ids]
-    return [cluster.hosts[int(i)] for i in ids]
+        return model.hosts[ids]
+    return [model.hosts[int(i)] for i in ids]
+
+
+def retire(hosts: list[Host], live: Live) -> None:
+    """Stop a live instance for good (a rollout replaced it): it stops as it would at the
+    end of its lifetime; one still starting is dropped; one waiting (for placement or to
+    restart) ends when its wait does."""
+    live.retiring = True
+    rec = live.rec
+    on_host = rec.host >= 0 and math.isnan(rec.removed) and math.isnan(rec.disrupted)
+    if on_host and rec.id in hosts[rec.host].residents and live.request.is_alive:
+        live.request.interrupt(RETIRE)

@@ -98,7 +98,7 @@ class SharedCapacity:
             done.fire()
             return done
         if self.uncontended:
-            served_in = work / self.per_job_cap
+            served_in = self.served_in(work)
             now = self.env.now
             self._book(now + served_in, done)
             done.fire(served_in)
@@ -107,6 +107,11 @@ class SharedCapacity:
         heapq.heappush(self._heap, (self._virtual + work, next(self._seq), done))
         self._changed()
         return done
+
+    def served_in(self, work: float) -> float:
+        """How long ``work`` takes on a never-contended pool (``uncontended``): it is served
+        at the per-job rate from start to end."""
+        return work / self.per_job_cap
 
     def _book(self, end: float, done: simpy.Event) -> None:
         """Add a job that started now to a never-contended pool: served at ``end``."""

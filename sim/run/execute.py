@@ -20,7 +20,7 @@ from sim.edge.traces import Replay
 from sim.experiment.expand import RunSpec
 from sim.experiment.rng import generator
 from sim.model import kernel
-from sim.model.cluster import build
+from sim.model.build import build
 from sim.recorder import Recorder
 from sim.spec.config import Scenario, TraceArrivals
 

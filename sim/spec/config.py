@@ -634,3 +634,9 @@ class Scenario(Spec):
         "any", description="same-tenant: instances of different tenants never share a host "
                            "kernel (process isolation); other profiles have their own kernel")
     pipelines: list[Pipeline] = []
+
+    @property
+    def sample_interval(self) -> float:
+        """Seconds between two samples of the host groups: ``timeseries_interval``, else a
+        240th of the duration."""
+        return self.timeseries_interval or self.duration / 240

@@ -1,0 +1,82 @@
+"""Admission: a request is placed on a host, waits in the queue, or is rejected (the
+request's own rule: ``on_full``); what it held is given back when it leaves.
+
+Owns: the placement queue (first come, first served: a request that cannot be placed blocks
+those behind it), allocating the capacity the placement policy chose and releasing it, and
+telling the index, the counts and the kernel tenancy of each change. Must not: choose a host
+(``placement``) or drive a request's steps (``lifecycle``).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING
+
+import simpy
+
+if TYPE_CHECKING:
+    from sim.model.counts import Counts
+    from sim.model.host import Host
+    from sim.model.placement import CapacityIndex, Placement
+    from sim.model.tenancy import Tenancy
+    from sim.model.workload import WorkloadRuntime
+    from sim.recorder import InstanceRecord
+
+
+class Admission:
+    """Places instances, keeps the queue and releases what they held."""
+
+    def __init__(self, env: simpy.Environment, placement: Placement, index: CapacityIndex,
+                 tenancy: Tenancy, counts: Counts) -> None:
+        self.env = env
+        self.placement = placement
+        self.index = index
+        self.tenancy = tenancy
+        self.counts = counts
+        # requests waiting for a host, each with the event that grants it one
+        self.queue: deque[tuple[WorkloadRuntime, simpy.Event]] = deque()
+
+    def place(self, wl: WorkloadRuntime) -> Host | None:
+        """Allocate an instance of ``wl`` on the host the policy chooses (None: none can take
+        it now)."""
+        host = self.placement.choose(wl.host_ids, wl.need, wl.chain_key, wl.chain,
+                                     self.tenancy.allowed(wl))
+        if host is not None:
+            host.allocate(wl.need, wl.chain)
+            self.index.update(host)
+            self.changed(host, +1, wl)
+        return host
+
+    def enqueue(self, wl: WorkloadRuntime) -> simpy.Event:
+        """Queue a request for ``wl``: the event returned fires with the host it is given."""
+        ticket = simpy.Event(self.env)
+        self.queue.append((wl, ticket))
+        self.counts.queue(+1)
+        return ticket
+
+    def release(self, host: Host, wl: WorkloadRuntime, rec: InstanceRecord) -> None:
+        """``rec``'s instance leaves ``host``: its capacity goes back, and the queue moves."""
+        host.residents.pop(rec.id, None)
+        host.release(wl.need)
+        self.index.update(host)
+        rec.removed = self.env.now
+        self.changed(host, -1, wl)
+        if self.queue:
+            self.drain()
+
+    def changed(self, host: Host, delta: int, wl: WorkloadRuntime) -> None:
+        """An instance of ``wl`` was placed on (+1) or released from (-1) ``host``."""
+        self.counts.allocation(host, delta, wl.need.memory)
+        self.tenancy.changed(host, wl, delta)
+
+    def drain(self) -> None:
+        """Place the queued requests, in order, until one cannot be placed."""
+        queue = self.queue
+        while queue:
+            wl, ticket = queue[0]
+            host = self.place(wl)
+            if host is None:
+                return
+            queue.popleft()
+            self.counts.queue(-1)
+            ticket.succeed(host)

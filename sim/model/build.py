@@ -1,0 +1,212 @@
+"""The one wiring place: a scenario (one variant) becomes the model's runtime objects on a SimPy
+environment, started and ready to run.
+
+Owns: making the hosts (container-host VMs inside their physical hosts), each workload's
+runtime (its eligible hosts, its image chain, its named random streams), the roles that act on
+them (admission, the registry, start-up, interference, faults, the roster) wired to one
+another, and starting the processes (arrivals, faults, pipelines, the sampler). ``Model`` is
+the handle a request and a pipeline are given; it holds the roles and does nothing itself
+but record the end state. Must not: read files (traces come in as ``Replay`` arrays), or
+branch on an isolation mode's name: profiles are data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import simpy
+
+from sim.edge.traces import Replay
+from sim.experiment.rng import generator, sampler, sampler_exponential
+from sim.model.admission import Admission
+from sim.model.arrivals import Arrivals
+from sim.model.counts import Counts
+from sim.model.faults import Faults
+from sim.model.host import Host, Slots
+from sim.model.interference import Interference
+from sim.model.pipelines import PipelineRunner
+from sim.model.placement import CapacityIndex, Placement
+from sim.model.registry import Registry
+from sim.model.roster import Roster
+from sim.model.sampler import Sampler, sample_times
+from sim.model.sharing import SharedCapacity
+from sim.model.startup import Startup
+from sim.model.tenancy import Tenancy
+from sim.model.totals import GroupTotals
+from sim.model.workload import WorkloadRuntime, as_slice
+from sim.recorder import Recorder
+from sim.spec.config import Image, ResolvedProfile, Scenario, TraceArrivals, Workload
+from sim.spec.demand import demand, eligible_groups, layer_chain, why_not
+
+
+@dataclass(eq=False)
+class Model:
+    """One run's model: what ``build`` wired, as the handle requests and pipelines use."""
+
+    env: simpy.Environment
+    scenario: Scenario
+    recorder: Recorder
+    seed: int
+    replication: int
+    hosts: list[Host]
+    images: dict[str, Image]
+    workloads: list[WorkloadRuntime]
+    index: CapacityIndex
+    counts: Counts
+    tenancy: Tenancy
+    admission: Admission
+    registry: Registry
+    startup: Startup
+    interference: Interference
+    faults: Faults
+    roster: Roster
+    interruptible: bool  # a fault or a rollout may interrupt a request
+
+    def rng(self, name: str) -> Any:
+        """The generator of the stream ``name`` in this run."""
+        return generator(self.seed, name, self.replication)
+
+    def finish(self) -> None:
+        """Record the end state: every image's layers and the layers each host holds (and
+        take back the start-up transitions booked ahead that the run did not reach)."""
+        self.startup.finish(self.recorder)
+        self.recorder.end_state = {
+            "images": {name: [{"key": layer.key, "bytes": layer.size}
+                              for layer in layer_chain(self.images, name)]
+                       for name in self.images},
+            "hosts": {h.name: sorted(h.layers) for h in self.hosts},
+            "registry": sorted(self.registry.layers),
+        }
+
+
+def build(env: simpy.Environment, scenario: Scenario, profiles: dict[str, ResolvedProfile],
+          seed: int, replication: int, recorder: Recorder,
+          traces: dict[str, Replay] | None = None) -> Model:
+    """Wire a scenario (one variant) into runtime objects on ``env`` and start its processes;
+    ``traces`` holds, by workload name, the instances each trace workload replays."""
+    traces = traces or {}
+
+    def rng(name: str) -> Any:
+        return generator(seed, name, replication)
+
+    tracking = bool(scenario.pipelines)  # rollouts follow requests
+    faults = scenario.faults
+    interruptible = (tracking or faults.host_hardware is not None
+                     or faults.host_kernel.mtbf is not None
+                     or any(wl.kernel_fault_rate > 0 for wl in scenario.workloads))
+    # nothing can change a start-up's pace once it begins: no fault or rollout interrupts
+    # it, no noisy neighbour stretches it (see ``sim.model.startup``)
+    foreseeable = not interruptible and all(wl.noise == "none" for wl in scenario.workloads)
+    images = {img.name: img for img in scenario.images}
+    hosts = _hosts(env, scenario, images, interruptible)
+    for host in hosts:
+        recorder.hosts.append({"host": host.index, "name": host.name,
+                               "group": host.spec.group, "physical": host.physical.index})
+    index = CapacityIndex(hosts)
+    interval = scenario.sample_interval
+    totals = GroupTotals(hosts, index, sample_times(scenario.duration, interval))
+    placement = Placement(scenario.placement, rng("placement"), index)
+    counts = Counts(env, recorder, len(scenario.hosts), len(hosts))
+    tenancy = Tenancy([wl.tenant for wl in scenario.workloads], len(hosts),
+                      scenario.kernel_sharing == "same-tenant",
+                      any(isinstance(wl.arrival, TraceArrivals) for wl in scenario.workloads),
+                      counts)
+    workloads = [_workload(wl, profiles[wl.isolation], scenario, images, hosts, traces,
+                           tenancy, rng) for wl in scenario.workloads]
+    admission = Admission(env, placement, index, tenancy, counts)
+    registry = Registry(env, scenario.registry,
+                        {layer.key for name in images for layer in layer_chain(images, name)})
+    if tracking:
+        registry.network.on_egress = lambda bps: recorder.level("registry_egress_Bps",
+                                                                env.now, bps)
+    interference = Interference({wl.spec.name: wl for wl in workloads})
+    model = Model(
+        env=env, scenario=scenario, recorder=recorder, seed=seed, replication=replication,
+        hosts=hosts, images=images, workloads=workloads, index=index, counts=counts,
+        tenancy=tenancy, admission=admission, registry=registry,
+        startup=Startup(env, totals, interference, interruptible, foreseeable),
+        interference=interference,
+        faults=Faults(env, faults, scenario.duration, rng, hosts, index, registry, admission,
+                      recorder),
+        roster=Roster(env, recorder, workloads, tracking),
+        interruptible=interruptible)
+    arrivals = Arrivals(model, scenario.duration, rng, model.roster, tenancy, images)
+    arrivals.start(workloads)
+    model.faults.start()
+    for pipeline in scenario.pipelines:
+        PipelineRunner(model, arrivals, pipeline).start()
+    Sampler(env, scenario, interval, counts, totals, registry.network, recorder).start()
+    return model
+
+
+def _hosts(env: simpy.Environment, scenario: Scenario, images: dict[str, Image],
+           interruptible: bool) -> list[Host]:
+    """Every host of every group, in group order, with its preloaded images; a group of
+    container-host VMs puts its k-th VM in physical host k // ``per_physical`` of its
+    physical group."""
+    hosts: list[Host] = []
+    by_group: dict[str, list[Host]] = {}
+    for g, group in enumerate(scenario.hosts):
+        members = by_group.setdefault(group.group, [])
+        preloaded = [layer_chain(images, image) for image in group.preloaded_images]
+        for k in range(group.count):
+            host = Host(index=len(hosts), name=f"{group.group}-{k + 1:02d}", group_index=g,
+                        spec=group, cpu=SharedCapacity(env, group.cpu_cores, 1.0,
+                                                        max_jobs=group.max_concurrent_starts),
+                        disk_io=SharedCapacity(env, group.disk_rate),
+                        slots=Slots(env, group.max_concurrent_starts))
+            for chain in preloaded:
+                host.preload(chain)
+            hosts.append(host)
+            members.append(host)
+    for group in scenario.hosts:
+        if group.virtual is not None:
+            physical = by_group[group.virtual.physical_group]
+            for k, host in enumerate(by_group[group.group]):
+                host.parent = physical[k // group.virtual.per_physical]
+                host.parent.children.append(host)
+    if interruptible:  # a crash and a recovery are events others may wait for
+        for host in hosts:
+            host.crashed = env.event()
+            host.back = env.event()
+    return hosts
+
+
+def _workload(wl: Workload, profile: ResolvedProfile, scenario: Scenario,
+              images: dict[str, Image], hosts: list[Host], traces: dict[str, Replay],
+              tenancy: Tenancy, rng: Any) -> WorkloadRuntime:
+    """``wl``'s runtime: what each instance needs, the hosts that may ever take one, its
+    image chain and its draws' named streams."""
+    need = demand(wl, profile, images)
+    replay = None
+    if isinstance(wl.arrival, TraceArrivals):
+        if wl.name not in traces:
+            raise ValueError(f"workload {wl.name!r} replays a trace, but build() was "
+                             "given none for it (sim.run.execute reads traces)")
+        replay = traces[wl.name]
+        # instances differ in size: a host group is left out only for what no size fixes
+        need = demand(wl, profile, images, cpu=0.0, memory=0.0)
+    allowed = {g.group for g in eligible_groups(list(scenario.hosts), wl, profile)}
+    eligible = [h for h in hosts if h.spec.group in allowed and not why_not(h.spec, need)]
+    tag = f"{profile.name}/{wl.name}"
+    rate = wl.kernel_fault_rate
+    return WorkloadRuntime(
+        replay=replay, spec=wl, profile=profile, need=need,
+        chain=layer_chain(images, wl.image),
+        host_ids=as_slice([h.index for h in eligible]),
+        chain_key=wl.image,
+        draw_app=sampler(wl.app_start, rng(f"app_start/{wl.name}")),
+        draw_lifetime=(sampler(wl.lifetime, rng(f"lifetime/{wl.name}"))
+                       if wl.lifetime is not None else None),
+        draw_create=sampler(profile.create, rng(f"create/{tag}")),
+        draw_boot=sampler(profile.boot, rng(f"boot/{tag}")),
+        draw_stop=sampler(profile.stop, rng(f"stop/{tag}")),
+        draw_fault=(sampler_exponential(rng(f"kernel_faults/{wl.name}"), 1 / rate)
+                    if rate > 0 else None),
+        redraw_fault=(sampler_exponential(rng(f"kernel_faults/{wl.name}/again"), 1 / rate)
+                      if rate > 0 else None),
+        tenant_code=tenancy.code(wl.tenant),
+        shares_kernel=profile.shares_host_kernel,
+        tenant=wl.tenant,
+    )
