@@ -101,12 +101,12 @@ class Faults:
         down = downtime if isinstance(downtime, float) else self._reboot_draw()
         fault_id = len(self.recorder.faults)
         struck = [host, *host.children]
-        victims = [entry for h in struck for entry in h.residents.values()]
+        victims = [resident for h in struck for resident in h.residents.values()]
         for h in struck:  # each victim is interrupted once, whatever strikes next
             h.residents.clear()
         self.recorder.faults.append(FaultRecord(
             id=fault_id, time=self.env.now, kind=kind, host=host.index,
-            disrupted=len(victims), tenants=len({entry[1].tenant for entry in victims}),
+            disrupted=len(victims), tenants=len({victim.rec.tenant for victim in victims}),
             workload=trigger.workload if trigger is not None else ""))
         for h in struck:
             h.outages += 1
@@ -119,8 +119,8 @@ class Faults:
             h.epoch += 1
             crashed, h.crashed = h.crashed, self.env.event()
             crashed.succeed()
-        for entry in victims:
-            request, rec = entry[0], entry[1]
+        for victim in victims:
+            request, rec = victim.request, victim.rec
             rec.disrupted = self.env.now
             rec.fault = fault_id
             if rec is not trigger and request.is_alive:

@@ -1,20 +1,24 @@
 """A container host at run time: free capacity, its layer store, start slots, CPU and disk.
 
 Owns: bookkeeping of what is allocated on one host and which layers it holds. Must not:
-decide where instances go (``placement``) or drive lifecycles (``cluster``).
+decide where instances go (``placement``) or drive lifecycles (``lifecycle``).
 """
 
 from __future__ import annotations
 
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import simpy
 
 from sim.model.sharing import BatchShare, SharedCapacity
 from sim.spec.config import HostGroup
 from sim.spec.demand import Demand, Layer
+
+if TYPE_CHECKING:
+    from sim.model.roster import Stoppable
+    from sim.recorder import InstanceRecord
 
 
 class Slots:
@@ -96,6 +100,16 @@ class LayerFetch:
     ready: simpy.Event
 
 
+@dataclass(slots=True)
+class Resident:
+    """An instance on a host that a fault or a rollout may have to interrupt: its request,
+    its attempt's record and, for a batch job, the job's id on the host's ``BatchShare``."""
+
+    request: Stoppable
+    rec: InstanceRecord
+    job: int | None = None
+
+
 @dataclass(eq=False, slots=True)
 class Host:
     """One host of a group, with its capacities and what is allocated on it now."""
@@ -120,7 +134,7 @@ class Host:
     parent: Host | None = None  # the physical host a container-host VM runs in
     children: list[Host] = field(default_factory=list)
     outages: int = 0  # faults being repaired here or on the parent; placeable when 0
-    residents: dict[int, Any] = field(default_factory=dict)  # attempt id -> (request, ...)
+    residents: dict[int, Resident] = field(default_factory=dict)  # by attempt id
     kernel_tenants: Counter[str] | None = None  # made when first needed (hosts are many)
     noise: Counter[str] | None = None  # running noisy instances by class, when any
     epoch: int = 0  # crashes so far: work started before the last one is void

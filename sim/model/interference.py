@@ -36,8 +36,8 @@ class Interference:
         if host.noise[noise] <= 0:
             del host.noise[noise]
         if host.batch is not None and host.batch.jobs:
-            jobs = {entry[2]: self.workloads[entry[1].workload]
-                    for entry in host.residents.values() if len(entry) > 2}
+            jobs = {resident.job: self.workloads[resident.rec.workload]
+                    for resident in host.residents.values() if resident.job is not None}
 
             def factor(job: int) -> float:
                 owner = jobs.get(job)

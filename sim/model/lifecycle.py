@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import simpy
 
+from sim.model.host import Resident
 from sim.model.kernel import Step, Wake, alarm, urgent, wake
 from sim.model.roster import Live
 from sim.model.sharing import BatchShare
@@ -254,7 +255,7 @@ class Request:
             self._outcome("disrupted")
             return
         if model.interruptible:  # what a fault or a rollout would have to interrupt
-            host.residents[rec.id] = (self, rec)
+            host.residents[rec.id] = Resident(self, rec)
         slot = self._slot = host.slots.request()
         if slot.granted:
             self._slotted(None)
@@ -364,7 +365,7 @@ class Request:
             job, done = pool.run(wl.spec.work, wl.spec.cpu,
                                  interference.slowdown(host, wl)
                                  * interference.cpu_factor(host, wl))
-            host.residents[rec.id] = (self, rec, job)
+            host.residents[rec.id] = Resident(self, rec, job)
             self._batch = (pool, job, done)
             self._wait(done | env.timeout(fault_s), self._worked)
         elif remaining is None:
@@ -469,9 +470,9 @@ class Request:
             self._abort()
             self._outcome("done")
             return
-        entry = host.residents.get(rec.id)
-        if entry is not None and len(entry) > 2 and host.batch is not None:
-            host.batch.cancel(entry[2])  # a batch job's work stops with it
+        resident = host.residents.get(rec.id)
+        if resident is not None and resident.job is not None and host.batch is not None:
+            host.batch.cancel(resident.job)  # a batch job's work stops with it
         self._batch = None
         rec.stopping = self.env.now
         self._leave_running(host)

@@ -16,6 +16,7 @@ import heapq
 import itertools
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import simpy
 from sortedcontainers import SortedList
@@ -40,7 +41,7 @@ class SharedCapacity:
     cannot oversubscribe it (``max_jobs * per_job_cap <= capacity``) every job runs at
     ``per_job_cap`` from start to end, so the pool is *never contended*: a job's event is
     scheduled when it starts, with no timer and no virtual time (and work whose end its owner
-    knows need not be run on it at all: ``Cluster.startup`` books it with the samples' totals,
+    knows need not be run on it at all: ``Startup.book`` books it with the samples' totals,
     ``GroupTotals.book``). A job cancelled or cleared then leaves the count at once, but its
     event still fires (whoever waited on it was interrupted, which is why it was cancelled).
 
@@ -453,6 +454,18 @@ class Network:
             self._reschedule(link)
 
 
+@dataclass(slots=True)
+class BatchJob:
+    """A batch job on a ``BatchShare``: CPU-seconds left, vCPUs it asks for, its slowdown
+    factor, the event it fires when done, and its rate since the last change."""
+
+    remaining: float
+    demand: float
+    factor: float
+    done: simpy.Event
+    rate: float = 0.0
+
+
 class BatchShare:
     """A host's cores shared by batch jobs in proportion to their vCPUs, each at most its own
     vCPUs, each slowed by its own factor (interference, nesting).
@@ -465,7 +478,7 @@ class BatchShare:
     def __init__(self, env: simpy.Environment, capacity: float) -> None:
         self.env = env
         self.capacity = capacity
-        self._jobs: dict[int, list] = {}  # id -> [remaining, demand, factor, event, rate]
+        self._jobs: dict[int, BatchJob] = {}  # by id
         self._ids = itertools.count()
         self._stamp = env.now
         self._generation = 0
@@ -481,7 +494,7 @@ class BatchShare:
         done = self.env.event()
         self._advance()
         job = next(self._ids)
-        self._jobs[job] = [work, demand, factor, done, 0.0]
+        self._jobs[job] = BatchJob(work, demand, factor, done)
         self._reschedule()
         return job, done
 
@@ -498,7 +511,7 @@ class BatchShare:
             return
         self._advance()
         for job, entry in self._jobs.items():
-            entry[2] = factor_of(job)
+            entry.factor = factor_of(job)
         self._reschedule()
 
     def clear(self) -> None:
@@ -511,20 +524,20 @@ class BatchShare:
         if now > self._stamp:
             dt = now - self._stamp
             for entry in self._jobs.values():
-                entry[0] -= entry[4] * dt
+                entry.remaining -= entry.rate * dt
         self._stamp = now
 
     def _reschedule(self) -> None:
         self._generation += 1
         if not self._jobs:
             return
-        total = sum(entry[1] for entry in self._jobs.values())
+        total = sum(entry.demand for entry in self._jobs.values())
         share = min(1.0, self.capacity / total) if total > 0 else 1.0
         soonest = math.inf
         for entry in self._jobs.values():
-            entry[4] = entry[1] * share / entry[2]
-            if entry[4] > 0:
-                soonest = min(soonest, max(0.0, entry[0]) / entry[4])
+            entry.rate = entry.demand * share / entry.factor
+            if entry.rate > 0:
+                soonest = min(soonest, max(0.0, entry.remaining) / entry.rate)
         if soonest == math.inf:
             return
         generation = self._generation
@@ -535,7 +548,7 @@ class BatchShare:
             return
         self._advance()
         finished = [job for job, entry in self._jobs.items()
-                    if entry[0] <= entry[4] * _EPS * max(1.0, self.env.now)]
+                    if entry.remaining <= entry.rate * _EPS * max(1.0, self.env.now)]
         for job in finished:
-            self._jobs.pop(job)[3].succeed()
+            self._jobs.pop(job).done.succeed()
         self._reschedule()
