@@ -89,7 +89,11 @@ class SharedCapacity:
     def rate(self) -> float:
         """Rate at which each job progresses now."""
         n = self.jobs if self.uncontended else len(self._heap)
-        return min(self.per_job_cap, self.capacity / n) if n else 0.0
+        return self._share(n) if n else 0.0
+
+    def _share(self, n: int) -> float:
+        """The rate of each of ``n`` jobs (``n > 0``)."""
+        return min(self.per_job_cap, self.capacity / n)
 
     def run(self, work: float, then: float = 0.0) -> simpy.Event:
         """An event that fires when ``work`` units have been served, or ``then`` seconds
@@ -163,9 +167,9 @@ class SharedCapacity:
 
     def _advance(self) -> None:
         now = self.env.now
-        n = len(self._heap)  # jobs only a contended pool keeps: ``rate()``, inline
+        n = len(self._heap)  # the jobs only a contended pool keeps
         if n and now > self._stamp:
-            self._virtual += min(self.per_job_cap, self.capacity / n) * (now - self._stamp)
+            self._virtual += self._share(n) * (now - self._stamp)
         self._stamp = now
 
     def _changed(self) -> None:
@@ -178,7 +182,7 @@ class SharedCapacity:
         n = len(self._heap)
         if not n:
             return
-        rate = min(self.per_job_cap, self.capacity / n)  # ``rate()``, inline (contended)
+        rate = self._share(n)
         if rate <= 0:
             return
         delay = max(0.0, (self._heap[0][0] - self._virtual) / rate)
@@ -190,7 +194,7 @@ class SharedCapacity:
         self._advance()
         now = self.env.now
         heap = self._heap
-        rate = min(self.per_job_cap, self.capacity / len(heap)) if heap else 0.0  # ``rate()``
+        rate = self._share(len(heap)) if heap else 0.0
         tolerance = _tolerance(self._virtual, rate, now)
         if not (heap and heap[0][0] <= self._virtual + tolerance):
             self._schedule()
