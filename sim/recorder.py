@@ -132,10 +132,12 @@ class Steps:
 
     @property
     def times(self) -> list[float]:
+        """When each value starts (the first at 0), as a new list."""
         return self._times.tolist()  # type: ignore[no-any-return]
 
     @property
     def values(self) -> list[float]:
+        """The quantity from each of ``times`` on, as a new list."""
         return self._values.tolist()  # type: ignore[no-any-return]
 
 

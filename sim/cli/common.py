@@ -47,6 +47,8 @@ def count(text: str) -> int:
 
 
 def integer(text: str) -> int:
+    """``text`` as an integer of at most 10**18 either side of 0 (else
+    ``argparse.ArgumentTypeError``): what ``seed``, ``positive`` and ``count`` check."""
     try:
         value = int(text)
     except ValueError:
@@ -91,6 +93,8 @@ def fits(loaded: Loaded, force: bool, replications: int | None) -> bool:
 
 
 def load(file: str) -> Loaded | None:
+    """The scenario in ``file``, loaded and checked; None after printing why not: its
+    problems and that nothing was run, or why the file cannot be read."""
     try:
         return load_file(file)
     except ScenarioError as exc:
@@ -103,6 +107,8 @@ def load(file: str) -> Loaded | None:
 
 
 def describe(loaded: Loaded) -> str:
+    """What ``validate`` says of a good scenario: its hosts, images and workloads counted, and
+    the simulated duration."""
     s = loaded.scenario
     hosts = sum(g.count for g in s.hosts)
     return (f"{hosts} hosts, {len(s.images)} images, {len(s.workloads)} workloads, "

@@ -91,6 +91,7 @@ def add_run(sub: Commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """``run``: the exit status of ``sim.cli.run.command``, imported only when it runs."""
     from sim.cli.run import command
 
     return command(args)
@@ -107,6 +108,7 @@ def add_validate(sub: Commands) -> None:
 
 
 def validate(args: argparse.Namespace) -> int:
+    """``validate``: the exit status of ``sim.cli.validate.command``, imported only when it runs."""
     from sim.cli.validate import command
 
     return command(args)
@@ -119,6 +121,7 @@ def add_schema(sub: Commands) -> None:
 
 
 def schema(args: argparse.Namespace) -> int:
+    """``schema``: the exit status of ``sim.cli.schema.command``, imported only when it runs."""
     from sim.cli.schema import command
 
     return command(args)
@@ -137,6 +140,8 @@ def add_density(sub: Commands) -> None:
 
 
 def density(args: argparse.Namespace) -> int:
+    """``density``: the scenario prepared (``prepare``), then ``sim.cli.planning.density``;
+    status 2 when it cannot run."""
     loaded = prepare(args)
     if loaded is None:
         return EXIT_BAD_INPUT
@@ -158,6 +163,8 @@ def add_images(sub: Commands) -> None:
 
 
 def images(args: argparse.Namespace) -> int:
+    """``images``: the scenario prepared (``prepare``), then ``sim.cli.images.images``;
+    status 2 when it cannot run."""
     loaded = prepare(args)
     if loaded is None:
         return EXIT_BAD_INPUT
@@ -178,6 +185,8 @@ def add_fidelity(sub: Commands) -> None:
 
 
 def fidelity(args: argparse.Namespace) -> int:
+    """``fidelity``: the exit status of ``sim.cli.fidelity.fidelity``, imported only when it
+    runs."""
     from sim.cli.fidelity import fidelity as command
 
     return command(Path(args.out), args.quick, args.jobs)
@@ -190,6 +199,8 @@ def add_profiles(sub: Commands) -> None:
 
 
 def profiles(args: argparse.Namespace) -> int:
+    """``profiles``: print the profiles table (200 columns wide when not to a terminal);
+    status 0."""
     from rich.console import Console
 
     from sim.cli.fidelity import profiles_table
@@ -211,6 +222,7 @@ def add_fit(sub: Commands) -> None:
 
 
 def fit(args: argparse.Namespace) -> int:
+    """``fit``: the exit status of ``sim.cli.fidelity.fit_command``, imported only when it runs."""
     from sim.cli.fidelity import fit_command
 
     return fit_command(args.file, args.column, args.scale, args.empirical)
@@ -243,6 +255,9 @@ def add_plan(sub: Commands) -> None:
 
 
 def plan(args: argparse.Namespace) -> int:
+    """``plan``: the scenario prepared for its runs per candidate (``--replications``, else
+    the scenario's ``plan.replications``, else 3), then ``sim.cli.planning.plan``; status 2
+    when it cannot run, 130 on an interrupt (the completed runs are kept)."""
     def replications(loaded: Loaded) -> int | None:
         spec = loaded.scenario.plan
         return args.replications or (spec.replications if spec else 3)

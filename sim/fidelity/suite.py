@@ -134,6 +134,9 @@ def _spread(values: list[float], k: float = 4.0) -> float:
 
 
 def erlang_c(suite: Suite) -> Case:
+    """Case C2: start slots as an M/M/8, against Erlang C (mean wait, probability of
+    waiting), and Little's law on the busy slots (against lambda E[S] and against the run's
+    own records)."""
     case = Case("erlang-c", "Erlang C: start slots (M/M/8, case C2)",
                 "sim/fidelity/cases/erlang-c.yaml")
     loaded = suite.load("erlang-c", **({"replications": 2} if suite.quick else {}))
@@ -165,6 +168,9 @@ def erlang_c(suite: Suite) -> Case:
 
 
 def erlang_b(suite: Suite) -> Case:
+    """Cases B1 and B2: blocking against Erlang B, in B1 for each lifetime law the case
+    compares (with the carried load for the exponential one); B2 (c = 20, a = 15) only
+    outside quick mode."""
     case = Case("erlang-b", "Erlang B: admission, insensitive to the lifetime law (B1, B2)",
                 "sim/fidelity/cases/erlang-b.yaml, erlang-b2.yaml")
     loaded = suite.load("erlang-b", **({"replications": 2} if suite.quick else {}))
@@ -198,6 +204,8 @@ def erlang_b(suite: Suite) -> Case:
 
 
 def mg_infinity(suite: Suite) -> Case:
+    """Cases I1 and I2 (I2 only outside quick mode): the number running against
+    Poisson(lambda E[S]), its time average and its 99 % quantile."""
     case = Case("mg-infinity", "M/G/infinity: the number running is Poisson (I1, I2)",
                 "sim/fidelity/cases/mg-infinity.yaml, mg-infinity-lognormal.yaml")
     specs = [("mg-infinity", "I1", 1.0, 10.0, 2 * 10.0**2, 18)]
@@ -222,6 +230,9 @@ def mg_infinity(suite: Suite) -> Case:
 
 
 def mt_g_infinity(suite: Suite) -> Case:
+    """Time-varying arrivals: the number running, averaged over the replications, against
+    m(t) for the case's schedule of rates and exponential lifetimes of mean 600 s, at three
+    times and as the largest |z| over every sample time."""
     case = Case("mt-g-infinity", "M_t/G/infinity: time-varying arrivals",
                 "sim/fidelity/cases/mt-g-infinity.yaml")
     loaded = suite.load("mt-g-infinity", **({"replications": 4} if suite.quick else {}))
@@ -300,6 +311,10 @@ HOSTS = {"m5d.metal": "m5d", "rn.nehalem": "nehalem"}
 
 
 def firecracker(suite: Suite) -> Case:
+    """Firecracker boots (NSDI 2020): the boot fitted to m5d.metal's serial boots, the CPU-bound
+    share and rn.nehalem's effective cores fitted to its parallel boots (refitted outside
+    quick mode, else the case file's), m5d.metal's parallel boots predicted; each p50 and p95
+    within 15 %, the known gaps marked."""
     case = Case("firecracker", "Firecracker boots under concurrency (NSDI 2020)",
                 "sim/fidelity/cases/firecracker.yaml")
     serial = _fc_published("m5d.metal", None)
@@ -378,6 +393,8 @@ def _fit_contention(suite: Suite, base: dict[str, Any],
 
 
 def ms_memory(suite: Suite) -> Case:
+    """Microsoft's memory table: the instances of each isolation mode that fit in 64 GB,
+    simulated, against 64 GB over the table's memory per instance, exactly."""
     case = Case("ms-memory", "Microsoft's memory table: instances in 64 GB",
                 "sim/fidelity/cases/ms-memory.yaml")
     loaded = suite.load("ms-memory")
@@ -408,6 +425,8 @@ def ms_memory(suite: Suite) -> Case:
 
 
 def slacker(suite: Suite) -> Case:
+    """Slacker (FAST 2016): pull plus extract as a share of start-up, against the published
+    76 %, within 0.10."""
     case = Case("slacker", "Slacker: pulling is 76 % of start-up (FAST 2016)",
                 "sim/fidelity/cases/slacker.yaml")
     loaded = suite.load("slacker", **({"replications": 20} if not suite.quick else
@@ -422,6 +441,8 @@ def slacker(suite: Suite) -> Case:
 
 
 def lightvm(suite: Suite) -> Case:
+    """LightVM (SOSP 2017): the 1st and the 3,000th container's start-up against Fig. 10's
+    150 ms and 1 s, both fitted."""
     case = Case("lightvm", "LightVM: Docker start-up grows with containers running (SOSP 2017)",
                 "sim/fidelity/cases/lightvm.yaml")
     out = suite.run(suite.load("lightvm"), tables=True)[0]

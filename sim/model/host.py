@@ -62,6 +62,8 @@ class Slots:
             request.event.succeed()
 
     def release(self, granted: bool) -> None:
+        """Give back a slot (``granted``: the request held one; else it has left the queue) and,
+        when anyone waits, schedule ``grant`` to run after what is due now."""
         if granted:
             self.users -= 1
         if self.waiting:  # granted when this release is processed, after what is due now

@@ -53,7 +53,8 @@ class ModelForPipelines(Protocol):
     registry: Registry
     roster: Roster
 
-    def rng(self, name: str) -> Any: ...
+    def rng(self, name: str) -> Any:
+        """The generator of the stream ``name`` in this run."""
 
 
 def count_of(value: int | str, total: int) -> int:

@@ -26,8 +26,11 @@ class Stoppable(Protocol):
 
     is_alive: bool
 
-    def interrupt(self, cause: Any) -> None: ...
-    def finished(self) -> simpy.Event: ...
+    def interrupt(self, cause: Any) -> None:
+        """Stop what it waits for (a rollout retiring it gives ``RETIRE`` as ``cause``)."""
+
+    def finished(self) -> simpy.Event:
+        """An event that fires when the request has ended."""
 
 
 @dataclass(eq=False)

@@ -243,6 +243,8 @@ class Link:
         self.network.clear(self)
 
     def advance(self) -> None:
+        """Bring the link's own clock up to now: while it is capped, each of its downloads has
+        had an equal share of the NIC since ``stamp``."""
         now = self.network.env.now
         if self.capped and self.flows and now > self.stamp:
             self.virtual += self.nic / len(self.flows) * (now - self.stamp)
@@ -297,6 +299,8 @@ class Network:
     # --- changes ----------------------------------------------------------------------------
 
     def start(self, link: Link, work: float, then: float) -> Done:
+        """Start a download of ``work`` bytes on ``link`` (``Link.run``): its event fires when
+        they have arrived (at once for none), ``then`` seconds after that."""
         done = Done(self.env, then)
         if work <= 0:
             done.fire()
@@ -309,6 +313,7 @@ class Network:
         return done
 
     def clear(self, link: Link) -> None:
+        """Drop every download on ``link`` (``Link.clear``): their events never fire."""
         self._advance()
         link.flows.clear()
         self._changed([link])

@@ -190,6 +190,8 @@ def _plan(plan: dict[str, Any]) -> str:
 
 
 def profile_value(field: str, value: Any) -> str:
+    """``value`` of the profile field ``field`` as the report and ``csim profiles`` show it: a
+    size, the commit rule, a distribution with its parameters, else ``str(value)``."""
     if field in ("memory_overhead", "disk_per_instance"):
         return format_size(value)
     if field == "commit":
