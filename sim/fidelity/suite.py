@@ -32,7 +32,7 @@ from sim.run.runner import Workers, execute
 from sim.run.runner import plan as plan_runs
 from sim.run.store import Store
 from sim.spec import paths
-from sim.spec.config import PoissonArrivals
+from sim.spec.config import Exponential, PoissonArrivals
 
 
 @dataclass
@@ -231,7 +231,7 @@ def mg_infinity(suite: Suite) -> Case:
 
 def mt_g_infinity(suite: Suite) -> Case:
     """Time-varying arrivals: the number running, averaged over the replications, against
-    m(t) for the case's schedule of rates and exponential lifetimes of mean 600 s, at three
+    m(t) for the case's schedule of rates and exponential lifetimes (the case's mean), at three
     times and as the largest |z| over every sample time."""
     case = Case("mt-g-infinity", "M_t/G/infinity: time-varying arrivals",
                 "sim/fidelity/cases/mt-g-infinity.yaml")
@@ -240,7 +240,9 @@ def mt_g_infinity(suite: Suite) -> Case:
     arrival = loaded.scenario.workloads[0].arrival
     assert isinstance(arrival, PoissonArrivals) and arrival.schedule is not None
     steps = [(s.at, s.rate) for s in arrival.schedule]
-    tau = 600.0
+    lifetime = loaded.scenario.workloads[0].lifetime
+    assert isinstance(lifetime, Exponential), "m(t) below holds for exponential lifetimes"
+    tau = lifetime.mean
 
     def m(t: float) -> float:  # exponential lifetimes: m' = lambda(t) - m / tau, m(0) = 0
         value = 0.0

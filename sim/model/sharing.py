@@ -235,7 +235,8 @@ class Link:
         self.generation = 0
 
     def run(self, work: float, then: float = 0.0) -> simpy.Event:
-        """An event that fires when ``work`` bytes have arrived, or ``then`` seconds later."""
+        """An event that fires when ``work`` bytes have arrived, or ``then`` seconds after
+        that."""
         return self.network.start(self, work, then)
 
     def clear(self) -> None:
