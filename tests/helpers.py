@@ -22,13 +22,16 @@ FREE = {
     "cpu_bound_fraction": 0.0,
 }
 
+# The hosts' runtime extracts at the disk's rate with no CPU (``disk-bound``), so the network
+# and disk arithmetic of most tests stays simple; tests/test_extraction.py covers the runtimes.
 BASE: dict[str, Any] = {
     "name": "tiny",
     "seed": 1,
     "duration": "1h",
     "hosts": [{"group": "h", "count": 1, "cpu_cores": 1000, "memory": "1000GiB",
                "disk": "100TiB", "disk_rate": "1GB/s", "nic": "10Gbit/s",
-               "max_concurrent_starts": 1000, "preloaded_images": ["base"]}],
+               "max_concurrent_starts": 1000, "preloaded_images": ["base"],
+               "runtime": "disk-bound"}],
     "registry": {"bandwidth": "10Gbit/s"},
     "images": [{"name": "base", "os_build": "ltsc2022", "layers": ["1GiB"]}],
     "workloads": [{"name": "w", "image": "base", "isolation": "free", "cpu": 1,

@@ -193,9 +193,10 @@ def fidelity(args: argparse.Namespace) -> int:
 
 
 def add_profiles(sub: Commands) -> None:
-    """``profiles``: the calibrated isolation profiles."""
-    sub.add_parser("profiles", help="the calibrated isolation profiles, each value with its "
-                                    "source and trust level").set_defaults(handler=profiles)
+    """``profiles``: the calibrated isolation profiles and container runtimes."""
+    sub.add_parser("profiles", help="the calibrated isolation profiles and container "
+                                    "runtimes, each value with its source and trust level"
+                   ).set_defaults(handler=profiles)
 
 
 def profiles(args: argparse.Namespace) -> int:
@@ -203,9 +204,11 @@ def profiles(args: argparse.Namespace) -> int:
     status 0."""
     from rich.console import Console
 
-    from sim.cli.fidelity import profiles_table
+    from sim.cli.fidelity import profiles_table, runtimes_table
 
-    Console(width=None if Console().is_terminal else 200).print(profiles_table())
+    console = Console(width=None if Console().is_terminal else 200)
+    console.print(profiles_table())
+    console.print(runtimes_table())
     return 0
 
 

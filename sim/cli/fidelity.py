@@ -18,7 +18,9 @@ from sim.analysis.fit import empirical, fit_lognormal, read_column
 from sim.fidelity import suite
 from sim.present.report import profile_value
 from sim.run.runner import default_jobs
+from sim.spec import runtimes
 from sim.spec.profiles import builtin_profiles, sources
+from sim.spec.units import format_bandwidth
 
 
 def fidelity(out: Path, quick: bool, jobs: int | None) -> int:
@@ -66,6 +68,36 @@ def profiles_table() -> Table:
             style = "bold red" if trust == "estimate" else ""
             table.add_row(name, field, profile_value(field, getattr(profile, field)),
                           f"[{style}]{trust}[/{style}]" if style else trust, source)
+    return table
+
+
+def runtimes_table() -> Table:
+    """Every built-in container runtime and antivirus value with its range (where it is not
+    measured), trust level and source, and the defaults a host group gets."""
+    table = Table(title="container runtimes and antivirus (sim/spec/runtimes.yaml)")
+    for column in ("runtime", "field", "value", "range", "trust", "source"):
+        table.add_column(column, overflow="fold")
+    known, spans = runtimes.sources(), runtimes.ranges()
+    factors = runtimes.antivirus_factors()
+
+    def shown(field: str, value: object) -> str:
+        if field == "extract_rate":
+            return "disk only" if value is None else format_bandwidth(float(value)) + " per core"
+        return str(value)
+
+    rows = [(name, field, getattr(runtime, field))
+            for name, runtime in runtimes.builtin_runtimes().items() for field in known[name]]
+    rows += [(name, "factor", factors[name]) for name in factors]
+    rows += list(zip(("defaults", "defaults"), ("default_runtime", "default_antivirus"),
+                     runtimes.defaults()))
+    for name, field, value in rows:
+        trust, source = known[name][field]
+        low_high = spans.get(name, {}).get(field)
+        span = (f"{shown(field, low_high[0])} - {shown(field, low_high[1])}"
+                if low_high is not None else "")
+        style = "bold red" if trust == "estimate" else ""
+        table.add_row(name, field, shown(field, value), span,
+                      f"[{style}]{trust}[/{style}]" if style else trust, source)
     return table
 
 

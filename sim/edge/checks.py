@@ -25,12 +25,14 @@ from sim.spec.config import (
     Profile,
     ResolvedProfile,
     RolloutStep,
+    Runtime,
     Scenario,
     TraceArrivals,
     Workload,
 )
 from sim.spec.demand import carriers, demand, eligible_groups, why_not
 from sim.spec.profiles import resolve_profiles
+from sim.spec.runtimes import resolve_runtimes
 from sim.spec.units import UnitError, format_size, parse_duration
 
 if TYPE_CHECKING:  # the trace readers (and pandas) load only for a trace workload
@@ -141,6 +143,7 @@ def check_scenario(data: dict[str, Any], scenario: Scenario | None,
         *image_problems,
         *_check_timing(data),
         *_check_hosts(parts),
+        *_check_runtimes(parts),
         *profile_problems,
         *compare_problems,
         *_check_profile_groups(parts),
@@ -230,6 +233,27 @@ def _check_hosts(parts: _Parts) -> list[tuple[Path, str]]:
             if name not in parts.by_name and name not in parts.broken_images:
                 problems.append((("hosts", i, "preloaded_images", j), f"unknown image {name!r}"
                                  + _hint(name, parts.image_names)))
+    return problems
+
+
+def _check_runtimes(parts: _Parts) -> list[tuple[Path, str]]:
+    """The scenario's runtimes resolve over the built-ins, and every host group's runtime is
+    one of them."""
+    overrides: dict[str, Runtime] = {}
+    raw = parts.data.get("runtimes")
+    if isinstance(raw, dict):
+        for name, body in raw.items():
+            with contextlib.suppress(ValidationError):
+                overrides[name] = Runtime.model_validate(body)
+    runtimes, runtime_problems = resolve_runtimes(overrides)
+    problems: list[tuple[Path, str]] = [
+        (("runtimes", p.name, "extends") if overrides[p.name].extends else ("runtimes", p.name),
+         str(p)) for p in runtime_problems]
+    known = set(runtimes) | (set(raw) if isinstance(raw, dict) else set())
+    for i, host in parts.hosts:
+        if host.runtime is not None and host.runtime not in known:
+            problems.append((("hosts", i, "runtime"), f"unknown runtime {host.runtime!r}"
+                             + _hint(host.runtime, sorted(known))))
     return problems
 
 

@@ -38,6 +38,7 @@ from sim.model.workload import WorkloadRuntime, as_slice
 from sim.recorder import Recorder
 from sim.spec.config import Image, ResolvedProfile, Scenario, TraceArrivals, Workload
 from sim.spec.demand import demand, eligible_groups, layer_chain, why_not
+from sim.spec.runtimes import extraction_cost, resolve_runtimes, runtime_of
 
 
 @dataclass(eq=False)
@@ -147,15 +148,27 @@ def _hosts(env: simpy.Environment, scenario: Scenario, images: dict[str, Image],
     physical group."""
     hosts: list[Host] = []
     by_group: dict[str, list[Host]] = {}
+    runtimes, problems = resolve_runtimes(scenario.runtimes)
+    if problems:
+        raise ValueError(f"runtimes: {problems[0]} (sim.edge.checks reports these)")
     for g, group in enumerate(scenario.hosts):
         members = by_group.setdefault(group.group, [])
         preloaded = [layer_chain(images, image) for image in group.preloaded_images]
+        runtime = runtime_of(group, runtimes)
+        cost = extraction_cost(group, runtimes)
+        # start-ups alone hold the cores only in their start slots: then no more CPU jobs run
+        # than there are slots (an instance extracts its layers one after another, before its
+        # phases), unless extraction runs outside slots (pipelines) or layers extract at once
+        bounded = cost is None or (runtime.extraction == "sequential" and not scenario.pipelines)
+        max_jobs = group.max_concurrent_starts if bounded else None
         for k in range(group.count):
             host = Host(index=len(hosts), name=f"{group.group}-{k + 1:02d}", group_index=g,
                         spec=group, cpu=SharedCapacity(env, group.cpu_cores, 1.0,
-                                                        max_jobs=group.max_concurrent_starts),
+                                                        max_jobs=max_jobs),
                         disk_io=SharedCapacity(env, group.disk_rate),
-                        slots=Slots(env, group.max_concurrent_starts))
+                        slots=Slots(env, group.max_concurrent_starts),
+                        extract_cost=cost, sequential=runtime.extraction == "sequential",
+                        shared_pulls=runtime.concurrent_pulls == "shared")
             for chain in preloaded:
                 host.preload(chain)
             hosts.append(host)

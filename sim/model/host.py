@@ -140,6 +140,11 @@ class Host:
     kernel_tenants: Counter[str] | None = None  # made when first needed (hosts are many)
     noise: Counter[str] | None = None  # running noisy instances by class, when any
     epoch: int = 0  # crashes so far: work started before the last one is void
+    # how its container runtime pulls: core-seconds per extracted byte (None: no CPU, the disk
+    # alone bounds extraction), an image's layers one after another, concurrent pulls joined
+    extract_cost: float | None = None
+    sequential: bool = False
+    shared_pulls: bool = True
     crashed: Any = None  # an event that fires at the next crash (then replaced)
     back: Any = None  # an event that fires when the host is next up again (then replaced)
     memory_capacity: float = field(init=False, default=0.0)  # set from the group's spec

@@ -279,9 +279,8 @@ class Request:
                 rec.extracted = now
                 self._copied(None)
             return
-        registry = self.model.registry
-        fetches = [registry.fetch(host, layer, rec) for layer in wl.chain
-                   if layer.key not in layers]
+        fetches = self.model.registry.pull(
+            host, [layer for layer in wl.chain if layer.key not in layers], rec)
         if fetches:
             self._fetches = fetches
             self._wait(self.env.all_of([f.downloaded for f in fetches]), self._downloaded)

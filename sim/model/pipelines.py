@@ -6,7 +6,7 @@ at a time per pipeline), the new image versions they make, and the rollout strat
 with max surge / max unavailable, blue-green, optional pre-pull). Under a profile whose
 ``new_version`` is ``template`` (VMs) a version is a whole new template instead of one layer on
 the old base. Must not: read files or compute statistics; it drives the model through its roles'
-public methods (``Arrivals.submit``, ``Registry.fetch``), retires requests (``retire``)
+public methods (``Arrivals.submit``, ``Registry.pull``), retires requests (``retire``)
 and records facts.
 """
 
@@ -195,8 +195,8 @@ class PipelineRunner:
         chain = layer_chain(model.images, spec.base)
         host.claim(chain)
         model.index.update(host)
-        fetches = [model.registry.fetch(host, layer) for layer in chain
-                   if layer.key not in host.layers]
+        fetches = model.registry.pull(host, [layer for layer in chain
+                                             if layer.key not in host.layers])
         if fetches and not (yield from self._survive(host, env.all_of([f.ready
                                                                        for f in fetches]))):
             return None
@@ -233,7 +233,7 @@ class PipelineRunner:
             return
         ingress = model.registry.ingress()
         ingress.per_job_cap = host.spec.nic
-        yield self.env.all_of([ingress.run(layer.size) for layer in missing])
+        yield self.env.all_of([ingress.run(layer.download) for layer in missing])
         model.registry.layers.update(layer.key for layer in missing)
 
     def _test(self, spec: Any, image: Image | None) -> Process:
@@ -271,8 +271,8 @@ class PipelineRunner:
                 continue
             h.claim(new.chain)
             model.index.update(h)
-            ready = [model.registry.fetch(h, layer).ready for layer in new.chain
-                     if layer.key not in h.layers]
+            missing = [layer for layer in new.chain if layer.key not in h.layers]
+            ready = [fetch.ready for fetch in model.registry.pull(h, missing)]
             if ready:
                 waits.append(env.all_of(ready) | h.crashed)
         if waits:

@@ -2,8 +2,10 @@
 
 Owns: the layers the registry holds, the bytes pulled, the network that shares the registry's
 egress among the pulls (max-min fair with each host's NIC: ``sim.model.sharing.Network``), its
-ingress for pushes, and a pull's steps (latency, download, write to disk) with its joining by
-other requests for the same layer on the same host. Must not: decide when a layer is needed
+ingress for pushes, and a pull's steps as the host's container runtime takes them (latency,
+download of the compressed bytes, extraction of the extracted bytes on the disk and, at the
+runtime's rate, on one of the host's cores; one layer after another or at once; a concurrent
+pull of the same layer joined or done again). Must not: decide when a layer is needed
 (``lifecycle``, ``pipelines``).
 """
 
@@ -45,33 +47,59 @@ class Registry:
             self._ingress = SharedCapacity(self.env, self.spec.bandwidth)
         return self._ingress
 
-    def fetch(self, host: Host, layer: Layer, rec: InstanceRecord | None = None) -> LayerFetch:
-        """Bring ``layer`` to ``host`` from the registry, or join the download on its way
-        (``rec``: the instance whose pull this is, which counts the bytes)."""
-        fetch = host.fetching.get(layer.key)
-        if fetch is None:
-            fetch = LayerFetch(self.env.event(), self.env.event())
-            host.fetching[layer.key] = fetch
-            if rec is not None:
-                rec.pulled_bytes += layer.size
-            self.bytes_downloaded += layer.size
-            self.env.process(self._download(host, layer, fetch))
-        return fetch
+    def pull(self, host: Host, layers: list[Layer], rec: InstanceRecord | None = None
+             ) -> list[LayerFetch]:
+        """Bring ``layers`` (an image's layers that ``host`` lacks, base first) to ``host``:
+        each is downloaded, then extracted (``extract``). Where the host's runtime shares
+        concurrent pulls, a layer already on its way is joined instead; where it extracts one
+        layer after another, a layer's extraction waits for the one before it in ``layers``
+        (``rec``: the instance whose pull this is, which counts the bytes it moves)."""
+        fetches = []
+        previous: LayerFetch | None = None
+        for layer in layers:
+            fetch = host.fetching.get(layer.key) if host.shared_pulls else None
+            if fetch is None:
+                fetch = LayerFetch(self.env.event(), self.env.event())
+                if host.shared_pulls:
+                    host.fetching[layer.key] = fetch
+                if rec is not None:
+                    rec.pulled_bytes += layer.download
+                self.bytes_downloaded += layer.download
+                after = previous.ready if previous is not None and host.sequential else None
+                self.env.process(self._download(host, layer, fetch, after))
+            fetches.append(fetch)
+            previous = fetch
+        return fetches
 
-    def _download(self, host: Host, layer: Layer, fetch: LayerFetch) -> Process:
-        epoch = host.epoch  # a crash meanwhile ends this download where it is
+    def _download(self, host: Host, layer: Layer, fetch: LayerFetch,
+                  after: simpy.Event | None) -> Process:
+        epoch = host.epoch  # a crash meanwhile ends this pull where it is
         latency = self.spec.latency
         if latency > 0:
             yield self.env.timeout(latency)
             if host.epoch != epoch:
                 return
-        yield self.network.link(host.index, host.spec.nic).run(layer.size)
+        yield self.network.link(host.index, host.spec.nic).run(layer.download)
         fetch.downloaded.succeed()
-        yield host.disk_io.run(layer.size)
+        if after is not None and not after.processed:  # the layer before it, extracted
+            yield after
+        yield self.extract(host, layer)
+        if host.epoch != epoch:
+            return
         host.layers.add(layer.key)
         if host.fetching.get(layer.key) is fetch:
             del host.fetching[layer.key]
         fetch.ready.succeed()
+
+    def extract(self, host: Host, layer: Layer) -> simpy.Event:
+        """The event that fires when ``layer``, downloaded, is extracted on ``host``: its
+        extracted bytes written to the disk (shared with the host's other disk work) and, where
+        the runtime's extraction costs CPU, the work of one core at its rate, processor-shared
+        with the start-ups; the slower of the two bounds it."""
+        written = host.disk_io.run(layer.size)
+        if host.extract_cost is None:
+            return written
+        return self.env.all_of([written, host.cpu.run(layer.size * host.extract_cost)])
 
     def clear(self, host: Host) -> None:
         """``host`` went down: its downloads stop where they are."""

@@ -14,7 +14,9 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     WithJsonSchema,
     model_validator,
 )
@@ -317,6 +319,13 @@ class HostGroup(Spec):
     nested_virtualization: bool = Field(
         False, description="a virtual host exposes virtualization extensions, so Hyper-V "
                            "isolation can run inside it (paying the profile's nested penalty)")
+    runtime: str | None = Field(
+        None, description="the container runtime that pulls and extracts images: docker, "
+                          "containerd, disk-bound (a what-if) or one of the scenario's "
+                          "runtimes; default containerd (Kubernetes node pools)")
+    antivirus: Literal["defender", "none"] | None = Field(
+        None, description="real-time scanning that slows extraction unless the runtime is "
+                          "excluded; default defender (on by default on Windows Server)")
 
 
 class Registry(Spec):
@@ -326,13 +335,69 @@ class Registry(Spec):
     latency: Duration = 0.0
 
 
+class LayerSize(Spec):
+    """A layer's size in the registry (compressed: what the network moves) and on disk
+    (extracted: what extraction writes and the disk holds)."""
+
+    download: Size
+    size: Size
+
+    @model_validator(mode="after")
+    def _extracted_holds_the_download(self) -> LayerSize:
+        if self.size < self.download:
+            raise ValueError(f"the extracted size ({units.format_size(self.size)}) is smaller "
+                             f"than the download ({units.format_size(self.download)}): "
+                             "extraction does not shrink a layer")
+        return self
+
+
+def _layer_form(value: Any) -> str:
+    """Which form a layer entry takes: a mapping of both sizes, or one size for both."""
+    return "split" if isinstance(value, dict | LayerSize) else "bare"
+
+
+# A layer: one size (downloaded and extracted alike), or {download, size}; the form is chosen
+# by the value's shape, so a bad entry gets only its own form's error
+LayerEntry = Annotated[Annotated[Size, Tag("bare")] | Annotated[LayerSize, Tag("split")],
+                       Discriminator(_layer_form)]
+
+
 class Image(Spec):
     """An image: its own layers on top of its ``base`` image's layers."""
 
     name: str
     base: str | None = None
     os_build: str | None = Field(None, description="inherited from the base when not given")
-    layers: list[Size] = []
+    layers: list[LayerEntry] = Field(
+        [], description="each a size (downloaded and extracted alike) or {download, size}: "
+                        "compressed in the registry, extracted on disk")
+
+
+class Runtime(Spec):
+    """A scenario's container runtime: a built-in's values changed (named as the built-in),
+    or a new one that ``extends`` one. Only the keys given change."""
+
+    extends: str | None = None
+    description: str | None = None
+    extract_rate: Annotated[Bandwidth, Field(gt=0)] | None = Field(
+        None, description="extracted bytes per core-second, one layer on one core, no "
+                          "antivirus; null: extraction is bound by the disk alone")
+    extraction: Literal["sequential", "parallel"] | None = Field(
+        None, description="the layers of one image extract one after another or at once")
+    concurrent_pulls: Literal["shared", "duplicated"] | None = Field(
+        None, description="two requests for one layer on a host share the work or each does it")
+    antivirus_excluded: bool | None = None
+
+
+class ResolvedRuntime(Spec):
+    """A container runtime with every value (``sim.spec.runtimes`` resolves them)."""
+
+    name: str
+    description: str = ""
+    extract_rate: Annotated[float, Field(gt=0)] | None
+    extraction: Literal["sequential", "parallel"]
+    concurrent_pulls: Literal["shared", "duplicated"]
+    antivirus_excluded: bool
 
 
 class Restart(Spec):
@@ -634,6 +699,9 @@ class Scenario(Spec):
         "any", description="same-tenant: instances of different tenants never share a host "
                            "kernel (process isolation); other profiles have their own kernel")
     pipelines: list[Pipeline] = []
+    runtimes: dict[str, Runtime] = Field(
+        {}, description="container runtimes: a built-in's values changed, or new ones "
+                        "(extends: a built-in)")
 
     @property
     def sample_interval(self) -> float:

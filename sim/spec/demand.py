@@ -10,16 +10,22 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from sim.spec.config import HostGroup, Image, ResolvedProfile, Workload
+from sim.spec.config import HostGroup, Image, LayerSize, ResolvedProfile, Workload
 from sim.spec.units import format_size
 
 
 @dataclass(frozen=True)
 class Layer:
-    """A layer, identified by the image that introduced it and its position there."""
+    """A layer, identified by the image that introduced it and its position there: ``size``
+    bytes on disk (extracted), ``download`` bytes in the registry (compressed)."""
 
     key: str
     size: float
+    download: float = -1.0  # not given: the size (nothing to compress)
+
+    def __post_init__(self) -> None:
+        if self.download < 0:
+            object.__setattr__(self, "download", self.size)
 
 
 def layer_chain(images: dict[str, Image], name: str) -> list[Layer]:
@@ -31,7 +37,12 @@ def layer_chain(images: dict[str, Image], name: str) -> list[Layer]:
         stack.append(image)
         image = images[image.base] if image.base else None
     for img in reversed(stack):
-        chain.extend(Layer(f"{img.name}#{i}", size) for i, size in enumerate(img.layers))
+        for i, layer in enumerate(img.layers):
+            key = f"{img.name}#{i}"
+            if isinstance(layer, LayerSize):
+                chain.append(Layer(key, layer.size, layer.download))
+            else:
+                chain.append(Layer(key, layer, layer))
     return chain
 
 

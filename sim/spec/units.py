@@ -132,6 +132,14 @@ def format_size(n_bytes: float) -> str:
     return f"{n_bytes:.4g}B"
 
 
+def format_bandwidth(bytes_per_second: float) -> str:
+    """``format_bandwidth(21e6)`` → ``'21MB/s'`` (decimal units, as runtimes are quoted)."""
+    for unit, factor in (("GB/s", 1e9), ("MB/s", 1e6), ("kB/s", 1e3)):
+        if abs(bytes_per_second) >= factor:
+            return f"{bytes_per_second / factor:.4g}{unit}"
+    return f"{bytes_per_second:.4g}B/s"
+
+
 def format_duration(seconds: float) -> str:
     """``format_duration(90)`` → ``'1.5min'``; short values in ms."""
     if seconds == 0:

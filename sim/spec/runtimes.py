@@ -1,0 +1,124 @@
+"""Container runtimes and antivirus: the calibrated built-ins (``runtimes.yaml``), a scenario's
+``runtimes:`` resolved over them, and what a host group's choice costs per extracted byte.
+
+Owns: reading the packaged data file, merging overrides, and the defaults a host group gets
+when it names no runtime or antivirus. Must not: decide behaviour; the model reads the resolved
+values and never branches on a runtime's name.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from sim.spec import units
+from sim.spec.config import HostGroup, ResolvedRuntime, Runtime
+
+
+@cache
+def builtin_data() -> dict[str, Any]:
+    """The packaged runtime file as plain data, sources and ranges included."""
+    text = resources.files("sim.spec").joinpath("runtimes.yaml").read_text(encoding="utf-8")
+    data: dict[str, Any] = yaml.safe_load(text)
+    return data
+
+
+@cache
+def builtin_runtimes() -> dict[str, ResolvedRuntime]:
+    """The calibrated built-in runtimes, keyed by name."""
+    out = {}
+    for name, fields in builtin_data()["runtimes"].items():
+        rate = fields["extract_rate"]
+        out[name] = ResolvedRuntime(
+            name=name, description=fields["description"],
+            extract_rate=None if rate is None else units.parse_bandwidth(rate),
+            extraction=fields["extraction"], concurrent_pulls=fields["concurrent_pulls"],
+            antivirus_excluded=fields["antivirus_excluded"])
+    return out
+
+
+def antivirus_factors() -> dict[str, float]:
+    """How much each antivirus setting multiplies the extraction it scans."""
+    return {name: float(fields["factor"])
+            for name, fields in builtin_data()["antivirus"].items()}
+
+
+def defaults() -> tuple[str, str]:
+    """The runtime and the antivirus setting of a host group that names neither."""
+    data = builtin_data()
+    return data["default_runtime"], data["default_antivirus"]
+
+
+def sources() -> dict[str, dict[str, tuple[str, str]]]:
+    """``{runtime or antivirus setting: {field: (trust, source)}}`` for every built-in value,
+    and the defaults' under ``defaults``."""
+    data = builtin_data()
+    out = {name: {f: (v[0], v[1]) for f, v in fields.get("sources", {}).items()}
+           for section in ("runtimes", "antivirus") for name, fields in data[section].items()}
+    out["defaults"] = {f: (v[0], v[1]) for f, v in data["defaults_sources"].items()}
+    return out
+
+
+def ranges() -> dict[str, dict[str, tuple[float, float]]]:
+    """``{runtime or antivirus setting: {field: (low, high)}}`` for the values not measured,
+    in canonical units (bytes per core-second, factors)."""
+    data = builtin_data()
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    for section in ("runtimes", "antivirus"):
+        for name, fields in data[section].items():
+            for field, (low, high) in fields.get("ranges", {}).items():
+                parse = units.parse_bandwidth if field == "extract_rate" else float
+                out.setdefault(name, {})[field] = (parse(low), parse(high))
+    return out
+
+
+class RuntimeProblem(ValueError):
+    """A scenario runtime that cannot be resolved; ``name`` is its key in ``runtimes:``."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+def resolve_runtimes(overrides: dict[str, Runtime]) -> tuple[dict[str, ResolvedRuntime],
+                                                              list[RuntimeProblem]]:
+    """Built-ins with the scenario's ``runtimes:`` applied: a built-in's name changes its
+    values, a new name needs ``extends`` (a built-in). Returns the runtimes that resolved and a
+    problem for each that did not."""
+    builtins = builtin_runtimes()
+    resolved = dict(builtins)
+    problems = []
+    for name, override in overrides.items():
+        base_name = override.extends or (name if name in builtins else None)
+        if base_name is None:
+            problems.append(RuntimeProblem(name, f"runtime {name!r} is new: give 'extends' (one "
+                                                f"of {', '.join(builtins)})"))
+            continue
+        if base_name not in builtins:
+            problems.append(RuntimeProblem(name, f"extends {base_name!r}, which is not a built-in "
+                                                f"runtime (one of {', '.join(builtins)})"))
+            continue
+        given = {field: getattr(override, field) for field in override.model_fields_set
+                 if field != "extends"}
+        resolved[name] = builtins[base_name].model_copy(update={"name": name, **given})
+    return resolved, problems
+
+
+def runtime_of(group: HostGroup, runtimes: dict[str, ResolvedRuntime]) -> ResolvedRuntime:
+    """The runtime a host group runs (the default when it names none)."""
+    return runtimes[group.runtime or defaults()[0]]
+
+
+def extraction_cost(group: HostGroup, runtimes: dict[str, ResolvedRuntime]) -> float | None:
+    """Core-seconds a host of ``group`` spends extracting one byte (its runtime's rate, slowed
+    by its antivirus unless the runtime is excluded); None: extraction costs no CPU."""
+    runtime = runtime_of(group, runtimes)
+    if runtime.extract_rate is None:
+        return None
+    factor = 1.0
+    if not runtime.antivirus_excluded:
+        factor = antivirus_factors()[group.antivirus or defaults()[1]]
+    return factor / runtime.extract_rate

@@ -1,0 +1,162 @@
+"""Pulls as a Windows container runtime takes them: the compressed bytes over the network, then
+extraction of the extracted bytes on one core at the runtime's rate (slowed by antivirus unless
+the runtime is excluded), bounded by the disk and processor-shared with start-ups; an image's
+layers one after another; concurrent pulls of one layer joined or done twice. Exact arithmetic
+on tiny scenarios."""
+
+from __future__ import annotations
+
+import pytest
+
+from sim.spec.runtimes import antivirus_factors, builtin_runtimes
+from sim.spec.units import GiB, MiB
+from tests.helpers import FREE, load, only, scenario
+
+GBIT = 1e9 / 8
+DOCKER = builtin_runtimes()["docker"].extract_rate
+CONTAINERD = builtin_runtimes()["containerd"].extract_rate
+DEFENDER = antivirus_factors()["defender"]
+
+
+def cold(runtime: str | None, antivirus: str | None = "none", layers: list | None = None,
+         **host: object) -> dict:
+    """One cold host (nothing preloaded) with ``runtime``; one instance of ``app`` (base +
+    ``layers``) at t = 0; a 1 Gbit/s registry; a fast disk; start-up costs nothing."""
+    group: dict = {"preloaded_images": [], "cpu_cores": 4, "max_concurrent_starts": 4,
+                   "disk_rate": "10GB/s", **host}
+    if runtime is not None:
+        group["runtime"] = runtime
+    if antivirus is not None:
+        group["antivirus"] = antivirus
+    data = scenario(registry={"bandwidth": "1Gbit/s"}, host=group,
+                    images=[{"name": "base", "os_build": "ltsc2022",
+                             "layers": [{"download": "100MiB", "size": "300MiB"}]},
+                            {"name": "app", "base": "base", "layers": layers or []}],
+                    workload={"image": "app"})
+    if runtime is None:  # the helpers' hosts name one
+        del data["hosts"][0]["runtime"]
+    return data
+
+
+def first(data: dict) -> dict:
+    return only(data).instances.iloc[0].to_dict()
+
+
+def test_docker_downloads_the_compressed_bytes_then_extracts_on_one_core_at_its_rate():
+    row = first(cold("docker"))
+    downloaded = 100 * MiB / GBIT
+    assert row["pulled"] == pytest.approx(downloaded, rel=1e-12)
+    assert row["pulled_bytes"] == 100 * MiB
+    assert row["extracted"] == pytest.approx(downloaded + 300 * MiB / DOCKER, rel=1e-12)
+
+
+def test_a_slow_disk_bounds_extraction():
+    row = first(cold("docker", disk_rate="5MB/s"))  # slower than one core's 21 MB/s
+    assert row["extracted"] == pytest.approx(100 * MiB / GBIT + 300 * MiB / 5e6, rel=1e-12)
+
+
+def test_antivirus_slows_a_runtime_that_is_not_excluded_and_not_one_that_is():
+    downloaded = 100 * MiB / GBIT
+    scanned = first(cold("containerd", "defender"))
+    assert scanned["extracted"] == pytest.approx(
+        downloaded + 300 * MiB * DEFENDER / CONTAINERD, rel=1e-12)
+    unscanned = first(cold("containerd", "none"))
+    assert unscanned["extracted"] == pytest.approx(downloaded + 300 * MiB / CONTAINERD,
+                                                   rel=1e-12)
+    docker = first(cold("docker", "defender"))  # Docker's installer excludes it
+    assert docker["extracted"] == pytest.approx(downloaded + 300 * MiB / DOCKER, rel=1e-12)
+
+
+def test_a_host_group_that_names_nothing_runs_containerd_under_defender():
+    row = first(cold(None, None))
+    assert row["extracted"] == pytest.approx(
+        100 * MiB / GBIT + 300 * MiB * DEFENDER / CONTAINERD, rel=1e-12)
+
+
+def test_the_layers_of_one_image_extract_one_after_another():
+    # both download together (the 50 MiB one at half the link until it ends), the base's
+    # extraction starts when its 100 MiB arrive, the app layer's when the base's ends
+    row = first(cold("docker", layers=[{"download": "50MiB", "size": "210MB"}]))
+    base_done = 150 * MiB / GBIT + 300 * MiB / DOCKER
+    assert row["pulled"] == pytest.approx(150 * MiB / GBIT, rel=1e-12)
+    assert row["extracted"] == pytest.approx(base_done + 210e6 / DOCKER, rel=1e-12)
+
+
+def test_a_parallel_runtime_extracts_the_layers_of_one_image_at_once():
+    data = cold("fast", layers=[{"download": "50MiB", "size": "210MB"}])
+    data["runtimes"] = {"fast": {"extends": "docker", "extraction": "parallel"}}
+    row = first(data)
+    # the app layer arrives at 2 * 50 MiB / B and extracts in 10 s; the base arrives at
+    # 150 MiB / B and extracts in 300 MiB / rate, which ends last
+    assert row["extracted"] == pytest.approx(150 * MiB / GBIT + 300 * MiB / DOCKER, rel=1e-12)
+
+
+def test_extraction_shares_the_cores_with_a_start_up_under_processor_sharing():
+    # one core: a preloaded workload's create (all CPU, 20 s) runs alone while the cold
+    # instance downloads, then beside the extraction of 300 MiB (300 MiB / 21 MB/s = 14.98 s
+    # of CPU): each at half a core until the extraction ends, then the create alone
+    data = cold("docker", cpu_cores=1, max_concurrent_starts=2, disk_rate="100GB/s")
+    data["workloads"][0]["cpu"] = 0.5
+    data["profiles"]["busy"] = {**FREE, "create": "20s", "cpu_bound_fraction": 1.0}
+    data["hosts"][0]["preloaded_images"] = ["ready"]
+    data["images"].append({"name": "ready", "os_build": "ltsc2022", "layers": ["1MiB"]})
+    data["workloads"].append({"name": "warm", "image": "ready", "isolation": "busy",
+                              "cpu": 0.5, "memory": "1GiB",
+                              "arrival": {"kind": "burst", "count": 1, "at": 0}})
+    table = only(data).instances.set_index("workload")
+    download = 100 * MiB / GBIT
+    work = 300 * MiB / DOCKER
+    # the create alone until the download ends, then both at half a core: the extraction
+    # ends first (the create has done download + work < 20 s of its work by then)
+    extracted = download + 2 * work
+    assert table.loc["w", "extracted"] == pytest.approx(extracted, rel=1e-9)
+    assert table.loc["warm", "created"] == pytest.approx(
+        extracted + (20 - (download + work)), rel=1e-9)
+
+
+def test_a_runtime_that_duplicates_concurrent_pulls_moves_the_bytes_twice():
+    shared = cold("docker")
+    shared["workloads"][0]["arrival"] = {"kind": "burst", "count": 2, "at": 0}
+    duplicated = cold("containerd")
+    duplicated["workloads"][0]["arrival"] = {"kind": "burst", "count": 2, "at": 0}
+    one = only(shared).instances
+    two = only(duplicated).instances
+    assert one["pulled_bytes"].sum() == 100 * MiB
+    assert two["pulled_bytes"].sum() == 2 * 100 * MiB
+    # two downloads share the link: each ends at 2 x 100 MiB / B; two extractions on two of
+    # the four cores: each takes as long as one alone
+    assert two["pulled"].tolist() == pytest.approx([200 * MiB / GBIT] * 2, rel=1e-12)
+    assert two["extracted"].tolist() == pytest.approx(
+        [200 * MiB / GBIT + 300 * MiB / CONTAINERD] * 2, rel=1e-12)
+
+
+def test_a_bare_size_is_both_the_download_and_the_extracted_size():
+    data = cold("docker", layers=["64MiB"])
+    row = first(data)
+    assert row["pulled_bytes"] == 100 * MiB + 64 * MiB
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"images": [{"name": "base", "os_build": "ltsc2022",
+                  "layers": [{"download": "2GiB", "size": "1GiB"}]}]},
+     "smaller than the download"),
+    ({"host": {"runtime": "containrd"}}, "did you mean 'containerd'"),
+    ({"host": {"antivirus": "norton"}}, "'defender' or 'none'"),
+    ({"runtimes": {"mine": {"extract_rate": "50MB/s"}}}, "give 'extends'"),
+    ({"runtimes": {"mine": {"extends": "dokker"}}}, "not a built-in runtime"),
+    ({"runtimes": {"docker": {"extract_rate": "-5MB/s"}}}, "runtimes.docker.extract_rate"),
+])
+def test_bad_runtime_input_is_an_error_at_its_place(change, message):
+    from sim.edge.loader import ScenarioError
+
+    with pytest.raises(ScenarioError) as error:
+        load(scenario(**change))
+    assert message in str(error.value)
+
+
+def test_a_scenario_can_change_a_built_in_runtime():
+    data = cold("docker")
+    data["runtimes"] = {"docker": {"extract_rate": "30MB/s"}}
+    row = first(data)
+    assert row["extracted"] == pytest.approx(100 * MiB / GBIT + 300 * MiB / 30e6, rel=1e-12)
+    assert GiB  # sizes are binary here, rates decimal
