@@ -82,7 +82,8 @@ def runtimes_table() -> Table:
 
     def shown(field: str, value: object) -> str:
         if field == "extract_rate":
-            return "disk only" if value is None else format_bandwidth(float(value)) + " per core"
+            return ("disk only" if not isinstance(value, float)
+                    else format_bandwidth(value) + " per core")
         return str(value)
 
     rows = [(name, field, getattr(runtime, field))
