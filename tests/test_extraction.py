@@ -160,3 +160,51 @@ def test_a_scenario_can_change_a_built_in_runtime():
     row = first(data)
     assert row["extracted"] == pytest.approx(100 * MiB / GBIT + 300 * MiB / 30e6, rel=1e-12)
     assert GiB  # sizes are binary here, rates decimal
+
+
+def catalog_scenario(base: str, **host: object) -> dict:
+    data = cold("docker", **host)
+    data["hosts"][0]["os_build"] = base.split(":")[1]
+    data["images"] = [{"name": "app", "base": base,
+                       "layers": [{"download": "40MiB", "size": "120MiB"}]}]
+    return data
+
+
+def test_a_catalog_base_brings_its_layers_and_os_build():
+    from sim.spec.catalog import catalog_data
+    from sim.spec.units import parse_size
+
+    row = first(catalog_scenario("servercore:ltsc2022"))
+    layers = catalog_data()["servercore:ltsc2022"]["layers"]
+    download = sum(parse_size(layer["download"]) for layer in layers) + 40 * MiB
+    extracted = sum(parse_size(layer["size"]) for layer in layers) + 120 * MiB
+    assert row["pulled_bytes"] == pytest.approx(download, rel=1e-12)
+    # three layers download together over the 1 Gbit/s link, the base layer (the largest)
+    # last; then the base, the update and the app layer extract one after another
+    assert row["pulled"] == pytest.approx(download / GBIT, rel=1e-12)
+    assert row["extracted"] == pytest.approx(download / GBIT + extracted / DOCKER, rel=1e-12)
+
+
+def test_a_host_with_the_catalog_base_preloaded_pulls_only_the_app_layer():
+    data = catalog_scenario("nanoserver:ltsc2025")
+    data["hosts"][0]["preloaded_images"] = ["nanoserver:ltsc2025"]
+    row = first(data)
+    assert row["pulled_bytes"] == 40 * MiB
+    assert row["extracted"] == pytest.approx(40 * MiB / GBIT + 120 * MiB / DOCKER, rel=1e-12)
+
+
+def test_a_scenario_image_named_as_a_catalog_one_takes_precedence():
+    data = catalog_scenario("servercore:ltsc2019")
+    data["images"].append({"name": "servercore:ltsc2019", "os_build": "ltsc2019",
+                           "layers": ["10MiB"]})
+    assert first(data)["pulled_bytes"] == 10 * MiB + 40 * MiB
+
+
+def test_an_unknown_catalog_name_suggests_the_near_miss_and_lists_the_catalog():
+    from sim.edge.loader import ScenarioError
+
+    with pytest.raises(ScenarioError) as error:
+        load(catalog_scenario("servercore:ltsc2023"))
+    text = str(error.value)
+    assert "did you mean 'servercore:ltsc202" in text
+    assert "nanoserver:ltsc2019" in text and "images[0].base" in text

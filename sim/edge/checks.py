@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from sim.edge.budget import arrivals
+from sim.spec import catalog
 from sim.spec.config import (
     Compare,
     HostGroup,
@@ -58,6 +59,16 @@ def _list(data: dict[str, Any], key: str) -> list[Any]:
 def _hint(name: str, known: list[str]) -> str:
     near = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     return f"; did you mean {near[0]!r}?" if near else f"; known: {', '.join(sorted(known))}"
+
+
+def _image_hint(name: str, defined: list[str]) -> str:
+    """``_hint`` among the scenario's images and the catalog's, and the catalog's names for a
+    name written as a catalog one (``family:build``)."""
+    known = defined + [n for n in catalog.names() if n not in defined]
+    hint = _hint(name, known)
+    if ":" in name and not hint.startswith("; known"):
+        hint += f" (the catalog: {', '.join(catalog.names())})"
+    return hint
 
 
 def _trace_fit(wl: Workload, table: TraceTable, modes: list[str],
@@ -125,7 +136,9 @@ def check_scenario(data: dict[str, Any], scenario: Scenario | None,
                    tables: dict[str, TraceTable] | None = None
                    ) -> tuple[list[tuple[Path, str]], dict[str, ResolvedProfile]]:
     """Problems as ``(path, message)``, and the resolved profiles. ``tables`` are the traces
-    the loader read, by digest: trace workloads are checked instance size by size."""
+    the loader read, by digest: trace workloads are checked instance size by size. The catalog
+    images the scenario names are added to its images first, as ``Scenario`` adds them."""
+    data = catalog.with_catalog(data)
     hosts = _items(data, "hosts", HostGroup)
     images = _items(data, "images", Image)
     workloads = _items(data, "workloads", Workload)
@@ -184,7 +197,7 @@ def _check_images(images: list[tuple[int, Image]], by_name: dict[str, Image]
     for i, img in images:
         if img.base is not None and img.base not in by_name:
             problems.append((("images", i, "base"), f"unknown base image {img.base!r}"
-                             + _hint(img.base, image_names)))
+                             + _image_hint(img.base, image_names)))
             good_images.discard(img.name)
     for i, img in images:
         cycle, whole = _base_chain(img, by_name)
@@ -232,7 +245,7 @@ def _check_hosts(parts: _Parts) -> list[tuple[Path, str]]:
         for j, name in enumerate(host.preloaded_images):
             if name not in parts.by_name and name not in parts.broken_images:
                 problems.append((("hosts", i, "preloaded_images", j), f"unknown image {name!r}"
-                                 + _hint(name, parts.image_names)))
+                                 + _image_hint(name, parts.image_names)))
     return problems
 
 
@@ -373,7 +386,7 @@ def _check_workload_refs(parts: _Parts) -> list[tuple[Path, str]]:
         if isinstance(image, str) and image not in parts.by_name \
                 and image not in parts.broken_images:
             problems.append((("workloads", i, "image"), f"unknown image {image!r}"
-                             + _hint(image, parts.image_names)))
+                             + _image_hint(image, parts.image_names)))
         if isinstance(isolation, str) and isolation not in parts.known_profiles:
             problems.append((("workloads", i, "isolation"), f"unknown isolation profile "
                              f"{isolation!r}" + _hint(isolation, parts.known_profiles)))
@@ -479,7 +492,7 @@ def _check_steps(parts: _Parts, i: int, pipe: Pipeline, rolled: dict[str, int]
             base = step.build.base
             if base not in parts.by_name and base not in parts.broken_images:
                 problems.append((at + ("build", "base"), f"unknown image {base!r}"
-                                 + _hint(base, parts.image_names)))
+                                 + _image_hint(base, parts.image_names)))
             built = True
         elif step.push is not None and not built:
             problems.append((at + ("push",), "nothing to push: put a build step first"))

@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from sim.spec import units
+from sim.spec import catalog, units
 
 QUANTITY_PATTERN = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*[A-Za-z/]*\s*$"
 
@@ -702,6 +702,12 @@ class Scenario(Spec):
     runtimes: dict[str, Runtime] = Field(
         {}, description="container runtimes: a built-in's values changed, or new ones "
                         "(extends: a built-in)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _catalog_images(cls, data: Any) -> Any:
+        """The catalog's base images the scenario names and does not define, as images."""
+        return catalog.with_catalog(data) if isinstance(data, dict) else data
 
     @property
     def sample_interval(self) -> float:
