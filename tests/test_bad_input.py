@@ -76,20 +76,19 @@ def test_malformed_values_name_the_place_and_what_would_be_right(old, new, path,
 def test_references_to_unknown_names():
     text = edit("    image: webshop", "    image: webshp")
     text = text.replace("    base: iis", "    base: iis2")
-    text = text.replace("preloaded_images: [servercore]", "preloaded_images: [servrcore]")
+    text = text.replace("preloaded_images: [servercore:ltsc2022]",
+                        "preloaded_images: [servrcore:ltsc2022]")
     text = text.replace("isolation: [process, hyperv, vm]", "isolation: [process, hyperv, vmm]")
     out = "\n".join(problems(text))
     assert "workloads[0].image: unknown image 'webshp'; did you mean 'webshop'?" in out
-    assert "images[2].base: unknown base image 'iis2'; did you mean 'iis'?" in out
-    assert "hosts[0].preloaded_images[0]: unknown image 'servrcore'" in out
+    assert "images[1].base: unknown base image 'iis2'; did you mean 'iis'?" in out
+    assert ("hosts[0].preloaded_images[0]: unknown image 'servrcore:ltsc2022'; did you mean "
+            "'servercore:ltsc2022'? (the catalog: servercore:ltsc2019") in out
     assert "compare.isolation[2]: unknown isolation profile 'vmm'; did you mean 'vm'?" in out
 
 
 def test_cycle_in_base():
-    text = edit("    base: servercore", "    base: webshop")
-    text = text.replace("  - name: servercore             # immutable OS base image\n"
-                        "    os_build: ltsc2022\n",
-                        "  - name: servercore\n    os_build: ltsc2022\n")
+    text = edit("    base: servercore:ltsc2022", "    base: webshop")
     out = "\n".join(problems(text))
     assert "cycle in base: iis -> webshop -> iis" in out
 
@@ -311,6 +310,6 @@ def test_a_bad_value_merged_from_a_yaml_anchor_is_placed_where_it_is_written():
         "\nplacement:", "\n  - {<<: *web, name: web2}\n\nplacement:", 1)
     out = problems(text)
     line = line_of(text, "cpu: -1")
-    for index in (0, 1):  # the merged copy is reported where the value is written
+    for index in (0, 2):  # the merged copy is reported where the value is written
         assert any(p.startswith(f"s.yaml:{line}:") and f"workloads[{index}].cpu" in p
                    for p in out), out

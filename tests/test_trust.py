@@ -85,7 +85,7 @@ def test_deep_nesting_binary_files_and_bad_utf8_are_refused(capsys, tmp_path):
 
 
 def test_a_mapping_where_a_name_belongs_is_an_error_not_a_crash(capsys, tmp_path):
-    _refused(capsys, tmp_path, _sub("- name: servercore ", "- name: {a: 1} "),
+    _refused(capsys, tmp_path, _sub("- name: iis ", "- name: {a: 1} "),
              expect="images[0].name: Input should be a valid string")
 
 
@@ -200,8 +200,9 @@ def test_the_estimate_counts_arrivals_as_the_arithmetic_says():
     found = budget.estimate([loaded.scenario], 3, 2)
     assert found.instances_per_run == pytest.approx(0.5 * 1200)
     assert found.instances == pytest.approx(0.5 * 1200 * 3 * 2)
-    assert found.runs == 6 and found.hosts_per_run == 3
-    assert found.samples_per_run == pytest.approx(241)
+    assert found.runs == 6 and found.hosts_per_run == 3 + 4  # the scale-out group's 4
+    # the scale-out burst at 2 h is past the 20 min window: none of it counted
+    assert found.samples_per_run == pytest.approx(241 * 2)  # a row per host group
 
 
 # --- traces ------------------------------------------------------------------------------------

@@ -83,8 +83,9 @@ def arrivals(scenario: Scenario, trace_rows: dict[str, int] | None = None
     for i, wl in enumerate(scenario.workloads):
         spec = wl.arrival
         expected: float
-        if isinstance(spec, BurstArrivals):
-            expected = float(spec.count)
+        if isinstance(spec, BurstArrivals):  # arrives only inside the window, as the model
+            end = min(horizon, spec.until) if spec.until is not None else horizon
+            expected = float(spec.count) if spec.at < end else 0.0
         elif isinstance(spec, TraceArrivals):
             rows = (trace_rows or {}).get(spec.digest or "", 0)
             expected = rows * spec.sample
