@@ -53,6 +53,22 @@ def scenario(**changes: Any) -> dict[str, Any]:
     return data
 
 
+def two_workloads() -> dict[str, Any]:
+    """Three workloads, warm-up 5 s: ``web`` on its preloaded image (2 s app start) arriving
+    every second from 0; ``burst.cold`` (a name with a dot, as metric names join with dots),
+    4 at 10 s pulling a cold 100 MiB layer over 1 Gbit/s and extracting it at 1 GB/s;
+    ``early``, 2 at 1 s, all before the warm-up."""
+    web = {"name": "web", "image": "base", "isolation": "free", "cpu": 1, "memory": "1GiB",
+           "app_start": "2s", "arrival": {"kind": "constant", "interval": "1s", "count": 20}}
+    burst = {"name": "burst.cold", "image": "app", "isolation": "free", "cpu": 1,
+             "memory": "1GiB", "arrival": {"kind": "burst", "count": 4, "at": "10s"}}
+    early = {**web, "name": "early", "arrival": {"kind": "burst", "count": 2, "at": "1s"}}
+    return scenario(registry={"bandwidth": "1Gbit/s"}, host={"disk_rate": "1GB/s"},
+                    warmup="5s", workloads=[web, burst, early],
+                    images=[{"name": "base", "os_build": "ltsc2022", "layers": ["1GiB"]},
+                            {"name": "app", "base": "base", "layers": ["100MiB"]}])
+
+
 def load(data: dict[str, Any]) -> Loaded:
     """Validate ``data`` as a scenario file would be."""
     return load_text(yaml.safe_dump(data, sort_keys=False), "test.yaml")

@@ -8,7 +8,7 @@ import pytest
 from sim.spec.demand import committed_memory
 from sim.spec.profiles import builtin_profiles
 from sim.spec.units import GiB, MiB
-from tests.helpers import FREE, only, scenario
+from tests.helpers import FREE, only, scenario, two_workloads
 
 GBIT = 1e9 / 8  # bytes per second in 1 Gbit/s
 
@@ -271,3 +271,20 @@ def test_a_levels_arrays_follow_its_changes_and_its_statistics_are_exact():
     assert time_average(level, 0.0, 20.0) == 1.25  # (0*10 + 4*5 + 1*5) / 20
     assert peak(level, 12.0, 20.0) == 4.0 and peak(level, 16.0, 20.0) == 1.0
     assert time_quantile(level, 0.99, 0.0, 20.0) == 4.0
+
+
+def test_each_workload_has_its_own_startup_statistics():
+    metrics = only(two_workloads()).metrics
+    by = metrics["startup_by_workload_s"]
+    assert list(by) == ["web", "burst.cold", "early"]  # the scenario's order
+    assert by["web"]["p50"] == by["web"]["max"] == 2.0
+    cold = 100 * MiB / GBIT + 100 * MiB / 1e9  # one shared download, then one extraction
+    assert by["burst.cold"]["p50"] == pytest.approx(cold, rel=1e-12)
+    assert by["burst.cold"]["max"] == pytest.approx(cold, rel=1e-12)
+    assert set(by["early"].values()) == {None}  # every request before the warm-up
+    assert metrics["requests"] == 15 + 4  # web's arrivals from 5 s on, the burst
+    assert metrics["startup_s"]["mean"] == pytest.approx((15 * 2.0 + 4 * cold) / 19, rel=1e-12)
+
+
+def test_one_workload_has_no_startup_by_workload():
+    assert "startup_by_workload_s" not in only(scenario()).metrics

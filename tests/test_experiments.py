@@ -14,10 +14,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sim.analysis.aggregate import aggregate
+from sim.analysis.aggregate import aggregate, mean_metrics
 from sim.cli import main
+from sim.cli.run import summary_rows
 from sim.edge.loader import ScenarioError, load_file, load_text
 from sim.experiment.expand import expand
+from sim.run.results import runs_frame
+from tests.helpers import only, scenario, two_workloads
 
 SWEEP = Path("scenarios/sweep.yaml")
 
@@ -60,6 +63,37 @@ def test_aggregate_is_mean_std_and_student_t_half_width():
     assert a["std"] == pytest.approx(math.sqrt(((1 - 3) ** 2 + (2 - 3) ** 2 + (6 - 3) ** 2) / 2))
     assert a["ci95"] == pytest.approx(4.302652729911275 * a["std"] / math.sqrt(3))
     assert agg.loc["b"]["ci95"] == 0.0
+
+
+def test_startup_by_workload_is_averaged_over_replications_and_has_table_rows(tmp_path):
+    data = two_workloads()
+    data["workloads"][0]["app_start"] = {"dist": "lognormal", "median": "2s", "p95": "5s"}
+    outputs = [only(data, seed) for seed in (1, 2)]  # two replications, as far as combining goes
+    runs = runs_frame(outputs)
+    runs.to_parquet(tmp_path / "runs.parquet", index=False)
+    runs = pd.read_parquet(tmp_path / "runs.parquet")
+    web = runs["startup_by_workload_s.web.p50"]
+    assert web.nunique() == 2
+    summary = mean_metrics(outputs)
+    assert summary["startup_by_workload_s"]["web"]["p50"] == pytest.approx(web.mean())
+    assert summary["ci95"]["startup_by_workload_s.web.p50"] == pytest.approx(
+        12.706204736174698 * web.std(ddof=1) / math.sqrt(2))
+    assert set(summary["startup_by_workload_s"]) == {"web", "burst.cold", "early"}
+    agg = aggregate(runs, []).set_index("metric")
+    assert agg.loc["startup_by_workload_s.web.p50", "mean"] == pytest.approx(web.mean())
+    assert agg.loc["startup_by_workload_s.burst.cold.p99", "n"] == 2
+
+    rows = summary_rows({"base": summary})
+    labels = [label for label, _ in rows]
+    at = labels.index("start-up max") + 1
+    assert labels[at:at + 6] == [f"start-up {p}, {w}" for w in ("web", "burst.cold", "early")
+                                 for p in ("p50", "p99")]
+    cells = dict(rows)
+    assert cells["start-up p50, burst.cold"] == ["943.7ms"]  # 100 MiB pulled and extracted
+    assert cells["start-up p50, web"][0].count(" ± ") == 1
+    assert cells["start-up p99, early"] == ["-"]  # none after the warm-up
+    single = [label for label, _ in summary_rows({"base": only(scenario()).metrics})]
+    assert not [label for label in single if label.startswith("start-up p50,")]
 
 
 def _outputs(folder: Path) -> tuple[bytes, pd.DataFrame, pd.DataFrame]:

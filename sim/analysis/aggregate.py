@@ -1,6 +1,6 @@
 """Statistics across runs: per variant and sweep point, the mean, standard deviation and 95 %
 confidence half-width (Student's t) of every metric over the replications, and the nested
-metrics of ``summary.json`` flattened to dotted names and back.
+metrics of ``summary.json`` flattened to dotted names (and to paths of keys, and back).
 
 Owns: how replications are combined. Must not: run the model, know how a run's results are
 stored, or write files.
@@ -25,35 +25,48 @@ class HasMetrics(Protocol):
     metrics: dict[str, Any]
 
 
-def flatten(metrics: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"startup_s": {"p50": 1}}`` → ``{"startup_s.p50": 1}``."""
-    out: dict[str, Any] = {}
+def leaves(metrics: dict[str, Any]) -> dict[tuple[str, ...], Any]:
+    """``{"startup_s": {"p50": 1}}`` → ``{("startup_s", "p50"): 1}``: every value that is not
+    a mapping, by its path of keys (a key may itself hold a dot, as a workload's name may)."""
+    out: dict[tuple[str, ...], Any] = {}
     for key, value in metrics.items():
-        name = f"{prefix}{key}"
         if isinstance(value, dict):
-            out.update(flatten(value, f"{name}."))
+            out.update({(key, *path): v for path, v in leaves(value).items()})
         else:
-            out[name] = value
+            out[(key,)] = value
     return out
 
 
-def unflatten(flat: dict[str, Any]) -> dict[str, Any]:
-    """The inverse of ``flatten``."""
+def tree(paths: dict[tuple[str, ...], Any]) -> dict[str, Any]:
+    """The inverse of ``leaves``."""
     out: dict[str, Any] = {}
-    for name, value in flat.items():
+    for (*parents, last), value in paths.items():
         node = out
-        *parents, last = name.split(".")
         for part in parents:
             node = node.setdefault(part, {})
         node[last] = value
     return out
 
 
+def flatten(metrics: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"startup_s": {"p50": 1}}`` → ``{"startup_s.p50": 1}``."""
+    return {prefix + ".".join(path): value for path, value in leaves(metrics).items()}
+
+
 def metric_value(metrics: dict[str, Any], dotted: str) -> Any:
-    """``metric_value(m, "startup_s.p99")`` → ``m["startup_s"]["p99"]`` (None if absent)."""
+    """``metric_value(m, "startup_s.p99")`` → ``m["startup_s"]["p99"]`` (None if absent). A key
+    holding a dot (``startup_by_workload_s.web.v2.p99``, of workload ``web.v2``) is found:
+    at each level the longest key the rest of the name begins with is taken."""
     node: Any = metrics
-    for part in dotted.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
+    rest = dotted
+    while rest:
+        if not isinstance(node, dict):
+            return None
+        key = max((k for k in node if rest == k or rest.startswith(f"{k}.")), key=len,
+                  default=None)
+        if key is None:
+            return None
+        node, rest = node[key], rest[len(key) + 1:]
     return node
 
 
@@ -92,20 +105,20 @@ def aggregate(runs: pd.DataFrame, parameters: list[str]) -> pd.DataFrame:
 def mean_metrics(outputs: Sequence[HasMetrics]) -> dict[str, Any]:
     """The replications' metrics averaged, in the nested shape of ``summary.json``; with more
     than one replication, ``replications`` and ``ci95`` (half-widths by metric) are added."""
-    flats = [flatten(o.metrics) for o in outputs]
-    merged: dict[str, Any] = {}
+    flats = [leaves(o.metrics) for o in outputs]
+    merged: dict[tuple[str, ...], Any] = {}
     ci: dict[str, float] = {}
-    for name in flats[0]:
-        values = [f.get(name) for f in flats]
+    for path in flats[0]:
+        values = [f.get(path) for f in flats]
         numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
         if len(numbers) == len(values) and len(outputs) > 1:
-            merged[name] = float(np.mean(numbers))
-            ci[name] = ci95_half_width(np.asarray(numbers, dtype=float))
+            merged[path] = float(np.mean(numbers))
+            ci[".".join(path)] = ci95_half_width(np.asarray(numbers, dtype=float))
         elif len(outputs) > 1 and numbers:
-            merged[name] = float(np.mean(numbers))
+            merged[path] = float(np.mean(numbers))
         else:
-            merged[name] = values[0]
-    result = unflatten(merged)
+            merged[path] = values[0]
+    result = tree(merged)
     if len(outputs) > 1:
         result["replications"] = len(outputs)
         result["ci95"] = clean(ci)

@@ -160,11 +160,14 @@ def summarize(frame: pd.DataFrame, levels: Mapping[str, Level | Steps],
               duration: float,
               faults: list[FaultRecord] | None = None,
               physical_levels: Mapping[int, Level | Steps] | None = None,
-              pipeline_runs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+              pipeline_runs: list[dict[str, Any]] | None = None,
+              workloads: Sequence[str] = ()) -> dict[str, Any]:
     """The metrics of one run (one variant) as they appear in ``summary.json``.
 
     Start-up, wait and phase statistics count requests (first starts) arriving after the
-    warm-up; restarts after faults have their own ``restart_startup_s``.
+    warm-up; restarts after faults have their own ``restart_startup_s``. With more than one
+    name in ``workloads`` (the scenario's workloads), ``startup_by_workload_s`` gives each
+    workload's start-up statistics over the same requests, in that order.
     """
     if "attempt" in frame:
         if "origin" in frame:
@@ -181,8 +184,9 @@ def summarize(frame: pd.DataFrame, levels: Mapping[str, Level | Steps],
     pipelines = (pipeline_metrics(pipeline_runs, frame, levels) if pipeline_runs else None)
     full = frame
     # only the columns read below (a selection of rows copies every column it has)
-    frame = frame_first[[c for c in ("arrival", "rejected", *TRANSITIONS[2:])
-                         if c in frame_first]]
+    by_workload = len(workloads) > 1
+    read = ("arrival", "rejected", *TRANSITIONS[2:], *(["workload"] if by_workload else []))
+    frame = frame_first[[c for c in read if c in frame_first]]
     counted = frame[frame["arrival"] >= warmup]
     started = counted[counted["running"].notna()]
     requests = len(counted)
@@ -193,13 +197,16 @@ def summarize(frame: pd.DataFrame, levels: Mapping[str, Level | Steps],
         spans = (started[b] - started[a]).to_numpy()
         d = describe(spans)
         phases[name] = {"mean": d["mean"], "p95": d["p95"]}
+    startups = started["running"] - started["arrival"]
     return {
         "requests": requests,
         "started": len(started),
         "rejected": rejected,
         "blocking": rejected / requests if requests else 0.0,
         "pending_at_end": int(requests - len(started) - rejected),
-        "startup_s": describe((started["running"] - started["arrival"]).to_numpy()),
+        "startup_s": describe(startups.to_numpy()),
+        **({"startup_by_workload_s": _by_workload(startups, started["workload"], workloads)}
+           if by_workload else {}),
         "wait_s": describe(waits),
         "all_running_s": (float(started["running"].max() - counted["arrival"].min())
                           if len(started) else None),
@@ -219,6 +226,14 @@ def summarize(frame: pd.DataFrame, levels: Mapping[str, Level | Steps],
         **isolation,
         **({"pipelines": pipelines} if pipelines is not None else {}),
     }
+
+
+def _by_workload(values: pd.Series, names: pd.Series, workloads: Sequence[str]
+                 ) -> dict[str, dict[str, float | None]]:
+    """``describe`` of ``values`` per workload, for every one of ``workloads`` (None for each
+    statistic of a workload without values), so that every run has the same keys."""
+    parts = {name: part.to_numpy() for name, part in values.groupby(names, sort=False)}
+    return {name: describe(parts.get(name, np.array([]))) for name in workloads}
 
 
 def _rows(frame: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:

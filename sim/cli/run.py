@@ -17,7 +17,7 @@ from rich.table import Table
 
 from sim.cli.common import EXIT_BAD_INPUT, prepare
 from sim.edge.loader import Loaded
-from sim.present.formats import show
+from sim.present.formats import show, workload_rows
 from sim.spec.units import format_duration
 
 
@@ -163,11 +163,25 @@ def summary_table(data: dict[str, Any]) -> Table:
     table.add_column("metric")
     for name in variants:
         table.add_column(name, justify="right")
+    for label, cells in summary_rows(variants):
+        table.add_row(label, *cells)
+    return table
+
+
+def summary_rows(variants: dict[str, dict[str, Any]]) -> list[tuple[str, list[str]]]:
+    """The terminal table's rows: a label and one cell per variant (``summary.json``'s
+    ``variants``). With several workloads, each one's start-up p50 and p99 follow the
+    overall start-up rows."""
+    def row(label: str, metric: str) -> tuple[str, list[str]]:
+        return label, [show(m, metric) for m in variants.values()]
+
+    rows = []
     for label, metric in SUMMARY_ROWS:
-        table.add_row(label, *[show(m, metric) for m in variants.values()])
-    for label, metric, when in ISOLATION_ROWS:
-        if any(when(m) for m in variants.values()):
-            table.add_row(label, *[show(m, metric) for m in variants.values()])
+        rows.append(row(label, metric))
+        if metric == "startup_s.max":
+            rows += [row(label, metric) for label, metric in workload_rows(variants)]
+    rows += [row(label, metric) for label, metric, when in ISOLATION_ROWS
+             if any(when(m) for m in variants.values())]
     names = dict.fromkeys(p for m in variants.values() for p in (m.get("pipelines") or {}))
     for name in names:
         for label, key in PIPELINE_ROWS:
@@ -175,8 +189,8 @@ def summary_table(data: dict[str, Any]) -> Table:
             cells = [show(m, metric) for m in variants.values()]
             if key == "registry_egress_peak_bps":
                 cells = [_gbits(m, metric) for m in variants.values()]
-            table.add_row(f"{name}: {label}", *cells)
-    return table
+            rows.append((f"{name}: {label}", cells))
+    return rows
 
 
 def _gbits(metrics: dict[str, Any], metric: str) -> str:

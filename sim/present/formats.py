@@ -47,3 +47,13 @@ def show(metrics: dict[str, Any], metric: str) -> str:
     if ci is not None and isinstance(ci, float) and math.isfinite(ci) and ci > 0:
         text += " ± " + format_value(ci, "number" if kind == "count" else kind)
     return text
+
+
+def workload_rows(variants: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
+    """(label, metric) of each workload's start-up p50 and p99, for the tables that show
+    ``summary.json``'s ``variants``; none unless the scenario has several workloads (only then
+    does ``startup_by_workload_s`` exist)."""
+    names = dict.fromkeys(w for m in variants.values()
+                          for w in (m.get("startup_by_workload_s") or {}))
+    return [(f"start-up {stat}, {name}", f"startup_by_workload_s.{name}.{stat}")
+            for name in names for stat in ("p50", "p99")]

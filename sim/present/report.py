@@ -20,7 +20,7 @@ from typing import Any
 
 from sim import __version__
 from sim.edge.loader import Loaded
-from sim.present.formats import metric_kind, show
+from sim.present.formats import metric_kind, show, workload_rows
 from sim.spec.profiles import sources
 from sim.spec.units import format_duration, format_size, format_value
 
@@ -119,7 +119,7 @@ def _comparison(summary: dict[str, Any]) -> str:
     variants = summary["variants"]
     rows_spec = [("requests", "requests"), ("started", "started"), ("blocking", "blocking"),
                  ("start-up p50", "startup_s.p50"), ("start-up p95", "startup_s.p95"),
-                 ("start-up p99", "startup_s.p99"),
+                 ("start-up p99", "startup_s.p99"), *workload_rows(variants),
                  ("mean wait for placement + slot", "wait_s.mean"),
                  ("running, time average", "running_mean"),
                  ("most instances on one host", "density_max"),

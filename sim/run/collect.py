@@ -41,7 +41,8 @@ def _collect(result: RunResult, key: str | None) -> RunOutput:
     metrics: dict[str, Any] = {"isolation": isolation, **dict(spec.choices)}
     metrics.update(analysis.summarize(frame, levels, host_levels, capacity,
                                       scenario.warmup, scenario.duration, rec.faults,
-                                      rec.physical_levels, rec.pipeline_runs))
+                                      rec.physical_levels, rec.pipeline_runs,
+                                      [wl.name for wl in scenario.workloads]))
     series = pd.DataFrame(rec.samples)
     for table in (frame, series):
         table.insert(0, "variant", spec.variant)
