@@ -208,3 +208,21 @@ def test_an_unknown_catalog_name_suggests_the_near_miss_and_lists_the_catalog():
     text = str(error.value)
     assert "did you mean 'servercore:ltsc202" in text
     assert "nanoserver:ltsc2019" in text and "images[0].base" in text
+
+
+def test_the_sweep_table_keeps_a_group_selector_and_shows_each_workloads_p99():
+    from rich.console import Console
+
+    from sim.cli.run import sweep_table
+
+    metrics = {"startup_s": {"p50": 1.0, "p99": 2.0},
+               "startup_by_workload_s": {"steady": {"p50": 1.0, "p99": 2.0},
+                                         "surge": {"p50": 60.0, "p99": 600.0}}}
+    data = {"name": "s", "seed": 1, "replications": 1,
+            "points": [{"parameters": {"hosts[fresh].runtime": "docker"},
+                        "variants": {"process": metrics}}]}
+    console = Console(width=250, record=True)
+    console.print(sweep_table(data))
+    text = console.export_text()
+    assert "hosts[fresh].runtime" in text
+    assert "p99, surge" in text and "10min" in text

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from sim.cli.common import EXIT_BAD_INPUT, prepare
@@ -126,15 +127,20 @@ def sweep_table(data: dict[str, Any]) -> Table:
     table = Table(title=f"{data['name']} (seed {data['seed']}, {reps} "
                         f"replication{'s' if reps > 1 else ''} per point)")
     params = list(data["points"][0]["parameters"]) if data["points"] else []
-    for p in params:
-        table.add_column(p)
+    for p in params:  # escaped: a path's [group] is not rich markup
+        table.add_column(escape(p))
     table.add_column("variant")
-    for _, label in SWEEP_HEADS:
-        table.add_column(label, justify="right")
+    # each workload's start-up p99 too, where there are several
+    heads = SWEEP_HEADS + [(metric, label.replace("start-up ", ""))
+                           for point in data["points"][:1]
+                           for label, metric in workload_rows(point["variants"])
+                           if metric.endswith(".p99")]
+    for _, label in heads:
+        table.add_column(escape(label), justify="right")
     for point in data["points"]:
         for name, m in point["variants"].items():
-            table.add_row(*[str(v) for v in point["parameters"].values()], name,
-                          *[show(m, metric) for metric, _ in SWEEP_HEADS])
+            table.add_row(*[escape(str(v)) for v in point["parameters"].values()], name,
+                          *[show(m, metric) for metric, _ in heads])
     return table
 
 
