@@ -226,3 +226,64 @@ def test_the_sweep_table_keeps_a_group_selector_and_shows_each_workloads_p99():
     text = console.export_text()
     assert "hosts[fresh].runtime" in text
     assert "p99, surge" in text and "10min" in text
+
+
+# --- image garbage collection ------------------------------------------------------------------
+
+def gc_scenario(arrivals: list[tuple[str, float]], **gc: float) -> dict:
+    """One 10 GiB disk, three images of one 3 GiB layer each (no shared base), one instance of
+    ``image`` at each ``time``, living 10 s; extraction bound by the (fast) disk."""
+    workloads = [{"name": f"w{k}", "image": image, "isolation": "free", "cpu": 1,
+                  "memory": "1GiB", "lifetime": "10s",
+                  "arrival": {"kind": "burst", "count": 1, "at": at}}
+                 for k, (image, at) in enumerate(arrivals)]
+    data = scenario(registry={"bandwidth": "1000Gbit/s"},
+                    host={"disk": "10GiB", "disk_rate": "100GB/s", "nic": "1000Gbit/s",
+                          "preloaded_images": [], "image_gc": gc or {"high": 0.85, "low": 0.8}},
+                    images=[{"name": name, "os_build": "ltsc2022", "layers": ["3GiB"]}
+                            for name in ("a", "b", "c")],
+                    workloads=workloads)
+    return data
+
+
+def end_layers(data: dict) -> list[str]:
+    """The layers on the first host at the end of the run."""
+    from sim.experiment.expand import expand
+    from sim.run.execute import run
+
+    (spec,) = expand(load(data), None, replications=1)
+    return sorted(run(spec).recorder.end_state["hosts"]["h-01"])
+
+
+def test_image_gc_removes_the_least_recently_used_unused_images_down_to_the_low_mark():
+    # a (used until 10 s), b (until 30 s), then c: 9 GiB > 8.5 GiB, so the least recently used
+    # unused image, a, goes: 6 GiB <= 8 GiB, b stays; a again at 60 s: pulled again (9 GiB),
+    # and now b (last used at 30 s) goes, not c (used until 50 s)
+    data = gc_scenario([("a", 0), ("b", 20), ("c", 40), ("a", 60)])
+    out = only(data)
+    pulled = out.instances.sort_values("arrival")["pulled_bytes"].tolist()
+    assert pulled == [3 * GiB, 3 * GiB, 3 * GiB, 3 * GiB]
+    assert out.metrics["image_gc_removed_bytes"] == 2 * 3 * GiB
+    assert end_layers(data) == ["a#0", "c#0"]
+
+
+def test_an_image_in_use_is_never_collected():
+    # a runs from 0 s to 10 s, b from 1 s to 11 s; c arrives at 5 s: 9 GiB used, past the
+    # 5 GiB high mark, but every image on the host is in use: nothing goes
+    out = only(gc_scenario([("a", 0), ("b", 1), ("c", 5)], high=0.5, low=0.4))
+    assert out.metrics["image_gc_removed_bytes"] == 0.0
+
+
+def test_without_disk_pressure_image_gc_changes_nothing():
+    data = gc_scenario([("a", 0), ("b", 20)])
+    assert only(data).metrics["image_gc_removed_bytes"] == 0.0
+    assert end_layers(data) == ["a#0", "b#0"]
+
+
+def test_a_low_mark_above_the_high_mark_is_an_error_at_its_place():
+    from sim.edge.loader import ScenarioError
+
+    with pytest.raises(ScenarioError) as error:
+        load(scenario(host={"image_gc": {"high": 0.8, "low": 0.9}}))
+    assert "hosts[0].image_gc" in str(error.value)
+    assert "must be at most high" in str(error.value)

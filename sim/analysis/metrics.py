@@ -223,6 +223,8 @@ def summarize(frame: pd.DataFrame, levels: Mapping[str, Level | Steps],
         "memory_utilization_mean": time_average(levels.get("memory_committed"), warmup,
                                                 duration) / memory_capacity,
         "pulled_bytes": float(full.loc[full["arrival"] >= warmup, "pulled_bytes"].sum()),
+        # layers image GC removed from hosts' disks over the whole run (it only grows)
+        "image_gc_removed_bytes": peak(levels.get("image_gc_removed_bytes"), 0.0, duration),
         **isolation,
         **({"pipelines": pipelines} if pipelines is not None else {}),
     }

@@ -186,6 +186,9 @@ def summary_rows(variants: dict[str, dict[str, Any]]) -> list[tuple[str, list[st
         rows.append(row(label, metric))
         if metric == "startup_s.max":
             rows += [row(label, metric) for label, metric in workload_rows(variants)]
+        if metric == "pulled_bytes" and any(m.get("image_gc_removed_bytes")
+                                            for m in variants.values()):
+            rows.append(row("bytes removed by image GC", "image_gc_removed_bytes"))
     rows += [row(label, metric) for label, metric, when in ISOLATION_ROWS
              if any(when(m) for m in variants.values())]
     names = dict.fromkeys(p for m in variants.values() for p in (m.get("pipelines") or {}))

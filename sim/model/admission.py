@@ -3,8 +3,8 @@ request's own rule: ``on_full``); what it held is given back when it leaves.
 
 Owns: the placement queue (first come, first served: a request that cannot be placed blocks
 those behind it), allocating the capacity the placement policy chose and releasing it, and
-telling the index, the counts and the kernel tenancy of each change. Must not: choose a host
-(``placement``) or drive a request's steps (``lifecycle``).
+telling the index, the counts, the kernel tenancy and the image collector of each change.
+Must not: choose a host (``placement``) or drive a request's steps (``lifecycle``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import simpy
 if TYPE_CHECKING:
     from sim.model.counts import Counts
     from sim.model.host import Host
+    from sim.model.imagegc import ImageCollector
     from sim.model.placement import CapacityIndex, Placement
     from sim.model.tenancy import Tenancy
     from sim.model.workload import WorkloadRuntime
@@ -27,8 +28,9 @@ class Admission:
     """Places instances, keeps the queue and releases what they held."""
 
     def __init__(self, env: simpy.Environment, placement: Placement, index: CapacityIndex,
-                 tenancy: Tenancy, counts: Counts) -> None:
+                 tenancy: Tenancy, counts: Counts, images: ImageCollector) -> None:
         self.env = env
+        self.images = images
         self.placement = placement
         self.index = index
         self.tenancy = tenancy
@@ -43,6 +45,7 @@ class Admission:
                                      self.tenancy.allowed(wl))
         if host is not None:
             host.allocate(wl.need, wl.chain)
+            self.images.placed(host, wl.chain_key, wl.chain)
             self.index.update(host)
             self.changed(host, +1, wl)
         return host
@@ -58,6 +61,7 @@ class Admission:
         """``rec``'s instance leaves ``host``: its capacity goes back, and the queue moves."""
         host.residents.pop(rec.id, None)
         host.release(wl.need)
+        self.images.released(host, wl.chain_key)
         self.index.update(host)
         rec.removed = self.env.now
         self.changed(host, -1, wl)

@@ -24,6 +24,7 @@ from sim.model.arrivals import Arrivals
 from sim.model.counts import Counts
 from sim.model.faults import Faults
 from sim.model.host import Host, Slots
+from sim.model.imagegc import ImageCollector
 from sim.model.interference import Interference
 from sim.model.pipelines import PipelineRunner
 from sim.model.placement import CapacityIndex, Placement
@@ -57,6 +58,7 @@ class Model:
     counts: Counts
     tenancy: Tenancy
     admission: Admission
+    collector: ImageCollector
     registry: Registry
     startup: Startup
     interference: Interference
@@ -115,7 +117,11 @@ def build(env: simpy.Environment, scenario: Scenario, profiles: dict[str, Resolv
                       counts)
     workloads = [_workload(wl, profiles[wl.isolation], scenario, images, hosts, traces,
                            tenancy, rng) for wl in scenario.workloads]
-    admission = Admission(env, placement, index, tenancy, counts)
+    collector = ImageCollector(env, hosts, index, recorder)
+    for host in hosts:  # what the node image holds, unused so far
+        for name in host.spec.preloaded_images:
+            collector.present(host, name, layer_chain(images, name))
+    admission = Admission(env, placement, index, tenancy, counts, collector)
     registry = Registry(env, scenario.registry,
                         {layer.key for name in images for layer in layer_chain(images, name)})
     if tracking:
@@ -125,7 +131,7 @@ def build(env: simpy.Environment, scenario: Scenario, profiles: dict[str, Resolv
     model = Model(
         env=env, scenario=scenario, recorder=recorder, seed=seed, replication=replication,
         hosts=hosts, images=images, workloads=workloads, index=index, counts=counts,
-        tenancy=tenancy, admission=admission, registry=registry,
+        tenancy=tenancy, admission=admission, collector=collector, registry=registry,
         startup=Startup(env, totals, interference, interruptible, foreseeable),
         interference=interference,
         faults=Faults(env, faults, scenario.duration, rng, hosts, index, registry, admission,

@@ -202,6 +202,17 @@ class Host:
                 self.claimed_key = None
                 self.disk_free -= layer.size
 
+    def forget(self, layer: Layer) -> bool:
+        """Remove ``layer`` from the store and give back its disk (image garbage collection);
+        False if the host did not claim it."""
+        if layer.key not in self.claimed:
+            return False
+        self.claimed.discard(layer.key)
+        self.claimed_key = None
+        self.layers.discard(layer.key)
+        self.disk_free += layer.size
+        return True
+
     def claimed_layers(self) -> frozenset[str]:
         """``claimed`` as a frozenset (made again only after it changes)."""
         if self.claimed_key is None:

@@ -29,6 +29,7 @@ from sim.spec.demand import demand, layer_chain, why_not
 if TYPE_CHECKING:
     from sim.model.arrivals import Arrivals
     from sim.model.host import Host
+    from sim.model.imagegc import ImageCollector
     from sim.model.placement import CapacityIndex
     from sim.model.registry import Registry
     from sim.model.roster import Live, Roster
@@ -52,6 +53,7 @@ class ModelForPipelines(Protocol):
     workloads: list[WorkloadRuntime]
     registry: Registry
     roster: Roster
+    collector: ImageCollector
 
     def rng(self, name: str) -> Any:
         """The generator of the stream ``name`` in this run."""
@@ -194,18 +196,22 @@ class PipelineRunner:
         env = self.env
         chain = layer_chain(model.images, spec.base)
         host.claim(chain)
+        model.collector.placed(host, spec.base, chain)  # in use while the build runs
         model.index.update(host)
-        fetches = model.registry.pull(host, [layer for layer in chain
-                                             if layer.key not in host.layers])
-        if fetches and not (yield from self._survive(host, env.all_of([f.ready
-                                                                       for f in fetches]))):
-            return None
-        for delay in (self.draw_create() + self.draw_boot(), self.draw_install[step](),
-                      self.draw_stop(), spec.commit):
-            if not (yield from self._survive(host, env.timeout(delay))):
+        try:
+            fetches = model.registry.pull(host, [layer for layer in chain
+                                                 if layer.key not in host.layers])
+            if fetches and not (yield from self._survive(
+                    host, env.all_of([f.ready for f in fetches]))):
                 return None
-        if not (yield from self._survive(host, host.disk_io.run(spec.layer))):  # the commit
-            return None
+            for delay in (self.draw_create() + self.draw_boot(), self.draw_install[step](),
+                          self.draw_stop(), spec.commit):
+                if not (yield from self._survive(host, env.timeout(delay))):
+                    return None
+            if not (yield from self._survive(host, host.disk_io.run(spec.layer))):  # commit
+                return None
+        finally:
+            model.collector.released(host, spec.base)
         name = f"{self.spec.image or self.spec.name}-v{run}"
         template = self.workload is not None and \
             self.workload.profile.new_version == "template"
@@ -219,6 +225,7 @@ class PipelineRunner:
         new_chain = layer_chain(model.images, name)
         host.claim(new_chain)  # written here: the build host holds the new image
         host.layers.update(layer.key for layer in new_chain)
+        model.collector.present(host, name, new_chain)
         model.index.update(host)
         return image
 
@@ -270,6 +277,7 @@ class PipelineRunner:
             if not h.available:
                 continue
             h.claim(new.chain)
+            model.collector.present(h, new.chain_key, new.chain)
             model.index.update(h)
             missing = [layer for layer in new.chain if layer.key not in h.layers]
             ready = [fetch.ready for fetch in model.registry.pull(h, missing)]

@@ -86,7 +86,8 @@ class Registry:
         yield self.extract(host, layer)
         if host.epoch != epoch:
             return
-        host.layers.add(layer.key)
+        if layer.key in host.claimed:  # else collected meanwhile: nothing to keep
+            host.layers.add(layer.key)
         if host.fetching.get(layer.key) is fetch:
             del host.fetching[layer.key]
         fetch.ready.succeed()

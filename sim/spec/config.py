@@ -294,6 +294,25 @@ class VirtualHost(Spec):
     per_physical: Annotated[int, Field(ge=1)] = 1
 
 
+class ImageGC(Spec):
+    """Image garbage collection, as the kubelet does it: when a host's disk use passes
+    ``high`` (a fraction of its disk), images no instance there uses are removed, least
+    recently used first, until it is at most ``low``; a layer goes with the last image on the
+    host that has it. ``high: 1`` turns it off."""
+
+    high: Annotated[Fraction, Field(gt=0)] = Field(
+        0.85, description="disk use that starts a collection (kubelet imageGCHighThresholdPercent)")
+    low: Annotated[Fraction, Field(gt=0)] = Field(
+        0.80, description="disk use a collection brings it down to (imageGCLowThresholdPercent)")
+
+    @model_validator(mode="after")
+    def _low_below_high(self) -> ImageGC:
+        if self.low > self.high:
+            raise ValueError(f"low ({self.low:g}) must be at most high ({self.high:g}): a "
+                             "collection brings disk use down from high to low")
+        return self
+
+
 class HostGroup(Spec):
     """``count`` identical hosts."""
 
@@ -326,6 +345,9 @@ class HostGroup(Spec):
     antivirus: Literal["defender", "none"] | None = Field(
         None, description="real-time scanning that slows extraction unless the runtime is "
                           "excluded; default defender (on by default on Windows Server)")
+    image_gc: ImageGC = Field(
+        default_factory=lambda: ImageGC(),
+        description="removing unused images under disk pressure; kubelet defaults 85 % / 80 %")
 
 
 class Registry(Spec):

@@ -1,0 +1,95 @@
+"""Image garbage collection under disk pressure, as the kubelet does it: when a host's disk use
+passes its group's ``image_gc.high``, the images no instance there uses are removed, least
+recently used first, until use is at most ``image_gc.low``; a layer goes with the last image on
+the host that holds it, and a start-up that needs it again pulls it again.
+
+The kubelet checks every five minutes; here a host is checked whenever its disk use grows (an
+instance placed, a pipeline writing or pre-pulling an image), which removes the same images a
+little sooner. Owns: which images each host holds, how many instances use each, when each was
+last used, and the bytes removed. Must not: place instances or pull layers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import simpy
+
+if TYPE_CHECKING:
+    from sim.model.host import Host
+    from sim.model.placement import CapacityIndex
+    from sim.recorder import Recorder
+    from sim.spec.demand import Layer
+
+
+@dataclass(slots=True)
+class HostImage:
+    """An image on one host: its layers, the instances there that use it, its last use."""
+
+    chain: list[Layer]
+    users: int = 0
+    last_used: float = 0.0
+
+
+class ImageCollector:
+    """Every host's images and their collection."""
+
+    def __init__(self, env: simpy.Environment, hosts: list[Host], index: CapacityIndex,
+                 recorder: Recorder) -> None:
+        self.env = env
+        self.index = index
+        self.recorder = recorder
+        self.images: list[dict[str, HostImage]] = [{} for _ in hosts]
+        # disk free below which a host collects, and the free disk a collection aims for
+        self.start_below = [h.spec.disk * (1 - h.spec.image_gc.high) for h in hosts]
+        self.stop_at = [h.spec.disk * (1 - h.spec.image_gc.low) for h in hosts]
+        self.removed_bytes = 0.0
+
+    def present(self, host: Host, key: str, chain: list[Layer]) -> None:
+        """Image ``key`` (layers ``chain``) is on ``host`` or on its way, used now."""
+        image = self.images[host.index].get(key)
+        if image is None:
+            image = self.images[host.index][key] = HostImage(chain)
+        image.last_used = self.env.now
+        self.collect(host)
+
+    def placed(self, host: Host, key: str, chain: list[Layer]) -> None:
+        """An instance of image ``key`` was placed on ``host`` (its layers claimed)."""
+        image = self.images[host.index].get(key)
+        if image is None:
+            image = self.images[host.index][key] = HostImage(chain)
+        image.users += 1
+        image.last_used = self.env.now
+        if host.disk_free < self.start_below[host.index]:
+            self.collect(host)
+
+    def released(self, host: Host, key: str) -> None:
+        """An instance of image ``key`` left ``host``."""
+        image = self.images[host.index][key]
+        image.users -= 1
+        image.last_used = self.env.now
+
+    def collect(self, host: Host) -> None:
+        """If ``host``'s disk use has passed the high mark, remove unused images, least
+        recently used first (ties: by name), until it is at most the low mark."""
+        i = host.index
+        if host.disk_free >= self.start_below[i]:
+            return
+        images = self.images[i]
+        unused = sorted((image.last_used, key) for key, image in images.items()
+                        if image.users == 0
+                        and not any(layer.key in host.fetching for layer in image.chain))
+        removed = 0.0
+        for _, key in unused:
+            if host.disk_free >= self.stop_at[i]:
+                break
+            image = images.pop(key)
+            kept = {layer.key for other in images.values() for layer in other.chain}
+            for layer in image.chain:
+                if layer.key not in kept and host.forget(layer):
+                    removed += layer.size
+        if removed:
+            self.removed_bytes += removed
+            self.index.update(host)
+            self.recorder.level("image_gc_removed_bytes", self.env.now, self.removed_bytes)
