@@ -287,3 +287,29 @@ def test_a_low_mark_above_the_high_mark_is_an_error_at_its_place():
         load(scenario(host={"image_gc": {"high": 0.8, "low": 0.9}}))
     assert "hosts[0].image_gc" in str(error.value)
     assert "must be at most high" in str(error.value)
+
+
+def test_a_pre_pull_before_the_instances_arrive_leaves_them_nothing_to_pull():
+    data = cold("docker")
+    data["hosts"][0]["pre_pull"] = {"images": ["app"], "at": "0s"}
+    data["workloads"][0]["arrival"] = {"kind": "burst", "count": 1, "at": "10min"}
+    row = first(data)
+    assert row["pulled_bytes"] == 0
+    assert row["extracted"] == row["slot"] == 600.0
+
+
+def test_an_instance_arriving_during_a_pre_pull_joins_it():
+    data = cold("docker")
+    data["hosts"][0]["pre_pull"] = {"images": ["app"], "at": "0s"}
+    data["workloads"][0]["arrival"] = {"kind": "burst", "count": 1, "at": "5s"}
+    row = first(data)  # arrives while the pre-pull extracts: it waits for that extraction
+    assert row["pulled_bytes"] == 0
+    assert row["extracted"] == pytest.approx(100 * MiB / GBIT + 300 * MiB / DOCKER, rel=1e-12)
+
+
+def test_a_pre_pull_of_an_unknown_image_is_an_error_at_its_place():
+    from sim.edge.loader import ScenarioError
+
+    with pytest.raises(ScenarioError) as error:
+        load(scenario(host={"pre_pull": {"images": ["servercore:ltsc2002"]}}))
+    assert "hosts[0].pre_pull.images[0]: unknown image" in str(error.value)

@@ -246,6 +246,10 @@ def _check_hosts(parts: _Parts) -> list[tuple[Path, str]]:
             if name not in parts.by_name and name not in parts.broken_images:
                 problems.append((("hosts", i, "preloaded_images", j), f"unknown image {name!r}"
                                  + _image_hint(name, parts.image_names)))
+        for j, name in enumerate(host.pre_pull.images if host.pre_pull else []):
+            if name not in parts.by_name and name not in parts.broken_images:
+                problems.append((("hosts", i, "pre_pull", "images", j),
+                                 f"unknown image {name!r}" + _image_hint(name, parts.image_names)))
     return problems
 
 

@@ -28,6 +28,7 @@ from sim.model.imagegc import ImageCollector
 from sim.model.interference import Interference
 from sim.model.pipelines import PipelineRunner
 from sim.model.placement import CapacityIndex, Placement
+from sim.model.prepull import start_pre_pulls
 from sim.model.registry import Registry
 from sim.model.roster import Roster
 from sim.model.sampler import Sampler, sample_times
@@ -143,6 +144,7 @@ def build(env: simpy.Environment, scenario: Scenario, profiles: dict[str, Resolv
     model.faults.start()
     for pipeline in scenario.pipelines:
         PipelineRunner(model, arrivals, pipeline).start()
+    start_pre_pulls(env, hosts, images, registry, collector, index)
     Sampler(env, scenario, interval, counts, totals, registry.network, recorder).start()
     return model
 
@@ -164,8 +166,10 @@ def _hosts(env: simpy.Environment, scenario: Scenario, images: dict[str, Image],
         cost = extraction_cost(group, runtimes)
         # start-ups alone hold the cores only in their start slots: then no more CPU jobs run
         # than there are slots (an instance extracts its layers one after another, before its
-        # phases), unless extraction runs outside slots (pipelines) or layers extract at once
-        bounded = cost is None or (runtime.extraction == "sequential" and not scenario.pipelines)
+        # phases), unless extraction runs outside slots (pipelines, pre-pulls) or layers
+        # extract at once
+        bounded = cost is None or (runtime.extraction == "sequential" and not scenario.pipelines
+                                   and group.pre_pull is None)
         max_jobs = group.max_concurrent_starts if bounded else None
         for k in range(group.count):
             host = Host(index=len(hosts), name=f"{group.group}-{k + 1:02d}", group_index=g,

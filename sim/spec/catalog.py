@@ -54,6 +54,10 @@ def referenced(data: dict[str, Any]) -> list[str]:
         preloaded = group.get("preloaded_images")
         for name in preloaded if isinstance(preloaded, list) else []:
             add(name)
+        pre_pull = group.get("pre_pull")
+        pulled = pre_pull.get("images") if isinstance(pre_pull, dict) else None
+        for name in pulled if isinstance(pulled, list) else []:
+            add(name)
     for pipeline in _dicts(data.get("pipelines")):
         for step in _dicts(pipeline.get("steps")):
             build = step.get("build")

@@ -313,6 +313,15 @@ class ImageGC(Spec):
         return self
 
 
+class PrePull(Spec):
+    """Images pulled onto every host of a group at ``at`` whether or not an instance needs
+    them yet (a pre-puller DaemonSet, or a warm-up script), through the same registry,
+    network and runtime as any pull."""
+
+    images: Annotated[list[str], Field(min_length=1)]
+    at: Duration = 0.0
+
+
 class HostGroup(Spec):
     """``count`` identical hosts."""
 
@@ -345,6 +354,9 @@ class HostGroup(Spec):
     antivirus: Literal["defender", "none"] | None = Field(
         None, description="real-time scanning that slows extraction unless the runtime is "
                           "excluded; default defender (on by default on Windows Server)")
+    pre_pull: PrePull | None = Field(
+        None, description="images pulled onto every host of the group at a given time, "
+                          "before instances need them")
     image_gc: ImageGC = Field(
         default_factory=lambda: ImageGC(),
         description="removing unused images under disk pressure; kubelet defaults 85 % / 80 %")
