@@ -152,3 +152,26 @@ def test_images_view_lists_each_layer_and_the_hosts_holding_it(tmp_path, capsys)
     assert new["hosts"] == ["build-01", "farm-01", "farm-02", "farm-03"]
     assert "release-v1" in capsys.readouterr().out
     assert main(["images", str(path), "--variant", "nope", "--out", str(tmp_path)]) == 2
+
+
+def test_a_new_months_update_layer_rolled_out_is_pulled_by_every_host_and_the_base_is_not():
+    """The catalog's Server Core is its base layer (servercore:ltsc2022/base) under a monthly
+    update layer: another month's update on the same base, built into the web-shop image and
+    rolled out, moves the new update layer and the new app layer to every host, never the
+    base layer they hold."""
+    from sim.spec.units import parse_size
+
+    update = {"download": "750MB", "size": "1.55GB"}
+    data = farm([{"build": {"base": "servercore-2027-01", "install": "0s", "layer": "40MiB",
+                            "commit": "0s"}},
+                 {"push": {}}, {"rollout": {"workload": "web", "pre_pull": True,
+                                            "strategy": "blue-green"}}], hosts=10)
+    data["images"] = [{"name": "app", "base": "servercore:ltsc2022", "layers": ["10MiB"]},
+                      {"name": "servercore-2027-01", "base": "servercore:ltsc2022/base",
+                       "layers": [update]}]
+    for group in data["hosts"]:
+        group["preloaded_images"] = ["app"]
+    out = only(data)
+    metrics = out.metrics["pipelines"]["release"]
+    # every farm host: the new update layer and the new 40 MiB layer, compressed
+    assert metrics["bytes_pulled"] == pytest.approx(10 * (parse_size("750MB") + 40 * MiB))

@@ -25,16 +25,33 @@ def catalog_data() -> dict[str, dict[str, Any]]:
     return data
 
 
+BASE = "/base"  # a Server Core image's base layer alone: ``servercore:ltsc2022/base``
+
+
 def names() -> list[str]:
-    """Every catalog image's name."""
-    return list(catalog_data())
+    """Every catalog image's name: each image, and for one with a monthly update layer, its
+    base layer alone (``NAME/base``), on which a scenario may put another month's update."""
+    out = []
+    for name, entry in catalog_data().items():
+        out.append(name)
+        if len(entry["layers"]) > 1:
+            out.append(name + BASE)
+    return out
 
 
-def image(name: str) -> dict[str, Any]:
-    """Catalog image ``name`` as a scenario's ``images:`` entry."""
-    entry = catalog_data()[name]
-    return {"name": name, "os_build": entry["os_build"],
-            "layers": [dict(layer) for layer in entry["layers"]]}
+def entries(name: str) -> list[dict[str, Any]]:
+    """Catalog image ``name`` as a scenario's ``images:`` entries: an image with an update
+    layer is that layer on its base layer's image (``NAME/base``), so that another month's
+    update can share the base layer."""
+    family = name.removesuffix(BASE)
+    entry = catalog_data()[family]
+    layers = [dict(layer) for layer in entry["layers"]]
+    if len(layers) == 1:
+        return [{"name": name, "os_build": entry["os_build"], "layers": layers}]
+    base = {"name": family + BASE, "os_build": entry["os_build"], "layers": layers[:-1]}
+    if name.endswith(BASE):
+        return [base]
+    return [base, {"name": family, "base": family + BASE, "layers": layers[-1:]}]
 
 
 def referenced(data: dict[str, Any]) -> list[str]:
@@ -73,11 +90,17 @@ def with_catalog(data: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(images, list):
         return data
     defined = {img.get("name") for img in _dicts(images) if isinstance(img.get("name"), str)}
-    known = catalog_data()
-    missing = [name for name in referenced(data) if name in known and name not in defined]
-    if not missing:
+    known = set(names())
+    added: list[dict[str, Any]] = []
+    for name in referenced(data):
+        if name in known and name not in defined:
+            for entry in entries(name):
+                if entry["name"] not in defined:
+                    defined.add(entry["name"])
+                    added.append(entry)
+    if not added:
         return data
-    return {**data, "images": [*images, *(image(name) for name in missing)]}
+    return {**data, "images": [*images, *added]}
 
 
 def _dicts(value: Any) -> list[dict[str, Any]]:
