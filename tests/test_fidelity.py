@@ -20,7 +20,7 @@ def test_quick_fidelity_suite_passes_and_writes_its_report(tmp_path, capsys):
     report = json.loads((folder / "report.json").read_text())
     names = [c["name"] for c in report["cases"]]
     assert names == ["erlang-c", "erlang-b", "mg-infinity", "mt-g-infinity", "firecracker",
-                     "ms-memory", "slacker", "lightvm"]
+                     "ms-memory", "slacker", "lightvm", "windows-pulls"]
     for case in report["cases"]:
         assert (folder / f"{case['name']}.png").stat().st_size > 10_000
         for check in case["checks"]:
