@@ -313,3 +313,19 @@ def test_a_pre_pull_of_an_unknown_image_is_an_error_at_its_place():
     with pytest.raises(ScenarioError) as error:
         load(scenario(host={"pre_pull": {"images": ["servercore:ltsc2002"]}}))
     assert "hosts[0].pre_pull.images[0]: unknown image" in str(error.value)
+
+
+def test_a_sweep_over_names_and_lists_draws_its_charts(tmp_path):
+    """Swept values that are not numbers (a runtime's name, a list of images) go on the x axis
+    in sweep order (the charts once looked them up by a different text and failed)."""
+    from sim.cli import main
+
+    data = cold("docker")
+    data["sweep"] = {"hosts[h].runtime": ["docker", "containerd"],
+                     "hosts[h].preloaded_images": [[], ["app"]]}
+    path = tmp_path / "s.yaml"
+    path.write_text(__import__("yaml").safe_dump(data))
+    assert main(["run", str(path), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    charts = sorted(p.name[len("sweep_1_"):]
+                    for p in (tmp_path / "out" / "tiny").glob("sweep_*.png"))
+    assert charts == ["hosts_h__preloaded_images.png", "hosts_h__runtime.png"]

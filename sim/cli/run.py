@@ -19,6 +19,7 @@ from rich.table import Table
 from sim.cli.common import EXIT_BAD_INPUT, prepare
 from sim.edge.loader import Loaded
 from sim.present.formats import show, workload_rows
+from sim.run.results import as_cell
 from sim.spec.units import format_duration
 
 
@@ -77,7 +78,7 @@ def _run(loaded: Loaded, args: argparse.Namespace) -> int:
         def done(result: Any) -> None:
             progress.advance(task)
             if not live:
-                point = " ".join(f"{k}={v}" for k, v in result.parameters.items())
+                point = escape(" ".join(f"{k}={v}" for k, v in result.parameters.items()))
                 console.print(f"  {result.variant}{' ' + point if point else ''} "
                               f"rep {result.replication}: {len(result.instances):,} instances "
                               f"in {result.wall_s:.2f} s")
@@ -86,7 +87,8 @@ def _run(loaded: Loaded, args: argparse.Namespace) -> int:
     outputs = [store.load(key) for key in the_plan.keys]
     seed = specs[0].seed
     swept = list(scenario.sweep or {})
-    numeric = {path: {str(point.parameters[i][1]): _number(paths.get(
+    # each swept value as the runs table holds it (as_cell), and its number (NaN: not one)
+    numeric = {path: {str(as_cell(point.parameters[i][1])): _number(paths.get(
         point.scenario.model_dump(mode="json"), path)) for point in loaded.points}
         for i, path in enumerate(swept)}
 

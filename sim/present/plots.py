@@ -8,6 +8,7 @@ and, when the run has faults or batch jobs, ``blast_radius``, ``availability_den
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -330,7 +331,7 @@ def sweep_charts(folder: Path, title: str, agg: Any, swept: list[str],
             for k, (group_key, group) in enumerate(sub.groupby(keys, sort=False)):
                 group_key = group_key if isinstance(group_key, tuple) else (group_key,)
                 variant = group_key[0]
-                x = np.asarray([numeric[path][str(v)] for v in group[path]])
+                x = _positions(numeric[path], group[path])
                 order = np.argsort(x)
                 mean = group["mean"].to_numpy(dtype=float)[order]
                 ci = np.nan_to_num(group["ci95"].to_numpy(dtype=float)[order])
@@ -342,16 +343,36 @@ def sweep_charts(folder: Path, title: str, agg: Any, swept: list[str],
                 if ci.any():
                     ax.fill_between(x[order], mean - ci, mean + ci, color=color, alpha=0.18)
             ax.set_title(label, fontsize="medium")
-            ax.set_xlabel(f"{path} (canonical units)")
+            if _categorical(numeric[path]):  # names, lists: one place each, in sweep order
+                ax.set_xlabel(path)
+                ax.set_xticks(range(len(numeric[path])), list(numeric[path]),
+                              fontsize="small")
+            else:
+                ax.set_xlabel(f"{path} (canonical units)")
             ax.grid(True, alpha=0.3)
         handles, labels = axes.flat[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4),
-                   fontsize="small")
+        longest = max((len(label) for label in labels), default=0)
+        fig.legend(handles, labels, loc="lower center", fontsize="small",
+                   ncol=max(1, min(len(labels), 4, 160 // max(longest, 1))))
         fig.suptitle(f"{title}: metrics against {path} (mean, 95 % confidence band)")
         fig.tight_layout(rect=(0, 0.06, 1, 0.96))
         safe = "".join(c if c.isalnum() else "_" for c in path).strip("_")
         fig.savefig(folder / f"sweep_{p + 1}_{safe}.png", dpi=100)
         plt.close(fig)
+
+
+def _categorical(values: dict[str, float]) -> bool:
+    """Whether a swept parameter's values are not all numbers (names, lists)."""
+    return any(math.isnan(v) for v in values.values())
+
+
+def _positions(values: dict[str, float], cells: Any) -> np.ndarray:
+    """Where each run's swept value goes on the x axis: its number, or for a parameter whose
+    values are not all numbers, its place in the sweep's order."""
+    if _categorical(values):
+        places = {cell: k for k, cell in enumerate(values)}
+        return np.asarray([float(places[str(v)]) for v in cells])
+    return np.asarray([values[str(v)] for v in cells])
 
 
 def density_bars(path: Path, title: str, table: dict[str, Any], modes: list[str]) -> None:

@@ -47,7 +47,7 @@ class RunOutput:
                 "host_peaks": self.host_peaks, "metrics": self.metrics, "extra": self.extra}
 
 
-def _cell(value: Any) -> Any:
+def as_cell(value: Any) -> Any:
     """A sweep value as a table cell: a number or text as it is, a mapping or list (a swept
     distribution, say) as its JSON text, so that rows group by it."""
     if isinstance(value, (dict, list)):
@@ -60,7 +60,7 @@ def runs_frame(outputs: list[RunOutput]) -> pd.DataFrame:
     rows = []
     for out in outputs:
         row: dict[str, Any] = {"variant": out.variant,
-                               **{k: _cell(v) for k, v in out.parameters.items()},
+                               **{k: as_cell(v) for k, v in out.parameters.items()},
                                "replication": out.replication, "seed": out.seed,
                                "key": out.key}
         row.update({k: v for k, v in flatten(out.metrics).items() if k not in row})
