@@ -279,8 +279,9 @@ class Request:
                 rec.extracted = now
                 self._copied(None)
             return
-        fetches = self.model.registry.pull(
-            host, [layer for layer in wl.chain if layer.key not in layers], rec)
+        fetches = self.model.registry.pull(  # a VM's template is copied, not unpacked
+            host, [layer for layer in wl.chain if layer.key not in layers], rec,
+            unpack=wl.profile.disk_image != "copy")
         if fetches:
             self._fetches = fetches
             self._wait(self.env.all_of([f.downloaded for f in fetches]), self._downloaded)

@@ -200,7 +200,8 @@ class PipelineRunner:
         model.index.update(host)
         try:
             fetches = model.registry.pull(host, [layer for layer in chain
-                                                 if layer.key not in host.layers])
+                                                 if layer.key not in host.layers],
+                                          unpack=not self._templates())
             if fetches and not (yield from self._survive(
                     host, env.all_of([f.ready for f in fetches]))):
                 return None
@@ -213,9 +214,7 @@ class PipelineRunner:
         finally:
             model.collector.released(host, spec.base)
         name = f"{self.spec.image or self.spec.name}-v{run}"
-        template = self.workload is not None and \
-            self.workload.profile.new_version == "template"
-        if template:  # a VM: the new version is a whole template
+        if self._templates():  # a VM: the new version is a whole template
             size = sum(layer.size for layer in chain) + spec.layer
             image = Image(name=name, layers=[size],
                           os_build=model.images[spec.base].os_build)
@@ -228,6 +227,10 @@ class PipelineRunner:
         model.collector.present(host, name, new_chain)
         model.index.update(host)
         return image
+
+    def _templates(self) -> bool:
+        """Whether this pipeline's versions are VM templates (copied, not unpacked)."""
+        return self.workload is not None and self.workload.profile.new_version == "template"
 
     def _push(self, host: Any, image: Image | None) -> Process:
         """Upload the image's layers the registry lacks, at most the build host's NIC each."""
@@ -280,7 +283,8 @@ class PipelineRunner:
             model.collector.present(h, new.chain_key, new.chain)
             model.index.update(h)
             missing = [layer for layer in new.chain if layer.key not in h.layers]
-            ready = [fetch.ready for fetch in model.registry.pull(h, missing)]
+            ready = [fetch.ready for fetch in model.registry.pull(
+                h, missing, unpack=new.profile.disk_image != "copy")]
             if ready:
                 waits.append(env.all_of(ready) | h.crashed)
         if waits:

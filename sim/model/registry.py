@@ -47,43 +47,54 @@ class Registry:
             self._ingress = SharedCapacity(self.env, self.spec.bandwidth)
         return self._ingress
 
-    def pull(self, host: Host, layers: list[Layer], rec: InstanceRecord | None = None
-             ) -> list[LayerFetch]:
+    def pull(self, host: Host, layers: list[Layer], rec: InstanceRecord | None = None,
+             unpack: bool = True) -> list[LayerFetch]:
         """Bring ``layers`` (an image's layers that ``host`` lacks, base first) to ``host``:
-        each is downloaded, then extracted (``extract``). Where the host's runtime shares
-        concurrent pulls, a layer already on its way is joined instead; where it extracts one
-        layer after another, a layer's extraction waits for the one before it in ``layers``
-        (``rec``: the instance whose pull this is, which counts the bytes it moves)."""
+        each is downloaded, then extracted (``extract``). A layer already on its way is
+        joined: all of it where the host's runtime shares concurrent pulls, only its download
+        where the runtime duplicates them (each request extracts its own copy). Where the
+        runtime extracts one layer after another, a layer's extraction waits for the one
+        before it in ``layers``. ``unpack`` False: a VM template, which no container runtime
+        unpacks: written to the disk only, joined whole, all at once. ``rec``: the instance
+        whose pull this is, which counts the bytes it moves."""
         fetches = []
         previous: LayerFetch | None = None
         for layer in layers:
-            fetch = host.fetching.get(layer.key) if host.shared_pulls else None
-            if fetch is None:
+            current = host.fetching.get(layer.key)
+            if current is not None and (host.shared_pulls or not unpack):
+                fetch = current
+            else:
                 fetch = LayerFetch(self.env.event(), self.env.event())
-                if host.shared_pulls:
+                if current is None:  # the first on its way: its download moves the bytes
                     host.fetching[layer.key] = fetch
-                if rec is not None:
-                    rec.pulled_bytes += layer.download
-                self.bytes_downloaded += layer.download
-                after = previous.ready if previous is not None and host.sequential else None
-                self.env.process(self._download(host, layer, fetch, after))
+                    if rec is not None:
+                        rec.pulled_bytes += layer.download
+                    self.bytes_downloaded += layer.download
+                after = (previous.ready if previous is not None and host.sequential and unpack
+                         else None)
+                self.env.process(self._download(host, layer, fetch, after, current, unpack))
             fetches.append(fetch)
             previous = fetch
         return fetches
 
     def _download(self, host: Host, layer: Layer, fetch: LayerFetch,
-                  after: simpy.Event | None) -> Process:
+                  after: simpy.Event | None, joined: LayerFetch | None,
+                  unpack: bool) -> Process:
         epoch = host.epoch  # a crash meanwhile ends this pull where it is
-        latency = self.spec.latency
-        if latency > 0:
-            yield self.env.timeout(latency)
-            if host.epoch != epoch:
-                return
-        yield self.network.link(host.index, host.spec.nic).run(layer.download)
+        if joined is not None:  # another request's download brings the bytes
+            if not joined.downloaded.processed:
+                yield joined.downloaded
+        else:
+            latency = self.spec.latency
+            if latency > 0:
+                yield self.env.timeout(latency)
+                if host.epoch != epoch:
+                    return
+            yield self.network.link(host.index, host.spec.nic).run(layer.download)
         fetch.downloaded.succeed()
         if after is not None and not after.processed:  # the layer before it, extracted
             yield after
-        yield self.extract(host, layer)
+        yield self.extract(host, layer, unpack)
         if host.epoch != epoch:
             return
         if layer.key in host.claimed:  # else collected meanwhile: nothing to keep
@@ -92,13 +103,13 @@ class Registry:
             del host.fetching[layer.key]
         fetch.ready.succeed()
 
-    def extract(self, host: Host, layer: Layer) -> simpy.Event:
+    def extract(self, host: Host, layer: Layer, unpack: bool = True) -> simpy.Event:
         """The event that fires when ``layer``, downloaded, is extracted on ``host``: its
         extracted bytes written to the disk (shared with the host's other disk work) and, where
-        the runtime's extraction costs CPU, the work of one core at its rate, processor-shared
-        with the start-ups; the slower of the two bounds it."""
+        the runtime's extraction costs CPU (and ``unpack``), the work of one core at its rate,
+        processor-shared with the start-ups; the slower of the two bounds it."""
         written = host.disk_io.run(layer.size)
-        if host.extract_cost is None:
+        if host.extract_cost is None or not unpack:
             return written
         return self.env.all_of([written, host.cpu.run(layer.size * host.extract_cost)])
 
