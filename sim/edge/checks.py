@@ -65,8 +65,13 @@ def _image_hint(name: str, defined: list[str]) -> str:
     """``_hint`` among the scenario's images and the catalog's, and the catalog's names for a
     name written as a catalog one (``family:build``)."""
     known = defined + [n for n in catalog.names() if n not in defined]
-    hint = _hint(name, known)
-    if ":" in name and not hint.startswith("; known"):
+    scores = {n: difflib.SequenceMatcher(None, name, n).ratio() for n in known}
+    best = max(scores.values(), default=0.0)
+    if best < 0.6:
+        return f"; known: {', '.join(sorted(known))}"
+    near = [n for n in known if scores[n] == best]  # ties: every one of them
+    hint = "; did you mean " + " or ".join(repr(n) for n in near) + "?"
+    if ":" in name:
         hint += f" (the catalog: {', '.join(catalog.names())})"
     return hint
 

@@ -528,8 +528,8 @@ def windows_pulls(suite: Suite) -> Case:
     case.explanation = (
         "Evidence and its weaknesses: " + review + ". The two containerd reports disagree by "
         "1.6x (4.05 and 6.4 MB/s with Defender scanning); the default rate is their geometric "
-        "mean, so neither can come closer than about 25 %. A duplicated pull moves the bytes "
-        "twice and extracts twice, but on two of the host's cores: the model makes two "
+        "mean, which splits the disagreement between them. A duplicated pull shares the "
+        "download and extracts twice, but on two of the host's cores: the model makes two "
         f"concurrent pulls take {ratio:.2f}x one, where the report saw 2x. Something the model "
         "does not hold serialises them there (the disk, a lock in the snapshotter, Defender) "
         "on a VM whose cores the report does not state. The warm host (base image preloaded) "

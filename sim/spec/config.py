@@ -419,7 +419,8 @@ class Runtime(Spec):
     extraction: Literal["sequential", "parallel"] | None = Field(
         None, description="the layers of one image extract one after another or at once")
     concurrent_pulls: Literal["shared", "duplicated"] | None = Field(
-        None, description="two requests for one layer on a host share the work or each does it")
+        None, description="two requests for one layer on a host share the download and the "
+                          "extraction, or share the download and each extracts a copy")
     antivirus_excluded: bool | None = None
 
 
