@@ -94,8 +94,12 @@ def fullness(need: Demand, memory: Any, vcpu: Any, memory_capacity: Any, vcpu_ca
             1.0 - (vcpu - need.vcpu) / vcpu_capacity)
 
 
-# What a weigher reads of a host that fits (``Preset.key`` and ``Placement.scan`` work them out)
+# What a weigher reads of a host that fits (``Placement._weigh`` and ``Placement.scan`` work
+# them out; the first gives them in the order of ``MEASURES``)
 Measure = Literal["local", "tightness"]
+MEASURES: tuple[Measure, ...] = ("local", "tightness")
+# A bucket's key in an order (smaller first), from its measures
+KeyFunction = Callable[[tuple[float, ...]], tuple[float, ...]]
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,11 @@ class Weigher:
 
     measure: Measure
     most: bool
+
+    def part(self) -> Callable[[tuple[float, ...]], float]:
+        """This weigher's part of a bucket's key (smaller first), from its measures."""
+        i = MEASURES.index(self.measure)
+        return (lambda measured: -measured[i]) if self.most else (lambda measured: measured[i])
 
 
 TIGHTEST = Weigher("tightness", most=True)  # the fullest after placing: packs hosts
@@ -123,11 +132,21 @@ class Preset:
     weighers: tuple[Weigher, ...] = ()
     draw: bool = False
 
-    def key(self, local: float, tight: float) -> tuple[float, ...]:
-        """The order's key for a host with these measures (smaller is better)."""
-        measures: dict[Measure, float] = {"local": local, "tightness": tight}
-        return tuple(-measures[w.measure] if w.most else measures[w.measure]
-                     for w in self.weighers)
+    def key_function(self) -> KeyFunction:
+        """The key of a bucket in an order, from its measures (in the order of ``MEASURES``):
+        the weighers' parts in turn. It runs once per bucket state and kind of request (many
+        thousands of times in a trace replay), so it is built once, as a plain function
+        without a loop for up to two weighers."""
+        parts = [w.part() for w in self.weighers]
+        if not parts:
+            return lambda measured: ()
+        if len(parts) == 1:
+            (first,) = parts
+            return lambda measured: (first(measured),)
+        if len(parts) == 2:
+            first, second = parts
+            return lambda measured: (first(measured), second(measured))
+        return lambda measured: tuple([part(measured) for part in parts])
 
     def pick(self, measures: dict[Measure, np.ndarray]) -> int:
         """The position, among hosts that fit in index order, of the first of the best by the
@@ -385,6 +404,7 @@ class Placement:
     def __init__(self, policy: str, rng: np.random.Generator, index: CapacityIndex) -> None:
         self.policy = policy
         self.preset = preset(policy)
+        self._key = self.preset.key_function()
         self._reads = {w.measure for w in self.preset.weighers}  # the measures the scan works out
         self.rng = rng
         self.index = index
@@ -485,7 +505,7 @@ class Placement:
         if prefix is None:
             prefix = self._weigh(bucket, need, chain)
             if prefix is not _NO_FIT:
-                prefix = self.preset.key(*prefix)
+                prefix = self._key(prefix)
             bucket.prefixes[token] = prefix
         return prefix
 
@@ -525,8 +545,8 @@ class Placement:
                 order.compact()
 
     def _weigh(self, bucket: Bucket, need: Demand, chain: list[Layer]) -> tuple[float, ...]:
-        """(local bytes, tightness) of a host in ``bucket``, or ``_NO_FIT``: the scan's
-        arithmetic on one host, in the same order."""
+        """The measures of a host in ``bucket`` (local bytes, tightness: as ``MEASURES``
+        orders them), or ``_NO_FIT``: the scan's arithmetic on one host, in the same order."""
         memory, vcpu, partitions, disk, claimed = bucket.key
         host = self.index.hosts[bucket.first]
         missing = sum(layer.size for layer in chain if layer.key not in claimed)
