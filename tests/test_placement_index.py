@@ -176,6 +176,29 @@ def test_hosts_down_or_masked_out_are_filtered():
     assert best_fit.scan(slice(0, 5), need, "app", chain) is hosts[4]
 
 
+def test_the_filter_and_tightness_for_one_host_and_for_arrays_agree():
+    rng = np.random.default_rng(3)
+    n = 4000
+    need = _need(1 * GiB, 1.5)
+    # free amounts around the request's, some exactly at it or within the tolerances
+    memory = np.concatenate([rng.choice([1 * GiB - 1e-6, 1 * GiB, 1 * GiB - 1e-5, -np.inf],
+                                        size=n // 2), rng.uniform(0, 4 * GiB, n - n // 2)])
+    vcpu = rng.choice([1.5, 1.5 - 1e-9, 1.5 - 1e-8, 0.0, 2.0, 16.0], size=n)
+    partitions = rng.choice([0.0, 1.0], size=n)
+    disk = rng.uniform(0, 3 * GiB, n)
+    missing = rng.choice([0.0, 2 * GiB, 2.3 * GiB], size=n)
+    each = placement.fits_each(need, memory, vcpu, partitions, disk, missing)
+    one = [placement.fits(need, float(m), float(v), float(p), float(d), float(x))
+           for m, v, p, d, x in zip(memory, vcpu, partitions, disk, missing)]
+    assert each.tolist() == one
+    assert 0 < sum(one) < n
+    capacity = rng.choice([8 * GiB, 16 * GiB], size=n)
+    cores = rng.choice([4.0, 16.0], size=n)
+    tight = placement.tightness_each(need, memory, vcpu, capacity, cores)
+    assert tight.tolist() == [placement.tightness(need, float(m), float(v), float(c), float(k))
+                              for m, v, c, k in zip(memory, vcpu, capacity, cores)]
+
+
 def test_an_unknown_policy_fails_with_the_valid_names():
     _, index = _five_hosts()
     with pytest.raises(ValueError, match="unknown placement 'worst-fit'; one of first-fit, "

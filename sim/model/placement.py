@@ -69,29 +69,45 @@ _STAMPS = itertools.count(1)
 StateKey = tuple[float, float, float, float, frozenset[str]]
 
 
-# The policies: one filter, a few weighers, and the presets that name them.
+# The policies: one filter, a few weighers, and the presets that name them. The filter and the
+# tightness measure each come in two forms, the same comparisons and arithmetic: for one host
+# (the index's buckets; short-circuit, as it runs a dozen times per request in a trace replay)
+# and for arrays of hosts (the scan). A test holds the two forms to each other.
 
 
-def fits(need: Demand, memory: Any, vcpu: Any, partitions: Any, disk: Any, missing: Any) -> Any:
-    """The filter: whether hosts with this much free memory, vCPU, partitions and disk can take
-    ``need`` and the image bytes they still lack (``missing``); for one host's numbers (a
-    bool) or arrays of many (an array of bools) alike.
+def fits(need: Demand, memory: float, vcpu: float, partitions: float, disk: float,
+         missing: float) -> bool:
+    """The filter: whether a host with this much free memory, vCPU, partitions and disk can
+    take ``need`` and the image bytes it still lacks (``missing``).
 
     Hosts that are down (after a fault) are filtered out beside it: a bucket holds a down
     host's free memory as minus infinity, and the scan reads ``CapacityIndex.up``; so are the
     hosts a tenant mask (``allowed``) excludes, which the scan reads.
     """
+    return (need.memory <= memory + 1e-6 and need.vcpu <= vcpu + 1e-9
+            and need.partition <= partitions and need.disk_private + missing <= disk + 1e-6)
+
+
+def fits_each(need: Demand, memory: np.ndarray, vcpu: np.ndarray, partitions: np.ndarray,
+              disk: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    """``fits`` for arrays of hosts: a boolean per host."""
     return ((need.memory <= memory + 1e-6) & (need.vcpu <= vcpu + 1e-9)
             & (need.partition <= partitions) & (need.disk_private + missing <= disk + 1e-6))
 
 
-def fullness(need: Demand, memory: Any, vcpu: Any, memory_capacity: Any, vcpu_capacity: Any
-             ) -> tuple[Any, Any]:
-    """How full hosts' memory and vCPU would be with ``need`` placed on them (fractions of
-    their capacities), for one host or arrays of many; the larger of the two is the host's
-    *tightness*."""
-    return (1.0 - (memory - need.memory) / memory_capacity,
-            1.0 - (vcpu - need.vcpu) / vcpu_capacity)
+def tightness(need: Demand, memory: float, vcpu: float, memory_capacity: float,
+              vcpu_capacity: float) -> float:
+    """How full a host would be with ``need`` placed on it: the larger of its memory's and its
+    vCPU's shares of their capacities (from the free memory and vCPU before)."""
+    return max(1.0 - (memory - need.memory) / memory_capacity,
+               1.0 - (vcpu - need.vcpu) / vcpu_capacity)
+
+
+def tightness_each(need: Demand, memory: np.ndarray, vcpu: np.ndarray,
+                   memory_capacity: np.ndarray, vcpu_capacity: np.ndarray) -> np.ndarray:
+    """``tightness`` for arrays of hosts."""
+    return np.maximum(1.0 - (memory - need.memory) / memory_capacity,
+                      1.0 - (vcpu - need.vcpu) / vcpu_capacity)
 
 
 # What a weigher reads of a host that fits (``Placement._weigh`` and ``Placement.scan`` work
@@ -104,7 +120,7 @@ KeyFunction = Callable[[tuple[float, ...]], tuple[float, ...]]
 
 @dataclass(frozen=True)
 class Weigher:
-    """How good a host that fits is, by one measure: ``"tightness"`` (see ``fullness``) or
+    """How good a host that fits is, by one measure: ``"tightness"`` (see ``tightness``) or
     ``"local"`` (the bytes of the request's image it already holds); ``most`` is whether more
     of it is better."""
 
@@ -127,22 +143,25 @@ class Preset:
     """A placement policy: its weighers in turn (each breaks the ties of those before it; the
     lower host index breaks the last ties, and all ties when there is none), or, with
     ``draw``, a host drawn uniformly among those that fit. Every preset uses the one filter
-    (``fits``)."""
+    (``fits``, ``fits_each``)."""
 
     weighers: tuple[Weigher, ...] = ()
     draw: bool = False
 
     def key_function(self) -> KeyFunction:
         """The key of a bucket in an order, from its measures (in the order of ``MEASURES``):
-        the weighers' parts in turn. It runs once per bucket state and kind of request (many
-        thousands of times in a trace replay), so it is built once, as a plain function
-        without a loop for up to two weighers."""
-        parts = [w.part() for w in self.weighers]
-        if not parts:
+        the weighers' parts in turn. It runs once per bucket state and kind of request (a
+        trace replay: a dozen times per request), so it is built once, as a plain function:
+        with one weigher, without a call per part."""
+        if not self.weighers:
             return lambda measured: ()
-        if len(parts) == 1:
-            (first,) = parts
-            return lambda measured: (first(measured),)
+        if len(self.weighers) == 1:
+            (only,) = self.weighers
+            i = MEASURES.index(only.measure)
+            if only.most:
+                return lambda measured: (-measured[i],)
+            return lambda measured: (measured[i],)
+        parts = [w.part() for w in self.weighers]
         if len(parts) == 2:
             first, second = parts
             return lambda measured: (first(measured), second(measured))
@@ -548,13 +567,13 @@ class Placement:
         """The measures of a host in ``bucket`` (local bytes, tightness: as ``MEASURES``
         orders them), or ``_NO_FIT``: the scan's arithmetic on one host, in the same order."""
         memory, vcpu, partitions, disk, claimed = bucket.key
-        host = self.index.hosts[bucket.first]
         missing = sum(layer.size for layer in chain if layer.key not in claimed)
         if not fits(need, memory, vcpu, partitions, disk, missing):
             return _NO_FIT
+        host = self.index.hosts[bucket.first]  # its capacities are the bucket's
         local = sum(layer.size for layer in chain if layer.key in claimed)
-        tight = max(*fullness(need, memory, vcpu, float(host.memory_capacity),
-                              float(host.vcpu_capacity)))
+        tight = tightness(need, memory, vcpu, float(host.memory_capacity),
+                          float(host.vcpu_capacity))
         return (float(local), tight)
 
     def scan(self, candidates: np.ndarray | slice, need: Demand, chain_key: str,
@@ -564,8 +583,8 @@ class Placement:
         missing, local = ix.chain(chain_key, chain)  # refreshes the arrays
         memory = ix.memory[candidates]
         vcpu = ix.vcpu[candidates]
-        fit = fits(need, memory, vcpu, ix.partitions[candidates], ix.disk[candidates],
-                   missing[candidates])
+        fit = fits_each(need, memory, vcpu, ix.partitions[candidates], ix.disk[candidates],
+                        missing[candidates])
         fit &= ix.up[candidates]  # not down after a fault
         if allowed is not None:  # a tenant mask
             fit &= allowed[candidates]
@@ -583,9 +602,9 @@ class Placement:
             return ix.hosts[int(ids[0])]
         measures: dict[Measure, np.ndarray] = {}
         if "tightness" in self._reads:
-            measures["tightness"] = np.maximum(*fullness(
-                need, memory[where], vcpu[where], ix.memory_capacity[ids],
-                ix.vcpu_capacity[ids]))
+            measures["tightness"] = tightness_each(need, memory[where], vcpu[where],
+                                                   ix.memory_capacity[ids],
+                                                   ix.vcpu_capacity[ids])
         if "local" in self._reads:
             measures["local"] = local[ids]
         return ix.hosts[int(ids[preset.pick(measures)])]
