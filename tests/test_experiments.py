@@ -20,6 +20,9 @@ from sim.cli.run import summary_rows
 from sim.edge.loader import ScenarioError, load_file, load_text
 from sim.experiment.expand import expand
 from sim.run.results import runs_frame
+from sim.spec.config import COMPARE_AXES, Compare, Scenario
+from sim.spec.config import Workload as WorkloadSpec
+from tests import helpers
 from tests.helpers import only, scenario, two_workloads
 
 SWEEP = Path("scenarios/sweep.yaml")
@@ -42,6 +45,40 @@ def test_expansion_is_points_then_variants_then_replications():
     assert specs[-1].scenario.hosts[0].count == 8
     assert all(s.scenario.workloads[0].isolation == s.variant for s in specs)
     assert len({s.key() for s in specs}) == len(specs)
+
+
+def test_compare_axes_combine_in_the_table_order_with_names_and_choices_as_before():
+    data = helpers.scenario(
+        compare={"kernel_sharing": ["same-tenant", "any"], "placement": ["spread", "first-fit"],
+                 "isolation": ["free", "process"]},
+        workloads=[helpers.BASE["workloads"][0], {**helpers.BASE["workloads"][0], "name": "v"}])
+    specs = expand(helpers.load(data), replications=1)
+    # isolation, then placement, then kernel sharing, whatever the order in the file
+    assert [s.variant for s in specs] == [
+        "free+spread+same-tenant", "free+spread+any", "free+first-fit+same-tenant",
+        "free+first-fit+any", "process+spread+same-tenant", "process+spread+any",
+        "process+first-fit+same-tenant", "process+first-fit+any"]
+    for s in specs:
+        isolation, policy, sharing = s.variant.split("+")
+        assert s.choices == (("isolation", isolation), ("placement", policy),
+                             ("kernel_sharing", sharing))
+        assert [wl.isolation for wl in s.scenario.workloads] == [isolation, isolation]
+        assert (s.scenario.placement, s.scenario.kernel_sharing) == (policy, sharing)
+    # one axis: its values alone; the rest of the scenario as written
+    specs = expand(helpers.load(helpers.scenario(compare={"placement": ["random", "spread"]})),
+                   replications=1)
+    assert [(s.variant, s.choices) for s in specs] == [
+        ("random", (("placement", "random"),)), ("spread", (("placement", "spread"),))]
+    assert {(s.scenario.workloads[0].isolation, s.scenario.kernel_sharing) for s in specs} == {
+        ("free", "any")}
+    assert [s.variant for s in expand(helpers.load(helpers.scenario()), replications=1)] == [
+        "base"]
+
+
+def test_every_compare_key_is_an_axis_in_the_table():
+    assert list(COMPARE_AXES) == list(Compare.model_fields)
+    assert all(axis.field in (WorkloadSpec if axis.every_workload else Scenario).model_fields
+               for axis in COMPARE_AXES.values())
 
 
 def test_a_run_key_depends_on_what_it_simulates_only():

@@ -5,6 +5,7 @@ and the per-group sample totals equal the plain per-host loops bit for bit."""
 from __future__ import annotations
 
 import contextlib
+import typing
 from unittest import mock
 
 import numpy as np
@@ -18,7 +19,7 @@ from sim.model.host import Host, Slots
 from sim.model.placement import POLICIES, CapacityIndex, Placement
 from sim.model.sharing import SharedCapacity
 from sim.model.totals import GroupTotals
-from sim.spec.config import HostGroup
+from sim.spec.config import HostGroup, PlacementName
 from sim.spec.demand import Demand, Layer
 
 GiB = 1024.0**3
@@ -119,6 +120,95 @@ def _allocate_and_release(groups: list[dict], needs: list[tuple[Demand, str]],
                                                  for h in members)
         assert totals.vcpu_allocated(g) == sum(h.vcpu_capacity - h.vcpu_free for h in members)
         assert totals.memory_capacity[g] == sum(h.memory_capacity for h in members)
+
+
+def _need(memory: float, vcpu: float) -> Demand:
+    return Demand(memory=memory, vcpu=vcpu, disk_private=0.0, partition=0, image_bytes=0.0,
+                  requires_hyperv=False, os_build=None)
+
+
+def _five_hosts() -> tuple[list[Host], CapacityIndex]:
+    """Hosts 0-1: 16 GiB and 8 vCPU, no image; 2-4: 8 GiB and 4 vCPU, the base layer (2 GiB)
+    preloaded. Some memory and vCPU is taken on hosts 0, 1, 3 and 4."""
+    hosts = _hosts(simpy.Environment(), [
+        {"count": 2, "cpu_cores": 8, "memory": 16 * GiB, "disk": 100 * GiB},
+        {"count": 3, "cpu_cores": 4, "memory": 8 * GiB, "disk": 100 * GiB,
+         "preloaded_images": ["base"]}])
+    for i, (memory, vcpu) in {0: (6 * GiB, 1), 1: (12 * GiB, 2), 3: (7.5 * GiB, 0),
+                              4: (4 * GiB, 0)}.items():
+        hosts[i].allocate(_need(memory, vcpu), [])
+    return hosts, CapacityIndex(hosts)
+
+
+# With 1 GiB and 1 vCPU placed, a host's tightness (the fuller of memory and vCPU) would be
+TIGHT = {0: max(1 - 9 / 16, 1 - 6 / 8), 1: max(1 - 3 / 16, 1 - 5 / 8), 2: max(1 - 7 / 8, 1 - 3 / 4),
+         4: max(1 - 3 / 8, 1 - 3 / 4)}  # host 3 (0.5 GiB free) does not fit
+assert TIGHT == {0: 0.4375, 1: 0.8125, 2: 0.25, 4: 0.625}
+# and of the "app" image (base + app layers) hosts 2 and 4 hold the base layer (2 GiB), so:
+EXPECTED = {
+    "first-fit": 0,  # the lowest index that fits
+    "best-fit": 1,  # the tightest
+    "spread": 2,  # the loosest
+    "image-locality": 4,  # of 2 and 4 (most of the image), the tightest
+    "random": sorted(TIGHT)[int(np.random.default_rng(7).integers(len(TIGHT)))],  # k-th fit
+}
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_each_preset_chooses_the_host_its_weighers_prefer(policy):
+    assert sorted(EXPECTED) == sorted(POLICIES)
+    for way in ("choose", "scan"):
+        hosts, index = _five_hosts()
+        chooser = getattr(Placement(policy, np.random.default_rng(7), index), way)
+        got = chooser(slice(0, 5), _need(1 * GiB, 1), "app", CHAINS["app"])
+        assert got is hosts[EXPECTED[policy]], (way, got and got.index)
+
+
+def test_hosts_down_or_masked_out_are_filtered():
+    hosts, index = _five_hosts()
+    best_fit = Placement("best-fit", np.random.default_rng(7), index)
+    need, chain = _need(1 * GiB, 1), CHAINS["app"]
+    allowed = np.array([True, False, True, True, True])  # a tenant mask without host 1
+    assert best_fit.choose(slice(0, 5), need, "app", chain, allowed) is hosts[4]  # 0.625
+    hosts[1].outages += 1  # down
+    index.update(hosts[1])
+    assert best_fit.choose(slice(0, 5), need, "app", chain) is hosts[4]
+    assert best_fit.scan(slice(0, 5), need, "app", chain) is hosts[4]
+
+
+def test_the_filter_and_tightness_for_one_host_and_for_arrays_agree():
+    rng = np.random.default_rng(3)
+    n = 4000
+    need = _need(1 * GiB, 1.5)
+    # free amounts around the request's, some exactly at it or within the tolerances
+    memory = np.concatenate([rng.choice([1 * GiB - 1e-6, 1 * GiB, 1 * GiB - 1e-5, -np.inf],
+                                        size=n // 2), rng.uniform(0, 4 * GiB, n - n // 2)])
+    vcpu = rng.choice([1.5, 1.5 - 1e-9, 1.5 - 1e-8, 0.0, 2.0, 16.0], size=n)
+    partitions = rng.choice([0.0, 1.0], size=n)
+    disk = rng.uniform(0, 3 * GiB, n)
+    missing = rng.choice([0.0, 2 * GiB, 2.3 * GiB], size=n)
+    each = placement.fits_each(need, memory, vcpu, partitions, disk, missing)
+    one = [placement.fits(need, float(m), float(v), float(p), float(d), float(x))
+           for m, v, p, d, x in zip(memory, vcpu, partitions, disk, missing)]
+    assert each.tolist() == one
+    assert 0 < sum(one) < n
+    capacity = rng.choice([8 * GiB, 16 * GiB], size=n)
+    cores = rng.choice([4.0, 16.0], size=n)
+    tight = placement.tightness_each(need, memory, vcpu, capacity, cores)
+    assert tight.tolist() == [placement.tightness(need, float(m), float(v), float(c), float(k))
+                              for m, v, c, k in zip(memory, vcpu, capacity, cores)]
+
+
+def test_an_unknown_policy_fails_with_the_valid_names():
+    _, index = _five_hosts()
+    with pytest.raises(ValueError, match="unknown placement 'worst-fit'; one of first-fit, "
+                                         "best-fit, spread, random, image-locality$"):
+        Placement("worst-fit", np.random.default_rng(7), index)
+    assert tuple(placement.PRESETS) == POLICIES
+
+
+def test_the_presets_are_the_policies_a_scenario_may_name():
+    assert typing.get_args(PlacementName) == POLICIES
 
 
 def test_busy_startup_cores_follow_the_cpu_pools():

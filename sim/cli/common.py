@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sim.edge.loader import Loaded, ScenarioError, load_file
+from sim.experiment.expand import compared
 from sim.spec.config import MAX_SEED
 from sim.spec.units import format_duration
 
@@ -78,8 +79,8 @@ def fits(loaded: Loaded, force: bool, replications: int | None) -> bool:
         return True
     s = loaded.scenario
     variants = 1
-    for values in (s.compare.model_dump().values() if s.compare else ()):
-        variants *= len(values or [None])
+    for _, values in compared(s):
+        variants *= len(values)
     found = budget.estimate([p.scenario for p in loaded.points] or [s], variants,
                             replications or s.replications, loaded.trace_rows)
     why = budget.refusal(found, budget.machine_limits())

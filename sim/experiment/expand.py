@@ -18,7 +18,7 @@ from typing import Any
 
 from sim import __version__
 from sim.edge.loader import Loaded
-from sim.spec.config import ResolvedProfile, Scenario
+from sim.spec.config import COMPARE_AXES, ResolvedProfile, Scenario
 
 
 @dataclass(frozen=True)
@@ -77,14 +77,7 @@ def expand(loaded: Loaded, seed: int | None = None, replications: int | None = N
     base = loaded.scenario
     run_seed = base.seed if seed is None else seed
     count = base.replications if replications is None else replications
-    axes: list[tuple[str, list[str]]] = []
-    if base.compare is not None:
-        if base.compare.isolation:
-            axes.append(("isolation", list(base.compare.isolation)))
-        if base.compare.placement:
-            axes.append(("placement", list(base.compare.placement)))
-        if base.compare.kernel_sharing:
-            axes.append(("kernel_sharing", list(base.compare.kernel_sharing)))
+    axes = compared(base)
     specs: list[RunSpec] = []
     for point in loaded.points:
         for values in itertools.product(*(vals for _, vals in axes)):
@@ -96,15 +89,26 @@ def expand(loaded: Loaded, seed: int | None = None, replications: int | None = N
     return specs
 
 
+def compared(scenario: Scenario) -> list[tuple[str, list[str]]]:
+    """The axes ``scenario`` compares, in the order of ``COMPARE_AXES``, each with its values
+    (an axis without values is left out)."""
+    if scenario.compare is None:
+        return []
+    return [(axis, list(values)) for axis in COMPARE_AXES
+            if (values := getattr(scenario.compare, axis))]
+
+
 def apply(scenario: Scenario, choices: dict[str, str]) -> Scenario:
-    """The scenario with variant choices set (``isolation`` sets every workload's;
-    ``placement`` and ``kernel_sharing`` the scenario's)."""
+    """The scenario with variant choices set, each where ``COMPARE_AXES`` says its axis sets
+    (``isolation`` every workload's; ``placement`` and ``kernel_sharing`` the scenario's)."""
     update: dict[str, object] = {}
-    if "isolation" in choices:
-        update["workloads"] = [wl.model_copy(update={"isolation": choices["isolation"]})
-                               for wl in scenario.workloads]
-    if "placement" in choices:
-        update["placement"] = choices["placement"]
-    if "kernel_sharing" in choices:
-        update["kernel_sharing"] = choices["kernel_sharing"]
+    workloads = scenario.workloads
+    for axis, target in COMPARE_AXES.items():
+        if axis not in choices:
+            continue
+        if target.every_workload:
+            workloads = [wl.model_copy(update={target.field: choices[axis]}) for wl in workloads]
+            update["workloads"] = workloads
+        else:
+            update[target.field] = choices[axis]
     return scenario.model_copy(update=update)

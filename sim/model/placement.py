@@ -1,8 +1,12 @@
-"""Placement policies: a filter (can this host take the instance now?) and a weigher (which of
-those is best?), named presets, over an index of every host's free capacity.
+"""Placement policies as small named pieces, over an index of every host's free capacity: a
+filter (can this host take the instance now? ``fits``, with a down host and a tenant mask
+filtered out beside it), weighers (which of those is best? ``Weigher``: the tightest, the
+loosest, the most of the image held), and named presets that put them together (``PRESETS``,
+one entry per policy; ``POLICIES`` their names). An unknown name fails with the valid ones.
 
-Owns: the choice of a host, and the index that makes it cheap. Must not: change hosts; the
-cluster allocates on the host chosen and tells the index (``CapacityIndex.update``).
+Owns: the policies' rules, the choice of a host, and the index that makes it cheap. Must not:
+change hosts; the cluster allocates on the host chosen and tells the index
+(``CapacityIndex.update``).
 
 Two ways to the same choice:
 
@@ -33,17 +37,16 @@ import itertools
 import math
 from bisect import bisect_left, insort
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from types import MappingProxyType
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 from sortedcontainers import SortedList
 
 from sim.model.host import Host
 from sim.spec.demand import Demand, Layer
-
-POLICIES = ("first-fit", "best-fit", "spread", "random", "image-locality")
 
 # Orders (or censuses) kept per group (one per kind of request placed lately); the least
 # recently used is dropped beyond this many (traces with many instance sizes), and rebuilt if
@@ -64,6 +67,143 @@ _STAMPS = itertools.count(1)
 
 # (free memory, free vCPU, free partitions, free disk, claimed layer keys)
 StateKey = tuple[float, float, float, float, frozenset[str]]
+
+
+# The policies: one filter, a few weighers, and the presets that name them. The filter and the
+# tightness measure each come in two forms, the same comparisons and arithmetic: for one host
+# (the index's buckets; short-circuit, as it runs a dozen times per request in a trace replay)
+# and for arrays of hosts (the scan). A test holds the two forms to each other.
+
+
+def fits(need: Demand, memory: float, vcpu: float, partitions: float, disk: float,
+         missing: float) -> bool:
+    """The filter: whether a host with this much free memory, vCPU, partitions and disk can
+    take ``need`` and the image bytes it still lacks (``missing``).
+
+    Hosts that are down (after a fault) are filtered out beside it: a bucket holds a down
+    host's free memory as minus infinity, and the scan reads ``CapacityIndex.up``; so are the
+    hosts a tenant mask (``allowed``) excludes, which the scan reads.
+    """
+    return (need.memory <= memory + 1e-6 and need.vcpu <= vcpu + 1e-9
+            and need.partition <= partitions and need.disk_private + missing <= disk + 1e-6)
+
+
+def fits_each(need: Demand, memory: np.ndarray, vcpu: np.ndarray, partitions: np.ndarray,
+              disk: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    """``fits`` for arrays of hosts: a boolean per host."""
+    return ((need.memory <= memory + 1e-6) & (need.vcpu <= vcpu + 1e-9)
+            & (need.partition <= partitions) & (need.disk_private + missing <= disk + 1e-6))
+
+
+def tightness(need: Demand, memory: float, vcpu: float, memory_capacity: float,
+              vcpu_capacity: float) -> float:
+    """How full a host would be with ``need`` placed on it: the larger of its memory's and its
+    vCPU's shares of their capacities (from the free memory and vCPU before)."""
+    return max(1.0 - (memory - need.memory) / memory_capacity,
+               1.0 - (vcpu - need.vcpu) / vcpu_capacity)
+
+
+def tightness_each(need: Demand, memory: np.ndarray, vcpu: np.ndarray,
+                   memory_capacity: np.ndarray, vcpu_capacity: np.ndarray) -> np.ndarray:
+    """``tightness`` for arrays of hosts."""
+    return np.maximum(1.0 - (memory - need.memory) / memory_capacity,
+                      1.0 - (vcpu - need.vcpu) / vcpu_capacity)
+
+
+# What a weigher reads of a host that fits (``Placement._weigh`` and ``Placement.scan`` work
+# them out; the first gives them in the order of ``MEASURES``)
+Measure = Literal["local", "tightness"]
+MEASURES: tuple[Measure, ...] = ("local", "tightness")
+# A bucket's key in an order (smaller first), from its measures
+KeyFunction = Callable[[tuple[float, ...]], tuple[float, ...]]
+
+
+@dataclass(frozen=True)
+class Weigher:
+    """How good a host that fits is, by one measure: ``"tightness"`` (see ``tightness``) or
+    ``"local"`` (the bytes of the request's image it already holds); ``most`` is whether more
+    of it is better."""
+
+    measure: Measure
+    most: bool
+
+    def part(self) -> Callable[[tuple[float, ...]], float]:
+        """This weigher's part of a bucket's key (smaller first), from its measures."""
+        i = MEASURES.index(self.measure)
+        return (lambda measured: -measured[i]) if self.most else (lambda measured: measured[i])
+
+
+TIGHTEST = Weigher("tightness", most=True)  # the fullest after placing: packs hosts
+LOOSEST = Weigher("tightness", most=False)  # the emptiest after placing: spreads the load
+MOST_LOCAL = Weigher("local", most=True)  # the fewest image bytes to pull
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A placement policy: its weighers in turn (each breaks the ties of those before it; the
+    lower host index breaks the last ties, and all ties when there is none), or, with
+    ``draw``, a host drawn uniformly among those that fit. Every preset uses the one filter
+    (``fits``, ``fits_each``)."""
+
+    weighers: tuple[Weigher, ...] = ()
+    draw: bool = False
+
+    def key_function(self) -> KeyFunction:
+        """The key of a bucket in an order, from its measures (in the order of ``MEASURES``):
+        the weighers' parts in turn. It runs once per bucket state and kind of request (a
+        trace replay: a dozen times per request), so it is built once, as a plain function:
+        with one weigher, without a call per part."""
+        if not self.weighers:
+            return lambda measured: ()
+        if len(self.weighers) == 1:
+            (only,) = self.weighers
+            i = MEASURES.index(only.measure)
+            if only.most:
+                return lambda measured: (-measured[i],)
+            return lambda measured: (measured[i],)
+        parts = [w.part() for w in self.weighers]
+        if len(parts) == 2:
+            first, second = parts
+            return lambda measured: (first(measured), second(measured))
+        return lambda measured: tuple([part(measured) for part in parts])
+
+    def pick(self, measures: dict[Measure, np.ndarray]) -> int:
+        """The position, among hosts that fit in index order, of the first of the best by the
+        weighers, from their ``measures`` (there must be a weigher and a host): each weigher
+        but the last keeps only the hosts best by it; the last takes its first best."""
+        kept: np.ndarray | None = None  # positions still in the running (None: all)
+        for w in self.weighers[:-1]:
+            values = measures[w.measure] if kept is None else measures[w.measure][kept]
+            best = values == (values.max() if w.most else values.min())
+            kept = np.flatnonzero(best) if kept is None else kept[best]
+        last = self.weighers[-1]
+        values = measures[last.measure] if kept is None else measures[last.measure][kept]
+        pick = int(np.argmax(values) if last.most else np.argmin(values))
+        return pick if kept is None else int(kept[pick])
+
+
+# The named presets (the scenario's ``placement``); adding a policy is one entry here (and its
+# name in ``sim.spec.config.PlacementName``).
+PRESETS: Mapping[str, Preset] = MappingProxyType({
+    "first-fit": Preset(),  # the lowest host index that fits
+    "best-fit": Preset((TIGHTEST,)),
+    "spread": Preset((LOOSEST,)),
+    "random": Preset(draw=True),
+    "image-locality": Preset((MOST_LOCAL, TIGHTEST)),  # most of the image here, then best fit
+})
+POLICIES = tuple(PRESETS)
+
+
+def preset(policy: str) -> Preset:
+    """The preset named ``policy``.
+
+    Raises:
+        ValueError: no preset has that name (the message lists those that do).
+    """
+    found = PRESETS.get(policy)
+    if found is None:
+        raise ValueError(f"unknown placement {policy!r}; one of {', '.join(PRESETS)}")
+    return found
 
 
 @dataclass(eq=False)
@@ -281,9 +421,10 @@ class Placement:
     """Chooses a host for an instance under the named policy; ties go to the lower index."""
 
     def __init__(self, policy: str, rng: np.random.Generator, index: CapacityIndex) -> None:
-        if policy not in POLICIES:
-            raise ValueError(f"unknown placement {policy!r}; one of {', '.join(POLICIES)}")
         self.policy = policy
+        self.preset = preset(policy)
+        self._key = self.preset.key_function()
+        self._reads = {w.measure for w in self.preset.weighers}  # the measures the scan works out
         self.rng = rng
         self.index = index
         self._tokens: dict[tuple[Demand, str], int] = {}
@@ -292,7 +433,7 @@ class Placement:
         self._token_of: dict[tuple[int, str], tuple[Demand, int]] = {}
         self._orders: dict[int, OrderedDict[int, Order]] = {}  # group -> token -> order
         self._censuses: dict[int, OrderedDict[int, Census]] = {}  # random: group -> token ->
-        if policy == "random":
+        if self.preset.draw:
             index.movers.append(self._moved)
         else:
             index.watchers.append(self._watch)
@@ -319,7 +460,7 @@ class Placement:
         else:
             token = self._tokens.setdefault((need, chain_key), len(self._tokens))
             self._token_of[(id(need), chain_key)] = (need, token)
-        if self.policy == "random":
+        if self.preset.draw:
             return self._random(groups, token, candidates, need, chain_key, chain)
         best = None
         for g in groups:
@@ -383,15 +524,7 @@ class Placement:
         if prefix is None:
             prefix = self._weigh(bucket, need, chain)
             if prefix is not _NO_FIT:
-                local, tight = prefix
-                if self.policy == "first-fit":
-                    prefix = ()
-                elif self.policy == "best-fit":  # the tightest, ties to the lower index
-                    prefix = (-tight,)
-                elif self.policy == "spread":  # the loosest, ties to the lower index
-                    prefix = (tight,)
-                else:  # image-locality: most of the image here, then best fit
-                    prefix = (-local, -tight)
+                prefix = self._key(prefix)
             bucket.prefixes[token] = prefix
         return prefix
 
@@ -431,17 +564,16 @@ class Placement:
                 order.compact()
 
     def _weigh(self, bucket: Bucket, need: Demand, chain: list[Layer]) -> tuple[float, ...]:
-        """(local bytes, tightness) of a host in ``bucket``, or ``_NO_FIT``: the scan's
-        arithmetic on one host, in the same order."""
+        """The measures of a host in ``bucket`` (local bytes, tightness: as ``MEASURES``
+        orders them), or ``_NO_FIT``: the scan's arithmetic on one host, in the same order."""
         memory, vcpu, partitions, disk, claimed = bucket.key
-        host = self.index.hosts[bucket.first]
         missing = sum(layer.size for layer in chain if layer.key not in claimed)
-        if not (need.memory <= memory + 1e-6 and need.vcpu <= vcpu + 1e-9
-                and need.partition <= partitions and need.disk_private + missing <= disk + 1e-6):
+        if not fits(need, memory, vcpu, partitions, disk, missing):
             return _NO_FIT
+        host = self.index.hosts[bucket.first]  # its capacities are the bucket's
         local = sum(layer.size for layer in chain if layer.key in claimed)
-        tight = max(1.0 - (memory - need.memory) / float(host.memory_capacity),
-                    1.0 - (vcpu - need.vcpu) / float(host.vcpu_capacity))
+        tight = tightness(need, memory, vcpu, float(host.memory_capacity),
+                          float(host.vcpu_capacity))
         return (float(local), tight)
 
     def scan(self, candidates: np.ndarray | slice, need: Demand, chain_key: str,
@@ -451,36 +583,31 @@ class Placement:
         missing, local = ix.chain(chain_key, chain)  # refreshes the arrays
         memory = ix.memory[candidates]
         vcpu = ix.vcpu[candidates]
-        fits = ((need.memory <= memory + 1e-6) & (need.vcpu <= vcpu + 1e-9)
-                & (need.partition <= ix.partitions[candidates])
-                & (need.disk_private + missing[candidates] <= ix.disk[candidates] + 1e-6))
-        fits &= ix.up[candidates]
-        if allowed is not None:
-            fits &= allowed[candidates]
-        where = np.flatnonzero(fits)
+        fit = fits_each(need, memory, vcpu, ix.partitions[candidates], ix.disk[candidates],
+                        missing[candidates])
+        fit &= ix.up[candidates]  # not down after a fault
+        if allowed is not None:  # a tenant mask
+            fit &= allowed[candidates]
+        where = np.flatnonzero(fit)
         if len(where) == 0:
             return None
         if isinstance(candidates, slice):
             ids = where + (candidates.start or 0)
         else:
             ids = candidates[where]
-        if self.policy == "first-fit":
-            return ix.hosts[int(ids[0])]
-        if self.policy == "random":
+        preset = self.preset
+        if preset.draw:
             return ix.hosts[int(ids[int(self.rng.integers(len(where)))])]
-        chosen = ids
-        tight = np.maximum(
-            1.0 - (memory[where] - need.memory) / ix.memory_capacity[chosen],
-            1.0 - (vcpu[where] - need.vcpu) / ix.vcpu_capacity[chosen])
-        if self.policy == "best-fit":
-            pick = int(np.argmax(tight))
-        elif self.policy == "spread":
-            pick = int(np.argmin(tight))
-        else:  # image-locality: most of the image already here, then best fit
-            held = local[chosen]
-            best = held == held.max()
-            pick = int(np.flatnonzero(best)[np.argmax(tight[best])])
-        return ix.hosts[int(chosen[pick])]
+        if not preset.weighers:  # the first that fits
+            return ix.hosts[int(ids[0])]
+        measures: dict[Measure, np.ndarray] = {}
+        if "tightness" in self._reads:
+            measures["tightness"] = tightness_each(need, memory[where], vcpu[where],
+                                                   ix.memory_capacity[ids],
+                                                   ix.vcpu_capacity[ids])
+        if "local" in self._reads:
+            measures["local"] = local[ids]
+        return ix.hosts[int(ids[preset.pick(measures)])]
 
 
 _T = TypeVar("_T")

@@ -8,6 +8,9 @@ SimPy. Cross-references (images, profiles) and "can any host ever take this work
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -676,6 +679,25 @@ class Compare(Spec):
     isolation: list[str] | None = Field(None, description="sets every workload's isolation")
     placement: list[PlacementName] | None = None
     kernel_sharing: list[KernelSharing] | None = None
+
+
+@dataclass(frozen=True)
+class CompareAxis:
+    """What the values of one ``compare`` key set: the scenario's ``field``, or, with
+    ``every_workload``, that field of every workload."""
+
+    field: str
+    every_workload: bool = False
+
+
+# The compare axes: each key of ``Compare`` (the same keys, in the same order) and what its values
+# set. Variants combine the axes in this order, and a variant's name joins its values in it
+# (``hyperv+spread``). Adding an axis is one entry here, and its field in ``Compare``.
+COMPARE_AXES: Mapping[str, CompareAxis] = MappingProxyType({
+    "isolation": CompareAxis("isolation", every_workload=True),
+    "placement": CompareAxis("placement"),
+    "kernel_sharing": CompareAxis("kernel_sharing"),
+})
 
 
 class HardwareFaults(Spec):
