@@ -522,7 +522,7 @@ def windows_pulls(suite: Suite) -> Case:
     twice = Check(case.name, "containerd: two concurrent pulls of one image against one (x)",
                   2316.0 / 1142.0, ratio, 0.1 * 2316.0 / 1142.0, "predicted",
                   "containerd #11451 (2025, Windows): 19 min alone, 38.6 min each for two",
-                  "duplicated pulls: the bytes moved twice")
+                  "duplicated pulls: one download, a copy extracted each")
     twice.known_gap = not twice.passed
     case.checks.append(twice)
     case.explanation = (
