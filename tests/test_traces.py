@@ -351,3 +351,19 @@ def test_worker_processes_read_the_trace_and_replay_it_identically():
     local = simulate(data)
     for variant, out in local.items():
         pd.testing.assert_frame_equal(remote[variant].instances, out.instances)
+
+
+@pytest.mark.parametrize("column", [2, 3, 5])  # job_id, task_index, event_type
+def test_an_endless_id_in_a_google_part_is_an_error_without_a_numpy_warning(tmp_path, column):
+    import warnings
+
+    row = "1000000,,8,3,,0,u2,0,1,0.125,0.5,0,0".split(",")
+    row[column] = "inf"
+    path = write_google(tmp_path / "part-00000.csv.gz", ["0,,7,0,1,0,u1,2,9,0.5,0.25,0,0",
+                                                         ",".join(row)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a cast of inf to an integer warns: it must not happen
+        with pytest.raises(traces.TraceError) as error:
+            traces.read(google_spec(path))
+    assert "line 2" in str(error.value) or ":2:" in str(error.value)
+    assert "not finite" in str(error.value)

@@ -421,6 +421,11 @@ def _google_chunks(path: Path, order: int, usecols: list[int], numeric: list[str
             if missing.any():
                 raise TraceError(file, line + int(np.argmax(missing)), field,
                                  f"empty; expected {hint[field]}")
+            endless = np.isinf(chunk[field].to_numpy(np.float64))  # before the integer casts
+            if endless.any():
+                raise TraceError(file, line + int(np.argmax(endless)), field,
+                                 f"{chunk[field].iloc[int(np.argmax(endless))]:g} is not finite; "
+                                 f"expected {hint[field]}")
         if chunk["user"].isna().any():
             row = int(np.argmax(chunk["user"].isna().to_numpy()))
             raise TraceError(file, line + row, "user", "empty; expected the user's hashed name")
