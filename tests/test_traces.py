@@ -357,7 +357,7 @@ def test_worker_processes_read_the_trace_and_replay_it_identically():
 def test_an_endless_id_in_a_google_part_is_an_error_without_a_numpy_warning(tmp_path, column):
     import warnings
 
-    row = "1000000,,8,3,,0,u2,0,1,0.125,0.5,0,0".split(",")
+    row = ["1000000", "", "8", "3", "", "0", "u2", "0", "1", "0.125", "0.5", "0", "0"]
     row[column] = "inf"
     path = write_google(tmp_path / "part-00000.csv.gz", ["0,,7,0,1,0,u1,2,9,0.5,0.25,0,0",
                                                          ",".join(row)])
