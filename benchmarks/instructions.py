@@ -18,6 +18,7 @@ instructions with the same case's, before and after it).
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -53,9 +54,11 @@ print({requests})
 def instructions(code: str) -> tuple[int, int]:
     """Instructions ``python -c code`` executes (valgrind's count, whole process), and the
     requests it printed."""
+    # the same hash order and one BLAS thread in every run: counts repeat to well under 1 %
+    env = {**os.environ, "PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1"}
     out = subprocess.run(
         ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
-         sys.executable, "-c", code], capture_output=True, text=True, check=True)
+         sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     found = re.search(r"I\s+refs:\s+([\d,]+)", out.stderr)
     if found is None:
         raise RuntimeError(f"no instruction count in valgrind's output:\n{out.stderr}")
