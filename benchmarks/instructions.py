@@ -54,7 +54,7 @@ print({requests})
 def instructions(code: str) -> tuple[int, int]:
     """Instructions ``python -c code`` executes (valgrind's count, whole process), and the
     requests it printed."""
-    # the same hash order and one BLAS thread in every run: counts repeat to well under 1 %
+    # the same hash order and one BLAS thread in every run (without them counts moved ~1 %)
     env = {**os.environ, "PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1"}
     out = subprocess.run(
         ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
