@@ -343,3 +343,38 @@ def test_a_vm_template_is_written_to_the_disk_not_unpacked_by_the_runtime():
     data["workloads"][0]["isolation"] = "template"
     row = first(data)
     assert row["extracted"] - row["pulled"] == pytest.approx(300 * MiB / 100e6, rel=1e-9)
+
+
+def test_serialized_pulls_wait_for_the_pull_before_and_take_only_what_is_missing():
+    # two instances of one image at once on one core under containerd (duplicated pulls):
+    # unserialized, both extract a copy, sharing the core; serialized (the kubelet's default),
+    # the second waits for the first pull and finds the image there
+    def two(serialize: bool) -> list:
+        data = cold("containerd", cpu_cores=1, max_concurrent_starts=2,
+                    serialize_pulls=serialize)
+        data["workloads"][0]["cpu"] = 0.5
+        data["workloads"][0]["arrival"] = {"kind": "burst", "count": 2, "at": 0}
+        return only(data).instances.to_dict("records")
+
+    download, work = 100 * MiB / GBIT, 300 * MiB / CONTAINERD
+    assert [r["extracted"] for r in two(False)] == pytest.approx([download + 2 * work] * 2,
+                                                                 rel=1e-12)
+    serial = two(True)
+    assert [r["extracted"] for r in serial] == pytest.approx([download + work] * 2, rel=1e-12)
+    assert sum(r["pulled_bytes"] for r in serial) == 100 * MiB
+
+
+def test_a_serialized_pull_of_another_image_starts_when_the_one_before_ends():
+    data = cold("docker", serialize_pulls=True)
+    data["images"].append({"name": "other", "os_build": "ltsc2022",
+                           "layers": [{"download": "50MiB", "size": "105MB"}]})
+    data["workloads"].append({"name": "second", "image": "other", "isolation": "free",
+                              "cpu": 1, "memory": "1GiB",
+                              "arrival": {"kind": "burst", "count": 1, "at": 0}})
+    table = only(data).instances.set_index("workload")
+    first_done = 100 * MiB / GBIT + 300 * MiB / DOCKER
+    assert table.loc["w", "extracted"] == pytest.approx(first_done, rel=1e-12)
+    assert table.loc["second", "pulled"] == pytest.approx(first_done + 50 * MiB / GBIT,
+                                                          rel=1e-12)
+    assert table.loc["second", "extracted"] == pytest.approx(
+        first_done + 50 * MiB / GBIT + 105e6 / DOCKER, rel=1e-12)

@@ -145,6 +145,7 @@ class Host:
     extract_cost: float | None = None
     sequential: bool = False
     shared_pulls: bool = True
+    pull_tail: Any = None  # with serialized pulls: the event the last pull queued fires
     crashed: Any = None  # an event that fires at the next crash (then replaced)
     back: Any = None  # an event that fires when the host is next up again (then replaced)
     memory_capacity: float = field(init=False, default=0.0)  # set from the group's spec

@@ -49,6 +49,43 @@ class Registry:
 
     def pull(self, host: Host, layers: list[Layer], rec: InstanceRecord | None = None,
              unpack: bool = True) -> list[LayerFetch]:
+        """``pull_now``, or where the host pulls one image at a time (``serialize_pulls``)
+        after the pulls queued before it, then only the layers still missing."""
+        if not (host.spec.serialize_pulls and layers):
+            return self.pull_now(host, layers, rec, unpack)
+        fetches = [LayerFetch(self.env.event(), self.env.event()) for _ in layers]
+        before, done = host.pull_tail, self.env.event()
+        host.pull_tail = done
+        self.env.process(self._queued(host, layers, fetches, rec, unpack, before, done))
+        return fetches
+
+    def _queued(self, host: Host, layers: list[Layer], fetches: list[LayerFetch],
+                rec: InstanceRecord | None, unpack: bool, before: simpy.Event | None,
+                done: simpy.Event) -> Process:
+        """A serialized pull: after the one before it, the layers still missing, each
+        ``fetches`` entry firing with what brings its layer."""
+        epoch = host.epoch  # a crash meanwhile ends it (and empties the queue: ``clear``)
+        if before is not None and not before.processed:
+            yield before
+            if host.epoch != epoch:
+                return
+        waits: list[simpy.Event] = []
+        for layer, fetch in zip(layers, fetches):
+            if layer.key in host.layers:  # the pulls before it brought it
+                fetch.downloaded.succeed()
+                fetch.ready.succeed()
+                continue
+            (inner,) = self.pull_now(host, [layer], rec, unpack,
+                                     after=waits[-1] if waits and host.sequential else None)
+            _relay(inner.downloaded, fetch.downloaded)
+            _relay(inner.ready, fetch.ready)
+            waits.append(inner.ready)
+        if waits:
+            yield self.env.all_of(waits)
+        done.succeed()
+
+    def pull_now(self, host: Host, layers: list[Layer], rec: InstanceRecord | None = None,
+                 unpack: bool = True, after: simpy.Event | None = None) -> list[LayerFetch]:
         """Bring ``layers`` (an image's layers that ``host`` lacks, base first) to ``host``:
         each is downloaded, then extracted (``extract``). A layer already on its way is
         joined: all of it where the host's runtime shares concurrent pulls, only its download
@@ -59,7 +96,7 @@ class Registry:
         whose pull this is, which counts the bytes it moves."""
         fetches = []
         previous: LayerFetch | None = None
-        for layer in layers:
+        for layer in layers:  # ``after``: the first layer's extraction waits for it too
             current = host.fetching.get(layer.key)
             if current is not None and (host.shared_pulls or not unpack):
                 fetch = current
@@ -70,9 +107,9 @@ class Registry:
                     if rec is not None:
                         rec.pulled_bytes += layer.download
                     self.bytes_downloaded += layer.download
-                after = (previous.ready if previous is not None and host.sequential and unpack
-                         else None)
-                self.env.process(self._download(host, layer, fetch, after, current, unpack))
+                wait = (previous.ready if previous is not None and host.sequential and unpack
+                        else after if previous is None else None)
+                self.env.process(self._download(host, layer, fetch, wait, current, unpack))
             fetches.append(fetch)
             previous = fetch
         return fetches
@@ -118,3 +155,16 @@ class Registry:
         if host.index in self.network.links():
             self.network.link(host.index, host.spec.nic).clear()
         host.fetching.clear()
+        host.pull_tail = None
+
+
+def _relay(source: simpy.Event, target: simpy.Event) -> None:
+    """Fire ``target`` when ``source`` fires (now if it has)."""
+    if source.processed:
+        target.succeed()
+        return
+
+    def fire(_event: simpy.Event) -> None:
+        target.succeed()
+
+    source.callbacks.append(fire)

@@ -357,6 +357,10 @@ class HostGroup(Spec):
     antivirus: Literal["defender", "none"] | None = Field(
         None, description="real-time scanning that slows extraction unless the runtime is "
                           "excluded; default defender (on by default on Windows Server)")
+    serialize_pulls: bool = Field(
+        False, description="one image pull at a time on a host, as the kubelet does by default "
+                           "(serializeImagePulls): a later pull waits, then pulls what is still "
+                           "missing")
     pre_pull: PrePull | None = Field(
         None, description="images pulled onto every host of the group at a given time, "
                           "before instances need them")
