@@ -46,19 +46,21 @@ class ImageCollector:
         self.stop_at = [h.spec.disk * (1 - h.spec.image_gc.low) for h in hosts]
         self.removed_bytes = 0.0
 
-    def present(self, host: Host, key: str, chain: list[Layer]) -> None:
-        """Image ``key`` (layers ``chain``) is on ``host`` or on its way, used now."""
+    def _image(self, host: Host, key: str, chain: list[Layer]) -> HostImage:
+        """Image ``key`` on ``host`` (known from now on if it was not)."""
         image = self.images[host.index].get(key)
         if image is None:
             image = self.images[host.index][key] = HostImage(chain)
-        image.last_used = self.env.now
+        return image
+
+    def present(self, host: Host, key: str, chain: list[Layer]) -> None:
+        """Image ``key`` (layers ``chain``) is on ``host`` or on its way, used now."""
+        self._image(host, key, chain).last_used = self.env.now
         self.collect(host)
 
     def placed(self, host: Host, key: str, chain: list[Layer]) -> None:
         """An instance of image ``key`` was placed on ``host`` (its layers claimed)."""
-        image = self.images[host.index].get(key)
-        if image is None:
-            image = self.images[host.index][key] = HostImage(chain)
+        image = self._image(host, key, chain)
         image.users += 1
         image.last_used = self.env.now
         if host.disk_free < self.start_below[host.index]:

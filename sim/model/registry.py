@@ -75,8 +75,9 @@ class Registry:
                 fetch.downloaded.succeed()
                 fetch.ready.succeed()
                 continue
+            one_by_one = waits and host.sequential and unpack
             (inner,) = self.pull_now(host, [layer], rec, unpack,
-                                     after=waits[-1] if waits and host.sequential else None)
+                                     after=waits[-1] if one_by_one else None)
             _relay(inner.downloaded, fetch.downloaded)
             _relay(inner.ready, fetch.ready)
             waits.append(inner.ready)
@@ -107,8 +108,12 @@ class Registry:
                     if rec is not None:
                         rec.pulled_bytes += layer.download
                     self.bytes_downloaded += layer.download
-                wait = (previous.ready if previous is not None and host.sequential and unpack
-                        else after if previous is None else None)
+                if previous is None:
+                    wait = after
+                elif host.sequential and unpack:  # after the layer before it
+                    wait = previous.ready
+                else:
+                    wait = None
                 self.env.process(self._download(host, layer, fetch, wait, current, unpack))
             fetches.append(fetch)
             previous = fetch
