@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (add_run, add_validate, add_schema, add_density, add_images, add_fidelity,
-                add_profiles, add_fit, add_plan):
+                add_profiles, add_fit, add_plan, add_sensitivity):
         add(sub)
     return parser
 
@@ -276,3 +276,39 @@ def plan(args: argparse.Namespace) -> int:
         print("interrupted: completed runs are kept; the same command resumes",
               file=sys.stderr)
         return 130
+
+
+def add_sensitivity(sub: Commands) -> None:
+    """``sensitivity FILE --metric M``: which uncertain inputs move each metric, ranked."""
+    p = sub.add_parser("sensitivity", help="which uncertain inputs (the scenario's "
+                                           "uncertainty: ranges and the built-in estimates) "
+                                           "move each metric, ranked")
+    p.add_argument("file", help="scenario YAML file")
+    p.add_argument("--metric", action="append", required=True, metavar="M",
+                   help="a dotted metric of summary.json, e.g. startup_s.p99 or "
+                        "hosts_used_max; repeat for several")
+    p.add_argument("--method", choices=("auto", "sobol", "morris"), default="auto",
+                   help="global design: Sobol indices, Morris screening, or auto (Sobol up "
+                        "to 12 inputs)")
+    p.add_argument("--samples", type=positive, default=None, metavar="N",
+                   help="Sobol base samples (a power of two; default 32: N x (inputs + 2) "
+                        "runs) or Morris trajectories (default 10: N x (inputs + 1) runs)")
+    p.add_argument("--seed", type=seed, default=None, help="override the scenario's seed")
+    p.add_argument("--out", default="results", help="results root (default: results)")
+    p.add_argument("--jobs", type=positive, default=None,
+                   help="local worker processes (default: all cores)")
+    p.add_argument("--cluster", default=None, metavar="ADDRESS",
+                   help="send the runs to a Dask scheduler, e.g. tcp://host:8786")
+    p.add_argument("--rerun", action="store_true", help="rerun runs already in the run store")
+    _force(p)
+    p.add_argument("--no-charts", action="store_true", help="skip the tornado charts")
+    p.add_argument("--quiet", action="store_true", help="print only errors")
+    p.set_defaults(handler=sensitivity)
+
+
+def sensitivity(args: argparse.Namespace) -> int:
+    """``sensitivity``: the exit status of ``sim.cli.sensitivity.command``, imported only when
+    it runs."""
+    from sim.cli.sensitivity import command
+
+    return command(args)

@@ -36,7 +36,12 @@ def command(args: argparse.Namespace) -> int:
         return 130
 
 
-def _run(loaded: Loaded, args: argparse.Namespace) -> int:
+def execute_specs(specs: list[Any], args: argparse.Namespace, console: Console,
+                  name: str) -> list[Any]:
+    """Every spec's output, in spec order: from the run store (``args.out/.runs``) where it
+    holds the run (unless ``args.rerun``), else run on ``args.jobs`` local processes or the
+    Dask cluster ``args.cluster``, with a progress bar (a line per run when not on a
+    terminal)."""
     # imported here so that validate and schema start fast
     from rich.progress import (
         BarColumn,
@@ -47,27 +52,18 @@ def _run(loaded: Loaded, args: argparse.Namespace) -> int:
         TimeRemainingColumn,
     )
 
-    from sim.experiment.expand import expand
-    from sim.present import output, plots
-    from sim.present.report import write_report
     from sim.run.runner import default_jobs, plan, run_all
     from sim.run.store import Store
-    from sim.spec import paths
 
-    out = Path(args.out)
-    console = Console(stderr=True, quiet=args.quiet, soft_wrap=True)
-    scenario = loaded.scenario
-    specs = expand(loaded, args.seed, args.replications)
-    store = Store(out / ".runs")
+    store = Store(Path(args.out) / ".runs")
     the_plan = plan(specs, store, args.rerun)
     jobs = args.jobs or default_jobs()
     workers = min(jobs, len(the_plan.todo))
     where = (f"cluster {args.cluster}" if args.cluster
              else f"{workers} local process{'es' if workers > 1 else ''}")
-    console.print(f"{scenario.name}: {len(set(the_plan.keys))} runs, {the_plan.stored} already "
+    console.print(f"{name}: {len(set(the_plan.keys))} runs, {the_plan.stored} already "
                   f"in {store.root}, {len(the_plan.todo)} to run"
                   + (f" on {where}" if the_plan.todo else ""))
-    started = time.perf_counter()
     live = not args.quiet and console.is_terminal
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
@@ -78,13 +74,29 @@ def _run(loaded: Loaded, args: argparse.Namespace) -> int:
         def done(result: Any) -> None:
             progress.advance(task)
             if not live:
-                point = escape(" ".join(f"{k}={v}" for k, v in result.parameters.items()))
+                point = escape(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                        for k, v in result.parameters.items()))
                 console.print(f"  {result.variant}{' ' + point if point else ''} "
                               f"rep {result.replication}: {len(result.instances):,} instances "
                               f"in {result.wall_s:.2f} s")
 
         run_all(the_plan, store, jobs, args.cluster, done)
-    outputs = [store.load(key) for key in the_plan.keys]
+    return [store.load(key) for key in the_plan.keys]
+
+
+def _run(loaded: Loaded, args: argparse.Namespace) -> int:
+    # imported here so that validate and schema start fast
+    from sim.experiment.expand import expand
+    from sim.present import output, plots
+    from sim.present.report import write_report
+    from sim.spec import paths
+
+    out = Path(args.out)
+    console = Console(stderr=True, quiet=args.quiet, soft_wrap=True)
+    scenario = loaded.scenario
+    specs = expand(loaded, args.seed, args.replications)
+    started = time.perf_counter()
+    outputs = execute_specs(specs, args, console, scenario.name)
     seed = specs[0].seed
     swept = list(scenario.sweep or {})
     # each swept value as the runs table holds it (as_cell), and its number (NaN: not one)

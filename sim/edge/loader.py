@@ -11,6 +11,7 @@ import copy
 import difflib
 import itertools
 import json
+import math
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -31,7 +32,8 @@ from ruamel.yaml.events import (
 
 from sim.edge.checks import check_scenario
 from sim.spec import paths
-from sim.spec.config import ResolvedProfile, Scenario, TraceArrivals
+from sim.spec.config import ResolvedProfile, Scenario, TraceArrivals, UncertainRange
+from sim.spec.uncertain import materialize, nominal, resolved_view
 
 if TYPE_CHECKING:  # the trace readers (and pandas) load only when a scenario replays a trace
     from sim.edge.traces import TraceTable
@@ -91,6 +93,7 @@ class Loaded:
     points: tuple[Point, ...] = ()
     trace_rows: dict[str, int] = field(default_factory=dict)  # rows of each trace, by digest
     places: dict[str, tuple[int, int]] = field(default_factory=dict)  # key -> (line, column)
+    data: dict[str, Any] = field(default_factory=dict)  # as written, without the study keys
 
     def place(self, key: str) -> tuple[int, int]:
         """Line and column of dotted ``key`` in the file (of the scenario when not kept)."""
@@ -98,7 +101,8 @@ class Loaded:
 
 
 MAX_SWEEP_POINTS = 100_000
-_NOT_SWEEPABLE = ("name", "sweep", "replications", "compare", "seed")
+_STUDY_KEYS = ("sweep", "replications", "uncertainty")  # what to run, not what is simulated
+_NOT_SWEEPABLE = ("name", "compare", "seed", *_STUDY_KEYS)
 
 
 MAX_FILE_BYTES = 16 * 1024**2  # a scenario file; traces are read separately
@@ -147,13 +151,84 @@ def load_text(text: str, file: str = "<scenario>", overrides: dict[str, Any] | N
     problems += [_place(tree, path, message, kind) for path, message, kind in found]
     points: list[Point] = []
     if scenario is not None and not problems:
-        points, sweep_problems = _sweep_points(as_written, tree, scenario, file, seen)
+        view = resolved_view(scenario, profiles)
+        points, sweep_problems = _sweep_points(as_written, tree, scenario, file, seen, view)
         problems.extend(sweep_problems)
+        problems.extend(_uncertainty_problems(as_written, tree, scenario, file, seen, view))
     if problems or scenario is None:
         raise ScenarioError(file, problems)
     return Loaded(scenario, profiles, file, tuple(points),
                   {digest: len(table) for digest, table in tables.items()},
-                  _places(tree, scenario))
+                  _places(tree, scenario), _study_free(as_written))
+
+
+def _study_free(data: dict[str, Any]) -> dict[str, Any]:
+    """The scenario as written without the keys that say what to run (a point's scenario
+    holds only what it simulates)."""
+    return {k: v for k, v in data.items() if k not in _STUDY_KEYS}
+
+
+def derive(loaded: Loaded, parameters: tuple[tuple[str, Any], ...],
+           seen: TraceCache | None = None) -> Point:
+    """The point of ``loaded`` (a scenario without a sweep) with each (path, value) of
+    ``parameters`` set, validated: an uncertainty study's sample. A combination that does not
+    validate (each value alone did, at load) raises ScenarioError at ``uncertainty``.
+    ``seen``: traces already read, kept by the caller across the samples of one study."""
+    view = resolved_view(loaded.scenario, loaded.profiles)
+    data = loaded.data
+    for path, value in parameters:
+        data = paths.replace(materialize(data, path, view), path, value)
+    checked, found = _point_problems(data, None, loaded.source, {} if seen is None else seen)
+    if found or checked is None:
+        setting = ", ".join(f"{p} = {v!r}" for p, v in parameters)
+        line, col = loaded.place("uncertainty")
+        raise ScenarioError(loaded.source, [Problem(
+            "uncertainty", f"the sample {setting} is not a valid scenario: "
+            + "; ".join(inner + msg for inner, msg in found)
+            + " (narrow the ranges so that every combination is valid)", line, col)])
+    return Point(parameters, *checked)
+
+
+def _uncertainty_problems(data: dict[str, Any], tree: Any, scenario: Scenario, file: str,
+                          seen: TraceCache, view: dict[str, Any]) -> list[Problem]:
+    """Each ``uncertainty:`` entry checked: its path names a number of the scenario (or of
+    a profile or runtime it may change), and the scenario is valid at each end of the range
+    (and at its mode), so a range outside the value's domain is refused here."""
+    entries = scenario.uncertainty or {}
+    if entries and scenario.sweep:
+        line, col = _position(tree, ("uncertainty",), at_key=True)
+        return [Problem("uncertainty", "a scenario with a sweep cannot have uncertainty "
+                        "ranges as well: study the uncertainty at one point (set the swept "
+                        "value) or sweep without ranges", line, col)]
+    base = _study_free(data)
+    problems: list[Problem] = []
+    for path, spec in entries.items():
+        where = _position(tree, ("uncertainty", path), at_key=True)
+        try:
+            steps = paths.parse(path)
+            if steps[0] in _NOT_SWEEPABLE:
+                raise paths.PathError(f"{steps[0]!r} cannot be uncertain")
+            written = materialize(base, path, view)
+            paths.get(written, path)
+        except paths.PathError as exc:
+            problems.append(Problem(f"uncertainty.{path}", str(exc), *where))
+            continue
+        if not math.isfinite(nominal(view, path)):
+            problems.append(Problem(f"uncertainty.{path}", "names no number of the scenario "
+                                    "(a range varies a number: a count, a duration, a size, a "
+                                    "rate, a fraction or a factor)", *where))
+            continue
+        if not isinstance(spec, UncertainRange):
+            continue
+        ends = {"low": spec.low, "high": spec.high}
+        if spec.mode is not None:
+            ends["mode"] = spec.mode
+        for end, value in ends.items():
+            for inner, message in _point_problems(paths.replace(written, path, value), tree,
+                                                  file, seen)[1]:
+                problems.append(Problem(f"uncertainty.{path}", f"at its {end} {value!r}: "
+                                        f"{inner}{message}", *where))
+    return problems
 
 
 Found = list[tuple[tuple[Any, ...], str, str]]  # (data path, message, kind)
@@ -261,12 +336,14 @@ def _place(tree: Any, path: tuple[Any, ...], message: str, kind: str) -> Problem
 
 
 def _sweep_points(data: dict[str, Any], tree: Any, scenario: Scenario, file: str,
-                  seen: TraceCache) -> tuple[list[Point], list[Problem]]:
+                  seen: TraceCache, view: dict[str, Any]
+                  ) -> tuple[list[Point], list[Problem]]:
     """Every combination of the sweep's values as a validated point. ``data`` is the
     scenario as written (traces not yet read): each point reads the traces its own values
     name, relative to the scenario file, so a swept trace path or arrival is checked as
-    the base scenario's is."""
-    base = {k: v for k, v in data.items() if k not in ("sweep", "replications")}
+    the base scenario's is. A path into a profile or runtime the scenario leaves at its
+    default changes the default (``view``: the resolved scenario)."""
+    base = _study_free(data)
     sweep = scenario.sweep or {}
     if not sweep:
         tables, _ = _read_traces(base, tree, file, seen)
@@ -278,6 +355,7 @@ def _sweep_points(data: dict[str, Any], tree: Any, scenario: Scenario, file: str
             steps = paths.parse(path)
             if steps[0] in _NOT_SWEEPABLE:
                 raise paths.PathError(f"{steps[0]!r} cannot be swept")
+            base = materialize(base, path, view)
             paths.get(base, path)
         except paths.PathError as exc:
             problems.append(Problem(f"sweep.{path}", str(exc), *where))
@@ -368,7 +446,8 @@ def _check_scalar(event: ScalarEvent, refuse: Any) -> None:
 def _places(tree: Any, scenario: Scenario) -> dict[str, tuple[int, int]]:
     """Where the keys that size a run are written, for messages about the run's size."""
     keys: list[tuple[Any, ...]] = [(), ("duration",), ("timeseries_interval",),
-                                   ("replications",), ("hosts",), ("sweep",), ("compare",)]
+                                   ("replications",), ("hosts",), ("sweep",), ("compare",),
+                                   ("uncertainty",)]
     keys += [("workloads", i, "arrival") for i in range(len(scenario.workloads))]
     keys += [("hosts", i, "count") for i in range(len(scenario.hosts))]
     return {_format_path(key): _position(tree, key, at_key=True) for key in keys}

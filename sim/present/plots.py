@@ -438,3 +438,49 @@ def plan_charts(folder: Path, title: str, results: dict[str, Any], slos: list[An
         ax.set_title(f"{title}: {slo.metric} against host count")
         safe = "".join(c if c.isalnum() else "_" for c in slo.metric)
         _save(fig, folder / f"plan_{k + 1}_{safe}.png")
+
+
+TORNADO_MAX_BARS = 15
+
+
+def tornado_charts(folder: Path, title: str, data: dict[str, Any]) -> None:
+    """A tornado chart per variant and metric of ``sensitivity.json``'s ``data``: each input's
+    one-at-a-time swing as a bar from the metric at the input's low to the metric at its high,
+    around the nominal value, the largest swing on top (at most ``TORNADO_MAX_BARS``)."""
+    from sim.present.formats import metric_kind
+
+    for variant, v in data["variants"].items():
+        for k, (metric, entries) in enumerate(v["metrics"].items()):
+            nominal = v["nominal"].get(metric)
+            rows = [e for e in entries if e["low_value"] is not None
+                    and e["high_value"] is not None and math.isfinite(e["low_value"])
+                    and math.isfinite(e["high_value"])]
+            if nominal is None or not math.isfinite(nominal) or not rows:
+                continue
+            rows.sort(key=lambda e: abs(e["high_value"] - e["low_value"]), reverse=True)
+            rows = rows[:TORNADO_MAX_BARS][::-1]
+            scale, unit = (60.0, "min") if metric_kind(metric) == "time" and max(
+                max(e["low_value"], e["high_value"]) for e in rows) > 300 else (1.0, "")
+            unit = unit or ("s" if metric_kind(metric) == "time" else "")
+            fig, ax = plt.subplots(figsize=(9, 1.2 + 0.42 * len(rows)))
+            for i, e in enumerate(rows):
+                lo, hi = e["low_value"] / scale, e["high_value"] / scale
+                base = nominal / scale
+                ax.barh(i, lo - base, left=base, color="#4c72b0", height=0.6,
+                        label="input at its low" if i == 0 else None)
+                ax.barh(i, hi - base, left=base, color="#dd8452", height=0.6,
+                        label="input at its high" if i == 0 else None)
+            ax.axvline(nominal / scale, color="black", linewidth=1,
+                       label=f"nominal {nominal / scale:.4g}{' ' + unit if unit else ''}")
+            band = (v.get("band") or {}).get(metric)
+            if band:
+                ax.axvspan(band["p5"] / scale, band["p95"] / scale, color="grey", alpha=0.15,
+                           label="5-95 % over all inputs together")
+            ax.set_yticks(range(len(rows)))
+            ax.set_yticklabels([e["path"] for e in rows], fontsize="small")
+            ax.set_xlabel(f"{metric}{' (' + unit + ')' if unit else ''}")
+            ax.grid(True, axis="x", alpha=0.3)
+            ax.legend(fontsize="x-small", loc="lower right")
+            ax.set_title(f"{title} [{variant}]: what moves {metric}", fontsize="medium")
+            safe = "".join(c if c.isalnum() else "_" for c in f"{metric}_{variant}")
+            _save(fig, folder / f"tornado_{k + 1}_{safe}.png")

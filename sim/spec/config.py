@@ -727,6 +727,78 @@ class Faults(Spec):
     host_kernel: KernelFaults = Field(default_factory=lambda: KernelFaults())
 
 
+# --- uncertainty ----------------------------------------------------------------------------
+
+Quantity = Annotated[str | int | float, Field(union_mode="left_to_right")]
+
+
+class UncertainRange(Spec):
+    """What is known of one uncertain input: its low and high values (written as the key at
+    its path is, units included) and how it is spread between them: ``uniform`` (also the
+    meaning of a bare ``[low, high]``), ``triangular`` (most likely at ``mode``) or
+    ``loguniform`` (uniform in the logarithm: for a value known to a factor)."""
+
+    dist: Literal["uniform", "triangular", "loguniform"] = "uniform"
+    low: Quantity
+    high: Quantity
+    mode: Quantity | None = Field(None, description="triangular only: the most likely value")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _pair(cls, data: Any) -> Any:
+        """``[low, high]`` is a uniform range."""
+        if isinstance(data, list):
+            if len(data) != 2:
+                raise ValueError(f"a range is [low, high] (got {len(data)} values) or "
+                                 "{dist: triangular, low: ..., mode: ..., high: ...}")
+            return {"low": data[0], "high": data[1]}
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> UncertainRange:
+        values = {"low": self.low, "high": self.high}
+        if self.mode is not None:
+            values["mode"] = self.mode
+        parsed = {}
+        for name, text in values.items():
+            try:
+                parsed[name] = units.parse_quantity(text)
+            except units.UnitError as exc:
+                raise ValueError(f"{name}: {exc}") from None
+        kinds = {kind for _, kind in parsed.values() if kind != "number"}  # a bare number
+        if len(kinds) > 1:  # is in canonical units, so it goes with any kind
+            raise ValueError("low, high (and mode) must be of one kind, written with the same "
+                             "kind of unit (got " + ", ".join(
+                                 f"{name} a {kind}" for name, (_, kind) in parsed.items()) + ")")
+        low, high = parsed["low"][0], parsed["high"][0]
+        if high < low:
+            raise ValueError(f"needs low <= high (got {self.low!r} > {self.high!r})")
+        if self.dist == "triangular":
+            if self.mode is None:
+                raise ValueError("a triangular range needs its mode, between low and high")
+            if not low <= parsed["mode"][0] <= high:
+                raise ValueError(f"needs low <= mode <= high (got mode {self.mode!r})")
+        elif self.mode is not None:
+            raise ValueError(f"mode belongs to a triangular range, not a {self.dist} one")
+        if self.dist == "loguniform" and low <= 0:
+            raise ValueError("a loguniform range needs low > 0")
+        return self
+
+    def bounds(self) -> tuple[float, float, float | None]:
+        """Low, high and mode in canonical units (seconds, bytes, per second, bytes per
+        second; a bare number as it is)."""
+        mode = None if self.mode is None else units.parse_quantity(self.mode)[0]
+        return units.parse_quantity(self.low)[0], units.parse_quantity(self.high)[0], mode
+
+    @property
+    def integer(self) -> bool:
+        """Both bounds written as whole numbers without a unit: the input is a count."""
+        return all(isinstance(v, int) for v in (self.low, self.high))
+
+
+Uncertainty = dict[str, UncertainRange | Literal["fixed"]]
+
+
 MAX_SEED = 2**63 - 1  # seeds are stored as 64-bit integers in the result tables
 
 
@@ -763,6 +835,10 @@ class Scenario(Spec):
     runtimes: dict[str, Runtime] = Field(
         {}, description="container runtimes: a built-in's values changed, or new ones "
                         "(extends: a built-in)")
+    uncertainty: Uncertainty | None = Field(
+        None, description="dotted path (as in sweep) -> the range of an uncertain input, "
+                          "[low, high] or {dist, low, high, mode}, or 'fixed' to hold a "
+                          "built-in range's value at its default")
 
     @model_validator(mode="before")
     @classmethod

@@ -30,7 +30,7 @@ def builtin_profiles() -> dict[str, ResolvedProfile]:
     """The calibrated built-in profiles, keyed by name."""
     out = {}
     for name, fields in builtin_data().items():
-        body = {k: v for k, v in fields.items() if k != "sources"}
+        body = {k: v for k, v in fields.items() if k not in ("sources", "ranges")}
         out[name] = ResolvedProfile.model_validate({"name": name, **body})
     return out
 
@@ -39,6 +39,11 @@ def sources() -> dict[str, dict[str, tuple[str, str]]]:
     """``{profile: {field: (trust, source)}}`` for every built-in value."""
     return {name: {f: (v[0], v[1]) for f, v in fields.get("sources", {}).items()}
             for name, fields in builtin_data().items()}
+
+
+def raw_ranges() -> dict[str, dict[str, list[Any]]]:
+    """``{profile: {sub-path: [low, high]}}``: each built-in estimate's range, as written."""
+    return {name: dict(fields.get("ranges", {})) for name, fields in builtin_data().items()}
 
 
 class ProfileError(ValueError):

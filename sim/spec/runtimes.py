@@ -75,6 +75,12 @@ def ranges() -> dict[str, dict[str, tuple[float, float]]]:
     return out
 
 
+def raw_ranges() -> dict[str, dict[str, list[Any]]]:
+    """``{runtime: {field: [low, high]}}``: each built-in runtime's ranges, as written."""
+    return {name: dict(fields.get("ranges", {}))
+            for name, fields in builtin_data()["runtimes"].items()}
+
+
 class RuntimeProblem(ValueError):
     """A scenario runtime that cannot be resolved; ``name`` is its key in ``runtimes:``."""
 

@@ -164,3 +164,28 @@ def format_value(value: float | None, kind: str) -> str:
     if kind == "count" and float(value).is_integer():
         return f"{value:,.0f}"
     return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.1f}"
+
+
+QUANTITY_HINT = ("a number, or a quantity with its unit: a duration (2s), a size (512MiB), a "
+                 "rate (0.5/s) or a bandwidth (200MB/s)")
+
+
+def parse_quantity(text: object) -> tuple[float, str]:
+    """A value of any kind written in a scenario, in canonical units, with its kind read from
+    the unit: ``('duration', 'size', 'rate', 'bandwidth')``, or ``'number'`` for a bare number
+    (which every kind reads in canonical units). ``'2s'`` → ``(2.0, 'duration')``."""
+    number, unit = _split(text, QUANTITY_HINT)
+    if not math.isfinite(number):
+        raise UnitError(f"expected {QUANTITY_HINT} (got {text!r})")
+    if not unit:
+        return number, "number"
+    if unit in TIME_UNITS:
+        return parse_duration(text), "duration"
+    if unit in SIZE_UNITS:
+        return parse_size(text), "size"
+    head, slash, tail = unit.partition("/")
+    if slash and not head and tail in TIME_UNITS:
+        return parse_rate(text), "rate"
+    if slash and head in SIZE_UNITS and tail in TIME_UNITS:
+        return parse_bandwidth(text), "bandwidth"
+    raise UnitError(f"unknown unit {unit!r} in {text!r}: expected {QUANTITY_HINT}")
