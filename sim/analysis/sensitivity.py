@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from SALib.analyze import morris as morris_analyze
-from SALib.analyze import sobol as sobol_analyze
 
-from sim.experiment.uncertainty import MORRIS_LEVELS, Study
-from sim.spec.uncertain import Input
+if TYPE_CHECKING:  # SALib and the designs load only when a study is analysed
+    from sim.experiment.uncertainty import Study
+    from sim.spec.uncertain import Input
 
 RESAMPLES = 200  # bootstrap resamples behind the confidence intervals
 
@@ -66,6 +65,8 @@ def sobol(study: Study, values: Sequence[Any], seed: int) -> list[dict[str, floa
     half-widths (``S1_conf``, ``ST_conf``); None when the metric is missing in a row (a
     study cannot be judged on part of its design). A metric that does not vary has no
     variance to share: every index 0."""
+    from SALib.analyze import sobol as sobol_analyze
+
     y = _usable(values)
     if y is None:
         return None
@@ -83,6 +84,10 @@ def morris(study: Study, values: Sequence[Any], seed: int) -> list[dict[str, flo
     the input across its whole range), its 95 % confidence half-width and ``sigma`` (the
     effects' spread: interaction or non-linearity); None when the metric is missing in a
     row."""
+    from SALib.analyze import morris as morris_analyze
+
+    from sim.experiment.uncertainty import MORRIS_LEVELS
+
     y = _usable(values)
     if y is None or study.unit is None:
         return None

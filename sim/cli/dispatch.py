@@ -84,6 +84,10 @@ def add_run(sub: Commands) -> None:
                    help="send the runs to a Dask scheduler, e.g. tcp://host:8786")
     p.add_argument("--rerun", action="store_true",
                    help="rerun runs already in the run store")
+    p.add_argument("--uncertainty", type=positive, default=None, metavar="N",
+                   help="also run N samples of the uncertain inputs (Latin hypercube over "
+                        "the scenario's uncertainty: ranges and the built-in estimates) and "
+                        "report each metric's 5-95 %% band over them")
     _force(p)
     p.add_argument("--no-charts", action="store_true", help="skip the PNG charts")
     p.add_argument("--quiet", action="store_true", help="print only errors")
@@ -250,6 +254,9 @@ def add_plan(sub: Commands) -> None:
     p.add_argument("--cluster", default=None, metavar="ADDRESS",
                    help="send the runs to a Dask scheduler")
     p.add_argument("--rerun", action="store_true", help="rerun stored runs")
+    p.add_argument("--uncertainty", type=positive, default=None, metavar="N",
+                   help="also plan at N samples of the uncertain inputs (Latin hypercube) "
+                        "and report the spread of the host count over them")
     p.add_argument("--force", action="store_true",
                    help="run even when the estimate of memory or time is past the limits")
     p.add_argument("--no-charts", action="store_true", help="skip the PNG charts")

@@ -9,13 +9,17 @@ left alone.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import math
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
@@ -176,11 +180,14 @@ def plan(loaded: Loaded, args: argparse.Namespace) -> int:
     for mode in modes_of(loaded):
         start = _first_guess(loaded, mode, g, images)
 
-        def evaluate(n: int, mode: str = mode) -> Probe:
-            specs = probe_specs(loaded, mode, g, n, reps, seed)
-            todo = plan_runs(specs, store, args.force)
+        def judged(sample: Loaded, n: int, mode: str = mode) -> Probe:
+            specs = probe_specs(sample, mode, g, n, reps, seed)
+            todo = plan_runs(specs, store, args.rerun)
             workers.run(todo, store)
-            probe = judge([store.load(k, tables=False) for k in todo.keys], slos, n)
+            return judge([store.load(k, tables=False) for k in todo.keys], slos, n)
+
+        def evaluate(n: int, mode: str = mode) -> Probe:
+            probe = judged(loaded, n, mode)
             console.print(f"  {mode}: {n:>5} hosts  {_verdicts(probe, slos)}  "
                           f"{'pass' if probe.passed else 'fail'}")
             return probe
@@ -207,6 +214,11 @@ def plan(loaded: Loaded, args: argparse.Namespace) -> int:
                         "metrics": _slo_values(p, slos)} for p in
                        sorted(probes.values(), key=lambda p: p.hosts)],
         }
+        if args.uncertainty:
+            with workers:
+                results[mode]["uncertainty"] = _over_assumptions(
+                    loaded, mode, g, args.uncertainty, seed, found or start, max_hosts, headroom,
+                    judged, slos, console)
     data = {"group": group_name, "slo": [s.text for s in slos], "replications": reps,
             "headroom": headroom, "seed": seed, **results}
     folder = Path(args.out) / scenario.name
@@ -220,6 +232,41 @@ def plan(loaded: Loaded, args: argparse.Namespace) -> int:
         _screen().print(plan_rich(scenario.name, group_name, results, slos, headroom))
     console.print(f"wrote {folder}/plan.json in {time.perf_counter() - started:.1f} s")
     return 0
+
+
+def _over_assumptions(loaded: Loaded, mode: str, g: int, samples: int, seed: int,
+                      start: int, max_hosts: int, headroom: int,
+                      probe: Callable[[Loaded, int], Probe], slos: list[SLO],
+                      console: Console) -> dict[str, Any]:
+    """The plan of ``mode`` at each of ``samples`` Latin hypercube samples of the uncertain
+    inputs (every run on ``seed``; ``probe(scenario, n)`` judges n hosts of group ``g``),
+    each search starting from the nominal answer ``start``: the hosts per sample and their
+    5 %, 50 %, 90 % and 95 % quantiles (the 90 % one covers 90 % of the assumptions). A
+    sample whose SLOs cannot be met needs more hosts than any: a quantile that falls on one
+    is None (not met). The planned group's own count is not an input: the plan sets it."""
+    from sim.experiment.uncertainty import study
+
+    group = loaded.scenario.hosts[g].group
+    band = study(loaded, (("isolation", mode),), "band", samples, seed,
+                 skip={f"hosts[{group}].count", f"hosts[{g}].count"})
+    console.print(f"  {mode}: {samples} samples of its {len(band.inputs)} uncertain inputs")
+    per_sample: list[int | None] = []
+    for spec in band.specs:
+        sample = dataclasses.replace(loaded, scenario=spec.scenario, profiles=spec.profiles)
+
+        def evaluate(n: int, sample: Loaded = sample) -> Probe:
+            return probe(sample, n)
+
+        found, _probes = search(evaluate, start, max_hosts,
+                                lambda a, b: levelled_off(a, b, slos))
+        per_sample.append(None if found is None else found + headroom)
+    needed = [math.inf if h is None else float(h) for h in per_sample]
+    quantiles = np.quantile(needed, [0.05, 0.5, 0.9, 0.95], method="inverted_cdf")
+    out: dict[str, Any] = {"samples": len(per_sample), "inputs": [i.path for i in band.inputs],
+                           "hosts": per_sample, "not_met": per_sample.count(None)}
+    out.update({name: int(q) if math.isfinite(q) else None
+                for name, q in zip(("p5", "median", "p90", "p95"), quantiles)})
+    return out
 
 
 def _first_guess(loaded: Loaded, mode: str, g: int, images: dict[str, Any]) -> int:
@@ -261,12 +308,16 @@ def plan_rich(name: str, group: str, results: dict[str, Any], slos: list[SLO],
     out.add_column("hosts", justify="right")
     for s in slos:
         out.add_column(s.text, justify="right")
+    banded = any("uncertainty" in r for r in results.values())
+    if banded:
+        out.add_column("over the assumptions", justify="right")
     out.add_column("density max", justify="right")
     out.add_column("cost", justify="right")
     notes: list[str] = []
     for mode, r in results.items():
+        band = [over_assumptions(r["uncertainty"])] if banded else []
         if r["hosts"] is None:
-            out.add_row(mode, "not met", *["-"] * (len(slos) + 2))
+            out.add_row(mode, "not met", *["-"] * len(slos), *band, "-", "-")
             notes.append(f"{mode}: {r['reason']}")
             continue
         probe = next(p for p in r["probes"] if p["hosts"] == r["hosts_judged"])
@@ -276,8 +327,28 @@ def plan_rich(name: str, group: str, results: dict[str, Any], slos: list[SLO],
             cells.append(_show(s.metric, v["mean"])
                          + (f" ± {_show(s.metric, v['ci95'])}" if v["ci95"] else ""))
         density_max = r["metrics"].get("density_max")
-        out.add_row(mode, f"{r['hosts']:,}", *cells,
+        out.add_row(mode, f"{r['hosts']:,}", *cells, *band,
                     "-" if density_max is None else f"{density_max:,.0f}",
                     "-" if r["cost"] is None else f"{r['cost']:,.2f}")
+    if banded:
+        notes.append("over the assumptions: the hosts needed at each sample of the uncertain "
+                     "inputs (the scenario's ranges and the built-in estimates), seed fixed: "
+                     "5-95 % range, and the count that covers 90 % of the samples")
     out.caption = "\n".join(notes) or None
     return out
+
+
+def over_assumptions(band: dict[str, Any] | None) -> str:
+    """``27-36; 34 covers 90 %`` (and how many samples cannot meet the SLOs)."""
+    if not band:
+        return "-"
+
+    def count(key: str) -> str:
+        return "not met" if band[key] is None else f"{band[key]:,}"
+
+    text = (f"{count('p5')}-{count('p95')}; " + (
+        f"{band['p90']:,} covers 90 %" if band["p90"] is not None else
+        "no count covers 90 %"))
+    if band["not_met"]:
+        text += f" ({band['not_met']} of {band['samples']} not met)"
+    return text

@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from sim.cli.common import EXIT_BAD_INPUT, prepare
-from sim.edge.loader import Loaded
+from sim.edge.loader import Loaded, ScenarioError
 from sim.present.formats import show, workload_rows
 from sim.run.results import as_cell
 from sim.spec.units import format_duration
@@ -25,11 +25,22 @@ from sim.spec.units import format_duration
 
 def command(args: argparse.Namespace) -> int:
     """Run ``args.file``; an interrupt keeps the completed runs for the next attempt."""
-    loaded = prepare(args, lambda loaded: args.replications)
+    loaded = prepare(args, lambda loaded: (args.replications or loaded.scenario.replications)
+                     + (args.uncertainty or 0))
     if loaded is None:
+        return EXIT_BAD_INPUT
+    if args.uncertainty and loaded.scenario.sweep:
+        line, col = loaded.place("sweep")
+        print(f"{loaded.source}:{line}:{col}: sweep: --uncertainty samples the assumptions at "
+              "one point; set the swept value, or sweep without --uncertainty",
+              file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
         return _run(loaded, args)
+    except ScenarioError as exc:  # a sampled combination of ranges that is not valid
+        print(exc, file=sys.stderr)
+        print(f"{loaded.source}: nothing was written", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print(f"interrupted: completed runs are kept in {Path(args.out) / '.runs'}; "
               "the same command resumes", file=sys.stderr)
@@ -98,6 +109,17 @@ def _run(loaded: Loaded, args: argparse.Namespace) -> int:
     started = time.perf_counter()
     outputs = execute_specs(specs, args, console, scenario.name)
     seed = specs[0].seed
+    samples = None
+    if args.uncertainty:
+        from sim.experiment.uncertainty import studies
+
+        band = studies(loaded, "band", args.uncertainty, seed)
+        console.print(f"uncertainty: {args.uncertainty} samples of "
+                      + ", ".join(f"{s.variant}'s {len(s.inputs)} inputs" for s in band)
+                      + " (Latin hypercube; every run on seed "
+                      f"{seed})")
+        samples = execute_specs([spec for s in band for spec in s.specs], args, console,
+                                f"{scenario.name} uncertainty")
     swept = list(scenario.sweep or {})
     # each swept value as the runs table holds it (as_cell), and its number (NaN: not one)
     numeric = {path: {str(as_cell(point.parameters[i][1])): _number(paths.get(
@@ -112,7 +134,7 @@ def _run(loaded: Loaded, args: argparse.Namespace) -> int:
                            scenario.warmup)
 
     folder, data = output.write(out, loaded, seed, outputs, None if args.no_charts else draw,
-                                lambda staging: write_report(staging, loaded))
+                                lambda staging: write_report(staging, loaded), samples)
     if not args.quiet:
         screen = Console()
         if not screen.is_terminal:  # a file or a pipe: wide enough for every variant's name
@@ -180,6 +202,11 @@ def summary_table(data: dict[str, Any]) -> Table:
     table = Table(title=f"{data['name']} (seed {data['seed']}"
                         + (f", mean of {reps} replications ± 95 % CI" if reps > 1 else "")
                         + f"; statistics after {format_duration(data['warmup_s'])} warm-up)")
+    samples = data.get("uncertainty_samples")
+    if samples:
+        table.caption = escape(f"[a to b]: 5-95 % over {samples} samples of the uncertain "
+                               "inputs (the scenario's ranges and the built-in estimates), "
+                               "seed fixed; ± is over the seeds at the nominal inputs")
     table.add_column("metric")
     for name in variants:
         table.add_column(name, justify="right")
@@ -193,7 +220,7 @@ def summary_rows(variants: dict[str, dict[str, Any]]) -> list[tuple[str, list[st
     ``variants``). With several workloads, each one's start-up p50 and p99 follow the
     overall start-up rows."""
     def row(label: str, metric: str) -> tuple[str, list[str]]:
-        return label, [show(m, metric) for m in variants.values()]
+        return label, [show(m, metric) + _band(m, metric) for m in variants.values()]
 
     rows = []
     for label, metric in SUMMARY_ROWS:
@@ -214,6 +241,18 @@ def summary_rows(variants: dict[str, dict[str, Any]]) -> list[tuple[str, list[st
                 cells = [_gbits(m, metric) for m in variants.values()]
             rows.append((f"{name}: {label}", cells))
     return rows
+
+
+def _band(metrics: dict[str, Any], metric: str) -> str:
+    """`` [p5 to p95]`` of ``metric`` over the sampled assumptions, when there are some."""
+    from sim.present.formats import metric_kind
+    from sim.spec.units import format_value
+
+    found = (metrics.get("uncertainty") or {}).get(metric)
+    if not found:
+        return ""
+    kind = metric_kind(metric)
+    return escape(f" [{format_value(found['p5'], kind)} to {format_value(found['p95'], kind)}]")
 
 
 def _gbits(metrics: dict[str, Any], metric: str) -> str:

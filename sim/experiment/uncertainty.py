@@ -87,33 +87,38 @@ def oat_rows(ins: tuple[Input, ...]) -> list[tuple[tuple[str, Any], ...]]:
 
 def studies(loaded: Loaded, design: str, samples: int, seed: int | None = None
             ) -> list[Study]:
-    """A study per variant of ``loaded`` (a scenario without a sweep). ``samples``: rows of
-    a band, base samples of a Sobol design (a power of two), trajectories of a Morris one;
-    ignored by ``oat``."""
-    base = loaded.scenario
-    run_seed = base.seed if seed is None else seed
-    axes = compared(base)
+    """A study per variant of ``loaded`` (a scenario without a sweep): ``study`` of each
+    combination of its ``compare`` values."""
     combos: list[tuple[tuple[str, str], ...]] = [()]
-    for axis, values in axes:
+    for axis, values in compared(loaded.scenario):
         combos = [c + ((axis, v),) for c in combos for v in values]
     seen: TraceCache = {}
-    out = []
-    for choices in combos:
-        name = "+".join(v for _, v in choices) if choices else "base"
-        ins = tuple(inputs(apply(base, dict(choices)), loaded.profiles))
-        unit = None
-        if design == "oat":
-            rows = oat_rows(ins)
-        elif ins:
-            unit = unit_rows(design, len(ins), samples, study_seed(run_seed, design, name))
-            rows = [tuple((inp.path, inp.value(float(u))) for inp, u in zip(ins, row))
-                    for row in unit]
-        else:
-            rows = [()]
-        specs = []
-        for params in rows:
-            point = derive(loaded, params, seen)
-            specs.append(RunSpec(name, choices, params, apply(point.scenario, dict(choices)),
-                                 point.profiles, run_seed, 0))
-        out.append(Study(name, choices, ins, design, unit, tuple(specs)))
-    return out
+    return [study(loaded, choices, design, samples, seed, seen) for choices in combos]
+
+
+def study(loaded: Loaded, choices: tuple[tuple[str, str], ...], design: str, samples: int,
+          seed: int | None = None, seen: TraceCache | None = None,
+          skip: set[str] | None = None) -> Study:
+    """The study of one variant (``choices``, as ``compare`` sets them) of ``loaded``.
+    ``samples``: rows of a band, base samples of a Sobol design (a power of two),
+    trajectories of a Morris one; ignored by ``oat``. ``seen``: traces already read;
+    ``skip``: paths that are not inputs here (a plan's own host count)."""
+    run_seed = loaded.scenario.seed if seed is None else seed
+    name = "+".join(v for _, v in choices) if choices else "base"
+    ins = tuple(i for i in inputs(apply(loaded.scenario, dict(choices)), loaded.profiles)
+                if i.path not in (skip or set()))
+    unit = None
+    if design == "oat":
+        rows = oat_rows(ins)
+    elif ins:
+        unit = unit_rows(design, len(ins), samples, study_seed(run_seed, design, name))
+        rows = [tuple((inp.path, inp.value(float(u))) for inp, u in zip(ins, row))
+                for row in unit]
+    else:
+        rows = [()]
+    specs = []
+    for params in rows:
+        point = derive(loaded, params, {} if seen is None else seen)
+        specs.append(RunSpec(name, choices, params, apply(point.scenario, dict(choices)),
+                             point.profiles, run_seed, 0))
+    return Study(name, choices, ins, design, unit, tuple(specs))

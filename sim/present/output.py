@@ -23,14 +23,15 @@ import pandas as pd
 import yaml
 
 from sim.analysis import metrics as analysis
-from sim.analysis.aggregate import aggregate, mean_metrics
+from sim.analysis.aggregate import aggregate, flatten, mean_metrics
+from sim.analysis.sensitivity import band
 from sim.edge.loader import Loaded
 from sim.errors import OutputError
 from sim.run.results import RunOutput, runs_frame
 from sim.run.store import remove_left_over
 
 KEPT = ("density.json", "packing.json", "density_per_host.png", "plan.json", "plan_",
-        "report.html", "images.json")
+        "report.html", "images.json", "sensitivity.json", "tornado_")
 
 
 def grouped(outputs: list[RunOutput]) -> list[tuple[dict[str, Any], dict[str, list[RunOutput]]]]:
@@ -43,10 +44,13 @@ def grouped(outputs: list[RunOutput]) -> list[tuple[dict[str, Any], dict[str, li
     return list(points.values())
 
 
-def summary(loaded: Loaded, seed: int, outputs: list[RunOutput]) -> dict[str, Any]:
+def summary(loaded: Loaded, seed: int, outputs: list[RunOutput],
+            samples: list[RunOutput] | None = None) -> dict[str, Any]:
     """The content of ``summary.json``: per variant, the metrics (averaged over replications,
     with 95 % confidence half-widths when there are several); under a sweep, one entry per
-    point in ``points``."""
+    point in ``points``. ``samples``: an uncertainty study's runs (``run --uncertainty``),
+    which give each variant an ``uncertainty`` object: per dotted metric, its 5 % quantile,
+    median and 95 % quantile over the sampled inputs."""
     scenario = loaded.scenario
     head: dict[str, Any] = {"name": scenario.name, "seed": seed,
                             "duration_s": scenario.duration, "warmup_s": scenario.warmup,
@@ -58,7 +62,34 @@ def summary(loaded: Loaded, seed: int, outputs: list[RunOutput]) -> dict[str, An
         head["points"] = points
     else:
         head["variants"] = points[0]["variants"]
+        if samples:
+            head["uncertainty_samples"] = len(samples) // max(len(head["variants"]), 1)
+            for name, runs in grouped_by_variant(samples).items():
+                if name in head["variants"]:
+                    head["variants"][name]["uncertainty"] = metric_bands(runs)
     return analysis.clean(head)
+
+
+def grouped_by_variant(outputs: list[RunOutput]) -> dict[str, list[RunOutput]]:
+    """Outputs by variant, in run order."""
+    out: dict[str, list[RunOutput]] = {}
+    for o in outputs:
+        out.setdefault(o.variant, []).append(o)
+    return out
+
+
+def metric_bands(runs: list[RunOutput]) -> dict[str, Any]:
+    """Per dotted metric that is a number in some run: its 5 %, 50 % and 95 % quantiles over
+    ``runs`` (``sim.analysis.sensitivity.band``)."""
+    flat = [flatten(o.metrics) for o in runs]
+    names = dict.fromkeys(k for f in flat for k, v in f.items()
+                          if isinstance(v, (int, float)) and not isinstance(v, bool))
+    out = {}
+    for name in names:
+        found = band([f.get(name) for f in flat])
+        if found is not None:
+            out[name] = {k: found[k] for k in ("p5", "median", "p95")}
+    return out
 
 
 def resolved_scenario(loaded: Loaded, seed: int, replications: int) -> dict[str, Any]:
@@ -90,17 +121,21 @@ def _with_parameters(frame: pd.DataFrame, out: RunOutput) -> pd.DataFrame:
 
 def write(out_root: Path, loaded: Loaded, seed: int, outputs: list[RunOutput],
           charts: Callable[[Path, pd.DataFrame], None] | None = None,
-          finish: Callable[[Path], object] | None = None) -> tuple[Path, dict]:
+          finish: Callable[[Path], object] | None = None,
+          samples: list[RunOutput] | None = None) -> tuple[Path, dict]:
     """Write every result file into ``out_root/<name>`` atomically.
 
     Returns the folder and the summary. ``charts`` is called with the staging folder and the
     aggregate table to draw the PNG files there; ``finish`` with the staging folder once
-    every other file is there (the report). Nothing in ``out_root/<name>`` changes unless
-    all of it was written.
+    every other file is there (the report). ``samples``: an uncertainty study's runs, summed
+    up in ``summary.json`` and listed in ``uncertainty.csv`` (a row per run: its inputs and
+    metrics). Nothing in ``out_root/<name>`` changes unless all of it was written.
     """
     with staged(out_root, loaded.scenario.name, lambda name: name.startswith(KEPT)) as staging:
-        data = summary(loaded, seed, outputs)
+        data = summary(loaded, seed, outputs, samples)
         (staging / "summary.json").write_text(json.dumps(data, indent=2) + "\n")
+        if samples:
+            runs_frame(samples).to_csv(staging / "uncertainty.csv", index=False)
         runs = runs_frame(outputs)
         runs.to_csv(staging / "runs.csv", index=False)
         runs.to_parquet(staging / "runs.parquet", index=False)
