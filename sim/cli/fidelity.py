@@ -19,8 +19,14 @@ from sim.fidelity import suite
 from sim.present.report import profile_value
 from sim.run.runner import default_jobs
 from sim.spec import runtimes
-from sim.spec.profiles import builtin_profiles, sources
-from sim.spec.units import format_bandwidth
+from sim.spec.profiles import builtin_profiles, range_parser, ranges, sources
+from sim.spec.units import (
+    format_bandwidth,
+    format_duration,
+    format_size,
+    parse_duration,
+    parse_size,
+)
 
 
 def fidelity(out: Path, quick: bool, jobs: int | None) -> int:
@@ -58,17 +64,34 @@ def fidelity(out: Path, quick: bool, jobs: int | None) -> int:
 
 
 def profiles_table() -> Table:
-    """Every built-in profile value with its trust level and source."""
+    """Every built-in profile value with its range (where it is not measured), trust level and
+    source."""
     table = Table(title="calibrated isolation profiles (sim/spec/profiles.yaml)")
-    for column in ("profile", "field", "value", "trust", "source"):
+    for column in ("profile", "field", "value", "range", "trust", "source"):
         table.add_column(column, overflow="fold")
-    known = sources()
+    known, spans = sources(), ranges()
     for name, profile in builtin_profiles().items():
         for field, (trust, source) in known[name].items():
             style = "bold red" if trust == "estimate" else ""
             table.add_row(name, field, profile_value(field, getattr(profile, field)),
+                          _profile_range(field, spans[name]),
                           f"[{style}]{trust}[/{style}]" if style else trust, source)
     return table
+
+
+def _profile_range(field: str, spans: dict[str, tuple[float, float]]) -> str:
+    """The ranges of ``field``'s values, shown as its value is: ``0.2 - 0.6``, ``512MiB -
+    2GiB``, or one per part (``median 250ms - 650ms, p95 750ms - 3.75s``)."""
+    parts = []
+    for path, (low, high) in spans.items():
+        head, _, key = path.partition(".")
+        if head != field:
+            continue
+        parser = range_parser(path)
+        shown = (format_size if parser is parse_size
+                 else format_duration if parser is parse_duration else "{:g}".format)
+        parts.append((f"{key} " if key else "") + f"{shown(low)} - {shown(high)}")
+    return ", ".join(parts)
 
 
 def runtimes_table() -> Table:

@@ -1,12 +1,14 @@
-"""Isolation profiles: the calibrated built-ins (``profiles.yaml``) and how a scenario's
-overrides and ``extends`` resolve into complete profiles.
+"""Isolation profiles: the calibrated built-ins (``profiles.yaml``), their sources and ranges,
+and how a scenario's overrides and ``extends`` resolve into complete profiles.
 
-Owns: reading the packaged data file and merging. Must not: decide behaviour; the model reads
-the resolved fields and never branches on a profile's name.
+Owns: reading the packaged data file (values, ``sources`` and ``ranges``) and merging. Must not:
+decide behaviour; the model reads the resolved fields and never branches on a profile's name,
+and never sees the ranges.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -14,12 +16,20 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from sim.spec import units
 from sim.spec.config import Profile, ResolvedProfile
+
+# The keys of a built-in profile that are about its values, not values themselves.
+_ANNOTATIONS = ("sources", "ranges")
+# Fields whose values (a distribution's parameters but its cv, or a rule's) are sizes or
+# durations; any other ranged value is a plain number (a fraction or a factor).
+_SIZES = ("memory_overhead", "disk_per_instance", "commit")
+_DURATIONS = ("create", "boot", "stop", "create_per_running")
 
 
 @cache
 def builtin_data() -> dict[str, dict[str, Any]]:
-    """The packaged profile file as plain data, ``sources`` included."""
+    """The packaged profile file as plain data, ``sources`` and ``ranges`` included."""
     text = resources.files("sim.spec").joinpath("profiles.yaml").read_text(encoding="utf-8")
     data: dict[str, dict[str, Any]] = yaml.safe_load(text)
     return data
@@ -30,7 +40,7 @@ def builtin_profiles() -> dict[str, ResolvedProfile]:
     """The calibrated built-in profiles, keyed by name."""
     out = {}
     for name, fields in builtin_data().items():
-        body = {k: v for k, v in fields.items() if k not in ("sources", "ranges")}
+        body = {k: v for k, v in fields.items() if k not in _ANNOTATIONS}
         out[name] = ResolvedProfile.model_validate({"name": name, **body})
     return out
 
@@ -42,8 +52,49 @@ def sources() -> dict[str, dict[str, tuple[str, str]]]:
 
 
 def raw_ranges() -> dict[str, dict[str, list[Any]]]:
-    """``{profile: {sub-path: [low, high]}}``: each built-in estimate's range, as written."""
-    return {name: dict(fields.get("ranges", {})) for name, fields in builtin_data().items()}
+    """``{profile: {sub-path: [low, high]}}`` as written in ``profiles.yaml`` (``"250ms"``,
+    ``1.3``), for every built-in value whose trust is not ``measured``. A sub-path is dotted
+    inside the profile: ``create.median``, ``interference.cpu``, ``disk_per_instance``."""
+    return {name: {path: list(bounds) for path, bounds in fields.get("ranges", {}).items()}
+            for name, fields in builtin_data().items()}
+
+
+def ranges() -> dict[str, dict[str, tuple[float, float]]]:
+    """``{profile: {sub-path: (low, high)}}`` in canonical units: seconds for durations (a
+    distribution's parameters, ``create_per_running``), bytes for sizes, plain numbers for
+    fractions and factors.
+
+    Raises:
+        units.UnitError: a bound that is not a quantity of its field's kind, named by its place
+            (``hyperv.ranges.create.median``).
+    """
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    for name, spans in raw_ranges().items():
+        out[name] = {}
+        for path, (low, high) in spans.items():
+            parse = range_parser(path)
+            try:
+                out[name][path] = (parse(low), parse(high))
+            except units.UnitError as exc:
+                raise units.UnitError(f"profiles.yaml: {name}.ranges.{path}: {exc}") from None
+    return out
+
+
+def range_parser(path: str) -> Callable[[object], float]:
+    """The unit parser of the value at dotted ``path`` inside a profile: ``parse_size`` for
+    sizes, ``parse_duration`` for durations, else a plain number."""
+    field, _, key = path.partition(".")
+    if field in _SIZES:
+        return units.parse_size
+    if field in _DURATIONS and key != "cv":
+        return units.parse_duration
+    return _number
+
+
+def _number(text: object) -> float:
+    if isinstance(text, bool) or not isinstance(text, (int, float)):
+        raise units.UnitError(f"expected a number (got {text!r})")
+    return float(text)
 
 
 class ProfileError(ValueError):
