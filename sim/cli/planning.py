@@ -263,6 +263,7 @@ def _over_assumptions(loaded: Loaded, mode: str, g: int, samples: int, seed: int
     needed = [math.inf if h is None else float(h) for h in per_sample]
     quantiles = np.quantile(needed, [0.05, 0.5, 0.9, 0.95], method="inverted_cdf")
     out: dict[str, Any] = {"samples": len(per_sample), "inputs": [i.path for i in band.inputs],
+                           "values": [[v for _, v in spec.parameters] for spec in band.specs],
                            "hosts": per_sample, "not_met": per_sample.count(None)}
     out.update({name: int(q) if math.isfinite(q) else None
                 for name, q in zip(("p5", "median", "p90", "p95"), quantiles)})

@@ -70,10 +70,13 @@ def judge(outputs: list[RunOutput], slos: list[SLO], hosts: int) -> Probe:
 def levelled_off(before: Probe, after: Probe, slos: list[SLO], tolerance: float = 0.01
                  ) -> bool:
     """Whether doubling the hosts from ``before`` to ``after`` left every failing SLO's
-    metric where it was (within 1 %): more hosts will not meet it."""
+    metric where it was (within 1 %), and started no more of the requests: more hosts will
+    not meet it."""
     failing = [s for s in slos if s.text in after.failed]
     if not failing:
         return False
+    if (after.metrics.get("pending_at_end") or 0) < (before.metrics.get("pending_at_end") or 0):
+        return False  # more requests started: a statistic of those started hides the gain
     for slo in failing:
         a = metric_value(before.metrics, slo.metric)
         b = metric_value(after.metrics, slo.metric)

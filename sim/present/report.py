@@ -57,6 +57,9 @@ PREFIX_CAPTIONS = {
     "plan_": "Plan: the SLO metric (mean ± 95 % CI over replications) against the host count "
              "probed; the star marks the smallest count that passes.",
     "sweep_": "Sweep: headline metrics against a swept parameter, with 95 % confidence bands.",
+    "tornado_": "Sensitivity: the metric with each uncertain input alone at its low (blue) and "
+                "its high (orange), the others at their nominal values; the grey band spans "
+                "5-95 % with every input sampled together.",
 }
 
 
@@ -125,12 +128,60 @@ def _comparison(summary: dict[str, Any]) -> str:
                  ("most instances on one host", "density_max"),
                  ("hosts used, peak", "hosts_used_max"),
                  ("committed memory, mean", "memory_utilization_mean")]
-    rows = [[_e(label), *[_e(show(m, metric)) for m in variants.values()]]
+    rows = [[_e(label), *[_e(show(m, metric) + _band(m, metric)) for m in variants.values()]]
             for label, metric in rows_spec]
     reps = summary.get("replications", 1)
     note = f"<p class='sub'>Means of {reps} replications ± 95 % confidence half-width.</p>" \
         if reps > 1 else ""
+    if summary.get("uncertainty_samples"):
+        note += (f"<p class='sub'>[a to b]: the 5-95 % range over "
+                 f"{summary['uncertainty_samples']} samples of the uncertain inputs (the "
+                 "scenario's ranges and the built-in estimates), every sample on the same "
+                 "seed; ± is over the seeds at the nominal inputs. Where the range is wider "
+                 "than the ±, the assumptions matter more than the randomness.</p>")
     return _table(["metric", *variants], rows) + note
+
+
+def _band(metrics: dict[str, Any], metric: str) -> str:
+    found = (metrics.get("uncertainty") or {}).get(metric)
+    if not found:
+        return ""
+    kind = metric_kind(metric)
+    return f" [{format_value(found['p5'], kind)} to {format_value(found['p95'], kind)}]"
+
+
+def _sensitivity(data: dict[str, Any]) -> str:
+    method = data.get("method")
+    out = [f"<p>What moves each metric, and by how much: {data.get('runs')} runs, "
+           f"{_e(data.get('note', ''))}.</p>"]
+    for variant, v in data.get("variants", {}).items():
+        for metric, entries in v.get("metrics", {}).items():
+            kind = metric_kind(metric)
+            nominal = v.get("nominal", {}).get(metric)
+            band = (v.get("band") or {}).get(metric)
+            out.append(f"<h3>What moves <code>{_e(metric)}</code>"
+                       + ("" if variant == "base" else f" under {_e(variant)}")
+                       + f": nominal {_e(format_value(nominal, kind))}"
+                       + (f", {_e(format_value(band['p5'], kind))} to "
+                          f"{_e(format_value(band['p95'], kind))} over the assumptions"
+                          if band else "") + "</h3>")
+            inputs = {i["path"]: i for i in v.get("inputs", [])}
+            rows = []
+            for e in entries:
+                spec = inputs.get(e["path"], {})
+                written = spec.get("written") or ["", ""]
+                index = (f"{e['ST']:.2f} ± {e.get('ST_conf', 0):.2f}" if method == "sobol"
+                         and e.get("ST") is not None else
+                         f"{_e(format_value(e['mu_star'], kind))}" if e.get("mu_star")
+                         is not None else "-")
+                rows.append([f"<code>{_e(e['path'])}</code>",
+                             _e(f"{written[0]} to {written[1]}"), _e(spec.get("trust", "")),
+                             _e(format_value(e["low_value"], kind)),
+                             _e(format_value(e["high_value"], kind)), index])
+            head = ["input", "range", "trust", "at its low", "at its high",
+                    "total index ST" if method == "sobol" else "Morris μ*"]
+            out.append(_table(head, rows, left=3))
+    return "".join(out)
 
 
 def _density(density: dict[str, Any], packing: dict[str, Any] | None) -> str:
@@ -170,8 +221,9 @@ def _plan(plan: dict[str, Any]) -> str:
     for mode in modes:
         r = plan[mode]
         if not r["met"]:
-            rows.append([_e(mode), '<span class="bad">not met</span>',
-                         _e(r.get("reason") or ""), "", ""])
+            rows.append([_e(mode), '<span class="bad">not met</span>'
+                         + (f" ({_e(_over(r['uncertainty']))})" if r.get("uncertainty")
+                            else ""), _e(r.get("reason") or ""), "", ""])
             continue
         probe = next(p for p in r["probes"] if p["hosts"] == r["hosts_judged"])
         values = "; ".join(
@@ -179,7 +231,9 @@ def _plan(plan: dict[str, Any]) -> str:
             + (f" ± {_e(format_value(v['ci95'], metric_kind(m)))}" if v.get("ci95") else "")
             for m, v in probe["metrics"].items())
         cost = "-" if r.get("cost") is None else f"{r['cost']:,.2f}"
-        rows.append([_e(mode), f"{r['hosts']:,}", values, str(len(r["probes"])), cost])
+        hosts = f"{r['hosts']:,}" + (f" ({_e(_over(r['uncertainty']))})"
+                                     if r.get("uncertainty") else "")
+        rows.append([_e(mode), hosts, values, str(len(r["probes"])), cost])
     head = (f"<p>Group <code>{_e(plan.get('group'))}</code>, SLOs "
             + ", ".join(f"<code>{_e(s)}</code>" for s in slos)
             + f", judged at the pessimistic end of the 95 % confidence interval over "
@@ -187,6 +241,16 @@ def _plan(plan: dict[str, Any]) -> str:
             + (f", with N+{plan['headroom']} headroom" if plan.get("headroom") else "")
             + ".</p>")
     return head + _table(["mode", "hosts", "SLO metrics at that count", "probes", "cost"], rows)
+
+
+def _over(band: dict[str, Any]) -> str:
+    """``27-36 over the assumptions; 34 covers 90 %``."""
+    def count(key: str) -> str:
+        return "not met" if band.get(key) is None else f"{band[key]:,}"
+
+    return (f"{count('p5')}-{count('p95')} over {band['samples']} samples of the "
+            "assumptions; " + (f"{band['p90']:,} covers 90 %" if band.get("p90") is not None
+                               else "no count covers 90 %"))
 
 
 def profile_value(field: str, value: Any) -> str:
@@ -234,8 +298,9 @@ def write_report(folder: Path, loaded: Loaded) -> Path:
         path = folder / name
         return json.loads(path.read_text()) if path.is_file() else None
 
-    summary, density, packing, plan = (read("summary.json"), read("density.json"),
-                                       read("packing.json"), read("plan.json"))
+    summary, density, packing, plan, sensitivity = (
+        read("summary.json"), read("density.json"), read("packing.json"), read("plan.json"),
+        read("sensitivity.json"))
     s = loaded.scenario
     sections = [(f"<h1>{_e(s.name)}</h1><p class='sub'>Container-host simulator "
                  f"{__version__}, {dt.date.today().isoformat()}: process isolation, Hyper-V "
@@ -247,6 +312,9 @@ def write_report(folder: Path, loaded: Loaded) -> Path:
         sections += ["<h2>Density: instances per host</h2>", _density(density, packing)]
     if plan:
         sections += ["<h2>Plan: hosts needed</h2>", _plan(plan)]
+    if sensitivity:
+        sections += ["<h2>Sensitivity: what the answers rest on</h2>",
+                     _sensitivity(sensitivity)]
     charts = sorted(folder.glob("*.png"), key=lambda p: (
         list(CHART_CAPTIONS).index(p.stem) if p.stem in CHART_CAPTIONS else 99, p.name))
     if charts:

@@ -796,7 +796,16 @@ class UncertainRange(Spec):
         return all(isinstance(v, int) for v in (self.low, self.high))
 
 
-Uncertainty = dict[str, UncertainRange | Literal["fixed"]]
+def _range_form(value: Any) -> str:
+    """Which form an uncertainty entry takes: the word ``fixed``, or a range."""
+    return "fixed" if isinstance(value, str) else "range"
+
+
+# An uncertainty entry: a range, or 'fixed'; the form is chosen by the value's shape, so a bad
+# range gets only its own form's error
+Uncertainty = dict[str, Annotated[Annotated[UncertainRange, Tag("range")]
+                                  | Annotated[Literal["fixed"], Tag("fixed")],
+                                  Discriminator(_range_form)]]
 
 
 MAX_SEED = 2**63 - 1  # seeds are stored as 64-bit integers in the result tables

@@ -12,7 +12,7 @@ import copy
 import re
 from typing import Any
 
-_TOKEN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)|\[([^\]]+)\]|(\.)")
+_TOKEN = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*)|\[([^\]]+)\]|(\.)")
 
 Step = str | int | tuple[str, str]
 

@@ -147,11 +147,14 @@ def inputs(scenario: Scenario, resolved: dict[str, ResolvedProfile]) -> list[Inp
 
 
 def nominal(view: dict[str, Any], path: str) -> float:
-    """The number at ``path`` in ``view`` (``resolved_view``); NaN where there is none."""
+    """The number at ``path`` in ``view`` (``resolved_view``; a constant distribution is its
+    value); NaN where there is none."""
     try:
         value = paths.get(view, path)
     except paths.PathError:
         return math.nan
+    if isinstance(value, dict) and value.get("dist") == "constant":
+        value = value.get("value")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return math.nan
     return float(value)
