@@ -67,6 +67,13 @@ def test_antivirus_slows_a_runtime_that_is_not_excluded_and_not_one_that_is():
     assert docker["extracted"] == pytest.approx(downloaded + 300 * MiB / DOCKER, rel=1e-12)
 
 
+def test_a_scenario_sets_what_scanning_costs():
+    data = cold("containerd", "defender")
+    data["antivirus"] = {"defender": {"factor": 2.5}}
+    assert first(data)["extracted"] == pytest.approx(
+        100 * MiB / GBIT + 300 * MiB * 2.5 / CONTAINERD, rel=1e-12)
+
+
 def test_a_host_group_that_names_nothing_runs_containerd_under_defender():
     row = first(cold(None, None))
     assert row["extracted"] == pytest.approx(

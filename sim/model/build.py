@@ -40,7 +40,12 @@ from sim.model.workload import WorkloadRuntime, as_slice
 from sim.recorder import Recorder
 from sim.spec.config import Image, ResolvedProfile, Scenario, TraceArrivals, Workload
 from sim.spec.demand import demand, eligible_groups, layer_chain, why_not
-from sim.spec.runtimes import extraction_cost, resolve_runtimes, runtime_of
+from sim.spec.runtimes import (
+    antivirus_factors,
+    extraction_cost,
+    resolve_runtimes,
+    runtime_of,
+)
 
 
 @dataclass(eq=False)
@@ -163,7 +168,7 @@ def _hosts(env: simpy.Environment, scenario: Scenario, images: dict[str, Image],
         members = by_group.setdefault(group.group, [])
         preloaded = [layer_chain(images, image) for image in group.preloaded_images]
         runtime = runtime_of(group, runtimes)
-        cost = extraction_cost(group, runtimes)
+        cost = extraction_cost(group, runtimes, antivirus_factors(scenario.antivirus))
         # start-ups alone hold the cores only in their start slots: then no more CPU jobs run
         # than there are slots (an instance extracts its layers one after another, before its
         # phases), unless extraction runs outside slots (pipelines, pre-pulls) or layers

@@ -354,7 +354,7 @@ class HostGroup(Spec):
         None, description="the container runtime that pulls and extracts images: docker, "
                           "containerd, disk-bound (a what-if) or one of the scenario's "
                           "runtimes; default containerd (Kubernetes node pools)")
-    antivirus: Literal["defender", "none"] | None = Field(
+    antivirus: AntivirusName | None = Field(
         None, description="real-time scanning that slows extraction unless the runtime is "
                           "excluded; default defender (on by default on Windows Server)")
     serialize_pulls: bool = Field(
@@ -429,6 +429,17 @@ class Runtime(Spec):
         None, description="two requests for one layer on a host share the download and the "
                           "extraction, or share the download and each extracts a copy")
     antivirus_excluded: bool | None = None
+
+
+class Antivirus(Spec):
+    """A host antivirus setting's cost to the extraction it scans (a built-in's value
+    changed: ``antivirus: {defender: {factor: 2.0}}``)."""
+
+    factor: Annotated[float, Field(ge=1.0)] = Field(
+        description="extraction time under real-time scanning over extraction time without")
+
+
+AntivirusName = Literal["defender", "none"]
 
 
 class ResolvedRuntime(Spec):
@@ -844,6 +855,9 @@ class Scenario(Spec):
     runtimes: dict[str, Runtime] = Field(
         {}, description="container runtimes: a built-in's values changed, or new ones "
                         "(extends: a built-in)")
+    antivirus: dict[AntivirusName, Antivirus] = Field(
+        {}, description="what real-time scanning costs extraction: a built-in's factor "
+                        "changed (defender 1.5 by default)")
     uncertainty: Uncertainty | None = Field(
         None, description="dotted path (as in sweep) -> the range of an uncertain input, "
                           "[low, high] or {dist, low, high, mode}, or 'fixed' to hold a "

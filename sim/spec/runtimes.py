@@ -8,6 +8,7 @@ values and never branches on a runtime's name.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import yaml
 
 from sim.spec import units
-from sim.spec.config import HostGroup, ResolvedRuntime, Runtime
+from sim.spec.config import Antivirus, HostGroup, ResolvedRuntime, Runtime
 
 
 @cache
@@ -40,10 +41,13 @@ def builtin_runtimes() -> dict[str, ResolvedRuntime]:
     return out
 
 
-def antivirus_factors() -> dict[str, float]:
-    """How much each antivirus setting multiplies the extraction it scans."""
-    return {name: float(fields["factor"])
-            for name, fields in builtin_data()["antivirus"].items()}
+def antivirus_factors(overrides: Mapping[Any, Antivirus] | None = None) -> dict[str, float]:
+    """How much each antivirus setting multiplies the extraction it scans: the built-ins,
+    with a scenario's ``antivirus:`` factors (``overrides``) applied."""
+    factors = {name: float(fields["factor"])
+               for name, fields in builtin_data()["antivirus"].items()}
+    factors.update({name: spec.factor for name, spec in (overrides or {}).items()})
+    return factors
 
 
 def defaults() -> tuple[str, str]:
@@ -75,10 +79,11 @@ def ranges() -> dict[str, dict[str, tuple[float, float]]]:
     return out
 
 
-def raw_ranges() -> dict[str, dict[str, list[Any]]]:
-    """``{runtime: {field: [low, high]}}``: each built-in runtime's ranges, as written."""
+def raw_ranges(section: str = "runtimes") -> dict[str, dict[str, list[Any]]]:
+    """``{runtime: {field: [low, high]}}``: each built-in runtime's ranges (``section``
+    ``antivirus``: each antivirus setting's), as written."""
     return {name: dict(fields.get("ranges", {}))
-            for name, fields in builtin_data()["runtimes"].items()}
+            for name, fields in builtin_data()[section].items()}
 
 
 class RuntimeProblem(ValueError):
@@ -118,13 +123,25 @@ def runtime_of(group: HostGroup, runtimes: dict[str, ResolvedRuntime]) -> Resolv
     return runtimes[group.runtime or defaults()[0]]
 
 
-def extraction_cost(group: HostGroup, runtimes: dict[str, ResolvedRuntime]) -> float | None:
+def scanned_by(group: HostGroup, runtimes: dict[str, ResolvedRuntime]) -> str | None:
+    """The antivirus setting that scans ``group``'s extraction, or None (the runtime is
+    excluded or its extraction costs no CPU)."""
+    runtime = runtime_of(group, runtimes)
+    if runtime.extract_rate is None or runtime.antivirus_excluded:
+        return None
+    return group.antivirus or defaults()[1]
+
+
+def extraction_cost(group: HostGroup, runtimes: dict[str, ResolvedRuntime],
+                    factors: dict[str, float] | None = None) -> float | None:
     """Core-seconds a host of ``group`` spends extracting one byte (its runtime's rate, slowed
-    by its antivirus unless the runtime is excluded); None: extraction costs no CPU."""
+    by its antivirus unless the runtime is excluded: ``factors``, by default the built-in
+    ones); None: extraction costs no CPU."""
     runtime = runtime_of(group, runtimes)
     if runtime.extract_rate is None:
         return None
     factor = 1.0
-    if not runtime.antivirus_excluded:
-        factor = antivirus_factors()[group.antivirus or defaults()[1]]
+    scanner = scanned_by(group, runtimes)
+    if scanner is not None:
+        factor = (antivirus_factors() if factors is None else factors)[scanner]
     return factor / runtime.extract_rate

@@ -75,10 +75,12 @@ def resolved_view(scenario: Scenario, resolved: dict[str, ResolvedProfile]) -> d
                         for name, p in resolved.items()}
     data["runtimes"] = {name: r.model_dump(mode="json", exclude_none=True)
                         for name, r in runtimes.resolve_runtimes(scenario.runtimes)[0].items()}
+    data["antivirus"] = {name: {"factor": factor} for name, factor in
+                         runtimes.antivirus_factors(scenario.antivirus).items()}
     return data
 
 
-_FILLED = ("profiles", "runtimes")  # sections whose entries default to built-ins
+_FILLED = ("profiles", "runtimes", "antivirus")  # sections whose entries default to built-ins
 
 
 def materialize(data: dict[str, Any], path: str, view: dict[str, Any]) -> dict[str, Any]:
@@ -115,9 +117,11 @@ def inputs(scenario: Scenario, resolved: dict[str, ResolvedProfile]) -> list[Inp
     itself or holds it ``fixed``. An entry under a profile or runtime the variant does not use
     is left out (it cannot move the variant's results)."""
     view = resolved_view(scenario, resolved)
-    used = {"profiles": {wl.isolation for wl in scenario.workloads},
-            "runtimes": {runtimes.runtime_of(g, runtimes.resolve_runtimes(
-                scenario.runtimes)[0]).name for g in scenario.hosts}}
+    known = runtimes.resolve_runtimes(scenario.runtimes)[0]
+    used: dict[str, set[str | None]] = {
+        "profiles": {wl.isolation for wl in scenario.workloads},
+        "runtimes": {runtimes.runtime_of(g, known).name for g in scenario.hosts},
+        "antivirus": {runtimes.scanned_by(g, known) for g in scenario.hosts} - {None}}
     given = scenario.uncertainty or {}
     out: list[Input] = []
     for path, spec in given.items():
@@ -127,10 +131,13 @@ def inputs(scenario: Scenario, resolved: dict[str, ResolvedProfile]) -> list[Inp
         if isinstance(spec, UncertainRange):
             out.append(Input(path, spec, nominal(view, path), "scenario",
                              "the scenario's uncertainty: entry"))
-    written = {"profiles": {n: p.model_fields_set for n, p in scenario.profiles.items()},
-               "runtimes": {n: r.model_fields_set for n, r in scenario.runtimes.items()}}
+    written: dict[str, dict[str, set[str]]] = {
+               "profiles": {n: p.model_fields_set for n, p in scenario.profiles.items()},
+               "runtimes": {n: r.model_fields_set for n, r in scenario.runtimes.items()},
+               "antivirus": {n: a.model_fields_set for n, a in scenario.antivirus.items()}}
     builtin = {"profiles": (profiles.raw_ranges(), profiles.sources()),
-               "runtimes": (runtimes.raw_ranges(), runtimes.sources())}
+               "runtimes": (runtimes.raw_ranges(), runtimes.sources()),
+               "antivirus": (runtimes.raw_ranges("antivirus"), runtimes.sources())}
     for section, (ranges, sources) in builtin.items():
         for name, fields in ranges.items():
             if name not in used[section]:
