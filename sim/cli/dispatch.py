@@ -300,6 +300,9 @@ def add_sensitivity(sub: Commands) -> None:
     p.add_argument("--samples", type=positive, default=None, metavar="N",
                    help="Sobol base samples (a power of two; default 32: N x (inputs + 2) "
                         "runs) or Morris trajectories (default 10: N x (inputs + 1) runs)")
+    p.add_argument("--variant", action="append", default=None, metavar="NAME",
+                   help="study only this variant (e.g. hyperv); repeat for several "
+                        "(default: every variant)")
     p.add_argument("--seed", type=seed, default=None, help="override the scenario's seed")
     p.add_argument("--out", default="results", help="results root (default: results)")
     p.add_argument("--jobs", type=positive, default=None,

@@ -347,6 +347,8 @@ def over_assumptions(band: dict[str, Any] | None) -> str:
     def count(key: str) -> str:
         return "not met" if band[key] is None else f"{band[key]:,}"
 
+    if band["not_met"] == band["samples"]:
+        return f"not met in any of {band['samples']} samples"
     text = (f"{count('p5')}-{count('p95')}; " + (
         f"{band['p90']:,} covers 90 %" if band["p90"] is not None else
         "no count covers 90 %"))

@@ -87,7 +87,8 @@ def command(args: argparse.Namespace) -> int:
     def runs(loaded: Loaded) -> int:
         from sim.experiment.uncertainty import studies
 
-        d = max((len(s.inputs) for s in studies(loaded, "oat", 0)), default=0)
+        d = max((len(s.inputs) for s in studies(loaded, "oat", 0)
+                 if not args.variant or s.variant in args.variant), default=0)
         method = choose(args.method, d)
         return runs_per_variant(d, method, args.samples or DEFAULT_SAMPLES[method])
 
@@ -118,10 +119,18 @@ def _study(loaded: Loaded, args: argparse.Namespace) -> int:
     seed = loaded.scenario.seed if args.seed is None else args.seed
     try:
         oat = studies(loaded, "oat", 0, seed)
+        names = [s.variant for s in oat]
+        unknown = [v for v in args.variant or [] if v not in names]
+        if unknown:
+            print(f"--variant {unknown[0]}: not a variant of {loaded.source}; its variants: "
+                  f"{', '.join(names)}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        oat = [s for s in oat if not args.variant or s.variant in args.variant]
         d = max(len(s.inputs) for s in oat)
         method = choose(args.method, d)
         samples = args.samples or DEFAULT_SAMPLES[method]
-        glob = studies(loaded, method, samples, seed)
+        glob = [s for s in studies(loaded, method, samples, seed)
+                if not args.variant or s.variant in args.variant]
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
         return EXIT_BAD_INPUT

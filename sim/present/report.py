@@ -248,6 +248,8 @@ def _over(band: dict[str, Any]) -> str:
     def count(key: str) -> str:
         return "not met" if band.get(key) is None else f"{band[key]:,}"
 
+    if band.get("not_met") == band["samples"]:
+        return f"not met in any of {band['samples']} samples of the assumptions"
     return (f"{count('p5')}-{count('p95')} over {band['samples']} samples of the "
             "assumptions; " + (f"{band['p90']:,} covers 90 %" if band.get("p90") is not None
                                else "no count covers 90 %"))

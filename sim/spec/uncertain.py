@@ -113,9 +113,11 @@ def materialize(data: dict[str, Any], path: str, view: dict[str, Any]) -> dict[s
 def inputs(scenario: Scenario, resolved: dict[str, ResolvedProfile]) -> list[Input]:
     """The uncertain inputs of ``scenario`` (a variant: its workloads' isolation set): its
     own ``uncertainty:`` entries in file order, then the built-in ranges of the profiles its
-    workloads use and the runtimes its host groups run, unless the scenario sets that value
-    itself or holds it ``fixed``. An entry under a profile or runtime the variant does not use
-    is left out (it cannot move the variant's results)."""
+    workloads use, the runtimes its host groups run and the antivirus that scans them, unless
+    the scenario sets that value itself or holds it ``fixed``. What cannot move the variant's
+    results is left out: an entry under a profile or runtime it does not use, a built-in
+    interference factor of a noise class no workload makes, a nesting penalty where no host
+    is a VM."""
     view = resolved_view(scenario, resolved)
     known = runtimes.resolve_runtimes(scenario.runtimes)[0]
     used: dict[str, set[str | None]] = {
@@ -138,15 +140,20 @@ def inputs(scenario: Scenario, resolved: dict[str, ResolvedProfile]) -> list[Inp
     builtin = {"profiles": (profiles.raw_ranges(), profiles.sources()),
                "runtimes": (runtimes.raw_ranges(), runtimes.sources()),
                "antivirus": (runtimes.raw_ranges("antivirus"), runtimes.sources())}
+    noise = {wl.noise for wl in scenario.workloads}
+    nested = any(g.virtual is not None for g in scenario.hosts)
     for section, (ranges, sources) in builtin.items():
         for name, fields in ranges.items():
             if name not in used[section]:
                 continue
             for sub, bounds in fields.items():
                 path = f"{section}.{name}.{sub}"
-                field = sub.split(".")[0]
+                field, _, key = sub.partition(".")
                 if path in given or field in written[section].get(name, ()):
                     continue
+                if (field == "interference" and key not in noise) or (
+                        field == "nested" and not nested):
+                    continue  # no neighbour makes that noise; no host is a VM
                 trust, source = sources.get(name, {}).get(field, ("estimate", ""))
                 out.append(Input(path, UncertainRange.model_validate(bounds),
                                  nominal(view, path), trust, source))
