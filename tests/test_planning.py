@@ -184,3 +184,34 @@ def test_density_command_writes_the_documented_shape(tmp_path):
     assert main(["run", "scenarios/density-mixed.yaml", "--out", str(tmp_path), "--quiet",
                  "--no-charts"]) == 0
     assert (folder / "density.json").is_file() and (folder / "summary.json").is_file()
+
+
+class _Out:
+    """What ``judge`` reads of a run: its metrics."""
+
+    def __init__(self, metrics: dict) -> None:
+        self.metrics = metrics
+
+
+def _pending(count: int, ages: dict[str, float]) -> _Out:
+    """100 requests, 100 - ``count`` started in 10 s, ``count`` still waiting at the end."""
+    return _Out({"requests": 100, "started": 100 - count, "pending_at_end": count,
+                 "startup_s": {"p99": 10.0, "mean": 10.0},
+                 "pending_age_s": {"p50": ages["p50"], "p95": ages["p95"],
+                                   "p99": ages["p99"], "max": ages["max"]}})
+
+
+def test_requests_still_waiting_fail_a_p99_only_once_they_have_waited_past_its_limit():
+    from sim.planning.planner import judge
+
+    slo = parse_slo("startup_p99<=60s", metric_names())
+    young = {"p50": 20.0, "p95": 40.0, "p99": 50.0, "max": 55.0}  # arrived in the last minute
+    assert judge([_pending(5, young)], [slo], 1).passed  # no violation seen yet
+    old = {"p50": 20.0, "p95": 50.0, "p99": 70.0, "max": 90.0}  # up to 5 % of them past 60 s
+    assert judge([_pending(5, old)], [slo], 1).passed  # 5 % of 5 %: within the 1 %
+    stuck = {"p50": 300.0, "p95": 400.0, "p99": 500.0, "max": 600.0}
+    assert not judge([_pending(5, stuck)], [slo], 1).passed  # 5 % waited past it
+    assert judge([_pending(1, stuck)], [slo], 1).passed  # 1 % may be ignored by a p99
+    mean = parse_slo("startup_mean<=60s", metric_names())
+    assert not judge([_pending(1, old)], [mean], 1).passed  # a mean ignores none
+    assert judge([_pending(1, young)], [mean], 1).passed

@@ -204,6 +204,8 @@ def summarize(frame: pd.DataFrame, levels: Mapping[str, Level | Steps],
         "rejected": rejected,
         "blocking": rejected / requests if requests else 0.0,
         "pending_at_end": int(requests - len(started) - rejected),
+        "pending_age_s": describe(duration - counted.loc[
+            counted["running"].isna() & ~counted["rejected"].astype(bool), "arrival"].to_numpy()),
         "startup_s": describe(startups.to_numpy()),
         **({"startup_by_workload_s": _by_workload(startups, started["workload"], workloads)}
            if by_workload else {}),
