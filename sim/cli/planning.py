@@ -227,6 +227,8 @@ def plan(loaded: Loaded, args: argparse.Namespace) -> int:
         write_json(staging / "plan.json", data)
         if not args.no_charts:
             plots.plan_charts(staging, scenario.name, results, slos, group_name)
+            plots.plan_uncertainty(staging / "plan_uncertainty.png", scenario.name, results,
+                                   group_name)
         write_report(staging, loaded)
     if not args.quiet:
         _screen().print(plan_rich(scenario.name, group_name, results, slos, headroom))

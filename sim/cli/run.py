@@ -7,6 +7,7 @@ run's message. Must not import the model (the runner does, in its own processes)
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -133,8 +134,14 @@ def _run(loaded: Loaded, args: argparse.Namespace) -> int:
             plots.draw_all(folder, scenario.name, [o for o in outputs if o.replication == 0],
                            scenario.warmup)
 
+    def finish(staging: Path) -> None:
+        if samples and not args.no_charts:  # drawn from the summary: it holds the bands
+            summary = json.loads((staging / "summary.json").read_text())
+            plots.uncertainty_bands(staging / "uncertainty_bands.png", scenario.name, summary)
+        write_report(staging, loaded)
+
     folder, data = output.write(out, loaded, seed, outputs, None if args.no_charts else draw,
-                                lambda staging: write_report(staging, loaded), samples)
+                                finish, samples)
     if not args.quiet:
         screen = Console()
         if not screen.is_terminal:  # a file or a pipe: wide enough for every variant's name

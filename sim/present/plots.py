@@ -484,3 +484,92 @@ def tornado_charts(folder: Path, title: str, data: dict[str, Any]) -> None:
             ax.set_title(f"{title} [{variant}]: what moves {metric}", fontsize="medium")
             safe = "".join(c if c.isalnum() else "_" for c in f"{metric}_{variant}")
             _save(fig, folder / f"tornado_{k + 1}_{safe}.png")
+
+
+BAND_METRICS = [("startup_s.p50", "start-up p50"), ("startup_s.p99", "start-up p99"),
+                ("wait_s.mean", "wait for placement + slot, mean"),
+                ("hosts_used_max", "hosts used, peak"),
+                ("memory_utilization_mean", "memory committed, mean")]
+
+
+def uncertainty_bands(path: Path, title: str, summary: dict[str, Any]) -> None:
+    """Headline metrics per variant: the nominal value with its seed interval (± 95 % CI over
+    the replications, a thin bar) beside the 5-95 % band over the sampled assumptions (a
+    thick bar, median marked), so a reader sees which of the two is wider."""
+    from sim.analysis.aggregate import metric_value
+    from sim.present.formats import metric_kind
+
+    variants = summary["variants"]
+    shown = [(m, label) for m, label in BAND_METRICS
+             if any((v.get("uncertainty") or {}).get(m) for v in variants.values())]
+    if not shown:
+        return
+    fig, axes = plt.subplots(len(shown), 1, figsize=(8, 1.1 + 1.25 * len(shown)), squeeze=False)
+    for ax, (metric, label) in zip(axes[:, 0], shown):
+        time = metric_kind(metric) == "time"
+        scale = 60.0 if time and max(
+            ((v.get("uncertainty") or {}).get(metric) or {}).get("p95", 0)
+            for v in variants.values()) > 300 else 1.0
+        for i, (name, v) in enumerate(variants.items()):
+            color = _color(name, i)
+            band = (v.get("uncertainty") or {}).get(metric)
+            if band:
+                ax.plot([band["p5"] / scale, band["p95"] / scale], [i, i], color=color,
+                        linewidth=9, alpha=0.35, solid_capstyle="butt",
+                        label="5-95 % over the assumptions" if i == 0 else None)
+                ax.plot([band["median"] / scale], [i], "|", color=color, markersize=14)
+            nominal = metric_value(v, metric)
+            if nominal is not None:
+                ci = (v.get("ci95") or {}).get(metric) or 0.0
+                ax.errorbar([nominal / scale], [i], xerr=[[ci / scale], [ci / scale]], fmt="o",
+                            color=color, capsize=4, markersize=5,
+                            label="nominal ± 95 % CI over seeds" if i == 0 else None)
+        ax.set_yticks(range(len(variants)))
+        ax.set_yticklabels(list(variants), fontsize="small")
+        ax.set_ylim(-0.7, len(variants) - 0.3)
+        unit = " (min)" if scale == 60.0 else " (s)" if time else ""
+        ax.set_xlabel(label + unit, fontsize="small")
+        ax.grid(True, axis="x", alpha=0.3)
+    axes[0, 0].legend(fontsize="x-small", loc="best")
+    axes[0, 0].set_title(f"{title}: the assumptions' spread beside the seeds'",
+                         fontsize="medium")
+    _save(fig, path)
+
+
+def plan_uncertainty(path: Path, title: str, results: dict[str, Any], group: str) -> None:
+    """Hosts needed per mode at each sample of the assumptions (dots; a cross at the right
+    edge for a sample whose SLOs cannot be met), the nominal answer and the count covering
+    90 % of the samples."""
+    modes = [(m, r) for m, r in results.items() if r.get("uncertainty")]
+    if not modes:
+        return
+    fig, ax = plt.subplots(figsize=(8, 1.4 + 0.8 * len(modes)))
+    met_max = max([h for _, r in modes for h in r["uncertainty"]["hosts"] if h is not None]
+                  + [r["hosts"] or 0 for _, r in modes] + [1])
+    edge = met_max * 1.1 + 1
+    for i, (mode, r) in enumerate(modes):
+        color = _color(mode, i)
+        hosts = r["uncertainty"]["hosts"]
+        jitter = np.linspace(-0.15, 0.15, len(hosts))
+        ok = [(h, j) for h, j in zip(hosts, jitter) if h is not None]
+        if ok:
+            ax.plot([h for h, _ in ok], [i + j for _, j in ok], "o", color=color, alpha=0.6,
+                    markersize=5)
+        bad = [j for h, j in zip(hosts, jitter) if h is None]
+        if bad:
+            ax.plot([edge] * len(bad), [i + j for j in bad], "x", color="#b00020",
+                    markersize=6, label="SLOs not met" if i == 0 else None)
+        if r["hosts"] is not None:
+            ax.plot([r["hosts"]], [i], "*", color=color, markersize=16,
+                    markeredgecolor="black", label="nominal answer" if i == 0 else None)
+        p90 = r["uncertainty"].get("p90")
+        if p90 is not None:
+            ax.plot([p90, p90], [i - 0.3, i + 0.3], color="black", linewidth=2,
+                    label="covers 90 % of the samples" if i == 0 else None)
+    ax.set_yticks(range(len(modes)))
+    ax.set_yticklabels([m for m, _ in modes])
+    ax.set_xlabel(f"hosts needed in group {group}")
+    ax.grid(True, axis="x", alpha=0.3)
+    ax.legend(fontsize="x-small", loc="best")
+    ax.set_title(f"{title}: hosts needed over the assumptions", fontsize="medium")
+    _save(fig, path)

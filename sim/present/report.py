@@ -52,6 +52,12 @@ CHART_CAPTIONS = {
     "registry_bandwidth": "Registry egress in use around the rollouts.",
     "slowdown_cdf": "Batch jobs: completion time over stand-alone time (CPU sharing and noisy "
                     "neighbours).",
+    "uncertainty_bands": "Each headline metric at the nominal inputs with its 95 % interval "
+                         "over the seeds (dot and whiskers), beside its 5-95 % range over the "
+                         "sampled assumptions (the wide bar; the tick is the median).",
+    "plan_uncertainty": "Hosts needed at each sample of the assumptions (dots; a red cross: "
+                        "the SLOs cannot be met there), the nominal answer (star) and the "
+                        "count that covers 90 % of the samples (bar).",
 }
 PREFIX_CAPTIONS = {
     "plan_": "Plan: the SLO metric (mean ± 95 % CI over replications) against the host count "
