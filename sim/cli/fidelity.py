@@ -107,9 +107,19 @@ def runtimes_table() -> Table:
         if field == "extract_rate":
             return ("disk only" if not isinstance(value, float)
                     else format_bandwidth(value) + " per core")
-        return str(value)
+        if field == "lazy_pull.start_at" and isinstance(value, float):
+            return f"{value:.0%} of each layer"
+        if field == "lazy_pull.slowdown" and isinstance(value, float):
+            return f"x{value:g}"
+        return "none" if value is None else str(value)
 
-    rows = [(name, field, getattr(runtime, field))
+    def value_of(runtime: object, field: str) -> object:
+        """A runtime's value of ``field``, or of ``field.part``."""
+        for part in field.split("."):
+            runtime = getattr(runtime, part)
+        return runtime
+
+    rows = [(name, field, value_of(runtime, field))
             for name, runtime in runtimes.builtin_runtimes().items() for field in known[name]]
     rows += [(name, "factor", factors[name]) for name in factors]
     rows += list(zip(("defaults", "defaults"), ("default_runtime", "default_antivirus"),
