@@ -19,6 +19,7 @@ from sim.fidelity import suite
 from sim.present.report import profile_value
 from sim.run.runner import default_jobs
 from sim.spec import runtimes
+from sim.spec.config import LazyPull
 from sim.spec.profiles import builtin_profiles, range_parser, ranges, sources
 from sim.spec.units import (
     format_bandwidth,
@@ -107,7 +108,24 @@ def runtimes_table() -> Table:
         if field == "extract_rate":
             return ("disk only" if not isinstance(value, float)
                     else format_bandwidth(value) + " per core")
-        return str(value)
+        if field == "lazy_pull.start_at" and isinstance(value, float):
+            return f"{value:.0%}"
+        if field == "lazy_pull.slowdown" and isinstance(value, float):
+            return f"x{value:g}"
+        if isinstance(value, LazyPull):
+            return (f"start at {shown('lazy_pull.start_at', value.start_at)} of each layer, "
+                    f"{shown('lazy_pull.slowdown', value.slowdown)} while streaming")
+        return "none" if value is None else str(value)
+
+    def span(name: str, field: str) -> str:
+        """The ranges of ``field``'s value, or one per part (``start_at 3% - 30%``)."""
+        parts = []
+        for path, (low, high) in spans.get(name, {}).items():
+            head, _, part = path.partition(".")
+            if head == field:
+                parts.append((f"{part} " if part else "")
+                             + f"{shown(path, low)} - {shown(path, high)}")
+        return ", ".join(parts)
 
     rows = [(name, field, getattr(runtime, field))
             for name, runtime in runtimes.builtin_runtimes().items() for field in known[name]]
@@ -116,11 +134,8 @@ def runtimes_table() -> Table:
                      runtimes.defaults()))
     for name, field, value in rows:
         trust, source = known[name][field]
-        low_high = spans.get(name, {}).get(field)
-        span = (f"{shown(field, low_high[0])} - {shown(field, low_high[1])}"
-                if low_high is not None else "")
         style = "bold red" if trust == "estimate" else ""
-        table.add_row(name, field, shown(field, value), span,
+        table.add_row(name, field, shown(field, value), span(name, field),
                       f"[{style}]{trust}[/{style}]" if style else trust, source)
     return table
 

@@ -171,10 +171,10 @@ def _hosts(env: simpy.Environment, scenario: Scenario, images: dict[str, Image],
         cost = extraction_cost(group, runtimes, antivirus_factors(scenario.antivirus))
         # start-ups alone hold the cores only in their start slots: then no more CPU jobs run
         # than there are slots (an instance extracts its layers one after another, before its
-        # phases), unless extraction runs outside slots (pipelines, pre-pulls) or layers
-        # extract at once
+        # phases), unless extraction runs outside slots (pipelines, pre-pulls), beside the
+        # phases (lazy pulls) or layers extract at once
         bounded = cost is None or (runtime.extraction == "sequential" and not scenario.pipelines
-                                   and group.pre_pull is None)
+                                   and group.pre_pull is None and runtime.lazy_pull is None)
         max_jobs = group.max_concurrent_starts if bounded else None
         for k in range(group.count):
             host = Host(index=len(hosts), name=f"{group.group}-{k + 1:02d}", group_index=g,
@@ -183,7 +183,8 @@ def _hosts(env: simpy.Environment, scenario: Scenario, images: dict[str, Image],
                         disk_io=SharedCapacity(env, group.disk_rate),
                         slots=Slots(env, group.max_concurrent_starts),
                         extract_cost=cost, sequential=runtime.extraction == "sequential",
-                        shared_pulls=runtime.concurrent_pulls == "shared")
+                        shared_pulls=runtime.concurrent_pulls == "shared",
+                        lazy_pull=runtime.lazy_pull)
             for chain in preloaded:
                 host.preload(chain)
             hosts.append(host)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from sim.model.sharing import BatchShare, SharedCapacity
-from sim.spec.config import HostGroup
+from sim.spec.config import HostGroup, LazyPull
 from sim.spec.demand import Demand, Layer
 
 if TYPE_CHECKING:
@@ -96,10 +96,12 @@ class SlotRequest:
 @dataclass
 class LayerFetch:
     """A layer being brought to a host: downloaded, then extracted. Shared by every instance
-    on the host that needs it meanwhile."""
+    on the host that needs it meanwhile. ``startable``, on a host that pulls lazily: fires
+    when the layer's share a start-up needs first has arrived (``sim.model.lazypull``)."""
 
     downloaded: simpy.Event
     ready: simpy.Event
+    startable: simpy.Event | None = None
 
 
 @dataclass(slots=True)
@@ -145,6 +147,7 @@ class Host:
     extract_cost: float | None = None
     sequential: bool = False
     shared_pulls: bool = True
+    lazy_pull: LazyPull | None = None  # start-ups begin before the image has arrived
     pull_tail: Any = None  # with serialized pulls: the event the last pull queued fires
     crashed: Any = None  # an event that fires at the next crash (then replaced)
     back: Any = None  # an event that fires when the host is next up again (then replaced)

@@ -1,7 +1,8 @@
 """One requested instance's way through its lifecycle, as callbacks on the events it waits for.
 
 Owns: the order of a request's steps (placed or queued or rejected -> start slot -> pulls ->
-extraction -> disk copy -> create -> boot -> app start -> running -> stopping -> removed) and
+extraction -> disk copy -> create -> boot -> app start -> running -> stopping -> removed; a
+lazy pull goes from its pulls' start-up share to create, ``sim.model.lazypull``) and
 of its attempts (a fault ends one; a restart policy may begin another), what an interrupt
 (a fault on its host, or a rollout retiring it) does at each step, and what an attempt gives
 back when it ends early. Must not: keep the model's state: it asks the roles
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import simpy
 
+from sim.model import lazypull
 from sim.model.host import Resident
 from sim.model.kernel import Step, Wake, alarm, urgent, wake
 from sim.model.roster import Live
@@ -270,6 +272,7 @@ class Request:
         now = self.env.now
         rec.slot = now
         self.model.counts.starting_on(host, +1)
+        self._fetches = ()  # none yet in this attempt
         layers = host.layers
         if wl.chain_keys <= layers:  # nothing to pull
             rec.pulled = now
@@ -279,11 +282,15 @@ class Request:
                 rec.extracted = now
                 self._copied(None)
             return
-        fetches = self.model.registry.pull(  # a VM's template is copied, not unpacked
-            host, [layer for layer in wl.chain if layer.key not in layers], rec,
-            unpack=wl.profile.disk_image != "copy")
+        unpack = wl.profile.disk_image != "copy"  # a VM's template is copied, not unpacked
+        fetches = self.model.registry.pull(
+            host, [layer for layer in wl.chain if layer.key not in layers], rec, unpack=unpack)
         if fetches:
             self._fetches = fetches
+            if unpack and host.lazy_pull is not None:  # it may begin before they arrive
+                self._wait(self.env.all_of([lazypull.startable(f) for f in fetches]),
+                           self._may_start)
+                return
             self._wait(self.env.all_of([f.downloaded for f in fetches]), self._downloaded)
             return
         rec.pulled = now
@@ -294,6 +301,14 @@ class Request:
         self.rec.pulled = self.env.now
         fetches, self._fetches = self._fetches, ()
         self._wait(self.env.all_of([f.ready for f in fetches]), self._extracted)
+
+    def _may_start(self, _event: Any) -> None:
+        """Pulled lazily: enough of each layer has arrived to begin, without waiting for the
+        rest or for extraction (its ``_fetches`` stay, to stretch the phases meanwhile)."""
+        self._target = self._step = None
+        rec = self.rec
+        rec.pulled = rec.extracted = self.env.now
+        self._copied(None)
 
     def _extracted(self, _event: Any) -> None:
         self._target = self._step = None
@@ -315,28 +330,31 @@ class Request:
         if wl.profile.create_per_running:
             create_s += wl.profile.create_per_running * model.counts.host_running[host.index]
         startup = model.startup
-        if startup.can_book(host):  # the three phases' ends are known now
+        stretch = lazypull.stretch(host, self._fetches)  # 1 unless its image still streams
+        if stretch == 1.0 and startup.can_book(host):  # the three phases' ends are known now
             delay = startup.book(host, wl, rec, (create_s, self.boot_s, self.app_s))
             if delay is None:
                 self._running(None)
             else:
                 self._sleep(delay, self._running)
             return
-        self._then(startup.phase(host, wl, create_s, rec), self._created)
+        self._then(startup.phase(host, wl, create_s * stretch, rec), self._created)
 
     def _created(self, _event: Any) -> None:
         self._target = self._step = None
-        assert self._host is not None
+        host = self._host
+        assert host is not None
         self.rec.created = self.env.now
-        self._then(self.model.startup.phase(self._host, self.wl, self.boot_s, self.rec),
-                   self._booted)
+        boot_s = self.boot_s * lazypull.stretch(host, self._fetches)
+        self._then(self.model.startup.phase(host, self.wl, boot_s, self.rec), self._booted)
 
     def _booted(self, _event: Any) -> None:
         self._target = self._step = None
-        assert self._host is not None
+        host = self._host
+        assert host is not None
         self.rec.booted = self.env.now
-        self._then(self.model.startup.phase(self._host, self.wl, self.app_s, self.rec),
-                   self._running)
+        app_s = self.app_s * lazypull.stretch(host, self._fetches)
+        self._then(self.model.startup.phase(host, self.wl, app_s, self.rec), self._running)
 
     def _running(self, _event: Any) -> None:
         self._target = self._step = None

@@ -5,8 +5,9 @@ egress among the pulls (max-min fair with each host's NIC: ``sim.model.sharing.N
 ingress for pushes, and a pull's steps as the host's container runtime takes them (latency,
 download of the compressed bytes, extraction of the extracted bytes on the disk and, at the
 runtime's rate, on one of the host's cores; one layer after another or at once; a concurrent
-pull of the same layer joined or done again). Must not: decide when a layer is needed
-(``lifecycle``, ``pipelines``).
+pull of the same layer joined or done again; a lazy pull's share for a start-up marked on the
+way, ``sim.model.lazypull``). Must not: decide when a layer is needed (``lifecycle``,
+``pipelines``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
+from sim.model import lazypull
 from sim.model.host import LayerFetch
 from sim.model.sharing import Network, SharedCapacity
 
@@ -53,7 +55,9 @@ class Registry:
         after the pulls queued before it, then only the layers still missing."""
         if not (host.spec.serialize_pulls and layers):
             return self.pull_now(host, layers, rec, unpack)
-        fetches = [LayerFetch(self.env.event(), self.env.event()) for _ in layers]
+        lazy = unpack and host.lazy_pull is not None
+        fetches = [LayerFetch(self.env.event(), self.env.event(),
+                              self.env.event() if lazy else None) for _ in layers]
         before, done = host.pull_tail, self.env.event()
         host.pull_tail = done
         self.env.process(self._queued(host, layers, fetches, rec, unpack, before, done))
@@ -74,12 +78,16 @@ class Registry:
             if layer.key in host.layers:  # the pulls before it brought it
                 fetch.downloaded.succeed()
                 fetch.ready.succeed()
+                if fetch.startable is not None:
+                    fetch.startable.succeed()
                 continue
             one_by_one = waits and host.sequential and unpack
             (inner,) = self.pull_now(host, [layer], rec, unpack,
                                      after=waits[-1] if one_by_one else None)
             _relay(inner.downloaded, fetch.downloaded)
             _relay(inner.ready, fetch.ready)
+            if fetch.startable is not None:
+                _relay(lazypull.startable(inner), fetch.startable)
             waits.append(inner.ready)
         if waits:
             yield self.env.all_of(waits)
@@ -94,15 +102,18 @@ class Registry:
         runtime extracts one layer after another, a layer's extraction waits for the one
         before it in ``layers``. ``unpack`` False: a VM template, which no container runtime
         unpacks: written to the disk only, joined whole, all at once. ``rec``: the instance
-        whose pull this is, which counts the bytes it moves."""
+        whose pull this is, which counts the bytes it moves. Where the runtime pulls lazily
+        (and ``unpack``), each new fetch has a ``startable`` event (``sim.model.lazypull``)."""
         fetches = []
         previous: LayerFetch | None = None
+        lazy = unpack and host.lazy_pull is not None
         for layer in layers:  # ``after``: the first layer's extraction waits for it too
             current = host.fetching.get(layer.key)
             if current is not None and (host.shared_pulls or not unpack):
                 fetch = current
             else:
-                fetch = LayerFetch(self.env.event(), self.env.event())
+                fetch = LayerFetch(self.env.event(), self.env.event(),
+                                   lazypull.start_share(self.env, current) if lazy else None)
                 if current is None:  # the first on its way: its download moves the bytes
                     host.fetching[layer.key] = fetch
                     if rec is not None:
@@ -132,7 +143,12 @@ class Registry:
                 yield self.env.timeout(latency)
                 if host.epoch != epoch:
                     return
-            yield self.network.link(host.index, host.spec.nic).run(layer.download)
+            link = self.network.link(host.index, host.spec.nic)
+            if fetch.startable is not None:  # pulled lazily: its start-up share first
+                assert host.lazy_pull is not None
+                yield from lazypull.download(link, layer, fetch, host.lazy_pull.start_at)
+            else:
+                yield link.run(layer.download)
         fetch.downloaded.succeed()
         if after is not None and not after.processed:  # the layer before it, extracted
             yield after

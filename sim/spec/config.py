@@ -352,8 +352,8 @@ class HostGroup(Spec):
                            "isolation can run inside it (paying the profile's nested penalty)")
     runtime: str | None = Field(
         None, description="the container runtime that pulls and extracts images: docker, "
-                          "containerd, disk-bound (a what-if) or one of the scenario's "
-                          "runtimes; default containerd (Kubernetes node pools)")
+                          "containerd, disk-bound or containerd-lazy (what-ifs) or one of the "
+                          "scenario's runtimes; default containerd (Kubernetes node pools)")
     antivirus: AntivirusName | None = Field(
         None, description="real-time scanning that slows extraction unless the runtime is "
                           "excluded; default defender (on by default on Windows Server)")
@@ -414,6 +414,18 @@ class Image(Spec):
                         "compressed in the registry, extracted on disk")
 
 
+class LazyPull(Spec):
+    """Lazy pulling (a what-if for Windows: no Windows runtime does it today): a start-up
+    begins before its image has arrived, and runs slower until it has."""
+
+    start_at: Annotated[float, Field(gt=0, le=1)] = Field(
+        description="the share of each missing layer's compressed bytes that must have arrived "
+                    "before the start-up begins (its start-up files, fetched first); 1: all")
+    slowdown: Annotated[float, Field(ge=1)] = Field(
+        description="how many times longer a create, boot or app-start phase takes when it "
+                    "begins while the image is still streaming")
+
+
 class Runtime(Spec):
     """A scenario's container runtime: a built-in's values changed (named as the built-in),
     or a new one that ``extends`` one. Only the keys given change."""
@@ -429,6 +441,9 @@ class Runtime(Spec):
         None, description="two requests for one layer on a host share the download and the "
                           "extraction, or share the download and each extracts a copy")
     antivirus_excluded: bool | None = None
+    lazy_pull: LazyPull | None = Field(
+        None, description="{start_at, slowdown}, both given: start-ups begin before the image "
+                          "has arrived (a what-if on Windows); null: none")
 
 
 class Antivirus(Spec):
@@ -451,6 +466,7 @@ class ResolvedRuntime(Spec):
     extraction: Literal["sequential", "parallel"]
     concurrent_pulls: Literal["shared", "duplicated"]
     antivirus_excluded: bool
+    lazy_pull: LazyPull | None = None
 
 
 class Restart(Spec):

@@ -16,15 +16,33 @@ from typing import Any
 import yaml
 
 from sim.spec import units
-from sim.spec.config import Antivirus, HostGroup, ResolvedRuntime, Runtime
+from sim.spec.config import Antivirus, HostGroup, LazyPull, ResolvedRuntime, Runtime
 
 
 @cache
 def builtin_data() -> dict[str, Any]:
-    """The packaged runtime file as plain data, sources and ranges included."""
+    """The packaged runtime file as plain data, sources and ranges included; a built-in that
+    ``extends`` one above it holds that one's fields too (``_extended``)."""
     text = resources.files("sim.spec").joinpath("runtimes.yaml").read_text(encoding="utf-8")
     data: dict[str, Any] = yaml.safe_load(text)
+    built = data["runtimes"]
+    for name, fields in built.items():
+        if "extends" in fields:
+            built[name] = _extended(built[fields["extends"]], fields)
     return data
+
+
+def _extended(base: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
+    """A built-in runtime's fields (``own``) over those of the one it extends (``base``): its
+    own values, sources and ranges, and the base's for every value it does not give (a source
+    or range named ``field.part`` goes with ``field``)."""
+    given = set(own) - {"extends", "description", "sources", "ranges"}
+    merged = {**base, **{key: value for key, value in own.items() if key != "extends"}}
+    for section in ("sources", "ranges"):
+        kept = {field: value for field, value in base.get(section, {}).items()
+                if field.split(".")[0] not in given}
+        merged[section] = {**kept, **own.get(section, {})}
+    return merged
 
 
 @cache
@@ -32,12 +50,13 @@ def builtin_runtimes() -> dict[str, ResolvedRuntime]:
     """The calibrated built-in runtimes, keyed by name."""
     out = {}
     for name, fields in builtin_data()["runtimes"].items():
-        rate = fields["extract_rate"]
+        rate, lazy = fields["extract_rate"], fields.get("lazy_pull")
         out[name] = ResolvedRuntime(
             name=name, description=fields["description"],
             extract_rate=None if rate is None else units.parse_bandwidth(rate),
             extraction=fields["extraction"], concurrent_pulls=fields["concurrent_pulls"],
-            antivirus_excluded=fields["antivirus_excluded"])
+            antivirus_excluded=fields["antivirus_excluded"],
+            lazy_pull=None if lazy is None else LazyPull(**lazy))
     return out
 
 
@@ -68,7 +87,8 @@ def sources() -> dict[str, dict[str, tuple[str, str]]]:
 
 def ranges() -> dict[str, dict[str, tuple[float, float]]]:
     """``{runtime or antivirus setting: {field: (low, high)}}`` for the values not measured,
-    in canonical units (bytes per core-second, factors)."""
+    in canonical units (bytes per core-second, factors, shares); a part of a field is named
+    ``field.part`` (``lazy_pull.start_at``)."""
     data = builtin_data()
     out: dict[str, dict[str, tuple[float, float]]] = {}
     for section in ("runtimes", "antivirus"):
