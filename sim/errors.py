@@ -1,7 +1,7 @@
-"""The one kind of failure a user causes and can fix, apart from a scenario's own problems
-(``sim.loader.ScenarioError``): an output folder that cannot be written, a cluster that cannot
-be reached. The command line prints its message and exits with status 2; any other exception
-is a bug and is reported as one.
+"""The one kind of failure a user causes and can fix: an output folder that cannot be written,
+a cluster that cannot be reached, a scenario's problems (``sim.edge.loader.ScenarioError`` is
+one). The command line prints its message and exits with status 2; any other exception is a
+bug and is reported as one.
 
 Owns: ``UserError``. Must not: import anything of the simulator.
 """

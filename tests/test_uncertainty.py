@@ -260,3 +260,19 @@ def test_a_study_of_a_sweep_is_refused(tmp_path: Path) -> None:
     done = _cli("sensitivity", "w.yaml", "--metric", "startup_s.p999", "--out", "out",
                 cwd=tmp_path)
     assert done.returncode == 2 and "did you mean" in done.stderr
+
+
+def test_a_sampled_combination_that_is_not_a_scenario_stops_the_command(tmp_path: Path) -> None:
+    """Each end of each range is valid alone (checked at load); a median drawn above a p95
+    is not: the command names the sample at uncertainty:, exits 2 and writes nothing."""
+    data = tiny({"profiles.free.boot.median": ["1s", "5s"],
+                 "profiles.free.boot.p95": ["2s", "6s"]})
+    data["profiles"]["free"]["boot"] = {"dist": "lognormal", "median": "1s", "p95": "6s"}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(data))
+    for command in (["run", "c.yaml", "--uncertainty", "16"],
+                    ["plan", "c.yaml", "--slo", "startup_p99<=1min", "--uncertainty", "16"]):
+        done = _cli(*command, "--out", "out", cwd=tmp_path)
+        assert done.returncode == 2, done.stderr
+        assert "c.yaml:" in done.stderr and "is not a valid scenario" in done.stderr
+        assert "needs 0 < median < p95" in done.stderr and "Traceback" not in done.stderr
+        assert not (tmp_path / "out/tiny").exists()

@@ -67,8 +67,7 @@ def unknown_metrics(metrics: list[str]) -> list[str]:
 def command(args: argparse.Namespace) -> int:
     """``python -m sim sensitivity FILE --metric M ...``."""
     errors = unknown_metrics(args.metric)
-    if args.samples is not None and args.method in ("auto", "sobol") and \
-            args.samples & (args.samples - 1):
+    if args.samples is not None and args.method == "sobol" and args.samples & (args.samples - 1):
         errors.append(f"--samples {args.samples}: a Sobol design needs a power of two "
                       "(e.g. 16, 32, 64)")
     if errors:
@@ -129,6 +128,10 @@ def _study(loaded: Loaded, args: argparse.Namespace) -> int:
         d = max(len(s.inputs) for s in oat)
         method = choose(args.method, d)
         samples = args.samples or DEFAULT_SAMPLES[method]
+        if method == "sobol" and samples & (samples - 1):
+            print(f"--samples {samples}: a Sobol design (chosen for {d} inputs) needs a power "
+                  "of two (e.g. 16, 32, 64), or use --method morris", file=sys.stderr)
+            return EXIT_BAD_INPUT
         glob = [s for s in studies(loaded, method, samples, seed)
                 if not args.variant or s.variant in args.variant]
     except ScenarioError as exc:

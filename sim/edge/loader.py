@@ -31,6 +31,7 @@ from ruamel.yaml.events import (
 )
 
 from sim.edge.checks import check_scenario
+from sim.errors import UserError
 from sim.spec import paths
 from sim.spec.config import ResolvedProfile, Scenario, TraceArrivals, UncertainRange
 from sim.spec.uncertain import materialize, nominal, resolved_view
@@ -50,8 +51,10 @@ class Problem:
     file: str = ""  # set when the problem is in another file (a trace): FILE:LINE: field: msg
 
 
-class ScenarioError(Exception):
-    """A scenario that cannot be run; ``str()`` lists every problem as FILE:LINE:COL: path: msg."""
+class ScenarioError(UserError):
+    """A scenario that cannot be run; ``str()`` lists every problem as FILE:LINE:COL: path: msg
+    (a command that meets one after loading, such as an uncertainty sample that is not a
+    valid scenario, prints it and exits with status 2)."""
 
     def __init__(self, file: str, problems: list[Problem]) -> None:
         self.file = file
