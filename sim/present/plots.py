@@ -557,8 +557,9 @@ def plan_uncertainty(path: Path, title: str, results: dict[str, Any], group: str
                     markersize=5)
         bad = [j for h, j in zip(hosts, jitter) if h is None]
         if bad:
+            labelled = any(r2["uncertainty"]["not_met"] for _, r2 in modes[:i])
             ax.plot([edge] * len(bad), [i + j for j in bad], "x", color="#b00020",
-                    markersize=6, label="SLOs not met" if i == 0 else None)
+                    markersize=6, label=None if labelled else "SLOs not met at any count")
         if r["hosts"] is not None:
             ax.plot([r["hosts"]], [i], "*", color=color, markersize=16,
                     markeredgecolor="black", label="nominal answer" if i == 0 else None)
