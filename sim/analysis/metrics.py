@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.analysis.steady import warmup_estimate
 from sim.recorder import COLUMNS, TRANSITIONS, FaultRecord, Level, Steps
 
 FAULT_KINDS = ("host_hardware", "host_kernel", "instance_kernel")
@@ -155,6 +156,26 @@ def peak(level: Level | Steps | None, start: float, end: float) -> float:
     return float(values[first:last].max()) if last > first else 0.0
 
 
+def _steady(level: Level | Steps | None, warmup: float, duration: float) -> dict[str, float]:
+    """``warmup_mser_s``: the warm-up MSER-5 finds in the running level
+    (``sim.analysis.steady``); ``level_settled``: 1 if that level settled within the run's
+    first half, else 0 (a mean over replications: the share that settled);
+    ``warmup_bias``: how far the level's time average after the stated warm-up is from its
+    average after MSER-5's cut (relative; 0 when the stated warm-up is the longer)."""
+    if level is None:
+        return {"warmup_mser_s": 0.0, "level_settled": 1.0, "warmup_bias": 0.0}
+    times, values = level.arrays()
+    cut, settled = warmup_estimate(np.asarray(times, dtype=float),
+                                   np.asarray(values, dtype=float), duration)
+    bias = 0.0
+    if cut > warmup:
+        after_cut = time_average(level, cut, duration)
+        if after_cut > 0:
+            bias = time_average(level, warmup, duration) / after_cut - 1.0
+    return {"warmup_mser_s": cut, "level_settled": 1.0 if settled else 0.0,
+            "warmup_bias": bias}
+
+
 def summarize(frame: pd.DataFrame, levels: Mapping[str, Level | Steps],
               host_levels: Mapping[int, Level | Steps], memory_capacity: float, warmup: float,
               duration: float,
@@ -204,6 +225,8 @@ def summarize(frame: pd.DataFrame, levels: Mapping[str, Level | Steps],
         "rejected": rejected,
         "blocking": rejected / requests if requests else 0.0,
         "pending_at_end": int(requests - len(started) - rejected),
+        "queued_at_end": int((counted["slot"].isna() & counted["running"].isna()
+                              & ~counted["rejected"].astype(bool)).sum()),
         "pending_age_s": describe(duration - counted.loc[
             counted["running"].isna() & ~counted["rejected"].astype(bool), "arrival"].to_numpy()),
         "startup_s": describe(startups.to_numpy()),
@@ -215,6 +238,7 @@ def summarize(frame: pd.DataFrame, levels: Mapping[str, Level | Steps],
         "waited_fraction": float(np.mean(waits > 0)) if len(waits) else 0.0,
         "phases_s": phases,
         "running_mean": time_average(levels.get("running"), warmup, duration),
+        **_steady(levels.get("running"), warmup, duration),
         "running_p99": time_quantile(levels.get("running"), 0.99, warmup, duration),
         "running_peak": peak(levels.get("running"), warmup, duration),
         "starting_mean": time_average(levels.get("starting"), warmup, duration),

@@ -88,6 +88,9 @@ def add_run(sub: Commands) -> None:
                    help="also run N samples of the uncertain inputs (Latin hypercube over "
                         "the scenario's uncertainty: ranges and the built-in estimates) and "
                         "report each metric's 5-95 %% band over them")
+    p.add_argument("--strict", action="store_true",
+                   help="exit with status 3 when the results carry a warning (a saturated "
+                        "mode, a warm-up or window too short); they are still written")
     _force(p)
     p.add_argument("--no-charts", action="store_true", help="skip the PNG charts")
     p.add_argument("--quiet", action="store_true", help="print only errors")

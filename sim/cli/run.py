@@ -148,8 +148,33 @@ def _run(loaded: Loaded, args: argparse.Namespace) -> int:
             names = list(data.get("variants") or {})
             screen = Console(width=max(160, 40 + sum(max(len(n), 12) + 3 for n in names)))
         screen.print(sweep_table(data) if swept else summary_table(data))
+    found = warning_lines(data)
+    for line in found:  # on stderr with the progress: said even with --quiet
+        Console(stderr=True, soft_wrap=True).print(escape(line), style="bold yellow")
     console.print(f"wrote {folder}/ in {time.perf_counter() - started:.1f} s")
+    if found and args.strict:
+        print(f"--strict: {len(found)} warning{'s' if len(found) > 1 else ''}; the results are "
+              f"written, exit status {EXIT_WARNINGS}", file=sys.stderr)
+        return EXIT_WARNINGS
     return 0
+
+
+EXIT_WARNINGS = 3  # run --strict: the results carry warnings
+
+
+def warning_lines(data: dict[str, Any]) -> list[str]:
+    """``WARNING variant[ point]: message`` for every warning in ``summary.json``'s data."""
+    points = data.get("points") or [{"parameters": {}, "variants": data.get("variants", {})}]
+    lines = []
+    for point in points:
+        where = " ".join(f"{k}={as_cell(v)}" for k, v in point["parameters"].items())
+        said: dict[str, list[str]] = {}  # a message, and the variants it is about
+        for name, metrics in point["variants"].items():
+            for w in metrics.get("warnings") or []:
+                said.setdefault(w["message"], []).append(name)
+        lines += [f"WARNING {', '.join(names)}{' ' + where if where else ''}: {message}"
+                  for message, names in said.items()]
+    return lines
 
 
 def _number(value: Any) -> float:
@@ -189,7 +214,9 @@ def sweep_table(data: dict[str, Any]) -> Table:
 
 SUMMARY_ROWS = [  # label, metric
     ("requests", "requests"), ("started", "started"), ("rejected", "rejected"),
-    ("blocking", "blocking"), ("start-up p50", "startup_s.p50"),
+    ("still waiting or starting at the end", "pending_at_end"),
+    ("blocking", "blocking"), ("offered load / capacity", "offered_utilization"),
+    ("start-up p50", "startup_s.p50"),
     ("start-up p95", "startup_s.p95"), ("start-up p99", "startup_s.p99"),
     ("start-up max", "startup_s.max"), ("first request to last running", "all_running_s"),
     ("wait for placement + slot, mean", "wait_s.mean"),

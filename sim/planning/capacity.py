@@ -17,7 +17,6 @@ from sim.edge import traces
 from sim.experiment.expand import RunSpec, apply
 from sim.experiment.rng import generator
 from sim.experiment.rng import mean as dist_mean
-from sim.run.execute import run
 from sim.spec.config import (
     BurstArrivals,
     Faults,
@@ -89,7 +88,10 @@ def fit(host: HostGroup, workload: Workload, profile: ResolvedProfile,
 def simulated_fit(scenario: Scenario, group: HostGroup, workload: Workload, mode: str,
                   profiles: dict[str, ResolvedProfile], ask: int) -> int:
     """Fill one host of ``group`` with a burst of ``ask`` instances of ``workload`` under
-    ``mode`` (``on_full: reject``); how many were placed."""
+    ``mode`` (``on_full: reject``); how many were placed. (The model loads only here: the
+    arithmetic above serves the presentation too, which must not load SimPy.)"""
+    from sim.run.execute import run
+
     one = group.model_copy(update={"count": 1, "virtual": None,
                                    "nested_virtualization": False})
     wl = workload.model_copy(update={

@@ -13,9 +13,10 @@ from typing import Any
 from sim.analysis.aggregate import metric_value
 from sim.spec.units import format_value
 
-COUNTS = {"requests", "started", "rejected", "pending_at_end", "running_peak", "density_max",
-          "hosts_used_max", "faults", "restarts", "density_physical_max"}
-FRACTIONS = {"blocking", "memory_utilization_mean", "waited_fraction", "availability"}
+COUNTS = {"requests", "started", "rejected", "pending_at_end", "queued_at_end", "running_peak",
+          "density_max", "hosts_used_max", "faults", "restarts", "density_physical_max"}
+FRACTIONS = {"blocking", "memory_utilization_mean", "waited_fraction", "availability",
+             "offered_utilization"}
 
 
 def metric_kind(metric: str) -> str:
@@ -42,11 +43,28 @@ def metric_kind(metric: str) -> str:
 def show(metrics: dict[str, Any], metric: str) -> str:
     """A variant's metric for people, ± its 95 % confidence half-width when known."""
     kind = metric_kind(metric)
-    text = format_value(metric_value(metrics, metric), kind)
+    value = metric_value(metrics, metric)
+    text = format_value(value, kind)
     ci = (metrics.get("ci95") or {}).get(metric)
     if ci is not None and isinstance(ci, float) and math.isfinite(ci) and ci > 0:
-        text += " ± " + format_value(ci, "number" if kind == "count" else kind)
+        low, high = interval(value, ci, kind)
+        if low is None:
+            text += " ± " + format_value(ci, "number" if kind == "count" else kind)
+        else:  # the symmetric interval would leave the quantity's domain: say where it ends
+            text += f" (95 % CI {format_value(low, kind)} to {format_value(high, kind)})"
     return text
+
+
+def interval(value: Any, ci: float, kind: str) -> tuple[float | None, float | None]:
+    """(None, None) when ``value ± ci`` stays within what the quantity can be; else the
+    interval cut to it: a time, size or count is at least 0, a fraction between 0 and 1."""
+    if not isinstance(value, (int, float)) or kind == "number":
+        return None, None
+    low, high = value - ci, value + ci
+    top = 1.0 if kind == "percent" else math.inf
+    if low >= 0 and high <= top:
+        return None, None
+    return max(low, 0.0), min(high, top)
 
 
 def workload_rows(variants: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:

@@ -27,6 +27,8 @@ from sim.analysis.aggregate import aggregate, flatten, mean_metrics
 from sim.analysis.sensitivity import band
 from sim.edge.loader import Loaded
 from sim.errors import OutputError
+from sim.experiment.expand import apply
+from sim.planning import trust
 from sim.run.results import RunOutput, runs_frame
 from sim.run.store import remove_left_over
 
@@ -55,9 +57,18 @@ def summary(loaded: Loaded, seed: int, outputs: list[RunOutput],
     head: dict[str, Any] = {"name": scenario.name, "seed": seed,
                             "duration_s": scenario.duration, "warmup_s": scenario.warmup,
                             "replications": max(o.replication for o in outputs) + 1}
-    points = [{"parameters": params,
-               "variants": {name: mean_metrics(outs) for name, outs in variants.items()}}
-              for params, variants in grouped(outputs)]
+    by_parameters = {json.dumps(dict(p.parameters), sort_keys=True): p for p in loaded.points}
+    points = []
+    for params, variants in grouped(outputs):
+        point = by_parameters.get(json.dumps(params, sort_keys=True), loaded.points[0])
+        means = {}
+        for name, outs in variants.items():
+            means[name] = mean_metrics(outs)
+            judged = apply(point.scenario, outs[0].choices)
+            means[name]["offered_utilization"] = trust.offered_utilization(judged,
+                                                                           point.profiles)
+            means[name]["warnings"] = trust.warnings(judged, point.profiles, means[name])
+        points.append({"parameters": params, "variants": means})
     if scenario.sweep:
         head["points"] = points
     else:

@@ -1,0 +1,106 @@
+"""Honest output (#27): the warnings a result carries, each on a tiny scenario built to trip
+exactly one rule (``sim.planning.trust``), and the MSER-5 rule on series of known shape."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+from sim.analysis.steady import mser
+from sim.experiment.expand import expand
+from sim.present import output
+from sim.run.runner import execute
+from tests.helpers import load, scenario
+
+
+def kinds(data: dict[str, Any]) -> dict[str, list[str]]:
+    loaded = load(data)
+    outs = [execute(spec) for spec in expand(loaded, replications=1)]
+    summary = output.summary(loaded, loaded.scenario.seed, outs)
+    return {name: [w["kind"] for w in m["warnings"]] for name, m in summary["variants"].items()}
+
+
+def stream(rate: str, life: str, **host: Any) -> dict[str, Any]:
+    """Poisson arrivals at ``rate`` of instances living exactly ``life``, on one host."""
+    return {"arrival": {"kind": "poisson", "rate": rate},
+            "lifetime": {"dist": "constant", "value": life}}
+
+
+def test_mser_finds_the_end_of_a_ramp_and_says_when_a_series_never_settles() -> None:
+    rng = np.random.default_rng(1)
+    ramp = np.concatenate([np.linspace(0, 100, 100), 100 + rng.normal(0, 3, 400)])
+    cut, settled = mser(ramp)
+    assert settled and 90 <= cut <= 110
+    assert mser(np.linspace(0, 100, 500)) == (250, False)  # still rising at the end
+    assert mser(np.full(500, 7.0)) == (0, True)
+
+
+def test_a_steady_run_long_enough_carries_no_warning() -> None:
+    data = scenario(duration="2h", warmup="20min",
+                    workload={**stream("1/s", "5min"), "memory": "1GiB"})
+    assert kinds(data) == {"base": []}
+
+
+def test_a_pool_that_cannot_place_its_requests_is_saturated() -> None:
+    data = scenario(host={"cpu_cores": 4}, duration="10min",
+                    workload={"arrival": {"kind": "burst", "count": 10, "at": 0}})
+    assert "saturated" in kinds(data)["base"]  # 4 placed, 6 queued to the end
+
+
+def test_load_near_capacity_is_said() -> None:
+    # 40 cores of 1 vCPU instances; 1/s living 37 s offers 37 at once: 92.5 %
+    data = scenario(host={"cpu_cores": 40}, duration="2h", warmup="10min",
+                    workload=stream("1/s", "37s"))
+    assert kinds(data)["base"] == ["load"]
+
+
+def test_a_window_shorter_than_three_lifetimes_is_short() -> None:
+    data = scenario(duration="1h", warmup="0s", workload=stream("1/min", "30min"))
+    assert "short_window" in kinds(data)["base"]
+
+
+def test_a_warmup_that_leaves_part_of_the_fill_in_the_statistics_is_said() -> None:
+    # the running level climbs for 10 min to 600 and stays: from 0 the hour averages 8 % low
+    data = scenario(duration="1h", warmup="0s", workload=stream("1/s", "10min"))
+    found = kinds(data)["base"]
+    assert found == ["warmup"]
+    data["warmup"] = "15min"
+    assert kinds(data)["base"] == []
+
+
+def test_no_request_after_the_warmup_is_said() -> None:
+    data = scenario(duration="1h", warmup="10min",
+                    workload={"arrival": {"kind": "burst", "count": 3, "at": "1min"}})
+    assert kinds(data)["base"] == ["no_arrivals"]
+
+
+def test_run_prints_the_warnings_and_strict_fails(tmp_path: Path) -> None:
+    data = scenario(host={"cpu_cores": 4}, duration="10min",
+                    workload={"arrival": {"kind": "burst", "count": 10, "at": 0}})
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(data))
+    run = [sys.executable, "-m", "sim", "run", "s.yaml", "--out", "out", "--no-charts"]
+    done = subprocess.run(run, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "WARNING base: saturated" in done.stderr
+    assert "still waiting or starting at the end" in done.stdout
+    done = subprocess.run([*run, "--strict"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 3 and (tmp_path / "out/tiny/summary.json").exists()
+
+
+@pytest.mark.parametrize(("value", "ci", "kind", "shown"), [
+    (1.614 * 2**30, 6.946 * 2**30, "size", "1.614GiB (95 % CI 0B to 8.56GiB)"),
+    (0.98, 0.05, "percent", "98.00 % (95 % CI 93.00 % to 100.00 %)"),
+    (24.0, 4.303, "count", "24 ± 4.303"),
+])
+def test_an_interval_never_leaves_what_the_quantity_can_be(value: float, ci: float, kind: str,
+                                                           shown: str) -> None:
+    from sim.present.formats import show
+
+    metric = {"size": "pulled_bytes", "percent": "blocking", "count": "density_max"}[kind]
+    assert show({metric: value, "ci95": {metric: ci}}, metric) == shown
