@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from sim.analysis import theory
 from sim.analysis.metrics import metric_names
@@ -215,3 +216,18 @@ def test_requests_still_waiting_fail_a_p99_only_once_they_have_waited_past_its_l
     mean = parse_slo("startup_mean<=60s", metric_names())
     assert not judge([_pending(1, old)], [mean], 1).passed  # a mean ignores none
     assert judge([_pending(1, young)], [mean], 1).passed
+
+
+def test_an_answer_that_fails_over_twice_the_window_is_searched_again(tmp_path):
+    """Instances that never stop, 1 a minute, on 10-core hosts: 30 min need 3 hosts, but the
+    confirmation over 60 min needs 6, and the plan keeps 6."""
+    data = scenario(duration="30min", host={"cpu_cores": 10},
+                    workload={"arrival": {"kind": "constant", "interval": "1min"}})
+    path = tmp_path / "grow.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert main(["plan", str(path), "--slo", "startup_p99<=10s", "--replications", "1",
+                 "--out", str(tmp_path), "--quiet"]) == 0
+    result = json.loads((tmp_path / "tiny" / "plan.json").read_text())["free"]
+    assert result["confirmation"] == {"duration_s": 3600.0, "hosts": 3, "passed": False,
+                                      "failed": ["startup_p99<=10s"], "searched_again": 6}
+    assert result["hosts"] == 6

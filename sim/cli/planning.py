@@ -36,7 +36,7 @@ from sim.run.runner import Workers, default_jobs
 from sim.run.runner import plan as plan_runs
 from sim.run.store import Store
 from sim.spec.slo import SLO, SLOError, parse_slo
-from sim.spec.units import format_value
+from sim.spec.units import format_duration, format_value
 
 
 def modes_of(loaded: Loaded) -> list[str]:
@@ -186,15 +186,34 @@ def plan(loaded: Loaded, args: argparse.Namespace) -> int:
             workers.run(todo, store)
             return judge([store.load(k, tables=False) for k in todo.keys], slos, n)
 
-        def evaluate(n: int, mode: str = mode) -> Probe:
-            probe = judged(loaded, n, mode)
-            console.print(f"  {mode}: {n:>5} hosts  {_verdicts(probe, slos)}  "
+        def evaluate(n: int, mode: str = mode, sample: Loaded = loaded, note: str = "") -> Probe:
+            probe = judged(sample, n, mode)
+            answer = f" (answer {n + headroom} with N+{headroom})" if headroom else ""
+            console.print(f"  {mode}: {n:>5} hosts{answer}{note}  {_verdicts(probe, slos)}  "
                           f"{'pass' if probe.passed else 'fail'}")
             return probe
 
         with workers:
             found, probes = search(evaluate, start, max_hosts,
                                    lambda a, b: levelled_off(a, b, slos))
+            confirmation = None
+            if found is not None:  # the answer holds over twice the window, or is searched
+                longer = _longer(loaded)  # again over it, from the count that failed
+                note = f" over {format_duration(longer.scenario.duration)}"
+
+                def confirm(n: int, mode: str = mode, longer: Loaded = longer,
+                            note: str = note) -> Probe:
+                    return evaluate(n, mode, longer, note)
+
+                check = confirm(found)
+                confirmation = {"duration_s": longer.scenario.duration, "hosts": found,
+                                "passed": check.passed, "failed": check.failed}
+                if not check.passed:
+                    again, more = search(confirm, found + 1, max_hosts,
+                                         lambda a, b: levelled_off(a, b, slos), floor=found)
+                    confirmation["searched_again"] = again
+                    found = again
+                    probes = {**{n: p for n, p in probes.items() if n < (again or 0)}, **more}
         reason = None
         if found is None:
             largest = max(probes)
@@ -213,6 +232,7 @@ def plan(loaded: Loaded, args: argparse.Namespace) -> int:
             "probes": [{"hosts": p.hosts, "passed": p.passed, "failed": p.failed,
                         "metrics": _slo_values(p, slos)} for p in
                        sorted(probes.values(), key=lambda p: p.hosts)],
+            "confirmation": confirmation,
         }
         if args.uncertainty:
             with workers:
@@ -234,6 +254,13 @@ def plan(loaded: Loaded, args: argparse.Namespace) -> int:
         _screen().print(plan_rich(scenario.name, group_name, results, slos, headroom))
     console.print(f"wrote {folder}/plan.json in {time.perf_counter() - started:.1f} s")
     return 0
+
+
+def _longer(loaded: Loaded) -> Loaded:
+    """The scenario over twice its duration (the same warm-up): where a plan's answer is
+    confirmed, so an answer that holds only while the pool is still filling is not kept."""
+    scenario = loaded.scenario.model_copy(update={"duration": 2 * loaded.scenario.duration})
+    return dataclasses.replace(loaded, scenario=scenario)
 
 
 def _over_assumptions(loaded: Loaded, mode: str, g: int, samples: int, seed: int,
@@ -330,9 +357,18 @@ def plan_rich(name: str, group: str, results: dict[str, Any], slos: list[SLO],
             cells.append(_show(s.metric, v["mean"])
                          + (f" ± {_show(s.metric, v['ci95'])}" if v["ci95"] else ""))
         density_max = r["metrics"].get("density_max")
-        out.add_row(mode, f"{r['hosts']:,}", *cells, *band,
+        hosts = f"{r['hosts']:,}" + (f" (judged on {r['hosts_judged']:,})" if headroom else "")
+        out.add_row(mode, hosts, *cells, *band,
                     "-" if density_max is None else f"{density_max:,.0f}",
                     "-" if r["cost"] is None else f"{r['cost']:,.2f}")
+    confirmed = [r["confirmation"] for r in results.values() if r.get("confirmation")]
+    if confirmed:
+        again = [f"{mode} {r['confirmation']['hosts'] + headroom:,} → {r['hosts']:,}"
+                 for mode, r in results.items() if r.get("confirmation")
+                 and not r["confirmation"]["passed"] and r["hosts_judged"] is not None]
+        notes.append(f"each answer confirmed over {format_duration(confirmed[0]['duration_s'])}"
+                     " (twice the window)" + (f"; searched again there: {', '.join(again)}"
+                                              if again else ""))
     if banded:
         notes.append("over the assumptions: the hosts needed at each sample of the uncertain "
                      "inputs (the scenario's ranges and the built-in estimates), seed fixed: "

@@ -100,15 +100,18 @@ def levelled_off(before: Probe, after: Probe, slos: list[SLO], tolerance: float 
 
 
 def search(evaluate: Callable[[int], Probe], start: int, max_hosts: int,
-           stalled: Callable[[Probe, Probe], bool] | None = None) -> tuple[
+           stalled: Callable[[Probe, Probe], bool] | None = None, floor: int = 0) -> tuple[
         int | None, dict[int, Probe]]:
     """The smallest n in [1, max_hosts] whose probe passes, assuming passing is monotone in n:
     from ``start``, double (or halve) to bracket the answer, then bisect. The upward search
     gives up (None) at ``max_hosts`` or when ``stalled(previous, current)`` says that
-    doubling no longer moves the failing metrics."""
+    doubling no longer moves the failing metrics. Counts up to ``floor`` are known to fail
+    and are not probed."""
     probes: dict[int, Probe] = {}
 
     def passes(n: int) -> bool:
+        if n <= floor:
+            return False
         if n not in probes:
             probes[n] = evaluate(n)
         return probes[n].passed
