@@ -1,17 +1,20 @@
 """The program explains itself: every command's ``--help`` says what it answers and what it
-writes and shows examples that parse and name shipped files; every option has a help text.
+writes and shows examples that parse and name shipped files; every option has a help text;
+the scenario schema (``python -m sim schema``) is plain text.
 """
 
 from __future__ import annotations
 
 import argparse
 import glob
+import json
 import shlex
 from pathlib import Path
 
 import pytest
 
 from sim.cli.dispatch import build_parser, main
+from sim.cli.schema import plain_text, schema
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -123,3 +126,25 @@ def test_examples_parse_and_name_shipped_files(command):
 ])
 def test_example_lines_join_continuations(line, argv):
     assert _example_lines(line) == argv
+
+
+# --- the schema --------------------------------------------------------------------------------
+
+def test_schema_command_prints_plain_text(capsys):
+    assert main(["schema"]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out) == schema()
+    assert "``" not in out and ":class:" not in out
+
+
+@pytest.mark.parametrize("text, plain", [
+    ("Always ``value``.", "Always 'value'."),
+    ("See :class:`~sim.spec.config.Scenario` and :func:`sim.cli.main`.",
+     "See Scenario and sim.cli.main."),
+    ("a `b` c", "a 'b' c"),
+    ("one\n    paragraph,\n    wrapped\n\n    and another",
+     "one paragraph, wrapped\n\nand another"),
+    ("already plain: 'x' <= 30s", "already plain: 'x' <= 30s"),
+])
+def test_plain_text(text, plain):
+    assert plain_text(text) == plain
