@@ -1,6 +1,7 @@
 """The program explains itself: every command's ``--help`` says what it answers and what it
 writes and shows examples that parse and name shipped files; every option has a help text;
-the scenario schema (``python -m sim schema``) is plain text.
+every key of the scenario schema (``python -m sim schema``) is described in plain text, and a
+required key says why it is required.
 """
 
 from __future__ import annotations
@@ -9,12 +10,15 @@ import argparse
 import glob
 import json
 import shlex
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sim.cli.dispatch import build_parser, main
 from sim.cli.schema import plain_text, schema
+from sim.spec import units
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -129,6 +133,69 @@ def test_example_lines_join_continuations(line, argv):
 
 
 # --- the schema --------------------------------------------------------------------------------
+
+UNIT_HINTS = {units.SIZE_HINT, units.DURATION_HINT, units.RATE_HINT, units.BANDWIDTH_HINT}
+
+
+def _objects(node: Any, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every object schema with properties under ``node`` (definitions, properties, items,
+    alternatives), each with where it is; defaults and other values are not schemas."""
+    if isinstance(node, list):
+        for i, item in enumerate(node):
+            yield from _objects(item, f"{path}[{i}]")
+        return
+    if not isinstance(node, dict):
+        return
+    if isinstance(node.get("properties"), dict):
+        yield path, node
+    for key, value in node.items():
+        if key not in ("default", "const", "enum", "examples"):
+            yield from _objects(value, f"{path}/{key}")
+
+
+def _is_plain(text: str) -> bool:
+    return "`" not in text and ":class:" not in text and ":func:" not in text
+
+
+def test_every_schema_key_is_described_in_plain_text():
+    data = schema()
+    problems = []
+    objects = list(_objects(data, "#"))
+    assert len(objects) > 30, "the walk should reach every definition"
+    for path, node in objects:
+        if not _is_plain(node.get("description") or "x"):
+            problems.append(f"{path}: markup in {node['description']!r}")
+        for key, prop in node["properties"].items():
+            text = prop.get("description") or ""
+            if not text.strip():
+                problems.append(f"{path}/properties/{key}: no description")
+            elif text in UNIT_HINTS:
+                problems.append(f"{path}/properties/{key}: only how to write it ({text!r}), "
+                                "not what it means")
+            elif not _is_plain(text):
+                problems.append(f"{path}/properties/{key}: markup in {text!r}")
+    for name, node in data["$defs"].items():
+        if not (node.get("description") or "").strip():
+            problems.append(f"#/$defs/{name}: no description (the model's docstring)")
+    assert not problems, "schema keys not described in plain text:\n" + "\n".join(problems)
+
+
+def test_required_keys_say_why():
+    data = schema()
+    assert set(data["required"]) == {"name", "duration", "hosts", "registry", "images",
+                                     "workloads"}
+    problems = []
+    for path, node in _objects(data, "#"):
+        for key in node.get("required", []):
+            text = node["properties"][key].get("description") or ""
+            why = text.removeprefix("required:").split()
+            if not text.startswith("required:") or len(why) < 3:
+                problems.append(f"{path}/properties/{key}: {text!r}")
+    assert not problems, ("a required key's description should start 'required:' and say "
+                          "why:\n" + "\n".join(problems))
+    for key in data["required"]:  # the top level's required keys are also named together
+        assert f"'{key}'" in data["description"]
+
 
 def test_schema_command_prints_plain_text(capsys):
     assert main(["schema"]) == 0
