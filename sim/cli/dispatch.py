@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -55,14 +56,43 @@ def main(argv: list[str] | None = None) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every command, in the order ``--help`` lists them."""
     parser = argparse.ArgumentParser(
-        prog="csim", description="Simulate Windows container hosts: process isolation, "
-                                 "Hyper-V isolation and VMs compared.")
+        prog="csim", description=_about("Simulate Windows container hosts: process "
+                                        "isolation, Hyper-V isolation and VMs compared."),
+        epilog=_examples(
+            "# new here? write the README's first scenario (\"Five minutes: a first "
+            "scenario\")",
+            "# or run the main shipped example: three modes, IIS front-ends on 20 hosts",
+            "python -m sim run scenarios/windows-isolation.yaml",
+            "# every command explains itself, with examples",
+            "python -m sim run --help"),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (add_run, add_validate, add_schema, add_density, add_images, add_fidelity,
                 add_profiles, add_fit, add_plan, add_sensitivity):
         add(sub)
     return parser
+
+
+def _about(text: str) -> str:
+    """A command's description, one paragraph wrapped to 79 columns (the raw formatter, kept
+    for the examples, does not wrap it)."""
+    return textwrap.fill(" ".join(text.split()), 79)
+
+
+def _examples(*lines: str) -> str:
+    """A command's epilog: real command lines (and ``#`` comments), kept as written."""
+    return "examples:\n" + "\n".join("  " + line for line in lines)
+
+
+def _command(sub: Commands, name: str, summary: str, description: str,
+             *examples: str) -> argparse.ArgumentParser:
+    """Command ``name``'s parser: ``summary`` in ``--help``'s list of commands,
+    ``description`` (what it answers and what it writes) above its options, ``examples``
+    below them."""
+    return sub.add_parser(name, help=summary, description=_about(description),
+                          epilog=_examples(*examples),
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 def _force(p: argparse.ArgumentParser) -> None:
@@ -72,7 +102,20 @@ def _force(p: argparse.ArgumentParser) -> None:
 
 def add_run(sub: Commands) -> None:
     """``run FILE``: run a scenario and write results/<name>/."""
-    p = sub.add_parser("run", help="run a scenario and write results/<name>/")
+    p = _command(
+        sub, "run", "run a scenario and write results/<name>/",
+        "Simulate a scenario: every variant it compares (compare:), every sweep point and "
+        "every replication, the variants on the same arrivals and lifetimes. Prints a table "
+        "of start-up times, density and memory per variant and writes OUT/<name>/: "
+        "summary.json, runs.csv, timeseries.csv, report.html and charts. Runs already in the "
+        "run store (OUT/.runs/) are reused, so an interrupted run resumes; --rerun runs them "
+        "again.",
+        "# the main example: process, Hyper-V and VM isolation on 20 hosts, 2 processes",
+        "python -m sim run scenarios/windows-isolation.yaml --jobs 2",
+        "# start-up against host count and arrival rate, 5 replications per point",
+        "python -m sim run scenarios/sweep.yaml --replications 5 --no-charts",
+        "# also a 5-95 % band per metric over 10 samples of the uncertain inputs",
+        "python -m sim run scenarios/sensitivity.yaml --uncertainty 10 --jobs 2")
     p.add_argument("file", help="scenario YAML file")
     p.add_argument("--out", default="results", help="results root (default: results)")
     p.add_argument("--seed", type=seed, default=None, help="override the scenario's seed")
@@ -106,7 +149,16 @@ def run(args: argparse.Namespace) -> int:
 
 def add_validate(sub: Commands) -> None:
     """``validate FILE...``: check scenarios without running them."""
-    p = sub.add_parser("validate", help="check a scenario without running it")
+    p = _command(
+        sub, "validate", "check a scenario without running it",
+        "Load and check scenario files without running them: types, units, unknown keys "
+        "(with the key meant), references between images, profiles and host groups, and the "
+        "estimate of memory and time. Every problem is printed as FILE:LINE:COL: key: "
+        "message, all of them in one pass; a good file gets one line saying what it holds. "
+        "Writes nothing; exit status 2 when any file has a problem.",
+        "python -m sim validate scenarios/windows-isolation.yaml",
+        "# every shipped scenario at once",
+        "python -m sim validate scenarios/*.yaml")
     p.add_argument("file", nargs="+", help="scenario YAML file(s)")
     p.add_argument("--force", action="store_true",
                    help="do not count an estimate past the memory or time limits as a "
@@ -123,8 +175,15 @@ def validate(args: argparse.Namespace) -> int:
 
 def add_schema(sub: Commands) -> None:
     """``schema``: print the scenario format's JSON Schema."""
-    sub.add_parser("schema", help="print the JSON Schema of the scenario format") \
-        .set_defaults(handler=schema)
+    _command(
+        sub, "schema", "print the JSON Schema of the scenario format",
+        "Print the JSON Schema of the scenario format to standard output: every key with its "
+        "type, allowed values, default and a description, and which keys are required and "
+        "why. Editors use it to complete and check scenario files as they are written; "
+        "docs/scenario-format.md is the same content as tables. Writes no files.",
+        "python -m sim schema > scenario.schema.json",
+        "# then, as the first line of a scenario, for editors with the YAML language server:",
+        "# yaml-language-server: $schema=scenario.schema.json").set_defaults(handler=schema)
 
 
 def schema(args: argparse.Namespace) -> int:
@@ -136,8 +195,18 @@ def schema(args: argparse.Namespace) -> int:
 
 def add_density(sub: Commands) -> None:
     """``density FILE``: instances per host, per mode, and the binding resource."""
-    p = sub.add_parser("density", help="how many instances fit per host, per mode, and "
-                                       "which resource binds first")
+    p = _command(
+        sub, "density", "how many instances fit per host, per mode, and which resource "
+                        "binds first",
+        "How many instances of each workload one host of each group holds under each "
+        "isolation mode, and which resource binds first (memory, vCPU, disk or Hyper-V "
+        "partitions), each number checked by a simulation that fills one host. With several "
+        "workloads, also how many hosts their steady-state mix packs into. Prints the tables "
+        "and writes OUT/<name>/density.json, packing.json, density_per_host.png and "
+        "report.html.",
+        "python -m sim density scenarios/density.yaml",
+        "# two workloads on one host group: density per workload and the packed mix",
+        "python -m sim density scenarios/density-mixed.yaml --no-charts")
     p.add_argument("file", help="scenario YAML file")
     p.add_argument("--out", default="results", help="results root (default: results)")
     p.add_argument("--no-charts", action="store_true", help="skip the PNG chart")
@@ -159,10 +228,18 @@ def density(args: argparse.Namespace) -> int:
 
 def add_images(sub: Commands) -> None:
     """``images FILE``: each image's layers and the hosts holding them."""
-    p = sub.add_parser("images", help="each image with its layers and the hosts holding "
-                                      "them at the end of the run (like docker images)")
+    p = _command(
+        sub, "images", "each image with its layers and the hosts holding them at the end of "
+                       "the run (like docker images)",
+        "Run each variant's first replication and show every image, the ones a pipeline "
+        "built included, like docker images: its layers and their sizes, whether the "
+        "registry has them, and which hosts hold each layer at the end of the run. Prints "
+        "the view and writes OUT/<name>/images.json.",
+        "# where the rolled-out layer ended up under Hyper-V isolation",
+        "python -m sim images scenarios/rollout.yaml --variant hyperv",
+        "python -m sim images scenarios/cold-nodes.yaml --quiet")
     p.add_argument("file", help="scenario YAML file")
-    p.add_argument("--variant", help="only this variant (default: all)")
+    p.add_argument("--variant", help="only this variant, e.g. hyperv (default: all)")
     p.add_argument("--out", default="results", help="results root (default: results)")
     p.add_argument("--quiet", action="store_true", help="print only errors")
     _force(p)
@@ -182,12 +259,22 @@ def images(args: argparse.Namespace) -> int:
 
 def add_fidelity(sub: Commands) -> None:
     """``fidelity``: the published measurements and queueing theory, reproduced."""
-    p = sub.add_parser("fidelity", help="reproduce published measurements and queueing "
-                                        "theory; write a report with every error")
+    p = _command(
+        sub, "fidelity", "reproduce published measurements and queueing theory; write a "
+                         "report with every error",
+        "How far the simulator is from what it should reproduce: published measurements "
+        "(start-ups under concurrency, memory per instance, Windows image pulls) and "
+        "queueing theory (Erlang B and C, M/G/infinity), each case with its error and "
+        "tolerance. Writes "
+        "OUT/fidelity/report.md, report.json and a chart per case; exit status 1 when a "
+        "check fails for no stated reason. Several minutes; --quick about one.",
+        "python -m sim fidelity --quick",
+        "python -m sim fidelity --jobs 2 --out /tmp/results")
     p.add_argument("--out", default="results", help="results root (default: results)")
     p.add_argument("--quick", action="store_true",
                    help="shorter runs, no refitting: the subset CI runs")
-    p.add_argument("--jobs", type=positive, default=None, help="local worker processes")
+    p.add_argument("--jobs", type=positive, default=None,
+                   help="local worker processes (default: all cores)")
     p.set_defaults(handler=fidelity)
 
 
@@ -201,9 +288,18 @@ def fidelity(args: argparse.Namespace) -> int:
 
 def add_profiles(sub: Commands) -> None:
     """``profiles``: the calibrated isolation profiles and container runtimes."""
-    sub.add_parser("profiles", help="the calibrated isolation profiles and container "
-                                    "runtimes, each value with its source and trust level"
-                   ).set_defaults(handler=profiles)
+    _command(
+        sub, "profiles", "the calibrated isolation profiles and container runtimes, each "
+                         "value with its source and trust level",
+        "Print the built-in isolation profiles (process, hyperv, vm) and container runtimes: "
+        "every value with its source, its trust level (measured, derived, secondary, "
+        "anecdotal or estimate) and, unless measured, its range. These are the defaults a "
+        "scenario's profiles: and runtimes: sections override, and the ranges sensitivity "
+        "and --uncertainty sample. "
+        "Writes nothing.",
+        "python -m sim profiles",
+        "# 200 columns wide when not to a terminal",
+        "python -m sim profiles > profiles.txt").set_defaults(handler=profiles)
 
 
 def profiles(args: argparse.Namespace) -> int:
@@ -221,7 +317,16 @@ def profiles(args: argparse.Namespace) -> int:
 
 def add_fit(sub: Commands) -> None:
     """``fit FILE``: a lognormal start-up distribution fitted to measurements."""
-    p = sub.add_parser("fit", help="fit a lognormal start-up distribution to measurements")
+    p = _command(
+        sub, "fit", "fit a lognormal start-up distribution to measurements",
+        "Fit a lognormal distribution (maximum likelihood) to measured start-up times, one a "
+        "line, and print it as a scenario distribution to paste under a profile's create or "
+        "boot, or a workload's app_start; --empirical keeps the sample's percentiles "
+        "instead. Writes nothing.",
+        "# boot times measured in milliseconds, one a line (your own file)",
+        "python -m sim fit boot-ms.txt --scale 1e-3",
+        "# the second column of a CSV file, in microseconds, as an empirical distribution",
+        "python -m sim fit starts.csv --column 2 --scale 1e-6 --empirical")
     p.add_argument("file", help="a text or CSV file of measurements, one a line")
     p.add_argument("--column", type=positive, default=1, help="1-based column (default 1)")
     p.add_argument("--scale", type=finite_positive, default=1.0,
@@ -240,23 +345,43 @@ def fit(args: argparse.Namespace) -> int:
 
 def add_plan(sub: Commands) -> None:
     """``plan FILE``: the fewest hosts per mode that meet the SLOs."""
-    p = sub.add_parser("plan", help="the fewest hosts per mode that meet the SLOs")
+    p = _command(
+        sub, "plan", "the fewest hosts per mode that meet the SLOs",
+        "Find, for each isolation mode, the fewest hosts in a group that meet every SLO, "
+        "with N+K headroom. Each candidate host count is run several times and passes only "
+        "if every SLO holds at the pessimistic end of its 95 % confidence interval; the SLOs "
+        "and headroom come from --slo and --headroom, else from the scenario's plan: "
+        "section. Prints the table and writes OUT/<name>/plan.json and report.html.",
+        "# the SLOs from the scenario's plan: section, N+1",
+        "python -m sim plan scenarios/plan-web-farm.yaml --headroom 1",
+        "python -m sim plan scenarios/plan-web-farm.yaml --slo 'startup_p99<=30s' \\",
+        "    --slo 'blocking<=1%' --jobs 2",
+        "# the host count's spread over 20 samples of the uncertain inputs",
+        "python -m sim plan scenarios/sensitivity.yaml --uncertainty 20 --jobs 2")
     p.add_argument("file", help="scenario YAML file")
     p.add_argument("--slo", action="append", default=[], metavar="METRIC<=VALUE",
                    help="e.g. 'startup_p99<=30s', 'blocking<=1%%', "
-                        "'memory_utilization_mean<=80%%'; repeat for several")
+                        "'memory_utilization_mean<=80%%'; repeat for several (default: the "
+                        "scenario's plan.slo)")
     p.add_argument("--headroom", type=count, default=None, metavar="K",
-                   help="still meet the SLOs after K hosts fail (N+K)")
+                   help="still meet the SLOs after K hosts fail (N+K; default: the "
+                        "scenario's plan.headroom, else 0)")
     p.add_argument("--replications", type=positive, default=None,
-                   help="runs per candidate host count (default 3)")
-    p.add_argument("--group", default=None, help="host group to size (default: first)")
-    p.add_argument("--max-hosts", type=positive, default=None, help="search limit")
+                   help="runs per candidate host count (default: the scenario's "
+                        "plan.replications, else 3)")
+    p.add_argument("--group", default=None,
+                   help="host group to size (default: the scenario's plan.group, else the "
+                        "first group)")
+    p.add_argument("--max-hosts", type=positive, default=None,
+                   help="the most hosts the search tries (default: the scenario's "
+                        "plan.max_hosts, else 10000)")
     p.add_argument("--seed", type=seed, default=None, help="override the scenario's seed")
     p.add_argument("--out", default="results", help="results root (default: results)")
-    p.add_argument("--jobs", type=positive, default=None, help="local worker processes")
+    p.add_argument("--jobs", type=positive, default=None,
+                   help="local worker processes (default: all cores)")
     p.add_argument("--cluster", default=None, metavar="ADDRESS",
-                   help="send the runs to a Dask scheduler")
-    p.add_argument("--rerun", action="store_true", help="rerun stored runs")
+                   help="send the runs to a Dask scheduler, e.g. tcp://host:8786")
+    p.add_argument("--rerun", action="store_true", help="rerun runs already in the run store")
     p.add_argument("--uncertainty", type=positive, default=None, metavar="N",
                    help="also plan at N samples of the uncertain inputs (Latin hypercube) "
                         "and report the spread of the host count over them")
@@ -290,9 +415,21 @@ def plan(args: argparse.Namespace) -> int:
 
 def add_sensitivity(sub: Commands) -> None:
     """``sensitivity FILE --metric M``: which uncertain inputs move each metric, ranked."""
-    p = sub.add_parser("sensitivity", help="which uncertain inputs (the scenario's "
-                                           "uncertainty: ranges and the built-in estimates) "
-                                           "move each metric, ranked")
+    p = _command(
+        sub, "sensitivity", "which uncertain inputs (the scenario's uncertainty: ranges and "
+                            "the built-in estimates) move each metric, ranked",
+        "Which uncertain inputs move each metric, ranked: the scenario's uncertainty: ranges "
+        "and the built-in estimates (python -m sim profiles shows their ranges). Each input "
+        "is run alone at its low and its high, then all together in a global design (Sobol "
+        "indices, or Morris screening when the inputs are many), every run with the same "
+        "seed, so what moves is the assumption, not chance. Prints the ranking and writes "
+        "OUT/<name>/sensitivity.json, a tornado chart per metric and variant, and "
+        "report.html.",
+        "python -m sim sensitivity scenarios/sensitivity.yaml --variant hyperv \\",
+        "    --metric startup_s.p99",
+        "# two metrics, screened with Morris trajectories on two processes",
+        "python -m sim sensitivity scenarios/sensitivity.yaml --variant hyperv \\",
+        "    --metric startup_s.p99 --metric hosts_used_max --method morris --jobs 2")
     p.add_argument("file", help="scenario YAML file")
     p.add_argument("--metric", action="append", required=True, metavar="M",
                    help="a dotted metric of summary.json, e.g. startup_s.p99 or "

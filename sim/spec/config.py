@@ -66,25 +66,30 @@ class Spec(BaseModel):
 class Constant(Spec):
     """Always ``value``."""
 
-    dist: Literal["constant"] = "constant"
-    value: Duration
+    dist: Literal["constant"] = Field(
+        "constant", description="constant: every draw is value (a bare duration means the same)")
+    value: Duration = Field(description="required: the duration every draw takes, e.g. 2s")
 
 
 class Exponential(Spec):
     """Exponential with the given ``mean``."""
 
-    dist: Literal["exponential"]
-    mean: Duration
+    dist: Literal["exponential"] = Field(
+        description="required: names the distribution, which says what the other keys mean")
+    mean: Duration = Field(description="required: the mean, the distribution's one parameter")
 
 
 class Lognormal(Spec):
     """Lognormal given by ``median`` and ``p95``, or by ``mean`` and coefficient of variation ``cv``."""  # noqa: E501 - the schema's description
 
-    dist: Literal["lognormal"]
-    median: Duration | None = None
-    p95: Duration | None = None
-    mean: Duration | None = None
-    cv: Annotated[float, Field(gt=0, le=MAX_CV)] | None = None
+    dist: Literal["lognormal"] = Field(
+        description="required: names the distribution, which says what the other keys mean")
+    median: Duration | None = Field(None, description="the median (give it with p95)")
+    p95: Duration | None = Field(None, description="the 95th percentile (give it with median)")
+    mean: Duration | None = Field(None, description="the mean (give it with cv)")
+    cv: Annotated[float, Field(gt=0, le=MAX_CV)] | None = Field(
+        None, description="coefficient of variation, standard deviation / mean (give it with "
+                          "mean)")
 
     @model_validator(mode="after")
     def _one_parametrisation(self) -> Lognormal:
@@ -110,9 +115,10 @@ class Lognormal(Spec):
 class Uniform(Spec):
     """Uniform on [``low``, ``high``]."""
 
-    dist: Literal["uniform"]
-    low: Duration
-    high: Duration
+    dist: Literal["uniform"] = Field(
+        description="required: names the distribution, which says what the other keys mean")
+    low: Duration = Field(description="required: the lowest value, one end of the range")
+    high: Duration = Field(description="required: the highest value, the other end of the range")
 
     @model_validator(mode="after")
     def _ordered(self) -> Uniform:
@@ -124,17 +130,23 @@ class Uniform(Spec):
 class Gamma(Spec):
     """Gamma with the given ``mean`` and coefficient of variation ``cv``."""
 
-    dist: Literal["gamma"]
-    mean: Duration
+    dist: Literal["gamma"] = Field(
+        description="required: names the distribution, which says what the other keys mean")
+    mean: Duration = Field(description="required: the mean, one of the two parameters")
     cv: Annotated[float, Field(ge=MIN_GAMMA_CV, le=MAX_CV)] = Field(
-        description=f"between {MIN_GAMMA_CV} and {MAX_CV:g}; a constant for no spread")
+        description=f"required: coefficient of variation, standard deviation / mean, the other "
+                    f"parameter; between {MIN_GAMMA_CV} and {MAX_CV:g} (a constant for no "
+                    f"spread)")
 
 
 class Empirical(Spec):
     """Draws uniformly from the listed ``values`` (a measured sample)."""
 
-    dist: Literal["empirical"]
-    values: Annotated[list[Duration], Field(min_length=1)]
+    dist: Literal["empirical"] = Field(
+        description="required: names the distribution, which says what the other keys mean")
+    values: Annotated[list[Duration], Field(min_length=1)] = Field(
+        description="required: the measured sample, at least one value; each draw is one of "
+                    "them")
 
 
 def _bare_constant(value: Any) -> Any:
@@ -154,25 +166,30 @@ ZERO = Constant(value=0.0)
 # --- arrivals -------------------------------------------------------------------------------
 
 class _Bounded(Spec):
-    count: Annotated[int, Field(ge=0)] | None = None
-    until: Duration | None = None
+    count: Annotated[int, Field(ge=0)] | None = Field(
+        None, description="at most this many arrivals; none: no limit")
+    until: Duration | None = Field(None, description="no arrivals after this time")
 
 
 class RateStep(Spec):
     """From ``at`` on, arrivals come at ``rate``."""
 
-    at: Duration
-    rate: Rate
+    at: Duration = Field(description="required: the time this step's rate starts")
+    rate: Rate = Field(description="required: arrivals per second from at on, e.g. 2/min")
 
 
 class PoissonArrivals(_Bounded):
     """Poisson arrivals at ``rate``, from ``start``; with ``schedule``, a time-varying
     (piecewise-constant) rate instead: each step's rate holds from its ``at`` to the next."""
 
-    kind: Literal["poisson"]
-    rate: Rate = 0.0
-    start: Duration = 0.0
-    schedule: list[RateStep] | None = None
+    kind: Literal["poisson"] = Field(
+        description="required: names the arrival process, which says what the other keys mean")
+    rate: Rate = Field(0.0, description="arrivals per second, e.g. 0.5/s or 30/min (give rate "
+                                        "or schedule)")
+    start: Duration = Field(0.0, description="when arrivals begin")
+    schedule: list[RateStep] | None = Field(
+        None, description="a piecewise-constant rate instead of rate: steps in time order, "
+                          "each rate holding from its at to the next step's")
 
     @model_validator(mode="after")
     def _one_rate(self) -> PoissonArrivals:
@@ -190,24 +207,31 @@ class PoissonArrivals(_Bounded):
 class ConstantArrivals(_Bounded):
     """One arrival every ``interval``, the first at ``start``."""
 
-    kind: Literal["constant"]
-    interval: Annotated[Duration, Field(gt=0)]
-    start: Duration = 0.0
+    kind: Literal["constant"] = Field(
+        description="required: names the arrival process, which says what the other keys mean")
+    interval: Annotated[Duration, Field(gt=0)] = Field(
+        description="required: the time between arrivals, which sets their rate")
+    start: Duration = Field(0.0, description="the first arrival's time")
 
 
 class BurstArrivals(_Bounded):
-    """``count`` arrivals all at time ``at``."""
+    """A burst: ``count`` arrivals, all at time ``at``."""
 
-    kind: Literal["burst"]
-    count: Annotated[int, Field(ge=0)]
-    at: Duration = 0.0
+    kind: Literal["burst"] = Field(
+        description="required: names the arrival process, which says what the other keys mean")
+    count: Annotated[int, Field(ge=0)] = Field(
+        description="required: how many arrivals the burst brings, all at time at")
+    at: Duration = Field(0.0, description="when the burst arrives")
 
 
 class TraceMachine(Spec):
     """The machine a normalised trace's 1.0 stands for (Google 2011: the largest machine)."""
 
-    cpu: Annotated[float, Field(gt=0)] = Field(description="vCPU of a 1.0 machine")
-    memory: Annotated[Size, Field(gt=0)] = Field(description="memory of a 1.0 machine")
+    cpu: Annotated[float, Field(gt=0)] = Field(
+        description="required: vCPU of a 1.0 machine, to turn the trace's fractions into vCPU")
+    memory: Annotated[Size, Field(gt=0)] = Field(
+        description="required: memory of a 1.0 machine, to turn the trace's fractions into "
+                    "bytes")
 
 
 def _label(value: Any) -> Any:
@@ -225,12 +249,16 @@ _FORMAT_ONLY = {"durations": "azure-v1", "flavors": "azure-v1", "intervals": "az
 
 class TraceArrivals(_Bounded):
     """Arrivals replayed from a trace file, with the trace's lifetimes, vCPU and memory
-    where it has them (``sim.edge.traces`` reads the formats; README: "Replaying traces")."""
+    where it has them (docs/traces.md: the formats and their options)."""
 
-    kind: Literal["trace"]
-    format: Literal["azure-v1", "google-2011", "csv"]
-    path: str = Field(description="the trace file, relative to the scenario file; "
-                                  "google-2011: a file or a glob of task_events parts")
+    kind: Literal["trace"] = Field(
+        description="required: names the arrival process, which says what the other keys mean")
+    format: Literal["azure-v1", "google-2011", "csv"] = Field(
+        description="required: the trace file's format, which says how to read it "
+                    "(docs/traces.md)")
+    path: str = Field(description="required: the trace file to replay, relative to the "
+                                  "scenario file; google-2011: a file or a glob of task_events "
+                                  "parts")
     durations: str | None = Field(None, description="azure-v1: the durations file; default "
                                                     "the v1.<split>.c*.txt beside path")
     flavors: str | None = Field(None, description="azure-v1: flav_map.txt; default beside "
@@ -247,8 +275,10 @@ class TraceArrivals(_Bounded):
         1.0, description="trace time per simulated second (arrivals and lifetimes)")
     sample: Annotated[float, Field(gt=0, le=1)] = Field(
         1.0, description="fraction of the trace's instances replayed (drawn at random)")
-    cpu_scale: Annotated[float, Field(gt=0, le=1e6)] = 1.0
-    memory_scale: Annotated[float, Field(gt=0, le=1e6)] = 1.0
+    cpu_scale: Annotated[float, Field(gt=0, le=1e6)] = Field(
+        1.0, description="multiplies the trace's vCPU")
+    memory_scale: Annotated[float, Field(gt=0, le=1e6)] = Field(
+        1.0, description="multiplies the trace's memory")
     classes: Annotated[list[Label], Field(min_length=1)] | None = Field(
         None, description="replay only these flavors (azure-v1), scheduling classes "
                           "(google-2011) or class values (csv); default all")
@@ -293,8 +323,10 @@ class VirtualHost(Spec):
     """Container hosts that are VMs: ``per_physical`` of them inside each host of
     ``physical_group`` (which then runs no instances of its own)."""
 
-    physical_group: str
-    per_physical: Annotated[int, Field(ge=1)] = 1
+    physical_group: str = Field(
+        description="required: the group of physical hosts that holds these VMs")
+    per_physical: Annotated[int, Field(ge=1)] = Field(
+        1, description="VMs in each physical host")
 
 
 class ImageGC(Spec):
@@ -321,28 +353,49 @@ class PrePull(Spec):
     them yet (a pre-puller DaemonSet, or a warm-up script), through the same registry,
     network and runtime as any pull."""
 
-    images: Annotated[list[str], Field(min_length=1)]
-    at: Duration = 0.0
+    images: Annotated[list[str], Field(min_length=1)] = Field(
+        description="required: the images to pull, at least one")
+    at: Duration = Field(0.0, description="when the pulls start")
 
 
 class HostGroup(Spec):
-    """``count`` identical hosts."""
+    """A group of ``count`` identical hosts."""
 
-    group: str
-    count: Annotated[int, Field(ge=1)] = 1
-    cpu_cores: Annotated[int, Field(ge=1)]
-    cpu_overcommit: Annotated[float, Field(gt=0)] = 1.0
-    memory: Size
-    reserved_memory: Size = 0.0
-    disk: Size
-    disk_rate: Bandwidth
-    nic: Bandwidth
-    hyperv: bool = True
-    os_build: str = "ltsc2022"
-    max_concurrent_starts: Annotated[int, Field(ge=1)] = 8
+    group: str = Field(
+        description="required: the group's name, which workloads' and profiles' host_groups, "
+                    "sweeps' hosts[name] and plan.group refer to")
+    count: Annotated[int, Field(ge=1)] = Field(1, description="hosts in the group")
+    cpu_cores: Annotated[int, Field(ge=1)] = Field(
+        description="required: physical cores of each host: placement promises vCPU against "
+                    "them and start-ups' CPU work shares them")
+    cpu_overcommit: Annotated[float, Field(gt=0)] = Field(
+        1.0, description="vCPU per core that placement may promise")
+    memory: Size = Field(
+        description="required: physical memory of each host, e.g. 256GiB: what placement "
+                    "commits instances' memory against")
+    reserved_memory: Size = Field(
+        0.0, description="memory kept for the host OS or root partition, never committed to "
+                         "instances")
+    disk: Size = Field(
+        description="required: disk of each host, e.g. 1TiB: it holds the image layers and "
+                    "the instances' private disks")
+    disk_rate: Bandwidth = Field(
+        description="required: disk throughput of each host, e.g. 500MB/s: layer extraction "
+                    "and VM disk copies share it equally")
+    nic: Bandwidth = Field(
+        description="required: network interface of each host, e.g. 10Gbit/s: it caps the "
+                    "host's share of the registry's bandwidth")
+    hyperv: bool = Field(True, description="Hyper-V installed: hyperv and vm isolation need it")
+    os_build: str = Field(
+        "ltsc2022", description="the host's Windows build; process isolation needs the "
+                                "image's build to match")
+    max_concurrent_starts: Annotated[int, Field(ge=1)] = Field(
+        8, description="start slots: start-ups in progress at once on a host; more wait, "
+                       "first come first served")
     max_partitions: Annotated[int, Field(ge=1)] = Field(
         1024, description="running Hyper-V partitions (utility VMs and VMs); Microsoft: 1024")
-    preloaded_images: list[str] = []
+    preloaded_images: list[str] = Field(
+        [], description="images whose layers are on every host of the group at time 0")
     cost_per_host: Annotated[float, Field(ge=0)] | None = Field(
         None, description="cost of one host (any currency and period), for plan tables")
     virtual: VirtualHost | None = Field(
@@ -372,16 +425,19 @@ class HostGroup(Spec):
 class Registry(Spec):
     """The shared remote registry all hosts pull from."""
 
-    bandwidth: Bandwidth
-    latency: Duration = 0.0
+    bandwidth: Bandwidth = Field(
+        description="required: egress bandwidth, e.g. 10Gbit/s, shared max-min fairly by all "
+                    "concurrent pulls: it sets how long pulls take")
+    latency: Duration = Field(0.0, description="added to each layer request")
 
 
 class LayerSize(Spec):
     """A layer's size in the registry (compressed: what the network moves) and on disk
     (extracted: what extraction writes and the disk holds)."""
 
-    download: Size
-    size: Size
+    download: Size = Field(description="required: the compressed size, what the network moves")
+    size: Size = Field(description="required: the extracted size, what extraction writes and "
+                                   "the disk holds")
 
     @model_validator(mode="after")
     def _extracted_holds_the_download(self) -> LayerSize:
@@ -406,9 +462,13 @@ LayerEntry = Annotated[Annotated[Size, Tag("bare")] | Annotated[LayerSize, Tag("
 class Image(Spec):
     """An image: its own layers on top of its ``base`` image's layers."""
 
-    name: str
-    base: str | None = None
-    os_build: str | None = Field(None, description="inherited from the base when not given")
+    name: str = Field(description="required: the name workloads, bases, pre-pulls and "
+                                  "pipelines refer to")
+    base: str | None = Field(None, description="the image it is built on; its layers come "
+                                               "first")
+    os_build: str | None = Field(None, description="the Windows build it needs, e.g. "
+                                                   "ltsc2022; inherited from the base when not "
+                                                   "given")
     layers: list[LayerEntry] = Field(
         [], description="each a size (downloaded and extracted alike) or {download, size}: "
                         "compressed in the registry, extracted on disk")
@@ -419,19 +479,22 @@ class LazyPull(Spec):
     begins before its image has arrived, and runs slower until it has."""
 
     start_at: Annotated[float, Field(gt=0, le=1)] = Field(
-        description="the share of each missing layer's compressed bytes that must have arrived "
-                    "before the start-up begins (its start-up files, fetched first); 1: all")
+        description="required: the share of each missing layer's compressed bytes that must "
+                    "have arrived before the start-up begins (its start-up files, fetched "
+                    "first); 1: all")
     slowdown: Annotated[float, Field(ge=1)] = Field(
-        description="how many times longer a create, boot or app-start phase takes when it "
-                    "begins while the image is still streaming")
+        description="required: how many times longer a create, boot or app-start phase "
+                    "takes when it begins while the image is still streaming")
 
 
 class Runtime(Spec):
     """A scenario's container runtime: a built-in's values changed (named as the built-in),
     or a new one that ``extends`` one. Only the keys given change."""
 
-    extends: str | None = None
-    description: str | None = None
+    extends: str | None = Field(
+        None, description="the built-in runtime a new one starts from (required for a new "
+                          "name; a built-in's own name changes that built-in)")
+    description: str | None = Field(None, description="free text")
     extract_rate: Annotated[Bandwidth, Field(gt=0)] | None = Field(
         None, description="extracted bytes per core-second, one layer on one core, no "
                           "antivirus; null: extraction is bound by the disk alone")
@@ -440,7 +503,9 @@ class Runtime(Spec):
     concurrent_pulls: Literal["shared", "duplicated"] | None = Field(
         None, description="two requests for one layer on a host share the download and the "
                           "extraction, or share the download and each extracts a copy")
-    antivirus_excluded: bool | None = None
+    antivirus_excluded: bool | None = Field(
+        None, description="the runtime's folders are excluded from real-time scanning, so the "
+                          "host's antivirus does not slow its extraction")
     lazy_pull: LazyPull | None = Field(
         None, description="{start_at, slowdown}, both given: start-ups begin before the image "
                           "has arrived (a what-if on Windows); null: none")
@@ -451,7 +516,8 @@ class Antivirus(Spec):
     changed: ``antivirus: {defender: {factor: 2.0}}``)."""
 
     factor: Annotated[float, Field(ge=1.0)] = Field(
-        description="extraction time under real-time scanning over extraction time without")
+        description="required: extraction time under real-time scanning over extraction "
+                    "time without, the one thing the setting changes")
 
 
 AntivirusName = Literal["defender", "none"]
@@ -473,32 +539,43 @@ class Restart(Spec):
     """What happens to an instance a fault took down: ``never`` (it is gone) or ``always``
     (after ``delay`` it is requested again, going through placement and start-up)."""
 
-    policy: Literal["never", "always"] = "never"
-    delay: Duration = 0.0
+    policy: Literal["never", "always"] = Field(
+        "never", description="never: the instance is gone; always: it is requested again, "
+                             "through placement and start-up")
+    delay: Duration = Field(0.0, description="time before it is requested again")
 
 
 class Workload(Spec):
     """A stream of identical instance requests."""
 
-    name: str
-    image: str
-    isolation: str = "process"
-    tenant: str = "default"
+    name: str = Field(description="required: the workload's name, which results "
+                                  "(startup_by_workload_s) and rollouts use")
+    image: str = Field(description="required: the image its instances run, which hosts pull "
+                                   "before starting one")
+    isolation: str = Field(
+        "process", description="a profile: process, hyperv, vm or one defined under profiles")
+    tenant: str = Field(
+        "default", description="trust boundary: with kernel_sharing same-tenant, instances of "
+                               "different tenants never share a host kernel")
     cpu: Annotated[float, Field(gt=0)] = Field(
         1.0, description="vCPU; a trace's own values replace it where it has them")
-    memory: Size = Field(description="the memory limit; a trace's own values replace it where "
+    memory: Size = Field(description="required: the memory limit, e.g. 2GiB, which placement "
+                                     "commits on a host; a trace's own values replace it where "
                                      "it has them")
-    app_start: Distribution = ZERO
-    arrival: Arrival
+    app_start: Distribution = Field(ZERO, description="the application's start after the boot")
+    arrival: Arrival = Field(description="required: how requests arrive (kind: poisson, "
+                                         "constant, burst or trace); without it none would")
     lifetime: Distribution | None = Field(
         None, description="running time before the instance stops; none: runs to the end")
-    on_full: Literal["queue", "reject"] = "queue"
+    on_full: Literal["queue", "reject"] = Field(
+        "queue", description="when no host fits: queue (one FIFO queue for the pool) or reject")
     host_groups: list[str] | None = Field(None, description="groups it may run on; all if unset")
     kernel_fault_rate: Rate = Field(
         0.0, description="kernel faults one instance triggers per running second (write "
                          "0.0005/h); under a profile that shares the host kernel the host "
                          "crashes, otherwise only the instance's own kernel")
-    restart: Restart = Field(default_factory=lambda: Restart())
+    restart: Restart = Field(default_factory=lambda: Restart(),
+                             description="what happens to an instance a fault took down")
     work: Duration | None = Field(
         None, description="a batch job: CPU-seconds of work per vCPU-second at full speed; "
                           "it stops when done (instead of a lifetime)")
@@ -518,10 +595,12 @@ class Workload(Spec):
 # --- isolation profiles ---------------------------------------------------------------------
 
 class Commit(Spec):
-    """Committed memory = round_up(memory + add, round_to): Hyper-V's utility-VM rule."""
+    """Committed memory = round_up(memory + ``add``, ``round_to``) + the profile's
+    ``memory_overhead``; the rounding is Hyper-V's utility-VM rule."""
 
-    add: Size = 0.0
-    round_to: Size = 0.0
+    add: Size = Field(0.0, description="added to the workload's memory limit")
+    round_to: Size = Field(0.0, description="then rounded up to a multiple of this (0: not "
+                                            "rounded)")
 
 
 class Nested(Spec):
@@ -530,29 +609,40 @@ class Nested(Spec):
     (Whether Hyper-V is available inside the VM is the host group's
     ``nested_virtualization``.)"""
 
-    boot_factor: Annotated[float, Field(ge=1.0)] = 1.0
-    cpu_factor: Annotated[float, Field(ge=1.0)] = 1.0
+    boot_factor: Annotated[float, Field(ge=1.0)] = Field(
+        1.0, description="start-up phases take this many times as long")
+    cpu_factor: Annotated[float, Field(ge=1.0)] = Field(
+        1.0, description="batch work takes this many times as long")
 
 
 class Profile(Spec):
     """An isolation mode as data. Every field is optional here so that a scenario can override
     a few fields of a built-in profile, or ``extends`` one to make a new profile."""
 
-    extends: str | None = None
-    description: str | None = None
-    create: Distribution | None = None
-    boot: Distribution | None = None
-    stop: Distribution | None = None
+    extends: str | None = Field(
+        None, description="the profile a new one starts from (required for a new name; a "
+                          "built-in's own name changes that built-in)")
+    description: str | None = Field(None, description="free text")
+    create: Distribution | None = Field(None, description="create phase on an idle host")
+    boot: Distribution | None = Field(None, description="boot phase on an idle host")
+    stop: Distribution | None = Field(None, description="stop phase")
     memory_overhead: Size | None = Field(None, description="resident memory per instance")
-    commit: Commit | None = None
+    commit: Commit | None = Field(
+        None, description="committed memory = round_up(memory + add, round_to) + "
+                          "memory_overhead")
     cpu_overhead: Annotated[float, Field(ge=0)] | None = Field(
         None, description="extra vCPU per vCPU of the workload")
-    disk_per_instance: Size | None = None
+    disk_per_instance: Size | None = Field(
+        None, description="private disk per instance (sandbox, pagefile, VHD)")
     disk_image: Literal["none", "copy", "differencing"] | None = Field(
         None, description="copy: the image is copied to a private disk at disk_rate")
-    cpu_bound_fraction: Fraction | None = None
-    shares_host_kernel: bool | None = None
-    requires_hyperv: bool | None = None
+    cpu_bound_fraction: Fraction | None = Field(
+        None, description="share of create, boot and app start that needs a CPU, "
+                          "processor-shared with the host's other start-ups")
+    shares_host_kernel: bool | None = Field(
+        None, description="the image's OS build must match the host's, and a kernel fault "
+                          "reaches every such instance on the host")
+    requires_hyperv: bool | None = Field(None, description="only hosts with hyperv: true")
     partition: bool | None = Field(None, description="counts against the host's max_partitions")
     create_per_running: Duration | None = Field(
         None, description="added to create for each instance already running on the host: a "
@@ -599,9 +689,12 @@ class Trigger(Spec):
     """When a pipeline runs: once ``at``, ``every`` interval from ``at``, or on each commit of
     a Poisson stream of ``commits`` per second. Runs of one pipeline queue, one at a time."""
 
-    at: Duration = 0.0
-    every: Annotated[Duration, Field(gt=0)] | None = None
-    commits: Annotated[Rate, Field(gt=0)] | None = None
+    at: Duration = Field(0.0, description="the first (or only) run")
+    every: Annotated[Duration, Field(gt=0)] | None = Field(
+        None, description="then again every this long")
+    commits: Annotated[Rate, Field(gt=0)] | None = Field(
+        None, description="instead of every: a run per commit of a Poisson stream at this "
+                          "rate, e.g. 2/h")
 
     @model_validator(mode="after")
     def _one_kind(self) -> Trigger:
@@ -615,19 +708,25 @@ class BuildStep(Spec):
     commit its changes as a new layer of ``layer`` bytes (writing it takes layer / disk_rate
     plus ``commit``); the new image (``base`` + the layer) exists on the build host."""
 
-    base: str
-    install: Distribution
-    layer: Size
-    commit: Duration = 1.0
+    base: str = Field(description="required: the image the build starts from")
+    install: Distribution = Field(
+        description="required: the install step's duration, the build's own work")
+    layer: Size = Field(description="required: size of the new layer the build commits, which "
+                                    "hosts then pull")
+    commit: Duration = Field(1.0, description="commit time, besides writing the layer at "
+                                              "disk_rate")
 
 
 class TestStep(Spec):
     """A fixed ``duration``, or ``instances`` of the new image started on the build group and
     run for ``run`` each."""
 
-    duration: Duration | None = None
-    instances: Annotated[int, Field(ge=1)] | None = None
-    run: Duration = 60.0
+    duration: Duration | None = Field(
+        None, description="a fixed test time (give duration or instances)")
+    instances: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="instead of duration: instances of the new image started on the "
+                          "build group")
+    run: Duration = Field(60.0, description="how long each test instance runs")
 
     @model_validator(mode="after")
     def _one_kind(self) -> TestStep:
@@ -642,26 +741,33 @@ Count = Annotated[
 
 
 class RolloutStep(Spec):
-    """Replace ``workload``'s instances with the new image: in batches that start up to
+    """Replace the instances of ``workload`` with the new image: in batches that start up to
     ``max_surge`` new instances beyond the old count and take up to ``max_unavailable`` old
     ones down before their replacements run (blue-green: all new first, then all old down);
     with ``pre_pull``, the new layers are first pulled to every host the workload may use."""
 
-    workload: str
-    strategy: Literal["rolling", "blue-green"] = "rolling"
-    max_surge: Count = "25%"
-    max_unavailable: Count = 0
-    pre_pull: bool = False
+    workload: str = Field(description="required: the workload whose instances are replaced")
+    strategy: Literal["rolling", "blue-green"] = Field(
+        "rolling", description="rolling batches, or blue-green (one batch with 100 % surge)")
+    max_surge: Count = Field(
+        "25%", description="new instances a batch starts beyond the old count: a number, or a "
+                           "percentage such as 25% of the old ones")
+    max_unavailable: Count = Field(
+        0, description="old instances a batch takes down before their replacements run: a "
+                       "number, or a percentage of the old ones")
+    pre_pull: bool = Field(
+        False, description="first pull the new layers to every host the workload may use")
 
 
 class Step(Spec):
     """One pipeline step: exactly one of build, push, test, rollout."""
 
-    build: BuildStep | None = None
+    build: BuildStep | None = Field(None, description="build a new image")
     push: dict[str, Any] | None = Field(None, description="{}: upload the new layers the "
                                                           "registry lacks")
-    test: TestStep | None = None
-    rollout: RolloutStep | None = None
+    test: TestStep | None = Field(None, description="test the new image")
+    rollout: RolloutStep | None = Field(
+        None, description="replace a workload's instances with the new image")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Step:
@@ -675,15 +781,19 @@ class Step(Spec):
 
 
 class Pipeline(Spec):
-    """Commit -> build -> test -> push -> roll out, on ``host_group``'s hosts."""
+    """Commit -> build -> test -> push -> roll out, on the hosts of ``host_group``."""
 
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
-    trigger: Trigger = Field(default_factory=lambda: Trigger())
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")] = Field(
+        description="required: names the pipeline and, unless image is given, the images it "
+                    "builds")
+    trigger: Trigger = Field(default_factory=lambda: Trigger(),
+                             description="when it runs; default once, at time 0")
     host_group: str | None = Field(None, description="where builds and tests run; default "
                                                      "the first group")
     image: str | None = Field(None, description="name of the images built: <image>-v<run>; "
                                                 "default the pipeline's name")
-    steps: Annotated[list[Step], Field(min_length=1)]
+    steps: Annotated[list[Step], Field(min_length=1)] = Field(
+        description="required: what the pipeline does, at least one step, run in order")
 
 
 # --- the scenario ---------------------------------------------------------------------------
@@ -694,8 +804,10 @@ class PlanSpec(Spec):
     group: str | None = Field(None, description="host group to size; default the first")
     slo: list[str] = Field([], description="e.g. 'startup_p99<=30s', 'blocking<=1%'")
     headroom: Annotated[int, Field(ge=0)] = Field(0, description="hosts that may fail (N+K)")
-    replications: Annotated[int, Field(ge=1)] = 3
-    max_hosts: Annotated[int, Field(ge=1)] = 10_000
+    replications: Annotated[int, Field(ge=1)] = Field(
+        3, description="runs per candidate host count")
+    max_hosts: Annotated[int, Field(ge=1)] = Field(
+        10_000, description="the most hosts the search tries")
 
 
 PlacementName = Literal["first-fit", "best-fit", "spread", "random", "image-locality"]
@@ -708,8 +820,10 @@ class Compare(Spec):
     """One variant per value (several keys: one per combination); same arrivals in each."""
 
     isolation: list[str] | None = Field(None, description="sets every workload's isolation")
-    placement: list[PlacementName] | None = None
-    kernel_sharing: list[KernelSharing] | None = None
+    placement: list[PlacementName] | None = Field(
+        None, description="one variant per placement policy")
+    kernel_sharing: list[KernelSharing] | None = Field(
+        None, description="one variant per value (what the constraint costs)")
 
 
 @dataclass(frozen=True)
@@ -734,8 +848,11 @@ COMPARE_AXES: Mapping[str, CompareAxis] = MappingProxyType({
 class HardwareFaults(Spec):
     """Whole-host failures: exponential time between failures, then down for ``repair``."""
 
-    mtbf: Annotated[Duration, Field(gt=0)]
-    repair: Distribution = Field(default_factory=lambda: Constant(value=4 * 3600.0))
+    mtbf: Annotated[Duration, Field(gt=0)] = Field(
+        description="required: mean up time of each physical host (exponential), e.g. 5y: "
+                    "the failure rate")
+    repair: Distribution = Field(default_factory=lambda: Constant(value=4 * 3600.0),
+                                 description="time down after a failure")
 
 
 class KernelFaults(Spec):
@@ -743,15 +860,21 @@ class KernelFaults(Spec):
     ``mtbf``), then the host is down for ``reboot``; ``reboot`` also applies after a crash an
     instance triggers in a shared kernel."""
 
-    mtbf: Annotated[Duration, Field(gt=0)] | None = None
-    reboot: Distribution = Field(default_factory=lambda: Constant(value=300.0))
+    mtbf: Annotated[Duration, Field(gt=0)] | None = Field(
+        None, description="mean up time between spontaneous crashes (exponential); none: "
+                          "only instances' faults crash it")
+    reboot: Distribution = Field(default_factory=lambda: Constant(value=300.0),
+                                 description="time down after a crash")
 
 
 class Faults(Spec):
     """Failures injected into the run."""
 
-    host_hardware: HardwareFaults | None = None
-    host_kernel: KernelFaults = Field(default_factory=lambda: KernelFaults())
+    host_hardware: HardwareFaults | None = Field(
+        None, description="whole-host failures, per physical host; none: no hardware faults")
+    host_kernel: KernelFaults = Field(
+        default_factory=lambda: KernelFaults(),
+        description="host kernel crashes, per kernel (container-host VMs included)")
 
 
 # --- uncertainty ----------------------------------------------------------------------------
@@ -765,9 +888,13 @@ class UncertainRange(Spec):
     meaning of a bare ``[low, high]``), ``triangular`` (most likely at ``mode``) or
     ``loguniform`` (uniform in the logarithm: for a value known to a factor)."""
 
-    dist: Literal["uniform", "triangular", "loguniform"] = "uniform"
-    low: Quantity
-    high: Quantity
+    dist: Literal["uniform", "triangular", "loguniform"] = Field(
+        "uniform", description="how the input is spread between low and high: uniform, "
+                               "triangular (most likely at mode) or loguniform (for a value "
+                               "known to a factor)")
+    low: Quantity = Field(description="required: the lowest value, written as the key at the "
+                                      "path is (units included)")
+    high: Quantity = Field(description="required: the highest value, written as low is")
     mode: Quantity | None = Field(None, description="triangular only: the most likely value")
 
     @model_validator(mode="before")
@@ -839,35 +966,60 @@ MAX_SEED = 2**63 - 1  # seeds are stored as 64-bit integers in the result tables
 
 
 class Scenario(Spec):
-    """A whole scenario file."""
+    """A whole scenario file. Six keys are required: ``name``, ``duration``, ``hosts``,
+    ``registry``, ``images`` and ``workloads`` (what to call the results, how long to simulate,
+    and the hosts, registry, images and request streams a run needs); every other key has a
+    default. Quantities are written with their unit: sizes such as 512MiB, durations such as
+    2s, rates such as 0.5/s, bandwidths such as 10Gbit/s."""
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=100)] = \
-        Field(description="names the results folder: letters, digits, '.', '_' and '-', at "
-                          "most 100 characters")
-    description: str = ""
-    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0
-    duration: Annotated[Duration, Field(gt=0)]
-    warmup: Duration = 0.0
+        Field(description="required: names the results folder, results/<name>/: letters, "
+                          "digits, '.', '_' and '-', at most 100 characters")
+    description: str = Field("", description="free text, shown at the top of report.html")
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = Field(
+        0, description="every random stream derives from it: the same seed gives the same "
+                       "numbers")
+    duration: Annotated[Duration, Field(gt=0)] = Field(
+        description="required: simulated time, e.g. 4h: arrivals may go on forever, so a run "
+                    "ends here")
+    warmup: Duration = Field(0.0, description="statistics ignore requests that arrive before "
+                                              "this, while the hosts fill from empty")
     timeseries_interval: Annotated[Duration, Field(gt=0)] | None = Field(
         None, description="sampling interval of timeseries.csv; default duration/240")
-    hosts: Annotated[list[HostGroup], Field(min_length=1)]
-    registry: Registry
-    images: Annotated[list[Image], Field(min_length=1)]
-    workloads: Annotated[list[Workload], Field(min_length=1)]
-    placement: PlacementName = "best-fit"
-    compare: Compare | None = None
+    hosts: Annotated[list[HostGroup], Field(min_length=1)] = Field(
+        description="required: groups of identical hosts, at least one: where instances run")
+    registry: Registry = Field(
+        description="required: the registry every host pulls images from; its bandwidth sets "
+                    "how long pulls take")
+    images: Annotated[list[Image], Field(min_length=1)] = Field(
+        description="required: images and their layers, what workloads run and hosts pull; "
+                    "the catalog's base images (servercore:ltsc2022, nanoserver:ltsc2022, ...) "
+                    "are added when named and not defined")
+    workloads: Annotated[list[Workload], Field(min_length=1)] = Field(
+        description="required: streams of instance requests, at least one: without them "
+                    "nothing happens")
+    placement: PlacementName = Field(
+        "best-fit", description="how a host is chosen for a request (docs/model.md)")
+    compare: Compare | None = Field(
+        None, description="variants compared in one run, on the same arrivals and lifetimes, "
+                          "e.g. isolation: [process, hyperv, vm]")
     sweep: dict[str, Annotated[list[Any], Field(min_length=1)]] | None = Field(
         None, description="dotted path -> values, e.g. 'hosts[0].count': [10, 20, 40]; "
                           "every combination is run")
     replications: Annotated[int, Field(ge=1)] = Field(
         1, description="independent runs per variant and sweep point, seeds derived from seed")
-    profiles: dict[str, Profile] = {}
-    plan: PlanSpec | None = None
-    faults: Faults = Field(default_factory=lambda: Faults())
+    profiles: dict[str, Profile] = Field(
+        {}, description="fields of the built-in profiles (process, hyperv, vm) changed, or new "
+                        "profiles (extends: one of them)")
+    plan: PlanSpec | None = Field(
+        None, description="what python -m sim plan sizes and against which SLOs")
+    faults: Faults = Field(default_factory=lambda: Faults(),
+                           description="failures injected into the run")
     kernel_sharing: KernelSharing = Field(
         "any", description="same-tenant: instances of different tenants never share a host "
                            "kernel (process isolation); other profiles have their own kernel")
-    pipelines: list[Pipeline] = []
+    pipelines: list[Pipeline] = Field(
+        [], description="image pipelines: commit, build, test, push, roll out")
     runtimes: dict[str, Runtime] = Field(
         {}, description="container runtimes: a built-in's values changed, or new ones "
                         "(extends: a built-in)")
