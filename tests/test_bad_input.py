@@ -55,8 +55,8 @@ def test_unknown_key_inside_a_distribution():
 @pytest.mark.parametrize("old,new,path,words", [
     ("    memory: 256GiB", "    memory: -256GiB", "hosts[0].memory", "non-negative"),
     ("    memory: 256GiB", "    memory: 256Gib", "hosts[0].memory", "unknown size unit"),
-    ("duration: 4h ", "duration: 4 hours ", "duration", "unknown duration unit 'hours'"),
-    ("duration: 4h ", "duration: soon ", "duration", "a duration such as"),
+    ("duration: 8h ", "duration: 4 hours ", "duration", "unknown duration unit 'hours'"),
+    ("duration: 8h ", "duration: soon ", "duration", "a duration such as"),
     ("rate: 0.5/s", "rate: 10MB/s", "workloads[0].arrival.rate", "a rate such as"),
     ("  bandwidth: 10Gbit/s", "  bandwidth: 0Gbit/s", "registry.bandwidth", "positive"),
     ("    count: 20", "    count: 0", "hosts[0].count", "greater than or equal to 1"),
@@ -131,7 +131,7 @@ def test_every_problem_is_reported_in_one_pass():
     text = edit("    memory: 256GiB", "    memroy: 256GiB")
     text = text.replace("    image: webshop", "    image: nothere")
     text = text.replace("rate: 0.5/s", "rate: fast")
-    text = text.replace("warmup: 30min", "warmup: 5h")
+    text = text.replace("warmup: 3h ", "warmup: 9h ")
     out = problems(text)
     assert len(out) >= 5, out
     joined = "\n".join(out)

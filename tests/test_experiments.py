@@ -182,8 +182,8 @@ def _stored(store: Path) -> set[str]:
 def test_a_killed_sweep_resumes_with_only_the_missing_runs(tmp_path):
     scenario = tmp_path / "s.yaml"
     text = Path("scenarios/windows-isolation.yaml").read_text()
-    scenario.write_text(text.replace("duration: 4h ", "duration: 2h ")
-                        .replace("warmup: 30min", "warmup: 10min") + "replications: 4\n")
+    scenario.write_text(text.replace("duration: 8h ", "duration: 2h ")
+                        .replace("warmup: 3h ", "warmup: 10min ") + "replications: 4\n")
     out = tmp_path / "out"
     store = out / ".runs"
     command = [sys.executable, "-m", "sim", "run", str(scenario), "--out", str(out),

@@ -22,7 +22,7 @@ from sim.present import output
 from sim.run.store import Store
 
 MAIN = Path("scenarios/windows-isolation.yaml").read_text()
-SMALL = (MAIN.replace("duration: 4h", "duration: 20min").replace("warmup: 30min", "warmup: 1min")
+SMALL = (MAIN.replace("duration: 8h", "duration: 20min").replace("warmup: 3h ", "warmup: 1min ")
          .replace("count: 20", "count: 3"))
 LIFETIME = "lifetime: {dist: lognormal, median: 20min, p95: 2h}"
 

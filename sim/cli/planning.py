@@ -234,11 +234,13 @@ def plan(loaded: Loaded, args: argparse.Namespace) -> int:
                        sorted(probes.values(), key=lambda p: p.hosts)],
             "confirmation": confirmation,
         }
-        if args.uncertainty:
+        if args.uncertainty:  # over the window the answer held on
+            window = (2 * scenario.duration if confirmation and not confirmation["passed"]
+                      else scenario.duration)
             with workers:
                 results[mode]["uncertainty"] = _over_assumptions(
                     loaded, mode, g, args.uncertainty, seed, found or start, max_hosts, headroom,
-                    judged, slos, console)
+                    judged, slos, console, window)
     data = {"group": group_name, "slo": [s.text for s in slos], "replications": reps,
             "headroom": headroom, "seed": seed, **results}
     folder = Path(args.out) / scenario.name
@@ -266,13 +268,15 @@ def _longer(loaded: Loaded) -> Loaded:
 def _over_assumptions(loaded: Loaded, mode: str, g: int, samples: int, seed: int,
                       start: int, max_hosts: int, headroom: int,
                       probe: Callable[[Loaded, int], Probe], slos: list[SLO],
-                      console: Console) -> dict[str, Any]:
+                      console: Console, duration: float) -> dict[str, Any]:
     """The plan of ``mode`` at each of ``samples`` Latin hypercube samples of the uncertain
     inputs (every run on ``seed``; ``probe(scenario, n)`` judges n hosts of group ``g``),
     each search starting from the nominal answer ``start``: the hosts per sample and their
     5 %, 50 %, 90 % and 95 % quantiles (the 90 % one covers 90 % of the assumptions). A
     sample whose SLOs cannot be met needs more hosts than any: a quantile that falls on one
-    is None (not met). The planned group's own count is not an input: the plan sets it."""
+    is None (not met). The planned group's own count is not an input: the plan sets it.
+    ``duration``: the window the nominal answer held on (twice the scenario's when its
+    confirmation searched again)."""
     from sim.experiment.uncertainty import study
 
     group = loaded.scenario.hosts[g].group
@@ -281,7 +285,9 @@ def _over_assumptions(loaded: Loaded, mode: str, g: int, samples: int, seed: int
     console.print(f"  {mode}: {samples} samples of its {len(band.inputs)} uncertain inputs")
     per_sample: list[int | None] = []
     for spec in band.specs:
-        sample = dataclasses.replace(loaded, scenario=spec.scenario, profiles=spec.profiles)
+        sample = dataclasses.replace(
+            loaded, scenario=spec.scenario.model_copy(update={"duration": duration}),
+            profiles=spec.profiles)
 
         def evaluate(n: int, sample: Loaded = sample) -> Probe:
             return probe(sample, n)
