@@ -741,17 +741,21 @@ def tornado_charts(folder: Path, title: str, data: dict[str, Any]) -> None:
                 ax.barh(i, hi - base, left=base, color="#dd8452", height=0.6,
                         label="input at its high" if i == 0 else None)
             ax.axvline(nominal / scale, color="black", linewidth=1,
-                       label=f"nominal {nominal / scale:.4g}{' ' + unit if unit else ''}")
+                       label=f"nominal {format_value(nominal, metric_kind(metric))}")
             band = (v.get("band") or {}).get(metric)
             if band:
+                kind = metric_kind(metric)
                 ax.axvspan(band["p5"] / scale, band["p95"] / scale, color="grey", alpha=0.15,
-                           label="5-95 % over all inputs together")
+                           label="5-95 % over all inputs together: "
+                                 f"{format_value(band['p5'], kind)} to "
+                                 f"{format_value(band['p95'], kind)}")
             ax.set_yticks(range(len(rows)))
             ax.set_yticklabels([e["path"] for e in rows], fontsize="small")
             ax.set_xlabel(f"{metric}{' (' + unit + ')' if unit else ''}")
             ax.grid(True, axis="x", alpha=0.3)
             ax.legend(fontsize="x-small", loc="lower right")
-            ax.set_title(f"{title} [{variant}]: what moves {metric}", fontsize="medium")
+            ax.set_title(f"{title} [{variant}]: what moves {_metric_label(metric)}",
+                         fontsize="medium")
             safe = "".join(c if c.isalnum() else "_" for c in f"{metric}_{variant}")
             _save(fig, folder / f"tornado_{k + 1}_{safe}.png")
 
