@@ -101,6 +101,23 @@ def has_data(values: Any) -> bool:
     return bool(np.any(np.isfinite(arr) & (arr != 0)))
 
 
+INSIDE_LEGEND = 4  # entries a legend may have inside the axes; more go beside them
+
+
+def _legend(ax: Any, **kwargs: Any) -> None:
+    """A legend where it covers no data: inside (the emptiest corner) when it is short,
+    beside the axes (the figure made wider) when it is long."""
+    _, labels = ax.get_legend_handles_labels()
+    if len(labels) <= INSIDE_LEGEND:
+        ax.legend(loc=kwargs.pop("loc", "best"), fontsize="small", **kwargs)
+        return
+    kwargs.pop("loc", None)
+    fig = ax.figure
+    width, height = fig.get_size_inches()
+    fig.set_size_inches(width + 3.6, height)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", **kwargs)
+
+
 def _table_variants(folder: Path) -> tuple[dict[str, Any], int]:
     """``summary.json``'s variants in ``folder`` (written before the charts) and its
     replications; ({}, 1) when it is not there."""
@@ -182,7 +199,7 @@ def startup_cdf(path: Path, title: str, variants: list[Any], warmup: float,
     ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     ax.set_ylim(0, 1.01)
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(loc="lower right")
+    _legend(ax, loc="lower right")
     ax.set_title(f"{title}: start-up time CDF per variant{note}")
     _save(fig, path)
 
@@ -245,11 +262,18 @@ def running(path: Path, title: str, variants: list[Any], warmup: float, note: st
     from matplotlib.lines import Line2D
 
     unit, label = _time_unit(variants)
-    fig, axes = plt.subplots(len(variants), 1, figsize=(8, 1.2 + 2.1 * len(variants)),
+    cols = 1 if len(variants) <= INSIDE_LEGEND else 2
+    rows = math.ceil(len(variants) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(8 * cols, 1.0 + 2.1 * rows),
                              sharex=True, sharey=True, squeeze=False)
+    for k in range(len(variants), rows * cols):  # a blank place: the panel above it has the
+        axes.flat[k].axis("off")                # time axis's labels
+        above = axes.flat[k - cols]
+        above.tick_params(labelbottom=True)
+        above.set_xlabel(f"simulated time ({label})")
     series = [_series(v, "running", unit) for v in variants]
     waiting = False
-    for i, (ax, v) in enumerate(zip(axes[:, 0], variants)):
+    for i, (ax, v) in enumerate(zip(axes.flat, variants)):
         for j, (t, y) in enumerate(series):
             if j != i:
                 ax.plot(t, y, color="#bbbbbb", linewidth=0.9)
@@ -265,7 +289,8 @@ def running(path: Path, title: str, variants: list[Any], warmup: float, note: st
         ax.set_ylabel("instances")
         ax.grid(True, alpha=0.3)
         ax.set_ylim(bottom=0)
-    axes[-1, 0].set_xlabel(f"simulated time ({label})")
+    for ax in axes[-1]:
+        ax.set_xlabel(f"simulated time ({label})")
     handles = [Line2D([], [], color="black", linewidth=1.8, label="running")]
     if waiting:
         handles.append(Line2D([], [], color="black", linestyle=":", label="waiting for a host"))
@@ -276,27 +301,36 @@ def running(path: Path, title: str, variants: list[Any], warmup: float, note: st
                               label="end of warm-up"))
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize="small")
     fig.suptitle(f"{title}: instances running over time{note}")
-    fig.tight_layout(rect=(0, 0.05 if len(variants) > 1 else 0.08, 1, 1))
+    height = fig.get_size_inches()[1]
+    fig.tight_layout(rect=(0, 0.4 / height, 1, 1))  # room for the legend below
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
 def density(path: Path, title: str, variants: list[Any], note: str = "") -> None:
-    """Most instances held at once by each host, hosts ranked, one line per variant."""
+    """Most instances held at once by each host, hosts ranked, one line per variant; the
+    axis ends a little after the last host used (the rest held none, as the label says)."""
     fig, ax = plt.subplots(figsize=(8, 5))
+    hosts, used_max = 0, 0
     for i, v in enumerate(variants):
         peaks = np.sort(np.asarray(v.host_peaks))[::-1]
-        ranks = np.arange(1, len(peaks) + 1)
-        ax.step(ranks, peaks, where="mid", color=_color(v.name, i),
+        used = int(np.count_nonzero(peaks))
+        hosts, used_max = max(hosts, len(peaks)), max(used_max, used)
+        shown = peaks[:used + 1]  # down to the first host that held none
+        ranks = np.arange(1, len(shown) + 1)
+        ax.step(ranks, shown, where="mid", color=_color(v.name, i),
                 label=f"{v.name}: at most {int(max(peaks, default=0)):,} on a host, "
-                      f"{int(np.count_nonzero(peaks)):,} hosts used",
-                **line_style(i, len(variants), len(peaks)))
+                      f"{used:,} hosts used",
+                **line_style(i, len(variants), len(shown)))
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-    ax.set_xlabel("host, ranked by its peak")
+    ax.set_xlim(0.5, max(used_max + 1.5, 2.5))
+    idle = hosts - used_max - 1
+    ax.set_xlabel("host, ranked by its peak"
+                  + (f" (the other {idle:,} hosts held none)" if idle > 0 else ""))
     ax.set_ylabel("most instances on the host at once")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="small", loc="best")
+    _legend(ax)
     ax.set_title(f"{title}: instances per host{note}")
     _save(fig, path)
 
@@ -320,7 +354,7 @@ def memory(path: Path, title: str, variants: list[Any], warmup: float,
     ax.set_ylabel("committed memory (% of host memory after reserve)")
     ax.set_ylim(0, 105 if top > 60 else max(10.0, top * 1.35))
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="small", loc="best")
+    _legend(ax)
     ax.set_title(f"{title}: memory use over time{note}")
     _save(fig, path)
 

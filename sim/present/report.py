@@ -472,9 +472,10 @@ def _sweep_answer(summary: dict[str, Any]) -> str:
                 continue
             (low, at_low), (high, at_high) = min(found, key=lambda f: f[0]), \
                 max(found, key=lambda f: f[0])
-            row.append(f"{_e(format_value(low, 'time'))} <span class='sub'>({_e(where(at_low))})"
-                       f"</span> to {_e(format_value(high, 'time'))} <span class='sub'>"
-                       f"({_e(where(at_high))})</span>")
+            row.append(f"<b>{_e(format_value(low, 'time'))}</b> to "
+                       f"<b>{_e(format_value(high, 'time'))}</b><br><span class='sub'>"
+                       f"lowest at {_e(where(at_low))}<br>highest at {_e(where(at_high))}"
+                       "</span>")
         rows.append(row)
     warnings: dict[str, list[dict[str, Any]]] = {}
     for point in points:
