@@ -205,3 +205,14 @@ def test_ranges_as_written():
     assert range_text("interference", spans) == "cpu ×1 to ×1.3"
     assert range_text("cpu_overhead", spans) == "0 % to 3 %"
     assert range_text("boot", spans) == ""
+
+
+def test_the_plans_band_over_the_assumptions_is_in_the_answer(folder):
+    plan = json.loads((folder / "plan.json").read_text())
+    plan["process"]["uncertainty"] = {"samples": 20, "p5": 104, "p95": 115, "p90": 113,
+                                      "not_met": 0, "hosts": [104, 115]}
+    (folder / "plan.json").write_text(json.dumps(plan))
+    answer = _section(write_report(folder, load_file("scenarios/plan-web-farm.yaml"))
+                      .read_text(), "The answer")
+    assert "over the assumptions" in answer
+    assert "104-115 over 20 samples of the assumptions; 113 covers 90 %" in answer
