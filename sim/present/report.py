@@ -50,7 +50,8 @@ details{margin:.8rem 0}details>summary{cursor:pointer;font-weight:600;padding:.3
 CHART_CAPTIONS = {
     "startup_cdf": "Start-up time (request to running) distribution per isolation mode.",
     "startup_phases": "Where start-up time goes: mean time per phase.",
-    "running": "Instances running over time.",
+    "running": "Instances running over time, a panel per variant with the others in grey "
+               "behind it (dotted: instances waiting for a host, where there are any).",
     "density": "The most instances each host held at once, hosts ranked.",
     "memory": "Committed memory as a share of host memory (after reserves) over time.",
     "density_per_host": "How many instances fit on one empty host, and the resource that binds.",
@@ -393,7 +394,8 @@ def _density_block(density: dict[str, Any], columns: list[str],
                 row.append("-" if e is None else
                            f"<b>{e['per_host']:,}</b> ({_e(e['binding'])} binds)")
             rows.append(row)
-    return "Instances that fit on one empty host, and the resource that runs out first", rows
+    return ("Density: instances that fit on one empty host, and the resource that runs out "
+            "first"), rows
 
 
 def _run_block(loaded: Loaded, variants: dict[str, Any], columns: list[str],
@@ -415,9 +417,10 @@ def _run_block(loaded: Loaded, variants: dict[str, Any], columns: list[str],
             m = variants.get(col)
             row.append("-" if m is None else _e(_shown(m, metric)))
         rows.append(row)
-    where = _hosts_in_file(loaded)
-    title = ("Start-up, simulated with the hosts in the file (" + _e(where) + ")" if planned
-             else "Start-up, request to running (" + _e(where) + " hosts)")
+    total = sum(g.count for g in loaded.scenario.hosts)
+    title = (f"The run: start-up (request to running) on the file's {total:,} hosts"
+             + (f" ({_e(_hosts_in_file(loaded))})" if len(loaded.scenario.hosts) > 1 else "")
+             + (", not the plan's" if planned else ""))
     return title, rows
 
 
