@@ -8,6 +8,7 @@ and, when the run has faults or batch jobs, ``blast_radius``, ``availability_den
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,13 @@ import matplotlib.ticker
 import numpy as np
 
 from sim.analysis.metrics import PHASES
+from sim.spec.units import format_duration, format_value
 
 COLORS = {"process": "#1b9e77", "hyperv": "#d95f02", "vm": "#7570b3"}
+# per variant, so that lines that coincide stay apart: a dash pattern and a marker
+STYLES = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 1, 1, 1)), "v"),
+          ((0, (1, 3)), "P")]
+MARKS = 12  # markers along a line
 
 
 def _color(name: str, i: int) -> Any:
@@ -32,6 +38,96 @@ def _color(name: str, i: int) -> Any:
     return plt.get_cmap("tab10")(i % 10)
 
 
+def line_style(i: int, n_variants: int, n_points: int) -> dict[str, Any]:
+    """Keyword arguments for ``Axes.plot`` that keep variant ``i`` of ``n_variants`` apart
+    from the others where their lines coincide: its own dash pattern and marker, about
+    ``MARKS`` markers per line, staggered so that markers of different variants do not sit on
+    each other, and a width that shrinks with ``i`` so that a line drawn later does not hide
+    one drawn earlier."""
+    dash, marker = STYLES[i % len(STYLES)]
+    step = max(n_points // MARKS, 1)
+    return {"linestyle": dash, "marker": marker, "markersize": 5,
+            "markevery": (min(i * step // max(n_variants, 1), max(n_points - 1, 0)), step),
+            "linewidth": max(2.2 - 0.4 * i, 1.0)}
+
+
+def time_scale(longest_s: float) -> tuple[float, str]:
+    """(seconds per unit, unit) for an axis of durations up to ``longest_s``: s, min or h."""
+    if longest_s > 3 * 3600:
+        return 3600.0, "h"
+    if longest_s > 180:
+        return 60.0, "min"
+    return 1.0, "s"
+
+
+NICE_DURATIONS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200,
+                  1800, 3600, 7200, 4 * 3600, 12 * 3600, 86400, 2 * 86400, 7 * 86400]
+
+
+def duration_ticks(low_s: float, high_s: float, at_most: int = 9) -> list[float]:
+    """Round durations (1s, 2s, 5s, 10s, 30s, 1min, ...) between ``low_s`` and ``high_s``
+    for a logarithmic axis of seconds, thinned to at most ``at_most``."""
+    ticks = [t for t in NICE_DURATIONS if low_s <= t <= high_s]
+    step = max(math.ceil(len(ticks) / at_most), 1)
+    return ticks[::step]
+
+
+def cdf_label(name: str, p50: float | None, p99: float | None) -> str:
+    """The start-up CDF's legend entry: the percentiles as the tables show them."""
+    return f"{name}: p50 {format_value(p50, 'time')}, p99 {format_value(p99, 'time')}"
+
+
+def plan_label(mode: str, result: dict[str, Any]) -> str:
+    """The plan chart's legend entry of ``mode``: the hosts the table gives (``hosts``, with
+    the headroom) and, with headroom, the count the SLOs were judged at."""
+    if not result.get("met"):
+        return f"{mode}: not met"
+    text = f"{mode}: {result['hosts']:,} hosts"
+    if result.get("headroom"):
+        text += f" (judged at {result['hosts_judged']:,} = n-{result['headroom']}, starred)"
+    return text
+
+
+def plan_xscale(hosts: list[float]) -> str:
+    """``linear`` for a narrow range of host counts probed (largest / smallest < 10), else
+    ``log``."""
+    low = min((h for h in hosts if h > 0), default=1.0)
+    return "log" if max(hosts, default=1.0) / low >= 10 else "linear"
+
+
+def has_data(values: Any) -> bool:
+    """Whether a panel's values hold anything worth a panel: a finite number other than 0."""
+    arr = np.asarray(values, dtype=float)
+    return bool(np.any(np.isfinite(arr) & (arr != 0)))
+
+
+INSIDE_LEGEND = 4  # entries a legend may have inside the axes; more go beside them
+
+
+def _legend(ax: Any, **kwargs: Any) -> None:
+    """A legend where it covers no data: inside (the emptiest corner) when it is short,
+    beside the axes (the figure made wider) when it is long."""
+    _, labels = ax.get_legend_handles_labels()
+    if len(labels) <= INSIDE_LEGEND:
+        ax.legend(loc=kwargs.pop("loc", "best"), fontsize="small", **kwargs)
+        return
+    kwargs.pop("loc", None)
+    fig = ax.figure
+    width, height = fig.get_size_inches()
+    fig.set_size_inches(width + 3.6, height)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", **kwargs)
+
+
+def _table_variants(folder: Path) -> tuple[dict[str, Any], int]:
+    """``summary.json``'s variants in ``folder`` (written before the charts) and its
+    replications; ({}, 1) when it is not there."""
+    try:
+        data = json.loads((folder / "summary.json").read_text())
+    except (OSError, ValueError):
+        return {}, 1
+    return data.get("variants") or {}, int(data.get("replications") or 1)
+
+
 def _save(fig: Any, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -39,12 +135,18 @@ def _save(fig: Any, path: Path) -> None:
 
 
 def draw_all(folder: Path, scenario_name: str, variants: list[Any], warmup: float) -> None:
-    """Draw every chart of ``variants`` (``sim.run.results.RunOutput``) into ``folder``."""
-    startup_cdf(folder / "startup_cdf.png", scenario_name, variants, warmup)
+    """Draw every chart of ``variants`` (``sim.run.results.RunOutput``) into ``folder``.
+
+    The curves are the runs given (the first replication); legend figures that the tables
+    also show come from ``summary.json`` in ``folder`` when it is there (``output.write``
+    writes it first), so that a legend and the table say the same."""
+    table, reps = _table_variants(folder)
+    note = f" (curves: replication 1 of {reps})" if reps > 1 else ""
+    startup_cdf(folder / "startup_cdf.png", scenario_name, variants, warmup, table, note)
     startup_phases(folder / "startup_phases.png", scenario_name, variants)
-    running(folder / "running.png", scenario_name, variants, warmup)
-    density(folder / "density.png", scenario_name, variants)
-    memory(folder / "memory.png", scenario_name, variants, warmup)
+    running(folder / "running.png", scenario_name, variants, warmup, note)
+    density(folder / "density.png", scenario_name, variants, note)
+    memory(folder / "memory.png", scenario_name, variants, warmup, table, note)
     if any(sum((v.metrics.get("faults") or {}).values()) for v in variants):
         blast_radius(folder / "blast_radius.png", scenario_name, variants)
         availability_density(folder / "availability_density.png", scenario_name, variants)
@@ -55,59 +157,91 @@ def draw_all(folder: Path, scenario_name: str, variants: list[Any], warmup: floa
         slowdown_cdf(folder / "slowdown_cdf.png", scenario_name, variants, warmup)
 
 
-def startup_cdf(path: Path, title: str, variants: list[Any], warmup: float) -> None:
-    """Empirical CDF of start-up time (arrival to running) per variant."""
+def _duration_axis(ax: Any, low_s: float, high_s: float) -> None:
+    """A logarithmic x axis of seconds with round durations as ticks (``30s``, ``2min``)."""
+    ticks = duration_ticks(low_s, high_s)
+    if len(ticks) >= 2:
+        ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(ticks))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FixedFormatter(
+            [format_duration(t) for t in ticks]))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
+def startup_cdf(path: Path, title: str, variants: list[Any], warmup: float,
+                table: dict[str, Any] | None = None, note: str = "") -> None:
+    """Empirical CDF of start-up time (arrival to running) per variant; the legend gives each
+    variant's p50 and p99 as the tables show them (``table``: ``summary.json``'s variants;
+    else the run's own)."""
     fig, ax = plt.subplots(figsize=(8, 5))
+    low, high = math.inf, 0.0
     for i, v in enumerate(variants):
         df = v.instances
         df = df[(df["arrival"] >= warmup) & df["running"].notna()]
         values = np.sort((df["running"] - df["arrival"]).to_numpy())
         if len(values) == 0:
             continue
+        positive = values[values > 0]
+        if len(positive):
+            low, high = min(low, float(positive[0])), max(high, float(values[-1]))
         y = np.arange(1, len(values) + 1) / len(values)
-        p50 = v.metrics["startup_s"]["p50"]
-        p99 = v.metrics["startup_s"]["p99"]
+        shown = ((table or {}).get(v.name) or v.metrics)["startup_s"]
+        style = line_style(i, len(variants), len(values))
+        style["markevery"] = [int(k) for k in np.linspace(0, len(values) - 1, MARKS)
+                              + i * len(values) / (MARKS * max(len(variants), 1))
+                              if k < len(values)]
         ax.step(values, y, where="post", color=_color(v.name, i),
-                label=f"{v.name} (p50 {p50:.3g} s, p99 {p99:.3g} s)")
+                label=cdf_label(v.name, shown["p50"], shown["p99"]), **style)
     ax.set_xscale("log")
-    ax.set_xlabel("start-up time, request to running (s, log scale)")
-    ax.set_ylabel("fraction of instances")
+    if high > 0:
+        _duration_axis(ax, low, high)
+    ax.set_xlabel("start-up time, request to running (log scale)")
+    ax.set_ylabel("share of instances started within that time")
+    ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     ax.set_ylim(0, 1.01)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="lower right")
-    ax.set_title(f"{title}: start-up time CDF per variant")
+    ax.grid(True, which="major", alpha=0.3)
+    _legend(ax, loc="lower right")
+    ax.set_title(f"{title}: start-up time CDF per variant{note}")
     _save(fig, path)
 
 
 def startup_phases(path: Path, title: str, variants: list[Any]) -> None:
-    """Mean time in each start-up phase per variant, stacked, with the wait before it."""
-    fig, ax = plt.subplots(figsize=(8, 5))
+    """Mean time in each start-up phase per variant, stacked, with the wait before it. A
+    phase too short to see in any bar is left out of the bars and the legend and named
+    below the chart."""
     names = [v.name for v in variants]
-    bottom = np.zeros(len(variants))
     parts = [("wait (queue + slot)", [v.metrics["wait_s"]["mean"] or 0.0 for v in variants])]
     parts += [(p, [(v.metrics["phases_s"][p]["mean"] or 0.0) for v in variants])
               for p in PHASES]
+    totals = np.sum([np.asarray(values, dtype=float) for _, values in parts], axis=0)
+    scale, unit = time_scale(float(totals.max(initial=0.0)))
+    visible = 0.005 * float(totals.max(initial=0.0))
+    shown = [(k, label, values) for k, (label, values) in enumerate(parts)
+             if max(values, default=0.0) > visible]
+    hidden = [label for label, values in parts if max(values, default=0.0) <= visible]
+    fig, ax = plt.subplots(figsize=(8, 5))
     cmap = plt.get_cmap("tab10")
-    for k, (label, values) in enumerate(parts):
-        arr = np.asarray(values, dtype=float)
+    bottom = np.zeros(len(variants))
+    for k, label, values in shown:  # each phase keeps its colour whichever are shown
+        arr = np.asarray(values, dtype=float) / scale
         ax.bar(names, arr, bottom=bottom, label=label, color=cmap(k))
         bottom += arr
-    for x, total in enumerate(bottom):
-        ax.text(x, total, f"{total:.3g} s", ha="center", va="bottom")
-    ax.set_ylabel("mean time per started instance (s)")
+    for x, total in enumerate(totals):
+        ax.text(x, bottom[x], format_duration(float(total)), ha="center", va="bottom")
+    ax.set_ylabel(f"mean time per started instance ({unit})")
     ax.set_title(f"{title}: where start-up time goes")
-    ax.legend(loc="upper left", fontsize="small")
-    ax.set_ylim(0, max(bottom.max() * 1.15, 1e-3))
-    _save(fig, path)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small",
+              title="phase", title_fontsize="small")
+    if hidden:
+        fig.text(0.01, 0.01, "not drawn, under " + format_duration(visible)
+                 + " in every bar: " + ", ".join(hidden), fontsize="small", color="#555")
+    ax.set_ylim(0, max(bottom.max(initial=0.0) * 1.12, 1e-3))
+    fig.tight_layout(rect=(0, 0.04 if hidden else 0, 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def _time_unit(variants: list[Any]) -> tuple[float, str]:
-    end = max(float(v.timeseries["time_s"].max()) for v in variants)
-    if end > 3 * 3600:
-        return 3600.0, "h"
-    if end > 180:
-        return 60.0, "min"
-    return 1.0, "s"
+    return time_scale(max(float(v.timeseries["time_s"].max()) for v in variants))
 
 
 def _series(v: Any, column: str, unit: float) -> tuple[np.ndarray, np.ndarray]:
@@ -122,58 +256,106 @@ def _time_axes(ax: Any, unit: float, label: str, warmup: float) -> None:
     ax.set_xlabel(f"simulated time ({label})")
 
 
-def running(path: Path, title: str, variants: list[Any], warmup: float) -> None:
-    """Instances running (solid) and waiting for placement (dotted) over time per variant."""
-    fig, ax = plt.subplots(figsize=(8, 5))
+def running(path: Path, title: str, variants: list[Any], warmup: float, note: str = "") -> None:
+    """Instances running over time: one panel per variant (the others faint behind it, for
+    comparison), with the instances waiting for placement where there are any."""
+    from matplotlib.lines import Line2D
+
     unit, label = _time_unit(variants)
-    for i, v in enumerate(variants):
-        t, y = _series(v, "running", unit)
-        ax.plot(t, y, color=_color(v.name, i), label=f"{v.name} running")
-        queued = v.timeseries.groupby("time_s")["queued"].first()  # pool-wide, same per group
-        q = queued.to_numpy()
-        if q.any():
-            ax.plot(t, q, color=_color(v.name, i), linestyle=":", label=f"{v.name} queued")
-    _time_axes(ax, unit, label, warmup)
-    ax.set_ylabel("instances")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="small")
-    ax.set_title(f"{title}: instances running over time")
-    _save(fig, path)
+    cols = 1 if len(variants) <= INSIDE_LEGEND else 2
+    rows = math.ceil(len(variants) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(8 * cols, 1.0 + 2.1 * rows),
+                             sharex=True, sharey=True, squeeze=False)
+    for k in range(len(variants), rows * cols):  # a blank place: the panel above it has the
+        axes.flat[k].axis("off")                # time axis's labels
+        above = axes.flat[k - cols]
+        above.tick_params(labelbottom=True)
+        above.set_xlabel(f"simulated time ({label})")
+    series = [_series(v, "running", unit) for v in variants]
+    waiting = False
+    for i, (ax, v) in enumerate(zip(axes.flat, variants)):
+        for j, (t, y) in enumerate(series):
+            if j != i:
+                ax.plot(t, y, color="#bbbbbb", linewidth=0.9)
+        t, y = series[i]
+        ax.plot(t, y, color=_color(v.name, i), linewidth=1.8)
+        queued = v.timeseries.groupby("time_s")["queued"].first().to_numpy()  # pool-wide
+        if has_data(queued):
+            waiting = True
+            ax.plot(t, queued, color=_color(v.name, i), linestyle=":", linewidth=1.5)
+        if warmup > 0:
+            ax.axvline(warmup / unit, color="grey", linestyle="--", linewidth=1)
+        ax.set_title(v.name, loc="left", fontsize="medium")
+        ax.set_ylabel("instances")
+        ax.grid(True, alpha=0.3)
+        ax.set_ylim(bottom=0)
+    for ax in axes[-1]:
+        ax.set_xlabel(f"simulated time ({label})")
+    handles = [Line2D([], [], color="black", linewidth=1.8, label="running")]
+    if waiting:
+        handles.append(Line2D([], [], color="black", linestyle=":", label="waiting for a host"))
+    if len(variants) > 1:
+        handles.append(Line2D([], [], color="#bbbbbb", label="the other variants, running"))
+    if warmup > 0:
+        handles.append(Line2D([], [], color="grey", linestyle="--", linewidth=1,
+                              label="end of warm-up"))
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize="small")
+    fig.suptitle(f"{title}: instances running over time{note}")
+    height = fig.get_size_inches()[1]
+    fig.tight_layout(rect=(0, 0.4 / height, 1, 1))  # room for the legend below
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
-def density(path: Path, title: str, variants: list[Any]) -> None:
-    """Most instances held at once by each host, hosts ranked, one line per variant."""
+def density(path: Path, title: str, variants: list[Any], note: str = "") -> None:
+    """Most instances held at once by each host, hosts ranked, one line per variant; the
+    axis ends a little after the last host used (the rest held none, as the label says)."""
     fig, ax = plt.subplots(figsize=(8, 5))
+    hosts, used_max = 0, 0
     for i, v in enumerate(variants):
         peaks = np.sort(np.asarray(v.host_peaks))[::-1]
-        ranks = np.arange(1, len(peaks) + 1)
-        ax.step(ranks, peaks, where="mid", color=_color(v.name, i), marker="o", markersize=3,
-                label=f"{v.name} (max {int(max(peaks, default=0))} per host, "
-                      f"{int(np.count_nonzero(peaks))} hosts used)")
+        used = int(np.count_nonzero(peaks))
+        hosts, used_max = max(hosts, len(peaks)), max(used_max, used)
+        shown = peaks[:used + 1]  # down to the first host that held none
+        ranks = np.arange(1, len(shown) + 1)
+        ax.step(ranks, shown, where="mid", color=_color(v.name, i),
+                label=f"{v.name}: at most {int(max(peaks, default=0)):,} on a host, "
+                      f"{used:,} hosts used",
+                **line_style(i, len(variants), len(shown)))
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-    ax.set_xlabel("host, ranked by its peak")
+    ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.set_xlim(0.5, max(used_max + 1.5, 2.5))
+    idle = hosts - used_max - 1
+    ax.set_xlabel("host, ranked by its peak"
+                  + (f" (the other {idle:,} hosts held none)" if idle > 0 else ""))
     ax.set_ylabel("most instances on the host at once")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="small")
-    ax.set_title(f"{title}: instances per host")
+    _legend(ax)
+    ax.set_title(f"{title}: instances per host{note}")
     _save(fig, path)
 
 
-def memory(path: Path, title: str, variants: list[Any], warmup: float) -> None:
+def memory(path: Path, title: str, variants: list[Any], warmup: float,
+           table: dict[str, Any] | None = None, note: str = "") -> None:
     """Committed memory as a share of the pool's memory (after reserves) over time."""
     fig, ax = plt.subplots(figsize=(8, 5))
     unit, label = _time_unit(variants)
+    top = 0.0
     for i, v in enumerate(variants):
         t, used = _series(v, "memory_committed_bytes", unit)
         _, cap = _series(v, "memory_capacity_bytes", unit)
-        ax.plot(t, 100.0 * used / cap, color=_color(v.name, i),
-                label=f"{v.name} (mean {100 * v.metrics['memory_utilization_mean']:.1f} %)")
+        share = 100.0 * used / cap
+        top = max(top, float(np.nanmax(share, initial=0.0)))
+        mean = ((table or {}).get(v.name) or v.metrics)["memory_utilization_mean"]
+        ax.plot(t, share, color=_color(v.name, i),
+                label=f"{v.name}: mean {format_value(mean, 'percent')}",
+                **line_style(i, len(variants), len(t)))
     _time_axes(ax, unit, label, warmup)
     ax.set_ylabel("committed memory (% of host memory after reserve)")
-    ax.set_ylim(0, 105)
+    ax.set_ylim(0, 105 if top > 60 else max(10.0, top * 1.35))
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="small")
-    ax.set_title(f"{title}: memory use over time")
+    _legend(ax)
+    ax.set_title(f"{title}: memory use over time{note}")
     _save(fig, path)
 
 
@@ -308,54 +490,122 @@ def slowdown_cdf(path: Path, title: str, variants: list[Any], warmup: float) -> 
 
 
 SWEEP_METRICS = [
-    ("startup_s.p50", "start-up p50 (s)"),
-    ("startup_s.p99", "start-up p99 (s)"),
-    ("wait_s.mean", "mean wait for placement + slot (s)"),
+    ("startup_s.p50", "start-up p50"),
+    ("startup_s.p99", "start-up p99"),
+    ("wait_s.mean", "mean wait for placement + slot"),
     ("density_max", "most instances on one host"),
-    ("memory_utilization_mean", "committed memory share"),
+    ("memory_utilization_mean", "committed memory, mean"),
     ("blocking", "blocking (rejected / requests)"),
 ]
+
+
+def axis_unit(metric: str, values: Any) -> tuple[float, str]:
+    """(divide by, unit) to show ``metric``'s ``values`` on an axis: a time in s, min or h by
+    its largest value, a fraction in %, anything else as it is ("")."""
+    from sim.present.formats import metric_kind
+
+    kind = metric_kind(metric)
+    if kind == "time":
+        arr = np.asarray(values, dtype=float)
+        return time_scale(float(np.nanmax(arr, initial=0.0)) if arr.size else 0.0)
+    if kind == "percent":
+        return 0.01, "%"
+    return 1.0, ""
+
+
+def swept_ticks(values: dict[str, float], at_most: int = 10) -> tuple[list[float], list[str]]:
+    """Where the ticks of a swept parameter's axis go and what they say: at the swept values
+    (their numbers), each as the scenario writes it (``0.5/s``, ``2GiB``, ``8``), thinned to
+    at most ``at_most``. ``values``: each value as written → its number."""
+    found = sorted(((number, text) for text, number in values.items()), key=lambda p: p[0])
+    step = max(math.ceil(len(found) / at_most), 1)
+    kept = found[::step]
+    return [number for number, _ in kept], [text for _, text in kept]
+
+
+def sweep_panels(agg: Any) -> tuple[list[tuple[str, str]], list[str]]:
+    """The sweep panels worth drawing (``SWEEP_METRICS`` with some number other than 0) and
+    the labels of those left out (every value 0 or missing: no blocking, say)."""
+    drawn: list[tuple[str, str]] = []
+    empty: list[tuple[str, str]] = []
+    for metric, label in SWEEP_METRICS:
+        means = agg.loc[agg["metric"] == metric, "mean"]
+        (drawn if has_data(means.to_numpy(dtype=float)) else empty).append((metric, label))
+    return drawn, [label for _, label in empty]
 
 
 def sweep_charts(folder: Path, title: str, agg: Any, swept: list[str],
                  numeric: dict[str, dict[str, float]]) -> None:
     """For each swept parameter, the headline metrics against it: one line per variant (and
-    per value of the other parameters), 95 % confidence band where there are replications."""
+    per value of the other parameters), 95 % confidence band where there are replications.
+    The axis shows the swept values as the scenario writes them; a metric that is 0
+    everywhere gets no panel (it is named below the charts)."""
     styles = ["-", "--", ":", "-."]
+    markers = ["o", "s", "^", "D", "v", "P"]
+    panels, empty = sweep_panels(agg)
+    if not panels:
+        panels, empty = SWEEP_METRICS[:1], []
+    names = list(dict.fromkeys(agg["variant"]))
+    cols = min(len(panels), 3)
+    rows = math.ceil(len(panels) / cols)
     for p, path in enumerate(swept):
         others = [q for q in swept if q != path]
-        fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
-        for ax, (metric, label) in zip(axes.flat, SWEEP_METRICS):
+        fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows + 1.3),
+                                 squeeze=False)
+        spare = list(axes.flat[len(panels):])
+        for ax in spare:
+            ax.axis("off")
+        for ax, (metric, label) in zip(axes.flat, panels):
             sub = agg[agg["metric"] == metric]
+            scale, unit = axis_unit(metric, sub["mean"].to_numpy(dtype=float))
             keys = ["variant", *others]
             for k, (group_key, group) in enumerate(sub.groupby(keys, sort=False)):
                 group_key = group_key if isinstance(group_key, tuple) else (group_key,)
                 variant = group_key[0]
+                v = names.index(variant) if variant in names else k
                 x = _positions(numeric[path], group[path])
                 order = np.argsort(x)
-                mean = group["mean"].to_numpy(dtype=float)[order]
-                ci = np.nan_to_num(group["ci95"].to_numpy(dtype=float)[order])
-                extra = ", ".join(f"{q}={v}" for q, v in zip(others, group_key[1:]))
-                color = _color(variant, k)
-                style = styles[(k // max(len(set(sub["variant"])), 1)) % len(styles)]
-                ax.plot(x[order], mean, style, marker="o", markersize=4, color=color,
+                mean = group["mean"].to_numpy(dtype=float)[order] / scale
+                ci = np.nan_to_num(group["ci95"].to_numpy(dtype=float)[order]) / scale
+                extra = ", ".join(f"{q} = {w}" for q, w in zip(others, group_key[1:]))
+                color = _color(variant, v)
+                style = styles[(k // max(len(names), 1)) % len(styles)]
+                ax.plot(x[order], mean, style, marker=markers[v % len(markers)],
+                        markersize=5, color=color,
                         label=variant + (f" ({extra})" if extra else ""))
                 if ci.any():
-                    ax.fill_between(x[order], mean - ci, mean + ci, color=color, alpha=0.18)
-            ax.set_title(label, fontsize="medium")
+                    ax.fill_between(x[order], mean - ci, mean + ci, color=color, alpha=0.12)
+            ax.set_title(label + (f" ({unit})" if unit else ""), fontsize="medium")
             if _categorical(numeric[path]):  # names, lists: one place each, in sweep order
-                ax.set_xlabel(path)
                 ax.set_xticks(range(len(numeric[path])), list(numeric[path]),
                               fontsize="small")
             else:
-                ax.set_xlabel(f"{path} (canonical units)")
+                ticks, texts = swept_ticks(numeric[path])
+                ax.set_xticks(ticks, texts, fontsize="small")
+                ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+            ax.set_xlabel(path)
+            if unit == "%":
+                ax.set_ylim(bottom=0)
             ax.grid(True, alpha=0.3)
         handles, labels = axes.flat[0].get_legend_handles_labels()
-        longest = max((len(label) for label in labels), default=0)
-        fig.legend(handles, labels, loc="lower center", fontsize="small",
-                   ncol=max(1, min(len(labels), 4, 160 // max(longest, 1))))
+        note = ("Not drawn, 0 at every point:\n" + "\n".join(empty)) if empty else ""
         fig.suptitle(f"{title}: metrics against {path} (mean, 95 % confidence band)")
-        fig.tight_layout(rect=(0, 0.06, 1, 0.96))
+        if spare:  # the legend and the note in the grid's empty place
+            spare[0].legend(handles, labels, loc="upper left", fontsize="small",
+                            title="variant", title_fontsize="small")
+            if note:
+                spare[0].text(0.0, 0.0, note, fontsize="small", color="#555", va="bottom",
+                              transform=spare[0].transAxes)
+            fig.tight_layout(rect=(0, 0, 1, 0.95))
+        else:
+            longest = max((len(label) for label in labels), default=0)
+            ncol = max(1, min(len(labels), 3, 160 // max(longest, 1)))
+            fig.legend(handles, labels, loc="lower center", fontsize="small", ncol=ncol)
+            if note:
+                fig.text(0.01, 0.99, note.replace("\n", " ", 1).replace("\n", ", "),
+                         fontsize="small", color="#555", va="top")
+            legend_rows = math.ceil(len(labels) / ncol)
+            fig.tight_layout(rect=(0, 0.02 + 0.035 * legend_rows / rows * 2, 1, 0.95))
         safe = "".join(c if c.isalnum() else "_" for c in path).strip("_")
         fig.savefig(folder / f"sweep_{p + 1}_{safe}.png", dpi=100)
         plt.close(fig)
@@ -404,40 +654,94 @@ def density_bars(path: Path, title: str, table: dict[str, Any], modes: list[str]
 def plan_charts(folder: Path, title: str, results: dict[str, Any], slos: list[Any],
                 group: str) -> None:
     """For each SLO metric: its value (mean ± 95 % CI) against the host count per mode, the
-    limit as a line and the chosen count marked."""
+    limit as a line and the count the SLOs were judged at starred; the legend gives each
+    mode's answer as the plan's table does (with the headroom). The host axis is linear over
+    a narrow range of counts, logarithmic over a wide one; then a second, linear panel
+    shows the counts around the answers."""
     for k, slo in enumerate(slos):
-        fig, ax = plt.subplots(figsize=(8, 5))
-        for i, (mode, r) in enumerate(results.items()):
-            probes = [p for p in r["probes"] if p["metrics"][slo.metric]["mean"] is not None]
-            if not probes:
-                continue
-            xs = np.asarray([p["hosts"] for p in probes], dtype=float)
-            ys = np.asarray([p["metrics"][slo.metric]["mean"] for p in probes], dtype=float)
-            ci = np.asarray([p["metrics"][slo.metric]["ci95"] or 0.0 for p in probes],
-                            dtype=float)
-            color = _color(mode, i)
-            ax.errorbar(xs, ys, yerr=ci, fmt="o-", color=color, capsize=3, markersize=4,
-                        label=f"{mode}: {r['hosts_judged'] if r['met'] else 'not met'}")
-            if r["met"]:
-                chosen = [p for p in probes if p["hosts"] == r["hosts_judged"]]
-                if chosen:
-                    ax.plot([chosen[0]["hosts"]], [chosen[0]["metrics"][slo.metric]["mean"]],
-                            "*", color=color, markersize=16, markeredgecolor="black")
-        ax.axhline(slo.limit, color="black", linestyle="--", linewidth=1,
-                   label=f"SLO {slo.text}")
         means = [p["metrics"][slo.metric]["mean"] for r in results.values() for p in r["probes"]
                  if p["metrics"][slo.metric]["mean"] is not None]
+        hosts = [float(p["hosts"]) for r in results.values() for p in r["probes"]
+                 if p["metrics"][slo.metric]["mean"] is not None]
+        xscale = plan_xscale(hosts)
+        zoom = plan_zoom(results, hosts) if xscale == "log" else None
+        fig, axes = plt.subplots(1, 2 if zoom else 1, figsize=(13 if zoom else 8, 5),
+                                 squeeze=False, sharey=True)
+        scale, unit = axis_unit(slo.metric, means + [slo.limit])
         positive = [m for m in means if m > 0]
-        if positive and slo.limit > 0 and max(positive) / min(positive + [slo.limit]) > 30:
-            ax.set_yscale("log")
-        ax.set_xscale("log")
-        ax.set_xlabel(f"hosts in group {group} judged (log scale; * = smallest that passes)")
-        ax.set_ylabel(slo.metric)
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize="small")
-        ax.set_title(f"{title}: {slo.metric} against host count")
+        log_y = bool(positive and slo.limit > 0
+                     and max(positive) / min(positive + [slo.limit]) > 30)
+        _plan_panel(axes[0, 0], results, slo, scale, xscale, None, log_y)
+        axes[0, 0].set_xlabel(f"hosts in group {group} when judged"
+                              + (" (log scale)" if xscale == "log" else ""))
+        axes[0, 0].set_ylabel(_metric_label(slo.metric) + (f" ({unit})" if unit else ""))
+        if zoom:
+            _plan_panel(axes[0, 1], results, slo, scale, "linear", zoom, log_y)
+            axes[0, 1].set_xlabel(f"hosts in group {group}, around the answers")
+            axes[0, 0].set_title("every count probed", fontsize="medium", loc="left")
+            axes[0, 1].set_title("around the answers", fontsize="medium", loc="left")
+        axes[0, -1].legend(fontsize="small", loc="best")
+        fig.suptitle(f"{title}: {_metric_label(slo.metric)} against host count")
         safe = "".join(c if c.isalnum() else "_" for c in slo.metric)
         _save(fig, folder / f"plan_{k + 1}_{safe}.png")
+
+
+def plan_zoom(results: dict[str, Any], hosts: list[float]) -> tuple[float, float] | None:
+    """The host counts around the answers, (low, high), when they take up a small part of a
+    wide axis: from the smallest count probed to twice the largest answer; None when no mode
+    met its SLOs or that is most of the axis anyway."""
+    answers = [r["hosts_judged"] for r in results.values() if r.get("met")]
+    if not answers or not hosts:
+        return None
+    low, high = min(hosts), 2.0 * max(answers)
+    if max(hosts) <= 2 * high:
+        return None
+    pad = max((high - low) * 0.04, 0.5)
+    return low - pad, high + pad
+
+
+def _plan_panel(ax: Any, results: dict[str, Any], slo: Any, scale: float, xscale: str,
+                xlim: tuple[float, float] | None, log_y: bool) -> None:
+    for i, (mode, r) in enumerate(results.items()):
+        probes = [p for p in r["probes"] if p["metrics"][slo.metric]["mean"] is not None
+                  and (xlim is None or xlim[0] <= p["hosts"] <= xlim[1])]
+        if not probes:
+            continue
+        xs = np.asarray([p["hosts"] for p in probes], dtype=float)
+        ys = np.asarray([p["metrics"][slo.metric]["mean"] for p in probes], dtype=float) / scale
+        ci = np.asarray([p["metrics"][slo.metric]["ci95"] or 0.0 for p in probes],
+                        dtype=float) / scale
+        color = _color(mode, i)
+        dash, marker = STYLES[i % len(STYLES)]
+        ax.errorbar(xs, ys, yerr=ci, color=color, capsize=3, markersize=5, linestyle=dash,
+                    marker=marker, label=plan_label(mode, r))
+        chosen = [p for p in probes if r["met"] and p["hosts"] == r["hosts_judged"]]
+        if chosen:
+            ax.plot([chosen[0]["hosts"]], [chosen[0]["metrics"][slo.metric]["mean"] / scale],
+                    "*", color=color, markersize=16, markeredgecolor="black")
+    ax.axhline(slo.limit / scale, color="black", linestyle="--", linewidth=1,
+               label=f"SLO {slo.text}")
+    plain = matplotlib.ticker.FuncFormatter(lambda v, _pos: f"{v:,.4g}")
+    if log_y:
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    if xscale == "log":
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    else:
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
+    if xlim is not None:
+        ax.set_xlim(*xlim)
+    ax.grid(True, which="major", alpha=0.3)
+
+
+def _metric_label(metric: str) -> str:
+    """``startup_s.p99`` → ``start-up p99``; a metric without a label as it is."""
+    return dict(SWEEP_METRICS).get(metric, metric)
 
 
 TORNADO_MAX_BARS = 15
@@ -471,17 +775,21 @@ def tornado_charts(folder: Path, title: str, data: dict[str, Any]) -> None:
                 ax.barh(i, hi - base, left=base, color="#dd8452", height=0.6,
                         label="input at its high" if i == 0 else None)
             ax.axvline(nominal / scale, color="black", linewidth=1,
-                       label=f"nominal {nominal / scale:.4g}{' ' + unit if unit else ''}")
+                       label=f"nominal {format_value(nominal, metric_kind(metric))}")
             band = (v.get("band") or {}).get(metric)
             if band:
+                kind = metric_kind(metric)
                 ax.axvspan(band["p5"] / scale, band["p95"] / scale, color="grey", alpha=0.15,
-                           label="5-95 % over all inputs together")
+                           label="5-95 % over all inputs together: "
+                                 f"{format_value(band['p5'], kind)} to "
+                                 f"{format_value(band['p95'], kind)}")
             ax.set_yticks(range(len(rows)))
             ax.set_yticklabels([e["path"] for e in rows], fontsize="small")
             ax.set_xlabel(f"{metric}{' (' + unit + ')' if unit else ''}")
             ax.grid(True, axis="x", alpha=0.3)
             ax.legend(fontsize="x-small", loc="lower right")
-            ax.set_title(f"{title} [{variant}]: what moves {metric}", fontsize="medium")
+            ax.set_title(f"{title} [{variant}]: what moves {_metric_label(metric)}",
+                         fontsize="medium")
             safe = "".join(c if c.isalnum() else "_" for c in f"{metric}_{variant}")
             _save(fig, folder / f"tornado_{k + 1}_{safe}.png")
 
