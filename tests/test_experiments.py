@@ -121,13 +121,13 @@ def test_startup_by_workload_is_averaged_over_replications_and_has_table_rows(tm
     assert agg.loc["startup_by_workload_s.burst.cold.p99", "n"] == 2
 
     rows = summary_rows({"base": summary})
-    labels = [label for label, _ in rows]
+    labels = [label.split(" (")[0] for label, _ in rows]  # each row names its unit
     at = labels.index("start-up max") + 1
     assert labels[at:at + 6] == [f"start-up {p}, {w}" for w in ("web", "burst.cold", "early")
                                  for p in ("p50", "p99")]
     cells = dict(rows)
-    assert cells["start-up p50, burst.cold"] == ["943.7ms"]  # 100 MiB pulled and extracted
-    assert cells["start-up p50, web"][0].count(" ± ") == 1
+    assert cells["start-up p50, burst.cold (ms)"] == ["943.7"]  # 100 MiB pulled, extracted
+    assert cells["start-up p50, web (s)"][0].count(" ± ") == 1
     assert cells["start-up p99, early"] == ["-"]  # none after the warm-up
     single = [label for label, _ in summary_rows({"base": only(scenario()).metrics})]
     assert not [label for label in single if label.startswith("start-up p50,")]

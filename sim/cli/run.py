@@ -17,9 +17,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from sim.analysis.aggregate import metric_value
 from sim.cli.common import EXIT_BAD_INPUT, prepare
 from sim.edge.loader import Loaded, ScenarioError
-from sim.present.formats import show, workload_rows
+from sim.present.formats import row_unit, show, workload_rows
 from sim.run.results import as_cell
 from sim.spec.units import format_duration
 
@@ -203,12 +204,16 @@ def sweep_table(data: dict[str, Any]) -> Table:
                            for point in data["points"][:1]
                            for label, metric in workload_rows(point["variants"])
                            if metric.endswith(".p99")]
-    for _, label in heads:
-        table.add_column(escape(label), justify="right")
+    cells = [m for point in data["points"] for m in point["variants"].values()]
+    units = {metric: row_unit([metric_value(m, metric) for m in cells], metric)
+             for metric, _ in heads}  # one unit per column, named in its head
+    for metric, label in heads:
+        unit = units[metric]
+        table.add_column(escape(label + (f" ({unit[0]})" if unit else "")), justify="right")
     for point in data["points"]:
         for name, m in point["variants"].items():
             table.add_row(*[escape(str(v)) for v in point["parameters"].values()], name,
-                          *[show(m, metric) for metric, _ in heads])
+                          *[show(m, metric, units[metric]) for metric, _ in heads])
     return table
 
 
@@ -254,7 +259,9 @@ def summary_rows(variants: dict[str, dict[str, Any]]) -> list[tuple[str, list[st
     ``variants``). With several workloads, each one's start-up p50 and p99 follow the
     overall start-up rows."""
     def row(label: str, metric: str) -> tuple[str, list[str]]:
-        return label, [show(m, metric) + _band(m, metric) for m in variants.values()]
+        unit = row_unit([metric_value(m, metric) for m in variants.values()], metric)
+        return (label + (f" ({unit[0]})" if unit else ""),
+                [show(m, metric, unit) + _band(m, metric) for m in variants.values()])
 
     rows = []
     for label, metric in SUMMARY_ROWS:

@@ -40,18 +40,55 @@ def metric_kind(metric: str) -> str:
     return "count" if head in COUNTS else "number"
 
 
-def show(metrics: dict[str, Any], metric: str) -> str:
-    """A variant's metric for people, ± its 95 % confidence half-width when known."""
+Unit = tuple[str, float]  # a row's unit: its name and what one of it is in canonical units
+
+TIME_UNITS: list[Unit] = [("h", 3600.0), ("min", 60.0), ("s", 1.0), ("ms", 1e-3)]
+SIZE_UNITS: list[Unit] = [("TiB", 1024.0**4), ("GiB", 1024.0**3), ("MiB", 1024.0**2),
+                          ("KiB", 1024.0), ("B", 1.0)]
+
+
+def row_unit(values: list[Any], metric: str) -> Unit | None:
+    """One unit for a row of ``metric``'s values (times and sizes; None for the rest): the
+    largest in which the smallest value above 0 is at least 1 (2 for hours), unless the
+    largest would then need five digits or more, so a row reads ``51.26 | 137.4 | 218.2`` in
+    s, not ``51.26s | 2.29min | 3.636min``."""
+    kind = metric_kind(metric)
+    units = TIME_UNITS if kind == "time" else SIZE_UNITS if kind == "size" else None
+    numbers = [abs(v) for v in values
+               if isinstance(v, (int, float)) and math.isfinite(v) and v != 0]
+    if units is None or not numbers:
+        return None
+    least, top = min(numbers), max(numbers)
+    at = next((i for i, (name, factor) in enumerate(units)
+               if least >= factor * (2.0 if name == "h" else 1.0)), len(units) - 1)
+    while at > 0 and top / units[at][1] >= 1e4:
+        at -= 1
+    return units[at]
+
+
+def _in(value: float, unit: Unit | None, kind: str) -> str:
+    if unit is None:
+        return format_value(value, kind)
+    number = value / unit[1]
+    return f"{number:.4g}" if abs(number) < 1e4 else f"{number:,.0f}"
+
+
+def show(metrics: dict[str, Any], metric: str, unit: Unit | None = None) -> str:
+    """A variant's metric for people, ± its 95 % confidence half-width when known; in
+    ``unit`` (``row_unit``) without a unit after each number when one is given."""
     kind = metric_kind(metric)
     value = metric_value(metrics, metric)
-    text = format_value(value, kind)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    text = _in(value, unit, kind)
     ci = (metrics.get("ci95") or {}).get(metric)
     if ci is not None and isinstance(ci, float) and math.isfinite(ci) and ci > 0:
         low, high = interval(value, ci, kind)
-        if low is None:
-            text += " ± " + format_value(ci, "number" if kind == "count" else kind)
+        if low is None or high is None:
+            text += " ± " + (_in(ci, unit, kind) if unit else
+                             format_value(ci, "number" if kind == "count" else kind))
         else:  # the symmetric interval would leave the quantity's domain: say where it ends
-            text += f" (95 % CI {format_value(low, kind)} to {format_value(high, kind)})"
+            text += f" (95 % CI {_in(low, unit, kind)} to {_in(high, unit, kind)})"
     return text
 
 

@@ -141,11 +141,13 @@ def format_bandwidth(bytes_per_second: float) -> str:
 
 
 def format_duration(seconds: float) -> str:
-    """``format_duration(90)`` → ``'1.5min'``; short values in ms."""
+    """``format_duration(90)`` → ``'1.5min'``; short values in ms, days only from two days
+    (28 h reads as ``28h``, not ``1.167d``)."""
     if seconds == 0:
         return "0s"
-    for unit, factor in (("d", 86400.0), ("h", 3600.0), ("min", 60.0), ("s", 1.0)):
-        if abs(seconds) >= factor:
+    for unit, factor, above in (("d", 86400.0, 172800.0), ("h", 3600.0, 3600.0),
+                                ("min", 60.0, 60.0), ("s", 1.0, 1.0)):
+        if abs(seconds) >= above:
             return f"{seconds / factor:.4g}{unit}"
     return f"{seconds * 1e3:.4g}ms"
 
