@@ -104,3 +104,32 @@ def test_an_interval_never_leaves_what_the_quantity_can_be(value: float, ci: flo
 
     metric = {"size": "pulled_bytes", "percent": "blocking", "count": "density_max"}[kind]
     assert show({metric: value, "ci95": {metric: ci}}, metric) == shown
+
+
+@pytest.mark.parametrize(("values", "metric", "unit"), [
+    ([51.26, 137.4, 218.2], "startup_s.p99", "s"),      # not 51.26s | 2.29min | 3.636min
+    ([0.9392, 0.8899, 0.007821], "phases_s.extract.mean", "ms"),
+    ([994.0, 1035.0, 536.0], "startup_s.max", "min"),
+    ([0.49, 211.0, 265.0], "wait_s.mean", "s"),        # ms would need six digits
+    ([18000.0, 17996.4], "all_running_s", "h"),
+    ([100800.0], "all_running_s", "h"),                  # 28 h, not 1.167 d
+    ([2.6e9, 2.5e9], "pulled_bytes", "GiB"),
+    ([0.0, 0.0], "startup_s.p50", None),                 # nothing to scale
+    ([0.5, 0.7], "blocking", None),                      # a fraction keeps its %
+])
+def test_a_row_of_values_has_one_unit(values: list[float], metric: str,
+                                      unit: str | None) -> None:
+    from sim.present.formats import row_unit
+
+    found = row_unit(values, metric)
+    assert (found[0] if found else None) == unit
+
+
+def test_a_cell_in_its_rows_unit_is_a_bare_number() -> None:
+    from sim.present.formats import show
+
+    metrics = {"pulled_bytes": 2.6e9, "startup_s": {"p99": 218.2},
+               "ci95": {"startup_s.p99": 12.0}}
+    assert show(metrics, "pulled_bytes", ("GiB", 1024.0**3)) == "2.421"
+    assert show(metrics, "startup_s.p99", ("s", 1.0)) == "218.2 ± 12"
+    assert show(metrics, "startup_s.p99") == "3.637min ± 12s"
