@@ -356,8 +356,8 @@ def add_plan(sub: Commands) -> None:
         "python -m sim plan scenarios/plan-web-farm.yaml --headroom 1",
         "python -m sim plan scenarios/plan-web-farm.yaml --slo 'startup_p99<=30s' \\",
         "    --slo 'blocking<=1%' --jobs 2",
-        "# the host count's spread over 20 samples of the uncertain inputs",
-        "python -m sim plan scenarios/sensitivity.yaml --uncertainty 20 --jobs 2")
+        "# the host count's spread over 8 samples of the uncertain inputs",
+        "python -m sim plan scenarios/sensitivity.yaml --uncertainty 8 --jobs 2")
     p.add_argument("file", help="scenario YAML file")
     p.add_argument("--slo", action="append", default=[], metavar="METRIC<=VALUE",
                    help="e.g. 'startup_p99<=30s', 'blocking<=1%%', "
