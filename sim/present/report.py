@@ -23,7 +23,7 @@ from typing import Any
 from sim import __version__
 from sim.analysis.aggregate import metric_value
 from sim.edge.loader import Loaded
-from sim.present.formats import metric_kind, show, workload_rows
+from sim.present.formats import Unit, metric_kind, row_unit, show, workload_rows
 from sim.spec.profiles import raw_ranges, sources
 from sim.spec.slo import SLOError, parse_slo
 from sim.spec.units import format_duration, format_size, format_value
@@ -165,8 +165,11 @@ def _comparison(summary: dict[str, Any]) -> str:
                  ("most instances on one host", "density_max"),
                  ("hosts used, peak", "hosts_used_max"),
                  ("committed memory, mean", "memory_utilization_mean")]
-    rows = [[_e(label), *[_e(show(m, metric) + _band(m, metric)) for m in variants.values()]]
-            for label, metric in rows_spec]
+    rows = []
+    for label, metric in rows_spec:  # one unit per row, named in its label
+        unit = row_unit([metric_value(m, metric) for m in variants.values()], metric)
+        rows.append([_e(label + (f" ({unit[0]})" if unit else "")),
+                     *[_e(show(m, metric, unit) + _band(m, metric)) for m in variants.values()]])
     reps = summary.get("replications", 1)
     note = f"<p class='sub'>Means of {reps} replications ± 95 % confidence half-width.</p>" \
         if reps > 1 else ""
@@ -412,10 +415,11 @@ def _run_block(loaded: Loaded, variants: dict[str, Any], columns: list[str],
         spec.append(("turned away (blocking)", "blocking"))
     rows = []
     for label, metric in spec:
-        row = [_e(label)]
+        unit = row_unit([metric_value(m, metric) for m in variants.values()], metric)
+        row = [_e(label + (f" ({unit[0]})" if unit else ""))]
         for col in columns:
             m = variants.get(col)
-            row.append("-" if m is None else _e(_shown(m, metric)))
+            row.append("-" if m is None else _e(_shown(m, metric, unit)))
         rows.append(row)
     total = sum(g.count for g in loaded.scenario.hosts)
     title = (f"The run: start-up (request to running) on the file's {total:,} hosts"
@@ -424,11 +428,11 @@ def _run_block(loaded: Loaded, variants: dict[str, Any], columns: list[str],
     return title, rows
 
 
-def _shown(metrics: dict[str, Any], metric: str) -> str:
+def _shown(metrics: dict[str, Any], metric: str, unit: Unit | None = None) -> str:
     if metric == "offered_utilization":
         value = metrics.get(metric)
         return "-" if value is None else format_value(float(value), "percent")
-    return show(metrics, metric)
+    return show(metrics, metric, unit)
 
 
 def _alerts(per_variant: dict[str, list[dict[str, Any]]]) -> str:
