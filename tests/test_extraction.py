@@ -237,7 +237,8 @@ def test_the_sweep_table_keeps_a_group_selector_and_shows_each_workloads_p99():
     console.print(sweep_table(data))
     text = console.export_text()
     assert "hosts[fresh].runtime" in text
-    assert "p99, surge" in text and "10min" in text
+    row = text.rstrip().splitlines()[-2]  # the point's row: 600 s in the column's unit
+    assert "p99, surge (min)" in text and row.replace(" ", "").endswith("│2│10│")
 
 
 # --- image garbage collection ------------------------------------------------------------------

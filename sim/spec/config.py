@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    GetJsonSchemaHandler,
     Tag,
     WithJsonSchema,
     model_validator,
@@ -948,6 +949,17 @@ class UncertainRange(Spec):
     def integer(self) -> bool:
         """Both bounds written as whole numbers without a unit: the input is a count."""
         return all(isinstance(v, int) for v in (self.low, self.high))
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core: Any, handler: GetJsonSchemaHandler
+                                     ) -> dict[str, Any]:
+        """The mapping's schema, or the ``[low, high]`` pair that reads as a uniform range."""
+        mapping = handler(core)
+        quantity = {"anyOf": [{"type": "string"}, {"type": "number"}]}
+        pair = {"type": "array", "items": quantity, "minItems": 2, "maxItems": 2,
+                "description": "[low, high]: uniform between them"}
+        described = {k: v for k, v in mapping.items() if k in ("title", "description")}
+        return {**described, "anyOf": [pair, mapping]}
 
 
 def _range_form(value: Any) -> str:
