@@ -60,3 +60,19 @@ def test_bare_numbers_are_canonical(x):
 def test_formatting_reads_back_within_its_precision(seconds):
     text = units.format_duration(seconds)
     assert units.parse_duration(text) == pytest.approx(seconds, rel=1e-3)
+
+
+@pytest.mark.parametrize(("n_bytes", "shown"), [
+    (50e6, "50MB"),            # as a scenario writes it, not 47.68MiB
+    (1124e6, "1124MB"),
+    (2.6e9, "2.6GB"),
+    (2**30, "1GiB"),           # a round binary size keeps its unit
+    (512 * 2**20, "512MiB"),
+    (123456789, "117.7MiB"),   # neither: binary, as before
+    (1000, "1kB"),
+    (0, "0B"),
+])
+def test_sizes_read_in_the_units_they_are_round_in(n_bytes: float, shown: str) -> None:
+    from sim.spec.units import format_size
+
+    assert format_size(n_bytes) == shown

@@ -246,9 +246,9 @@ def summary_table(data: dict[str, Any]) -> Table:
         table.caption = escape(f"[a to b]: 5-95 % over {samples} samples of the uncertain "
                                "inputs (the scenario's ranges and the built-in estimates), "
                                "seed fixed; ± is over the seeds at the nominal inputs")
-    table.add_column("metric")
-    for name in variants:
-        table.add_column(name, justify="right")
+    table.add_column("metric", overflow="fold")
+    for name in variants:  # a long variant name wraps: cut short, several would read alike
+        table.add_column(escape(name), justify="right", overflow="fold")
     for label, cells in summary_rows(variants):
         table.add_row(label, *cells)
     return table

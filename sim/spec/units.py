@@ -125,11 +125,22 @@ def parse_bandwidth(text: object) -> float:
 
 
 def format_size(n_bytes: float) -> str:
-    """``format_size(1.5 * GiB)`` → ``'1.5GiB'``."""
+    """``format_size(1.5 * GiB)`` → ``'1.5GiB'``; a size that is a round number of decimal
+    units, as a scenario writes ``50MB``, in those units (``'50MB'``, not ``'47.68MiB'``)."""
+    for unit, factor in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        count = n_bytes / factor
+        if abs(count) >= 1 and count == round(count, 2) and not _binary_round(n_bytes):
+            return f"{count:.4g}{unit}"
     for unit, factor in (("TiB", TiB), ("GiB", GiB), ("MiB", MiB), ("KiB", KiB)):
         if abs(n_bytes) >= factor:
             return f"{n_bytes / factor:.4g}{unit}"
     return f"{n_bytes:.4g}B"
+
+
+def _binary_round(n_bytes: float) -> bool:
+    """Whether ``n_bytes`` is a round number of its binary unit (``512MiB``, ``2.5GiB``)."""
+    factor = next((f for f in (TiB, GiB, MiB, KiB) if abs(n_bytes) >= f), None)
+    return factor is not None and n_bytes / factor == round(n_bytes / factor, 2)
 
 
 def format_bandwidth(bytes_per_second: float) -> str:
