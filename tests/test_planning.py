@@ -231,3 +231,18 @@ def test_an_answer_that_fails_over_twice_the_window_is_searched_again(tmp_path):
     assert result["confirmation"] == {"duration_s": 3600.0, "hosts": 3, "passed": False,
                                       "failed": ["startup_p99<=10s"], "searched_again": 6}
     assert result["hosts"] == 6
+
+
+def test_the_plan_table_has_a_cost_column_only_when_a_cost_is_set():
+    from rich.console import Console
+
+    from sim.cli.planning import plan_rich
+
+    slo = parse_slo("blocking<=1%", metric_names())
+    result = {"hosts": 3, "hosts_judged": 3, "met": True, "metrics": {"density_max": 5},
+              "probes": [{"hosts": 3, "metrics": {"blocking": {"mean": 0.0, "ci95": None}}}]}
+    for cost, shown in ((None, False), (12.5, True)):
+        console = Console(width=120, record=True)
+        console.print(plan_rich("s", "h", {"process": {**result, "cost": cost}}, [slo], 0))
+        text = console.export_text()
+        assert ("cost" in text) is shown and ("12.50" in text) is shown

@@ -348,12 +348,20 @@ def plan_rich(name: str, group: str, results: dict[str, Any], slos: list[SLO],
     if banded:
         out.add_column("over the assumptions", justify="right")
     out.add_column("density max", justify="right")
-    out.add_column("cost", justify="right")
+    costed = any(r.get("cost") is not None for r in results.values())
+    if costed:  # only when the group has cost_per_host: an empty column says nothing
+        out.add_column("cost", justify="right")
+
+    def cost_cells(r: dict[str, Any]) -> list[str]:
+        if not costed:
+            return []
+        return ["-" if r["cost"] is None else f"{r['cost']:,.2f}"]
+
     notes: list[str] = []
     for mode, r in results.items():
         band = [over_assumptions(r["uncertainty"])] if banded else []
         if r["hosts"] is None:
-            out.add_row(mode, "not met", *["-"] * len(slos), *band, "-", "-")
+            out.add_row(mode, "not met", *["-"] * len(slos), *band, "-", *cost_cells(r))
             notes.append(f"{mode}: {r['reason']}")
             continue
         probe = next(p for p in r["probes"] if p["hosts"] == r["hosts_judged"])
@@ -365,8 +373,7 @@ def plan_rich(name: str, group: str, results: dict[str, Any], slos: list[SLO],
         density_max = r["metrics"].get("density_max")
         hosts = f"{r['hosts']:,}" + (f" (judged on {r['hosts_judged']:,})" if headroom else "")
         out.add_row(mode, hosts, *cells, *band,
-                    "-" if density_max is None else f"{density_max:,.0f}",
-                    "-" if r["cost"] is None else f"{r['cost']:,.2f}")
+                    "-" if density_max is None else f"{density_max:,.0f}", *cost_cells(r))
     confirmed = [r["confirmation"] for r in results.values() if r.get("confirmation")]
     if confirmed:
         again = [f"{mode} {r['confirmation']['hosts'] + headroom:,} → {r['hosts']:,}"
