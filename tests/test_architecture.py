@@ -276,7 +276,7 @@ def test_no_module_reads_a_private_name_off_another_module():
 
 
 @pytest.mark.parametrize(("code", "absent"), [
-    ("import sim.cli", ("simpy", "matplotlib", "sim.model")),
+    ("import sim.cli", ("simpy", "matplotlib", "sim.model", "scipy.stats", "SALib")),
     ("import sim.present.output, sim.present.report, sim.present.plots", ("simpy", "sim.model")),
     ("from sim.edge.loader import load_file; load_file('scenarios/plan-web-farm.yaml')",
      ("simpy", "sim.model", "sim.planning")),

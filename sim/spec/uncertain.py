@@ -19,8 +19,6 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from scipy import stats
-
 from sim.spec import paths, profiles, runtimes
 from sim.spec.config import ResolvedProfile, Scenario, UncertainRange
 
@@ -59,6 +57,8 @@ class Input:
         if high == low:
             return low
         if self.range.dist == "triangular":
+            from scipy import stats  # loaded only when a study samples (500 ms to import)
+
             assert mode is not None
             c = (mode - low) / (high - low)
             return float(stats.triang.ppf(u, c, loc=low, scale=high - low))
