@@ -26,8 +26,8 @@ def kinds(data: dict[str, Any]) -> dict[str, list[str]]:
     return {name: [w["kind"] for w in m["warnings"]] for name, m in summary["variants"].items()}
 
 
-def stream(rate: str, life: str, **host: Any) -> dict[str, Any]:
-    """Poisson arrivals at ``rate`` of instances living exactly ``life``, on one host."""
+def stream(rate: str, life: str) -> dict[str, Any]:
+    """Poisson arrivals at ``rate`` of instances living exactly ``life``."""
     return {"arrival": {"kind": "poisson", "rate": rate},
             "lifetime": {"dist": "constant", "value": life}}
 

@@ -95,6 +95,18 @@ def _command(sub: Commands, name: str, summary: str, description: str,
                           formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
+def _runs(p: argparse.ArgumentParser) -> None:
+    """The options of a command that runs simulations: the seed, where results go, where the
+    runs run, and whether stored runs are run again."""
+    p.add_argument("--seed", type=seed, default=None, help="override the scenario's seed")
+    p.add_argument("--out", default="results", help="results root (default: results)")
+    p.add_argument("--jobs", type=positive, default=None,
+                   help="local worker processes (default: all cores)")
+    p.add_argument("--cluster", default=None, metavar="ADDRESS",
+                   help="send the runs to a Dask scheduler, e.g. tcp://host:8786")
+    p.add_argument("--rerun", action="store_true", help="rerun runs already in the run store")
+
+
 def _force(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true",
                    help="run even when the estimate of memory or time is past the limits")
@@ -117,16 +129,9 @@ def add_run(sub: Commands) -> None:
         "# also a 5-95 % band per metric over 10 samples of the uncertain inputs",
         "python -m sim run scenarios/sensitivity.yaml --uncertainty 10 --jobs 2")
     p.add_argument("file", help="scenario YAML file")
-    p.add_argument("--out", default="results", help="results root (default: results)")
-    p.add_argument("--seed", type=seed, default=None, help="override the scenario's seed")
+    _runs(p)
     p.add_argument("--replications", type=positive, default=None,
                    help="override the scenario's replications")
-    p.add_argument("--jobs", type=positive, default=None,
-                   help="local worker processes (default: all cores)")
-    p.add_argument("--cluster", default=None, metavar="ADDRESS",
-                   help="send the runs to a Dask scheduler, e.g. tcp://host:8786")
-    p.add_argument("--rerun", action="store_true",
-                   help="rerun runs already in the run store")
     p.add_argument("--uncertainty", type=positive, default=None, metavar="N",
                    help="also run N samples of the uncertain inputs (Latin hypercube over "
                         "the scenario's uncertainty: ranges and the built-in estimates) and "
@@ -375,18 +380,11 @@ def add_plan(sub: Commands) -> None:
     p.add_argument("--max-hosts", type=positive, default=None,
                    help="the most hosts the search tries (default: the scenario's "
                         "plan.max_hosts, else 10000)")
-    p.add_argument("--seed", type=seed, default=None, help="override the scenario's seed")
-    p.add_argument("--out", default="results", help="results root (default: results)")
-    p.add_argument("--jobs", type=positive, default=None,
-                   help="local worker processes (default: all cores)")
-    p.add_argument("--cluster", default=None, metavar="ADDRESS",
-                   help="send the runs to a Dask scheduler, e.g. tcp://host:8786")
-    p.add_argument("--rerun", action="store_true", help="rerun runs already in the run store")
+    _runs(p)
     p.add_argument("--uncertainty", type=positive, default=None, metavar="N",
                    help="also plan at N samples of the uncertain inputs (Latin hypercube) "
                         "and report the spread of the host count over them")
-    p.add_argument("--force", action="store_true",
-                   help="run even when the estimate of memory or time is past the limits")
+    _force(p)
     p.add_argument("--no-charts", action="store_true", help="skip the PNG charts")
     p.add_argument("--quiet", action="store_true", help="print only errors")
     p.set_defaults(handler=plan)
@@ -443,13 +441,7 @@ def add_sensitivity(sub: Commands) -> None:
     p.add_argument("--variant", action="append", default=None, metavar="NAME",
                    help="study only this variant (e.g. hyperv); repeat for several "
                         "(default: every variant)")
-    p.add_argument("--seed", type=seed, default=None, help="override the scenario's seed")
-    p.add_argument("--out", default="results", help="results root (default: results)")
-    p.add_argument("--jobs", type=positive, default=None,
-                   help="local worker processes (default: all cores)")
-    p.add_argument("--cluster", default=None, metavar="ADDRESS",
-                   help="send the runs to a Dask scheduler, e.g. tcp://host:8786")
-    p.add_argument("--rerun", action="store_true", help="rerun runs already in the run store")
+    _runs(p)
     _force(p)
     p.add_argument("--no-charts", action="store_true", help="skip the tornado charts")
     p.add_argument("--quiet", action="store_true", help="print only errors")

@@ -20,7 +20,7 @@ from rich.table import Table
 from sim.analysis.aggregate import metric_value
 from sim.cli.common import EXIT_BAD_INPUT, prepare
 from sim.edge.loader import Loaded, ScenarioError
-from sim.present.formats import row_unit, show, workload_rows
+from sim.present.formats import band_text, row_unit, show, workload_rows
 from sim.run.results import as_cell
 from sim.spec.units import format_duration
 
@@ -261,7 +261,7 @@ def summary_rows(variants: dict[str, dict[str, Any]]) -> list[tuple[str, list[st
     def row(label: str, metric: str) -> tuple[str, list[str]]:
         unit = row_unit([metric_value(m, metric) for m in variants.values()], metric)
         return (label + (f" ({unit[0]})" if unit else ""),
-                [show(m, metric, unit) + _band(m, metric) for m in variants.values()])
+                [show(m, metric, unit) + escape(band_text(m, metric)) for m in variants.values()])
 
     rows = []
     for label, metric in SUMMARY_ROWS:
@@ -284,21 +284,7 @@ def summary_rows(variants: dict[str, dict[str, Any]]) -> list[tuple[str, list[st
     return rows
 
 
-def _band(metrics: dict[str, Any], metric: str) -> str:
-    """`` [p5 to p95]`` of ``metric`` over the sampled assumptions, when there are some."""
-    from sim.present.formats import metric_kind
-    from sim.spec.units import format_value
-
-    found = (metrics.get("uncertainty") or {}).get(metric)
-    if not found:
-        return ""
-    kind = metric_kind(metric)
-    return escape(f" [{format_value(found['p5'], kind)} to {format_value(found['p95'], kind)}]")
-
-
 def _gbits(metrics: dict[str, Any], metric: str) -> str:
-    from sim.analysis.aggregate import metric_value
-
     value = metric_value(metrics, metric)
     return "-" if value is None else f"{value / 1e9:.3g} Gbit/s"
 

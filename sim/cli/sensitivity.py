@@ -25,7 +25,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from sim.cli.common import EXIT_BAD_INPUT, prepare
-from sim.edge.loader import Loaded, load_file
+from sim.edge.loader import Loaded
 from sim.spec.units import format_value
 
 SOBOL_MAX_INPUTS = 12  # beyond this many inputs, auto picks Morris screening
@@ -73,26 +73,21 @@ def command(args: argparse.Namespace) -> int:
     if errors:
         print("\n".join(errors), file=sys.stderr)
         return EXIT_BAD_INPUT
-    try:
-        head = load_file(args.file)
-    except Exception:  # prepare below says what is wrong with the file
-        head = None
-    if head is not None and head.scenario.sweep:
-        line, col = head.place("sweep")
-        print(f"{args.file}:{line}:{col}: sweep: a sensitivity study runs at one point; set "
-              "the swept value (or study each point's scenario on its own)", file=sys.stderr)
-        return EXIT_BAD_INPUT
-
     def runs(loaded: Loaded) -> int:
-        from sim.experiment.uncertainty import studies
+        from sim.experiment.uncertainty import variant_inputs, variants
 
-        d = max((len(s.inputs) for s in studies(loaded, "oat", 0)
-                 if not args.variant or s.variant in args.variant), default=0)
+        d = max((len(variant_inputs(loaded, choices)) for name, choices in variants(loaded)
+                 if not args.variant or name in args.variant), default=0)
         method = choose(args.method, d)
         return runs_per_variant(d, method, args.samples or DEFAULT_SAMPLES[method])
 
     loaded = prepare(args, runs)
     if loaded is None:
+        return EXIT_BAD_INPUT
+    if loaded.scenario.sweep:
+        line, col = loaded.place("sweep")
+        print(f"{args.file}:{line}:{col}: sweep: a sensitivity study runs at one point; set "
+              "the swept value (or study each point's scenario on its own)", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
         return _study(loaded, args)
@@ -108,7 +103,8 @@ def _study(loaded: Loaded, args: argparse.Namespace) -> int:
     from sim.cli.planning import write_json
     from sim.cli.run import execute_specs
     from sim.edge.loader import ScenarioError
-    from sim.experiment.uncertainty import studies, study_seed
+    from sim.experiment.uncertainty import study, study_seed
+    from sim.experiment.uncertainty import variants as variants_of
     from sim.present import plots
     from sim.present.output import staged
     from sim.present.report import write_report
@@ -116,15 +112,16 @@ def _study(loaded: Loaded, args: argparse.Namespace) -> int:
     started = time.perf_counter()
     console = Console(stderr=True, quiet=args.quiet, soft_wrap=True)
     seed = loaded.scenario.seed if args.seed is None else args.seed
+    every = variants_of(loaded)
+    unknown = [v for v in args.variant or [] if v not in dict(every)]
+    if unknown:
+        print(f"--variant {unknown[0]}: not a variant of {loaded.source}; its variants: "
+              f"{', '.join(name for name, _ in every)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    chosen = [choices for name, choices in every if not args.variant or name in args.variant]
+    seen: dict[str, Any] = {}  # traces read, across the studies
     try:
-        oat = studies(loaded, "oat", 0, seed)
-        names = [s.variant for s in oat]
-        unknown = [v for v in args.variant or [] if v not in names]
-        if unknown:
-            print(f"--variant {unknown[0]}: not a variant of {loaded.source}; its variants: "
-                  f"{', '.join(names)}", file=sys.stderr)
-            return EXIT_BAD_INPUT
-        oat = [s for s in oat if not args.variant or s.variant in args.variant]
+        oat = [study(loaded, choices, "oat", 0, seed, seen) for choices in chosen]
         d = max(len(s.inputs) for s in oat)
         method = choose(args.method, d)
         samples = args.samples or DEFAULT_SAMPLES[method]
@@ -132,8 +129,7 @@ def _study(loaded: Loaded, args: argparse.Namespace) -> int:
             print(f"--samples {samples}: a Sobol design (chosen for {d} inputs) needs a power "
                   "of two (e.g. 16, 32, 64), or use --method morris", file=sys.stderr)
             return EXIT_BAD_INPUT
-        glob = [s for s in studies(loaded, method, samples, seed)
-                if not args.variant or s.variant in args.variant]
+        glob = [study(loaded, choices, method, samples, seed, seen) for choices in chosen]
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -156,6 +152,7 @@ def _study(loaded: Loaded, args: argparse.Namespace) -> int:
     for s_oat, s_glob in zip(oat, glob):
         per_metric: dict[str, Any] = {}
         nominal: dict[str, Any] = {}
+        bands: dict[str, Any] = {}
         for metric in args.metric:
             oat_values = [f.get(metric) for f in values[("oat", s_oat.variant)]]
             glob_values = [f.get(metric) for f in values[(method, s_glob.variant)]]
@@ -168,15 +165,14 @@ def _study(loaded: Loaded, args: argparse.Namespace) -> int:
             entries.sort(key=sensitivity.rank_key)
             per_metric[metric] = entries
             nominal[metric] = base
-            spread = sensitivity.band(glob_values)
-            nominal[metric + ":band"] = spread
+            bands[metric] = sensitivity.band(glob_values)
         variants[s_oat.variant] = {
             "inputs": [{"path": i.path, "dist": i.range.dist, "low": i.low, "high": i.high,
                         "written": [i.range.low, i.range.high],
                         "nominal": i.nominal, "trust": i.trust, "source": i.source}
                        for i in s_oat.inputs],
-            "nominal": {m: nominal[m] for m in args.metric},
-            "band": {m: nominal[m + ":band"] for m in args.metric},
+            "nominal": nominal,
+            "band": bands,
             "metrics": per_metric}
     data: dict[str, Any] = {
         "name": loaded.scenario.name, "seed": seed, "method": method, "samples": samples,

@@ -192,6 +192,19 @@ def derive(loaded: Loaded, parameters: tuple[tuple[str, Any], ...],
     return Point(parameters, *checked)
 
 
+def _study_path(base: dict[str, Any], path: str, view: dict[str, Any], verb: str
+                ) -> dict[str, Any]:
+    """``base`` with the value ``path`` names written out where it is a profile's, runtime's
+    or antivirus setting's default (``materialize``); PathError when the path cannot be read,
+    starts at a key a study cannot change (it cannot be ``verb``) or names nothing."""
+    steps = paths.parse(path)
+    if steps[0] in _NOT_SWEEPABLE:
+        raise paths.PathError(f"{steps[0]!r} cannot be {verb}")
+    written = materialize(base, path, view)
+    paths.get(written, path)
+    return written
+
+
 def _uncertainty_problems(data: dict[str, Any], tree: Any, scenario: Scenario, file: str,
                           seen: TraceCache, view: dict[str, Any]) -> list[Problem]:
     """Each ``uncertainty:`` entry checked: its path names a number of the scenario (or of
@@ -208,11 +221,7 @@ def _uncertainty_problems(data: dict[str, Any], tree: Any, scenario: Scenario, f
     for path, spec in entries.items():
         where = _position(tree, ("uncertainty", path), at_key=True)
         try:
-            steps = paths.parse(path)
-            if steps[0] in _NOT_SWEEPABLE:
-                raise paths.PathError(f"{steps[0]!r} cannot be uncertain")
-            written = materialize(base, path, view)
-            paths.get(written, path)
+            written = _study_path(base, path, view, "uncertain")
         except paths.PathError as exc:
             problems.append(Problem(f"uncertainty.{path}", str(exc), *where))
             continue
@@ -355,11 +364,7 @@ def _sweep_points(data: dict[str, Any], tree: Any, scenario: Scenario, file: str
     for path, values in sweep.items():
         where = _position(tree, ("sweep", path), at_key=True)
         try:
-            steps = paths.parse(path)
-            if steps[0] in _NOT_SWEEPABLE:
-                raise paths.PathError(f"{steps[0]!r} cannot be swept")
-            base = materialize(base, path, view)
-            paths.get(base, path)
+            base = _study_path(base, path, view, "swept")
         except paths.PathError as exc:
             problems.append(Problem(f"sweep.{path}", str(exc), *where))
             continue

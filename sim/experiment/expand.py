@@ -82,11 +82,17 @@ def expand(loaded: Loaded, seed: int | None = None, replications: int | None = N
     for point in loaded.points:
         for values in itertools.product(*(vals for _, vals in axes)):
             choices = tuple((key, value) for (key, _), value in zip(axes, values))
-            name = "+".join(values) if values else "base"
+            name = variant_name(choices)
             scenario = apply(point.scenario, dict(choices))
             specs.extend(RunSpec(name, choices, point.parameters, scenario, point.profiles,
                                  run_seed, r) for r in range(count))
     return specs
+
+
+def variant_name(choices: tuple[tuple[str, str], ...]) -> str:
+    """A variant's name: its ``compare`` values joined with ``+`` (``hyperv+spread``), or
+    ``base`` when nothing is compared."""
+    return "+".join(value for _, value in choices) if choices else "base"
 
 
 def compared(scenario: Scenario) -> list[tuple[str, list[str]]]:

@@ -28,7 +28,7 @@ from SALib.sample import sobol as sobol_sample
 from scipy.stats import qmc
 
 from sim.edge.loader import Loaded, TraceCache, derive
-from sim.experiment.expand import RunSpec, apply, compared
+from sim.experiment.expand import RunSpec, apply, compared, variant_name
 from sim.spec.uncertain import Input, inputs
 
 DESIGNS = ("band", "oat", "sobol", "morris")
@@ -85,15 +85,25 @@ def oat_rows(ins: tuple[Input, ...]) -> list[tuple[tuple[str, Any], ...]]:
     return rows
 
 
-def studies(loaded: Loaded, design: str, samples: int, seed: int | None = None
-            ) -> list[Study]:
-    """A study per variant of ``loaded`` (a scenario without a sweep): ``study`` of each
-    combination of its ``compare`` values."""
+def variants(loaded: Loaded) -> list[tuple[str, tuple[tuple[str, str], ...]]]:
+    """Each variant of ``loaded``: its name and its ``compare`` choices, in expansion order."""
     combos: list[tuple[tuple[str, str], ...]] = [()]
     for axis, values in compared(loaded.scenario):
         combos = [c + ((axis, v),) for c in combos for v in values]
+    return [(variant_name(choices), choices) for choices in combos]
+
+
+def variant_inputs(loaded: Loaded, choices: tuple[tuple[str, str], ...]) -> tuple[Input, ...]:
+    """The uncertain inputs of the variant ``choices`` of ``loaded``."""
+    return tuple(inputs(apply(loaded.scenario, dict(choices)), loaded.profiles))
+
+
+def studies(loaded: Loaded, design: str, samples: int, seed: int | None = None
+            ) -> list[Study]:
+    """A study per variant of ``loaded`` (a scenario without a sweep): ``study`` of each."""
     seen: TraceCache = {}
-    return [study(loaded, choices, design, samples, seed, seen) for choices in combos]
+    return [study(loaded, choices, design, samples, seed, seen)
+            for _, choices in variants(loaded)]
 
 
 def study(loaded: Loaded, choices: tuple[tuple[str, str], ...], design: str, samples: int,
@@ -104,9 +114,8 @@ def study(loaded: Loaded, choices: tuple[tuple[str, str], ...], design: str, sam
     trajectories of a Morris one; ignored by ``oat``. ``seen``: traces already read;
     ``skip``: paths that are not inputs here (a plan's own host count)."""
     run_seed = loaded.scenario.seed if seed is None else seed
-    name = "+".join(v for _, v in choices) if choices else "base"
-    ins = tuple(i for i in inputs(apply(loaded.scenario, dict(choices)), loaded.profiles)
-                if i.path not in (skip or set()))
+    name = variant_name(choices)
+    ins = tuple(i for i in variant_inputs(loaded, choices) if i.path not in (skip or set()))
     unit = None
     if design == "oat":
         rows = oat_rows(ins)

@@ -92,6 +92,16 @@ def show(metrics: dict[str, Any], metric: str, unit: Unit | None = None) -> str:
     return text
 
 
+def band_text(metrics: dict[str, Any], metric: str) -> str:
+    """`` [p5 to p95]`` of ``metric`` over the sampled assumptions (``run --uncertainty``),
+    or nothing when there are none."""
+    found = (metrics.get("uncertainty") or {}).get(metric)
+    if not found:
+        return ""
+    kind = metric_kind(metric)
+    return f" [{format_value(found['p5'], kind)} to {format_value(found['p95'], kind)}]"
+
+
 def interval(value: Any, ci: float, kind: str) -> tuple[float | None, float | None]:
     """(None, None) when ``value ± ci`` stays within what the quantity can be; else the
     interval cut to it: a time, size or count is at least 0, a fraction between 0 and 1."""

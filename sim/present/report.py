@@ -23,7 +23,7 @@ from typing import Any
 from sim import __version__
 from sim.analysis.aggregate import metric_value
 from sim.edge.loader import Loaded
-from sim.present.formats import Unit, metric_kind, row_unit, show, workload_rows
+from sim.present.formats import Unit, band_text, metric_kind, row_unit, show, workload_rows
 from sim.spec.profiles import raw_ranges, sources
 from sim.spec.slo import SLOError, parse_slo
 from sim.spec.units import format_duration, format_size, format_value
@@ -169,7 +169,8 @@ def _comparison(summary: dict[str, Any]) -> str:
     for label, metric in rows_spec:  # one unit per row, named in its label
         unit = row_unit([metric_value(m, metric) for m in variants.values()], metric)
         rows.append([_e(label + (f" ({unit[0]})" if unit else "")),
-                     *[_e(show(m, metric, unit) + _band(m, metric)) for m in variants.values()]])
+                     *[_e(show(m, metric, unit) + band_text(m, metric))
+                       for m in variants.values()]])
     reps = summary.get("replications", 1)
     note = f"<p class='sub'>Means of {reps} replications ± 95 % confidence half-width.</p>" \
         if reps > 1 else ""
@@ -180,14 +181,6 @@ def _comparison(summary: dict[str, Any]) -> str:
                  "seed; ± is over the seeds at the nominal inputs. Where the range is wider "
                  "than the ±, the assumptions matter more than the randomness.</p>")
     return _table(["metric", *variants], rows) + note
-
-
-def _band(metrics: dict[str, Any], metric: str) -> str:
-    found = (metrics.get("uncertainty") or {}).get(metric)
-    if not found:
-        return ""
-    kind = metric_kind(metric)
-    return f" [{format_value(found['p5'], kind)} to {format_value(found['p95'], kind)}]"
 
 
 def _sensitivity(data: dict[str, Any]) -> str:
