@@ -5,7 +5,8 @@ in two trees, a reference commit (checked out as a temporary detached ``git work
 the current working tree (uncommitted changes included), each tree importing its own ``sim``
 (``PYTHONPATH`` set to the tree, run from the tree's root), and compares the files the run
 writes into ``TMP/<scenario name>/`` that the model decides: ``summary.json``,
-``instances.csv`` and ``timeseries.csv`` (a sweep's points are all in those same three files).
+``instances.csv``, ``timeseries.csv`` and ``aggregate.csv`` (a sweep's points are all in those
+same files; ``runs.csv`` holds each run's key, a digest of the code, and its wall time).
 
     python scripts/same_outputs.py --ref main                  # compare with a commit
     python scripts/same_outputs.py --ref HEAD~3 --jobs 2 --scenarios scenarios/sweep.yaml
@@ -45,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-FILES = ("summary.json", "instances.csv", "timeseries.csv")
+FILES = ("summary.json", "instances.csv", "timeseries.csv", "aggregate.csv")
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST_FORMAT = 1
 # What the outputs depend on besides the code: recorded in a manifest, checked against it.

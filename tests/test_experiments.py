@@ -237,3 +237,53 @@ def test_bad_sweeps_are_reported_where_they_are(line, words):
     message = str(info.value)
     assert words in message
     assert message.startswith(f"s.yaml:{len(text.splitlines())}:")
+
+
+# --- how many processes a batch runs on (issue: speed where users wait) -----------------------
+
+def test_a_batch_too_small_for_a_pool_runs_in_this_process():
+    from sim.run.runner import POOL_WORTH_S, Workers, work_seconds
+
+    specs = expand(load_file(SWEEP), replications=1)  # 12 runs, 0.6 s in all
+    assert work_seconds(specs, {}) < POOL_WORTH_S
+    assert Workers(jobs=2).processes(specs) == 1
+    assert Workers(jobs=1).processes(specs * 100) == 1
+    assert Workers(jobs=2).processes(specs * 100) == 2  # 66 s of estimated work
+    assert Workers(jobs=2, cluster="tcp://x:1").processes(specs) == 0
+
+
+def test_a_trace_whose_rows_are_unknown_is_worth_a_pool():
+    from sim.run.runner import work_seconds
+
+    specs = expand(load_file("scenarios/azure-replay.yaml"))
+    loaded = load_file("scenarios/azure-replay.yaml")
+    assert work_seconds(specs, {}) == math.inf
+    assert 0 < work_seconds(specs, loaded.trace_rows) < math.inf
+
+
+def test_this_process_and_the_workers_share_a_batch_and_each_run_is_done_once(monkeypatch):
+    """With a pool, this process takes runs from the back of the queue while the worker
+    starts: every run comes back once, identical to the run made here."""
+    from sim.run import runner
+
+    monkeypatch.setattr(runner, "POOL_WORTH_S", 0.0)
+    specs = expand(load_file(SWEEP), replications=1)[:8]
+    keys = [s.key() for s in specs]
+    here = []
+    real = runner.collect
+
+    def counted(result, key=None):
+        here.append(key)
+        return real(result, key)
+
+    monkeypatch.setattr(runner, "collect", counted)  # this process's runs only (a worker
+    # imports the module afresh)
+    with runner.Workers(jobs=2) as workers:
+        assert workers.processes(specs) == 2
+        outputs = list(workers.outputs(specs, keys))
+    assert sorted(o.key for o in outputs) == sorted(keys)
+    assert 0 < len(here) < len(specs)  # some here, some on the worker
+    assert here == [k for k in reversed(keys) if k in here]  # from the back
+    for out in outputs:
+        spec = specs[keys.index(out.key)]
+        pd.testing.assert_frame_equal(out.instances, runner.execute(spec, out.key).instances)

@@ -2,7 +2,8 @@
 that it fits this machine before anything runs.
 
 Owns: how bad input is reported (FILE:LINE:COL: path: message, then a count) and the exit
-status it gives. Must not import SimPy, the model or matplotlib: every command loads this.
+status it gives. Must not import SimPy, the model or matplotlib, nor the loader at import time:
+every command loads this, ``--help`` included.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sim.edge.loader import Loaded, ScenarioError, load_file
-from sim.experiment.expand import compared
-from sim.spec.config import MAX_SEED
 from sim.spec.units import format_duration
+
+if TYPE_CHECKING:  # the loader (pydantic, NumPy) is imported when a command loads a file
+    from sim.edge.loader import Loaded
 
 EXIT_BAD_INPUT = 2
 EXIT_BUG = 70  # EX_SOFTWARE: an unexpected exception, reported as a bug
@@ -24,6 +26,8 @@ EXIT_BUG = 70  # EX_SOFTWARE: an unexpected exception, reported as a bug
 
 def seed(text: str) -> int:
     """An argparse type: a seed, 0 to 2**63 - 1."""
+    from sim.spec.config import MAX_SEED
+
     value = integer(text)
     if not 0 <= value <= MAX_SEED:
         raise argparse.ArgumentTypeError(f"a seed is an integer from 0 to {MAX_SEED} "
@@ -74,6 +78,7 @@ def fits(loaded: Loaded, force: bool, replications: int | None) -> bool:
     """Whether the scenario's estimated memory and time are within this machine's limits
     (always, with ``force``); if not, say so with the figures at the key that drives it."""
     from sim.edge import budget
+    from sim.experiment.expand import compared
 
     if force:
         return True
@@ -96,6 +101,8 @@ def fits(loaded: Loaded, force: bool, replications: int | None) -> bool:
 def load(file: str) -> Loaded | None:
     """The scenario in ``file``, loaded and checked; None after printing why not: its
     problems and that nothing was run, or why the file cannot be read."""
+    from sim.edge.loader import ScenarioError, load_file
+
     try:
         return load_file(file)
     except ScenarioError as exc:

@@ -16,7 +16,7 @@ import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sim import __version__
 from sim.cli.common import (
@@ -28,8 +28,10 @@ from sim.cli.common import (
     prepare,
     seed,
 )
-from sim.edge.loader import Loaded
 from sim.errors import UserError
+
+if TYPE_CHECKING:
+    from sim.edge.loader import Loaded
 
 Commands = Any  # argparse's _SubParsersAction, whose name is private
 

@@ -50,11 +50,12 @@ def command(args: argparse.Namespace) -> int:
 
 
 def execute_specs(specs: list[Any], args: argparse.Namespace, console: Console,
-                  name: str) -> list[Any]:
+                  name: str, trace_rows: dict[str, int]) -> list[Any]:
     """Every spec's output, in spec order: from the run store (``args.out/.runs``) where it
-    holds the run (unless ``args.rerun``), else run on ``args.jobs`` local processes or the
-    Dask cluster ``args.cluster``, with a progress bar (a line per run when not on a
-    terminal)."""
+    holds the run (unless ``args.rerun``), else run on up to ``args.jobs`` local processes
+    (one when the work is too little for more) or the Dask cluster ``args.cluster``, with a
+    progress bar (a line per run when not on a terminal). ``trace_rows``: the loader's, for
+    the estimate of the work."""
     # imported here so that validate and schema start fast
     from rich.progress import (
         BarColumn,
@@ -65,15 +66,18 @@ def execute_specs(specs: list[Any], args: argparse.Namespace, console: Console,
         TimeRemainingColumn,
     )
 
-    from sim.run.runner import default_jobs, plan, run_all
+    from sim.run.runner import Workers, default_jobs, plan
     from sim.run.store import Store
 
     store = Store(Path(args.out) / ".runs")
     the_plan = plan(specs, store, args.rerun)
     jobs = args.jobs or default_jobs()
-    workers = min(jobs, len(the_plan.todo))
+    workers = Workers(jobs, args.cluster, trace_rows)
+    processes = workers.processes([specs[i] for i in the_plan.todo])
+    few = " (too little work to start more)" if processes == 1 < min(
+        jobs, len(the_plan.todo)) else ""
     where = (f"cluster {args.cluster}" if args.cluster
-             else f"{workers} local process{'es' if workers > 1 else ''}")
+             else f"{processes} local process{'es' if processes > 1 else ''}{few}")
     console.print(f"{name}: {len(set(the_plan.keys))} runs, {the_plan.stored} already "
                   f"in {store.root}, {len(the_plan.todo)} to run"
                   + (f" on {where}" if the_plan.todo else ""))
@@ -93,7 +97,8 @@ def execute_specs(specs: list[Any], args: argparse.Namespace, console: Console,
                               f"rep {result.replication}: {len(result.instances):,} instances "
                               f"in {result.wall_s:.2f} s")
 
-        run_all(the_plan, store, jobs, args.cluster, done)
+        with workers:
+            workers.run(the_plan, store, done)
     return [store.load(key) for key in the_plan.keys]
 
 
@@ -109,7 +114,7 @@ def _run(loaded: Loaded, args: argparse.Namespace) -> int:
     scenario = loaded.scenario
     specs = expand(loaded, args.seed, args.replications)
     started = time.perf_counter()
-    outputs = execute_specs(specs, args, console, scenario.name)
+    outputs = execute_specs(specs, args, console, scenario.name, loaded.trace_rows)
     seed = specs[0].seed
     samples = None
     if args.uncertainty:
@@ -121,7 +126,7 @@ def _run(loaded: Loaded, args: argparse.Namespace) -> int:
                       + " (Latin hypercube; every run on seed "
                       f"{seed})")
         samples = execute_specs([spec for s in band for spec in s.specs], args, console,
-                                f"{scenario.name} uncertainty")
+                                f"{scenario.name} uncertainty", loaded.trace_rows)
     swept = list(scenario.sweep or {})
     # each swept value as the runs table holds it (as_cell), and its number (NaN: not one)
     numeric = {path: {str(as_cell(point.parameters[i][1])): _number(paths.get(

@@ -141,7 +141,7 @@ def _study(loaded: Loaded, args: argparse.Namespace) -> int:
     counts = ", ".join(f"{s.variant} {len(s.inputs)} inputs" for s in oat)
     console.print(f"{loaded.scenario.name}: {counts}; one at a time and {method} "
                   f"({samples} samples)")
-    outputs = execute_specs(specs, args, console, loaded.scenario.name)
+    outputs = execute_specs(specs, args, console, loaded.scenario.name, loaded.trace_rows)
     flat = [flatten(o.metrics) for o in outputs]
     variants: dict[str, Any] = {}
     at = 0

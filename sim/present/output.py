@@ -29,6 +29,7 @@ from sim.edge.loader import Loaded
 from sim.errors import OutputError
 from sim.experiment.expand import apply
 from sim.planning import trust
+from sim.present.tables import write_csv
 from sim.run.results import RunOutput, runs_frame
 from sim.run.store import remove_left_over
 
@@ -153,10 +154,10 @@ def write(out_root: Path, loaded: Loaded, seed: int, outputs: list[RunOutput],
         swept = list(loaded.scenario.sweep or {})
         agg = aggregate(runs, swept)
         agg.to_csv(staging / "aggregate.csv", index=False)
-        pd.concat([_with_parameters(o.instances, o) for o in outputs]).to_csv(
-            staging / "instances.csv", index=False, float_format="%.6f")
-        pd.concat([_with_parameters(o.timeseries, o) for o in outputs]).to_csv(
-            staging / "timeseries.csv", index=False, float_format="%.6g")
+        write_csv(pd.concat([_with_parameters(o.instances, o) for o in outputs]),
+                  staging / "instances.csv", "%.6f")
+        write_csv(pd.concat([_with_parameters(o.timeseries, o) for o in outputs]),
+                  staging / "timeseries.csv", "%.6g")
         (staging / "scenario.resolved.yaml").write_text(yaml.safe_dump(
             resolved_scenario(loaded, seed, data["replications"]), sort_keys=False,
             allow_unicode=True))

@@ -9,6 +9,7 @@ are returned in spec order. Must not: compute statistics or write result files.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import math
 import multiprocessing
 import os
 import threading
@@ -87,13 +88,27 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
+POOL_WORTH_S = 3.0  # estimated seconds of simulation (budget's estimate, about twice the
+# real time) below which a batch runs in this process: a worker process takes about a second
+# to start and import the model, so a pool only pays for itself on more work than that
+
+
 class Workers:
     """Where runs execute, kept open across batches (a planner's probes, say): this process,
-    a pool of local processes, or a Dask cluster. Use as a context manager."""
+    this process with a pool of local processes, or a Dask cluster. Use as a context manager.
 
-    def __init__(self, jobs: int = 1, cluster: str | None = None) -> None:
+    With ``jobs`` > 1 a batch worth a pool (``POOL_WORTH_S``) runs on ``jobs`` processes: this
+    one and ``jobs - 1`` workers. The batch is queued for the workers in spec order and this
+    process takes runs from the back of the queue (the ones no worker has taken yet) while the
+    workers start, so their start-up is not waited for. ``trace_rows`` (the loader's rows of
+    each trace, by digest) lets the estimate count a trace's arrivals; a run replaying a trace
+    it does not know is taken to be worth a pool."""
+
+    def __init__(self, jobs: int = 1, cluster: str | None = None,
+                 trace_rows: dict[str, int] | None = None) -> None:
         self.jobs = jobs
         self.cluster = cluster
+        self.trace_rows = trace_rows or {}
         self._pool: cf.ProcessPoolExecutor | None = None
         self._client: Any = None
 
@@ -108,29 +123,51 @@ class Workers:
             self._client.close()
             self._client = None
 
+    def processes(self, specs: Sequence[RunSpec]) -> int:
+        """How many local processes run this batch (1: this one alone; 0: a Dask cluster)."""
+        if self.cluster is not None:
+            return 0
+        if self.jobs <= 1 or len(specs) <= 1 or work_seconds(specs, self.trace_rows) \
+                < POOL_WORTH_S:
+            return 1
+        return min(self.jobs, len(specs))
+
     def outputs(self, specs: list[RunSpec], keys: list[str]) -> Iterator[RunOutput]:
         """Each spec's output (filed under the matching key), in completion order."""
         if not specs:
             return
         if self.cluster is not None:
             yield from self._on_dask(specs, keys)
-        elif self.jobs <= 1 or len(specs) == 1:
+        elif self.processes(specs) == 1:
             for spec, key in zip(specs, keys):
                 yield execute(spec, key)
         else:
-            if self._pool is None:
-                context = multiprocessing.get_context("forkserver")
-                self._pool = cf.ProcessPoolExecutor(max_workers=self.jobs, mp_context=context,
-                                                    initializer=_end_with,
-                                                    initargs=(os.getpid(),))
-            futures = [self._pool.submit(execute, spec, key) for spec, key in zip(specs, keys)]
-            try:
-                for future in cf.as_completed(futures):
+            yield from self._shared(specs, keys)
+
+    def _shared(self, specs: list[RunSpec], keys: list[str]) -> Iterator[RunOutput]:
+        """The batch on the pool's workers and on this process, which takes runs from the
+        back of the queue while any is still waiting for a worker."""
+        if self._pool is None:
+            context = multiprocessing.get_context("forkserver")
+            self._pool = cf.ProcessPoolExecutor(max_workers=self.jobs - 1, mp_context=context,
+                                                initializer=_end_with,
+                                                initargs=(os.getpid(),))
+        futures = [self._pool.submit(execute, spec, key) for spec, key in zip(specs, keys)]
+        waiting = set(futures)
+        try:
+            for i in reversed(range(len(specs))):
+                for future in [f for f in waiting if f.done()]:
+                    waiting.discard(future)
                     yield future.result()
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                raise
+                if futures[i].cancel():  # no worker has it: run it here
+                    waiting.discard(futures[i])
+                    yield execute(specs[i], keys[i])
+            for future in cf.as_completed(waiting):
+                yield future.result()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
 
     def _on_dask(self, specs: list[RunSpec], keys: list[str]) -> Iterator[RunOutput]:
         from distributed import Client, as_completed
@@ -161,8 +198,21 @@ class Workers:
                 on_done(out)
 
 
+def work_seconds(specs: Sequence[RunSpec], trace_rows: dict[str, int]) -> float:
+    """The budget's estimate of the seconds ``specs`` take on one core (infinite when one
+    replays a trace whose rows are not in ``trace_rows``)."""
+    from sim.edge import budget
+    from sim.spec.config import TraceArrivals
+
+    if any(isinstance(wl.arrival, TraceArrivals) and wl.arrival.digest not in trace_rows
+           for spec in specs for wl in spec.scenario.workloads):
+        return math.inf
+    return budget.estimate([spec.scenario for spec in specs], 1, 1, trace_rows).seconds
+
+
 def run_all(the_plan: Plan, store: Store, jobs: int = 1, cluster: str | None = None,
-            on_done: Callable[[RunOutput], None] | None = None) -> None:
+            on_done: Callable[[RunOutput], None] | None = None,
+            trace_rows: dict[str, int] | None = None) -> None:
     """Run every spec in ``the_plan.todo`` and store it as it completes."""
-    with Workers(jobs, cluster) as workers:
+    with Workers(jobs, cluster, trace_rows) as workers:
         workers.run(the_plan, store, on_done)
