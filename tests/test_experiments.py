@@ -287,3 +287,76 @@ def test_this_process_and_the_workers_share_a_batch_and_each_run_is_done_once(mo
     for out in outputs:
         spec = specs[keys.index(out.key)]
         pd.testing.assert_frame_equal(out.instances, runner.execute(spec, out.key).instances)
+
+
+# --- a rerun whose results are already written ------------------------------------------------
+
+def _files(folder: Path) -> dict[str, tuple[bytes, int]]:
+    return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.iterdir()}
+
+
+def test_a_rerun_of_written_results_prints_them_again_and_touches_nothing(tmp_path, capsys):
+    import yaml
+
+    data = scenario(duration="30min", compare={"isolation": ["process", "hyperv"]})
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(data))
+    args = ["run", str(tmp_path / "s.yaml"), "--out", str(tmp_path / "out"), "--jobs", "1"]
+    assert main(args) == 0
+    first = capsys.readouterr()
+    folder = tmp_path / "out" / data["name"]
+    before = _files(folder)
+    assert {"summary.json", "instances.csv", "report.html", "startup_cdf.png"} <= set(before)
+    assert main(args) == 0
+    second = capsys.readouterr()
+    assert second.out == first.out  # the same table
+    assert "already written" in second.err and "wrote" not in second.err
+    assert _files(folder) == before  # not one file rewritten
+    assert main([*args, "--rerun"]) == 0  # --rerun writes them again
+    assert "wrote" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("change", ["a chart deleted", "a file edited", "another seed",
+                                    "--no-charts", "the scenario edited"])
+def test_results_are_written_again_when_anything_they_came_from_changed(tmp_path, capsys,
+                                                                        change):
+    import yaml
+
+    data = scenario(duration="30min")
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data))
+    args = ["run", str(path), "--out", str(tmp_path / "out"), "--jobs", "1"]
+    folder = tmp_path / "out" / data["name"]
+    assert main(args) == 0
+    capsys.readouterr()
+    if change == "a chart deleted":
+        (folder / "running.png").unlink()
+    elif change == "a file edited":
+        (folder / "summary.json").write_text("{}")
+    elif change == "another seed":
+        args += ["--seed", "7"]
+    elif change == "--no-charts":
+        args += ["--no-charts"]
+    else:
+        path.write_text(yaml.safe_dump({**data, "description": "edited"}))
+    assert main(args) == 0
+    assert "wrote" in capsys.readouterr().err
+    assert (folder / "summary.json").read_text() != "{}"
+    assert (folder / "running.png").exists() == (change != "--no-charts")
+
+
+def test_written_results_with_warnings_still_exit_3_under_strict(tmp_path, capsys):
+    import yaml
+
+    data = scenario(duration="30min", host={"count": 1},
+                    workload={"arrival": {"kind": "poisson", "rate": "5/s"}})
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(data))
+    args = ["run", str(tmp_path / "s.yaml"), "--out", str(tmp_path / "out"), "--jobs", "1",
+            "--no-charts", "--strict"]
+    assert main(args) == 3
+    first = capsys.readouterr().err
+    assert main(args) == 3
+    second = capsys.readouterr().err
+    assert "already written" in second
+    warnings = [line for line in first.splitlines() if line.startswith("WARNING")]
+    assert warnings and warnings == [line for line in second.splitlines()
+                                     if line.startswith("WARNING")]

@@ -18,7 +18,7 @@ import pytest
 from sim.cli import EXIT_BAD_INPUT, EXIT_BUG, main
 from sim.edge import budget
 from sim.edge.loader import ScenarioError, load_text
-from sim.present import output
+from sim.present import folders
 from sim.run.store import Store
 
 MAIN = Path("scenarios/windows-isolation.yaml").read_text()
@@ -378,7 +378,7 @@ def test_stale_staging_folders_of_dead_processes_are_removed(tmp_path):
              tmp_path / ".runs" / f".partial-{os.getpid()}-zz", tmp_path / "kept"]
     for folder in stale + alive:
         folder.mkdir(parents=True)
-    removed = output.remove_stale(tmp_path) + Store(tmp_path / ".runs").remove_stale()
+    removed = folders.remove_stale(tmp_path) + Store(tmp_path / ".runs").remove_stale()
     assert sorted(removed) == sorted(stale)
     assert all(f.exists() for f in alive) and not any(f.exists() for f in stale)
 

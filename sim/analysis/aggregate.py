@@ -1,6 +1,5 @@
 """Statistics across runs: per variant and sweep point, the mean, standard deviation and 95 %
-confidence half-width (Student's t) of every metric over the replications, and the nested
-metrics of ``summary.json`` flattened to dotted names (and to paths of keys, and back).
+confidence half-width (Student's t) of every metric over the replications.
 
 Owns: how replications are combined. Must not: run the model, know how a run's results are
 stored, or write files.
@@ -15,6 +14,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from sim.analysis.dotted import leaves, tree
 from sim.analysis.metrics import clean
 
 
@@ -22,51 +22,6 @@ class HasMetrics(Protocol):
     """A run's results as far as combining them goes: its nested metrics (``RunOutput``)."""
 
     metrics: dict[str, Any]
-
-
-def leaves(metrics: dict[str, Any]) -> dict[tuple[str, ...], Any]:
-    """``{"startup_s": {"p50": 1}}`` → ``{("startup_s", "p50"): 1}``: every value that is not
-    a mapping, by its path of keys (a key may itself hold a dot, as a workload's name may)."""
-    out: dict[tuple[str, ...], Any] = {}
-    for key, value in metrics.items():
-        if isinstance(value, dict):
-            out.update({(key, *path): v for path, v in leaves(value).items()})
-        else:
-            out[(key,)] = value
-    return out
-
-
-def tree(paths: dict[tuple[str, ...], Any]) -> dict[str, Any]:
-    """The inverse of ``leaves``."""
-    out: dict[str, Any] = {}
-    for (*parents, last), value in paths.items():
-        node = out
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[last] = value
-    return out
-
-
-def flatten(metrics: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"startup_s": {"p50": 1}}`` → ``{"startup_s.p50": 1}``."""
-    return {prefix + ".".join(path): value for path, value in leaves(metrics).items()}
-
-
-def metric_value(metrics: dict[str, Any], dotted: str) -> Any:
-    """``metric_value(m, "startup_s.p99")`` → ``m["startup_s"]["p99"]`` (None if absent). A key
-    holding a dot (``startup_by_workload_s.web.v2.p99``, of workload ``web.v2``) is found:
-    at each level the longest key the rest of the name begins with is taken."""
-    node: Any = metrics
-    rest = dotted
-    while rest:
-        if not isinstance(node, dict):
-            return None
-        key = max((k for k in node if rest == k or rest.startswith(f"{k}.")), key=len,
-                  default=None)
-        if key is None:
-            return None
-        node, rest = node[key], rest[len(key) + 1:]
-    return node
 
 
 def numeric_metrics(frame: pd.DataFrame, exclude: list[str]) -> list[str]:

@@ -132,10 +132,10 @@ def prepare(args: argparse.Namespace,
     loaded = load(args.file)
     if loaded is None or not fits(loaded, args.force, replications(loaded)):
         return None
-    from sim.present import output
+    from sim.present import folders
     from sim.run.store import Store
 
-    output.check_writable(Path(args.out))
-    output.remove_stale(Path(args.out))
+    folders.check_writable(Path(args.out))
+    folders.remove_stale(Path(args.out))
     Store(Path(args.out) / ".runs").remove_stale()
     return loaded

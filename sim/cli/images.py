@@ -53,7 +53,7 @@ def _hosts_text(hosts: list[str], total: int) -> str:
 def images(loaded: Loaded, out: Path, variant: str | None, quiet: bool) -> int:
     """Print the view and write ``OUT/<name>/images.json``; status 2 for an unknown variant."""
     from sim.cli.planning import write_json
-    from sim.present.output import staged
+    from sim.present.folders import staged
 
     states = end_states(loaded, variant)
     if not states:

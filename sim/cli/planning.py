@@ -23,14 +23,14 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from sim.analysis.aggregate import metric_value
+from sim.analysis.dotted import metric_value
 from sim.analysis.metrics import clean, metric_names
 from sim.edge.loader import Loaded
 from sim.planning import capacity
 from sim.planning.planner import Probe, judge, levelled_off, probe_specs, search
 from sim.present import plots
+from sim.present.folders import staged
 from sim.present.formats import metric_kind
-from sim.present.output import staged
 from sim.present.report import write_report
 from sim.run.runner import Workers, default_jobs
 from sim.run.runner import plan as plan_runs

@@ -17,11 +17,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from sim.analysis.aggregate import metric_value
+from sim.analysis.dotted import metric_value
 from sim.cli.common import EXIT_BAD_INPUT, prepare
 from sim.edge.loader import Loaded, ScenarioError
+from sim.experiment.expand import as_cell
 from sim.present.formats import band_text, row_unit, show, workload_rows
-from sim.run.results import as_cell
 from sim.spec.units import format_duration
 
 
@@ -105,15 +105,27 @@ def execute_specs(specs: list[Any], args: argparse.Namespace, console: Console,
 def _run(loaded: Loaded, args: argparse.Namespace) -> int:
     # imported here so that validate and schema start fast
     from sim.experiment.expand import expand
-    from sim.present import output, plots
-    from sim.present.report import write_report
-    from sim.spec import paths
+    from sim.present import folders
 
     out = Path(args.out)
     console = Console(stderr=True, quiet=args.quiet, soft_wrap=True)
     scenario = loaded.scenario
     specs = expand(loaded, args.seed, args.replications)
     started = time.perf_counter()
+    written_from = folders.fingerprint(
+        runs=[spec.key() for spec in specs], scenario=scenario.model_dump(mode="json"),
+        written=loaded.data, source=str(loaded.source), uncertainty=args.uncertainty,
+        charts=not args.no_charts)
+    if not args.rerun and folders.unchanged(out / scenario.name, written_from):
+        data = json.loads((out / scenario.name / "summary.json").read_text())
+        console.print(f"{scenario.name}: {len(specs)} runs, already written: "
+                      f"{out / scenario.name}/ holds their results, from this scenario, seed "
+                      "and code, unchanged since (--rerun runs and writes them again)")
+        return _said(data, args, console, "")
+    from sim.present import output, plots
+    from sim.present.report import write_report
+    from sim.spec import paths
+
     outputs = execute_specs(specs, args, console, scenario.name, loaded.trace_rows)
     seed = specs[0].seed
     samples = None
@@ -148,6 +160,15 @@ def _run(loaded: Loaded, args: argparse.Namespace) -> int:
 
     folder, data = output.write(out, loaded, seed, outputs, None if args.no_charts else draw,
                                 finish, samples)
+    folders.stamp(folder, written_from)
+    return _said(data, args, console, f"wrote {folder}/ in {time.perf_counter() - started:.1f} s")
+
+
+def _said(data: dict[str, Any], args: argparse.Namespace, console: Console, last: str) -> int:
+    """Print the summary table (unless ``--quiet``), the warnings of a run's results
+    (``summary.json``'s data) and ``last`` (if any); the exit status (``--strict``: 3 when
+    there are warnings)."""
+    swept = "points" in data
     if not args.quiet:
         screen = Console()
         if not screen.is_terminal:  # a file or a pipe: wide enough for every variant's name
@@ -157,7 +178,8 @@ def _run(loaded: Loaded, args: argparse.Namespace) -> int:
     found = warning_lines(data)
     for line in found:  # on stderr with the progress: said even with --quiet
         Console(stderr=True, soft_wrap=True).print(escape(line), style="bold yellow")
-    console.print(f"wrote {folder}/ in {time.perf_counter() - started:.1f} s")
+    if last:
+        console.print(last)
     if found and args.strict:
         print(f"--strict: {len(found)} warning{'s' if len(found) > 1 else ''}; the results are "
               f"written, exit status {EXIT_WARNINGS}", file=sys.stderr)

@@ -99,14 +99,14 @@ def command(args: argparse.Namespace) -> int:
 
 def _study(loaded: Loaded, args: argparse.Namespace) -> int:
     from sim.analysis import sensitivity
-    from sim.analysis.aggregate import flatten
+    from sim.analysis.dotted import flatten
     from sim.cli.planning import write_json
     from sim.cli.run import execute_specs
     from sim.edge.loader import ScenarioError
     from sim.experiment.uncertainty import study, study_seed
     from sim.experiment.uncertainty import variants as variants_of
     from sim.present import plots
-    from sim.present.output import staged
+    from sim.present.folders import staged
     from sim.present.report import write_report
 
     started = time.perf_counter()

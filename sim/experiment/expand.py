@@ -118,3 +118,11 @@ def apply(scenario: Scenario, choices: dict[str, str]) -> Scenario:
         else:
             update[target.field] = choices[axis]
     return scenario.model_copy(update=update)
+
+
+def as_cell(value: Any) -> Any:
+    """A sweep value as a table cell: a number or text as it is, a mapping or list (a swept
+    distribution, say) as its JSON text, so that rows group by it."""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True)
+    return value

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sim.analysis.aggregate import flatten, mean_metrics, metric_value
+from sim.analysis.aggregate import mean_metrics
+from sim.analysis.dotted import flatten, metric_value
 from sim.edge.loader import Loaded
 from sim.experiment.expand import RunSpec, apply
 from sim.run.results import RunOutput

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sim.analysis.aggregate import metric_value
+from sim.analysis.dotted import metric_value
 from sim.spec.units import format_value
 
 COUNTS = {"requests", "started", "rejected", "pending_at_end", "queued_at_end", "running_peak",

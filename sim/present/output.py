@@ -2,20 +2,14 @@
 ``runs.csv``/``runs.parquet``, ``aggregate.csv``, ``instances.csv``, ``timeseries.csv``,
 ``scenario.resolved.yaml`` and the charts.
 
-Owns: every result file. The folder is written into a hidden sibling and moved into place only
-when complete, so an interrupted run never leaves a folder that looks finished and a failed
-run leaves the previous results as they were. Must not: run the model.
+Owns: what every result file holds. The folder is written whole or not at all
+(``sim.present.folders``). Must not: run the model.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import re
-import shutil
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +17,15 @@ import pandas as pd
 import yaml
 
 from sim.analysis import metrics as analysis
-from sim.analysis.aggregate import aggregate, flatten, mean_metrics
+from sim.analysis.aggregate import aggregate, mean_metrics
+from sim.analysis.dotted import flatten
 from sim.analysis.sensitivity import band
 from sim.edge.loader import Loaded
-from sim.errors import OutputError
 from sim.experiment.expand import apply
 from sim.planning import trust
+from sim.present.folders import staged
 from sim.present.tables import write_csv
 from sim.run.results import RunOutput, runs_frame
-from sim.run.store import remove_left_over
 
 KEPT = ("density.json", "packing.json", "density_per_host.png", "plan.json", "plan_",
         "report.html", "images.json", "sensitivity.json", "tornado_")
@@ -166,63 +160,3 @@ def write(out_root: Path, loaded: Loaded, seed: int, outputs: list[RunOutput],
         if finish is not None:
             finish(staging)
     return out_root / loaded.scenario.name, data
-
-
-def check_writable(out_root: Path) -> None:
-    """Raise OutputError unless results could be written in ``out_root``, so a run fails before
-    its first simulation rather than after its last. Nothing is left behind: a folder that
-    does not exist yet is probed at its nearest existing parent (every part of the path in
-    between must be free to become a folder), and is made only when results are written."""
-    existing = out_root
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    try:
-        if not existing.is_dir():
-            raise NotADirectoryError(f"{existing} is not a folder")
-        probe = Path(tempfile.mkdtemp(prefix=f".write-check.{os.getpid()}.", dir=existing))
-        probe.rmdir()
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise OutputError(f"{out_root}: cannot write results there ({reason}); choose another "
-                          "folder with --out") from None
-
-
-_STAGED = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.(partial|old)$")
-_STAGED_BEFORE_PIDS = re.compile(r"^\..+\.[^.]+\.(partial|old)$")
-
-
-def remove_stale(out_root: Path) -> list[Path]:
-    """Remove the staging folders of results folders that a killed process left in
-    ``out_root``; returns what was removed. (The run store cleans its own:
-    ``Store.remove_stale``.)"""
-    return remove_left_over(out_root, _STAGED, _STAGED_BEFORE_PIDS)
-
-
-@contextlib.contextmanager
-def staged(out_root: Path, name: str, carry: Callable[[str], bool]) -> Iterator[Path]:
-    """A staging folder for ``out_root/name``: the files of the existing folder for which
-    ``carry(file name)`` holds are copied in first; when the block ends without
-    an exception the staging folder replaces the folder whole, else it is removed and the
-    existing folder is left byte for byte as it was."""
-    out_root.mkdir(parents=True, exist_ok=True)
-    final = out_root / name
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}.{os.getpid()}.", suffix=".partial",
-                                    dir=out_root))
-    staging.chmod(0o755)
-    try:
-        if final.is_dir():
-            for kept in final.iterdir():
-                if kept.is_file() and carry(kept.name):  # copied: a link would let the
-                    shutil.copy2(kept, staging / kept.name)  # block rewrite the original
-        yield staging
-        if final.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{name}.{os.getpid()}.", suffix=".old",
-                                          dir=out_root))
-            os.replace(final, trash / "old")
-            os.replace(staging, final)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(staging, final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise

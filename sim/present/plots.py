@@ -804,7 +804,7 @@ def uncertainty_bands(path: Path, title: str, summary: dict[str, Any]) -> None:
     """Headline metrics per variant: the nominal value with its seed interval (± 95 % CI over
     the replications, a thin bar) beside the 5-95 % band over the sampled assumptions (a
     thick bar, median marked), so a reader sees which of the two is wider."""
-    from sim.analysis.aggregate import metric_value
+    from sim.analysis.dotted import metric_value
     from sim.present.formats import metric_kind
 
     variants = summary["variants"]

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sim import __version__
-from sim.analysis.aggregate import metric_value
+from sim.analysis.dotted import metric_value
 from sim.edge.loader import Loaded
 from sim.present.formats import Unit, band_text, metric_kind, row_unit, show, workload_rows
 from sim.spec.profiles import raw_ranges, sources

@@ -7,13 +7,13 @@ the model (presentation reads results through this module) or compute statistics
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
-from sim.analysis.aggregate import flatten
+from sim.analysis.dotted import flatten
+from sim.experiment.expand import as_cell
 
 
 @dataclass
@@ -45,14 +45,6 @@ class RunOutput:
                 "choices": self.choices, "parameters": self.parameters,
                 "replication": self.replication, "seed": self.seed, "wall_s": self.wall_s,
                 "host_peaks": self.host_peaks, "metrics": self.metrics, "extra": self.extra}
-
-
-def as_cell(value: Any) -> Any:
-    """A sweep value as a table cell: a number or text as it is, a mapping or list (a swept
-    distribution, say) as its JSON text, so that rows group by it."""
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, sort_keys=True)
-    return value
 
 
 def runs_frame(outputs: list[RunOutput]) -> pd.DataFrame:

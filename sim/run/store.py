@@ -13,57 +13,16 @@ import os
 import re
 import shutil
 import tempfile
-import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+from sim.run.leftovers import remove_left_over
 
-from sim.run.results import RunOutput
+if TYPE_CHECKING:  # pandas is imported when a run is loaded: a command that only checks the
+    from sim.run.results import RunOutput  # store or finds its results written needs none
 
-STALE_AFTER_S = 3600.0  # a staging folder that names no process, older than this, is left over
 _PARTIAL = re.compile(r"^\.partial-(?P<pid>\d+)-")  # a run being written, by process pid
 _PARTIAL_BEFORE_PIDS = re.compile(r"^\.partial-")
-
-
-def process_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists (this one does)."""
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
-
-
-def remove_left_over(folder: Path, owned: re.Pattern[str], unowned: re.Pattern[str]
-                     ) -> list[Path]:
-    """Remove the staging folders in ``folder`` whose writer is gone: those ``owned`` matches
-    with a ``pid`` group of a process that no longer exists, and those only ``unowned``
-    matches (named before staging folders carried a pid) older than ``STALE_AFTER_S``.
-    Returns what was removed; a live process's folder is kept."""
-    removed: list[Path] = []
-    if not folder.is_dir():
-        return removed
-    for entry in folder.iterdir():
-        if not entry.is_dir():
-            continue
-        match = owned.match(entry.name)
-        if match:
-            stale = not process_alive(int(match.group("pid")))
-        elif unowned.match(entry.name):
-            try:
-                stale = time.time() - entry.stat().st_mtime > STALE_AFTER_S
-            except OSError:
-                stale = False
-        else:
-            stale = False
-        if stale:
-            shutil.rmtree(entry, ignore_errors=True)
-            removed.append(entry)
-    return removed
 
 
 class Store:
@@ -98,6 +57,10 @@ class Store:
 
     def load(self, key: str, tables: bool = True) -> RunOutput:
         """A stored run; without ``tables`` the instance and timeseries frames are empty."""
+        import pandas as pd
+
+        from sim.run.results import RunOutput
+
         folder = self.root / key
         data = json.loads((folder / "run.json").read_text())
         instances = pd.read_parquet(folder / "instances.parquet") if tables else pd.DataFrame()
