@@ -1,7 +1,8 @@
 """Speed benchmarks, printed as a table (not timed tests).
 
-    python benchmarks/run.py [--only common|full] [--sizes 100/400,1000/4000]
+    python benchmarks/run.py [--only common|full|storm|overhead] [--sizes 100/400,1000/4000]
                              [--full-sizes 10000/100000] [--storm-sizes 300/1200]
+                             [--common-run-sizes 5000/20000,50000/100000]
                              [--repeat N] [--jobs N] [--placement POLICY]
                              [--json FILE] [--baseline FILE]
 
@@ -21,6 +22,9 @@ lifecycles are the instances that reached running, in all three modes. Each case
 fresh process so its peak RSS is its own; with ``--repeat N`` the floor and the case run
 alternately, N times each, so that both see the machine's drift. ``--baseline`` prints an
 earlier ``--json`` file's wall time and floor ratio beside each row (before/after a change).
+``overhead``: the seconds around the simulations as a user waits for them (``overhead.py``:
+importing, a whole ``run``, a rerun of written results, ``--jobs 2`` against ``--jobs 1``,
+the common shape as a whole ``run``), each beside its baseline and target.
 """  # noqa: E501 - printed as is by --help (raw description)
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ sys.path.insert(0, str(HERE.parent))  # the worktree's ``sim``, also in spawned 
 DEFAULT_SIZES = "100/400,1000/4000,5000/20000"
 DEFAULT_FULL_SIZES = "10000/100000"
 DEFAULT_STORM_SIZES = "300/1200,1000/4000"
+DEFAULT_COMMON_RUN_SIZES = "5000/20000,50000/100000"
 MAIN_EXAMPLE = HERE.parent / "scenarios" / "windows-isolation.yaml"
 
 from sim.model.placement import POLICIES  # the worktree's, from the path above
@@ -204,7 +209,7 @@ def _sizes(text: str) -> list[tuple[int, int]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=["common", "full", "storm"], default=None)
+    parser.add_argument("--only", choices=["common", "full", "storm", "overhead"], default=None)
     parser.add_argument("--sizes", default=DEFAULT_SIZES,
                         help=f"common shape HOSTS/INSTANCES,... (default {DEFAULT_SIZES}; the "
                              "peers' largest is 50000/100000)")
@@ -215,6 +220,12 @@ def main() -> None:
                         help=f"cold pull storm HOSTS/INSTANCES,... (default "
                              f"{DEFAULT_STORM_SIZES}): time per host stays flat when the "
                              "network's sharing costs O(log hosts) per change")
+    parser.add_argument("--common-run-sizes", default=DEFAULT_COMMON_RUN_SIZES,
+                        help="the common shape as a whole 'sim run', HOSTS/INSTANCES,... "
+                             f"(default {DEFAULT_COMMON_RUN_SIZES})")
+    parser.add_argument("--tree", default=None,
+                        help="overhead cases only: measure another checkout's code (before a "
+                             "change), for figures side by side")
     parser.add_argument("--repeat", type=int, default=1,
                         help="runs per case, alternating with the floor's; the fastest of each "
                              "reported (default 1)")
@@ -242,7 +253,8 @@ def main() -> None:
               f"{'lifecycles/s':>14}{'x floor time':>14}{'/ floor rate':>14}")
     if before:
         header += f"{'before s':>10}{'before x floor':>16}"
-    print(header)
+    if cases:
+        print(header)
     for kind, (hosts, instances) in cases:
         jobs = args.jobs if kind == "full" else 1
         floor, model = measure(kind, hosts, instances, args.repeat, jobs,
@@ -259,6 +271,13 @@ def main() -> None:
             print(line, flush=True)
             rows.append({"case": name, "hosts": hosts, "instances": instances, **r,
                          "ratio_to_floor": ratio, "rate_to_floor": rate})
+    if args.only in (None, "overhead"):
+        import overhead
+
+        if rows:
+            print()
+        rows += overhead.measure(_sizes(args.common_run_sizes),
+                                 Path(args.tree) if args.tree else None)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
 

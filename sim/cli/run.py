@@ -88,7 +88,10 @@ def execute_specs(specs: list[Any], args: argparse.Namespace, console: Console,
     with progress:
         task = progress.add_task("simulating", total=len(the_plan.todo))
 
+        made: dict[str, Any] = {}  # the runs made now, kept rather than read back
+
         def done(result: Any) -> None:
+            made[result.key] = result
             progress.advance(task)
             if not live:
                 point = escape(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
@@ -99,7 +102,7 @@ def execute_specs(specs: list[Any], args: argparse.Namespace, console: Console,
 
         with workers:
             workers.run(the_plan, store, done)
-    return [store.load(key) for key in the_plan.keys]
+    return [made[key] if key in made else store.load(key) for key in the_plan.keys]
 
 
 def _run(loaded: Loaded, args: argparse.Namespace) -> int:

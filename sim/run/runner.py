@@ -8,10 +8,12 @@ are returned in spec order. Must not: compute statistics or write result files.
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures as cf
 import math
 import multiprocessing
 import os
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -98,9 +100,8 @@ class Workers:
     this process with a pool of local processes, or a Dask cluster. Use as a context manager.
 
     With ``jobs`` > 1 a batch worth a pool (``POOL_WORTH_S``) runs on ``jobs`` processes: this
-    one and ``jobs - 1`` workers. The batch is queued for the workers in spec order and this
-    process takes runs from the back of the queue (the ones no worker has taken yet) while the
-    workers start, so their start-up is not waited for. ``trace_rows`` (the loader's rows of
+    one and ``jobs - 1`` workers. The workers take runs from the front of the batch and this
+    process from the back, so their start-up is not waited for. ``trace_rows`` (the loader's rows of
     each trace, by digest) lets the estimate count a trace's arrivals; a run replaying a trace
     it does not know is taken to be worth a pool."""
 
@@ -145,29 +146,66 @@ class Workers:
             yield from self._shared(specs, keys)
 
     def _shared(self, specs: list[RunSpec], keys: list[str]) -> Iterator[RunOutput]:
-        """The batch on the pool's workers and on this process, which takes runs from the
-        back of the queue while any is still waiting for a worker."""
+        """The batch on the pool's workers and on this process. The runs wait in one queue: a
+        feeding thread gives each worker the next from the front as soon as it is free (a
+        worker is never sent more than the run it works on, so nothing waits behind a busy
+        worker), and this process takes the last from the back, until none is left."""
         if self._pool is None:
             context = multiprocessing.get_context("forkserver")
             self._pool = cf.ProcessPoolExecutor(max_workers=self.jobs - 1, mp_context=context,
                                                 initializer=_end_with,
                                                 initargs=(os.getpid(),))
-        futures = [self._pool.submit(execute, spec, key) for spec, key in zip(specs, keys)]
-        waiting = set(futures)
-        try:
-            for i in reversed(range(len(specs))):
-                for future in [f for f in waiting if f.done()]:
-                    waiting.discard(future)
+        pool, workers = self._pool, self.jobs - 1
+        waiting = collections.deque(range(len(specs)))
+        lock = threading.Lock()
+        finished: queue.SimpleQueue[cf.Future[RunOutput] | None] = queue.SimpleQueue()
+        stop = threading.Event()
+
+        def take(front: bool) -> int | None:
+            with lock:
+                if not waiting or stop.is_set():
+                    return None
+                return waiting.popleft() if front else waiting.pop()
+
+        def feed() -> None:
+            running: set[cf.Future[RunOutput]] = set()
+            try:
+                while True:
+                    while len(running) < workers and (i := take(front=True)) is not None:
+                        running.add(pool.submit(execute, specs[i], keys[i]))
+                    if not running:
+                        return
+                    done, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+                    for future in done:
+                        finished.put(future)
+            finally:
+                finished.put(None)  # the feeder has ended
+
+        def ready(block: bool) -> Iterator[RunOutput]:
+            """The workers' finished runs: those already in (or, ``block``ing, all of them,
+            once the feeder ends)."""
+            nonlocal feeding
+            while feeding:
+                try:
+                    future = finished.get(block=block)
+                except queue.Empty:
+                    return
+                if future is None:
+                    feeding = False
+                else:
                     yield future.result()
-                if futures[i].cancel():  # no worker has it: run it here
-                    waiting.discard(futures[i])
-                    yield execute(specs[i], keys[i])
-            for future in cf.as_completed(waiting):
-                yield future.result()
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+
+        feeding = True
+        feeder = threading.Thread(target=feed, name="feed-workers", daemon=True)
+        feeder.start()
+        try:
+            while (i := take(front=False)) is not None:
+                yield execute(specs[i], keys[i])
+                yield from ready(block=False)
+            yield from ready(block=True)
+        finally:
+            stop.set()
+            feeder.join()
 
     def _on_dask(self, specs: list[RunSpec], keys: list[str]) -> Iterator[RunOutput]:
         from distributed import Client, as_completed
