@@ -249,6 +249,7 @@ def test_a_batch_too_small_for_a_pool_runs_in_this_process():
     assert Workers(jobs=2).processes(specs) == 1
     assert Workers(jobs=1).processes(specs * 100) == 1
     assert Workers(jobs=2).processes(specs * 100) == 2  # 66 s of estimated work
+    assert Workers(jobs=2, batches="many").processes(specs[:2]) == 2  # a planner's probes
     assert Workers(jobs=2, cluster="tcp://x:1").processes(specs) == 0
 
 

@@ -176,7 +176,7 @@ def plan(loaded: Loaded, args: argparse.Namespace) -> int:
     console.print(f"plan {scenario.name}: size group {group_name!r} for "
                   f"{', '.join(s.text for s in slos)}; {reps} replications per candidate; "
                   f"headroom {headroom}")
-    workers = Workers(min(jobs, reps), args.cluster, loaded.trace_rows)
+    workers = Workers(min(jobs, reps), args.cluster, loaded.trace_rows, batches="many")
     for mode in modes_of(loaded):
         start = _first_guess(loaded, mode, g, images)
 

@@ -105,7 +105,7 @@ class Suite:
         self.out = out / "fidelity"
         self.quick = quick
         self.store = Store(out / ".runs")
-        self.workers = Workers(jobs)
+        self.workers = Workers(jobs, batches="many")
 
     def load(self, name: str, **changes: Any) -> Loaded:
         """Case ``name`` with dotted-path ``changes`` (quick mode shortens runs here)."""

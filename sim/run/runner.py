@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from sim.errors import ClusterError
 from sim.experiment.expand import RunSpec
@@ -90,9 +90,11 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
-POOL_WORTH_S = 3.0  # estimated seconds of simulation (budget's estimate, about twice the
-# real time) below which a batch runs in this process: a worker process takes about a second
-# to start and import the model, so a pool only pays for itself on more work than that
+POOL_WORTH_S = 10.0  # estimated seconds of simulation (budget's estimate, about twice the
+# real time) below which a single batch runs in this process: a worker takes a second or more
+# to start and import the model, and on two cores it slows this process while it does; the
+# main example (4.3 s estimated, 2.1-2.6 s real) took 7.3-8.7 s on two processes against
+# 6.0-6.8 s on one, a batch of 8 long runs (46 s estimated) 1.34-1.39x less on two
 
 
 class Workers:
@@ -101,13 +103,17 @@ class Workers:
 
     With ``jobs`` > 1 a batch worth a pool (``POOL_WORTH_S``) runs on ``jobs`` processes: this
     one and ``jobs - 1`` workers. The workers take runs from the front of the batch and this
-    process from the back, so their start-up is not waited for. ``trace_rows`` (the loader's rows of
-    each trace, by digest) lets the estimate count a trace's arrivals; a run replaying a trace
-    it does not know is taken to be worth a pool."""
+    process from the back, so their start-up is not waited for. ``trace_rows`` (the loader's
+    rows of each trace, by digest) lets the estimate count a trace's arrivals; a run replaying
+    a trace it does not know is taken to be worth a pool. ``batches="many"`` (a planner's
+    probes, the fidelity suite's cases): the pool serves batch after batch, so its start-up
+    is paid once and every batch of more than one run uses it."""
 
     def __init__(self, jobs: int = 1, cluster: str | None = None,
-                 trace_rows: dict[str, int] | None = None) -> None:
+                 trace_rows: dict[str, int] | None = None,
+                 batches: Literal["one", "many"] = "one") -> None:
         self.jobs = jobs
+        self.batches = batches
         self.cluster = cluster
         self.trace_rows = trace_rows or {}
         self._pool: cf.ProcessPoolExecutor | None = None
@@ -128,8 +134,9 @@ class Workers:
         """How many local processes run this batch (1: this one alone; 0: a Dask cluster)."""
         if self.cluster is not None:
             return 0
-        if self.jobs <= 1 or len(specs) <= 1 or work_seconds(specs, self.trace_rows) \
-                < POOL_WORTH_S:
+        if self.jobs <= 1 or len(specs) <= 1:
+            return 1
+        if self.batches == "one" and work_seconds(specs, self.trace_rows) < POOL_WORTH_S:
             return 1
         return min(self.jobs, len(specs))
 
