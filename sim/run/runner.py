@@ -167,6 +167,7 @@ class Workers:
         lock = threading.Lock()
         finished: queue.SimpleQueue[cf.Future[RunOutput] | None] = queue.SimpleQueue()
         stop = threading.Event()
+        feeding = True  # until the feeder's end is read from ``finished``
 
         def take(front: bool) -> int | None:
             with lock:
@@ -202,7 +203,6 @@ class Workers:
                 else:
                     yield future.result()
 
-        feeding = True
         feeder = threading.Thread(target=feed, name="feed-workers", daemon=True)
         feeder.start()
         try:
