@@ -123,3 +123,19 @@ def test_running_draws_a_panel_per_variant(tmp_path: Path, n: int):
     plots.running(tmp_path / "running.png", "t", [Run(m) for m in ("process", "hyperv",
                                                                     "vm")[:n]], 600.0)
     assert (tmp_path / "running.png").stat().st_size > 10_000
+
+
+def test_start_up_phases_of_instant_start_ups_draw_without_a_warning(tmp_path: Path):
+    """Every phase took no time (a profile with free start-ups): no bar, no legend, and no
+    matplotlib warning about a legend of nothing; the note names the phases left out."""
+    import warnings
+
+    class Run:
+        name = "free"
+        metrics = {"wait_s": {"mean": 0.0},
+                   "phases_s": {p: {"mean": 0.0} for p in plots.PHASES}}
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plots.startup_phases(tmp_path / "phases.png", "t", [Run()])
+    assert (tmp_path / "phases.png").stat().st_size > 5_000

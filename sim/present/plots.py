@@ -229,8 +229,9 @@ def startup_phases(path: Path, title: str, variants: list[Any]) -> None:
         ax.text(x, bottom[x], format_duration(float(total)), ha="center", va="bottom")
     ax.set_ylabel(f"mean time per started instance ({unit})")
     ax.set_title(f"{title}: where start-up time goes")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small",
-              title="phase", title_fontsize="small")
+    if shown:  # none when every start-up took no time (a legend of nothing warns)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small",
+                  title="phase", title_fontsize="small")
     if hidden:
         fig.text(0.01, 0.01, "not drawn, under " + format_duration(visible)
                  + " in every bar: " + ", ".join(hidden), fontsize="small", color="#555")
