@@ -115,6 +115,40 @@ def test_search_brackets_then_bisects_to_the_smallest_passing_count(answer, star
     assert len(seen) == len(set(seen)) <= 2 * 10 + 2
 
 
+@pytest.mark.parametrize("answer,start", [(1, 1), (37, 1), (37, 500), (37, 36), (37, 38),
+                                          (37, 37), (64, 16), (1000, 3), (520, 515)])
+def test_a_search_from_near_the_answer_finds_it_in_few_probes(answer, start):
+    """From the answer of a similar mode: steps of 1, 2, 4, ... away from the start, then
+    bisection; the same answer as from afar, and the start or one host more costs two."""
+    seen = []
+
+    def evaluate(n):
+        seen.append(n)
+        return _probe(n, n >= answer)
+
+    found, _probes = search(evaluate, start, 1000, near=True)
+    assert found == answer
+    assert len(seen) == len(set(seen)) <= 2 * 10 + 2
+    if answer - start in (0, 1) and answer > 1:  # the start, and one host below or above it
+        assert len(seen) == 2
+    if 0 < answer - start <= 8:
+        assert len(seen) <= 2 * (answer - start).bit_length() + 1
+
+
+def test_a_near_search_checks_that_more_hosts_stop_helping_only_on_a_doubling():
+    slo = SLO("x", "<=", 0.0, "x<=0")
+
+    def evaluate(n):  # fails everywhere, the metric flat from 8 hosts up
+        return _probe(n, False, value=5.0 if n >= 8 else 100.0 / n)
+
+    found, probes = search(evaluate, 8, 10_000, lambda a, b: levelled_off(a, b, [slo]),
+                           near=True)
+    assert found is None
+    assert sorted(probes) == [8, 9, 11, 15, 23, 39, 71, 135, 263, 519, 1031, 2055, 4103, 8199,
+                              10_000][:len(probes)]
+    assert max(probes) >= 16  # steps of 1, 2, 4 are not doublings: no verdict from them
+
+
 def test_search_gives_up_when_more_hosts_stop_helping():
     slo = SLO("x", "<=", 0.0, "x<=0")
 

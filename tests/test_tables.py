@@ -45,8 +45,12 @@ def test_what_it_does_not_know_pandas_writes(tmp_path, frame):
     assert (tmp_path / "fast.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
 
 
-def test_a_result_table_is_written_whole(tmp_path):
-    """A table with every kind of column the model's tables hold, and many rows."""
+def test_a_result_table_is_written_whole(tmp_path, monkeypatch):
+    """A table with every kind of column the model's tables hold, and many rows, written in
+    chunks of rows (of 333 here; memory stays that of a chunk's cells)."""
+    from sim.present import tables
+
+    monkeypatch.setattr(tables, "CHUNK_ROWS", 333)
     n = 5000
     rng = np.random.default_rng(1)
     times = rng.exponential(100.0, n)

@@ -177,8 +177,10 @@ def plan(loaded: Loaded, args: argparse.Namespace) -> int:
                   f"{', '.join(s.text for s in slos)}; {reps} replications per candidate; "
                   f"headroom {headroom}")
     workers = Workers(min(jobs, reps), args.cluster, loaded.trace_rows, batches="many")
+    previous: tuple[int, int] | None = None  # the last mode's answer and first guess
     for mode in modes_of(loaded):
-        start = _first_guess(loaded, mode, g, images)
+        guess = _first_guess(loaded, mode, g, images)
+        start = _start(guess, previous)
 
         def judged(sample: Loaded, n: int, mode: str = mode) -> Probe:
             specs = probe_specs(sample, mode, g, n, reps, seed)
@@ -195,7 +197,8 @@ def plan(loaded: Loaded, args: argparse.Namespace) -> int:
 
         with workers:
             found, probes = search(evaluate, start, max_hosts,
-                                   lambda a, b: levelled_off(a, b, slos))
+                                   lambda a, b: levelled_off(a, b, slos),
+                                   near=previous is not None)
             confirmation = None
             if found is not None:  # the answer holds over twice the window, or is searched
                 longer = _longer(loaded)  # again over it, from the count that failed
@@ -210,10 +213,13 @@ def plan(loaded: Loaded, args: argparse.Namespace) -> int:
                                 "passed": check.passed, "failed": check.failed}
                 if not check.passed:
                     again, more = search(confirm, found + 1, max_hosts,
-                                         lambda a, b: levelled_off(a, b, slos), floor=found)
+                                         lambda a, b: levelled_off(a, b, slos), floor=found,
+                                         near=True)
                     confirmation["searched_again"] = again
                     found = again
                     probes = {**{n: p for n, p in probes.items() if n < (again or 0)}, **more}
+        if found is not None:
+            previous = (found, guess)
         reason = None
         if found is None:
             largest = max(probes)
@@ -313,6 +319,17 @@ def _first_guess(loaded: Loaded, mode: str, g: int, images: dict[str, Any]) -> i
         return max(1, capacity.pack(group, mix, images, needed).lower_bound)
     except ValueError:
         return 1
+
+
+def _start(guess: int, previous: tuple[int, int] | None) -> int:
+    """Where a mode's search starts: its first guess (a lower bound), or, after a mode was
+    answered, that answer scaled by the two modes' first guesses (Hyper-V's answer is near
+    process isolation's; the search then steps from it by 1, 2, 4, ... hosts), never below
+    the guess."""
+    if previous is None:
+        return guess
+    answer, its_guess = previous
+    return max(guess, round(answer * guess / its_guess))
 
 
 def _slo_values(probe: Probe, slos: list[SLO]) -> dict[str, Any]:

@@ -101,13 +101,16 @@ def levelled_off(before: Probe, after: Probe, slos: list[SLO], tolerance: float 
 
 
 def search(evaluate: Callable[[int], Probe], start: int, max_hosts: int,
-           stalled: Callable[[Probe, Probe], bool] | None = None, floor: int = 0) -> tuple[
-        int | None, dict[int, Probe]]:
+           stalled: Callable[[Probe, Probe], bool] | None = None, floor: int = 0,
+           near: bool = False) -> tuple[int | None, dict[int, Probe]]:
     """The smallest n in [1, max_hosts] whose probe passes, assuming passing is monotone in n:
-    from ``start``, double (or halve) to bracket the answer, then bisect. The upward search
-    gives up (None) at ``max_hosts`` or when ``stalled(previous, current)`` says that
-    doubling no longer moves the failing metrics. Counts up to ``floor`` are known to fail
-    and are not probed."""
+    from ``start``, bracket the answer, then bisect. A ``start`` far from the answer (an
+    analytic lower bound) is bracketed by doubling or halving; one ``near`` it (the answer of
+    a similar mode) by steps of 1, 2, 4, ... hosts away from it, each step twice the last, up
+    to a doubling or halving, so that an answer a host or two away costs two or three probes,
+    not log2(n). The upward search gives up (None) at ``max_hosts`` or when ``stalled(previous,
+    current)`` says that doubling the hosts no longer moves the failing metrics. Counts up to
+    ``floor`` are known to fail and are not probed."""
     probes: dict[int, Probe] = {}
 
     def passes(n: int) -> bool:
@@ -118,10 +121,15 @@ def search(evaluate: Callable[[int], Probe], start: int, max_hosts: int,
         return probes[n].passed
 
     n = min(max(start, 1), max_hosts)
+    step = 1 if near else None  # None: double or halve
     if passes(n):
         hi, lo = n, 0
         while lo == 0 and hi > 1:
-            candidate = max(hi // 2, 1)
+            if step is None:
+                candidate = max(hi // 2, 1)
+            else:
+                candidate = max(hi - min(step, hi // 2), 1)
+                step *= 2
             if passes(candidate):
                 hi = candidate
             else:
@@ -131,11 +139,16 @@ def search(evaluate: Callable[[int], Probe], start: int, max_hosts: int,
         while hi == 0:
             if lo >= max_hosts:
                 return None, probes
-            candidate = min(lo * 2, max_hosts)
+            if step is None:
+                candidate = min(lo * 2, max_hosts)
+            else:
+                candidate = min(lo + min(step, lo), max_hosts)
+                step *= 2
             if passes(candidate):
                 hi = candidate
             else:
-                if stalled is not None and stalled(probes[lo], probes[candidate]):
+                if stalled is not None and candidate >= 2 * lo \
+                        and stalled(probes[lo], probes[candidate]):
                     return None, probes
                 lo = candidate
     while hi - lo > 1:
