@@ -100,16 +100,44 @@ def levelled_off(before: Probe, after: Probe, slos: list[SLO], tolerance: float 
     return True
 
 
+NEAR_STEPS = (1, 2)  # a near search's first steps away from its start, in hosts
+
+
+def _next(step: int) -> int | None:
+    """The step after ``step`` in a near search: the next of ``NEAR_STEPS``, then None
+    (double or halve)."""
+    later = [s for s in NEAR_STEPS if s > step]
+    return later[0] if later else None
+
+
+def _down(hi: int, step: int | None) -> tuple[int, int | None]:
+    """The next count below passing ``hi`` to probe, and the step after: half of it, or
+    ``step`` hosts fewer (at most half)."""
+    if step is None:
+        return max(hi // 2, 1), None
+    return max(hi - min(step, hi // 2), 1), _next(step)
+
+
+def _up(lo: int, step: int | None, max_hosts: int) -> tuple[int, int | None]:
+    """The next count above failing ``lo`` to probe, and the step after: twice it, or
+    ``step`` hosts more (at most twice); never past ``max_hosts``."""
+    if step is None:
+        return min(lo * 2, max_hosts), None
+    return min(lo + min(step, lo), max_hosts), _next(step)
+
+
 def search(evaluate: Callable[[int], Probe], start: int, max_hosts: int,
            stalled: Callable[[Probe, Probe], bool] | None = None, floor: int = 0,
            near: bool = False) -> tuple[int | None, dict[int, Probe]]:
     """The smallest n in [1, max_hosts] whose probe passes, assuming passing is monotone in n:
     from ``start``, bracket the answer, then bisect. A ``start`` far from the answer (an
     analytic lower bound) is bracketed by doubling or halving; one ``near`` it (the answer of
-    a similar mode) by steps of 1, 2, 4, ... hosts away from it, each step twice the last, up
-    to a doubling or halving, so that an answer a host or two away costs two or three probes,
-    not log2(n). The upward search gives up (None) at ``max_hosts`` or when ``stalled(previous,
-    current)`` says that doubling the hosts no longer moves the failing metrics. Counts up to
+    a similar mode) first by steps of ``NEAR_STEPS`` hosts (1, then 2) away from it, then by
+    doubling or halving, so that an answer a host or two away costs two to four probes, not
+    log2(n), and one far away (a mode that cannot meet the SLO) costs two more than from
+    afar. The upward search gives up (None) at ``max_hosts`` or when ``stalled(previous,
+    current)`` says that doubling the hosts no longer moves the failing metrics (judged from
+    each failing count to the first at least twice it). Counts up to
     ``floor`` are known to fail and are not probed."""
     probes: dict[int, Probe] = {}
 
@@ -125,31 +153,25 @@ def search(evaluate: Callable[[int], Probe], start: int, max_hosts: int,
     if passes(n):
         hi, lo = n, 0
         while lo == 0 and hi > 1:
-            if step is None:
-                candidate = max(hi // 2, 1)
-            else:
-                candidate = max(hi - min(step, hi // 2), 1)
-                step *= 2
+            candidate, step = _down(hi, step)
             if passes(candidate):
                 hi = candidate
             else:
                 lo = candidate
     else:
         lo, hi = n, 0
+        since = n  # the failing count the next doubling is measured from
         while hi == 0:
             if lo >= max_hosts:
                 return None, probes
-            if step is None:
-                candidate = min(lo * 2, max_hosts)
-            else:
-                candidate = min(lo + min(step, lo), max_hosts)
-                step *= 2
+            candidate, step = _up(lo, step, max_hosts)
             if passes(candidate):
                 hi = candidate
             else:
-                if stalled is not None and candidate >= 2 * lo \
-                        and stalled(probes[lo], probes[candidate]):
-                    return None, probes
+                if stalled is not None and candidate >= 2 * since:  # twice the hosts
+                    if stalled(probes[since], probes[candidate]):
+                        return None, probes
+                    since = candidate
                 lo = candidate
     while hi - lo > 1:
         mid = (lo + hi) // 2
