@@ -100,14 +100,11 @@ def levelled_off(before: Probe, after: Probe, slos: list[SLO], tolerance: float 
     return True
 
 
-NEAR_STEPS = (1, 2)  # a near search's first steps away from its start, in hosts
-
-
-def _next(step: int) -> int | None:
-    """The step after ``step`` in a near search: the next of ``NEAR_STEPS``, then None
-    (double or halve)."""
-    later = [s for s in NEAR_STEPS if s > step]
-    return later[0] if later else None
+def _twice(step: int, hosts: int) -> int | None:
+    """A near search's next step: twice ``step`` while that is within a tenth of ``hosts``
+    (or 2 hosts), else None: from there on, double or halve (a mode far from the last answer,
+    or unable to meet the SLO, is bracketed as from afar)."""
+    return 2 * step if 2 * step <= max(2, hosts // 10) else None
 
 
 def _down(hi: int, step: int | None) -> tuple[int, int | None]:
@@ -115,7 +112,7 @@ def _down(hi: int, step: int | None) -> tuple[int, int | None]:
     ``step`` hosts fewer (at most half)."""
     if step is None:
         return max(hi // 2, 1), None
-    return max(hi - min(step, hi // 2), 1), _next(step)
+    return max(hi - min(step, hi // 2), 1), _twice(step, hi)
 
 
 def _up(lo: int, step: int | None, max_hosts: int) -> tuple[int, int | None]:
@@ -123,7 +120,7 @@ def _up(lo: int, step: int | None, max_hosts: int) -> tuple[int, int | None]:
     ``step`` hosts more (at most twice); never past ``max_hosts``."""
     if step is None:
         return min(lo * 2, max_hosts), None
-    return min(lo + min(step, lo), max_hosts), _next(step)
+    return min(lo + min(step, lo), max_hosts), _twice(step, lo)
 
 
 def search(evaluate: Callable[[int], Probe], start: int, max_hosts: int,
@@ -132,13 +129,12 @@ def search(evaluate: Callable[[int], Probe], start: int, max_hosts: int,
     """The smallest n in [1, max_hosts] whose probe passes, assuming passing is monotone in n:
     from ``start``, bracket the answer, then bisect. A ``start`` far from the answer (an
     analytic lower bound) is bracketed by doubling or halving; one ``near`` it (the answer of
-    a similar mode) first by steps of ``NEAR_STEPS`` hosts (1, then 2) away from it, then by
-    doubling or halving, so that an answer a host or two away costs two to four probes, not
-    log2(n), and one far away (a mode that cannot meet the SLO) costs two more than from
-    afar. The upward search gives up (None) at ``max_hosts`` or when ``stalled(previous,
-    current)`` says that doubling the hosts no longer moves the failing metrics (judged from
-    each failing count to the first at least twice it). Counts up to
-    ``floor`` are known to fail and are not probed."""
+    a similar mode) by steps of 1, 2, 4, ... hosts away from it, each twice the last while
+    within a tenth of the count, then by doubling or halving, so that an answer d hosts away
+    costs about 2 log2(d) probes, not log2(n). The upward search gives up (None) at
+    ``max_hosts`` or when ``stalled(previous, current)`` says that doubling the hosts no
+    longer moves the failing metrics (judged from each failing count to the first at least
+    twice it). Counts up to ``floor`` are known to fail and are not probed."""
     probes: dict[int, Probe] = {}
 
     def passes(n: int) -> bool:
