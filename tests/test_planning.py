@@ -281,3 +281,23 @@ def test_the_plan_table_has_a_cost_column_only_when_a_cost_is_set():
         console.print(plan_rich("s", "h", {"process": {**result, "cost": cost}}, [slo], 0))
         text = console.export_text()
         assert ("cost" in text) is shown and ("12.50" in text) is shown
+
+
+def test_a_traces_peak_is_the_moment_its_running_instances_fill_the_most_hosts(tmp_path):
+    """Hosts of 16 vCPU / 64 GiB. A (2 vCPU, 4 GiB) runs [0, 100) s, a quarter-host B
+    (4 vCPU, 8 GiB) [10, 60), a half-host D (8 vCPU, 1 GiB) [60, 70), C (1 vCPU, 2 GiB) from
+    70 s. The most is A + D at 60 s (0.625 of a host): B ends at 60 s as D starts, and an end
+    comes before a start at one moment. The mean is what ``trace_sizes`` gives."""
+    from sim.planning.capacity import trace_peak, trace_sizes
+
+    path = tmp_path / "vms.csv"
+    path.write_text("t,life,vcpu,mem\n0,100,2,4\n10,50,4,8\n60,10,8,1\n70,100,1,2\n")
+    data = scenario(duration="200s", workload={"arrival": {
+        "kind": "trace", "format": "csv", "path": str(path), "memory_unit": "1GiB",
+        "columns": {"arrival": "t", "lifetime": "life", "cpu": "vcpu", "memory": "mem"}}})
+    loaded = load(data)
+    workload = loaded.scenario.workloads[0]
+    assert trace_peak(workload, loaded.scenario, 16.0, 64 * GiB) == [
+        (2.0, 4 * GiB, 1.0), (8.0, 1 * GiB, 1.0)]
+    assert trace_sizes(workload, loaded.scenario) == [
+        (2.0, 4 * GiB, 0.5), (1.0, 2 * GiB, 0.5), (4.0, 8 * GiB, 0.25), (8.0, 1 * GiB, 0.05)]

@@ -35,6 +35,7 @@ from sim.present.report import write_report
 from sim.run.runner import Workers, default_jobs
 from sim.run.runner import plan as plan_runs
 from sim.run.store import Store
+from sim.spec.config import TraceArrivals
 from sim.spec.slo import SLO, SLOError, parse_slo
 from sim.spec.units import format_duration, format_value
 
@@ -179,7 +180,7 @@ def plan(loaded: Loaded, args: argparse.Namespace) -> int:
     workers = Workers(min(jobs, reps), args.cluster, loaded.trace_rows, batches="many")
     previous: tuple[int, int] | None = None  # the last mode's answer and first guess
     for mode in modes_of(loaded):
-        guess = _first_guess(loaded, mode, g, images)
+        guess, near = _first_guess(loaded, mode, g, images)
         start = _start(guess, previous)
 
         def judged(sample: Loaded, n: int, mode: str = mode) -> Probe:
@@ -198,7 +199,7 @@ def plan(loaded: Loaded, args: argparse.Namespace) -> int:
         with workers:
             found, probes = search(evaluate, start, max_hosts,
                                    lambda a, b: levelled_off(a, b, slos),
-                                   near=previous is not None)
+                                   near=near or previous is not None)
             confirmation = None
             if found is not None:  # the answer holds over twice the window, or is searched
                 longer = _longer(loaded)  # again over it, from the count that failed
@@ -311,14 +312,22 @@ def _over_assumptions(loaded: Loaded, mode: str, g: int, samples: int, seed: int
     return out
 
 
-def _first_guess(loaded: Loaded, mode: str, g: int, images: dict[str, Any]) -> int:
-    """Hosts the steady-state load needs by density alone (a lower bound on the answer)."""
+def _first_guess(loaded: Loaded, mode: str, g: int, images: dict[str, Any]) -> tuple[int, bool]:
+    """Hosts the load needs by density alone, and whether that is near the answer. The
+    steady-state mean's lower bound is far below the answer when the load grows; for a
+    scenario replaying a trace, the larger of that and the lower bound of the trace's peak
+    (the instances running when they fill the most hosts) is near it."""
     group = loaded.scenario.hosts[g]
-    mix, needed = capacity.steady_mix(loaded.scenario, group, loaded.profiles[mode], images)
-    try:
-        return max(1, capacity.pack(group, mix, images, needed).lower_bound)
-    except ValueError:
-        return 1
+    traced = any(isinstance(wl.arrival, TraceArrivals) for wl in loaded.scenario.workloads)
+    bounds = []
+    for peak in (False, True) if traced else (False,):
+        mix, needed = capacity.steady_mix(loaded.scenario, group, loaded.profiles[mode], images,
+                                          peak=peak)
+        try:
+            bounds.append(capacity.pack(group, mix, images, needed).lower_bound)
+        except ValueError:
+            bounds.append(1)
+    return max(1, *bounds), traced
 
 
 def _start(guess: int, previous: tuple[int, int] | None) -> int:

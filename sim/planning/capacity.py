@@ -106,14 +106,10 @@ def simulated_fit(scenario: Scenario, group: HostGroup, workload: Workload, mode
     return int((~result.recorder.table()["rejected"]).sum())
 
 
-def trace_sizes(workload: Workload, scenario: Scenario) -> list[tuple[float, float, float]]:
-    """A trace workload's instance sizes with how many of each run at once on average over
-    the scenario's duration: (vCPU, memory bytes, mean running), most running first.
-
-    The time average of the replay itself (seed of the scenario, first replication): each
-    instance counts the share of ``[0, duration]`` it spans; an instance without a trace
-    lifetime lives the workload's mean lifetime, or to the end.
-    """
+def _replay(workload: Workload, scenario: Scenario) -> tuple[Any, np.ndarray, np.ndarray]:
+    """A trace workload's replay (seed of the scenario, first replication) and each instance's
+    start and end within ``[0, duration]``: an instance without a trace lifetime lives the
+    workload's mean lifetime, or to the end."""
     arrival = workload.arrival
     assert isinstance(arrival, TraceArrivals)
     table = traces.read(arrival)
@@ -124,12 +120,47 @@ def trace_sizes(workload: Workload, scenario: Scenario) -> list[tuple[float, flo
     life = np.where(np.isnan(replay.lifetime_s), default if not replay.has_lifetime
                     else math.inf, replay.lifetime_s)
     start = np.minimum(replay.arrival_s, end)
-    share = (np.minimum(start + life, end) - start) / end
+    return replay, start, np.minimum(start + life, end)
+
+
+def _by_size(cpu: list[float], memory: list[float], weight: list[float]
+             ) -> list[tuple[float, float, float]]:
+    """(vCPU, memory bytes, summed weight) per instance size, the heaviest first."""
     frame: dict[tuple[float, float], float] = {}
-    for cpu, memory, w in zip(replay.cpu.tolist(), replay.memory_bytes.tolist(),
-                              share.tolist()):
-        frame[(cpu, memory)] = frame.get((cpu, memory), 0.0) + w
+    for c, m, w in zip(cpu, memory, weight):
+        frame[(c, m)] = frame.get((c, m), 0.0) + w
     return sorted(((c, m, n) for (c, m), n in frame.items()), key=lambda x: -x[2])
+
+
+def trace_sizes(workload: Workload, scenario: Scenario) -> list[tuple[float, float, float]]:
+    """A trace workload's instance sizes with how many of each run at once on average over
+    the scenario's duration: (vCPU, memory bytes, mean running), most running first. The
+    time average of the replay itself: each instance counts the share of ``[0, duration]``
+    it spans."""
+    replay, start, end = _replay(workload, scenario)
+    share = (end - start) / scenario.duration
+    return _by_size(replay.cpu.tolist(), replay.memory_bytes.tolist(), share.tolist())
+
+
+def trace_peak(workload: Workload, scenario: Scenario, cpu_per_host: float,
+               memory_per_host: float) -> list[tuple[float, float, float]]:
+    """The instances of a trace workload's replay running at the moment they fill the most
+    hosts' worth (each counted by its larger share of a host, vCPU or memory), by size:
+    (vCPU, memory bytes, count), most first. A plan's first guess for a trace: its peak, not
+    its mean, is what the hosts must hold."""
+    replay, start, end = _replay(workload, scenario)
+    weight = np.maximum(replay.cpu / max(cpu_per_host, 1e-12),
+                        replay.memory_bytes / max(memory_per_host, 1e-12))
+    times = np.concatenate([start, end])
+    change = np.concatenate([weight, -weight])
+    order = np.lexsort((change, times))  # at one moment, ends before starts
+    level = np.cumsum(change[order])
+    if len(level) == 0:
+        return []
+    moment = times[order][int(np.argmax(level))]
+    alive = (start <= moment) & (end > moment)
+    return _by_size(replay.cpu[alive].tolist(), replay.memory_bytes[alive].tolist(),
+                    [1.0] * int(alive.sum()))
 
 
 def representative(workload: Workload, scenario: Scenario) -> tuple[Workload, str]:
@@ -164,17 +195,22 @@ def expected_concurrent(workload: Workload, duration: float) -> float:
 
 
 def steady_mix(scenario: Scenario, group: HostGroup, profile: ResolvedProfile,
-               images: dict[str, Image]) -> tuple[list[tuple[str, int, Demand]], list[str]]:
+               images: dict[str, Image], peak: bool = False
+               ) -> tuple[list[tuple[str, int, Demand]], list[str]]:
     """The workloads that may run on ``group`` as a steady-state mix under ``profile``:
-    (name, instances running at once, demand) each, and the images they need."""
+    (name, instances running at once, demand) each, and the images they need. ``peak``: a
+    trace workload's instances running at its peak (``trace_peak``), not on average."""
     workloads = [wl for wl in scenario.workloads
                  if group in eligible_groups(list(scenario.hosts), wl, profile)]
     mix: list[tuple[str, int, Demand]] = []
+    cap = capacities(group, images, [wl.image for wl in workloads])
     for wl in workloads:
         if isinstance(wl.arrival, TraceArrivals):  # one entry per instance size
+            sizes_of = (trace_peak(wl, scenario, cap["cpu"], cap["memory"]) if peak
+                        else trace_sizes(wl, scenario))
             mix.extend((f"{wl.name} {cpu:g}vCPU/{format_size(memory)}", math.ceil(n - 1e-9),
                         demand(wl, profile, images, cpu=cpu, memory=memory))
-                       for cpu, memory, n in trace_sizes(wl, scenario) if n > 0)
+                       for cpu, memory, n in sizes_of if n > 0)
         else:
             mix.append((wl.name, math.ceil(expected_concurrent(wl, scenario.duration) - 1e-9),
                         demand(wl, profile, images)))
