@@ -94,7 +94,7 @@ POOL_WORTH_S = 10.0  # estimated seconds of simulation (budget's estimate, about
 # real time) below which a single batch runs in this process: a worker takes a second or more
 # to start and import the model, and on two cores it slows this process while it does; the
 # main example (4.3 s estimated, 2.1-2.6 s real) took 7.3-8.7 s on two processes against
-# 6.0-6.8 s on one, a batch of 8 long runs (46 s estimated) 1.34-1.39x less on two
+# 6.0-6.8 s on one; a batch of 8 long runs (46 s estimated) was 1.34-1.39x faster on two
 
 
 class Workers:
