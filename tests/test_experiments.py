@@ -361,3 +361,23 @@ def test_written_results_with_warnings_still_exit_3_under_strict(tmp_path, capsy
     warnings = [line for line in first.splitlines() if line.startswith("WARNING")]
     assert warnings and warnings == [line for line in second.splitlines()
                                      if line.startswith("WARNING")]
+
+
+def test_a_pool_that_cannot_take_a_run_fails_the_batch_and_loses_no_run(monkeypatch):
+    """The thread feeding the workers cannot submit (a broken pool): the batch raises that
+    error here, rather than returning without the run the thread had taken."""
+    import concurrent.futures as cf
+    from concurrent.futures.process import BrokenProcessPool
+
+    from sim.run import runner
+
+    def broken(self, *args, **kwargs):
+        raise BrokenProcessPool("a worker died")
+
+    monkeypatch.setattr(runner, "POOL_WORTH_S", 0.0)
+    monkeypatch.setattr(cf.ProcessPoolExecutor, "submit", broken)
+    specs = expand(load_file(SWEEP), replications=1)[:4]
+    keys = [s.key() for s in specs]
+    with pytest.raises(BrokenProcessPool, match="a worker died"), \
+            runner.Workers(jobs=2) as workers:
+        list(workers.outputs(specs, keys))

@@ -21,7 +21,7 @@ from sim.analysis.dotted import metric_value
 from sim.cli.common import EXIT_BAD_INPUT, prepare
 from sim.edge.loader import Loaded, ScenarioError
 from sim.experiment.expand import as_cell
-from sim.present.formats import band_text, row_unit, show, workload_rows
+from sim.present.formats import band_text, row_unit, show, unit_label, workload_rows
 from sim.spec.units import format_duration
 
 
@@ -239,7 +239,7 @@ def sweep_table(data: dict[str, Any]) -> Table:
              for metric, _ in heads}  # one unit per column, named in its head
     for metric, label in heads:
         unit = units[metric]
-        table.add_column(escape(label + (f" ({unit[0]})" if unit else "")), justify="right")
+        table.add_column(escape(unit_label(label, unit)), justify="right")
     for point in data["points"]:
         for name, m in point["variants"].items():
             table.add_row(*[escape(str(v)) for v in point["parameters"].values()], name,
@@ -290,7 +290,7 @@ def summary_rows(variants: dict[str, dict[str, Any]]) -> list[tuple[str, list[st
     overall start-up rows."""
     def row(label: str, metric: str) -> tuple[str, list[str]]:
         unit = row_unit([metric_value(m, metric) for m in variants.values()], metric)
-        return (label + (f" ({unit[0]})" if unit else ""),
+        return (unit_label(label, unit),
                 [show(m, metric, unit) + escape(band_text(m, metric)) for m in variants.values()])
 
     rows = []

@@ -66,6 +66,11 @@ def row_unit(values: list[Any], metric: str) -> Unit | None:
     return units[at]
 
 
+def unit_label(label: str, unit: Unit | None) -> str:
+    """A row's or column's label with its ``row_unit`` named after it: ``start-up p99 (s)``."""
+    return label + (f" ({unit[0]})" if unit else "")
+
+
 def _in(value: float, unit: Unit | None, kind: str) -> str:
     if unit is None:
         return format_value(value, kind)

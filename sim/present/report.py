@@ -23,7 +23,14 @@ from typing import Any
 from sim import __version__
 from sim.analysis.dotted import metric_value
 from sim.edge.loader import Loaded
-from sim.present.formats import Unit, band_text, metric_kind, row_unit, show, workload_rows
+from sim.present.formats import (
+    band_text,
+    metric_kind,
+    row_unit,
+    show,
+    unit_label,
+    workload_rows,
+)
 from sim.spec.profiles import raw_ranges, sources
 from sim.spec.slo import SLOError, parse_slo
 from sim.spec.units import format_duration, format_size, format_value
@@ -168,7 +175,7 @@ def _comparison(summary: dict[str, Any]) -> str:
     rows = []
     for label, metric in rows_spec:  # one unit per row, named in its label
         unit = row_unit([metric_value(m, metric) for m in variants.values()], metric)
-        rows.append([_e(label + (f" ({unit[0]})" if unit else "")),
+        rows.append([_e(unit_label(label, unit)),
                      *[_e(show(m, metric, unit) + band_text(m, metric))
                        for m in variants.values()]])
     reps = summary.get("replications", 1)
@@ -409,23 +416,16 @@ def _run_block(loaded: Loaded, variants: dict[str, Any], columns: list[str],
     rows = []
     for label, metric in spec:
         unit = row_unit([metric_value(m, metric) for m in variants.values()], metric)
-        row = [_e(label + (f" ({unit[0]})" if unit else ""))]
+        row = [_e(unit_label(label, unit))]
         for col in columns:
             m = variants.get(col)
-            row.append("-" if m is None else _e(_shown(m, metric, unit)))
+            row.append("-" if m is None else _e(show(m, metric, unit)))
         rows.append(row)
     total = sum(g.count for g in loaded.scenario.hosts)
     title = (f"The run: start-up (request to running) on the file's {total:,} hosts"
              + (f" ({_e(_hosts_in_file(loaded))})" if len(loaded.scenario.hosts) > 1 else "")
              + (", not the plan's" if planned else ""))
     return title, rows
-
-
-def _shown(metrics: dict[str, Any], metric: str, unit: Unit | None = None) -> str:
-    if metric == "offered_utilization":
-        value = metrics.get(metric)
-        return "-" if value is None else format_value(float(value), "percent")
-    return show(metrics, metric, unit)
 
 
 def _alerts(per_variant: dict[str, list[dict[str, Any]]]) -> str:

@@ -157,12 +157,13 @@ class Workers:
         feeding thread gives each worker the next from the front as soon as it is free (a
         worker is never sent more than the run it works on, so nothing waits behind a busy
         worker), and this process takes the last from the back, until none is left."""
+        workers = self.jobs - 1
         if self._pool is None:
             context = multiprocessing.get_context("forkserver")
-            self._pool = cf.ProcessPoolExecutor(max_workers=self.jobs - 1, mp_context=context,
+            self._pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context,
                                                 initializer=_end_with,
                                                 initargs=(os.getpid(),))
-        pool, workers = self._pool, self.jobs - 1
+        pool = self._pool
         waiting = collections.deque(range(len(specs)))
         lock = threading.Lock()
         finished: queue.SimpleQueue[cf.Future[RunOutput] | None] = queue.SimpleQueue()
@@ -186,6 +187,10 @@ class Workers:
                     done, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
                     for future in done:
                         finished.put(future)
+            except BaseException as exc:  # a broken pool: raised in this process, not lost
+                failed: cf.Future[RunOutput] = cf.Future()  # with the run it had taken
+                failed.set_exception(exc)
+                finished.put(failed)
             finally:
                 finished.put(None)  # the feeder has ended
 
