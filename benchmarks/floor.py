@@ -19,7 +19,7 @@ import numpy as np
 import simpy
 
 from sim.experiment.rng import lognormal_params
-from sim.spec.config import Lognormal
+from sim.spec.values import Lognormal
 
 
 def bare_lifecycles(instances: int, hosts: int, horizon_s: float = 3600.0,

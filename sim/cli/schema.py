@@ -12,8 +12,9 @@ import json
 import re
 from typing import Any
 
-from sim.spec.config import QUANTITY_PATTERN, Scenario
+from sim.spec.config import Scenario
 from sim.spec.units import DURATION_HINT
+from sim.spec.values import QUANTITY_PATTERN
 
 
 def command(args: argparse.Namespace) -> int:

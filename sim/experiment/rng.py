@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sim.spec.config import Constant, Empirical, Exponential, Gamma, Lognormal, Uniform
+from sim.spec.values import Constant, Empirical, Exponential, Gamma, Lognormal, Uniform
 
 Z95 = 1.6448536269514722  # standard normal 95 % quantile
 CHUNK = 512  # draws are made in blocks of this size; part of the stream's definition

@@ -32,8 +32,9 @@ from sim.run.runner import Workers, execute
 from sim.run.runner import plan as plan_runs
 from sim.run.store import Store
 from sim.spec import paths
-from sim.spec.config import Exponential, PoissonArrivals
+from sim.spec.config import PoissonArrivals
 from sim.spec.profiles import builtin_profiles
+from sim.spec.values import Exponential
 
 
 @dataclass
