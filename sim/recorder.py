@@ -155,6 +155,11 @@ class Recorder:
         self.physical_levels: dict[int, Level] = {}
         self.pipeline_runs: list[dict[str, Any]] = []
         self.end_state: dict[str, Any] = {}  # images and the layers each host holds at the end
+        # (time, host, layer key, held): a layer arrived on (True) or left (False) a host
+        self.layers: list[tuple[float, int, str, bool]] = []
+        self.scripts: list[dict[str, Any]] = []  # each commands script: host, start, end
+        self.commands: list[dict[str, Any]] = []  # its steps, phase by phase
+        self.containers: list[dict[str, Any]] = []  # its containers' states, as they change
 
     def instance(self, record: InstanceRecord) -> None:
         """Keep an instance's record (called when it arrives; filled in as it goes)."""
@@ -204,6 +209,10 @@ class Recorder:
         if level is None:
             level = self.physical_levels[host] = Level()
         level.set(time, value)
+
+    def layer(self, time: float, host: int, key: str, held: bool) -> None:
+        """Layer ``key`` arrived on (``held``) or left ``host``."""
+        self.layers.append((time, host, key, held))
 
     def sample(self, row: dict[str, Any]) -> None:
         """A periodic sample of one host group."""

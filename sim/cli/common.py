@@ -13,7 +13,7 @@ import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sim.spec.units import format_duration
 
@@ -71,6 +71,28 @@ def finite_positive(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number (got {text!r})") from None
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"must be a finite number above 0 (got {text!r})")
+    return value
+
+
+def wide_console(width: int = 160) -> Any:
+    """A rich console for a table on stdout: the terminal's width, or ``width`` columns when
+    the output goes to a file or a pipe (where rich would assume 80 and fold the cells)."""
+    from rich.console import Console
+
+    screen = Console()
+    return screen if screen.is_terminal else Console(width=width)
+
+
+def moment(text: str) -> float:
+    """An argparse type: a moment of a run, a duration of 0 or more such as 90s or 10min."""
+    from sim.spec.units import UnitError, parse_duration
+
+    try:
+        value = parse_duration(text)
+    except UnitError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"a moment is 0 or later (got {text!r})")
     return value
 
 

@@ -24,6 +24,9 @@ from sim.cli.common import (
     EXIT_BUG,
     count,
     finite_positive,
+    fits,
+    load,
+    moment,
     positive,
     prepare,
     seed,
@@ -70,8 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (add_run, add_validate, add_schema, add_density, add_images, add_fidelity,
-                add_profiles, add_fit, add_plan, add_sensitivity):
+    for add in (add_run, add_validate, add_schema, add_density, add_images, add_ps,
+                add_fidelity, add_profiles, add_fit, add_plan, add_sensitivity):
         add(sub)
     return parser
 
@@ -236,17 +239,22 @@ def density(args: argparse.Namespace) -> int:
 def add_images(sub: Commands) -> None:
     """``images FILE``: each image's layers and the hosts holding them."""
     p = _command(
-        sub, "images", "each image with its layers and the hosts holding them at the end of "
-                       "the run (like docker images)",
+        sub, "images", "each image with its layers and the hosts holding them at a moment "
+                       "of the run (like docker images)",
         "Run each variant's first replication and show every image, the ones a pipeline "
-        "built included, like docker images: its layers and their sizes, whether the "
-        "registry has them, and which hosts hold each layer at the end of the run. Prints "
-        "the view and writes OUT/<name>/images.json.",
+        "built or a commands script committed included, like docker images: its layers, "
+        "their sizes and parents, when it was made, whether the registry has it, and which "
+        "hosts hold each layer at the end of the run (--at: at that moment). Prints the "
+        "view and writes OUT/<name>/images.json.",
         "# where the rolled-out layer ended up under Hyper-V isolation",
         "python -m sim images scenarios/rollout.yaml --variant hyperv",
+        "# what the walk-through's host holds just after its first commit",
+        "python -m sim images scenarios/walkthrough.yaml --variant process --at 5min",
         "python -m sim images scenarios/cold-nodes.yaml --quiet")
     p.add_argument("file", help="scenario YAML file")
     p.add_argument("--variant", help="only this variant, e.g. hyperv (default: all)")
+    p.add_argument("--at", type=moment, default=None, metavar="T",
+                   help="the moment, e.g. 90s or 10min (default: the end of the run)")
     p.add_argument("--out", default="results", help="results root (default: results)")
     p.add_argument("--quiet", action="store_true", help="print only errors")
     _force(p)
@@ -261,7 +269,42 @@ def images(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     from sim.cli.images import images as command
 
-    return command(loaded, Path(args.out), args.variant, args.quiet)
+    return command(loaded, Path(args.out), args.variant, args.quiet, args.at)
+
+
+def add_ps(sub: Commands) -> None:
+    """``ps FILE``: the containers at a moment of the run."""
+    p = _command(
+        sub, "ps", "the containers at a moment of the run (like docker ps)",
+        "Run each variant's first replication and list the containers at a moment, as "
+        "docker ps does: a commands script's containers and the workloads' instances, each "
+        "with its image, isolation, host, when it was created and its status (Up, Exited, "
+        "Created). Without -a, only the running ones.",
+        "# inside the walk-through's exec: the demo container is running",
+        "python -m sim ps scenarios/walkthrough.yaml --at 2min",
+        "# every container, stopped ones too, at the end of the run",
+        "python -m sim ps scenarios/walkthrough.yaml -a --variant hyperv")
+    p.add_argument("file", help="scenario YAML file")
+    p.add_argument("--at", type=moment, default=None, metavar="T",
+                   help="the moment, e.g. 90s or 10min (default: the end of the run)")
+    p.add_argument("-a", "--all", action="store_true", dest="every",
+                   help="every container, the created and stopped ones too")
+    p.add_argument("--variant", help="only this variant, e.g. hyperv (default: all)")
+    p.add_argument("--limit", type=positive, default=50,
+                   help="the most rows listed per variant (default: 50)")
+    _force(p)
+    p.set_defaults(handler=ps)
+
+
+def ps(args: argparse.Namespace) -> int:
+    """``ps``: the scenario loaded and checked to fit this machine, then ``sim.cli.ps.ps``
+    (it writes nothing); status 2 when it cannot run."""
+    loaded = load(args.file)
+    if loaded is None or not fits(loaded, args.force, 1):
+        return EXIT_BAD_INPUT
+    from sim.cli.ps import ps as command
+
+    return command(loaded, args.variant, args.at, args.every, args.limit)
 
 
 def add_fidelity(sub: Commands) -> None:

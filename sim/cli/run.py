@@ -177,7 +177,15 @@ def _said(data: dict[str, Any], args: argparse.Namespace, console: Console, last
         if not screen.is_terminal:  # a file or a pipe: wide enough for every variant's name
             names = list(data.get("variants") or {})
             screen = Console(width=max(160, 40 + sum(max(len(n), 12) + 3 for n in names)))
-        screen.print(sweep_table(data) if swept else summary_table(data))
+        if swept:
+            screen.print(sweep_table(data))
+        elif data.get("commands") and not any(m.get("requests") for m in data["variants"]
+                                               .values()):  # a commands script alone
+            screen.print(commands_table(data))
+        else:
+            screen.print(summary_table(data))
+            if data.get("commands"):
+                screen.print(commands_table(data))
     found = warning_lines(data)
     for line in found:  # on stderr with the progress: said even with --quiet
         Console(stderr=True, soft_wrap=True).print(escape(line), style="bold yellow")
@@ -213,6 +221,38 @@ def _number(value: Any) -> float:
         return float(value)
     except (TypeError, ValueError):
         return float("nan")
+
+
+def commands_table(data: dict[str, Any]) -> Table:
+    """A commands script's steps, one row each, with the seconds each took in every variant
+    (the slowest host's; ± 95 % CI), then the seconds of each kind of phase and the whole
+    script."""
+    variants = data["variants"]
+    reps = data.get("replications", 1)
+    table = Table(title=f"{data['name']}: commands (seed {data['seed']}"
+                        + (f", mean of {reps} replications ± 95 % CI" if reps > 1 else "")
+                        + ")")
+    table.add_column("#", justify="right")
+    table.add_column("step", overflow="fold")
+    for name in variants:
+        table.add_column(escape(name), justify="right", overflow="fold")
+
+    def cells(metric: str) -> list[str]:
+        unit = row_unit([metric_value(m, metric) for m in variants.values()], metric)
+        shown = [show(m, metric, unit) for m in variants.values()]
+        return [text + (f" {unit[0]}" if unit and text != "-" else "") for text in shown]
+
+    for step in data["commands"]:
+        label = step["label"] + ("" if step["command"] in step["label"]
+                                 else f"   ({step['command']})")
+        table.add_row(str(step["step"]), escape(label), *cells(f"commands.step_s.{step['step']}"))
+    phases = dict.fromkeys(p for m in variants.values()
+                           for p in ((m.get("commands") or {}).get("phase_s") or {}))
+    for i, phase in enumerate(phases):
+        table.add_row("", f"all {phase}", *cells(f"commands.phase_s.{phase}"),
+                      end_section=False, style="dim" if i else "dim")
+    table.add_row("", "whole script", *cells("commands.total_s"), style="bold")
+    return table
 
 
 SWEEP_HEADS = [("startup_s.p50", "start-up p50"), ("startup_s.p99", "start-up p99"),

@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from sim.edge.budget import arrivals
+from sim.edge.commands import check_commands
 from sim.spec import catalog
 from sim.spec.config import (
     Compare,
@@ -171,8 +172,19 @@ def check_scenario(data: dict[str, Any], scenario: Scenario | None,
         *_check_arrivals(parts),
         *_check_pipelines(parts),
         *_check_plan(parts),
+        *_check_commands(parts),
     ]
     return problems, profiles
+
+
+def _check_commands(parts: _Parts) -> list[tuple[Path, str]]:
+    """The commands script, step by step (``sim.edge.commands``)."""
+    scenario = parts.scenario
+    faults = scenario is not None and (
+        scenario.faults.host_hardware is not None or scenario.faults.host_kernel.mtbf is not None
+        or any(wl.kernel_fault_rate > 0 for wl in scenario.workloads))
+    return check_commands(parts.data, [h for _, h in parts.hosts], parts.by_name,
+                          parts.profiles, parts.compared, faults)
 
 
 def _check_duplicates(parts: _Parts) -> list[tuple[Path, str]]:
@@ -456,9 +468,9 @@ def _mode_feasibility(parts: _Parts, i: int, wl: Workload, mode: str
 
 
 def _check_arrivals(parts: _Parts) -> list[tuple[Path, str]]:
-    """A scenario without pipelines in which no request would ever arrive."""
+    """A scenario without pipelines or commands in which no request would ever arrive."""
     scenario = parts.scenario
-    if scenario is None or scenario.pipelines:
+    if scenario is None or scenario.pipelines or scenario.commands is not None:
         return []
     rows = {digest: len(table) for digest, table in parts.tables.items()}
     expected = arrivals(scenario, rows)

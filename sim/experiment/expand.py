@@ -37,8 +37,8 @@ class RunSpec:
     replication: int = 0
 
     def used_profiles(self) -> dict[str, ResolvedProfile]:
-        """The profiles this run's workloads use."""
-        return {wl.isolation: self.profiles[wl.isolation] for wl in self.scenario.workloads}
+        """The profiles this run's workloads and commands use."""
+        return {name: self.profiles[name] for name in sorted(self.scenario.isolations())}
 
     def key(self) -> str:
         """A name for this run derived from everything it simulates: the resolved scenario
@@ -106,7 +106,8 @@ def compared(scenario: Scenario) -> list[tuple[str, list[str]]]:
 
 def apply(scenario: Scenario, choices: dict[str, str]) -> Scenario:
     """The scenario with variant choices set, each where ``COMPARE_AXES`` says its axis sets
-    (``isolation`` every workload's; ``placement`` and ``kernel_sharing`` the scenario's)."""
+    (``isolation`` every workload's and the commands script's; ``placement`` and
+    ``kernel_sharing`` the scenario's)."""
     update: dict[str, object] = {}
     workloads = scenario.workloads
     for axis, target in COMPARE_AXES.items():
@@ -115,6 +116,9 @@ def apply(scenario: Scenario, choices: dict[str, str]) -> Scenario:
         if target.every_workload:
             workloads = [wl.model_copy(update={target.field: choices[axis]}) for wl in workloads]
             update["workloads"] = workloads
+            if scenario.commands is not None:
+                update["commands"] = scenario.commands.model_copy(
+                    update={target.field: choices[axis]})
         else:
             update[target.field] = choices[axis]
     return scenario.model_copy(update=update)

@@ -21,6 +21,7 @@ from sim.edge.traces import Replay
 from sim.experiment.rng import generator, sampler, sampler_exponential
 from sim.model.admission import Admission
 from sim.model.arrivals import Arrivals
+from sim.model.commands import Script
 from sim.model.counts import Counts
 from sim.model.faults import Faults
 from sim.model.host import Host, Slots
@@ -38,7 +39,15 @@ from sim.model.tenancy import Tenancy
 from sim.model.totals import GroupTotals
 from sim.model.workload import WorkloadRuntime, as_slice
 from sim.recorder import Recorder
-from sim.spec.config import Image, ResolvedProfile, Scenario, TraceArrivals, Workload
+from sim.spec.commands import Commands
+from sim.spec.config import (
+    Image,
+    ResolvedProfile,
+    Scenario,
+    TraceArrivals,
+    Workload,
+    host_name,
+)
 from sim.spec.demand import demand, eligible_groups, layer_chain, why_not
 from sim.spec.runtimes import (
     antivirus_factors,
@@ -129,7 +138,11 @@ def build(env: simpy.Environment, scenario: Scenario, profiles: dict[str, Resolv
             collector.present(host, name, layer_chain(images, name))
     admission = Admission(env, placement, index, tenancy, counts, collector)
     registry = Registry(env, scenario.registry,
-                        {layer.key for name in images for layer in layer_chain(images, name)})
+                        {layer.key for name in images for layer in layer_chain(images, name)},
+                        recorder)
+    for host in hosts:  # the layers held from the start
+        for key in sorted(host.layers):
+            recorder.layer(0.0, host.index, key, True)
     if tracking:
         registry.network.on_egress = lambda bps: recorder.level("registry_egress_Bps",
                                                                 env.now, bps)
@@ -149,9 +162,22 @@ def build(env: simpy.Environment, scenario: Scenario, profiles: dict[str, Resolv
     model.faults.start()
     for pipeline in scenario.pipelines:
         PipelineRunner(model, arrivals, pipeline).start()
+    if scenario.commands is not None:
+        for host in script_hosts(scenario.commands, hosts):
+            Script(model, host, scenario.commands, profiles).start()
     start_pre_pulls(env, hosts, images, registry, collector, index)
     Sampler(env, scenario, interval, counts, totals, registry.network, recorder).start()
     return model
+
+
+def script_hosts(commands: Commands, hosts: list[Host]) -> list[Host]:
+    """The hosts a commands script runs on: its host, each host of its group, or the first
+    host that carries no container-host VMs."""
+    if commands.host is not None:
+        return [h for h in hosts if h.name == commands.host]
+    if commands.group is not None:
+        return [h for h in hosts if h.spec.group == commands.group]
+    return [next((h for h in hosts if not h.children), hosts[0])]
 
 
 def _hosts(env: simpy.Environment, scenario: Scenario, images: dict[str, Image],
@@ -171,13 +197,14 @@ def _hosts(env: simpy.Environment, scenario: Scenario, images: dict[str, Image],
         cost = extraction_cost(group, runtimes, antivirus_factors(scenario.antivirus))
         # start-ups alone hold the cores only in their start slots: then no more CPU jobs run
         # than there are slots (an instance extracts its layers one after another, before its
-        # phases), unless extraction runs outside slots (pipelines, pre-pulls), beside the
+        # phases), unless extraction runs outside slots (pipelines, commands, pre-pulls), beside the
         # phases (lazy pulls) or layers extract at once
         bounded = cost is None or (runtime.extraction == "sequential" and not scenario.pipelines
-                                   and group.pre_pull is None and runtime.lazy_pull is None)
+                                   and scenario.commands is None and group.pre_pull is None
+                                   and runtime.lazy_pull is None)
         max_jobs = group.max_concurrent_starts if bounded else None
         for k in range(group.count):
-            host = Host(index=len(hosts), name=f"{group.group}-{k + 1:02d}", group_index=g,
+            host = Host(index=len(hosts), name=host_name(group.group, k), group_index=g,
                         spec=group, cpu=SharedCapacity(env, group.cpu_cores, 1.0,
                                                         max_jobs=max_jobs),
                         disk_io=SharedCapacity(env, group.disk_rate),

@@ -86,12 +86,30 @@ class ImageCollector:
         for _, key in unused:
             if host.disk_free >= self.stop_at[i]:
                 break
-            image = images.pop(key)
-            kept = {layer.key for other in images.values() for layer in other.chain}
-            for layer in image.chain:
-                if layer.key not in kept and host.forget(layer):
-                    removed += layer.size
+            removed += self._forget(host, key)
         if removed:
             self.removed_bytes += removed
             self.index.update(host)
             self.recorder.level("image_gc_removed_bytes", self.env.now, self.removed_bytes)
+
+    def remove(self, host: Host, key: str) -> float:
+        """Remove image ``key`` from ``host`` (``docker rmi``; no instance uses it): its
+        layers that no other image there holds go; the bytes freed."""
+        removed = self._forget(host, key)
+        self.index.update(host)
+        return removed
+
+    def _forget(self, host: Host, key: str) -> float:
+        """Image ``key`` leaves ``host``'s store, with its layers no other image there holds;
+        the bytes freed."""
+        images = self.images[host.index]
+        image = images.pop(key)
+        kept = {layer.key for other in images.values() for layer in other.chain}
+        removed = 0.0
+        for layer in image.chain:
+            held = layer.key in host.layers
+            if layer.key not in kept and host.forget(layer):
+                removed += layer.size
+                if held:
+                    self.recorder.layer(self.env.now, host.index, layer.key, False)
+        return removed

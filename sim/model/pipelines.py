@@ -24,7 +24,7 @@ from sim.experiment.rng import sampler, sampler_exponential
 from sim.model.lifecycle import RETIRE, Draws
 from sim.model.workload import WorkloadRuntime, as_slice
 from sim.spec.config import Image, Pipeline, RolloutStep
-from sim.spec.demand import demand, layer_chain, why_not
+from sim.spec.demand import demand, layer_chain, new_version, why_not
 
 if TYPE_CHECKING:
     from sim.model.arrivals import Arrivals
@@ -214,16 +214,14 @@ class PipelineRunner:
         finally:
             model.collector.released(host, spec.base)
         name = f"{self.spec.image or self.spec.name}-v{run}"
-        if self._templates():  # a VM: the new version is a whole template
-            size = sum(layer.size for layer in chain) + spec.layer
-            image = Image(name=name, layers=[size],
-                          os_build=model.images[spec.base].os_build)
-        else:
-            image = Image(name=name, base=spec.base, layers=[spec.layer])
+        image = new_version(model.images, name, spec.base, spec.layer, self._templates())
         model.images[name] = image
         new_chain = layer_chain(model.images, name)
         host.claim(new_chain)  # written here: the build host holds the new image
-        host.layers.update(layer.key for layer in new_chain)
+        for layer in new_chain:
+            if layer.key not in host.layers:
+                host.layers.add(layer.key)
+                model.recorder.layer(env.now, host.index, layer.key, True)
         model.collector.present(host, name, new_chain)
         model.index.update(host)
         return image
@@ -237,14 +235,9 @@ class PipelineRunner:
         if image is None:
             return
         model = self.model
-        missing = [layer for layer in layer_chain(model.images, image.name)
-                   if layer.key not in model.registry.layers]
-        if not missing:
-            return
-        ingress = model.registry.ingress()
-        ingress.per_job_cap = host.spec.nic
-        yield self.env.all_of([ingress.run(layer.download) for layer in missing])
-        model.registry.layers.update(layer.key for layer in missing)
+        done = model.registry.push(host, layer_chain(model.images, image.name))
+        if done is not None:
+            yield done
 
     def _test(self, spec: Any, image: Image | None) -> Process:
         """A fixed time, or ``instances`` of the new image run for ``run`` on the build

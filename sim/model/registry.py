@@ -23,7 +23,7 @@ from sim.model.sharing import Network, SharedCapacity
 
 if TYPE_CHECKING:
     from sim.model.host import Host
-    from sim.recorder import InstanceRecord
+    from sim.recorder import InstanceRecord, Recorder
     from sim.spec.config import Registry as RegistrySpec
     from sim.spec.demand import Layer
 
@@ -33,9 +33,12 @@ Process = Generator[simpy.Event, Any, None]
 class Registry:
     """The registry, its network and the pulls in progress."""
 
-    def __init__(self, env: simpy.Environment, spec: RegistrySpec, layers: set[str]) -> None:
-        """``layers``: the keys of the layers it holds at the start."""
+    def __init__(self, env: simpy.Environment, spec: RegistrySpec, layers: set[str],
+                 recorder: Recorder | None = None) -> None:
+        """``layers``: the keys of the layers it holds at the start; ``recorder``: where the
+        layers each pull brings to a host are logged (``Recorder.layer``)."""
         self.env = env
+        self.recorder = recorder
         self.spec = spec
         self.network = Network(env, spec.bandwidth)
         self.layers = layers
@@ -157,9 +160,28 @@ class Registry:
             return
         if layer.key in host.claimed:  # else collected meanwhile: nothing to keep
             host.layers.add(layer.key)
+            if self.recorder is not None:
+                self.recorder.layer(self.env.now, host.index, layer.key, True)
         if host.fetching.get(layer.key) is fetch:
             del host.fetching[layer.key]
         fetch.ready.succeed()
+
+    def push(self, host: Host, layers: list[Layer]) -> simpy.Event | None:
+        """Upload the ``layers`` the registry lacks from ``host``, each at most the host's NIC,
+        sharing the registry's ingress with other pushes: the event that fires when they are
+        all there (None: nothing to upload)."""
+        missing = [layer for layer in layers if layer.key not in self.layers]
+        if not missing:
+            return None
+        ingress = self.ingress()
+        ingress.per_job_cap = host.spec.nic
+        done = self.env.all_of([ingress.run(layer.download) for layer in missing])
+
+        def arrived(_event: simpy.Event) -> None:
+            self.layers.update(layer.key for layer in missing)
+
+        done.callbacks.append(arrived)
+        return done
 
     def extract(self, host: Host, layer: Layer, unpack: bool = True) -> simpy.Event:
         """The event that fires when ``layer``, downloaded, is extracted on ``host``: its

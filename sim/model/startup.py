@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from sim.model.totals import GroupTotals
     from sim.model.workload import WorkloadRuntime
     from sim.recorder import InstanceRecord, Recorder
+    from sim.spec.config import ResolvedProfile
 
 
 class Startup:
@@ -73,10 +74,15 @@ class Startup:
         on ``host``: noisy neighbours and nesting (inside a container-host VM) stretch it."""
         if host.noise:
             duration *= self.interference.slowdown(host, wl)
-        if host.parent is not None:
-            duration *= wl.profile.nested.boot_factor
-        work = duration * wl.profile.cpu_bound_fraction
-        return work, duration - work
+        return split(host, wl.profile, duration)
+
+    def work(self, host: Host, profile: ResolvedProfile, duration: float) -> simpy.Event:
+        """The event that ends a phase outside any instance's start-up (a commands script's
+        create or boot), begun now: as ``phase`` runs one, without neighbours' noise."""
+        work, wait = split(host, profile, max(duration, 0.0))
+        if work > 0:
+            return host.cpu.run(work, wait if wait > 0 else 0.0)
+        return self.env.timeout(wait)
 
     def phase(self, host: Host, wl: WorkloadRuntime, duration: float,
               rec: InstanceRecord) -> simpy.Event | Wake | None:
@@ -136,6 +142,15 @@ class Startup:
                 rec.created = math.nan
             if rec.booted >= end:
                 rec.booted = math.nan
+
+
+def split(host: Host, profile: ResolvedProfile, duration: float) -> tuple[float, float]:
+    """(CPU work, wait) of a phase of ``profile`` that takes ``duration`` on an idle host, on
+    ``host``: nesting (inside a container-host VM) stretches it."""
+    if host.parent is not None:
+        duration *= profile.nested.boot_factor
+    work = duration * profile.cpu_bound_fraction
+    return work, duration - work
 
 
 def _delay_to(now: float, then: float) -> float:

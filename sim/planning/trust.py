@@ -89,7 +89,17 @@ def warnings(scenario: Scenario, profiles: dict[str, ResolvedProfile],
     def warn(kind: str, message: str) -> None:
         out.append({"kind": kind, "message": message})
 
+    script = metrics.get("commands") or {}
+    if script.get("failed"):
+        warn("commands_failed", "a step of the commands script failed (no room on its host) "
+                                "and the script stopped there: commands.csv says which and why")
+    elif script and (script.get("finished") or 0.0) < 1.0:
+        warn("commands_unfinished", "the commands script had not finished at the end of the "
+                                    f"run (steps completed: {script.get('completed') or 0:g} "
+                                    f"of {script.get('steps') or 0:g}): lengthen duration")
     requests = metrics.get("requests") or 0
+    if requests == 0 and not scenario.workloads:  # a commands script alone
+        return out
     if requests == 0:
         warn("no_arrivals", f"no request arrived after the {format_duration(scenario.warmup)} "
                             "warm-up: nothing was measured (is an arrival rate 0, or does the "

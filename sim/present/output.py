@@ -1,6 +1,7 @@
 """Writing a scenario's results into ``OUT/<scenario name>/``: ``summary.json``,
 ``runs.csv``/``runs.parquet``, ``aggregate.csv``, ``instances.csv``, ``timeseries.csv``,
-``scenario.resolved.yaml`` and the charts.
+``commands.csv`` and ``containers.csv`` (a commands script), ``scenario.resolved.yaml`` and the
+charts.
 
 Owns: what every result file holds. The folder is written whole or not at all
 (``sim.present.folders``). Must not: run the model.
@@ -64,6 +65,9 @@ def summary(loaded: Loaded, seed: int, outputs: list[RunOutput],
                                                                            point.profiles)
             means[name]["warnings"] = trust.warnings(judged, point.profiles, means[name])
         points.append({"parameters": params, "variants": means})
+    if scenario.commands is not None:
+        head["commands"] = [{"step": i, "command": step.written, "label": step.label()}
+                            for i, step in enumerate(scenario.commands.steps)]
     if scenario.sweep:
         head["points"] = points
     else:
@@ -104,16 +108,33 @@ def resolved_scenario(loaded: Loaded, seed: int, replications: int) -> dict[str,
     data = loaded.scenario.model_dump(mode="json", exclude_none=True)
     data["seed"] = seed
     data["replications"] = replications
-    used = {wl.isolation for wl in loaded.scenario.workloads}
+    used = loaded.scenario.isolations()
     if loaded.scenario.compare and loaded.scenario.compare.isolation:
         used |= set(loaded.scenario.compare.isolation)
     for point in loaded.points:
-        used |= {wl.isolation for wl in point.scenario.workloads}
+        used |= point.scenario.isolations()
     data["profiles"] = {
         name: {k: v for k, v in loaded.profiles[name].model_dump(
             mode="json", exclude_none=True).items() if k != "name"}
         for name in sorted(used | set(loaded.scenario.profiles)) if name in loaded.profiles}
     return data
+
+
+def command_tables(outputs: list[RunOutput]) -> dict[str, pd.DataFrame]:
+    """``commands.csv`` (a row per phase of each step of a commands script: its command as
+    written, as Docker's command line, the phase, start, end, seconds and bytes moved) and
+    ``containers.csv`` (a row per change of a container's state), each row with its run."""
+    tables: dict[str, list[pd.DataFrame]] = {"commands.csv": [], "containers.csv": []}
+    for out in outputs:
+        for name, key in (("commands.csv", "commands"), ("containers.csv", "containers")):
+            frame = pd.DataFrame(out.extra.get(key) or [])
+            if name == "commands.csv" and len(frame):
+                frame.insert(frame.columns.get_loc("end") + 1, "seconds",
+                             frame["end"] - frame["start"])
+            for i, column in enumerate(("variant", "replication", "seed")):
+                frame.insert(i, column, getattr(out, column))
+            tables[name].append(_with_parameters(frame, out))
+    return {name: pd.concat(frames, ignore_index=True) for name, frames in tables.items()}
 
 
 def _with_parameters(frame: pd.DataFrame, out: RunOutput) -> pd.DataFrame:
@@ -152,6 +173,9 @@ def write(out_root: Path, loaded: Loaded, seed: int, outputs: list[RunOutput],
                   staging / "instances.csv", "%.6f")
         write_csv(pd.concat([_with_parameters(o.timeseries, o) for o in outputs]),
                   staging / "timeseries.csv", "%.6g")
+        if loaded.scenario.commands is not None:
+            for name, table in command_tables(outputs).items():
+                write_csv(table, staging / name, "%.6f")
         (staging / "scenario.resolved.yaml").write_text(yaml.safe_dump(
             resolved_scenario(loaded, seed, data["replications"]), sort_keys=False,
             allow_unicode=True))

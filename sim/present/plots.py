@@ -3,7 +3,7 @@ legends. Reads result tables only; never imports the model.
 
 Owns: the PNG files ``startup_cdf``, ``startup_phases``, ``running``, ``density`` and ``memory``,
 and, when the run has faults or batch jobs, ``blast_radius``, ``availability_density`` and
-``slowdown_cdf``.
+``slowdown_cdf``; with a commands script, ``commands_timeline``.
 """
 
 from __future__ import annotations
@@ -142,6 +142,10 @@ def draw_all(folder: Path, scenario_name: str, variants: list[Any], warmup: floa
     writes it first), so that a legend and the table say the same."""
     table, reps = _table_variants(folder)
     note = f" (curves: replication 1 of {reps})" if reps > 1 else ""
+    if any(v.extra.get("commands") for v in variants):
+        commands_timeline(folder / "commands_timeline.png", scenario_name, variants)
+    if not any(len(v.instances) for v in variants):  # a commands script alone
+        return
     startup_cdf(folder / "startup_cdf.png", scenario_name, variants, warmup, table, note)
     startup_phases(folder / "startup_phases.png", scenario_name, variants)
     running(folder / "running.png", scenario_name, variants, warmup, note)
@@ -401,6 +405,62 @@ def availability_density(path: Path, title: str, variants: list[Any]) -> None:
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="x-small", loc="best")
     ax.set_title(f"{title}: availability against density")
+    _save(fig, path)
+
+
+COMMAND_COLORS = {"pull": "#4e79a7", "extract": "#a0cbe8", "write": "#a0cbe8",
+                  "copy": "#59a14f", "create": "#f28e2b", "boot": "#e15759", "exec": "#b07aa1",
+                  "stop": "#9c755f", "commit": "#edc948", "push": "#76b7b2", "rm": "#bab0ac",
+                  "rmi": "#bab0ac", "failed": "#000000"}
+
+
+def _step_label(row: dict[str, Any]) -> str:
+    """A step's short label: ``1 run demo (servercore)``, ``4 commit demo > demoimage``."""
+    action, name, image = row["action"], row["container"], row["image"]
+    if action in ("run", "create"):
+        return f"{row['step']} {action} {name} ({image})"
+    if action == "commit":
+        return f"{row['step']} commit {name} > {image}"
+    return f"{row['step']} {action} {name or image}"
+
+
+def commands_timeline(path: Path, title: str, variants: list[Any]) -> None:
+    """A commands script's steps over time, a panel per variant on one time axis: each step
+    a row, its phases as coloured spans, its seconds written after it (the script's first
+    host)."""
+    runs = [(v, [r for r in v.extra.get("commands") or []
+                 if r["host"] == v.extra["commands"][0]["host"]])
+            for v in variants if v.extra.get("commands")]
+    steps = sorted({r["step"] for _, rows in runs for r in rows})
+    labels = {r["step"]: _step_label(r) for _, rows in runs for r in rows}
+    longest = max((r["end"] for _, rows in runs for r in rows), default=1.0)
+    scale, unit = time_scale(longest)
+    fig, axes = plt.subplots(len(runs), 1, figsize=(10, 0.32 * len(steps) * len(runs)
+                                                     + 0.9 * len(runs) + 0.8),
+                             sharex=True, squeeze=False)
+    used: dict[str, Any] = {}
+    for ax, (v, rows) in zip(axes[:, 0], runs):
+        for r in rows:
+            y = steps.index(r["step"])
+            span = max(r["end"] - r["start"], longest * 2e-3)  # a zero-length step shows
+            used[r["phase"]] = ax.barh(y, span / scale, left=r["start"] / scale, height=0.6,
+                                       color=COMMAND_COLORS.get(r["phase"], "#999999"))
+        for step in steps:
+            ends = [r for r in rows if r["step"] == step]
+            if ends:
+                took = max(r["end"] for r in ends) - min(r["start"] for r in ends)
+                ax.text(max(r["end"] for r in ends) / scale + longest / scale * 0.006,
+                        steps.index(step), format_value(took, "time"), va="center",
+                        fontsize="x-small")
+        ax.set_yticks(range(len(steps)), [labels[s] for s in steps], fontsize="small")
+        ax.invert_yaxis()
+        ax.set_title(v.name, fontsize="medium", loc="left")
+        ax.grid(True, axis="x", alpha=0.3)
+        ax.set_xlim(0, longest / scale * 1.12)
+    axes[-1, 0].set_xlabel(f"simulated time ({unit})")
+    axes[-1, 0].legend(used.values(), used.keys(), fontsize="small", ncol=min(len(used), 7),
+                       loc="upper center", bbox_to_anchor=(0.5, -0.45 / len(runs) - 0.12))
+    fig.suptitle(f"{title}: the commands, step by step")
     _save(fig, path)
 
 

@@ -55,6 +55,9 @@ details{margin:.8rem 0}details>summary{cursor:pointer;font-weight:600;padding:.3
 """
 
 CHART_CAPTIONS = {
+    "commands_timeline": "The commands script step by step, a panel per variant: each "
+                         "step's phases (pull, extract, create, boot, exec, commit, ...) "
+                         "over time, and the seconds it took.",
     "startup_cdf": "Start-up time (request to running) distribution per isolation mode.",
     "startup_phases": "Where start-up time goes: mean time per phase.",
     "running": "Instances running over time, a panel per variant with the others in grey "
@@ -428,6 +431,23 @@ def _run_block(loaded: Loaded, variants: dict[str, Any], columns: list[str],
     return title, rows
 
 
+def _commands_block(script: list[dict[str, Any]], variants: dict[str, Any],
+                    columns: list[str]) -> tuple[str, list[list[str]]]:
+    """The commands script: each step's seconds per variant, then the whole script."""
+    spec = [(f"{s['step']}: {s['label']}", f"commands.step_s.{s['step']}") for s in script]
+    spec.append(("the whole script", "commands.total_s"))
+    rows = []
+    for label, metric in spec:
+        unit = row_unit([metric_value(m, metric) for m in variants.values()], metric)
+        row = [f"<code>{_e(label)}</code>" if metric != "commands.total_s" else _e(label)]
+        for col in columns:
+            m = variants.get(col)
+            text = "-" if m is None else show(m, metric, unit)
+            row.append(_e(text + (f" {unit[0]}" if unit and text != "-" else "")))
+        rows.append(row)
+    return "The commands, step by step (seconds each took; commands.csv has every phase)", rows
+
+
 def _alerts(per_variant: dict[str, list[dict[str, Any]]]) -> str:
     """The warnings of every variant as one list, red for those that make an answer wrong
     (saturated, no arrivals, load) and amber for those that make it rough; a warning that
@@ -537,8 +557,11 @@ def _answer(loaded: Loaded, summary: dict[str, Any] | None, density: dict[str, A
         blocks.append(_plan_block(plan, columns))
     if density:
         blocks.append(_density_block(density, columns, variants))
-    if variants:
+    script = (summary or {}).get("commands")
+    if variants and not (script and not loaded.scenario.workloads):
         blocks.append(_run_block(loaded, variants, columns, bool(plan)))
+    if variants and script:
+        blocks.append(_commands_block(script, variants, columns))
     out = [_answer_table(["", *columns], blocks)] if blocks else []
     if plan:
         group = plan.get("group")
@@ -563,6 +586,9 @@ def profile_value(field: str, value: Any) -> str:
     if field == "commit":
         return (f"add {format_size(value.add)}, round up to {format_size(value.round_to)}"
                 if value.round_to else f"add {format_size(value.add)}")
+    if field == "image_commit":
+        return (f"{profile_value('cost', value.cost)} besides writing the layer; a running "
+                f"container: {'refused' if value.running == 'refuse' else 'paused'}")
     if hasattr(value, "dist"):
         params = {k: v for k, v in value.model_dump(exclude_none=True).items() if k != "dist"}
         return value.dist + ", " + ", ".join(
@@ -581,6 +607,7 @@ FIELD_LABELS = {
     "create_per_running": "create time added per instance running",
     "interference": "slowdown beside noisy neighbours", "nested": "inside a VM (nested)",
     "new_version": "a new image version ships as", "host_groups": "host groups",
+    "image_commit": "a commit of a container's changes (commands)",
 }
 
 
@@ -606,7 +633,8 @@ def assumption_value(field: str, value: Any) -> str:
         return "yes" if value else "no"
     if value is None:
         return "-"
-    if field in ("memory_overhead", "disk_per_instance", "commit") or hasattr(value, "dist"):
+    if field in ("memory_overhead", "disk_per_instance", "commit", "image_commit") \
+            or hasattr(value, "dist"):
         return profile_value(field, value)
     if isinstance(value, dict):
         return ", ".join(f"{_factor_key(k)} ×{v:g}" for k, v in value.items()) or "none"
@@ -639,7 +667,7 @@ def range_text(field: str, spans: dict[str, list[Any]]) -> str:
 def _assumption_rows(loaded: Loaded) -> list[dict[str, str]]:
     """Every built-in value of the profiles the scenario uses: profile, field, value for
     people, range, trust and source (``scenario`` for a value the scenario sets)."""
-    used = {wl.isolation for wl in loaded.scenario.workloads}
+    used = loaded.scenario.isolations()
     if loaded.scenario.compare and loaded.scenario.compare.isolation:
         used |= set(loaded.scenario.compare.isolation)
     known, spans = sources(), raw_ranges()

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from sim.analysis import metrics as analysis
+from sim.analysis.commands import script_metrics
 from sim.recorder import Level, Steps
 from sim.run.execute import RunResult, few_collections
 from sim.run.results import RunOutput
@@ -43,6 +44,8 @@ def _collect(result: RunResult, key: str | None) -> RunOutput:
                                       scenario.warmup, scenario.duration, rec.faults,
                                       rec.physical_levels, rec.pipeline_runs,
                                       [wl.name for wl in scenario.workloads]))
+    if scenario.commands is not None:
+        metrics["commands"] = script_metrics(rec.scripts, rec.commands)
     series = pd.DataFrame(rec.samples)
     for table in (frame, series):
         table.insert(0, "variant", spec.variant)
@@ -56,6 +59,8 @@ def _collect(result: RunResult, key: str | None) -> RunOutput:
                  "series": {name: {"times": lv.times, "values": lv.values}
                             for name, lv in rec.levels.items()
                             if name.startswith(("running_image:", "registry_egress"))}}
+    if scenario.commands is not None:
+        extra.update(commands=rec.commands, containers=rec.containers)
     return RunOutput(key=key or spec.key(), variant=spec.variant, isolation=isolation,
                      choices=dict(spec.choices), parameters=dict(spec.parameters),
                      replication=spec.replication, seed=spec.seed,

@@ -56,7 +56,9 @@ def entries(name: str) -> list[dict[str, Any]]:
 
 def referenced(data: dict[str, Any]) -> list[str]:
     """The names a scenario's plain data uses as an image: bases, workloads' images,
-    preloaded images and pipeline builds' bases, in the order they appear."""
+    preloaded images, pipeline builds' bases and a commands script's images, in the order
+    they appear (a script's container names too: a name no catalog image has adds
+    nothing)."""
     seen: list[str] = []
 
     def add(name: Any) -> None:
@@ -80,6 +82,12 @@ def referenced(data: dict[str, Any]) -> list[str]:
             build = step.get("build")
             if isinstance(build, dict):
                 add(build.get("base"))
+    commands = data.get("commands")
+    steps = commands.get("steps") if isinstance(commands, dict) else commands
+    for step in _dicts(steps):  # pull: NAME, run: {image: NAME}, push: NAME, ...
+        for value in step.values():
+            add(value.get("image", value.get("ContainerImage")) if isinstance(value, dict)
+                else value)
     return seen
 
 

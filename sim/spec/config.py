@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from sim.spec import catalog, units
+from sim.spec.commands import Commands
 from sim.spec.values import (  # the value types, here too for the sections' readers
     QUANTITY_PATTERN as QUANTITY_PATTERN,
 )
@@ -297,6 +298,11 @@ class HostGroup(Spec):
         description="removing unused images under disk pressure; kubelet defaults 85 % / 80 %")
 
 
+def host_name(group: str, k: int) -> str:
+    """The name of the ``k``-th host (from 0) of ``group``, as results call it: standard-01."""
+    return f"{group}-{k + 1:02d}"
+
+
 class Registry(Spec):
     """The shared remote registry all hosts pull from."""
 
@@ -490,6 +496,18 @@ class Nested(Spec):
         1.0, description="batch work takes this many times as long")
 
 
+class ImageCommit(Spec):
+    """What a ``commit`` of a container (``commands:``) costs under a profile: ``cost`` besides
+    writing the new layer (a whole template, where versions are templates) at the host's disk
+    rate, and what committing a running container does: ``refuse`` (Windows: stop it first)
+    or ``pause`` (paused while its changes are written)."""
+
+    cost: Distribution = Field(default_factory=lambda: Constant(value=2.0),
+                               description="time besides writing the layer")
+    running: Literal["refuse", "pause"] = Field(
+        "refuse", description="a commit of a running container: refuse (Windows) or pause it")
+
+
 class Profile(Spec):
     """An isolation mode as data. Every field is optional here so that a scenario can override
     a few fields of a built-in profile, or ``extends`` one to make a new profile."""
@@ -529,6 +547,9 @@ class Profile(Spec):
         None, description="penalty when this profile runs inside a virtual host")
     host_groups: list[str] | None = Field(
         None, description="host groups instances of this profile may use (all if unset)")
+    image_commit: ImageCommit | None = Field(
+        None, description="a commands script's commit: its cost besides writing the layer, "
+                          "and whether a running container may be committed")
     new_version: Literal["layer", "template"] | None = Field(
         None, description="what a pipeline's new image version is for this profile: a layer "
                           "on the old base (containers) or a whole new template (VMs)")
@@ -555,6 +576,7 @@ class ResolvedProfile(Spec):
     interference: dict[str, Annotated[float, Field(ge=1.0)]] = {}
     nested: Nested = Nested()
     host_groups: list[str] | None = None
+    image_commit: ImageCommit = ImageCommit()
     new_version: Literal["layer", "template"] = "layer"
 
 
@@ -694,7 +716,8 @@ KernelSharing = Literal["any", "same-tenant"]
 class Compare(Spec):
     """One variant per value (several keys: one per combination); same arrivals in each."""
 
-    isolation: list[str] | None = Field(None, description="sets every workload's isolation")
+    isolation: list[str] | None = Field(
+        None, description="sets every workload's isolation, and a commands script's")
     placement: list[PlacementName] | None = Field(
         None, description="one variant per placement policy")
     kernel_sharing: list[KernelSharing] | None = Field(
@@ -854,9 +877,10 @@ MAX_SEED = 2**63 - 1  # seeds are stored as 64-bit integers in the result tables
 class Scenario(Spec):
     """A whole scenario file. Six keys are required: ``name``, ``duration``, ``hosts``,
     ``registry``, ``images`` and ``workloads`` (what to call the results, how long to simulate,
-    and the hosts, registry, images and request streams a run needs); every other key has a
-    default. Quantities are written with their unit: sizes such as 512MiB, durations such as
-    2s, rates such as 0.5/s, bandwidths such as 10Gbit/s."""
+    and the hosts, registry, images and request streams a run needs; ``workloads`` may be left
+    out when a ``commands`` script is given); every other key has a default. Quantities are
+    written with their unit: sizes such as 512MiB, durations such as 2s, rates such as 0.5/s,
+    bandwidths such as 10Gbit/s."""
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=100)] = \
         Field(description="required: names the results folder, results/<name>/: letters, "
@@ -881,9 +905,9 @@ class Scenario(Spec):
         description="required: images and their layers, what workloads run and hosts pull; "
                     "the catalog's base images (servercore:ltsc2022, nanoserver:ltsc2022, ...) "
                     "are added when named and not defined")
-    workloads: Annotated[list[Workload], Field(min_length=1)] = Field(
-        description="required: streams of instance requests, at least one: without them "
-                    "nothing happens")
+    workloads: list[Workload] = Field(
+        description="required: streams of instance requests, at least one unless a commands: "
+                    "script is given (then it may be left out)")
     placement: PlacementName = Field(
         "best-fit", description="how a host is chosen for a request (docs/model.md)")
     compare: Compare | None = Field(
@@ -906,6 +930,10 @@ class Scenario(Spec):
                            "kernel (process isolation); other profiles have their own kernel")
     pipelines: list[Pipeline] = Field(
         [], description="image pipelines: commit, build, test, push, roll out")
+    commands: Commands | None = Field(
+        None, description="a script of docker / PowerShell lifecycle steps on one host or a "
+                          "group: pull, run, exec, stop, commit, rm, rmi, push (python -m sim "
+                          "ps and images show what it leaves)")
     runtimes: dict[str, Runtime] = Field(
         {}, description="container runtimes: a built-in's values changed, or new ones "
                         "(extends: a built-in)")
@@ -920,8 +948,27 @@ class Scenario(Spec):
     @model_validator(mode="before")
     @classmethod
     def _catalog_images(cls, data: Any) -> Any:
-        """The catalog's base images the scenario names and does not define, as images."""
+        """The catalog's base images the scenario names and does not define, as images; no
+        workloads beside a commands script."""
+        if isinstance(data, dict) and "commands" in data and "workloads" not in data:
+            data = {**data, "workloads": []}
         return catalog.with_catalog(data) if isinstance(data, dict) else data
+
+    @model_validator(mode="after")
+    def _something_happens(self) -> Scenario:
+        if not self.workloads and self.commands is None:
+            raise ValueError("workloads: give at least one stream of requests (or a commands: "
+                             "script): without them nothing happens")
+        return self
+
+    def isolations(self) -> set[str]:
+        """The isolation modes (profile names) its workloads and its commands script's
+        containers use (``compare`` may set others per variant)."""
+        used = {wl.isolation for wl in self.workloads}
+        if self.commands is not None:
+            used.update(self.commands.isolation_of(step) for step in self.commands.steps
+                        if step.action in ("run", "create"))
+        return used
 
     @property
     def sample_interval(self) -> float:

@@ -85,17 +85,36 @@ def demand(workload: Workload, profile: ResolvedProfile, images: dict[str, Image
            cpu: float | None = None, memory: float | None = None) -> Demand:
     """The demand of one instance of ``workload`` run under ``profile``; ``cpu`` and
     ``memory`` replace the workload's own (a trace instance's size)."""
-    image_bytes = sum(layer.size for layer in layer_chain(images, workload.image))
+    return instance_demand(workload.image, workload.cpu if cpu is None else cpu,
+                           workload.memory if memory is None else memory, profile, images)
+
+
+def instance_demand(image: str, cpu: float, memory: float, profile: ResolvedProfile,
+                    images: dict[str, Image]) -> Demand:
+    """The demand of one instance of ``image`` with ``cpu`` vCPU and a ``memory`` limit under
+    ``profile`` (a workload's, or a commands script's container)."""
+    image_bytes = sum(layer.size for layer in layer_chain(images, image))
     private = profile.disk_per_instance + (image_bytes if profile.disk_image == "copy" else 0.0)
     return Demand(
-        memory=committed_memory(workload.memory if memory is None else memory, profile),
-        vcpu=(workload.cpu if cpu is None else cpu) * (1.0 + profile.cpu_overhead),
+        memory=committed_memory(memory, profile),
+        vcpu=cpu * (1.0 + profile.cpu_overhead),
         disk_private=private,
         partition=1 if profile.partition else 0,
         image_bytes=image_bytes,
         requires_hyperv=profile.requires_hyperv,
-        os_build=os_build(images, workload.image) if profile.shares_host_kernel else None,
+        os_build=os_build(images, image) if profile.shares_host_kernel else None,
     )
+
+
+def new_version(images: dict[str, Image], name: str, base: str, layer: float,
+                template: bool) -> Image:
+    """Image ``name`` made by committing ``layer`` bytes of changes on top of ``base``: one
+    new layer on the base's, or, where versions are templates (VMs), a whole new template of
+    the base's bytes and the changes, with the base's OS build."""
+    if template:
+        size = sum(part.size for part in layer_chain(images, base)) + layer
+        return Image(name=name, layers=[size], os_build=os_build(images, base))
+    return Image(name=name, base=base, layers=[layer])
 
 
 def carriers(groups: list[HostGroup]) -> set[str]:

@@ -24,7 +24,7 @@ _ANNOTATIONS = ("sources", "ranges")
 # Fields whose values (a distribution's parameters but its cv, or a rule's) are sizes or
 # durations; any other ranged value is a plain number (a fraction or a factor).
 _SIZES = ("memory_overhead", "disk_per_instance", "commit")
-_DURATIONS = ("create", "boot", "stop", "create_per_running")
+_DURATIONS = ("create", "boot", "stop", "create_per_running", "image_commit")
 
 
 @cache
