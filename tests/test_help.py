@@ -68,7 +68,7 @@ def _example_lines(epilog: str) -> list[str]:
 
 
 def test_the_command_list_is_complete():
-    assert sorted(["run", "validate", "schema", "density", "images", "fidelity", "profiles",
+    assert sorted(["run", "validate", "schema", "density", "images", "ps", "fidelity", "profiles",
                    "fit", "plan", "sensitivity"]) == COMMANDS
 
 

@@ -266,7 +266,7 @@ class Script:
         start = env.now
         written = sum(part.size for part in new)
         yield host.disk_io.run(written)
-        yield env.timeout(self._draw(i, "commit", rule.cost))
+        yield env.timeout(rule.cost)
         model.images[image.name] = image
         for part in new:
             host.layers.add(part.key)

@@ -90,7 +90,9 @@ def show(metrics: dict[str, Any], metric: str, unit: Unit | None = None) -> str:
         return "-"
     text = _in(value, unit, kind)
     ci = (metrics.get("ci95") or {}).get(metric)
-    if ci is not None and isinstance(ci, float) and math.isfinite(ci) and ci > 0:
+    # a half-width below a billionth of the value is rounding between equal runs, not spread
+    if ci is not None and isinstance(ci, float) and math.isfinite(ci) \
+            and ci > 1e-9 * abs(value):
         low, high = interval(value, ci, kind)
         if low is None or high is None:
             text += " ± " + (_in(ci, unit, kind) if unit else

@@ -587,7 +587,7 @@ def profile_value(field: str, value: Any) -> str:
         return (f"add {format_size(value.add)}, round up to {format_size(value.round_to)}"
                 if value.round_to else f"add {format_size(value.add)}")
     if field == "image_commit":
-        return (f"{profile_value('cost', value.cost)} besides writing the layer; a running "
+        return (f"{format_duration(value.cost)} besides writing the layer; a running "
                 f"container: {'refused' if value.running == 'refuse' else 'paused'}")
     if hasattr(value, "dist"):
         params = {k: v for k, v in value.model_dump(exclude_none=True).items() if k != "dist"}

@@ -502,8 +502,8 @@ class ImageCommit(Spec):
     rate, and what committing a running container does: ``refuse`` (Windows: stop it first)
     or ``pause`` (paused while its changes are written)."""
 
-    cost: Distribution = Field(default_factory=lambda: Constant(value=2.0),
-                               description="time besides writing the layer")
+    cost: Annotated[Duration, Field(ge=0)] = Field(
+        2.0, description="time besides writing the layer")
     running: Literal["refuse", "pause"] = Field(
         "refuse", description="a commit of a running container: refuse (Windows) or pause it")
 
