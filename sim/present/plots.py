@@ -143,7 +143,8 @@ def draw_all(folder: Path, scenario_name: str, variants: list[Any], warmup: floa
     table, reps = _table_variants(folder)
     note = f" (curves: replication 1 of {reps})" if reps > 1 else ""
     if any(v.extra.get("commands") for v in variants):
-        commands_timeline(folder / "commands_timeline.png", scenario_name, variants)
+        commands_timeline(folder / "commands_timeline.png", scenario_name, variants,
+                          note.replace("curves", "steps"))
     if not any(len(v.instances) for v in variants):  # a commands script alone
         return
     startup_cdf(folder / "startup_cdf.png", scenario_name, variants, warmup, table, note)
@@ -424,7 +425,7 @@ def _step_label(row: dict[str, Any]) -> str:
     return f"{row['step']} {action} {name or image}"
 
 
-def commands_timeline(path: Path, title: str, variants: list[Any]) -> None:
+def commands_timeline(path: Path, title: str, variants: list[Any], note: str = "") -> None:
     """A commands script's steps over time, a panel per variant on one time axis: each step
     a row, its phases as coloured spans, its seconds written after it (the script's first
     host)."""
@@ -458,9 +459,9 @@ def commands_timeline(path: Path, title: str, variants: list[Any]) -> None:
         ax.grid(True, axis="x", alpha=0.3)
         ax.set_xlim(0, longest / scale * 1.12)
     axes[-1, 0].set_xlabel(f"simulated time ({unit})")
-    axes[-1, 0].legend(used.values(), used.keys(), fontsize="small", ncol=min(len(used), 7),
-                       loc="upper center", bbox_to_anchor=(0.5, -0.45 / len(runs) - 0.12))
-    fig.suptitle(f"{title}: the commands, step by step")
+    axes[0, 0].legend(used.values(), used.keys(), fontsize="small", ncol=4,
+                      loc="upper right")  # the steps run down and to the right: it is empty
+    fig.suptitle(f"{title}: the commands, step by step{note}")
     _save(fig, path)
 
 
