@@ -141,7 +141,9 @@ def describe(loaded: Loaded) -> str:
     the simulated duration."""
     s = loaded.scenario
     hosts = sum(g.count for g in s.hosts)
-    return (f"{hosts} hosts, {len(s.images)} images, {len(s.workloads)} workloads, "
+    script = (f"a commands script of {len(s.commands.steps)} steps, "
+              if s.commands is not None else "")
+    return (f"{hosts} hosts, {len(s.images)} images, {len(s.workloads)} workloads, {script}"
             f"{format_duration(s.duration)} simulated")
 
 

@@ -178,7 +178,10 @@ def check_scenario(data: dict[str, Any], scenario: Scenario | None,
 
 
 def _check_commands(parts: _Parts) -> list[tuple[Path, str]]:
-    """The commands script, step by step (``sim.edge.commands``)."""
+    """Workloads or a commands script, and the script, step by step (``sim.edge.commands``)."""
+    if "workloads" not in parts.data and "commands" not in parts.data:
+        return [(("workloads",), "missing required key 'workloads' (the streams of requests; "
+                                 "only a commands: script may stand without them)")]
     scenario = parts.scenario
     faults = scenario is not None and (
         scenario.faults.host_hardware is not None or scenario.faults.host_kernel.mtbf is not None
@@ -470,7 +473,8 @@ def _mode_feasibility(parts: _Parts, i: int, wl: Workload, mode: str
 def _check_arrivals(parts: _Parts) -> list[tuple[Path, str]]:
     """A scenario without pipelines or commands in which no request would ever arrive."""
     scenario = parts.scenario
-    if scenario is None or scenario.pipelines or scenario.commands is not None:
+    if scenario is None or scenario.pipelines or scenario.commands is not None \
+            or not scenario.workloads:  # none at all: a missing key, said elsewhere
         return []
     rows = {digest: len(table) for digest, table in parts.tables.items()}
     expected = arrivals(scenario, rows)

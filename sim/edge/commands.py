@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from sim.spec.commands import Commands, Container, Step
+from sim.spec.commands import Commands, CommandStep, ContainerCommand
 from sim.spec.config import HostGroup, Image, ResolvedProfile, host_name
 from sim.spec.demand import instance_demand, layer_chain, new_version, why_not
 
@@ -135,12 +135,12 @@ def _walk(commands: Commands, steps: Path, group: HostGroup, images: dict[str, I
     return problems
 
 
-def _step(step: Step, commands: Commands, group: HostGroup, state: _State,
+def _step(step: CommandStep, commands: Commands, group: HostGroup, state: _State,
           profiles: dict[str, ResolvedProfile]) -> str:
     """What is wrong with ``step`` in ``state`` ('' if nothing), updating ``state``."""
     action = step.action
     args = step.args
-    if isinstance(args, Container):
+    if isinstance(args, ContainerCommand):
         return _container(args, commands.isolation_of(step), group, state, profiles,
                           run=action == "run")
     if action == "pull":
@@ -175,7 +175,7 @@ def _step(step: Step, commands: Commands, group: HostGroup, state: _State,
     return ""
 
 
-def _container(args: Container, isolation: str, group: HostGroup, state: _State,
+def _container(args: ContainerCommand, isolation: str, group: HostGroup, state: _State,
                profiles: dict[str, ResolvedProfile], run: bool) -> str:
     """A create or run step (``run``: started too)."""
     if args.name in state.boxes:
@@ -197,7 +197,8 @@ def _container(args: Container, isolation: str, group: HostGroup, state: _State,
     return ""
 
 
-def _commit(step: Step, box: _Box, state: _State, profiles: dict[str, ResolvedProfile]) -> str:
+def _commit(step: CommandStep, box: _Box, state: _State,
+            profiles: dict[str, ResolvedProfile]) -> str:
     args = step.args
     profile = profiles[box.isolation]
     if box.running and profile.image_commit.running == "refuse":

@@ -25,7 +25,7 @@ import simpy
 
 from sim.experiment.rng import sampler
 from sim.model.placement import fits
-from sim.spec.commands import Commit, Container, Exec
+from sim.spec.commands import CommitCommand, ContainerCommand, ExecCommand
 from sim.spec.demand import instance_demand, layer_chain, new_version
 from sim.spec.units import format_size
 
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from sim.model.registry import Registry
     from sim.model.startup import Startup
     from sim.recorder import Recorder
-    from sim.spec.commands import Commands, Step
+    from sim.spec.commands import Commands, CommandStep
     from sim.spec.config import Image, ResolvedProfile
     from sim.spec.demand import Demand, Layer
 
@@ -99,7 +99,7 @@ class Script:
         for i, step in enumerate(self.spec.steps):
             if step.at is not None and step.at > env.now:
                 yield env.timeout(step.at - env.now)
-            isolation = self.spec.isolation_of(step) if isinstance(step.args, Container) \
+            isolation = self.spec.isolation_of(step) if isinstance(step.args, ContainerCommand) \
                 else self._isolation_of(step)
             self._row = {"host": self.host.name, "step": i, "command": step.written,
                          "action": step.action, "text": step.text(isolation),
@@ -114,7 +114,7 @@ class Script:
             record["done"] = i + 1
         record["end"] = env.now
 
-    def _isolation_of(self, step: Step) -> str:
+    def _isolation_of(self, step: CommandStep) -> str:
         """The isolation of the container a step acts on ('' for an image command)."""
         box = self.boxes.get(step.container())
         return box.isolation if box is not None else ""
@@ -161,11 +161,11 @@ class Script:
         self._phase("extract" if unpack else "write", start, sum(layer.size for layer in missing))
         return ""
 
-    def _pull(self, i: int, step: Step) -> Process:
+    def _pull(self, i: int, step: CommandStep) -> Process:
         chain = layer_chain(self.model.images, step.pull or "")
         return (yield from self._fetch(step.pull or "", chain, unpack=True))
 
-    def _push(self, i: int, step: Step) -> Process:
+    def _push(self, i: int, step: CommandStep) -> Process:
         model, start = self.model, self.env.now
         chain = layer_chain(model.images, step.push or "")
         moved = sum(layer.download for layer in chain if layer.key not in model.registry.layers)
@@ -175,17 +175,17 @@ class Script:
         self._phase("push", start, moved)
         return ""
 
-    def _rmi(self, i: int, step: Step) -> str:
+    def _rmi(self, i: int, step: CommandStep) -> str:
         freed = self.model.collector.remove(self.host, step.rmi or "")
         self._phase("rmi", self.env.now, freed)
         return ""
 
     # --- containers ---------------------------------------------------------------------
 
-    def _create(self, i: int, step: Step, run: bool = False) -> Process:
+    def _create(self, i: int, step: CommandStep, run: bool = False) -> Process:
         model, host, env = self.model, self.host, self.env
         args = step.args
-        assert isinstance(args, Container)
+        assert isinstance(args, ContainerCommand)
         isolation = self.spec.isolation_of(step)
         profile = self.profiles[isolation]
         chain = layer_chain(model.images, args.image)
@@ -215,7 +215,7 @@ class Script:
             yield from self._boot(i, box)
         return ""
 
-    def _run(self, i: int, step: Step) -> Process:
+    def _run(self, i: int, step: CommandStep) -> Process:
         return (yield from self._create(i, step, run=True))
 
     def _boot(self, i: int, box: Box) -> Process:
@@ -226,32 +226,32 @@ class Script:
         self._state(box, "running")
         return ""
 
-    def _start(self, i: int, step: Step) -> Process:
+    def _start(self, i: int, step: CommandStep) -> Process:
         return (yield from self._boot(i, self.boxes[step.start or ""]))
 
-    def _exec(self, i: int, step: Step) -> Process:
+    def _exec(self, i: int, step: CommandStep) -> Process:
         args = step.args
-        assert isinstance(args, Exec)
+        assert isinstance(args, ExecCommand)
         box, start = self.boxes[args.container], self.env.now
         yield self.env.timeout(self._draw(i, "exec", args.duration))
         box.written += args.writes
         self._phase("exec", start, args.writes)
         return ""
 
-    def _stop(self, i: int, step: Step) -> Process:
+    def _stop(self, i: int, step: CommandStep) -> Process:
         box, start = self.boxes[step.stop or ""], self.env.now
         yield self.env.timeout(self._draw(i, "stop", box.profile.stop))
         self._phase("stop", start)
         self._state(box, "exited")
         return ""
 
-    def _commit(self, i: int, step: Step) -> Process:
+    def _commit(self, i: int, step: CommandStep) -> Process:
         """The container's changes become a new image: written at the disk's rate (a whole
         template where versions are templates), then the profile's commit cost; a running one
         is paused meanwhile (the checks refused it where the profile does)."""
         model, host, env = self.model, self.host, self.env
         args = step.args
-        assert isinstance(args, Commit)
+        assert isinstance(args, CommitCommand)
         box = self.boxes[args.container]
         rule = box.profile.image_commit
         layer = box.written if args.layer is None else args.layer
@@ -278,7 +278,7 @@ class Script:
             self._state(box, "running")
         return ""
 
-    def _rm(self, i: int, step: Step) -> str:
+    def _rm(self, i: int, step: CommandStep) -> str:
         model, host = self.model, self.host
         box = self.boxes.pop(step.rm or "")
         host.release(box.need)

@@ -31,6 +31,7 @@ from sim.present.formats import (
     unit_label,
     workload_rows,
 )
+from sim.spec.config import host_name
 from sim.spec.profiles import raw_ranges, sources
 from sim.spec.slo import SLOError, parse_slo
 from sim.spec.units import format_duration, format_size, format_value
@@ -127,8 +128,16 @@ def _scenario_words(loaded: Loaded, planned: bool = False) -> str:
     total = sum(g.count for g in s.hosts)
     groups = "; ".join(f"{g.group}: {g.count:,} × {g.cpu_cores} cores, "
                        f"{format_size(g.memory)}" for g in s.hosts)
-    parts = [f"<p>{len(s.workloads)} workload{'s' if len(s.workloads) != 1 else ''} on "
-             f"{total:,} host{'s' if total != 1 else ''}"
+    what = f"{len(s.workloads)} workload{'s' if len(s.workloads) != 1 else ''}"
+    if s.commands is not None:
+        carriers = {g.virtual.physical_group for g in s.hosts if g.virtual is not None}
+        first = next(g.group for g in s.hosts if g.group not in carriers)
+        where = s.commands.host or (f"each host of {s.commands.group}" if s.commands.group
+                                    else host_name(first, 0))
+        script = f"a commands script of {len(s.commands.steps)} steps on {where}"
+        what = f"{what} and {script}" if s.workloads else script[0].upper() + script[1:]
+    parts = [f"<p>{_e(what)}{',' if s.commands is not None else ''} on {total:,} "
+             f"host{'s' if total != 1 else ''}"
              + (" as written in the file" if planned else "")
              + f" ({_e(groups)}), simulated for {_e(format_duration(s.duration))} after a "
              f"{_e(format_duration(s.warmup))} warm-up, under "
@@ -156,8 +165,9 @@ def _scenario_words(loaded: Loaded, planned: bool = False) -> str:
             how = f"{arrival.count} at {format_duration(arrival.at)}"
         workloads.append([_e(wl.name), _e(wl.image), _e(wl.tenant), f"{wl.cpu:g}",
                           _e(format_size(wl.memory)), _e(how), _e(wl.on_full)])
-    parts.append(_table(["workload", "image", "tenant", "vCPU", "memory", "arrivals",
-                         "when full"], workloads))
+    if workloads:
+        parts.append(_table(["workload", "image", "tenant", "vCPU", "memory", "arrivals",
+                             "when full"], workloads))
     parts.append(f"<p>Placement <code>{_e(s.placement)}</code>; seed {s.seed}.</p>")
     return "".join(parts)
 
@@ -735,7 +745,7 @@ def write_report(folder: Path, loaded: Loaded) -> Path:
                  if png.stem.startswith(prefix)), png.stem.replace("_", " "))
             sections.append(f"<figure>{_img(png)}<figcaption>{_e(caption)}</figcaption>"
                             "</figure>")
-    if summary:
+    if summary and s.workloads:  # a commands script alone has its table in the answer
         sections += ["<h2>Comparison</h2>", _comparison(summary)]
     if density:
         sections += ["<h2>Density: instances per host</h2>", _density(density, packing)]

@@ -14,7 +14,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, PrivateAttr, model_validator
+from pydantic import (
+    AliasChoices,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    PrivateAttr,
+    model_validator,
+)
 
 from sim.spec.values import Distribution, Duration, Size, Spec
 
@@ -35,6 +42,25 @@ ACTIONS: dict[str, str] = {
     "push": "",
 }
 
+def _other_names(schema: dict[str, Any], model: type[Spec]) -> None:
+    """The JSON Schema of ``model`` with each field's other names (its PowerShell spelling)
+    as properties of their own, so that an editor accepts ``New-Container:`` as ``create:``."""
+    properties = schema.get("properties", {})
+    required = schema.get("required", [])
+    either = []
+    for name, info in model.model_fields.items():
+        choices = info.validation_alias
+        if isinstance(choices, AliasChoices) and name in properties:
+            names = [c for c in choices.choices if isinstance(c, str)]
+            for other in names:
+                properties[other] = properties[name]
+            if name in required:  # required under one of its names
+                required.remove(name)
+                either.append({"anyOf": [{"required": [other]} for other in names]})
+    if either:
+        schema["allOf"] = either
+
+
 # Docker's default memory for a Hyper-V isolated container: a utility VM of 1 GB (P. Lang,
 # MicrosoftDocs/Virtualization-Documentation #477; docker/for-win #321), and 2 processors
 # (Microsoft, resource-controls.md); process isolation has no default limit, so the same
@@ -43,8 +69,10 @@ DEFAULT_MEMORY = 1024.0**3
 DEFAULT_CPUS = 2.0
 
 
-class Container(Spec):
+class ContainerCommand(Spec):
     """``create`` / ``run`` / ``New-Container``: a container from an image."""
+
+    model_config = ConfigDict(**Spec.model_config, json_schema_extra=_other_names)
 
     name: Name = Field(description="required: the container's name, as later steps call it "
                                    "(docker run --name)")
@@ -63,7 +91,7 @@ class Container(Spec):
                                   "default under Hyper-V isolation")
 
 
-class Exec(Spec):
+class ExecCommand(Spec):
     """``exec`` / ``Invoke-Command``: work inside a running container, such as installing a
     Windows feature."""
 
@@ -77,9 +105,11 @@ class Exec(Spec):
                                          "Web-Server (shown in the tables)")
 
 
-class Commit(Spec):
+class CommitCommand(Spec):
     """``commit`` / ``New-ContainerImage``: a container's changes become a new image layer on
     top of its image."""
+
+    model_config = ConfigDict(**Spec.model_config, json_schema_extra=_other_names)
 
     container: Name = Field(description="required: the container whose changes are committed")
     image: Name = Field(validation_alias=AliasChoices("image", "name"),
@@ -90,26 +120,28 @@ class Commit(Spec):
     version: str = Field("", description="PowerShell's -Version (shown by images as its tag)")
 
 
-class Step(Spec):
+class CommandStep(Spec):
     """One step: one command (its Docker or its PowerShell name), and when it may start."""
+
+    model_config = ConfigDict(**Spec.model_config, json_schema_extra=_other_names)
 
     at: Annotated[Duration, Field(ge=0)] | None = Field(
         None, description="start at this time (or when the step before ends, if later); "
                           "default: when the step before ends")
     pull: Name | None = Field(None, validation_alias=AliasChoices("pull", ACTIONS["pull"]),
                               description="an image to pull (Install-ContainerImage)")
-    create: Container | None = Field(
+    create: ContainerCommand | None = Field(
         None, validation_alias=AliasChoices("create", ACTIONS["create"]),
         description="create a container, not started (New-Container)")
-    run: Container | None = Field(None, description="create and start a container")
+    run: ContainerCommand | None = Field(None, description="create and start a container")
     start: Name | None = Field(None, validation_alias=AliasChoices("start", ACTIONS["start"]),
                                description="start (boot) a created or stopped container "
                                            "(Start-Container)")
-    exec: Exec | None = Field(None, validation_alias=AliasChoices("exec", ACTIONS["exec"]),
+    exec: ExecCommand | None = Field(None, validation_alias=AliasChoices("exec", ACTIONS["exec"]),
                               description="work inside a running container (Invoke-Command)")
     stop: Name | None = Field(None, validation_alias=AliasChoices("stop", ACTIONS["stop"]),
                               description="stop a running container (Stop-Container)")
-    commit: Commit | None = Field(
+    commit: CommitCommand | None = Field(
         None, validation_alias=AliasChoices("commit", ACTIONS["commit"]),
         description="a container's changes as a new image (New-ContainerImage)")
     rm: Name | None = Field(None, validation_alias=AliasChoices("rm", ACTIONS["rm"]),
@@ -136,7 +168,7 @@ class Step(Spec):
 
     @model_validator(mode="wrap")
     @classmethod
-    def _spelling(cls, data: Any, handler: Any) -> Step:
+    def _spelling(cls, data: Any, handler: Any) -> CommandStep:
         """Remember the name the command was written with (Docker's or PowerShell's)."""
         step = handler(data)
         if isinstance(data, dict):
@@ -161,16 +193,16 @@ class Step(Spec):
     def container(self) -> str:
         """The container the step acts on ('' for an image command)."""
         args = self.args
-        if isinstance(args, Container):
+        if isinstance(args, ContainerCommand):
             return args.name
-        if isinstance(args, (Exec, Commit)):
+        if isinstance(args, (ExecCommand, CommitCommand)):
             return args.container
         return args if self.action in ("start", "stop", "rm") else ""
 
     def image(self) -> str:
         """The image the step reads or makes ('' for start, exec, stop, rm)."""
         args = self.args
-        if isinstance(args, (Container, Commit)):
+        if isinstance(args, (ContainerCommand, CommitCommand)):
             return args.image
         return args if self.action in ("pull", "rmi", "push") else ""
 
@@ -178,7 +210,7 @@ class Step(Spec):
         """The step as Docker's command line, with ``--isolation`` only where the step sets
         it (the same in every compared variant)."""
         args = self.args
-        isolation = args.isolation if isinstance(args, Container) else "default"
+        isolation = args.isolation if isinstance(args, ContainerCommand) else "default"
         return self.text("" if isolation == "default" else isolation)
 
     def text(self, isolation: str) -> str:
@@ -186,12 +218,12 @@ class Step(Spec):
         shown)."""
         args = self.args
         action = self.action
-        if isinstance(args, Container):
+        if isinstance(args, ContainerCommand):
             flag = f"--isolation={isolation} " if isolation else ""
             return f"docker {action} {flag}--name {args.name} {args.image}"
-        if isinstance(args, Exec):
+        if isinstance(args, ExecCommand):
             return f"docker exec {args.container} {args.command}".rstrip()
-        if isinstance(args, Commit):
+        if isinstance(args, CommitCommand):
             return f"docker commit {args.container} {args.image}"
         return f"docker {action} {args}"
 
@@ -207,14 +239,19 @@ class Commands(Spec):
     isolation: str = Field("process", description="the isolation of run and create steps "
                                                   "that do not set theirs; compare: "
                                                   "isolation sets it per variant")
-    steps: Annotated[list[Step], Field(min_length=1)] = Field(
+    steps: Annotated[list[CommandStep], Field(min_length=1)] = Field(
         description="required: the steps, in order")
 
     @model_validator(mode="before")
     @classmethod
     def _bare(cls, data: Any) -> Any:
         """A bare list of steps is a script on the first host."""
-        return {"steps": data} if isinstance(data, list) else data
+        if isinstance(data, list):
+            return {"steps": data}
+        if not isinstance(data, dict):
+            raise ValueError("a list of steps, or a mapping {host: NAME, steps: "
+                             "[...]}")
+        return data
 
     @model_validator(mode="after")
     def _where(self) -> Commands:
@@ -222,10 +259,22 @@ class Commands(Spec):
             raise ValueError("give host or group, not both")
         return self
 
-    def isolation_of(self, step: Step) -> str:
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core: Any, handler: GetJsonSchemaHandler
+                                     ) -> dict[str, Any]:
+        """The mapping's schema, or the bare list of steps that is a script on the first
+        host."""
+        mapping = handler(core)
+        steps = handler.resolve_ref_schema(mapping)["properties"]["steps"]
+        described = {k: v for k, v in handler.resolve_ref_schema(mapping).items()
+                     if k in ("title", "description")}
+        return {**described, "anyOf": [{**steps, "description": "the steps, on the first "
+                                                                "host"}, mapping]}
+
+    def isolation_of(self, step: CommandStep) -> str:
         """The isolation a run or create step uses."""
         args = step.args
-        chosen = args.isolation if isinstance(args, Container) else "default"
+        chosen = args.isolation if isinstance(args, ContainerCommand) else "default"
         return self.isolation if chosen == "default" else chosen
 
 

@@ -874,6 +874,12 @@ Uncertainty = dict[str, Annotated[Annotated[UncertainRange, Tag("range")]
 MAX_SEED = 2**63 - 1  # seeds are stored as 64-bit integers in the result tables
 
 
+def _may_be_empty(schema: dict[str, Any]) -> None:
+    """A list's JSON Schema without its minimum: the file may leave it empty where the loader
+    fills it in (the catalog's images)."""
+    schema.pop("minItems", None)
+
+
 class Scenario(Spec):
     """A whole scenario file. Six keys are required: ``name``, ``duration``, ``hosts``,
     ``registry``, ``images`` and ``workloads`` (what to call the results, how long to simulate,
@@ -904,10 +910,12 @@ class Scenario(Spec):
     images: Annotated[list[Image], Field(min_length=1)] = Field(
         description="required: images and their layers, what workloads run and hosts pull; "
                     "the catalog's base images (servercore:ltsc2022, nanoserver:ltsc2022, ...) "
-                    "are added when named and not defined")
+                    "are added when named and not defined (so [] is enough when the "
+                    "scenario uses only those)",
+        json_schema_extra=_may_be_empty)
     workloads: list[Workload] = Field(
-        description="required: streams of instance requests, at least one unless a commands: "
-                    "script is given (then it may be left out)")
+        [], description="required: streams of instance requests, at least one unless a "
+                        "commands: script is given (then it may be left out)")
     placement: PlacementName = Field(
         "best-fit", description="how a host is chosen for a request (docs/model.md)")
     compare: Compare | None = Field(
@@ -948,15 +956,14 @@ class Scenario(Spec):
     @model_validator(mode="before")
     @classmethod
     def _catalog_images(cls, data: Any) -> Any:
-        """The catalog's base images the scenario names and does not define, as images; no
-        workloads beside a commands script."""
-        if isinstance(data, dict) and "commands" in data and "workloads" not in data:
-            data = {**data, "workloads": []}
+        """The catalog's base images the scenario names and does not define, as images."""
         return catalog.with_catalog(data) if isinstance(data, dict) else data
 
     @model_validator(mode="after")
     def _something_happens(self) -> Scenario:
-        if not self.workloads and self.commands is None:
+        """An empty list of workloads needs a commands script (``workloads`` left out without
+        one is a missing key: ``sim.edge.checks``, as the schema lists it as optional)."""
+        if not self.workloads and self.commands is None and "workloads" in self.model_fields_set:
             raise ValueError("workloads: give at least one stream of requests (or a commands: "
                              "script): without them nothing happens")
         return self
