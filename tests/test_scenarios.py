@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from sim.cli import main
 
@@ -18,6 +19,11 @@ METRICS = {"isolation", "requests", "started", "rejected", "blocking", "startup_
 def test_there_are_scenarios():
     names = {p.stem for p in SCENARIOS}
     assert {"windows-isolation", "boot-storm", "density"} <= names
+
+
+def yaml_has_workloads(path: Path) -> bool:
+    """Whether the scenario file has workloads (a commands script may stand alone)."""
+    return bool(yaml.safe_load(path.read_text()).get("workloads"))
 
 
 @pytest.mark.slow
@@ -35,10 +41,19 @@ def test_scenario_validates_and_runs(path, tmp_path, capsys):
         assert set(metrics) >= METRICS
         assert set(metrics["startup_s"]) == {"mean", "p50", "p95", "p99", "max"}
         assert {"pull", "extract", "create", "boot", "app_start"} <= set(metrics["phases_s"])
+        if "commands" in summary:  # a script: every step of it done in every variant
+            script = metrics["commands"]
+            assert script["finished"] == 1.0 and script["completed"] == script["steps"]
+            assert len(script["step_s"]) == len(summary["commands"])
+        if not yaml_has_workloads(path):
+            continue
         assert metrics["started"] > 0
     folder = next(tmp_path.glob("*/summary.json")).parent
     charts = (["sweep_*"] if "points" in summary else
-              ["startup_cdf", "startup_phases", "running", "density", "memory"])
+              ["startup_cdf", "startup_phases", "running", "density", "memory"]
+              if yaml_has_workloads(path) else [])
+    if "commands" in summary:
+        charts.append("commands_timeline")
     for chart in charts:
         for png in folder.glob(f"{chart}.png"):
             assert png.stat().st_size > 10_000

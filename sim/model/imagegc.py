@@ -94,7 +94,10 @@ class ImageCollector:
 
     def remove(self, host: Host, key: str) -> float:
         """Remove image ``key`` from ``host`` (``docker rmi``; no instance uses it): its
-        layers that no other image there holds go; the bytes freed."""
+        layers that no other image there holds go; the bytes freed (none if garbage
+        collection removed it already)."""
+        if key not in self.images[host.index]:
+            return 0.0
         removed = self._forget(host, key)
         self.index.update(host)
         return removed
