@@ -156,6 +156,18 @@ def test_cli_exits_2_and_writes_nothing(tmp_path, capsys):
 
 
 @pytest.mark.slow
+def test_a_duration_too_short_to_sample_is_an_error_not_a_crash():
+    found = problems(edit("duration: 8h", "duration: 5e-324s"))
+    assert any("duration: Input should be greater than or equal to 0.001" in p for p in found)
+
+
+def test_an_output_folder_whose_name_is_too_long_is_an_error_not_a_crash(tmp_path, capsys):
+    path = tmp_path / "s.yaml"
+    path.write_text(MAIN)
+    assert main(["run", str(path), "--out", str(tmp_path / ("x" * 300)), "--quiet"]) == 2
+    assert "cannot write results there (File name too long)" in capsys.readouterr().err
+
+
 def test_a_failed_run_leaves_the_previous_results_untouched(tmp_path, monkeypatch):
     from sim.present import plots
 

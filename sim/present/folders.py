@@ -35,9 +35,9 @@ def check_writable(out_root: Path) -> None:
     does not exist yet is probed at its nearest existing parent (every part of the path in
     between must be free to become a folder), and is made only when results are written."""
     existing = out_root
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
     try:
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
         if not existing.is_dir():
             raise NotADirectoryError(f"{existing} is not a folder")
         probe = Path(tempfile.mkdtemp(prefix=f".write-check.{os.getpid()}.", dir=existing))

@@ -872,6 +872,7 @@ Uncertainty = dict[str, Annotated[Annotated[UncertainRange, Tag("range")]
 
 
 MAX_SEED = 2**63 - 1  # seeds are stored as 64-bit integers in the result tables
+MIN_DURATION_S = 1e-3  # shorter, and a sample interval (a 240th of it) is no number at all
 
 
 def _may_be_empty(schema: dict[str, Any]) -> None:
@@ -895,9 +896,9 @@ class Scenario(Spec):
     seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = Field(
         0, description="every random stream derives from it: the same seed gives the same "
                        "numbers")
-    duration: Annotated[Duration, Field(gt=0)] = Field(
+    duration: Annotated[Duration, Field(ge=MIN_DURATION_S)] = Field(
         description="required: simulated time, e.g. 4h: arrivals may go on forever, so a run "
-                    "ends here")
+                    "ends here; at least 1ms")
     warmup: Duration = Field(0.0, description="statistics ignore requests that arrive before "
                                               "this, while the hosts fill from empty")
     timeseries_interval: Annotated[Duration, Field(gt=0)] | None = Field(
