@@ -161,6 +161,15 @@ def test_a_duration_too_short_to_sample_is_an_error_not_a_crash():
     assert any("duration: Input should be greater than or equal to 0.001" in p for p in found)
 
 
+def test_the_tiniest_constant_interval_with_a_count_is_counted_not_a_crash():
+    from sim.edge.budget import arrivals
+
+    data = yaml.safe_load(MAIN)
+    data["workloads"][0]["arrival"] = {"kind": "constant", "interval": "5e-324s", "count": 10}
+    loaded = load_text(yaml.safe_dump(data), "s.yaml")
+    assert arrivals(loaded.scenario)[0] == (0, 10.0)
+
+
 def test_an_output_folder_whose_name_is_too_long_is_an_error_not_a_crash(tmp_path, capsys):
     path = tmp_path / "s.yaml"
     path.write_text(MAIN)

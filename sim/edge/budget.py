@@ -91,8 +91,9 @@ def arrivals(scenario: Scenario, trace_rows: dict[str, int] | None = None
             expected = rows * spec.sample
         else:
             end = min(horizon, spec.until) if spec.until is not None else horizon
-            if isinstance(spec, ConstantArrivals):
-                expected = max(0.0, math.floor((end - spec.start) / spec.interval) + 1)
+            if isinstance(spec, ConstantArrivals):  # an interval of 5e-324s: no integer count
+                per = (end - spec.start) / spec.interval
+                expected = max(0.0, math.floor(per) + 1) if math.isfinite(per) else math.inf
             else:
                 expected = _poisson_mean(spec, end)
         count = getattr(spec, "count", None)
