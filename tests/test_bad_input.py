@@ -170,6 +170,25 @@ def test_the_tiniest_constant_interval_with_a_count_is_counted_not_a_crash():
     assert arrivals(loaded.scenario)[0] == (0, 10.0)
 
 
+def test_a_commit_rule_rounding_to_a_fraction_of_a_byte_is_an_error_not_a_crash():
+    text = edit("    boot: {dist: lognormal, median: 5s, p95: 20s}",
+                "    commit: {add: 0B, round_to: 1e-300B}")
+    assert any("round_to: 0 (no rounding) or at least 1B" in p for p in problems(text))
+
+
+def test_density_of_a_trace_sampled_to_nothing_says_so(tmp_path, capsys):
+    text = Path("scenarios/azure-replay.yaml").read_text()
+    assert "sample: 0.1" in text
+    path = Path("scenarios") / ".sampled-to-nothing.yaml"  # beside it: the trace's path
+    path.write_text(text.replace("sample: 0.1", "sample: 1e-300", 1))
+    try:
+        assert main(["density", str(path), "--out", str(tmp_path), "--no-charts",
+                     "--quiet"]) == 2
+    finally:
+        path.unlink()
+    assert "its trace replays no instance here" in capsys.readouterr().err
+
+
 def test_an_output_folder_whose_name_is_too_long_is_an_error_not_a_crash(tmp_path, capsys):
     path = tmp_path / "s.yaml"
     path.write_text(MAIN)

@@ -230,6 +230,7 @@ BAD = [  # (steps, the step that is wrong, what the message says)
       {"commit": {"container": "c", "image": "x"}}, {"rm": "c"}, {"rmi": "base"}], 4,
      "dependent child image 'x'"),
     ([{"pull": "base", "stop": "c"}], 0, "one command per step"),
+    ([{"exec": None}], 0, "exec: give what it acts on"),
 ]
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from sim.edge import traces
+from sim.errors import UserError
 from sim.experiment.expand import RunSpec, apply
 from sim.experiment.rng import generator
 from sim.experiment.rng import mean as dist_mean
@@ -169,6 +170,10 @@ def representative(workload: Workload, scenario: Scenario) -> tuple[Workload, st
     if not isinstance(workload.arrival, TraceArrivals):
         return workload, ""
     sizes = trace_sizes(workload, scenario)
+    if not sizes:
+        raise UserError(f"workload {workload.name!r}: its trace replays no instance here (the "
+                        f"sample, {workload.arrival.sample:g}, the window or the classes leave "
+                        "none), so there is no size to fill a host with")
     total = sum(n for _, _, n in sizes) or 1.0
     cpu, memory, n = sizes[0]
     words = f"{cpu:g} vCPU, {format_size(memory)} ({n / total:.0%} of the running mean)"

@@ -161,6 +161,10 @@ class CommandStep(Spec):
             if len(known) > 1:
                 raise ValueError(f"one command per step (got {', '.join(known)}); make each "
                                  "its own step")
+            empty = [k for k in known if data[k] is None]
+            if empty:
+                raise ValueError(f"{empty[0]}: give what it acts on (a name, or a mapping "
+                                 "of its keys)")
             if not given:
                 raise ValueError("a step needs a command: one of " + ", ".join(
                     [*ACTIONS, *(v for v in ACTIONS.values() if v)]))

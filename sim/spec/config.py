@@ -483,6 +483,13 @@ class Commit(Spec):
     round_to: Size = Field(0.0, description="then rounded up to a multiple of this (0: not "
                                             "rounded)")
 
+    @model_validator(mode="after")
+    def _whole_bytes(self) -> Commit:
+        if 0 < self.round_to < 1:
+            raise ValueError("round_to: 0 (no rounding) or at least 1B (got a fraction of a "
+                             "byte)")
+        return self
+
 
 class Nested(Spec):
     """What running inside a container-host VM costs an instance of a profile: start-up
