@@ -171,16 +171,47 @@ def test_a_group_script_runs_on_every_host_of_the_group_at_once():
     assert pull["end"] - pull["start"] == pytest.approx(0.02 + 3 * 8.0, abs=1e-6)
 
 
-def test_a_step_the_host_has_no_room_for_fails_and_stops_the_script():
-    steps = [{"run": {"name": "a", "image": "base", "memory": "40GiB"}},
-             {"run": {"name": "b", "image": "base", "memory": "40GiB"}},
+def test_a_step_the_host_has_no_room_for_beside_the_workloads_fails_and_stops_the_script():
+    wl = {"name": "web", "image": "base", "isolation": "exact", "cpu": 1, "memory": "50GiB",
+          "arrival": {"kind": "burst", "count": 1, "at": 0}}
+    steps = [{"at": "60s", "run": {"name": "a", "image": "base", "memory": "20GiB"}},
              {"stop": "a"}]
-    out = only(lab(steps))
+    out = only(lab(steps, workloads=[wl]))
     failed = [r for r in out.extra["commands"] if r["phase"] == "failed"]
-    assert [r["step"] for r in failed] == [1] and "no room on lab-01" in failed[0]["error"]
-    assert not any(r["step"] == 2 for r in out.extra["commands"])
+    assert [r["step"] for r in failed] == [0]
+    assert "no room on lab-01 for 'a': it needs memory 20.05GiB, 13.95GiB free" in failed[0][
+        "error"]
+    assert not any(r["step"] == 1 for r in out.extra["commands"])
     script = out.metrics["commands"]
-    assert (script["failed"], script["completed"], script["finished"]) == (1, 1, 0.0)
+    assert (script["failed"], script["completed"], script["finished"]) == (1, 0, 0.0)
+
+
+def test_the_script_s_own_containers_are_counted_before_it_runs():
+    steps = [{"run": {"name": "a", "image": "base", "memory": "40GiB"}}, {"stop": "a"},
+             {"run": {"name": "b", "image": "base", "memory": "40GiB"}}]
+    with pytest.raises(ScenarioError, match=r"no room for 'b' beside the script's other "
+                                            r"containers \(a: a stopped one keeps its memory"):
+        load(lab(steps))
+    steps.insert(2, {"rm": "a"})
+    load(lab(steps))  # removed: its memory is back
+
+
+def test_rm_gives_its_room_to_a_request_waiting_for_it():
+    wl = {"name": "web", "image": "base", "isolation": "exact", "cpu": 1, "memory": "40GiB",
+          "arrival": {"kind": "burst", "count": 1, "at": "30s"}}
+    steps = [{"run": {"name": "a", "image": "base", "memory": "40GiB"}},
+             {"at": "5min", "stop": "a"}, {"rm": "a"}]
+    out = only(lab(steps, workloads=[wl]))
+    rm = next(r for r in out.extra["commands"] if r["phase"] == "rm")
+    assert out.instances["placed"].iloc[0] == pytest.approx(rm["end"])
+
+
+def test_rmi_of_an_image_instances_use_fails_at_run_time_as_docker_refuses_it():
+    wl = {"name": "web", "image": "base", "isolation": "exact", "cpu": 1, "memory": "1GiB",
+          "arrival": {"kind": "burst", "count": 1, "at": 0}}
+    out = only(lab([{"at": "10min", "rmi": "base"}], workloads=[wl]))
+    (failed,) = [r for r in out.extra["commands"] if r["phase"] == "failed"]
+    assert "cannot remove 'base' from lab-01: instances there use it (1)" in failed["error"]
 
 
 def test_a_script_longer_than_the_run_is_reported_unfinished():
@@ -311,3 +342,102 @@ def test_the_walkthrough_finishes_in_every_mode_and_vms_take_longest():
     assert set(ends) == {"process", "hyperv", "vm"}
     assert ends["process"] < ends["hyperv"] < ends["vm"] < 7200
     assert all(math.isfinite(s["end"]) for rec in outs.values() for s in rec.scripts)
+
+
+def test_a_failed_script_is_a_warning_in_the_summary():
+    from sim.planning.trust import warnings
+
+    loaded = load(lab(WALK[:1]))
+    said = warnings(loaded.scenario, loaded.profiles,
+                    {"requests": 0, "commands": {"failed": 1, "finished": 0.0}})
+    assert [w["kind"] for w in said] == ["commands_failed"]
+    said = warnings(loaded.scenario, loaded.profiles,
+                    {"requests": 0, "commands": {"failed": 0, "finished": 0.0, "steps": 3,
+                                                 "completed": 1}})
+    assert [w["kind"] for w in said] == ["commands_unfinished"]
+
+
+def test_a_bare_list_runs_on_the_container_host_vms_not_on_their_carriers():
+    data = lab([{"run": {"name": "c", "image": "base"}}])
+    data["hosts"] = [
+        {"group": "metal", "count": 2, "cpu_cores": 16, "memory": "128GiB", "disk": "1TB",
+         "disk_rate": "500MB/s", "nic": "10Gbit/s", "runtime": "disk-bound"},
+        {"group": "vms", "count": 1, "cpu_cores": 8, "memory": "64GiB", "disk": "500GB",
+         "disk_rate": "500MB/s", "nic": "10Gbit/s", "runtime": "disk-bound",
+         "virtual": {"physical_group": "metal", "per_physical": 1}}]
+    data["commands"] = data["commands"]["steps"]
+    (spec,) = expand(load(data), replications=1)
+    assert {c["host"] for c in run(spec).recorder.containers} == {"vms-01"}
+
+
+def test_ps_shows_a_name_used_again_after_rm_as_the_new_container():
+    steps = [{"run": {"name": "c", "image": "base"}}, {"stop": "c"}, {"rm": "c"},
+             {"at": "10min", "run": {"name": "c", "image": "base", "isolation": "hyperv"}}]
+    (spec,) = expand(load(lab(steps)), replications=1)
+    (box,) = containers_at(run(spec).recorder.containers, 1800.0, every=True)
+    assert (box["isolation"], box["state"]) == ("hyperv", "running")
+    assert box["created"] > 600.0
+
+
+def test_ps_counts_the_uptime_from_the_start_across_a_paused_commit():
+    steps = [{"run": {"name": "c", "image": "base"}},
+             {"at": "60s", "commit": {"container": "c", "image": "snap", "layer": "10MB"}}]
+    data = lab(steps, profiles={"exact": {**EXACT, "image_commit": {"cost": "1s",
+                                                                     "running": "pause"}}})
+    (spec,) = expand(load(data), replications=1)
+    recorder = run(spec).recorder
+    up = next(c["time"] for c in recorder.containers if c["state"] == "running")
+    (box,) = containers_at(recorder.containers, 600.0, every=False)
+    assert box["status"] == f"Up {human_span(600.0 - up)}"
+
+
+def test_images_made_by_a_group_script_count_from_the_first_host_to_make_them():
+    data = lab([{"run": {"name": "c", "image": "base"}}, {"stop": "c"},
+                {"commit": {"container": "c", "image": "new", "layer": "10MB"}}])
+    data["hosts"][0]["count"] = 2
+    data["commands"]["group"] = "lab"
+    (spec,) = expand(load(data), replications=1)
+    recorder = run(spec).recorder
+    first = min(r["end"] for r in recorder.commands if r["phase"] == "commit")
+    rows = [r for r in image_rows(recorder, at=first) if r["image"] == "new"]
+    assert rows and rows[-1]["hosts"]
+
+
+def test_a_commit_may_not_take_a_name_a_pipeline_gives_its_builds():
+    data = lab([{"run": {"name": "c", "image": "base"}}, {"stop": "c"},
+                {"commit": {"container": "c", "image": "shop-v1"}}])
+    data["pipelines"] = [{"name": "release", "image": "shop", "trigger": {"at": "1h"},
+                          "steps": [{"build": {"base": "base", "layer": "10MB"}}]}]
+    with pytest.raises(ScenarioError, match="a name a pipeline gives its builds"):
+        load(data)
+
+
+def test_a_committed_image_garbage_collection_removed_fails_the_run_that_needs_it():
+    data = lab([{"run": {"name": "c", "image": "base"}}, {"stop": "c"},
+                {"commit": {"container": "c", "image": "new", "layer": "600MB"}},
+                {"rm": "c"}, {"run": {"name": "d", "image": "new"}}])
+    data["hosts"][0]["disk"] = "3GB"  # past the high mark: unused images go
+    out = only(data)
+    failed = [r for r in out.extra["commands"] if r["phase"] == "failed"]
+    assert failed and "nor in the registry (never pushed)" in failed[0]["error"]
+
+
+def test_an_error_the_same_in_every_compared_mode_is_said_once():
+    data = lab([{"run": {"name": "c", "image": "nope"}}],
+               compare={"isolation": ["process", "hyperv"]})
+    with pytest.raises(ScenarioError) as caught:
+        load(data)
+    text = str(caught.value)
+    assert text.count("no such image 'nope'") == 1 and "compared variant" not in text
+
+
+def test_one_mistake_is_said_once_not_again_at_every_later_step():
+    steps = [{"run": {"name": "demo", "image": "servercor"}},
+             {"exec": {"container": "demo", "duration": "1s"}}, {"stop": "demo"},
+             {"commit": {"container": "dmeo", "image": "demoimage"}},
+             {"run": {"name": "demo02", "image": "demoimage"}}, {"rmi": "demoimage"}]
+    with pytest.raises(ScenarioError) as caught:
+        load(lab(steps))
+    lines = str(caught.value).splitlines()
+    assert [line.split(": ", 1)[1].split(":")[0] for line in lines] == [
+        "commands.steps[0].run", "commands.steps[3].commit", "commands.steps[5].rmi"]

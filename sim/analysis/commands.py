@@ -65,11 +65,14 @@ def containers_at(events: list[dict[str, Any]], at: float, every: bool
         if e["time"] > at:
             break
         key = (e["host"], e["container"])
-        box = now.setdefault(key, {"name": e["container"], "image": e["image"],
-                                   "isolation": e["isolation"], "host": e["host"],
-                                   "created": e["time"]})
+        if e["state"] == "created":  # a new container (the name may have been used before)
+            now[key] = {"name": e["container"], "image": e["image"],
+                        "isolation": e["isolation"], "host": e["host"], "created": e["time"]}
+        box = now[key]
+        # up since it started: a pause (a commit) and the resume after it do not restart it
+        if not (e["state"] == "paused" or box.get("state") == "paused"):
+            box["since"] = e["time"]
         box["state"] = e["state"]
-        box["since"] = e["time"]
     shown = [b for b in now.values() if b["state"] != "removed"
              and (every or b["state"] in ("running", "paused"))]
     for box in shown:

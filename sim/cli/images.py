@@ -38,11 +38,11 @@ def made(recorder: Recorder) -> tuple[dict[str, float], dict[str, float]]:
     built = {r["image"]: r["build_end"] for r in recorder.pipeline_runs if "build_end" in r}
     pushed = {r["image"]: r["push_end"] for r in recorder.pipeline_runs
               if "push_end" in r and "image" in r}
-    for row in recorder.commands:
+    for row in recorder.commands:  # several hosts: the first to make or push it
         if row["phase"] == "commit":
-            built[row["image"]] = row["end"]
+            built[row["image"]] = min(built.get(row["image"], row["end"]), row["end"])
         elif row["phase"] == "push":
-            pushed.setdefault(row["image"], row["end"])
+            pushed[row["image"]] = min(pushed.get(row["image"], row["end"]), row["end"])
     return built, pushed
 
 

@@ -186,8 +186,11 @@ def _check_commands(parts: _Parts) -> list[tuple[Path, str]]:
     faults = scenario is not None and (
         scenario.faults.host_hardware is not None or scenario.faults.host_kernel.mtbf is not None
         or any(wl.kernel_fault_rate > 0 for wl in scenario.workloads))
+    built = [f"{pipe.get('image') or pipe.get('name')}-v"
+             for pipe in _list(parts.data, "pipelines") if isinstance(pipe, dict)]
     return check_commands(parts.data, [h for _, h in parts.hosts], parts.by_name,
-                          parts.profiles, parts.compared, faults)
+                          parts.profiles, parts.compared, faults, built,
+                          {wl.image for _, wl in parts.workloads})
 
 
 def _check_duplicates(parts: _Parts) -> list[tuple[Path, str]]:

@@ -19,9 +19,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from sim.spec.commands import Commands, CommandStep, ContainerCommand
+from sim.spec.commands import Commands, CommandStep, CommitCommand, ContainerCommand
 from sim.spec.config import HostGroup, Image, ResolvedProfile, host_name
-from sim.spec.demand import instance_demand, layer_chain, new_version, why_not
+from sim.spec.demand import Demand, instance_demand, layer_chain, new_version, why_not
+from sim.spec.units import format_size
 
 Path = tuple[Any, ...]
 
@@ -33,6 +34,7 @@ class _Box:
     image: str
     running: bool
     isolation: str
+    need: Demand
 
 
 @dataclass
@@ -66,9 +68,13 @@ def script_group(commands: Commands, groups: list[HostGroup]) -> HostGroup | Non
 
 def check_commands(data: dict[str, Any], groups: list[HostGroup], images: dict[str, Image],
                    profiles: dict[str, ResolvedProfile], modes: list[str] | None,
-                   faults: bool) -> list[tuple[Path, str]]:
+                   faults: bool, built: list[str] | None = None,
+                   pulled: set[str] | None = None) -> list[tuple[Path, str]]:
     """Problems of the scenario's ``commands`` section; ``modes``: the isolation values
-    ``compare`` sets (None: the script's own); ``faults``: the scenario injects faults."""
+    ``compare`` sets (None: the script's own); ``faults``: the scenario injects faults;
+    ``built``: the prefixes of the images pipelines make (``<image>-v``), which a commit may
+    not take; ``pulled``: the images the workloads run, which may be on the host (the run
+    judges an ``rmi`` of one: refused while instances use it)."""
     raw = data.get("commands")
     if raw is None:
         return []
@@ -96,14 +102,19 @@ def check_commands(data: dict[str, Any], groups: list[HostGroup], images: dict[s
                                      g.virtual.physical_group == group.group for g in groups):
         return [(where, f"host group {group.group!r} carries container-host VMs; run the "
                         "script on the VMs' group")]
-    problems: list[tuple[Path, str]] = []
     steps: Path = ("commands",) if isinstance(raw, list) else ("commands", "steps")
-    for mode in modes or [commands.isolation]:
-        script = commands.model_copy(update={"isolation": mode})
-        for path, message in _walk(script, steps, group, images, profiles,
-                                   compared=bool(modes)):
-            if (path, message) not in problems:
-                problems.append((path, message))
+    every = modes or [commands.isolation]
+    held = set(group.preloaded_images) | (pulled or set())
+    found = {mode: _walk(commands.model_copy(update={"isolation": mode}), steps, group, images,
+                         profiles, built or [], held) for mode in every}
+    problems: list[tuple[Path, str]] = []
+    for mode in every:  # a problem under some compared modes only says under which
+        for problem in found[mode]:
+            shared = all(problem in found[other] for other in every)
+            said = problem if shared else (problem[0], f"{problem[1]} (under {mode} isolation, "
+                                                       "a compared variant)")
+            if said not in problems:
+                problems.append(said)
     return problems
 
 
@@ -113,12 +124,12 @@ def _hint(name: str, known: list[str]) -> str:
 
 
 def _walk(commands: Commands, steps: Path, group: HostGroup, images: dict[str, Image],
-          profiles: dict[str, ResolvedProfile], compared: bool) -> list[tuple[Path, str]]:
+          profiles: dict[str, ResolvedProfile], built: list[str], held: set[str]
+          ) -> list[tuple[Path, str]]:
     """The script's steps (at ``steps`` in the file) in order under its isolation, each
-    against the state the steps before it left; a step that fails leaves the state as it
-    was."""
-    state = _State(images=dict(images), held=set(group.preloaded_images),
-                   registry=set(images))
+    against the state the steps before it left (``held``: the images the host may hold at
+    the start); a step that fails leaves the state as it was."""
+    state = _State(images=dict(images), held=set(held), registry=set(images))
     problems: list[tuple[Path, str]] = []
     previous_at = 0.0
     for i, step in enumerate(commands.steps):
@@ -128,11 +139,39 @@ def _walk(commands: Commands, steps: Path, group: HostGroup, images: dict[str, I
                                            f"({previous_at:g} s): steps run in order"))
         previous_at = step.at if step.at is not None else previous_at
         message = _step(step, commands, group, state, profiles)
+        made = step.image() if step.action == "commit" else ""
+        clash = next((prefix for prefix in built if made.startswith(prefix)
+                      and made[len(prefix):].isdigit()), None)
+        if not message and clash:
+            message = (f"image {made!r} is a name a pipeline gives its builds ({clash}<run>): "
+                       "give the commit a name of its own")
         if message:
-            if compared and step.action in ("run", "create", "commit"):
-                message += f" (under {commands.isolation} isolation, a compared variant)"
             problems.append((at + (step.written,), message))
+            _assume(step, state)  # one mistake is said once, not again at every later step
     return problems
+
+
+NOTHING = Demand(memory=0.0, vcpu=0.0, disk_private=0.0, partition=0, image_bytes=0.0,
+                 requires_hyperv=False, os_build=None)
+
+
+def _assume(step: CommandStep, state: _State) -> None:
+    """What a step that was refused would have left, as far as the steps after it can tell:
+    its container, its image, its state (so that they are judged on their own)."""
+    args, action = step.args, step.action
+    if isinstance(args, ContainerCommand):
+        state.boxes.setdefault(args.name, _Box(args.image if args.image in state.images else "",
+                                               running=action == "run", isolation="",
+                                               need=NOTHING))
+    elif isinstance(args, CommitCommand):
+        state.images.setdefault(args.image, Image(name=args.image, layers=[0.0]))
+        state.held.add(args.image)
+    elif action in ("start", "stop") and step.container() in state.boxes:
+        state.boxes[step.container()].running = action == "start"
+    elif action == "rm":
+        state.boxes.pop(step.container(), None)
+    elif action == "pull" and args in state.images:
+        state.held.add(args)
 
 
 def _step(step: CommandStep, commands: Commands, group: HostGroup, state: _State,
@@ -192,14 +231,37 @@ def _container(args: ContainerCommand, isolation: str, group: HostGroup, state: 
     if reasons:
         return (f"{args.image!r} cannot run under {isolation} isolation on a host of group "
                 f"{group.group!r}: {', '.join(reasons)}")
+    held = [box.need for box in state.boxes.values()]  # created, running or stopped: held
+    short = _beside(group, need, held)
+    if short:
+        names = ", ".join(sorted(state.boxes))
+        return (f"no room for {args.name!r} beside the script's other containers ({names}: "
+                f"a stopped one keeps its memory until rm): {short}")
     state.held.add(args.image)
-    state.boxes[args.name] = _Box(args.image, running=run, isolation=isolation)
+    state.boxes[args.name] = _Box(args.image, running=run, isolation=isolation, need=need)
     return ""
+
+
+def _beside(group: HostGroup, need: Demand, held: list[Demand]) -> str:
+    """What a host of ``group`` lacks for ``need`` beside the containers holding ``held``
+    ('' if nothing; workloads, which come and go, are the run's to judge)."""
+    memory = group.memory - group.reserved_memory - sum(h.memory for h in held)
+    vcpu = group.cpu_cores * group.cpu_overcommit - sum(h.vcpu for h in held)
+    partitions = group.max_partitions - sum(h.partition for h in held)
+    short = [(need.memory > memory + 1e-6,
+              f"memory {format_size(need.memory)}, {format_size(max(memory, 0.0))} left"),
+             (need.vcpu > vcpu + 1e-9, f"{need.vcpu:g} vCPU, {max(vcpu, 0.0):g} left"),
+             (need.partition > partitions, "a Hyper-V partition, none left")]
+    return "; ".join(text for lacking, text in short if lacking)
 
 
 def _commit(step: CommandStep, box: _Box, state: _State,
             profiles: dict[str, ResolvedProfile]) -> str:
     args = step.args
+    if box.isolation not in profiles or box.image not in state.images:  # made by a refused
+        state.images.setdefault(args.image, Image(name=args.image, layers=[0.0]))  # step
+        state.held.add(args.image)
+        return ""
     profile = profiles[box.isolation]
     if box.running and profile.image_commit.running == "refuse":
         return (f"container {args.container!r} is running and {box.isolation} isolation "

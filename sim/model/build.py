@@ -48,7 +48,7 @@ from sim.spec.config import (
     Workload,
     host_name,
 )
-from sim.spec.demand import demand, eligible_groups, layer_chain, why_not
+from sim.spec.demand import carriers, demand, eligible_groups, layer_chain, why_not
 from sim.spec.runtimes import (
     antivirus_factors,
     extraction_cost,
@@ -172,12 +172,14 @@ def build(env: simpy.Environment, scenario: Scenario, profiles: dict[str, Resolv
 
 def script_hosts(commands: Commands, hosts: list[Host]) -> list[Host]:
     """The hosts a commands script runs on: its host, each host of its group, or the first
-    host that carries no container-host VMs."""
+    host of the first group that carries no container-host VMs (``sim.edge.commands`` checks
+    the script against that group)."""
     if commands.host is not None:
         return [h for h in hosts if h.name == commands.host]
     if commands.group is not None:
         return [h for h in hosts if h.spec.group == commands.group]
-    return [next((h for h in hosts if not h.children), hosts[0])]
+    skip = carriers([h.spec for h in hosts])
+    return [next(h for h in hosts if h.spec.group not in skip)]
 
 
 def _hosts(env: simpy.Environment, scenario: Scenario, images: dict[str, Image],

@@ -30,6 +30,7 @@ from sim.spec.demand import instance_demand, layer_chain, new_version
 from sim.spec.units import format_size
 
 if TYPE_CHECKING:
+    from sim.model.admission import Admission
     from sim.model.counts import Counts
     from sim.model.host import Host
     from sim.model.imagegc import ImageCollector
@@ -55,6 +56,7 @@ class ModelForCommands(Protocol):
     registry: Registry
     collector: ImageCollector
     startup: Startup
+    admission: Admission
 
     def rng(self, name: str) -> Any:
         """The generator of the stream ``name`` in this run."""
@@ -72,6 +74,19 @@ class Box:
     chain: list[Layer]
     state: str = "created"
     written: float = 0.0  # bytes its execs wrote to its own layer
+
+
+def _short_of(host: Host, need: Demand, chain: list[Layer]) -> str:
+    """What ``host`` lacks for an instance of ``need`` (image ``chain``), in words."""
+    disk = need.disk_private + host.missing_bytes(chain)
+    short = [(need.memory > host.memory_free + 1e-6,
+              f"memory {format_size(need.memory)}, {format_size(max(host.memory_free, 0))} free"),
+             (need.vcpu > host.vcpu_free + 1e-9,
+              f"{need.vcpu:g} vCPU, {max(host.vcpu_free, 0):g} free"),
+             (need.partition > host.partitions_free, "a Hyper-V partition, none free"),
+             (disk > host.disk_free + 1e-6,
+              f"disk {format_size(disk)}, {format_size(max(host.disk_free, 0))} free")]
+    return "it needs " + "; ".join(text for lacking, text in short if lacking)
 
 
 class Script:
@@ -146,6 +161,11 @@ class Script:
         the layers it lacks."""
         model, host, env = self.model, self.host, self.env
         missing = [layer for layer in chain if layer.key not in host.layers]
+        lost = [layer.key for layer in missing if layer.key not in model.registry.layers
+                and layer.key not in host.fetching]
+        if lost:  # made here, never pushed, and removed since (image garbage collection)
+            return (f"{image!r}: layer {lost[0]} is neither on {host.name} (removed by image "
+                    "garbage collection?) nor in the registry (never pushed)")
         host.claim(chain)
         model.collector.present(host, image, chain)
         model.index.update(host)
@@ -176,6 +196,9 @@ class Script:
         return ""
 
     def _rmi(self, i: int, step: CommandStep) -> str:
+        refused = self.model.collector.refusal(self.host, step.rmi or "")
+        if refused:  # as docker rmi refuses (the checks saw only the script's own)
+            return f"cannot remove {step.rmi!r} from {self.host.name}: {refused}"
         freed = self.model.collector.remove(self.host, step.rmi or "")
         self._phase("rmi", self.env.now, freed)
         return ""
@@ -192,15 +215,18 @@ class Script:
         need = instance_demand(args.image, args.cpus, args.memory, profile, model.images)
         if not fits(need, host.memory_free, host.vcpu_free, host.partitions_free,
                     host.disk_free, host.missing_bytes(chain)):
-            return (f"no room on {host.name} for {args.name!r}: it needs "
-                    f"{format_size(need.memory)} and {need.vcpu:g} vCPU; "
-                    f"{format_size(max(host.memory_free, 0.0))} and {host.vcpu_free:g} vCPU "
-                    "are free")
+            return f"no room on {host.name} for {args.name!r}: " + _short_of(host, need, chain)
         host.allocate(need, chain)
         model.collector.placed(host, args.image, chain)
         model.index.update(host)
         box = self.boxes[args.name] = Box(args.name, args.image, isolation, profile, need, chain)
-        yield from self._fetch(args.image, chain, unpack=profile.disk_image != "copy")
+        error = yield from self._fetch(args.image, chain, unpack=profile.disk_image != "copy")
+        if error:  # nothing to start: what it held goes back
+            del self.boxes[args.name]
+            host.release(need)
+            model.collector.released(host, args.image)
+            model.index.update(host)
+            return error
         if profile.disk_image == "copy":  # a VM: its template copied to a disk of its own
             start = env.now
             yield host.disk_io.run(need.image_bytes)
@@ -284,6 +310,8 @@ class Script:
         host.release(box.need)
         model.collector.released(host, box.image)
         model.index.update(host)
+        if model.admission.queue:  # its room may take a waiting request
+            model.admission.drain()
         self._phase("rm", self.env.now)
         self._state(box, "removed")
         return ""

@@ -92,6 +92,20 @@ class ImageCollector:
             self.index.update(host)
             self.recorder.level("image_gc_removed_bytes", self.env.now, self.removed_bytes)
 
+    def refusal(self, host: Host, key: str) -> str:
+        """Why ``docker rmi`` of image ``key`` on ``host`` would be refused now ('' if it would
+        not): instances use it, or another image there is built on it."""
+        images = self.images[host.index]
+        image = images.get(key)
+        if image is None:
+            return ""
+        if image.users:
+            return f"instances there use it ({image.users})"
+        keys = {layer.key for layer in image.chain}
+        child = next((name for name, other in sorted(images.items()) if name != key
+                      and keys < {layer.key for layer in other.chain}), None)
+        return f"image {child!r} there is built on it" if child else ""
+
     def remove(self, host: Host, key: str) -> float:
         """Remove image ``key`` from ``host`` (``docker rmi``; no instance uses it): its
         layers that no other image there holds go; the bytes freed (none if garbage

@@ -85,9 +85,10 @@ def referenced(data: dict[str, Any]) -> list[str]:
     commands = data.get("commands")
     steps = commands.get("steps") if isinstance(commands, dict) else commands
     for step in _dicts(steps):  # pull: NAME, run: {image: NAME}, push: NAME, ...
-        for value in step.values():
-            add(value.get("image", value.get("ContainerImage")) if isinstance(value, dict)
-                else value)
+        for key, value in step.items():  # (a commit names a new image, not one it uses)
+            if key not in ("commit", "New-ContainerImage"):
+                add(value.get("image", value.get("ContainerImage")) if isinstance(value, dict)
+                    else value)
     return seen
 
 
