@@ -139,3 +139,35 @@ def test_start_up_phases_of_instant_start_ups_draw_without_a_warning(tmp_path: P
         warnings.simplefilter("error")
         plots.startup_phases(tmp_path / "phases.png", "t", [Run()])
     assert (tmp_path / "phases.png").stat().st_size > 5_000
+
+
+def test_charts_drawn_in_a_second_process_are_the_same_files_as_drawn_here(tmp_path):
+    import yaml
+
+    from sim.cli import main
+    from tests.helpers import two_workloads
+
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(two_workloads(), sort_keys=False))
+    for jobs in ("1", "2"):  # two jobs: a second process draws them
+        assert main(["run", str(path), "--out", str(tmp_path / jobs), "--quiet",
+                     "--jobs", jobs]) == 0
+    pngs = sorted(p.name for p in (tmp_path / "1" / "tiny").glob("*.png"))
+    assert pngs
+    for name in pngs:
+        assert (tmp_path / "1" / "tiny" / name).read_bytes() == \
+            (tmp_path / "2" / "tiny" / name).read_bytes(), name
+
+
+def test_a_failure_in_the_charts_process_is_raised_here_with_its_traceback():
+    from sim.present.aside import Charts
+
+    aside = Charts.start()
+    assert aside is not None  # Linux forks
+    aside.draw("no_such_chart")
+    with pytest.raises(RuntimeError, match=r"(?s)drawing the charts failed:.*no_such_chart"):
+        aside.wait()
+    unused = Charts.start()
+    assert unused is not None
+    unused.wait()  # nothing sent: it ends
+    assert unused.process.exitcode == 0

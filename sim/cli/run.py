@@ -125,10 +125,16 @@ def _run(loaded: Loaded, args: argparse.Namespace) -> int:
                       f"{out / scenario.name}/ holds their results, from this scenario, seed "
                       "and code, unchanged since (--rerun runs and writes them again)")
         return _said(data, args, console, "")
-    from sim.present import output, plots
+    from sim.present import output
+    from sim.present.aside import Charts
     from sim.present.report import write_report
+    from sim.run.runner import default_jobs
     from sim.spec import paths
 
+    # with a core to spare (more than one job), the charts are drawn in a second process that
+    # loads matplotlib while the runs run
+    aside = (Charts.start() if not args.no_charts and (args.jobs or default_jobs()) > 1
+             else None)
     outputs = execute_specs(specs, args, console, scenario.name, loaded.trace_rows)
     seed = specs[0].seed
     samples = None
@@ -150,13 +156,23 @@ def _run(loaded: Loaded, args: argparse.Namespace) -> int:
 
     def draw(folder: Path, agg: Any) -> None:
         if swept:
-            plots.sweep_charts(folder, scenario.name, agg, swept, numeric)
+            work: tuple[Any, ...] = ("sweep_charts", folder, scenario.name, agg, swept, numeric)
         else:
-            plots.draw_all(folder, scenario.name, [o for o in outputs if o.replication == 0],
-                           scenario.warmup)
+            work = ("draw_all", folder, scenario.name,
+                    [o for o in outputs if o.replication == 0], scenario.warmup)
+        if aside is not None:
+            aside.draw(*work)
+            return
+        from sim.present import plots  # matplotlib loads here
+
+        getattr(plots, work[0])(*work[1:])
 
     def finish(staging: Path) -> None:
+        if aside is not None:
+            aside.wait()
         if samples and not args.no_charts:  # drawn from the summary: it holds the bands
+            from sim.present import plots
+
             summary = json.loads((staging / "summary.json").read_text())
             plots.uncertainty_bands(staging / "uncertainty_bands.png", scenario.name, summary)
         write_report(staging, loaded)

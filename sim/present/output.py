@@ -153,10 +153,12 @@ def write(out_root: Path, loaded: Loaded, seed: int, outputs: list[RunOutput],
     """Write every result file into ``out_root/<name>`` atomically.
 
     Returns the folder and the summary. ``charts`` is called with the staging folder and the
-    aggregate table to draw the PNG files there; ``finish`` with the staging folder once
-    every other file is there (the report). ``samples``: an uncertainty study's runs, summed
-    up in ``summary.json`` and listed in ``uncertainty.csv`` (a row per run: its inputs and
-    metrics). Nothing in ``out_root/<name>`` changes unless all of it was written.
+    aggregate table to draw the PNG files there, before the instance and time-series tables
+    are written (it may hand them to another process and return: ``finish`` then waits for
+    them); ``finish`` with the staging folder once every other file is there (the report).
+    ``samples``: an uncertainty study's runs, summed up in ``summary.json`` and listed in
+    ``uncertainty.csv`` (a row per run: its inputs and metrics). Nothing in
+    ``out_root/<name>`` changes unless all of it was written.
     """
     with staged(out_root, loaded.scenario.name, lambda name: name.startswith(KEPT)) as staging:
         data = summary(loaded, seed, outputs, samples)
@@ -169,6 +171,8 @@ def write(out_root: Path, loaded: Loaded, seed: int, outputs: list[RunOutput],
         swept = list(loaded.scenario.sweep or {})
         agg = aggregate(runs, swept)
         agg.to_csv(staging / "aggregate.csv", index=False)
+        if charts is not None:
+            charts(staging, agg)
         write_csv(pd.concat([_with_parameters(o.instances, o) for o in outputs]),
                   staging / "instances.csv", "%.6f")
         write_csv(pd.concat([_with_parameters(o.timeseries, o) for o in outputs]),
@@ -179,8 +183,6 @@ def write(out_root: Path, loaded: Loaded, seed: int, outputs: list[RunOutput],
         (staging / "scenario.resolved.yaml").write_text(yaml.safe_dump(
             resolved_scenario(loaded, seed, data["replications"]), sort_keys=False,
             allow_unicode=True))
-        if charts is not None:
-            charts(staging, agg)
         if finish is not None:
             finish(staging)
     return out_root / loaded.scenario.name, data
