@@ -301,3 +301,38 @@ def test_a_traces_peak_is_the_moment_its_running_instances_fill_the_most_hosts(t
         (2.0, 4 * GiB, 1.0), (8.0, 1 * GiB, 1.0)]
     assert trace_sizes(workload, loaded.scenario) == [
         (2.0, 4 * GiB, 0.5), (1.0, 2 * GiB, 0.5), (4.0, 8 * GiB, 0.25), (8.0, 1 * GiB, 0.05)]
+
+
+class _Run:
+    """A replication as ``judge`` and ``doomed`` read it: its metrics."""
+
+    def __init__(self, p99: float) -> None:
+        self.metrics = {"startup_s": {"p99": p99}, "requests": 100}
+
+
+def test_a_probe_is_doomed_only_when_no_last_replication_could_make_it_pass():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from sim.planning.planner import doomed, judge
+
+    upper = parse_slo("startup_p99<=30s", metric_names())
+    lower = SLO("startup_s.p99", ">=", 30.0, "startup_p99>=30s")
+    grid = [x / 2 for x in range(-100, 500)]  # what the last replication could give
+
+    @settings(max_examples=25, deadline=None)
+    @given(st.lists(st.floats(0, 200, allow_nan=False), min_size=1, max_size=3),
+           st.sampled_from([upper, lower]))
+    def check(values: list[float], slo: SLO) -> None:
+        known = [_Run(v) for v in values]
+        verdicts = [judge([*known, _Run(x)], [slo], 5).passed for x in grid]
+        if doomed(known, [slo]):
+            assert not any(verdicts)  # exact: nothing the last one gives passes
+            assert not judge(known, [slo], 5).passed  # nor do the others alone
+
+    check()
+    assert doomed([_Run(90.0), _Run(95.0)], [upper])  # far past the limit: certain
+    assert not doomed([_Run(10.0), _Run(12.0)], [upper])  # within it: a third may confirm
+    assert doomed([_Run(31.0), _Run(10.0)], [upper])  # so spread no third can narrow it
+    assert not doomed([_Run(29.0), _Run(28.0)], [upper])  # a third near them passes:
+    assert judge([_Run(29.0), _Run(28.0), _Run(28.5)], [upper], 5).passed

@@ -16,6 +16,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,14 @@ from sim.analysis.dotted import metric_value
 from sim.analysis.metrics import clean, metric_names
 from sim.edge.loader import Loaded
 from sim.planning import capacity
-from sim.planning.planner import Probe, judge, levelled_off, probe_specs, search
+from sim.planning.planner import (
+    Probe,
+    doomed,
+    judge,
+    levelled_off,
+    probe_specs,
+    search,
+)
 from sim.present import plots
 from sim.present.folders import staged
 from sim.present.formats import metric_kind
@@ -179,15 +187,15 @@ def plan(loaded: Loaded, args: argparse.Namespace) -> int:
                   f"headroom {headroom}")
     workers = Workers(min(jobs, reps), args.cluster, loaded.trace_rows, batches="many")
     previous: tuple[int, int] | None = None  # the last mode's answer and first guess
+    prober = Prober(store, workers, args.rerun, slos, g, reps, seed,
+                    last_alone=args.cluster is None and reps - 1 <= jobs < reps)
+
     for mode in modes_of(loaded):
         guess, near = _first_guess(loaded, mode, g, images)
         start = _start(guess, previous)
 
         def judged(sample: Loaded, n: int, mode: str = mode) -> Probe:
-            specs = probe_specs(sample, mode, g, n, reps, seed)
-            todo = plan_runs(specs, store, args.rerun)
-            workers.run(todo, store)
-            return judge([store.load(k, tables=False) for k in todo.keys], slos, n)
+            return prober.probe(sample, mode, n)
 
         def evaluate(n: int, mode: str = mode, sample: Loaded = loaded, note: str = "") -> Probe:
             probe = judged(sample, n, mode)
@@ -237,6 +245,7 @@ def plan(loaded: Loaded, args: argparse.Namespace) -> int:
             "metrics": chosen.metrics if chosen else None,
             "cost": (total * cost if (total is not None and cost is not None) else None),
             "probes": [{"hosts": p.hosts, "passed": p.passed, "failed": p.failed,
+                        "replications": p.replications,
                         "metrics": _slo_values(p, slos)} for p in
                        sorted(probes.values(), key=lambda p: p.hosts)],
             "confirmation": confirmation,
@@ -263,6 +272,37 @@ def plan(loaded: Loaded, args: argparse.Namespace) -> int:
         _screen().print(plan_rich(scenario.name, group_name, results, slos, headroom))
     console.print(f"wrote {folder}/plan.json in {time.perf_counter() - started:.1f} s")
     return 0
+
+
+@dataclass
+class Prober:
+    """Judges a host count: its replications run (or read from the store) and averaged.
+    ``last_alone``: the last replication would run alone on a core (3 on 2 processes), so it
+    runs only if the others leave the verdict open (a failure they make certain is final:
+    ``planner.doomed``)."""
+
+    store: Store
+    workers: Workers
+    rerun: bool
+    slos: list[SLO]
+    group: int
+    replications: int
+    seed: int
+    last_alone: bool
+
+    def probe(self, sample: Loaded, mode: str, hosts: int) -> Probe:
+        """The verdict on ``hosts`` hosts under ``mode``."""
+        specs = probe_specs(sample, mode, self.group, hosts, self.replications, self.seed)
+        outs = self._outputs(specs[:-1] if self.last_alone else specs)
+        if self.last_alone and not doomed(outs, self.slos):
+            outs += self._outputs(specs[-1:])
+        return judge(outs, self.slos, hosts)
+
+    def _outputs(self, specs: list[Any]) -> list[Any]:
+        """The runs' outputs (run now unless stored), without their tables."""
+        todo = plan_runs(specs, self.store, self.rerun)
+        self.workers.run(todo, self.store)
+        return [self.store.load(k, tables=False) for k in todo.keys]
 
 
 def _longer(loaded: Loaded) -> Loaded:

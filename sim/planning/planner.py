@@ -9,9 +9,12 @@ metrics improve, or stay, as hosts are added. Must not: print or write files.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from sim.analysis.aggregate import mean_metrics
 from sim.analysis.dotted import flatten, metric_value
@@ -30,6 +33,7 @@ class Probe:
     metrics: dict[str, Any]
     passed: bool
     failed: list[str] = field(default_factory=list)
+    replications: int = 0  # judged on (fewer than asked for: its failure was certain)
 
 
 def probe_specs(loaded: Loaded, mode: str, group: int, hosts: int, replications: int,
@@ -77,7 +81,39 @@ def judge(outputs: list[RunOutput], slos: list[SLO], hosts: int) -> Probe:
     ci = metrics.get("ci95", {})
     failed = [s.text for s in slos if _censored_beyond(s, flat)
               or not s.holds(flat.get(s.metric), ci.get(s.metric))]
-    return Probe(hosts, metrics, not failed, failed)
+    return Probe(hosts, metrics, not failed, failed, len(outputs))
+
+
+def doomed(outputs: list[RunOutput], slos: list[SLO]) -> bool:
+    """Whether a probe judged on these replications and one more fails whatever that last one
+    gives: for some SLO, the pessimistic end of its 95 % interval over all of them, at its
+    best over the value the last replication could take, is still past the limit (then
+    ``judge`` on these alone fails too: their interval is wider). Exact, not a guess: the
+    answer of a search that skips the last replication of such a probe is the same."""
+    from scipy.optimize import minimize_scalar
+
+    from sim.analysis.aggregate import ci95_half_width
+
+    for slo in slos:
+        values = [metric_value(out.metrics, slo.metric) for out in outputs]
+        if not values or any(v is None or not math.isfinite(v) for v in values):
+            continue
+        known = np.asarray(values, dtype=float)
+        upper = slo.op in ("<=", "<")  # the pessimistic end is mean + h (else mean - h)
+
+        def best(x: float, known: np.ndarray = known, upper: bool = upper) -> float:
+            every = np.append(known, x)
+            h = ci95_half_width(every)
+            return float(every.mean() + h) if upper else -float(every.mean() - h)
+
+        spread = float(np.ptp(known)) + abs(float(known.mean())) + 1.0
+        found = minimize_scalar(best, bracket=(known.mean() - spread, known.mean() + spread),
+                                options={"xtol": 1e-12})
+        end = found.fun if upper else -found.fun
+        slack = 1e-9 * max(abs(slo.limit), 1.0)  # past the rounding of the arithmetic
+        if (end > slo.limit + slack) if upper else (end < slo.limit - slack):
+            return True
+    return False
 
 
 def levelled_off(before: Probe, after: Probe, slos: list[SLO], tolerance: float = 0.01
