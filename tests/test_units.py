@@ -71,6 +71,7 @@ def test_formatting_reads_back_within_its_precision(seconds):
     (123456789, "117.7MiB"),   # neither: binary, as before
     (1000, "1kB"),
     (0, "0B"),
+    (20 * 2**30 + 50e6, "20.05GiB"),  # round only in kB, past 9,999 of them: not 2.152e+07kB
 ])
 def test_sizes_read_in_the_units_they_are_round_in(n_bytes: float, shown: str) -> None:
     from sim.spec.units import format_size

@@ -129,10 +129,8 @@ def format_size(n_bytes: float) -> str:
     units, as a scenario writes ``50MB``, in those units (``'50MB'``, not ``'47.68MiB'``)."""
     for unit, factor in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         count = n_bytes / factor
-        if abs(count) >= 1:  # the largest decimal unit it fills, if it is round in it
-            if count == round(count, 2) and abs(count) < 1e4 and not _binary_round(n_bytes):
-                return f"{count:.4g}{unit}"
-            break
+        if 1 <= abs(count) < 1e4 and count == round(count, 2) and not _binary_round(n_bytes):
+            return f"{count:.4g}{unit}"  # (not 2.152e+07kB: past 9999 of a unit, .4g would)
     for unit, factor in (("TiB", TiB), ("GiB", GiB), ("MiB", MiB), ("KiB", KiB)):
         if abs(n_bytes) >= factor:
             return f"{n_bytes / factor:.4g}{unit}"
