@@ -186,7 +186,8 @@ def test_density_of_a_trace_sampled_to_nothing_says_so(tmp_path, capsys):
                      "--quiet"]) == 2
     finally:
         path.unlink()
-    assert "its trace replays no instance here" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"{path}: workload 'azure': its trace replays no instance here" in err
 
 
 def test_an_output_folder_whose_name_is_too_long_is_an_error_not_a_crash(tmp_path, capsys):

@@ -27,6 +27,7 @@ from rich.table import Table
 from sim.analysis.dotted import metric_value
 from sim.analysis.metrics import clean, metric_names
 from sim.edge.loader import Loaded
+from sim.errors import UserError
 from sim.planning import capacity
 from sim.planning.planner import (
     Probe,
@@ -78,7 +79,12 @@ def density(loaded: Loaded, out: Path, charts: bool, quiet: bool) -> int:
     started = time.perf_counter()
     scenario = loaded.scenario
     modes = modes_of(loaded)
-    table = capacity.density_table(scenario, loaded.profiles, modes, check=True)
+    try:
+        table = capacity.density_table(scenario, loaded.profiles, modes, check=True)
+    except UserError as exc:  # a trace sampled to nothing, say: the file's problem
+        Console(stderr=True, soft_wrap=True).print(f"{loaded.source}: {exc}", style="red",
+                                                   markup=False, highlight=False)
+        return 2
     images = {img.name: img for img in scenario.images}
     packing: dict[str, Any] = {}
     for group in scenario.hosts:
