@@ -441,3 +441,16 @@ def test_one_mistake_is_said_once_not_again_at_every_later_step():
     lines = str(caught.value).splitlines()
     assert [line.split(": ", 1)[1].split(":")[0] for line in lines] == [
         "commands.steps[0].run", "commands.steps[3].commit", "commands.steps[5].rmi"]
+
+
+def test_a_commit_is_judged_the_same_whichever_name_it_is_written_with():
+    outcomes = []
+    for step in ({"commit": {"container": "c", "image": "nanoserver:ltsc2022"}},
+                 {"New-ContainerImage": {"container": "c", "name": "nanoserver:ltsc2022"}}):
+        data = lab([{"run": {"name": "c", "image": "base"}}, {"stop": "c"}, step])
+        try:
+            load(data)
+            outcomes.append("ok")
+        except ScenarioError as exc:
+            outcomes.append(str(exc).split(": ", 2)[-1])
+    assert outcomes[0] == outcomes[1] == "ok"  # a new image's name adds no catalog image
