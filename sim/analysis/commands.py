@@ -1,9 +1,11 @@
-"""A commands script's figures: how long each step and each kind of phase took, whether it
-finished, and the containers as ``docker ps`` lists them at a moment.
+"""What the Docker commands a user knows show of a run: a commands script's figures (how long
+each step and each kind of phase took, whether it finished), the containers as ``docker ps``
+lists them at a moment (the script's and the workloads' instances), and the layers each host
+holds at a moment (``docker images``).
 
-Owns: the ``commands`` metrics of a run (``script_metrics``) and the container list at a
-time (``containers_at``). Must not: run the
-model or print.
+Owns: the ``commands`` metrics of a run (``script_metrics``), the container list at a time
+(``containers_at``, ``instances_at``) and the layers held at a time (``layers_at``). Must not:
+run the model or print.
 """
 
 from __future__ import annotations

@@ -32,6 +32,23 @@ def records(loaded: Loaded, variant: str | None) -> dict[str, Recorder]:
     return {spec.variant: run(spec).recorder for spec in specs}
 
 
+def records_at(loaded: Loaded, variant: str | None, at: float | None
+               ) -> dict[str, Recorder] | None:
+    """``records`` for a view of the run at ``at`` (``images``, ``ps``); None after saying
+    what is wrong: a moment after the run's end, or a variant the scenario does not have."""
+    errors = Console(stderr=True)
+    duration = loaded.scenario.duration
+    if at is not None and at > duration:
+        errors.print(f"--at {format_duration(at)} is after the end of the run "
+                     f"({format_duration(duration)}); give a moment within it")
+        return None
+    names = sorted({s.variant for s in expand(loaded, replications=1)})
+    if variant is not None and variant not in names:
+        errors.print(f"unknown variant {variant!r}; one of {', '.join(names)}")
+        return None
+    return records(loaded, variant)
+
+
 def made(recorder: Recorder) -> tuple[dict[str, float], dict[str, float]]:
     """When each image a run made was made (a pipeline's build, a script's commit), and when
     each image pushed during the run reached the registry."""
@@ -95,15 +112,8 @@ def images(loaded: Loaded, out: Path, variant: str | None, quiet: bool,
     from sim.cli.planning import write_json
     from sim.present.folders import staged
 
-    duration = loaded.scenario.duration
-    if at is not None and at > duration:
-        Console(stderr=True).print(f"--at {format_duration(at)} is after the end of the run "
-                                   f"({format_duration(duration)}); give a moment within it")
-        return 2
-    found = records(loaded, variant)
-    if not found:
-        names = sorted({s.variant for s in expand(loaded, replications=1)})
-        Console(stderr=True).print(f"unknown variant {variant!r}; one of {', '.join(names)}")
+    found = records_at(loaded, variant, at)
+    if found is None:
         return 2
     data = {name: image_rows(recorder, at) for name, recorder in found.items()}
     with staged(out, loaded.scenario.name, lambda name: name != "images.json") as staging:

@@ -11,48 +11,37 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from sim.analysis.commands import containers_at, human_span, instances_at
 from sim.cli.common import wide_console
+from sim.cli.images import records_at
 from sim.edge.loader import Loaded
-from sim.experiment.expand import expand
-from sim.run.execute import run
+from sim.recorder import Recorder
 from sim.spec.units import format_duration
 
 
-def listing(loaded: Loaded, variant: str | None, at: float, every: bool
+def listing(found: dict[str, Recorder], at: float, every: bool
             ) -> dict[str, list[dict[str, Any]]]:
-    """Per variant (or only ``variant``), the containers at ``at`` of its first
-    replication: the script's first, then the workloads' instances, newest first."""
+    """Per variant, the containers at ``at`` of what its run recorded (``found``): the
+    script's first, then the workloads' instances, newest first."""
     out = {}
-    for spec in expand(loaded, replications=1):
-        if variant not in (None, spec.variant):
-            continue
-        recorder = run(spec).recorder
+    for variant, recorder in found.items():
         hosts = {h["host"]: h["name"] for h in recorder.hosts}
-        out[spec.variant] = (containers_at(recorder.containers, at, every)
-                             + instances_at(recorder.table(), hosts, at, every))
+        out[variant] = (containers_at(recorder.containers, at, every)
+                        + instances_at(recorder.table(), hosts, at, every))
     return out
 
 
 def ps(loaded: Loaded, variant: str | None, at: float | None, every: bool, limit: int) -> int:
     """Print the view; status 2 for an unknown variant or a moment after the run's end."""
-    duration = loaded.scenario.duration
-    moment = duration if at is None else at
-    if moment > duration:
-        Console(stderr=True).print(f"--at {format_duration(moment)} is after the end of the "
-                                   f"run ({format_duration(duration)}); give a moment within it")
+    found = records_at(loaded, variant, at)
+    if found is None:
         return 2
-    found = listing(loaded, variant, moment, every)
-    if not found:
-        names = sorted({s.variant for s in expand(loaded, replications=1)})
-        Console(stderr=True).print(f"unknown variant {variant!r}; one of {', '.join(names)}")
-        return 2
+    moment = loaded.scenario.duration if at is None else at
     screen = wide_console()
-    for name, boxes in found.items():
+    for name, boxes in listing(found, moment, every).items():
         title = (f"{loaded.scenario.name} [{name}]: containers at {format_duration(moment)}"
                  + ("" if every else " (running; -a: all)"))
         table = Table(title=escape(title))

@@ -21,7 +21,14 @@ from sim.analysis.dotted import metric_value
 from sim.cli.common import EXIT_BAD_INPUT, prepare
 from sim.edge.loader import Loaded, ScenarioError
 from sim.experiment.expand import as_cell
-from sim.present.formats import band_text, row_unit, show, unit_label, workload_rows
+from sim.present.formats import (
+    band_text,
+    row_unit,
+    show,
+    show_in,
+    unit_label,
+    workload_rows,
+)
 from sim.spec.units import format_duration
 
 
@@ -255,8 +262,7 @@ def commands_table(data: dict[str, Any]) -> Table:
 
     def cells(metric: str) -> list[str]:
         unit = row_unit([metric_value(m, metric) for m in variants.values()], metric)
-        shown = [show(m, metric, unit) for m in variants.values()]
-        return [text + (f" {unit[0]}" if unit and text != "-" else "") for text in shown]
+        return [show_in(m, metric, unit) for m in variants.values()]
 
     for step in data["commands"]:
         label = step["label"] + ("" if step["command"] in step["label"]
@@ -264,9 +270,8 @@ def commands_table(data: dict[str, Any]) -> Table:
         table.add_row(str(step["step"]), escape(label), *cells(f"commands.step_s.{step['step']}"))
     phases = dict.fromkeys(p for m in variants.values()
                            for p in ((m.get("commands") or {}).get("phase_s") or {}))
-    for i, phase in enumerate(phases):
-        table.add_row("", f"all {phase}", *cells(f"commands.phase_s.{phase}"),
-                      end_section=False, style="dim" if i else "dim")
+    for phase in phases:
+        table.add_row("", f"all {phase}", *cells(f"commands.phase_s.{phase}"), style="dim")
     table.add_row("", "whole script", *cells("commands.total_s"), style="bold")
     return table
 

@@ -172,16 +172,22 @@ def check_scenario(data: dict[str, Any], scenario: Scenario | None,
         *_check_arrivals(parts),
         *_check_pipelines(parts),
         *_check_plan(parts),
+        *_check_something_runs(parts),
         *_check_commands(parts),
     ]
     return problems, profiles
 
 
-def _check_commands(parts: _Parts) -> list[tuple[Path, str]]:
-    """Workloads or a commands script, and the script, step by step (``sim.edge.commands``)."""
+def _check_something_runs(parts: _Parts) -> list[tuple[Path, str]]:
+    """Workloads, or a commands script (the schema cannot say "one of the two")."""
     if "workloads" not in parts.data and "commands" not in parts.data:
         return [(("workloads",), "missing required key 'workloads' (the streams of requests; "
                                  "only a commands: script may stand without them)")]
+    return []
+
+
+def _check_commands(parts: _Parts) -> list[tuple[Path, str]]:
+    """The commands script, step by step (``sim.edge.commands``)."""
     scenario = parts.scenario
     faults = scenario is not None and (
         scenario.faults.host_hardware is not None or scenario.faults.host_kernel.mtbf is not None

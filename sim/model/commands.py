@@ -71,7 +71,6 @@ class Box:
     isolation: str
     profile: ResolvedProfile
     need: Demand
-    chain: list[Layer]
     state: str = "created"
     written: float = 0.0  # bytes its execs wrote to its own layer
 
@@ -219,7 +218,7 @@ class Script:
         host.allocate(need, chain)
         model.collector.placed(host, args.image, chain)
         model.index.update(host)
-        box = self.boxes[args.name] = Box(args.name, args.image, isolation, profile, need, chain)
+        box = self.boxes[args.name] = Box(args.name, args.image, isolation, profile, need)
         error = yield from self._fetch(args.image, chain, unpack=profile.disk_image != "copy")
         if error:  # nothing to start: what it held goes back
             del self.boxes[args.name]

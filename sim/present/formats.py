@@ -102,6 +102,13 @@ def show(metrics: dict[str, Any], metric: str, unit: Unit | None = None) -> str:
     return text
 
 
+def show_in(metrics: dict[str, Any], metric: str, unit: Unit | None) -> str:
+    """``show`` with the unit named after the number (``3.9 min``), for a row whose label
+    has no room for it; ``-`` alone where there is no number."""
+    text = show(metrics, metric, unit)
+    return text + (f" {unit[0]}" if unit and text != "-" else "")
+
+
 def band_text(metrics: dict[str, Any], metric: str) -> str:
     """`` [p5 to p95]`` of ``metric`` over the sampled assumptions (``run --uncertainty``),
     or nothing when there are none."""

@@ -28,6 +28,7 @@ from sim.present.formats import (
     metric_kind,
     row_unit,
     show,
+    show_in,
     unit_label,
     workload_rows,
 )
@@ -452,8 +453,7 @@ def _commands_block(script: list[dict[str, Any]], variants: dict[str, Any],
         row = [f"<code>{_e(label)}</code>" if metric != "commands.total_s" else _e(label)]
         for col in columns:
             m = variants.get(col)
-            text = "-" if m is None else show(m, metric, unit)
-            row.append(_e(text + (f" {unit[0]}" if unit and text != "-" else "")))
+            row.append("-" if m is None else _e(show_in(m, metric, unit)))
         rows.append(row)
     return "The commands, step by step (seconds each took; commands.csv has every phase)", rows
 
