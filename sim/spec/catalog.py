@@ -11,17 +11,15 @@ validates).
 from __future__ import annotations
 
 from functools import cache
-from importlib import resources
 from typing import Any
 
-import yaml
+from sim.spec import packaged
 
 
 @cache
 def catalog_data() -> dict[str, dict[str, Any]]:
     """The packaged catalog as plain data, sources included."""
-    text = resources.files("sim.spec").joinpath("catalog.yaml").read_text(encoding="utf-8")
-    data: dict[str, dict[str, Any]] = yaml.safe_load(text)
+    data: dict[str, dict[str, Any]] = packaged.read("catalog.yaml")
     return data
 
 

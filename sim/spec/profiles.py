@@ -10,13 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
-from importlib import resources
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
-from sim.spec import units
+from sim.spec import packaged, units
 from sim.spec.config import Profile, ResolvedProfile
 
 # The keys of a built-in profile that are about its values, not values themselves.
@@ -30,8 +28,7 @@ _DURATIONS = ("create", "boot", "stop", "create_per_running", "image_commit")
 @cache
 def builtin_data() -> dict[str, dict[str, Any]]:
     """The packaged profile file as plain data, ``sources`` and ``ranges`` included."""
-    text = resources.files("sim.spec").joinpath("profiles.yaml").read_text(encoding="utf-8")
-    data: dict[str, dict[str, Any]] = yaml.safe_load(text)
+    data: dict[str, dict[str, Any]] = packaged.read("profiles.yaml")
     return data
 
 

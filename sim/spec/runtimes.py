@@ -10,12 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cache
-from importlib import resources
 from typing import Any
 
-import yaml
-
-from sim.spec import units
+from sim.spec import packaged, units
 from sim.spec.config import Antivirus, HostGroup, LazyPull, ResolvedRuntime, Runtime
 
 
@@ -23,8 +20,7 @@ from sim.spec.config import Antivirus, HostGroup, LazyPull, ResolvedRuntime, Run
 def builtin_data() -> dict[str, Any]:
     """The packaged runtime file as plain data, sources and ranges included; a built-in that
     ``extends`` one above it holds that one's fields too (``_extended``)."""
-    text = resources.files("sim.spec").joinpath("runtimes.yaml").read_text(encoding="utf-8")
-    data: dict[str, Any] = yaml.safe_load(text)
+    data: dict[str, Any] = packaged.read("runtimes.yaml")
     built = data["runtimes"]
     for name, fields in built.items():
         if "extends" in fields:
