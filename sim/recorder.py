@@ -86,6 +86,7 @@ class FaultRecord:
     disrupted: int  # instances taken down (the blast radius)
     tenants: int  # distinct tenants among them
     workload: str = ""  # instance_kernel: the workload whose instance triggered it
+    down: float = 0.0  # seconds the host stayed down (a repair or a reboot)
 
 
 @dataclass

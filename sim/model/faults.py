@@ -107,7 +107,7 @@ class Faults:
         self.recorder.faults.append(FaultRecord(
             id=fault_id, time=self.env.now, kind=kind, host=host.index,
             disrupted=len(victims), tenants=len({victim.rec.tenant for victim in victims}),
-            workload=trigger.workload if trigger is not None else ""))
+            workload=trigger.workload if trigger is not None else "", down=down))
         for h in struck:
             h.outages += 1
             self.index.update(h)

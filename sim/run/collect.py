@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from sim.analysis import cost
 from sim.analysis import metrics as analysis
 from sim.analysis.commands import script_metrics
 from sim.recorder import Level, Steps
@@ -22,6 +24,24 @@ def collect(result: RunResult, key: str | None = None) -> RunOutput:
     """Turn one run's recorded facts into tables and metrics."""
     with few_collections():  # the run's records are many, and none of them is garbage
         return _collect(result, key)
+
+
+def _vcpu(result: RunResult, columns: dict[str, np.ndarray]) -> np.ndarray:
+    """Each record's vCPU: its workload's, or for a trace workload's arrivals the trace's own
+    (the k-th request of the workload replays the trace's k-th instance)."""
+    names = columns["workload"]
+    cpu = np.zeros(len(names))
+    for wl in result.spec.scenario.workloads:
+        rows = names == wl.name
+        cpu[rows] = wl.cpu
+        replay = result.traces.get(wl.name)
+        if replay is not None:
+            arrived = rows & (columns["origin"] == "arrival")
+            requests = columns["request"][arrived]
+            k = np.searchsorted(np.unique(requests), requests)
+            fits = k < len(replay.cpu)
+            cpu[np.flatnonzero(arrived)[fits]] = replay.cpu[k[fits]]
+    return cpu
 
 
 def _collect(result: RunResult, key: str | None) -> RunOutput:
@@ -47,6 +67,16 @@ def _collect(result: RunResult, key: str | None) -> RunOutput:
     if scenario.commands is not None:
         metrics["commands"] = script_metrics(rec.scripts, rec.commands)
     series = pd.DataFrame(rec.samples)
+    if cost.costed(scenario):
+        found, power = cost.cost_metrics(scenario, spec.profiles, columns,
+                                         _vcpu(result, columns), rec.hosts, rec.faults)
+        metrics.update(found)
+        if len(series) and any(g.power is not None for g in scenario.hosts):
+            groups = [g.group for g in scenario.hosts]
+            series["power_w"] = np.zeros(len(series))
+            for g, name in enumerate(groups):
+                rows = (series["group"] == name).to_numpy()
+                series.loc[rows, "power_w"] = power.at(series["time_s"].to_numpy()[rows], g)
     for table in (frame, series):
         table.insert(0, "variant", spec.variant)
         table.insert(1, "replication", spec.replication)

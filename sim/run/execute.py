@@ -13,7 +13,7 @@ import contextlib
 import gc
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sim.edge import traces
 from sim.edge.traces import Replay
@@ -32,6 +32,7 @@ class RunResult:
     spec: RunSpec
     recorder: Recorder
     wall_s: float
+    traces: dict[str, Replay] = field(default_factory=dict)  # by workload name
 
 
 def replays(scenario: Scenario, seed: int, replication: int) -> dict[str, Replay]:
@@ -96,4 +97,4 @@ def run(spec: RunSpec) -> RunResult:
         # index): freed now, by a collection that looks only at what the run made (the rest
         # is frozen), not by a full one later that would look at everything
         gc.collect()
-    return RunResult(spec, recorder, time.perf_counter() - started)
+    return RunResult(spec, recorder, time.perf_counter() - started, traces)

@@ -24,6 +24,7 @@ from pydantic import (
 
 from sim.spec import catalog, units
 from sim.spec.commands import Commands
+from sim.spec.cost import LIST_PRICES, Edition, Embodied, Energy, Licensing, PowerModel
 from sim.spec.values import (  # the value types, here too for the sections' readers
     QUANTITY_PATTERN as QUANTITY_PATTERN,
 )
@@ -34,6 +35,7 @@ from sim.spec.values import (
     Distribution,
     Duration,
     Fraction,
+    Price,
     Rate,
     Size,
     Spec,
@@ -296,6 +298,28 @@ class HostGroup(Spec):
     image_gc: ImageGC = Field(
         default_factory=lambda: ImageGC(),
         description="removing unused images under disk pressure; kubelet defaults 85 % / 80 %")
+    power: PowerModel | None = Field(
+        None, description="each host's power draw by CPU utilisation: {model: linear, idle: "
+                          "55W, max: 469W} or {specpower: [11 load points]}; none: no energy")
+    price: Price | None = Field(
+        None, description="what one host costs per hour in service (on demand, or a monthly "
+                          "amortised cost), e.g. 1.20/h or 876/month")
+    licensing: Licensing | None = Field(
+        None, description="Windows Server licences of each host: none, windows-standard (2 "
+                          "Hyper-V containers or VMs per full licensing of the cores), "
+                          "windows-datacenter (unlimited) or cheapest (per host)")
+    licence_price: dict[Edition, Annotated[float, Field(ge=0)]] = Field(
+        {}, description="price of 16 core licences per edition; default the illustrative "
+                        "list prices of Windows Server 2022: "
+                        + ", ".join(f"{k} {v:,.0f}" for k, v in LIST_PRICES.items()))
+    licence_years: Annotated[float, Field(gt=0, le=100)] | None = Field(
+        None, description="years a perpetual licence is spread over; default 3 (an estimate)")
+    sockets: Annotated[int, Field(ge=1, le=64)] = Field(
+        2, description="processors per host: licences cover at least 8 cores per processor "
+                       "and 16 per host")
+    embodied: Embodied | None = Field(
+        None, description="carbon made in making each host, spread over its lifetime: "
+                          "{carbon: 1300kg, lifetime: 4y}")
 
 
 def host_name(group: str, k: int) -> str:
@@ -462,6 +486,9 @@ class Workload(Spec):
                           "it stops when done (instead of a lifetime)")
     noise: str = Field("none", description="noise class it inflicts on its neighbours while "
                                            "running (a key of the profiles' interference)")
+    cpu_use: Fraction | None = Field(
+        None, description="mean share of its vCPU busy while it runs, for host power; "
+                          "default 0.25, an estimate (range 0.05-0.6)")
 
     @model_validator(mode="after")
     def _work_or_lifetime(self) -> Workload:
@@ -960,6 +987,9 @@ class Scenario(Spec):
         None, description="dotted path (as in sweep) -> the range of an uncertain input, "
                           "[low, high] or {dist, low, high, mode}, or 'fixed' to hold a "
                           "built-in range's value at its default")
+    energy: Energy | None = Field(
+        None, description="the hosts' energy: PUE, the grid's carbon intensity and the price "
+                          "of a kWh (with the hosts' power, price and licensing)")
 
     @model_validator(mode="before")
     @classmethod

@@ -32,13 +32,24 @@ SIZE_UNITS: dict[str, float] = {
 TIME_UNITS: dict[str, float] = {
     "us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0,
     "y": 365 * 86400.0,  # a 365-day year, for MTBFs
+    "month": 365 * 86400.0 / 12,  # a twelfth of that year (730 h), for monthly prices
 }
+POWER_UNITS: dict[str, float] = {"W": 1.0, "kW": 1e3, "MW": 1e6}
+MASS_UNITS: dict[str, float] = {"g": 1.0, "kg": 1e3, "t": 1e6}  # grams
+ENERGY_UNITS: dict[str, float] = {"Wh": 1e-3, "kWh": 1.0, "MWh": 1e3}  # kilowatt-hours
 
 DURATION_HINT = ("a duration such as 250ms, 2s, 10min, 4h, 2d or 3y (a bare number is "
                  "seconds)")
 SIZE_HINT = "a size such as 512MiB, 4GiB or 2TB (a bare number is bytes)"
 RATE_HINT = "a rate such as 0.5/s, 30/min or 100/h (a bare number is per second)"
 BANDWIDTH_HINT = "a bandwidth such as 10Gbit/s or 200MB/s (a bare number is bytes per second)"
+POWER_HINT = "a power such as 55W or 1.2kW (a bare number is watts)"
+PRICE_HINT = ("a price per time such as 1.20/h or 876/month (a bare number is per second; "
+              "any currency)")
+ENERGY_PRICE_HINT = "a price per energy such as 0.12/kWh (a bare number is per kWh)"
+INTENSITY_HINT = ("a carbon intensity such as 350g/kWh or 0.35kg/kWh (a bare number is grams "
+                  "of CO2e per kWh)")
+MASS_HINT = "a mass such as 1500kg or 1.5t (a bare number is kilograms)"
 
 
 class UnitError(ValueError):
@@ -68,6 +79,7 @@ MAX_SECONDS = 1e12  # about 31,700 years
 MAX_BYTES = float(2**60)  # 1 EiB
 MAX_RATE = 1e9  # per second
 MAX_BANDWIDTH = 1e15  # bytes per second (8 Pbit/s)
+MAX_WATTS = 1e7  # 10 MW: a whole data hall, far beyond one host
 
 
 def _check(value: float, text: object, hint: str, allow_zero: bool = True,
@@ -122,6 +134,56 @@ def parse_bandwidth(text: object) -> float:
         number = number * SIZE_UNITS[size_unit] / TIME_UNITS[time_unit]
     return _check(number, text, BANDWIDTH_HINT, allow_zero=False, limit=MAX_BANDWIDTH,
                   shown="1e15B/s (8Pbit/s)")
+
+
+def parse_power(text: object) -> float:
+    """Watts in ``text`` (``1.2kW`` → 1200.0)."""
+    number, unit = _split(text, POWER_HINT)
+    if unit and unit not in POWER_UNITS:
+        raise UnitError(f"unknown power unit {unit!r} in {text!r}; use W or kW")
+    return _check(number * POWER_UNITS.get(unit, 1.0), text, POWER_HINT, limit=MAX_WATTS,
+                  shown="10MW")
+
+
+def parse_price(text: object) -> float:
+    """Money per second in ``text`` (``36/h`` → 0.01): a rate whose unit is a time."""
+    number, unit = _split(text, PRICE_HINT)
+    if unit:
+        if not unit.startswith("/") or unit[1:] not in TIME_UNITS:
+            raise UnitError(f"expected {PRICE_HINT} (got {text!r})")
+        number /= TIME_UNITS[unit[1:]]
+    return _check(number, text, PRICE_HINT, limit=MAX_RATE, shown="1e9/s")
+
+
+def _per_energy(text: object, hint: str, over: dict[str, float]) -> float:
+    """``number[over-unit]/<energy unit>`` in ``text``, per kWh (``over``: the numerator's
+    units, empty for money)."""
+    number, unit = _split(text, hint)
+    if unit:
+        head, slash, tail = unit.partition("/")
+        if not slash or tail not in ENERGY_UNITS or (head not in over if over else head):
+            raise UnitError(f"expected {hint} (got {text!r})")
+        number = number * (over[head] if over else 1.0) / ENERGY_UNITS[tail]
+    return _check(number, text, hint, limit=MAX_RATE, shown="1e9 per kWh")
+
+
+def parse_energy_price(text: object) -> float:
+    """Money per kWh in ``text`` (``0.12/kWh`` → 0.12; ``120/MWh`` → 0.12)."""
+    return _per_energy(text, ENERGY_PRICE_HINT, {})
+
+
+def parse_intensity(text: object) -> float:
+    """Grams of CO2e per kWh in ``text`` (``0.35kg/kWh`` → 350.0)."""
+    return _per_energy(text, INTENSITY_HINT, MASS_UNITS)
+
+
+def parse_mass(text: object) -> float:
+    """Kilograms in ``text`` (``1.5t`` → 1500.0)."""
+    number, unit = _split(text, MASS_HINT)
+    if unit and unit not in MASS_UNITS:
+        raise UnitError(f"unknown mass unit {unit!r} in {text!r}; use g, kg or t")
+    return _check(number * MASS_UNITS[unit] / 1e3 if unit else number, text, MASS_HINT,
+                  limit=1e12, shown="1e12kg")
 
 
 def format_size(n_bytes: float) -> str:
@@ -180,7 +242,8 @@ def format_value(value: float | None, kind: str) -> str:
 
 
 QUANTITY_HINT = ("a number, or a quantity with its unit: a duration (2s), a size (512MiB), a "
-                 "rate (0.5/s) or a bandwidth (200MB/s)")
+                 "rate (0.5/s), a bandwidth (200MB/s), a power (55W), a mass (1500kg), a "
+                 "price per energy (0.12/kWh) or a carbon intensity (350g/kWh)")
 
 
 def parse_quantity(text: object) -> tuple[float, str]:
@@ -196,7 +259,15 @@ def parse_quantity(text: object) -> tuple[float, str]:
         return parse_duration(text), "duration"
     if unit in SIZE_UNITS:
         return parse_size(text), "size"
+    if unit in POWER_UNITS:
+        return parse_power(text), "power"
+    if unit in MASS_UNITS:
+        return parse_mass(text), "mass"
     head, slash, tail = unit.partition("/")
+    if slash and tail in ENERGY_UNITS:
+        if not head:
+            return parse_energy_price(text), "energy price"
+        return parse_intensity(text), "carbon intensity"
     if slash and not head and tail in TIME_UNITS:
         return parse_rate(text), "rate"
     if slash and head in SIZE_UNITS and tail in TIME_UNITS:

@@ -156,3 +156,10 @@ Distribution = Annotated[
     BeforeValidator(_bare_constant),
 ]
 ZERO = Constant(value=0.0)
+
+
+Power = Annotated[float, *_quantity(units.parse_power, units.POWER_HINT)]
+Price = Annotated[float, *_quantity(units.parse_price, units.PRICE_HINT)]
+EnergyPrice = Annotated[float, *_quantity(units.parse_energy_price, units.ENERGY_PRICE_HINT)]
+Intensity = Annotated[float, *_quantity(units.parse_intensity, units.INTENSITY_HINT)]
+Mass = Annotated[float, *_quantity(units.parse_mass, units.MASS_HINT)]
