@@ -364,6 +364,11 @@ def summary_rows(variants: dict[str, dict[str, Any]]) -> list[tuple[str, list[st
             rows.append(row("bytes removed by image GC", "image_gc_removed_bytes"))
     rows += [row(label, metric) for label, metric, when in ISOLATION_ROWS
              if any(when(m) for m in variants.values())]
+    if any(m.get("cost") for m in variants.values()):
+        rows += [row(label, metric) for label, metric in COST_ROWS
+                 if any(metric_value(m, metric) is not None for m in variants.values())]
+        rows.append(("licences: edition (sets at the peak)",
+                     [_edition(m) for m in variants.values()]))
     names = dict.fromkeys(p for m in variants.values() for p in (m.get("pipelines") or {}))
     for name in names:
         for label, key in PIPELINE_ROWS:
@@ -373,6 +378,26 @@ def summary_rows(variants: dict[str, dict[str, Any]]) -> list[tuple[str, list[st
                 cells = [_gbits(m, metric) for m in variants.values()]
             rows.append((f"{name}: {label}", cells))
     return rows
+
+
+COST_ROWS = [  # label, metric (what the window after warm-up costs)
+    ("cost per instance-hour", "cost.per_instance_hour"),
+    ("cost of the window: hosts", "cost.hosts"), ("  licences", "cost.licences"),
+    ("  energy", "cost.energy"), ("  total", "cost.total"),
+    ("licences if all Standard", "licences.standard_cost"),
+    ("licences if all Datacenter", "licences.datacenter_cost"),
+    ("power, mean (W)", "power_w.mean"), ("power, peak (W)", "power_w.peak"),
+    ("energy incl. PUE (kWh)", "energy_kwh"), ("carbon (kg CO2e)", "carbon_kg"),
+]
+
+
+def _edition(metrics: dict[str, Any]) -> str:
+    lic = metrics.get("licences") or {}
+    if not lic or lic.get("edition") == "none":
+        return "-"
+    sets = lic.get("sets")
+    return f"{lic['edition'].removeprefix('windows-')} ({sets:,.0f})" if sets is not None \
+        else str(lic["edition"])
 
 
 def _gbits(metrics: dict[str, Any], metric: str) -> str:

@@ -160,6 +160,59 @@ def draw_all(folder: Path, scenario_name: str, variants: list[Any], warmup: floa
         registry_bandwidth(folder / "registry_bandwidth.png", scenario_name, variants)
     if any((v.metrics.get("slowdown") or {}).get("p50") is not None for v in variants):
         slowdown_cdf(folder / "slowdown_cdf.png", scenario_name, variants, warmup)
+    if any(v.metrics.get("cost") for v in variants):
+        cost(folder / "cost.png", scenario_name, variants, warmup, table, note)
+
+
+COST_PARTS = (("hosts", "#4c72b0"), ("licences", "#dd8452"), ("energy", "#55a868"))
+
+
+def cost(path: Path, title: str, variants: list[Any], warmup: float,
+         table: dict[str, Any] | None = None, note: str = "") -> None:
+    """Left: what an instance-hour served costs per variant, stacked by hosts, licences and
+    energy (the table's means when given); right: the hosts' power over time (the curves'
+    replication), one line per variant."""
+    table = table or {}
+    powered = any("power_w" in v.timeseries for v in variants)
+    fig, axes = plt.subplots(1, 2 if powered else 1, figsize=(13 if powered else 7, 5),
+                             squeeze=False)
+    ax = axes[0][0]
+    names = [v.name for v in variants]
+    bottom = np.zeros(len(variants))
+    for part, color in COST_PARTS:
+        per = []
+        for v in variants:
+            found = (table.get(v.name) or v.metrics).get("cost") or {}
+            hours = found.get("instance_hours") or 0
+            value = found.get(part)
+            per.append(value / hours if value is not None and hours > 0 else 0.0)
+        if any(per):
+            ax.bar(names, per, bottom=bottom, color=color, label=part)
+            bottom += np.asarray(per)
+    for k, total in enumerate(bottom):
+        ax.annotate(f"{total:.4g}", (k, total), ha="center", va="bottom", fontsize="small")
+    ax.set_ylabel("cost per instance-hour served")
+    ax.set_ylim(0, max(bottom.max(initial=0.0) * 1.35, 1e-9))
+    ax.grid(True, axis="y", alpha=0.3)
+    _legend(ax, loc="upper left")
+    ax.set_title("cost per instance-hour")
+    if powered:
+        ax = axes[0][1]
+        for i, v in enumerate(variants):
+            series = v.timeseries.groupby("time_s", sort=True)["power_w"].sum()
+            ax.step(series.index / 3600.0, series.to_numpy() / 1e3, where="post",
+                    color=_color(v.name, i), label=v.name,
+                    **line_style(i, len(variants), len(series)))
+        if warmup > 0:
+            ax.axvline(warmup / 3600.0, color="grey", linestyle=":", linewidth=1)
+        ax.set_xlabel("time (h)" + (", dotted: end of warm-up" if warmup > 0 else ""))
+        ax.set_ylabel("hosts' power (kW)")
+        ax.set_ylim(bottom=0)
+        ax.grid(True, alpha=0.3)
+        _legend(ax, loc="lower right")
+        ax.set_title(f"power over time{note}")
+    fig.suptitle(f"{title}: what it costs")
+    _save(fig, path)
 
 
 def _duration_axis(ax: Any, low_s: float, high_s: float) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sim import __version__
+from sim.analysis.cost import DEFAULT_CPU_USE, costed
 from sim.analysis.dotted import metric_value
 from sim.edge.loader import Loaded
 from sim.present.formats import (
@@ -33,6 +34,7 @@ from sim.present.formats import (
     workload_rows,
 )
 from sim.spec.config import host_name
+from sim.spec.cost import DEFAULT_LICENCE_YEARS, LIST_PRICES
 from sim.spec.profiles import raw_ranges, sources
 from sim.spec.slo import SLOError, parse_slo
 from sim.spec.units import format_duration, format_size, format_value
@@ -76,6 +78,9 @@ CHART_CAPTIONS = {
     "registry_bandwidth": "Registry egress in use around the rollouts.",
     "slowdown_cdf": "Batch jobs: completion time over stand-alone time (CPU sharing and noisy "
                     "neighbours).",
+    "cost": "What an instance-hour served costs per variant, stacked by hosts, Windows Server "
+            "licences and energy (over the window after warm-up), and the hosts' power over "
+            "time.",
     "uncertainty_bands": "Each headline metric at the nominal inputs with its 95 % interval "
                          "over the seeds (dot and whiskers), beside its 5-95 % range over the "
                          "sampled assumptions (the wide bar; the tick is the median).",
@@ -427,6 +432,11 @@ def _run_block(loaded: Loaded, variants: dict[str, Any], columns: list[str],
              ("committed memory, mean", "memory_utilization_mean")]
     if any(m.get("blocking") for m in variants.values()):
         spec.append(("turned away (blocking)", "blocking"))
+    if any(m.get("cost") for m in variants.values()):  # only rows some variant has
+        spec += [(label, metric) for label, metric in (
+            ("cost per instance-hour (hosts + licences + energy)", "cost.per_instance_hour"),
+            ("energy incl. PUE, kWh", "energy_kwh"), ("carbon, kg CO2e", "carbon_kg"))
+            if any(metric_value(m, metric) is not None for m in variants.values())]
     rows = []
     for label, metric in spec:
         unit = row_unit([metric_value(m, metric) for m in variants.values()], metric)
@@ -435,11 +445,22 @@ def _run_block(loaded: Loaded, variants: dict[str, Any], columns: list[str],
             m = variants.get(col)
             row.append("-" if m is None else _e(show(m, metric, unit)))
         rows.append(row)
+    if any((m.get("licences") or {}).get("edition") not in (None, "none")
+           for m in variants.values()):
+        rows.append(["Windows Server licences (sets at the peak)",
+                     *[_e(_licences(variants.get(col))) for col in columns]])
     total = sum(g.count for g in loaded.scenario.hosts)
     title = (f"The run: start-up (request to running) on the file's {total:,} hosts"
              + (f" ({_e(_hosts_in_file(loaded))})" if len(loaded.scenario.hosts) > 1 else "")
              + (", not the plan's" if planned else ""))
     return title, rows
+
+
+def _licences(metrics: dict[str, Any] | None) -> str:
+    lic = (metrics or {}).get("licences") or {}
+    if lic.get("edition") in (None, "none"):
+        return "-"
+    return f"{lic['edition'].removeprefix('windows-')}, {lic.get('sets') or 0:,.0f}"
 
 
 def _commands_block(script: list[dict[str, Any]], variants: dict[str, Any],
@@ -694,6 +715,36 @@ def _assumption_rows(loaded: Loaded) -> list[dict[str, str]]:
             rows.append({"profile": name, "field": field,
                          "value": assumption_value(field, getattr(profile, field)),
                          "range": span, "trust": trust, "source": source})
+    return rows + cost_assumptions(loaded.scenario)
+
+
+def cost_assumptions(scenario: Any) -> list[dict[str, str]]:
+    """The defaults a costed scenario's figures rest on where it does not set them: each
+    workload's CPU use, each licensed group's licence prices and years."""
+    if not costed(scenario):
+        return []
+    rows = []
+    if any(g.power is not None for g in scenario.hosts):
+        rows += [{"profile": f"workload {wl.name}", "field": "cpu_use",
+                  "value": f"{DEFAULT_CPU_USE:g}", "range": "0.05 to 0.6", "trust": "estimate",
+                  "source": "no source states a Windows workload's mean CPU use; cloud VMs "
+                            "mostly run well below their vCPU (docs/cost.md)"}
+                 for wl in scenario.workloads if wl.cpu_use is None]
+    for g in scenario.hosts:
+        if g.licensing in (None, "none"):
+            continue
+        missing = [e for e in LIST_PRICES if e not in g.licence_price]
+        if missing:
+            rows.append({"profile": f"hosts {g.group}", "field": "licence_price",
+                         "value": ", ".join(f"{e} {LIST_PRICES[e]:,.0f}" for e in missing),
+                         "range": "", "trust": "illustrative",
+                         "source": "Windows Server 2022 list prices per 16 cores (Microsoft); "
+                                   "what you pay depends on your agreement"})
+        if g.licence_years is None:
+            rows.append({"profile": f"hosts {g.group}", "field": "licence_years",
+                         "value": f"{DEFAULT_LICENCE_YEARS:g}", "range": "3 to 5",
+                         "trust": "estimate",
+                         "source": "a perpetual licence spread over a server's refresh cycle"})
     return rows
 
 
