@@ -371,3 +371,26 @@ def _instance_hours(running: np.ndarray, ends: np.ndarray, start: float, end: fl
     a = np.clip(running[ran], start, end)
     b = np.clip(np.where(np.isnan(ends[ran]), end, ends[ran]), start, end)
     return float(np.sum(np.maximum(b - a, 0.0))) / 3600.0
+
+
+def floor(scenario: Scenario, group: int, hosts: int) -> float:
+    """The least the window after warm-up can cost with ``hosts`` hosts in group ``group``,
+    whatever runs on them: every host's price, one licensing of its cores in the cheaper
+    edition (or per its group's edition), and its idle power at the energy's price. A plan
+    minimising cost stops adding hosts where this passes the best cost found."""
+    window = scenario.duration - min(scenario.warmup, scenario.duration)
+    energy = scenario.energy
+    per_kwh = (energy.price * energy.pue) if energy is not None and energy.price else 0.0
+    total = 0.0
+    for k, g in enumerate(scenario.hosts):
+        count = hosts if k == group else g.count
+        each = (g.price or 0.0) * window
+        if g.power is not None:
+            each += g.power.points[0] * window / 3.6e6 * per_kwh
+        if g.licensing not in (None, "none"):
+            options = host_licences(g, 0)
+            price = (min(p for _n, p in options.values()) if g.licensing == "cheapest"
+                     else options[g.licensing][1])
+            each += price * window / ((g.licence_years or DEFAULT_LICENCE_YEARS) * YEAR_S)
+        total += count * each
+    return total

@@ -425,6 +425,10 @@ def add_plan(sub: Commands) -> None:
     p.add_argument("--max-hosts", type=positive, default=None,
                    help="the most hosts the search tries (default: the scenario's "
                         "plan.max_hosts, else 10000)")
+    p.add_argument("--objective", choices=["hosts", "cost"], default=None,
+                   help="minimise hosts (the fewest that meet the SLOs; default, or the "
+                        "scenario's plan.objective) or cost (the cheapest count that meets "
+                        "them: the hosts' price, licences and energy)")
     _runs(p)
     p.add_argument("--uncertainty", type=positive, default=None, metavar="N",
                    help="also plan at N samples of the uncertain inputs (Latin hypercube) "

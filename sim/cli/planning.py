@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -24,6 +25,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from sim.analysis.cost import costed
+from sim.analysis.cost import floor as cost_floor
 from sim.analysis.dotted import metric_value
 from sim.analysis.metrics import clean, metric_names
 from sim.edge.loader import Loaded
@@ -31,6 +34,7 @@ from sim.errors import UserError
 from sim.planning import capacity
 from sim.planning.planner import (
     Probe,
+    cheapest,
     doomed,
     judge,
     levelled_off,
@@ -183,6 +187,11 @@ def plan(loaded: Loaded, args: argparse.Namespace) -> int:
     headroom = args.headroom if args.headroom is not None else (spec.headroom if spec else 0)
     reps = args.replications or (spec.replications if spec else 3)
     max_hosts = args.max_hosts or (spec.max_hosts if spec else 10_000)
+    objective = args.objective or (spec.objective if spec else None) or "hosts"
+    if objective == "cost" and not costed(scenario):
+        errors.print("plan: --objective cost needs what the hosts cost: a host group's price, "
+                     "power (with energy.price) or licensing", style="red")
+        return 2
     seed = scenario.seed if args.seed is None else args.seed
     store = Store(Path(args.out) / ".runs")
     jobs = args.jobs or default_jobs()
@@ -215,24 +224,13 @@ def plan(loaded: Loaded, args: argparse.Namespace) -> int:
                                    lambda a, b: levelled_off(a, b, slos),
                                    near=near or previous is not None)
             confirmation = None
-            if found is not None:  # the answer holds over twice the window, or is searched
-                longer = _longer(loaded)  # again over it, from the count that failed
-                note = f" over {format_duration(longer.scenario.duration)}"
-
-                def confirm(n: int, mode: str = mode, longer: Loaded = longer,
-                            note: str = note) -> Probe:
-                    return evaluate(n, mode, longer, note)
-
-                check = confirm(found)
-                confirmation = {"duration_s": longer.scenario.duration, "hosts": found,
-                                "passed": check.passed, "failed": check.failed}
-                if not check.passed:
-                    again, more = search(confirm, found + 1, max_hosts,
-                                         lambda a, b: levelled_off(a, b, slos), floor=found,
-                                         near=True)
-                    confirmation["searched_again"] = again
-                    found = again
-                    probes = {**{n: p for n, p in probes.items() if n < (again or 0)}, **more}
+            if found is not None:
+                found, probes, confirmation = _confirmed(found, probes, loaded, mode, evaluate,
+                                                         max_hosts, slos)
+            if found is not None and objective == "cost":
+                found, more = cheapest(found, functools.partial(evaluate, mode=mode),
+                                       functools.partial(cost_floor, scenario, g), max_hosts)
+                probes = {**probes, **more}
         if found is not None:
             previous = (found, guess)
         reason = None
@@ -250,6 +248,7 @@ def plan(loaded: Loaded, args: argparse.Namespace) -> int:
             "met": found is not None, "reason": reason,
             "metrics": chosen.metrics if chosen else None,
             "cost": (total * cost if (total is not None and cost is not None) else None),
+            **({"costs": _costs(chosen.metrics)} if chosen and costed(scenario) else {}),
             "probes": [{"hosts": p.hosts, "passed": p.passed, "failed": p.failed,
                         "replications": p.replications,
                         "metrics": _slo_values(p, slos)} for p in
@@ -264,7 +263,8 @@ def plan(loaded: Loaded, args: argparse.Namespace) -> int:
                     loaded, mode, g, args.uncertainty, seed, found or start, max_hosts, headroom,
                     judged, slos, console, window)
     data = {"group": group_name, "slo": [s.text for s in slos], "replications": reps,
-            "headroom": headroom, "seed": seed, **results}
+            "headroom": headroom, "seed": seed,
+            **({"objective": objective} if objective != "hosts" else {}), **results}
     folder = Path(args.out) / scenario.name
     with staged(Path(args.out), scenario.name, lambda name: name not in ("plan.json",
                 "report.html") and not name.startswith("plan_")) as staging:
@@ -309,6 +309,36 @@ class Prober:
         todo = plan_runs(specs, self.store, self.rerun)
         self.workers.run(todo, self.store)
         return [self.store.load(k, tables=False) for k in todo.keys]
+
+
+def _confirmed(found: int, probes: dict[int, Probe], loaded: Loaded, mode: str,
+               evaluate: Callable[..., Probe], max_hosts: int, slos: list[SLO],
+               ) -> tuple[int | None, dict[int, Probe], dict[str, Any]]:
+    """The answer ``found`` checked over twice the window, or searched again over it from the
+    count that failed: (the answer, the probes, what the confirmation found)."""
+    longer = _longer(loaded)
+    note = f" over {format_duration(longer.scenario.duration)}"
+
+    def confirm(n: int) -> Probe:
+        return evaluate(n, mode, longer, note)
+
+    check = confirm(found)
+    confirmation: dict[str, Any] = {"duration_s": longer.scenario.duration, "hosts": found,
+                                    "passed": check.passed, "failed": check.failed}
+    if check.passed:
+        return found, probes, confirmation
+    again, more = search(confirm, found + 1, max_hosts, lambda a, b: levelled_off(a, b, slos),
+                         floor=found, near=True)
+    confirmation["searched_again"] = again
+    return again, {**{n: p for n, p in probes.items() if n < (again or 0)}, **more}, \
+        confirmation
+
+
+def _costs(metrics: dict[str, Any]) -> dict[str, Any]:
+    """What the answer costs over the window after warm-up (the probe's means): the parts,
+    the total, per instance-hour, and the licences (edition, sets, either edition alone)."""
+    return {**(metrics.get("cost") or {}), "licensing": metrics.get("licences"),
+            "energy_kwh": metrics.get("energy_kwh"), "carbon_kg": metrics.get("carbon_kg")}
 
 
 def _longer(loaded: Loaded) -> Loaded:
@@ -424,16 +454,31 @@ def plan_rich(name: str, group: str, results: dict[str, Any], slos: list[SLO],
     if costed:  # only when the group has cost_per_host: an empty column says nothing
         out.add_column("cost", justify="right")
 
+    priced = any(r.get("costs") for r in results.values())
+    if priced:  # the scenario's price, power and licensing, over the window after warm-up
+        out.add_column("cost per instance-hour", justify="right")
+        out.add_column("licences", justify="right")
+
     def cost_cells(r: dict[str, Any]) -> list[str]:
-        if not costed:
-            return []
-        return ["-" if r["cost"] is None else f"{r['cost']:,.2f}"]
+        cells = []
+        if costed:
+            cells.append("-" if r["cost"] is None else f"{r['cost']:,.2f}")
+        if priced:
+            found = r.get("costs") or {}
+            each = found.get("per_instance_hour")
+            lic = found.get("licensing") or {}
+            cells += ["-" if each is None else f"{each:,.4g}",
+                      "-" if lic.get("edition") in (None, "none")
+                      else f"{lic['edition'].removeprefix('windows-')}, {lic.get('sets', 0):,.0f}"
+                      " sets"]
+        return cells
 
     notes: list[str] = []
     for mode, r in results.items():
         band = [over_assumptions(r["uncertainty"])] if banded else []
         if r["hosts"] is None:
-            out.add_row(mode, "not met", *["-"] * len(slos), *band, "-", *cost_cells(r))
+            out.add_row(mode, "not met", *["-"] * len(slos), *band, "-",
+                        *["-"] * len(cost_cells(r)))
             notes.append(f"{mode}: {r['reason']}")
             continue
         probe = next(p for p in r["probes"] if p["hosts"] == r["hosts_judged"])

@@ -212,3 +212,25 @@ def search(evaluate: Callable[[int], Probe], start: int, max_hosts: int,
         else:
             lo = mid
     return hi, probes
+
+
+def cheapest(found: int, probe: Callable[[int], Probe], floor: Callable[[int], float],
+             max_hosts: int) -> tuple[int, dict[int, Probe]]:
+    """The count from ``found`` (the smallest that passes) up whose passing probe costs least
+    (its ``cost.total``), trying each next count while ``floor(n)``, the least n hosts can
+    cost, is below the best found: (that count, the probes made)."""
+    probes = {found: probe(found)}
+    best, best_cost = found, _total(probes[found])
+    n = found + 1
+    while n <= max_hosts and best_cost is not None and floor(n) < best_cost:
+        probes[n] = probe(n)
+        cost = _total(probes[n])
+        if probes[n].passed and cost is not None and cost < best_cost:
+            best, best_cost = n, cost
+        n += 1
+    return best, probes
+
+
+def _total(probe: Probe) -> float | None:
+    value = (probe.metrics.get("cost") or {}).get("total")
+    return None if value is None else float(value)

@@ -385,6 +385,14 @@ def _plan_block(plan: dict[str, Any], columns: list[str]) -> tuple[str, list[lis
     rows.append(verdicts)
     if any(cell != "-" for cell in cost[1:]):
         rows.append(cost)
+    if any(isinstance(plan.get(col), dict) and plan[col].get("costs") for col in columns):
+        each = ["cost per instance-hour at that count (hosts + licences + energy)"]
+        for col in columns:
+            found = (plan.get(col) or {}).get("costs") if isinstance(plan.get(col), dict) \
+                else None
+            value = (found or {}).get("per_instance_hour")
+            each.append("-" if value is None else f"{value:,.4g}")
+        rows.append(each)
     return title, rows
 
 

@@ -735,6 +735,10 @@ class PlanSpec(Spec):
     group: str | None = Field(None, description="host group to size; default the first")
     slo: list[str] = Field([], description="e.g. 'startup_p99<=30s', 'blocking<=1%'")
     headroom: Annotated[int, Field(ge=0)] = Field(0, description="hosts that may fail (N+K)")
+    objective: Literal["hosts", "cost"] | None = Field(
+        None, description="what the plan minimises: hosts (the fewest that meet the SLOs, "
+                          "the default) or cost (the cheapest count that meets them, with "
+                          "the hosts' price, power and licensing)")
     replications: Annotated[int, Field(ge=1)] = Field(
         3, description="runs per candidate host count")
     max_hosts: Annotated[int, Field(ge=1)] = Field(
