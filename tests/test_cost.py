@@ -187,3 +187,40 @@ def test_bad_cost_input_is_said_with_its_place(tmp_path, old, new, says):
     assert "Traceback" not in done.stderr
     line = next(line for line in done.stderr.splitlines() if says in line)
     assert line.startswith(f"{tmp_path / 'bad.yaml'}:")
+
+
+def test_cheapest_count_tries_larger_counts_only_while_they_could_cost_less():
+    from sim.planning.planner import Probe, cheapest
+
+    costs = {5: 100.0, 6: 90.0, 7: 95.0, 8: 80.0, 9: 70.0}
+    tried = []
+
+    def probe(n):
+        tried.append(n)
+        return Probe(n, {"cost": {"total": costs[n]}}, passed=True)
+
+    best, probes = cheapest(5, probe, lambda n: 12.0 * n, max_hosts=100)
+    # 6 could cost less (floor 72 < 100) and does; 7 could (84 < 90) and does not; 8 cannot
+    # (96 >= 90), so 8 and 9 are never run, though they would have been cheaper
+    assert best == 6 and tried == [5, 6, 7] and sorted(probes) == [5, 6, 7]
+
+
+def test_plan_objective_cost_needs_costs(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "sim", "plan", "scenarios/plan-web-farm.yaml",
+                           "--objective", "cost", "--out", str(tmp_path)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 2
+    assert "--objective cost needs what the hosts cost" in done.stderr
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_floor_is_what_idle_hosts_cost():
+    from sim.analysis.cost import floor
+    from tests.helpers import load
+
+    data = steady(host={"price": "1/h", "licensing": "windows-standard", "licence_years": 1,
+                        "licence_price": {"windows-standard": 876}},
+                  energy={"price": "0.5/kWh", "pue": 2.0})
+    scenario = load(data).scenario
+    per_host = 10 * 1.0 + 876 * 10 / (365 * 24) + 0.1 * 10 * 2.0 * 0.5  # 10 h, 100 W idle
+    assert floor(scenario, 0, 3) == pytest.approx(3 * per_host)
