@@ -224,3 +224,19 @@ def test_the_floor_is_what_idle_hosts_cost():
     scenario = load(data).scenario
     per_host = 10 * 1.0 + 876 * 10 / (365 * 24) + 0.1 * 10 * 2.0 * 0.5  # 10 h, 100 W idle
     assert floor(scenario, 0, 3) == pytest.approx(3 * per_host)
+
+
+def test_an_hourly_carbon_csv_is_read_into_the_scenario(tmp_path):
+    from sim.edge.loader import ScenarioError, load_file
+
+    text = (ROOT / "scenarios" / "cost.yaml").read_text().replace(
+        "carbon_intensity: 350g/kWh", "carbon_intensity: {file: grid.csv}")
+    (tmp_path / "s.yaml").write_text(text)
+    (tmp_path / "grid.csv").write_text("hour,g_per_kwh\n0,100\n1,200\n2,300\n")
+    loaded = load_file(str(tmp_path / "s.yaml"))
+    assert loaded.scenario.energy.carbon_intensity == [100.0, 200.0, 300.0]
+    (tmp_path / "grid.csv").write_text("g\n1\nabc\n")
+    with pytest.raises(ScenarioError) as info:
+        load_file(str(tmp_path / "s.yaml"))
+    said = str(info.value)
+    assert "row 3: 'abc' is not a number" in said and said.count("carbon_intensity") == 1

@@ -8,6 +8,7 @@ Must not: run anything; it only reads and checks.
 from __future__ import annotations
 
 import copy
+import csv
 import difflib
 import itertools
 import json
@@ -150,6 +151,7 @@ def load_text(text: str, file: str = "<scenario>", overrides: dict[str, Any] | N
     as_written = copy.deepcopy(data)  # sweep points start from it: their traces are their own
     seen: TraceCache = {}
     tables, problems = _read_traces(data, tree, file, seen)
+    problems += _read_intensity(data, tree, file)
     scenario, profiles, found = _validate(data, tables)
     problems += [_place(tree, path, message, kind) for path, message, kind in found]
     points: list[Point] = []
@@ -247,6 +249,51 @@ Found = list[tuple[tuple[Any, ...], str, str]]  # (data path, message, kind)
 
 
 TraceCache = dict[str, tuple[dict[str, Any], "TraceTable"]]  # arrival as written -> read
+
+
+def _read_intensity(data: dict[str, Any], tree: Any, file: str) -> list[Problem]:
+    """``energy.carbon_intensity: {file: grid.csv}`` read into its hourly values (the file's
+    last column, a row per hour from the run's start; a first row that is not a number is its
+    header), so that a run's key holds the values; a file that cannot be read is a problem at
+    the key."""
+    energy = data.get("energy")
+    if not isinstance(energy, dict):
+        return []  # the schema pass reports it
+    spec = energy.get("carbon_intensity")
+    if not isinstance(spec, dict) or set(spec) != {"file"} or not isinstance(spec["file"], str):
+        return []  # the schema pass reports anything else
+    folder = Path(file).resolve().parent if not file.startswith("<") else Path.cwd()
+    path = folder / Path(spec["file"]).expanduser()
+    line, col = _position(tree, ("energy", "carbon_intensity", "file"))
+    where = "energy.carbon_intensity.file"
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = [row for row in csv.reader(handle) if row]
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        return _intensity_problem(energy, Problem(where, f"cannot read {path}: {exc}", line,
+                                                  col))
+    values = []
+    for k, row in enumerate(rows):
+        try:
+            values.append(float(row[-1]))
+        except ValueError:
+            if k == 0:
+                continue  # a header
+            return _intensity_problem(energy, Problem(
+                where, f"{path}, row {k + 1}: {row[-1]!r} is not a number of gCO2e/kWh (the "
+                "last column holds one value per hour)", line, col))
+    if not values:
+        return _intensity_problem(energy, Problem(
+            where, f"{path} holds no values: give one gCO2e/kWh per hour, a row each", line,
+            col))
+    energy["carbon_intensity"] = values
+    return []
+
+
+def _intensity_problem(energy: dict[str, Any], problem: Problem) -> list[Problem]:
+    """``problem`` with the file's key taken out (said once, not again by the schema)."""
+    del energy["carbon_intensity"]
+    return [problem]
 
 
 def _read_traces(data: dict[str, Any], tree: Any, file: str, seen: TraceCache | None = None
@@ -359,6 +406,7 @@ def _sweep_points(data: dict[str, Any], tree: Any, scenario: Scenario, file: str
     sweep = scenario.sweep or {}
     if not sweep:
         tables, _ = _read_traces(base, tree, file, seen)
+        _read_intensity(base, tree, file)
         return [Point((), Scenario.model_validate(base), _validate(base, tables)[1])], []
     problems: list[Problem] = []
     for path, values in sweep.items():
@@ -413,6 +461,7 @@ def _point_problems(point: dict[str, Any], tree: Any, file: str, seen: TraceCach
     """One sweep point's scenario and profiles, or its problems as (``path: ``, message)."""
     point = copy.deepcopy(point)
     tables, trace_problems = _read_traces(point, tree, file, seen)
+    trace_problems += _read_intensity(point, tree, file)
     found: list[tuple[str, str]] = [(f"{p.path}: " if p.path else "", p.message)
                                     for p in trace_problems]
     if found:

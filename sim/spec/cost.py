@@ -119,9 +119,10 @@ class Energy(Spec):
         1.0, description="power usage effectiveness: facility energy per unit of the hosts' "
                          "energy (1.0: the hosts alone)")
     carbon_intensity: Series | None = Field(
-        None, description="gCO2e per kWh drawn from the grid: a constant such as 350g/kWh, or "
-                          "a list, one value per hour from the run's start (the last holds to "
-                          "its end); none: no operational carbon")
+        None, description="gCO2e per kWh drawn from the grid: a constant such as 350g/kWh, a "
+                          "list with one value per hour from the run's start (the last holds "
+                          "to its end), or {file: grid.csv} (its last column, a row per hour); "
+                          "none: no operational carbon")
     price: EnergyPrice | None = Field(
         None, description="money per kWh drawn from the grid, e.g. 0.12/kWh; none: energy is "
                           "not costed")
