@@ -349,7 +349,10 @@ def cost_metrics(scenario: Scenario, profiles: Mapping[str, ResolvedProfile],
                     "peak": peak if powered else None},
         "carbon_kg": carbon,
         "cost": {**parts, "total": total, "instance_hours": served,
-                 "per_instance_hour": total / served if served > 0 else None},
+                 "per_instance_hour": total / served if served > 0 else None,
+                 **({f"per_instance_hour_{e.removeprefix('windows-')}":
+                     (total - lic["cost"] + alone) / served if served > 0 else None
+                     for e, alone in lic["by_edition"].items()} if licensed else {})},
         "licences": {"edition": lic["edition"], "sets": lic["sets"],
                      **{f"{e.removeprefix('windows-')}_cost": c
                         for e, c in lic["by_edition"].items()}},

@@ -382,10 +382,10 @@ def summary_rows(variants: dict[str, dict[str, Any]]) -> list[tuple[str, list[st
 
 COST_ROWS = [  # label, metric (what the window after warm-up costs)
     ("cost per instance-hour", "cost.per_instance_hour"),
+    ("  with every host on Standard", "cost.per_instance_hour_standard"),
+    ("  with every host on Datacenter", "cost.per_instance_hour_datacenter"),
     ("cost of the window: hosts", "cost.hosts"), ("  licences", "cost.licences"),
     ("  energy", "cost.energy"), ("  total", "cost.total"),
-    ("licences if all Standard", "licences.standard_cost"),
-    ("licences if all Datacenter", "licences.datacenter_cost"),
     ("power, mean (W)", "power_w.mean"), ("power, peak (W)", "power_w.peak"),
     ("energy incl. PUE (kWh)", "energy_kwh"), ("carbon (kg CO2e)", "carbon_kg"),
 ]
