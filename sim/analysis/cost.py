@@ -41,6 +41,14 @@ LICENCE_CORES = 16  # a licence price is for 16 cores, the least a host is licen
 CORES_PER_PROCESSOR = 8  # the least each processor is licensed for
 
 
+# The numeric metrics a costed run adds (for SLOs, sensitivity and checks of metric names).
+METRIC_NAMES = ("energy_kwh", "power_w.mean", "power_w.peak", "carbon_kg", "cost.hosts",
+                "cost.licences", "cost.energy", "cost.total", "cost.instance_hours",
+                "cost.per_instance_hour", "cost.per_instance_hour_standard",
+                "cost.per_instance_hour_datacenter", "licences.sets",
+                "licences.standard_cost", "licences.datacenter_cost")
+
+
 def costed(scenario: Scenario) -> bool:
     """Whether a run of ``scenario`` reports power, energy or cost."""
     return scenario.energy is not None or any(

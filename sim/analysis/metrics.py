@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.analysis import cost
 from sim.analysis.steady import warmup_estimate
 from sim.recorder import COLUMNS, TRANSITIONS, FaultRecord, Level, Steps
 
@@ -445,4 +446,4 @@ def metric_names() -> set[str]:
                 names.add(f"{prefix}{key}")
 
     walk(metrics, "")
-    return names
+    return names | set(cost.METRIC_NAMES)

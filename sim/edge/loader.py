@@ -228,9 +228,12 @@ def _uncertainty_problems(data: dict[str, Any], tree: Any, scenario: Scenario, f
             problems.append(Problem(f"uncertainty.{path}", str(exc), *where))
             continue
         if not math.isfinite(nominal(view, path)):
-            problems.append(Problem(f"uncertainty.{path}", "names no number of the scenario "
-                                    "(a range varies a number: a count, a duration, a size, a "
-                                    "rate, a fraction or a factor)", *where))
+            unset = paths.get(view, path) is None  # a key left out whose default is none
+            problems.append(Problem(f"uncertainty.{path}", (
+                "is not set in the scenario (its default applies): write its value there to "
+                "give it a range" if unset else
+                "names no number of the scenario (a range varies a number: a count, a "
+                "duration, a size, a rate, a fraction or a factor)"), *where))
             continue
         if not isinstance(spec, UncertainRange):
             continue

@@ -10,9 +10,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 
-from sim.spec.values import Duration, EnergyPrice, Intensity, Mass, Power, Spec
+from sim.spec import units
+from sim.spec.values import (
+    QUANTITY_PATTERN,
+    Duration,
+    EnergyPrice,
+    Intensity,
+    Mass,
+    Power,
+    Spec,
+)
 
 PowerForm = Literal["linear", "sqrt", "square", "cubic"]
 Edition = Literal["windows-standard", "windows-datacenter"]
@@ -108,7 +117,15 @@ def _hourly(value: Any) -> Any:
     return value if isinstance(value, list) else [value]
 
 
-Series = Annotated[list[Intensity], Field(min_length=1), BeforeValidator(_hourly)]
+_QUANTITY = {"anyOf": [{"type": "string", "pattern": QUANTITY_PATTERN},
+                       {"type": "number", "minimum": 0}]}
+Series = Annotated[
+    list[Intensity], Field(min_length=1), BeforeValidator(_hourly),
+    WithJsonSchema({"anyOf": [_QUANTITY, {"type": "array", "items": _QUANTITY, "minItems": 1},
+                              {"type": "object", "properties": {"file": {"type": "string"}},
+                               "required": ["file"], "additionalProperties": False}],
+                    "description": units.INTENSITY_HINT + "; a list, one per hour; or {file: "
+                                   "grid.csv}"})]
 
 
 class Energy(Spec):
