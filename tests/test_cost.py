@@ -240,3 +240,22 @@ def test_an_hourly_carbon_csv_is_read_into_the_scenario(tmp_path):
         load_file(str(tmp_path / "s.yaml"))
     said = str(info.value)
     assert "row 3: 'abc' is not a number" in said and said.count("carbon_intensity") == 1
+
+
+def test_a_trace_instance_uses_its_own_vcpu(tmp_path):
+    """Two trace instances of 1 and 3 vCPU running the whole hour at cpu_use 0.5 on a
+    16-core host: 2 cores, u = 1/8, whatever the workload's own cpu says."""
+    path = tmp_path / "t.csv"
+    path.write_text("arrival,lifetime,cpu\n0,,3\n0,,1\n")
+    arrival = {"kind": "trace", "format": "csv", "path": str(path),
+               "columns": {"arrival": "arrival", "lifetime": "lifetime", "cpu": "cpu"}}
+    data = scenario(host={"cpu_cores": 16, "power": {"model": "linear", "idle": "0W",
+                                                     "max": "800W"}},
+                    workload={"arrival": arrival, "cpu": 8, "cpu_use": 0.5})
+    assert only(data).metrics["power_w"]["mean"] == pytest.approx(800 / 8)
+
+
+def test_cost_metrics_are_metric_names():
+    from sim.analysis.metrics import metric_names
+
+    assert {"cost.per_instance_hour", "energy_kwh", "carbon_kg"} <= metric_names()

@@ -122,7 +122,9 @@ _QUANTITY = {"anyOf": [{"type": "string", "pattern": QUANTITY_PATTERN},
 Series = Annotated[
     list[Intensity], Field(min_length=1), BeforeValidator(_hourly),
     WithJsonSchema({"anyOf": [_QUANTITY, {"type": "array", "items": _QUANTITY, "minItems": 1},
-                              {"type": "object", "properties": {"file": {"type": "string"}},
+                              {"type": "object", "properties": {"file": {
+                                  "type": "string", "description": "required: a CSV file whose last column "
+                                  "holds gCO2e/kWh, a row per hour"}},
                                "required": ["file"], "additionalProperties": False}],
                     "description": units.INTENSITY_HINT + "; a list, one per hour; or {file: "
                                    "grid.csv}"})]
