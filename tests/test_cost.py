@@ -259,3 +259,13 @@ def test_cost_metrics_are_metric_names():
     from sim.analysis.metrics import metric_names
 
     assert {"cost.per_instance_hour", "energy_kwh", "carbon_kg"} <= metric_names()
+
+
+def test_an_ose_that_ends_as_another_starts_is_not_counted_twice():
+    from sim.analysis.cost import peak_oses
+
+    g = group(cpu_cores=16)
+    hosts = Hosts(np.array([0]), np.array([0]), np.array([0]), [g])
+    # two OSEs, one after the other: [0, 10) and [10, 20); a third alongside: [5, 15)
+    ose = (np.array([0, 0, 0]), np.array([0.0, 10.0, 5.0]), np.array([10.0, 20.0, 15.0]))
+    assert peak_oses(hosts, ose, 30.0).tolist() == [2]

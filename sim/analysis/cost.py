@@ -105,7 +105,7 @@ def _steps(host: np.ndarray, starts: np.ndarray, ends: np.ndarray, amount: np.nd
     h = np.concatenate([host[keep], host[keep]])
     t = np.concatenate([starts[keep], ends[keep]])
     d = np.concatenate([amount[keep], -amount[keep]])
-    order = np.lexsort((t, h))
+    order = np.lexsort((d, t, h))  # at one time on one host, what ends before what starts
     h, t, d = h[order], t[order], d[order]
     level = np.cumsum(d)
     if not len(h):
@@ -117,7 +117,7 @@ def _steps(host: np.ndarray, starts: np.ndarray, ends: np.ndarray, amount: np.nd
 
 @dataclass
 class Power:
-    """The fleet's power as a step function, and each physical host's energy."""
+    """The fleet's power and each host group's, as step functions."""
 
     times: np.ndarray  # the fleet's power from ``times[i]`` on is ``fleet[i]`` (W)
     fleet: np.ndarray
