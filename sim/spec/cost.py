@@ -119,13 +119,13 @@ def _hourly(value: Any) -> Any:
 
 _QUANTITY = {"anyOf": [{"type": "string", "pattern": QUANTITY_PATTERN},
                        {"type": "number", "minimum": 0}]}
+_FILE = {"type": "object", "required": ["file"], "additionalProperties": False,
+         "properties": {"file": {"type": "string", "description": "required: a CSV file "
+                                 "whose last column holds gCO2e/kWh, a row per hour"}}}
 Series = Annotated[
     list[Intensity], Field(min_length=1), BeforeValidator(_hourly),
     WithJsonSchema({"anyOf": [_QUANTITY, {"type": "array", "items": _QUANTITY, "minItems": 1},
-                              {"type": "object", "properties": {"file": {
-                                  "type": "string", "description": "required: a CSV file whose last column "
-                                  "holds gCO2e/kWh, a row per hour"}},
-                               "required": ["file"], "additionalProperties": False}],
+                              _FILE],
                     "description": units.INTENSITY_HINT + "; a list, one per hour; or {file: "
                                    "grid.csv}"})]
 
