@@ -6,6 +6,7 @@ decide where instances go (``placement``) or drive lifecycles (``lifecycle``).
 
 from __future__ import annotations
 
+import math
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -153,11 +154,29 @@ class Host:
     back: Any = None  # an event that fires when the host is next up again (then replaced)
     memory_capacity: float = field(init=False, default=0.0)  # set from the group's spec
     vcpu_capacity: float = field(init=False, default=0.0)
+    max_instances: float = field(init=False, default=math.inf)  # the group's, or no limit
+    next_create: float = 0.0  # with a creation rate: when the next create phase may begin
 
     @property
     def available(self) -> bool:
         """Up: not crashed, not under repair, and its physical host (if any) is up."""
         return self.outages == 0
+
+    @property
+    def placeable(self) -> bool:
+        """Up, and below its group's ``max_instances``: placement may choose it."""
+        return self.outages == 0 and self.instances < self.max_instances
+
+    def create_delay(self, now: float) -> float:
+        """With its group's ``creation_rate``: how long a create phase asked for now waits for
+        its turn (the turns ``1 / rate`` apart, first come first served), its turn taken;
+        0 without one."""
+        rate = self.spec.creation_rate
+        if rate is None:
+            return 0.0
+        begin = max(now, self.next_create)
+        self.next_create = begin + 1.0 / rate
+        return begin - now
 
     @property
     def physical(self) -> Host:
@@ -172,6 +191,8 @@ class Host:
         self.vcpu_free = self.vcpu_capacity
         self.disk_free = spec.disk
         self.partitions_free = spec.max_partitions
+        if spec.max_instances is not None:
+            self.max_instances = spec.max_instances
 
     def missing_bytes(self, chain: list[Layer]) -> float:
         """Disk the image's layers would still need here (layers held or claimed cost nothing)."""

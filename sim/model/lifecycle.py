@@ -323,9 +323,20 @@ class Request:
 
     def _copied(self, _event: Any) -> None:
         self._target = self._step = None
+        host = self._host
+        assert host is not None
+        self.rec.copied = self.env.now
+        wait = host.create_delay(self.env.now)  # its host's creation rate, if it has one
+        if wait > 0:
+            self._sleep(wait, self._create)
+            return
+        self._create(None)
+
+    def _create(self, _event: Any) -> None:
+        """Create, boot and app start, from now."""
+        self._target = self._step = None
         model, wl, host, rec = self.model, self.wl, self._host, self.rec
         assert host is not None
-        rec.copied = self.env.now
         create_s = self.create_s
         if wl.profile.create_per_running:
             create_s += wl.profile.create_per_running * model.counts.host_running[host.index]

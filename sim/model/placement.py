@@ -80,8 +80,9 @@ def fits(need: Demand, memory: float, vcpu: float, partitions: float, disk: floa
     """The filter: whether a host with this much free memory, vCPU, partitions and disk can
     take ``need`` and the image bytes it still lacks (``missing``).
 
-    Hosts that are down (after a fault) are filtered out beside it: a bucket holds a down
-    host's free memory as minus infinity, and the scan reads ``CapacityIndex.up``; so are the
+    Hosts that are down (after a fault) or hold their group's ``max_instances`` are filtered
+    out beside it: a bucket holds such a host's free memory as minus infinity, and the scan
+    reads ``CapacityIndex.up``; so are the
     hosts a tenant mask (``allowed``) excludes, which the scan reads.
     """
     return (need.memory <= memory + 1e-6 and need.vcpu <= vcpu + 1e-9
@@ -240,7 +241,7 @@ class CapacityIndex:
     def __init__(self, hosts: list[Host]) -> None:
         self.hosts = hosts
         self.memory = np.array([h.memory_free for h in hosts], dtype=float)
-        self.up = np.array([h.available for h in hosts], dtype=bool)  # not down after a fault
+        self.up = np.array([h.placeable for h in hosts], dtype=bool)  # not down, not full
         self.vcpu = np.array([h.vcpu_free for h in hosts], dtype=float)
         self.disk = np.array([h.disk_free for h in hosts], dtype=float)
         self.partitions = np.array([h.partitions_free for h in hosts], dtype=float)
@@ -279,7 +280,7 @@ class CapacityIndex:
         for i in self._stale:
             host = hosts[i]
             self.memory[i] = host.memory_free
-            self.up[i] = host.outages == 0
+            self.up[i] = host.placeable
             self.vcpu[i] = host.vcpu_free
             self.disk[i] = host.disk_free
             self.partitions[i] = host.partitions_free
@@ -303,7 +304,7 @@ class CapacityIndex:
         of its new state (and into the arrays at the next ``refresh``)."""
         i = host.index
         self._stale.add(i)
-        key = (host.memory_free if host.outages == 0 else -math.inf,  # _state, inline
+        key = (host.memory_free if host.placeable else -math.inf,  # _state, inline
                host.vcpu_free, host.partitions_free, host.disk_free,
                host.claimed_key or host.claimed_layers())
         left = self._where[i]
@@ -359,7 +360,7 @@ class CapacityIndex:
 
 def _state(host: Host) -> StateKey:
     """What the policies see of a host besides its group (as the arrays hold it)."""
-    memory = host.memory_free if host.outages == 0 else -math.inf  # down: no fit
+    memory = host.memory_free if host.placeable else -math.inf  # down or full: no fit
     return (memory, host.vcpu_free, host.partitions_free, host.disk_free,
             host.claimed_layers())
 

@@ -34,6 +34,12 @@ from sim.spec.units import format_size
 RESOURCES = ("memory", "cpu", "disk", "partitions")
 
 
+def resources(host: HostGroup) -> tuple[str, ...]:
+    """What may bind on a host of ``host``: the four above, and ``instances`` where the group
+    has ``max_instances``."""
+    return (*RESOURCES, "instances") if host.max_instances is not None else RESOURCES
+
+
 @dataclass(frozen=True)
 class Fit:
     """Instances of one workload that fit on an empty host, and what stops the next one."""
@@ -56,16 +62,19 @@ def capacities(host: HostGroup, images: dict[str, Image], image_names: list[str]
     """What a host offers per resource once the layers of ``image_names`` (and its preloaded
     images) are on its disk."""
     layers = _layer_bytes(images, [*host.preloaded_images, *image_names])
-    return {"memory": host.memory - host.reserved_memory,
-            "cpu": host.cpu_cores * host.cpu_overcommit,
-            "disk": host.disk - layers,
-            "partitions": float(host.max_partitions)}
+    offered = {"memory": host.memory - host.reserved_memory,
+               "cpu": host.cpu_cores * host.cpu_overcommit,
+               "disk": host.disk - layers,
+               "partitions": float(host.max_partitions)}
+    if host.max_instances is not None:
+        offered["instances"] = float(host.max_instances)
+    return offered
 
 
 def sizes(need: Demand) -> dict[str, float]:
     """What one instance takes per resource."""
     return {"memory": need.memory, "cpu": need.vcpu, "disk": need.disk_private,
-            "partitions": float(need.partition)}
+            "partitions": float(need.partition), "instances": 1.0}
 
 
 def fit(host: HostGroup, workload: Workload, profile: ResolvedProfile,
@@ -74,14 +83,15 @@ def fit(host: HostGroup, workload: Workload, profile: ResolvedProfile,
     need = demand(workload, profile, images)
     cap = capacities(host, images, [workload.image])
     size = sizes(need)
+    kinds = resources(host)
     limits = {r: (math.floor(max(cap[r], 0.0) / size[r] + 1e-9) if size[r] > 0 else math.inf)
-              for r in RESOURCES}
+              for r in kinds}
     if need.requires_hyperv and (not host.hyperv or (
             host.virtual is not None and not host.nested_virtualization)) or (
             need.os_build is not None and need.os_build != host.os_build):
-        limits = dict.fromkeys(RESOURCES, 0)
+        limits = dict.fromkeys(kinds, 0)
         return Fit(0, "not allowed", limits)
-    binding = min(RESOURCES, key=lambda r: limits[r])
+    binding = min(kinds, key=lambda r: limits[r])
     per_host = limits[binding]
     return Fit(int(per_host) if math.isfinite(per_host) else -1, binding, limits)
 
@@ -239,32 +249,33 @@ def pack(host: HostGroup, mix: list[tuple[str, int, Demand]], images: dict[str, 
     """Pack ``mix`` (name, count, demand) onto as few hosts of ``host`` as first-fit
     decreasing (by largest normalised size) finds."""
     cap = capacities(host, images, image_names)
-    usable = {r: max(cap[r], 0.0) for r in RESOURCES}
-    totals = dict.fromkeys(RESOURCES, 0.0)
+    kinds = resources(host)
+    usable = {r: max(cap[r], 0.0) for r in kinds}
+    totals = dict.fromkeys(kinds, 0.0)
     items: list[tuple[float, str, dict[str, float]]] = []
     for name, count, need in mix:
         size = sizes(need)
-        for r in RESOURCES:
+        for r in kinds:
             totals[r] += size[r] * count
-        weight = max((size[r] / usable[r]) if usable[r] > 0 else math.inf for r in RESOURCES)
+        weight = max((size[r] / usable[r]) if usable[r] > 0 else math.inf for r in kinds)
         items.extend((weight, name, size) for _ in range(count))
     bounds = {r: (math.ceil(totals[r] / usable[r] - 1e-9) if usable[r] > 0 else
-                  (0 if totals[r] == 0 else math.inf)) for r in RESOURCES}
-    bound_by = max(RESOURCES, key=lambda r: bounds[r])
+                  (0 if totals[r] == 0 else math.inf)) for r in kinds}
+    bound_by = max(kinds, key=lambda r: bounds[r])
     items.sort(key=lambda item: -item[0])
     free: list[dict[str, float]] = []
     placed: list[dict[str, int]] = []
     for _, name, size in items:
         for i, room in enumerate(free):  # noqa: B007 - the host found is used after the loop
-            if all(size[r] <= room[r] + 1e-9 for r in RESOURCES):
+            if all(size[r] <= room[r] + 1e-9 for r in kinds):
                 break
         else:
-            if any(size[r] > usable[r] + 1e-9 for r in RESOURCES):
+            if any(size[r] > usable[r] + 1e-9 for r in kinds):
                 raise ValueError(f"{name} does not fit on an empty {host.group} host")
             free.append(dict(usable))
             placed.append({})
             i = len(free) - 1
-        for r in RESOURCES:
+        for r in kinds:
             free[i][r] -= size[r]
         placed[i][name] = placed[i].get(name, 0) + 1
     return Packing(len(free), int(bounds[bound_by]), bound_by,

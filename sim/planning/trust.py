@@ -43,7 +43,7 @@ def offered_utilization(scenario: Scenario, profiles: dict[str, ResolvedProfile]
     """The largest share, over resources, of what the hosts the workloads may use offer that
     their steady-state instances ask (None: no workload may use any host)."""
     images = {img.name: img for img in scenario.images}
-    asked = dict.fromkeys(RESOURCES, 0.0)
+    asked = dict.fromkeys((*RESOURCES, "instances"), 0.0)
     pool: dict[str, Any] = {}
     for wl in scenario.workloads:
         profile = profiles[wl.isolation]
@@ -64,9 +64,12 @@ def offered_utilization(scenario: Scenario, profiles: dict[str, ResolvedProfile]
     offered = dict.fromkeys(RESOURCES, 0.0)
     for g in pool.values():
         for r, cap in capacities(g, images, names).items():
-            offered[r] += max(cap, 0.0) * g.count
-    shares = [asked[r] / offered[r] for r in RESOURCES if asked[r] > 0]
-    if any(offered[r] <= 0 for r in RESOURCES if asked[r] > 0):
+            offered[r] = offered.get(r, 0.0) + max(cap, 0.0) * g.count
+    if "instances" in offered and any(g.max_instances is None for g in pool.values()):
+        del offered["instances"]  # a group without a limit: instances never bind
+    kinds = [r for r in offered if asked.get(r, 0.0) > 0]  # instances: where a group limits
+    shares = [asked[r] / offered[r] for r in kinds]
+    if any(offered[r] <= 0 for r in kinds):
         return math.inf
     return max(shares, default=0.0)
 

@@ -298,6 +298,13 @@ class HostGroup(Spec):
     image_gc: ImageGC = Field(
         default_factory=lambda: ImageGC(),
         description="removing unused images under disk pressure; kubelet defaults 85 % / 80 %")
+    max_instances: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="the most instances a host holds at once (Kubernetes maxPods: 30, 110 "
+                          "or 250 on AKS): placement skips a host that has them; none: no limit")
+    creation_rate: Rate | None = Field(
+        None, description="the most create phases a host begins per second (its kubelet and "
+                          "container runtime: Windows nodes fell behind from about 1 pod/s); "
+                          "a start-up waits its turn; none: no limit")
     power: PowerModel | None = Field(
         None, description="each host's power draw by CPU utilisation: {model: linear, idle: "
                           "55W, max: 469W} or {specpower: [11 load points]}; none: no energy")
