@@ -161,6 +161,8 @@ class Recorder:
         self.scripts: list[dict[str, Any]] = []  # each commands script: host, start, end
         self.commands: list[dict[str, Any]] = []  # its steps, phase by phase
         self.containers: list[dict[str, Any]] = []  # its containers' states, as they change
+        # (time, host, present): an elastic group's host arrived (True) or was removed (False)
+        self.presence: list[tuple[float, int, bool]] = []
 
     def instance(self, record: InstanceRecord) -> None:
         """Keep an instance's record (called when it arrives; filled in as it goes)."""

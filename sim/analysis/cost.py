@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -37,6 +37,7 @@ from sim.spec.cost import DEFAULT_LICENCE_YEARS, LIST_PRICES, SPECPOWER_POINTS, 
 
 DEFAULT_CPU_USE = 0.25  # an estimate (range 0.05-0.6): see docs/cost.md
 YEAR_S = 365 * 86400.0
+GONE = 1e6  # the off level of a host that is not there (any repair adds only 1)
 LICENCE_CORES = 16  # a licence price is for 16 cores, the least a host is licensed for
 CORES_PER_PROCESSOR = 8  # the least each processor is licensed for
 
@@ -78,6 +79,7 @@ class Hosts:
     vms: np.ndarray  # container-host VMs on it (OSEs for licensing)
     of_host: np.ndarray  # any host index -> its physical host number
     groups: list[HostGroup]
+    absent: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # at 0
 
 
 def physical_hosts(hosts: Sequence[Mapping[str, Any]], scenario: Scenario) -> Hosts:
@@ -87,13 +89,20 @@ def physical_hosts(hosts: Sequence[Mapping[str, Any]], scenario: Scenario) -> Ho
     number = {p: k for k, p in enumerate(physical)}
     by_index = {int(h["host"]): h for h in hosts}
     group = np.array([names.index(by_index[p]["group"]) for p in physical], dtype=np.int64)
+    rank = np.zeros(len(physical), dtype=np.int64)  # its place in its group
+    seen: dict[int, int] = {}
+    for k, g in enumerate(group.tolist()):
+        rank[k] = seen.get(g, 0)
+        seen[g] = rank[k] + 1
+    absent = np.array([rank[k] >= scenario.hosts[g].count for k, g in enumerate(group.tolist())],
+                      dtype=bool)  # an elastic group's hosts beyond count
     of_host = np.zeros(max(by_index) + 1 if by_index else 0, dtype=np.int64)
     vms = np.zeros(len(physical), dtype=np.int64)
     for index, h in by_index.items():
         of_host[index] = number[int(h["physical"])]
         if int(h["physical"]) != index:
             vms[number[int(h["physical"])]] += 1
-    return Hosts(group, vms, of_host, list(scenario.hosts))
+    return Hosts(group, vms, of_host, list(scenario.hosts), absent)
 
 
 def _steps(host: np.ndarray, starts: np.ndarray, ends: np.ndarray, amount: np.ndarray,
@@ -113,6 +122,35 @@ def _steps(host: np.ndarray, starts: np.ndarray, ends: np.ndarray, amount: np.nd
     first = np.r_[True, h[1:] != h[:-1]]
     base = np.maximum.accumulate(np.where(first, np.arange(len(h)), 0))  # its host's first row
     return h, t, level - (level - d)[base]  # less the running sum before its host
+
+
+def absences(hosts: Hosts, presence: Sequence[tuple[float, int, bool]], end: float
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(physical host, start, end) of each time an elastic group's host was not there: from 0
+    for those built absent, from each removal, until it arrived (a NaN end: never)."""
+    since = {k: 0.0 for k in np.flatnonzero(hosts.absent).tolist()}
+    spans: list[tuple[int, float, float]] = []
+    for time, host, present in presence:
+        k = int(hosts.of_host[host])
+        if present and k in since:
+            spans.append((k, since.pop(k), time))
+        elif not present:
+            since[k] = time
+    spans += [(k, t, math.nan) for k, t in since.items()]
+    return (np.array([s[0] for s in spans], dtype=np.int64),
+            np.array([s[1] for s in spans], dtype=float),
+            np.array([s[2] for s in spans], dtype=float))
+
+
+def present_s(hosts: Hosts, gone: tuple[np.ndarray, np.ndarray, np.ndarray], start: float,
+              end: float) -> np.ndarray:
+    """Seconds each physical host was there in [start, end)."""
+    there = np.full(len(hosts.group), max(end - start, 0.0))
+    if len(gone[0]):
+        a = np.clip(gone[1], start, end)
+        b = np.clip(np.where(np.isnan(gone[2]), end, gone[2]), start, end)
+        np.subtract.at(there, gone[0], np.maximum(b - a, 0.0))
+    return there
 
 
 @dataclass
@@ -144,14 +182,23 @@ def _integral(times: np.ndarray, values: np.ndarray, start: float, end: float) -
 
 
 def power(hosts: Hosts, use: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-          off: tuple[np.ndarray, np.ndarray, np.ndarray], end: float) -> Power:
+          off: tuple[np.ndarray, np.ndarray, np.ndarray], end: float,
+          gone: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> Power:
     """The fleet's power over [0, ``end``): ``use`` (physical host, start, end, cores) the
     CPU each record uses over an interval; ``off`` (physical host, start, end) the intervals
-    hosts are off."""
+    hosts are off (standby power); ``gone`` those an elastic group's hosts are not there (no
+    power)."""
+    if gone is not None and len(gone[0]):  # not there: off, at no power (below)
+        off = tuple(np.concatenate([a, b]) for a, b in zip(off, gone))  # type: ignore[assignment]
+        absent_from = len(off[0]) - len(gone[0])
+    else:
+        absent_from = len(off[0])
     n = len(hosts.group)
     cores = np.array([hosts.groups[g].cpu_cores for g in hosts.group], dtype=float)
     h1, t1, used = _steps(*use, end)
-    h2, t2, down = _steps(off[0], off[1], off[2], np.ones(len(off[0])), end)
+    # off for repair counts 1, not there counts far more: the level says which
+    weight = np.where(np.arange(len(off[0])) < absent_from, 1.0, GONE)
+    h2, t2, down = _steps(off[0], off[1], off[2], weight, end)
     # every change of either, per host, with both levels after it
     h = np.concatenate([h1, h2, np.arange(n)])
     t = np.concatenate([t1, t2, np.zeros(n)])
@@ -165,7 +212,9 @@ def power(hosts: Hosts, use: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
     for g, group in enumerate(hosts.groups):
         on = hosts.group[h] == g
         if group.power is not None:
-            w[on] = np.where(off_at[on] > 0.5, group.power.standby, watts(group, u[on]))
+            w[on] = np.where(off_at[on] >= GONE - 0.5, 0.0,
+                             np.where(off_at[on] > 0.5, group.power.standby,
+                                      watts(group, u[on])))
     # each host's watts after each of its changes -> the change of the fleet's total
     first = np.r_[True, h[1:] != h[:-1]] if len(h) else np.zeros(0, dtype=bool)
     delta = w - np.where(first, 0.0, np.r_[0.0, w[:-1]])
@@ -243,9 +292,11 @@ def peak_oses(hosts: Hosts, ose: tuple[np.ndarray, np.ndarray, np.ndarray], end:
     return peak.astype(np.int64) + hosts.vms
 
 
-def licences(hosts: Hosts, peaks: np.ndarray, window_s: float) -> dict[str, Any]:
+def licences(hosts: Hosts, peaks: np.ndarray, window_s: float | np.ndarray
+             ) -> dict[str, Any]:
     """The licences of every physical host, by its group's ``licensing``, and their share of
-    the window: ``edition`` (the editions bought: one, ``mixed`` or ``none``), ``sets`` (full
+    the window (``window_s``: or each host's seconds there in it): ``edition`` (the editions
+    bought: one, ``mixed`` or ``none``), ``sets`` (full
     licensings of cores at the peak), ``cost`` (the window's share) and what either edition
     alone would cost (``by_edition``)."""
     editions: set[str] = set()
@@ -256,7 +307,8 @@ def licences(hosts: Hosts, peaks: np.ndarray, window_s: float) -> dict[str, Any]
         group = hosts.groups[g]
         if group.licensing in (None, "none"):
             continue
-        share = window_s / ((group.licence_years or DEFAULT_LICENCE_YEARS) * YEAR_S)
+        there = float(window_s[k]) if isinstance(window_s, np.ndarray) else window_s
+        share = there / ((group.licence_years or DEFAULT_LICENCE_YEARS) * YEAR_S)
         options = host_licences(group, int(peaks[k]))
         for edition, (_n, price) in options.items():
             alone[edition] += price * share
@@ -291,7 +343,8 @@ def intensity_over(hourly: Sequence[float] | None, power_: Power, start: float, 
 
 def cost_metrics(scenario: Scenario, profiles: Mapping[str, ResolvedProfile],
                  table: Mapping[str, np.ndarray], cpu: np.ndarray,
-                 hosts_rows: Sequence[Mapping[str, Any]], faults: Sequence[FaultRecord]
+                 hosts_rows: Sequence[Mapping[str, Any]], faults: Sequence[FaultRecord],
+                 presence: Sequence[tuple[float, int, bool]] = ()
                  ) -> tuple[dict[str, Any], Power]:
     """The run's cost metrics (``summary.json``'s ``energy_kwh``, ``power_w``, ``carbon_kg``,
     ``cost`` and ``licences``) and its power. ``cpu``: each record's vCPU (a trace's own)."""
@@ -326,16 +379,22 @@ def cost_metrics(scenario: Scenario, profiles: Mapping[str, ResolvedProfile],
     off = (hosts.of_host[np.array([f.host for f in repairs], dtype=np.int64)],
            np.array([f.time for f in repairs], dtype=float),
            np.array([f.time + f.down for f in repairs], dtype=float))
-    power_ = power(hosts, use, off, end)
+    gone = absences(hosts, presence, end)
+    there = present_s(hosts, gone, start, end)
+    power_ = power(hosts, use, off, end, gone)
     it_j = power_.energy_j(start, end)
     energy = scenario.energy
     pue = energy.pue if energy is not None else 1.0
     kwh = it_j / 3.6e6 * pue
     ose = (phys[on & own_kernel], table["slot"][on & own_kernel],
            table["removed"][on & own_kernel])
-    lic = licences(hosts, peak_oses(hosts, ose, end), window)
+    lic = licences(hosts, peak_oses(hosts, ose, end), there)
     served = _instance_hours(table["running"], run_end, start, end)
-    hosts_cost = sum(g.count * g.price * window for g in scenario.hosts if g.price is not None)
+    # each group's host-seconds in the window (container-host VMs: all there, all the time)
+    host_s = [g.count * window if g.virtual is not None else float(there[hosts.group == k].sum())
+              for k, g in enumerate(scenario.hosts)]
+    hosts_cost = sum(host_s[k] * g.price for k, g in enumerate(scenario.hosts)
+                     if g.price is not None)
     priced = any(g.price is not None for g in scenario.hosts)
     energy_cost = (kwh * energy.price if energy is not None and energy.price is not None
                    else None)
@@ -345,8 +404,8 @@ def cost_metrics(scenario: Scenario, profiles: Mapping[str, ResolvedProfile],
              "energy": energy_cost}
     total = sum(v for v in parts.values() if v is not None)
     intensity = intensity_over(energy.carbon_intensity if energy else None, power_, start, end)
-    embodied = sum(g.count * g.embodied.carbon * window / g.embodied.lifetime
-                   for g in scenario.hosts if g.embodied is not None)
+    embodied = sum(host_s[k] * g.embodied.carbon / g.embodied.lifetime
+                   for k, g in enumerate(scenario.hosts) if g.embodied is not None)
     carbon = (None if intensity is None and not any(g.embodied for g in scenario.hosts)
               else (intensity or 0.0) * kwh / 1e3 + embodied)
     powered = any(g.power is not None for g in scenario.hosts)

@@ -296,7 +296,7 @@ def pipeline_metrics(runs: list[dict[str, Any]], frame: pd.DataFrame,
         dips, starts = [], []
         for a, b, workload in windows:
             level = levels.get(f"running_workload:{workload}")
-            before = _value_at(level, a)
+            before = value_at(level, a)
             low = _minimum(level, a, b)
             if before > 0:
                 dips.append(1.0 - low / before)
@@ -320,7 +320,7 @@ def pipeline_metrics(runs: list[dict[str, Any]], frame: pd.DataFrame,
     return out
 
 
-def _value_at(level: Level | Steps | None, t: float) -> float:
+def value_at(level: Level | Steps | None, t: float) -> float:
     """The level's value just before ``t`` (before anything that happens at ``t``)."""
     if level is None:
         return 0.0
@@ -429,6 +429,11 @@ def clean(value: Any) -> Any:
     return value
 
 
+# The metrics an elastic run adds (``sim.analysis.elastic``).
+ELASTIC_METRICS = ("hosts_mean", "hosts_peak", "host_hours", "scale_ups", "scale_downs",
+                   "provision_failures")
+
+
 def metric_names() -> set[str]:
     """The dotted names of every metric ``summarize`` produces (for SLOs and checks)."""
     columns = ["arrival", "rejected", "pulled_bytes", *TRANSITIONS, "request", "attempt",
@@ -446,4 +451,4 @@ def metric_names() -> set[str]:
                 names.add(f"{prefix}{key}")
 
     walk(metrics, "")
-    return names | set(cost.METRIC_NAMES)
+    return names | set(cost.METRIC_NAMES) | set(ELASTIC_METRICS)

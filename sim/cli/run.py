@@ -420,6 +420,10 @@ def _faulted(m: dict[str, Any]) -> bool:
     return sum((m.get("faults") or {}).values()) > 0
 
 
+def _elastic(m: dict[str, Any]) -> bool:
+    return "hosts_mean" in m
+
+
 ISOLATION_ROWS = [  # label, metric, shown when any variant ...
     ("faults: host hardware", "faults.host_hardware", _faulted),
     ("faults: host kernel", "faults.host_kernel", _faulted),
@@ -441,4 +445,9 @@ ISOLATION_ROWS = [  # label, metric, shown when any variant ...
      lambda m: (m.get("slowdown") or {}).get("p99") is not None),
     ("density: most on one physical host", "density_physical_max",
      lambda m: m.get("density_physical_max") != m.get("density_max")),
+    *[(label, metric, _elastic) for label, metric in (
+        ("hosts present, mean", "hosts_mean"), ("hosts present, peak", "hosts_peak"),
+        ("host-hours", "host_hours"), ("hosts added (scale-ups)", "scale_ups"),
+        ("hosts removed (scale-downs)", "scale_downs"),
+        ("provisions given up", "provision_failures"))],
 ]

@@ -123,7 +123,7 @@ def estimate(scenarios: list[Scenario], variants: int, replications: int,
     biggest = max(scenarios, key=lambda s: _run_bytes(s, trace_rows))
     per_workload = arrivals(biggest, trace_rows)
     instances_per_run = sum(n for _, n in per_workload)
-    hosts = sum(g.count for g in biggest.hosts)
+    hosts = sum(g.built for g in biggest.hosts)
     samples = _sample_rows(biggest)
     instances = sum(sum(n for _, n in arrivals(s, trace_rows)) for s in scenarios) \
         * variants * replications
@@ -131,7 +131,7 @@ def estimate(scenarios: list[Scenario], variants: int, replications: int,
         + runs * samples * BYTES_PER_SAMPLE_ROW
     seconds = sum(sum(n for _, n in arrivals(s, trace_rows)) / INSTANCES_PER_SECOND
                   + _sample_rows(s) / SAMPLES_PER_SECOND
-                  + sum(g.count for g in s.hosts) * SECONDS_PER_HOST
+                  + sum(g.built for g in s.hosts) * SECONDS_PER_HOST
                   for s in scenarios) * variants * replications
     parts = {"hosts": hosts * BYTES_PER_HOST,  # the largest run's parts
              "timeseries_interval": samples * BYTES_PER_SAMPLE_ROW}
@@ -154,7 +154,7 @@ def _sample_rows(scenario: Scenario) -> float:
 def _run_bytes(scenario: Scenario, trace_rows: dict[str, int] | None) -> float:
     instances = sum(n for _, n in arrivals(scenario, trace_rows))
     return (BASE_BYTES + instances * BYTES_PER_INSTANCE
-            + sum(g.count for g in scenario.hosts) * BYTES_PER_HOST
+            + sum(g.built for g in scenario.hosts) * BYTES_PER_HOST
             + _sample_rows(scenario) * BYTES_PER_SAMPLE_ROW)
 
 

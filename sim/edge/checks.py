@@ -315,6 +315,9 @@ def _check_virtual(i: int, host: HostGroup, host_groups: dict[str, HostGroup]
     if physical.virtual is not None or physical.group == host.group:
         return [(where, "must be a group of physical hosts")]
     problems: list[tuple[Path, str]] = []
+    if physical.autoscale is not None:
+        problems.append((where, f"{physical.group!r} scales (autoscale): a group that carries "
+                         "container-host VMs has a fixed count"))
     room = physical.count * host.virtual.per_physical
     if host.count > room:
         problems.append((("hosts", i, "count"), f"{host.count} container-host VMs "

@@ -21,6 +21,7 @@ from sim.edge.traces import Replay
 from sim.experiment.rng import generator, sampler, sampler_exponential
 from sim.model.admission import Admission
 from sim.model.arrivals import Arrivals
+from sim.model.autoscaler import Autoscaler
 from sim.model.commands import Script
 from sim.model.counts import Counts
 from sim.model.faults import Faults
@@ -146,6 +147,7 @@ def build(env: simpy.Environment, scenario: Scenario, profiles: dict[str, Resolv
     if tracking:
         registry.network.on_egress = lambda bps: recorder.level("registry_egress_Bps",
                                                                 env.now, bps)
+    autoscaler = Autoscaler(env, hosts, index, admission, collector, images, recorder, rng)
     interference = Interference({wl.spec.name: wl for wl in workloads})
     model = Model(
         env=env, scenario=scenario, recorder=recorder, seed=seed, replication=replication,
@@ -166,7 +168,9 @@ def build(env: simpy.Environment, scenario: Scenario, profiles: dict[str, Resolv
         for host in script_hosts(scenario.commands, hosts):
             Script(model, host, scenario.commands, profiles).start()
     start_pre_pulls(env, hosts, images, registry, collector, index)
-    Sampler(env, scenario, interval, counts, totals, registry.network, recorder).start()
+    autoscaler.start()
+    Sampler(env, scenario, interval, counts, totals, registry.network, recorder,
+            autoscaler).start()
     return model
 
 
@@ -205,7 +209,7 @@ def _hosts(env: simpy.Environment, scenario: Scenario, images: dict[str, Image],
                                    and scenario.commands is None and group.pre_pull is None
                                    and runtime.lazy_pull is None)
         max_jobs = group.max_concurrent_starts if bounded else None
-        for k in range(group.count):
+        for k in range(group.built):  # an elastic group's hosts beyond count start absent
             host = Host(index=len(hosts), name=host_name(group.group, k), group_index=g,
                         spec=group, cpu=SharedCapacity(env, group.cpu_cores, 1.0,
                                                         max_jobs=max_jobs),

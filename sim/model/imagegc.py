@@ -116,6 +116,13 @@ class ImageCollector:
         self.index.update(host)
         return removed
 
+    def reimage(self, host: Host, kept: list[str]) -> None:
+        """``host`` (holding no instance) leaves and may come back as new: every image on it
+        but ``kept`` (its node image's) goes."""
+        for key in sorted(set(self.images[host.index]) - set(kept)):
+            self._forget(host, key)
+        self.index.update(host)
+
     def _forget(self, host: Host, key: str) -> float:
         """Image ``key`` leaves ``host``'s store, with its layers no other image there holds;
         the bytes freed."""

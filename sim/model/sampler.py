@@ -14,6 +14,7 @@ import simpy
 from sim.spec.demand import carriers
 
 if TYPE_CHECKING:
+    from sim.model.autoscaler import Autoscaler
     from sim.model.counts import Counts
     from sim.model.sharing import Network
     from sim.model.totals import GroupTotals
@@ -37,7 +38,7 @@ class Sampler:
 
     def __init__(self, env: simpy.Environment, scenario: Scenario, interval: float,
                  counts: Counts, totals: GroupTotals, network: Network,
-                 recorder: Recorder) -> None:
+                 recorder: Recorder, autoscaler: Autoscaler | None = None) -> None:
         self.env = env
         self.interval = interval
         skip = carriers(list(scenario.hosts))  # their capacity is the VMs'
@@ -47,6 +48,8 @@ class Sampler:
         self.totals = totals
         self.network = network
         self.recorder = recorder
+        self.autoscaler = autoscaler
+        self.specs = list(scenario.hosts)
 
     def start(self) -> None:
         """Start sampling (the first sample is now)."""
@@ -60,7 +63,9 @@ class Sampler:
             egress = self.network.egress()
             for g, group in self.groups:
                 in_group = counts.groups[g]
-                self.recorder.sample({
+                present = (self.autoscaler.present_in(g) if self.autoscaler is not None
+                           else None)
+                row = {
                     "time_s": now, "group": group,
                     "running": in_group.running, "starting": in_group.starting,
                     "allocated": in_group.allocated, "queued": counts.queued,
@@ -70,6 +75,13 @@ class Sampler:
                     "vcpu_capacity": totals.vcpu_capacity[g],
                     "cpu_busy_startup_cores": totals.busy_startup_cores(g, now),
                     "registry_egress_bps": egress * 8,
-                })
+                }
+                if present is not None:  # an elastic group: what is there now
+                    spec = self.specs[g]
+                    row["hosts"] = present
+                    row["memory_capacity_bytes"] = present * (spec.memory
+                                                              - spec.reserved_memory)
+                    row["vcpu_capacity"] = present * spec.cpu_cores * spec.cpu_overcommit
+                self.recorder.sample(row)
             if k + 1 < len(times):
                 yield self.env.timeout(self.interval)

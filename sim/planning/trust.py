@@ -64,7 +64,7 @@ def offered_utilization(scenario: Scenario, profiles: dict[str, ResolvedProfile]
     offered = dict.fromkeys(RESOURCES, 0.0)
     for g in pool.values():
         for r, cap in capacities(g, images, names).items():
-            offered[r] = offered.get(r, 0.0) + max(cap, 0.0) * g.count
+            offered[r] = offered.get(r, 0.0) + max(cap, 0.0) * g.built
     if "instances" in offered and any(g.max_instances is None for g in pool.values()):
         del offered["instances"]  # a group without a limit: instances never bind
     kinds = [r for r in offered if asked.get(r, 0.0) > 0]  # instances: where a group limits

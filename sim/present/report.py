@@ -132,8 +132,10 @@ def _scenario_words(loaded: Loaded, planned: bool = False) -> str:
     host counts are the file's, not the plan's answer, and the table says so."""
     s = loaded.scenario
     total = sum(g.count for g in s.hosts)
-    groups = "; ".join(f"{g.group}: {g.count:,} × {g.cpu_cores} cores, "
-                       f"{format_size(g.memory)}" for g in s.hosts)
+    groups = "; ".join(f"{g.group}: {g.count:,}"
+                       + (f" (scaling {g.autoscale.min:,} to {g.autoscale.max:,})"
+                          if g.autoscale is not None else "")
+                       + f" × {g.cpu_cores} cores, {format_size(g.memory)}" for g in s.hosts)
     what = f"{len(s.workloads)} workload{'s' if len(s.workloads) != 1 else ''}"
     if s.commands is not None:
         carriers = {g.virtual.physical_group for g in s.hosts if g.virtual is not None}

@@ -14,6 +14,7 @@ import pandas as pd
 from sim.analysis import cost
 from sim.analysis import metrics as analysis
 from sim.analysis.commands import script_metrics
+from sim.analysis.elastic import elastic, elastic_metrics, mean_hosts
 from sim.recorder import Level, Steps
 from sim.run.execute import RunResult, few_collections
 from sim.run.results import RunOutput
@@ -55,8 +56,10 @@ def _collect(result: RunResult, key: str | None) -> RunOutput:
     names = {h["host"]: h["name"] for h in rec.hosts}
     frame.insert(5, "host_name", frame["host"].map(names).fillna(""))
     skip = carriers(list(scenario.hosts))  # their memory is the container-host VMs'
-    capacity = sum((g.memory - g.reserved_memory) * g.count for g in scenario.hosts
-                   if g.group not in skip)
+    # an elastic group's hosts: as many as were there on average (its memory then)
+    capacity = sum((g.memory - g.reserved_memory)
+                   * mean_hosts(rec.levels, g.group, g.count, scenario.warmup, scenario.duration)
+                   for g in scenario.hosts if g.group not in skip)
     modes = sorted({wl.isolation for wl in scenario.workloads})
     isolation = modes[0] if len(modes) == 1 else "mixed"
     metrics: dict[str, Any] = {"isolation": isolation, **dict(spec.choices)}
@@ -64,12 +67,15 @@ def _collect(result: RunResult, key: str | None) -> RunOutput:
                                       scenario.warmup, scenario.duration, rec.faults,
                                       rec.physical_levels, rec.pipeline_runs,
                                       [wl.name for wl in scenario.workloads]))
+    if elastic(scenario):
+        metrics.update(elastic_metrics(rec.levels, scenario.warmup, scenario.duration))
     if scenario.commands is not None:
         metrics["commands"] = script_metrics(rec.scripts, rec.commands)
     series = pd.DataFrame(rec.samples)
     if cost.costed(scenario):
         found, power = cost.cost_metrics(scenario, spec.profiles, columns,
-                                         _vcpu(result, columns), rec.hosts, rec.faults)
+                                         _vcpu(result, columns), rec.hosts, rec.faults,
+                                         rec.presence)
         metrics.update(found)
         if len(series) and any(g.power is not None for g in scenario.hosts):
             groups = [g.group for g in scenario.hosts]

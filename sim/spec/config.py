@@ -35,6 +35,7 @@ from sim.spec.values import (
     Distribution,
     Duration,
     Fraction,
+    Lognormal,
     Price,
     Rate,
     Size,
@@ -236,6 +237,47 @@ class PrePull(Spec):
     at: Duration = Field(0.0, description="when the pulls start")
 
 
+class Autoscale(Spec):
+    """A host group that grows and shrinks as the Kubernetes cluster autoscaler makes it: every
+    ``scan_interval`` it adds the fewest hosts that fit the requests waiting for one (each
+    ready after ``provision``: create the VM, boot, join; given up and retried past
+    ``provision_timeout``), up to ``max``; it removes a host that has held no instance for
+    ``unneeded_time`` (and not within ``scale_down_delay_after_add`` of adding one), down to
+    ``min``. Defaults: AKS's autoscaler profile; ``provision`` an estimate."""
+
+    min: Annotated[int, Field(ge=0)] = Field(description="required: the fewest hosts it keeps")
+    max: Annotated[int, Field(ge=1, le=100_000)] = Field(
+        description="required: the most hosts it grows to (hosts are built up to it)")
+    provision: Distribution = Field(
+        default_factory=lambda: Lognormal(dist="lognormal", median=360.0, p95=720.0),
+        description="from the decision to a ready host (VM created, booted, joined); default "
+                    "lognormal median 6min, p95 12min, an estimate: Windows nodes were given "
+                    "15 min to become ready (docs/autoscaling.md)")
+    scan_interval: Annotated[Duration, Field(gt=0)] = Field(
+        10.0, description="how often it looks at waiting requests and idle hosts (AKS: 10s)")
+    provision_timeout: Annotated[Duration, Field(gt=0)] = Field(
+        900.0, description="a host not ready by then is given up and asked for again (AKS "
+                           "max-node-provision-time: 15min)")
+    scale_down_utilization: Fraction = Field(
+        0.5, description="a host below this share of its memory and vCPU allocated is "
+                         "unneeded (AKS: 0.5); only empty hosts are removed")
+    unneeded_time: Duration = Field(
+        600.0, description="how long a host stays unneeded before it is removed (AKS: 10min)")
+    scale_down_delay_after_add: Duration = Field(
+        600.0, description="no removal this soon after a host was added (AKS: 10min)")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Autoscale:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) is above max ({self.max})")
+        if isinstance(self.provision, Constant) and self.provision.value > \
+                self.provision_timeout:
+            raise ValueError(f"provision ({self.provision.value:g}s) always takes longer than "
+                             f"provision_timeout ({self.provision_timeout:g}s): no host would "
+                             "ever be ready")
+        return self
+
+
 class HostGroup(Spec):
     """A group of ``count`` identical hosts."""
 
@@ -298,6 +340,10 @@ class HostGroup(Spec):
     image_gc: ImageGC = Field(
         default_factory=lambda: ImageGC(),
         description="removing unused images under disk pressure; kubelet defaults 85 % / 80 %")
+    autoscale: Autoscale | None = Field(
+        None, description="the group scales out and in between min and max as waiting "
+                          "requests need (count: the hosts at the start): {min, max, "
+                          "provision, scan_interval, provision_timeout, ...}")
     max_instances: Annotated[int, Field(ge=1)] | None = Field(
         None, description="the most instances a host holds at once (Kubernetes maxPods: 30, 110 "
                           "or 250 on AKS): placement skips a host that has them; none: no limit")
@@ -327,6 +373,25 @@ class HostGroup(Spec):
     embodied: Embodied | None = Field(
         None, description="carbon made in making each host, spread over its lifetime: "
                           "{carbon: 1300kg, lifetime: 4y}")
+
+
+    @model_validator(mode="after")
+    def _elastic(self) -> HostGroup:
+        scale = self.autoscale
+        if scale is None:
+            return self
+        if not scale.min <= self.count <= scale.max:
+            raise ValueError(f"count ({self.count}), the hosts at the start, must be within "
+                             f"autoscale's min ({scale.min}) and max ({scale.max})")
+        if self.virtual is not None:
+            raise ValueError("autoscale: container-host VMs scale with their physical group; "
+                             "give autoscale to a group of physical hosts or cloud VMs")
+        return self
+
+    @property
+    def built(self) -> int:
+        """Hosts the model builds for the group: ``count``, or an elastic group's ``max``."""
+        return self.autoscale.max if self.autoscale is not None else self.count
 
 
 def host_name(group: str, k: int) -> str:

@@ -1,0 +1,238 @@
+"""The node autoscaler: host groups that grow when requests wait for a host and shrink when
+hosts stand idle, as the Kubernetes cluster autoscaler runs a node pool.
+
+Owns: which hosts of an elastic group are present (the model builds ``autoscale.max`` hosts;
+those beyond ``count`` start absent, down as a repaired host is), the scans, provisioning (a
+draw of ``provision`` per attempt, given up at ``provision_timeout`` and asked for again) and
+removal, and the levels and events it records. Must not: place instances (``admission``
+does, once a host is present) or decide how a host pulls its images.
+
+Every ``scan_interval`` each elastic group looks at the requests waiting in the placement
+queue that its hosts could take, packs their demands first-fit onto empty hosts of the group
+(a host as it arrives: its node image's layers on its disk, every limit of the group), and
+asks for as many hosts as that takes, less the hosts already on their way, up to ``max``.
+A present host that holds no instance is unneeded; one unneeded for ``unneeded_time``, not
+within ``scale_down_delay_after_add`` of the group's last addition, is removed (down to
+``min``): it leaves with the images it pulled, and comes back, if asked for again, with its
+node image only. Hosts holding instances are not removed (the drain of a busy host, whose
+instances would restart elsewhere, is not modelled yet), so a scale-down never strands an
+instance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from sim.experiment.rng import sampler
+from sim.spec.demand import layer_chain
+
+if TYPE_CHECKING:
+    from sim.model.admission import Admission
+    from sim.model.host import Host
+    from sim.model.imagegc import ImageCollector
+    from sim.model.placement import CapacityIndex
+    from sim.recorder import Recorder
+    from sim.spec.config import Autoscale, Image
+    from sim.spec.demand import Demand, Layer
+
+Process = Generator[simpy.Event, Any, None]
+
+
+@dataclass(eq=False)
+class Pool:
+    """One elastic group: its hosts and which are present, on their way or unneeded."""
+
+    group: int
+    name: str
+    spec: Autoscale
+    hosts: list[Host]
+    present: set[int] = field(default_factory=set)  # host indexes
+    coming: set[int] = field(default_factory=set)  # being provisioned
+    idle_since: dict[int, float] = field(default_factory=dict)  # present and empty since
+    last_added: float = float("-inf")
+    draw: Callable[[], float] = float  # provisioning times
+
+
+class Autoscaler:
+    """Every elastic group of a run."""
+
+    def __init__(self, env: simpy.Environment, hosts: list[Host], index: CapacityIndex,
+                 admission: Admission, collector: ImageCollector, images: dict[str, Image],
+                 recorder: Recorder, rng: Callable[[str], Any]) -> None:
+        self.env = env
+        self.index = index
+        self.admission = admission
+        self.collector = collector
+        self.images = images
+        self.recorder = recorder
+        self.pools: list[Pool] = []
+        members: dict[int, list[Host]] = {}
+        for host in hosts:
+            members.setdefault(host.group_index, []).append(host)
+        for g, group_hosts in sorted(members.items()):
+            spec = group_hosts[0].spec
+            if spec.autoscale is None:
+                continue
+            pool = Pool(g, spec.group, spec.autoscale, group_hosts,
+                        draw=sampler(spec.autoscale.provision, rng(f"autoscale/{spec.group}")))
+            for k, host in enumerate(group_hosts):
+                if k < spec.count:
+                    pool.present.add(host.index)
+                else:  # built absent: down until provisioned
+                    host.outages += 1
+                    index.update(host)
+            self.pools.append(pool)
+        self.ups = self.downs = self.failed = 0
+        self.fixed = len(hosts) - sum(len(p.hosts) for p in self.pools)  # never absent
+
+    def start(self) -> None:
+        """Record the hosts present at the start and begin each group's scans."""
+        for pool in self.pools:
+            self._level(pool, None)
+            for host in pool.hosts:
+                if host.index in pool.present:
+                    pool.idle_since[host.index] = 0.0
+            self.env.process(self._scan(pool))
+
+    def present_in(self, group: int) -> int | None:
+        """Hosts of group ``group`` present now (None: the group is not elastic)."""
+        pool = next((p for p in self.pools if p.group == group), None)
+        return None if pool is None else len(pool.present)
+
+    def _scan(self, pool: Pool) -> Process:
+        while True:
+            yield self.env.timeout(pool.spec.scan_interval)
+            self._scale_up(pool)
+            self._scale_down(pool)
+
+    # --- scale-up ---------------------------------------------------------------------------
+
+    def _scale_up(self, pool: Pool) -> None:
+        waiting = [(wl.need, wl.chain) for wl, _ticket in self.admission.queue
+                   if self._may_use(wl, pool)]
+        if not waiting:
+            return
+        absent = [h for h in pool.hosts if h.index not in pool.present | pool.coming]
+        if not absent:
+            return
+        wanted = self._hosts_for(waiting, pool) - len(pool.coming)
+        for host in absent[:max(0, wanted)]:
+            pool.coming.add(host.index)
+            pool.last_added = self.env.now
+            self.ups += 1
+            self.recorder.level("scale_ups", self.env.now, self.ups)
+            self.env.process(self._provision(pool, host))
+
+    @staticmethod
+    def _may_use(wl: Any, pool: Pool) -> bool:
+        """Whether requests of ``wl`` may run on the group's hosts."""
+        ids = wl.host_ids
+        first = pool.hosts[0].index
+        if isinstance(ids, slice):
+            return ids.start <= first < ids.stop if ids.step in (None, 1) else \
+                first in range(ids.start, ids.stop, ids.step)
+        return bool((ids == first).any())
+
+    def _hosts_for(self, waiting: list[tuple[Demand, list[Layer]]], pool: Pool) -> int:
+        """The fewest empty hosts of the group that take ``waiting``, packed first-fit in
+        queue order (the autoscaler's simulation of the pending requests on a template)."""
+        spec = pool.hosts[0].spec
+        preloaded = {layer.key for name in spec.preloaded_images
+                     for layer in layer_chain(self.images, name)}
+        template = (spec.memory - spec.reserved_memory, spec.cpu_cores * spec.cpu_overcommit,
+                    float(spec.max_partitions),
+                    spec.disk - sum(layer.size for name in spec.preloaded_images
+                                    for layer in layer_chain(self.images, name)),
+                    float(spec.max_instances) if spec.max_instances else float("inf"))
+        hosts: list[list[float]] = []
+        layers: list[set[str]] = []
+        for need, chain in waiting:
+            for room, held in zip(hosts, layers):
+                if _fits(need, chain, room, held):
+                    _take(need, chain, room, held)
+                    break
+            else:
+                room, held = list(template), set(preloaded)
+                if not _fits(need, chain, room, held):
+                    continue  # no host of the group would ever take it
+                _take(need, chain, room, held)
+                hosts.append(room)
+                layers.append(held)
+        return len(hosts)
+
+    def _provision(self, pool: Pool, host: Host) -> Process:
+        spec = pool.spec
+        while True:
+            took = pool.draw()
+            if took <= spec.provision_timeout:
+                yield self.env.timeout(took)
+                break
+            yield self.env.timeout(spec.provision_timeout)  # given up; asked for again
+            self.failed += 1
+            self.recorder.level("provision_failures", self.env.now, self.failed)
+        pool.coming.discard(host.index)
+        pool.present.add(host.index)
+        pool.idle_since[host.index] = self.env.now
+        host.outages -= 1
+        self.index.update(host)
+        if host.back is not None:
+            back, host.back = host.back, self.env.event()
+            back.succeed()
+        self._level(pool, (host.index, True))
+        self.admission.drain()
+
+    # --- scale-down -------------------------------------------------------------------------
+
+    def _scale_down(self, pool: Pool) -> None:
+        spec, now = pool.spec, self.env.now
+        by_index = {h.index: h for h in pool.hosts}
+        for index in sorted(pool.present):
+            host = by_index[index]
+            if host.instances or host.fetching or host.outages:
+                pool.idle_since.pop(index, None)
+                continue
+            since = pool.idle_since.setdefault(index, now)
+            if (len(pool.present) > spec.min and now - since >= spec.unneeded_time
+                    and now - pool.last_added >= spec.scale_down_delay_after_add):
+                self._remove(pool, host)
+
+    def _remove(self, pool: Pool, host: Host) -> None:
+        pool.present.discard(host.index)
+        pool.idle_since.pop(host.index, None)
+        self.collector.reimage(host, host.spec.preloaded_images)
+        host.outages += 1
+        self.index.update(host)
+        self.downs += 1
+        self.recorder.level("scale_downs", self.env.now, self.downs)
+        self._level(pool, (host.index, False))
+
+    def _level(self, pool: Pool, change: tuple[int, bool] | None) -> None:
+        """Record the group's hosts present now, the fleet's, and which host came or went."""
+        now = self.env.now
+        self.recorder.level(f"hosts:{pool.name}", now, len(pool.present))
+        self.recorder.level("hosts_present", now,
+                            self.fixed + sum(len(p.present) for p in self.pools))
+        if change is not None:
+            self.recorder.presence.append((now, *change))
+
+
+def _fits(need: Demand, chain: list[Layer], room: list[float], held: set[str]) -> bool:
+    """Whether an empty-at-first host with ``room`` left (memory, vCPU, partitions, disk,
+    instances) and layers ``held`` takes ``need``."""
+    missing = sum(layer.size for layer in chain if layer.key not in held)
+    return (need.memory <= room[0] + 1e-6 and need.vcpu <= room[1] + 1e-9
+            and need.partition <= room[2] and need.disk_private + missing <= room[3] + 1e-6
+            and room[4] >= 1)
+
+
+def _take(need: Demand, chain: list[Layer], room: list[float], held: set[str]) -> None:
+    room[0] -= need.memory
+    room[1] -= need.vcpu
+    room[2] -= need.partition
+    room[3] -= need.disk_private + sum(layer.size for layer in chain if layer.key not in held)
+    room[4] -= 1
+    held.update(layer.key for layer in chain)

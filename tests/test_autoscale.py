@@ -1,0 +1,116 @@
+"""Node autoscaling (issue #23): elastic host groups that add hosts for waiting requests and
+remove idle ones, as the Kubernetes cluster autoscaler does."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sim.edge.loader import ScenarioError
+from sim.experiment.expand import expand
+from sim.run.execute import run
+from tests.helpers import load, only, scenario
+
+GBIT = 1e9 / 8
+
+
+def pool(**autoscale):
+    return {"count": 1, "cpu_cores": 4,
+            "autoscale": {"min": 1, "max": 3, "provision": "5min", "scan_interval": "10s",
+                          **autoscale}}
+
+
+def test_time_to_capacity_is_scan_plus_provision_plus_pull_plus_extraction():
+    """One host full at 5 s, two more instances: the scan at 10 s asks for one host, ready
+    300 s later, cold (no node image): it pulls the 1 GiB layer over 1 Gbit/s (30 ms
+    latency) and extracts it at 1 GB/s, then the instances start at once."""
+    data = scenario(duration="1h", registry={"bandwidth": "1Gbit/s", "latency": "30ms"},
+                    host={**pool(), "preloaded_images": [], "disk_rate": "1GB/s"},
+                    workload={"cpu": 2, "arrival": {"kind": "burst", "count": 4, "at": "5s"}})
+    df = only(data).instances.sort_values("id")
+    pull = 0.030 + 2**30 / GBIT
+    ready = 10.0 + 300.0
+    first = df.iloc[:2]
+    later = df.iloc[2:]
+    assert (first["host"] == 0).all()
+    assert (later["host"] == 1).all() and (later["placed"] == ready).all()
+    assert later["pulled"].tolist() == pytest.approx([ready + pull] * 2, abs=1e-9)
+    assert later["running"].tolist() == pytest.approx([ready + pull + 2**30 / 1e9] * 2,
+                                                      abs=1e-6)
+
+
+def test_the_fewest_hosts_that_fit_the_waiting_requests_are_added():
+    data = scenario(duration="1h", host=pool(max=10),
+                    workload={"cpu": 2, "arrival": {"kind": "burst", "count": 7, "at": 0}})
+    out = only(data)
+    # 2 per host: 1 present takes 2, the other 5 need 3 more hosts (not 5, not 9)
+    assert out.metrics["scale_ups"] == 3
+    assert out.metrics["hosts_peak"] == 4
+    assert sorted(out.instances.groupby("host").size().tolist()) == [1, 2, 2, 2]
+
+
+def test_idle_hosts_go_after_the_unneeded_time_down_to_min():
+    data = scenario(duration="2h", host=pool(unneeded_time="10min",
+                                             scale_down_delay_after_add="0s"),
+                    workload={"cpu": 2, "lifetime": "20min",
+                              "arrival": {"kind": "burst", "count": 6, "at": 0}})
+    out = only(data)
+    m = out.metrics
+    assert (m["scale_ups"], m["scale_downs"], m["hosts_peak"]) == (2, 2, 3)
+    # host 0 is empty from 20 min: removed at 30 min; the two added at 310 s run to 1,510 s
+    # and one of them goes 10 min later (the other stays: min 1)
+    assert m["host_hours"] == pytest.approx((1800 + (2110 - 310) + (7200 - 310)) / 3600)
+
+
+def test_max_holds_and_requests_wait():
+    data = scenario(duration="1h", host=pool(max=2),
+                    workload={"cpu": 2, "arrival": {"kind": "burst", "count": 6, "at": 0}})
+    out = only(data)
+    assert out.metrics["hosts_peak"] == 2 and out.metrics["scale_ups"] == 1
+    assert out.instances["running"].isna().sum() == 2
+
+
+def test_a_fixed_scenario_has_no_elastic_metrics():
+    assert "hosts_mean" not in only(scenario()).metrics
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3000), st.integers(1, 6)), min_size=1, max_size=5),
+       st.integers(0, 2), st.integers(1, 4), st.sampled_from(["0s", "5min"]))
+def test_min_and_max_hold_and_no_host_leaves_with_instances(bursts, low, extra, delay):
+    workloads = [{"name": f"w{i}", "image": "base", "isolation": "free", "cpu": 2,
+                  "memory": "1GiB", "lifetime": "15min",
+                  "arrival": {"kind": "burst", "count": n, "at": t}}
+                 for i, (t, n) in enumerate(bursts)]
+    data = scenario(duration="2h", workloads=workloads,
+                    host={"count": max(low, 1), "cpu_cores": 4,
+                          "autoscale": {"min": low, "max": max(low, 1) + extra,
+                                        "provision": {"dist": "uniform", "low": "1min",
+                                                      "high": "20min"},
+                                        "scan_interval": "10s", "unneeded_time": "5min",
+                                        "scale_down_delay_after_add": delay}})
+    result = run(expand(load(data), None, 1)[0])
+    level = result.recorder.levels["hosts_present"]
+    assert all(low <= v <= max(low, 1) + extra for v in level.values)
+    table = result.recorder.table()
+    for time, host, present in result.recorder.presence:
+        if present:
+            continue
+        on = (table["host"] == host) & (table["placed"] <= time)
+        ended = np.where(np.isnan(table["removed"]), math.inf, table["removed"])
+        assert not np.any(on & (ended > time)), f"host {host} left at {time} with instances"
+
+
+@pytest.mark.parametrize("autoscale, says", [
+    ({"min": 3, "max": 2}, "min (3) is above max (2)"),
+    ({"min": 1, "max": 2, "provision": "20min"}, "always takes longer than provision_timeout"),
+    ({"min": 2, "max": 4}, "must be within autoscale's min (2) and max (4)"),
+    ({"min": 1, "max": 2, "scan_interval": "0s"}, "scan_interval"),
+])
+def test_bad_autoscale_is_refused(autoscale, says):
+    with pytest.raises(ScenarioError, match=says.replace("(", r"\(").replace(")", r"\)")):
+        load(scenario(host={"count": 1, "autoscale": autoscale}))
