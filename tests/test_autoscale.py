@@ -114,3 +114,78 @@ def test_min_and_max_hold_and_no_host_leaves_with_instances(bursts, low, extra, 
 def test_bad_autoscale_is_refused(autoscale, says):
     with pytest.raises(ScenarioError, match=says.replace("(", r"\(").replace(")", r"\)")):
         load(scenario(host={"count": 1, "autoscale": autoscale}))
+
+
+def replicated(demand, host=None, **replicas):
+    data = scenario(duration="2h", host={"count": 1, "cpu_cores": 4, **(host or {})},
+                    workload={"cpu": 2})
+    del data["workloads"][0]["arrival"]
+    data["workloads"][0]["replicas"] = {"min": 1, "max": 10, "target_per_replica": 50,
+                                        "demand": demand, **replicas}
+    return data
+
+
+def test_a_step_served_after_sync_scan_provision_pull_and_extraction():
+    """Demand 100 → 200 at 3,605 s (2 → 4 replicas of 2 vCPU; 2 fit a host): the sync at
+    3,615 s asks for 2 more, the node scan at 3,620 s for exactly one host, ready 300 s
+    later and cold: the 1 GiB layer pulled over 1 Gbit/s (30 ms latency) and extracted at
+    1 GB/s, then they start at once."""
+    data = replicated({"kind": "step", "at": "3605s", "from": 100, "to": 200},
+                      host={"preloaded_images": [], "disk_rate": "1GB/s",
+                            "autoscale": {"min": 1, "max": 5, "provision": "5min",
+                                          "scan_interval": "10s"}})
+    data["registry"] = {"bandwidth": "1Gbit/s", "latency": "30ms"}
+    data["warmup"] = "30min"
+    m = only(data).metrics
+    ready = 3620.0 + 300.0
+    pull = 0.030 + 2**30 / GBIT
+    expected = ready + pull + 2**30 / 1e9 - 3605.0
+    assert m["time_to_capacity_s"]["max"] == pytest.approx(expected, abs=1e-6)
+    assert m["time_to_capacity_s"]["not_reached"] == 0
+    # 2 replicas short from the step until they ran
+    assert m["unserved"]["instance_hours"] == pytest.approx(2 * expected / 3600, abs=1e-6)
+    assert m["scale_ups"] == 1
+
+
+def test_the_autoscaler_rule_on_a_known_series():
+    """Target 50: demand 100 → 2; 105 is within the tolerance of 2 × 50 (no change); 160 →
+    ceil(3.2) = 4; 60 → 2 only once 5 min of recommendations have fallen."""
+    steps = [{"at": 0, "value": 100}, {"at": "15min", "value": 105},
+             {"at": "30min", "value": 160}, {"at": "45min", "value": 60}]
+    data = replicated({"kind": "schedule", "steps": steps}, host={"cpu_cores": 100})
+    result = run(expand(load(data), None, 1)[0])
+    level = result.recorder.levels["replicas:w"]
+    at = dict(zip(level.times, level.values))
+    assert at[0.0] == 2 and at[900.0] == 2 and at[1800.0] == 4
+    assert at[2700.0] == 4 and at[2700.0 + 285.0] == 4 and at[2700.0 + 300.0] == 2
+
+
+def test_replicas_stop_not_running_first_then_newest():
+    data = replicated({"kind": "spike", "at": "10min", "from": 50, "to": 200,
+                       "duration": "20min"}, host={"cpu_cores": 100},
+                      scale_down_stabilization="0s")
+    df = only(data).instances.sort_values("id")
+    stopped = df[df["stopping"].notna()]
+    assert len(stopped) == 3 and stopped["stopping"].min() >= 1800.0
+    assert (df["stopping"].isna() | (df["id"] > 0)).all()  # the first replica stays
+
+
+@pytest.mark.parametrize("replicas, says", [
+    ({"min": 5, "max": 2}, r"min \(5\) is above max \(2\)"),
+    ({"target_per_replica": 0}, "target_per_replica"),
+    ({"demand": {"kind": "step", "at": "1h", "from": 1}}, "missing: to"),
+    ({"demand": {"kind": "schedule", "steps": [{"at": "1h", "value": 3}]}},
+     "the first step is at 0"),
+])
+def test_bad_replicas_are_refused(replicas, says):
+    data = replicated({"kind": "constant", "value": 100})
+    data["workloads"][0]["replicas"].update(replicas)
+    with pytest.raises(ScenarioError, match=says):
+        load(data)
+
+
+def test_replicas_and_arrival_together_are_refused():
+    data = replicated({"kind": "constant", "value": 100})
+    data["workloads"][0]["arrival"] = {"kind": "burst", "count": 1, "at": 0}
+    with pytest.raises(ScenarioError, match="either arrival or replicas"):
+        load(data)

@@ -450,4 +450,11 @@ ISOLATION_ROWS = [  # label, metric, shown when any variant ...
         ("host-hours", "host_hours"), ("hosts added (scale-ups)", "scale_ups"),
         ("hosts removed (scale-downs)", "scale_downs"),
         ("provisions given up", "provision_failures"))],
+    *[(label, metric, lambda m: "unserved" in m) for label, metric in (
+        ("time to capacity, mean", "time_to_capacity_s.mean"),
+        ("time to capacity, p95", "time_to_capacity_s.p95"),
+        ("time to capacity, max", "time_to_capacity_s.max"),
+        ("rises never served", "time_to_capacity_s.not_reached"),
+        ("unserved (replica-hours)", "unserved.instance_hours"),
+        ("unserved, share of demand", "unserved.share"))],
 ]

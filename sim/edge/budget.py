@@ -23,6 +23,7 @@ from sim.spec.config import (
     BurstArrivals,
     ConstantArrivals,
     PoissonArrivals,
+    ReplicaArrivals,
     Scenario,
     TraceArrivals,
 )
@@ -89,6 +90,9 @@ def arrivals(scenario: Scenario, trace_rows: dict[str, int] | None = None
         elif isinstance(spec, TraceArrivals):
             rows = (trace_rows or {}).get(spec.digest or "", 0)
             expected = rows * spec.sample
+        elif isinstance(spec, ReplicaArrivals):  # each step may start a new set of replicas
+            assert wl.replicas is not None
+            expected = float(wl.replicas.most() * len(wl.replicas.demand.steps))
         else:
             end = min(horizon, spec.until) if spec.until is not None else horizon
             if isinstance(spec, ConstantArrivals):  # an interval of 5e-324s: no integer count

@@ -21,7 +21,13 @@ from sim.edge.traces import tenant_name
 from sim.experiment.rng import sampler_exponential
 from sim.model.kernel import alarm, urgent
 from sim.model.lifecycle import Draws, ModelForRequests, Request
-from sim.spec.config import BurstArrivals, ConstantArrivals, PoissonArrivals, TraceArrivals
+from sim.spec.config import (
+    BurstArrivals,
+    ConstantArrivals,
+    PoissonArrivals,
+    ReplicaArrivals,
+    TraceArrivals,
+)
 from sim.spec.demand import Demand, demand
 
 if TYPE_CHECKING:
@@ -67,6 +73,8 @@ class Arrivals:
     def _times(self, wl: WorkloadRuntime) -> Generator[float, None, None]:
         """``wl``'s arrival times, in order, up to the end of the run."""
         spec = wl.spec.arrival
+        if isinstance(spec, ReplicaArrivals):  # its replicas' controller asks for them
+            return
         end = min(self.duration, spec.until if spec.until is not None else math.inf)
         limit = spec.count if spec.count is not None else math.inf
         if isinstance(spec, TraceArrivals):

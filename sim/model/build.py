@@ -32,6 +32,7 @@ from sim.model.pipelines import PipelineRunner
 from sim.model.placement import CapacityIndex, Placement
 from sim.model.prepull import start_pre_pulls
 from sim.model.registry import Registry
+from sim.model.replicas import ReplicaController
 from sim.model.roster import Roster
 from sim.model.sampler import Sampler, sample_times
 from sim.model.sharing import SharedCapacity
@@ -109,7 +110,8 @@ def build(env: simpy.Environment, scenario: Scenario, profiles: dict[str, Resolv
     def rng(name: str) -> Any:
         return generator(seed, name, replication)
 
-    tracking = bool(scenario.pipelines)  # rollouts follow requests
+    # rollouts and replica autoscalers follow requests
+    tracking = bool(scenario.pipelines) or any(wl.replicas for wl in scenario.workloads)
     faults = scenario.faults
     interruptible = (tracking or faults.host_hardware is not None
                      or faults.host_kernel.mtbf is not None
@@ -161,6 +163,9 @@ def build(env: simpy.Environment, scenario: Scenario, profiles: dict[str, Resolv
         interruptible=interruptible)
     arrivals = Arrivals(model, scenario.duration, rng, model.roster, tenancy, images)
     arrivals.start(workloads)
+    for wl in workloads:
+        if wl.spec.replicas is not None:
+            ReplicaController(env, wl, arrivals, model.roster, hosts, recorder).start()
     model.faults.start()
     for pipeline in scenario.pipelines:
         PipelineRunner(model, arrivals, pipeline).start()

@@ -23,6 +23,7 @@ from sim.spec.config import (
     Faults,
     HostGroup,
     Image,
+    ReplicaArrivals,
     ResolvedProfile,
     Scenario,
     TraceArrivals,
@@ -199,6 +200,9 @@ def expected_concurrent(workload: Workload, duration: float) -> float:
         raise TypeError(f"{workload.name} replays a trace: use trace_sizes")
     if isinstance(arrival, BurstArrivals):
         return float(arrival.count)
+    if isinstance(arrival, ReplicaArrivals):  # the replicas the demand asks for, on average
+        assert workload.replicas is not None
+        return workload.replicas.mean_wanted(duration)
     rate = arrival.rate if hasattr(arrival, "rate") else 1.0 / arrival.interval  # type: ignore
     window = min(duration, arrival.until or math.inf)
     if workload.work is not None:  # a batch job: its stand-alone run time

@@ -33,7 +33,7 @@ from sim.present.formats import (
     unit_label,
     workload_rows,
 )
-from sim.spec.config import host_name
+from sim.spec.config import BurstArrivals, host_name
 from sim.spec.cost import DEFAULT_LICENCE_YEARS, LIST_PRICES
 from sim.spec.profiles import raw_ranges, sources
 from sim.spec.slo import SLOError, parse_slo
@@ -165,12 +165,17 @@ def _scenario_words(loaded: Loaded, planned: bool = False) -> str:
             how = f"Poisson, {arrival.rate * 3600:g}/h"
         elif arrival.kind == "constant":
             how = f"every {format_duration(arrival.interval)}"
+        elif arrival.kind == "replicas" and wl.replicas is not None:
+            how = (f"replicas {wl.replicas.min:,}-{wl.replicas.max:,}, "
+                   f"{wl.replicas.target_per_replica:g} of demand each")
         elif arrival.kind == "trace":
             how = (f"{arrival.format} trace {Path(arrival.path).name}"
                    + (f", {arrival.sample:.0%} sampled" if arrival.sample < 1 else "")
                    + (f", {arrival.speedup:g}x speed" if arrival.speedup != 1 else ""))
-        else:
+        elif isinstance(arrival, BurstArrivals):
             how = f"{arrival.count} at {format_duration(arrival.at)}"
+        else:
+            how = arrival.kind
         workloads.append([_e(wl.name), _e(wl.image), _e(wl.tenant), f"{wl.cpu:g}",
                           _e(format_size(wl.memory)), _e(how), _e(wl.on_full)])
     if workloads:

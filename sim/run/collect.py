@@ -14,7 +14,13 @@ import pandas as pd
 from sim.analysis import cost
 from sim.analysis import metrics as analysis
 from sim.analysis.commands import script_metrics
-from sim.analysis.elastic import elastic, elastic_metrics, mean_hosts
+from sim.analysis.elastic import (
+    elastic,
+    elastic_metrics,
+    mean_hosts,
+    replica_metrics,
+    replicated,
+)
 from sim.recorder import Level, Steps
 from sim.run.execute import RunResult, few_collections
 from sim.run.results import RunOutput
@@ -69,6 +75,9 @@ def _collect(result: RunResult, key: str | None) -> RunOutput:
                                       [wl.name for wl in scenario.workloads]))
     if elastic(scenario):
         metrics.update(elastic_metrics(rec.levels, scenario.warmup, scenario.duration))
+    if replicated(scenario):
+        metrics.update(replica_metrics(scenario, columns, rec.levels, scenario.warmup,
+                                       scenario.duration))
     if scenario.commands is not None:
         metrics["commands"] = script_metrics(rec.scripts, rec.commands)
     series = pd.DataFrame(rec.samples)

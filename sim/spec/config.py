@@ -8,6 +8,7 @@ SimPy. Cross-references (images, profiles) and "can any host ever take this work
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -190,10 +191,146 @@ class TraceArrivals(_Bounded):
         return self
 
 
+class ReplicaArrivals(Spec):
+    """Instances asked for by the workload's ``replicas`` autoscaler, not by arrivals (set
+    when ``replicas`` is given)."""
+
+    kind: Literal["replicas"] = Field(
+        description="required: the workload's replicas: section decides how many run")
+
+
 Arrival = Annotated[
-    PoissonArrivals | ConstantArrivals | BurstArrivals | TraceArrivals,
+    PoissonArrivals | ConstantArrivals | BurstArrivals | TraceArrivals | ReplicaArrivals,
     Field(discriminator="kind"),
 ]
+
+
+# --- demand signals and replica autoscaling -------------------------------------------------
+
+class SignalStep(Spec):
+    """The demand from ``at`` on."""
+
+    at: Duration = Field(description="required: when the demand becomes value")
+    value: Annotated[float, Field(ge=0, le=1e12)] = Field(
+        description="required: the demand from then on, in the units of target_per_replica "
+                    "(requests per second, say)")
+
+
+def _signal(value: Any) -> Any:
+    """A step, a spike or a constant written as the schedule it is."""
+    if not isinstance(value, dict) or "kind" not in value:
+        return value
+    kind, rest = value["kind"], {k: v for k, v in value.items() if k != "kind"}
+
+    def need(*keys: str) -> None:
+        missing = [k for k in keys if k not in rest]
+        extra = sorted(set(rest) - set(keys))
+        if missing or extra:
+            raise ValueError(f"a {kind} demand has " + ", ".join(keys)
+                             + (f" (missing: {', '.join(missing)})" if missing else "")
+                             + (f" (unknown: {', '.join(extra)})" if extra else ""))
+
+    if kind == "constant":
+        need("value")
+        return {"kind": "schedule", "steps": [{"at": 0, "value": rest["value"]}]}
+    if kind == "step":
+        need("at", "from", "to")
+        return {"kind": "schedule", "steps": [{"at": 0, "value": rest["from"]},
+                                              {"at": rest["at"], "value": rest["to"]}]}
+    if kind == "spike":
+        need("at", "from", "to", "duration")
+        end = units.parse_duration(rest["at"]) + units.parse_duration(rest["duration"])
+        return {"kind": "schedule", "steps": [{"at": 0, "value": rest["from"]},
+                                              {"at": rest["at"], "value": rest["to"]},
+                                              {"at": end, "value": rest["from"]}]}
+    return value
+
+
+class Signal(Spec):
+    """A demand over time: a schedule of values, each holding until the next. Written as
+    {kind: constant, value}, {kind: step, at, from, to}, {kind: spike, at, from, to,
+    duration}, {kind: schedule, steps: [{at, value}, ...]} or {kind: file, file: demand.csv}
+    (two columns: seconds from the start, value)."""
+
+    kind: Literal["schedule"] = Field(
+        description="required: constant, step, spike, schedule or file (read as a schedule)")
+    steps: Annotated[list[SignalStep], Field(min_length=1)] = Field(
+        description="required: the values and when each begins, in time order; the first "
+                    "from 0")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Signal:
+        times = [step.at for step in self.steps]
+        if times[0] != 0:
+            raise ValueError(f"the first step is at 0 (the demand at the start), not at "
+                             f"{times[0]:g}s")
+        if any(b <= a for a, b in zip(times, times[1:])):
+            raise ValueError("steps: each later than the one before")
+        return self
+
+    def at(self, t: float) -> float:
+        """The demand at time ``t``."""
+        value = self.steps[0].value
+        for step in self.steps:
+            if step.at > t:
+                break
+            value = step.value
+        return value
+
+
+DemandSignal = Annotated[Signal, BeforeValidator(_signal)]
+
+
+class Replicas(Spec):
+    """How many instances of the workload run, as the Kubernetes horizontal pod autoscaler
+    sets it from an external demand: every ``sync_period`` the desired count is
+    ceil(demand / ``target_per_replica``), unless the ratio of demand to what the replicas
+    asked for serve is within ``tolerance`` of 1; scale-down takes the highest desired count
+    of the last ``scale_down_stabilization``; always between ``min`` and ``max``. More are
+    requested at once; fewer stop (those not yet running first, then the newest)."""
+
+    min: Annotated[int, Field(ge=0)] = Field(1, description="the fewest replicas")
+    max: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
+        description="required: the most replicas")
+    target_per_replica: Annotated[float, Field(gt=0)] = Field(
+        description="required: the demand one replica serves at its target (the HPA's "
+                    "target average value)")
+    sync_period: Annotated[Duration, Field(gt=0)] = Field(
+        15.0, description="how often the desired count is worked out (Kubernetes: 15s)")
+    tolerance: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.1, description="no change while demand / served is within this of 1 (Kubernetes: "
+                         "0.1)")
+    scale_down_stabilization: Duration = Field(
+        300.0, description="scale-down follows the highest desired count of this window "
+                           "(Kubernetes: 5min)")
+    demand: DemandSignal = Field(
+        description="required: the demand over time: {kind: step, at: 1h, from: 500, to: "
+                    "2500}, spike, constant, schedule or file")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Replicas:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) is above max ({self.max})")
+        return self
+
+    def wanted(self, demand: float) -> int:
+        """The replicas ``demand`` asks for, within min and max (no tolerance)."""
+        return min(self.max, max(self.min, math.ceil(demand / self.target_per_replica - 1e-9)))
+
+    def mean_wanted(self, duration: float) -> float:
+        """The replicas the demand asks for, averaged over [0, ``duration``] (steady state
+        for capacity estimates)."""
+        steps = self.demand.steps
+        total = 0.0
+        for k, step in enumerate(steps):
+            end = min(duration, steps[k + 1].at) if k + 1 < len(steps) else duration
+            if end > step.at:
+                total += self.wanted(step.value) * (end - step.at)
+        return total / duration if duration > 0 else float(self.wanted(steps[0].value))
+
+    def most(self) -> int:
+        """The most replicas the demand ever asks for."""
+        return max(self.wanted(step.value) for step in self.demand.steps)
 
 
 # --- infrastructure -------------------------------------------------------------------------
@@ -558,9 +695,34 @@ class Workload(Spec):
                           "it stops when done (instead of a lifetime)")
     noise: str = Field("none", description="noise class it inflicts on its neighbours while "
                                            "running (a key of the profiles' interference)")
+    replicas: Replicas | None = Field(
+        None, description="instances follow a demand signal, as a horizontal pod autoscaler "
+                          "keeps them (instead of arrival): {min, max, target_per_replica, "
+                          "sync_period, demand}")
     cpu_use: Fraction | None = Field(
         None, description="mean share of its vCPU busy while it runs, for host power; "
                           "default 0.25, an estimate (range 0.05-0.6)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _replicas_arrive(cls, data: Any) -> Any:
+        """With replicas and no arrival, the arrivals are the replicas'."""
+        if isinstance(data, dict) and data.get("replicas") is not None \
+                and "arrival" not in data:
+            return {**data, "arrival": {"kind": "replicas"}}
+        return data
+
+    @model_validator(mode="after")
+    def _replicas_or_arrival(self) -> Workload:
+        replicated = isinstance(self.arrival, ReplicaArrivals)
+        if (self.replicas is not None) != replicated:
+            raise ValueError("give either arrival or replicas (an autoscaler decides how many "
+                             "run), not both" if self.replicas is not None else
+                             "arrival kind replicas needs a replicas: section")
+        if replicated and (self.lifetime is not None or self.work is not None):
+            raise ValueError("a replica runs until the autoscaler stops it: leave out "
+                             "lifetime and work")
+        return self
 
     @model_validator(mode="after")
     def _work_or_lifetime(self) -> Workload:
