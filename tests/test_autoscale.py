@@ -189,3 +189,19 @@ def test_replicas_and_arrival_together_are_refused():
     data["workloads"][0]["arrival"] = {"kind": "burst", "count": 1, "at": 0}
     with pytest.raises(ScenarioError, match="either arrival or replicas"):
         load(data)
+
+
+def test_a_demand_file_is_read_as_a_schedule(tmp_path):
+    from sim.edge.loader import load_file
+
+    data = replicated({"kind": "file", "file": "demand.csv"})
+    import yaml
+
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    (tmp_path / "demand.csv").write_text("seconds,rps\n0,100\n600,300\n")
+    steps = load_file(str(tmp_path / "s.yaml")).scenario.workloads[0].replicas.demand.steps
+    assert [(s.at, s.value) for s in steps] == [(0.0, 100.0), (600.0, 300.0)]
+    (tmp_path / "demand.csv").write_text("seconds,rps\n0,100\nsoon,300\n")
+    with pytest.raises(ScenarioError, match="row 3") as info:
+        load_file(str(tmp_path / "s.yaml"))
+    assert len(str(info.value).splitlines()) == 1  # said once

@@ -151,7 +151,7 @@ def load_text(text: str, file: str = "<scenario>", overrides: dict[str, Any] | N
     as_written = copy.deepcopy(data)  # sweep points start from it: their traces are their own
     seen: TraceCache = {}
     tables, problems = _read_traces(data, tree, file, seen)
-    problems += _read_intensity(data, tree, file)
+    problems += _read_intensity(data, tree, file) + _read_demands(data, tree, file)
     scenario, profiles, found = _validate(data, tables)
     problems += [_place(tree, path, message, kind) for path, message, kind in found]
     points: list[Point] = []
@@ -293,6 +293,58 @@ def _read_intensity(data: dict[str, Any], tree: Any, file: str) -> list[Problem]
     return []
 
 
+def _read_demands(data: dict[str, Any], tree: Any, file: str) -> list[Problem]:
+    """``replicas.demand: {kind: file, file: demand.csv}`` read into a schedule (two columns:
+    seconds from the start, value; a first row that is not numbers is its header)."""
+    workloads = data.get("workloads")
+    problems: list[Problem] = []
+    folder = Path(file).resolve().parent if not file.startswith("<") else Path.cwd()
+    for i, raw in enumerate(workloads if isinstance(workloads, list) else []):
+        replicas = raw.get("replicas") if isinstance(raw, dict) else None
+        if not isinstance(replicas, dict):
+            continue
+        demand = replicas.get("demand")
+        if not isinstance(demand, dict) or demand.get("kind") != "file" \
+                or not isinstance(demand.get("file"), str):
+            continue
+        path = folder / Path(demand["file"]).expanduser()
+        where = f"workloads[{i}].replicas.demand.file"
+        line, col = _position(tree, ("workloads", i, "replicas", "demand", "file"))
+        steps, why = _schedule_rows(path)
+        if why:
+            problems.append(Problem(where, why, line, col))
+            replicas["demand"] = {"kind": "constant", "value": 0}  # said once, here
+            continue
+        replicas["demand"] = {"kind": "schedule", "steps": steps}
+    return problems
+
+
+def _schedule_rows(path: Path) -> tuple[list[dict[str, float]], str]:
+    """The rows of a demand file as schedule steps, or why they cannot be read."""
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = [row for row in csv.reader(handle) if row]
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        return [], f"cannot read {path}: {exc}"
+    steps = []
+    for k, row in enumerate(rows):
+        try:
+            if len(row) < 2:
+                raise ValueError("two columns")
+            at, value = float(row[0]), float(row[1])
+        except ValueError:
+            if k == 0:
+                continue  # a header
+            return [], (f"{path}, row {k + 1}: {','.join(row)!r}: expected seconds from the "
+                        "start and the demand, two numbers")
+        if not (math.isfinite(at) and math.isfinite(value)):
+            return [], f"{path}, row {k + 1}: a number that is not finite"
+        steps.append({"at": at, "value": value})
+    if not steps:
+        return [], f"{path} holds no rows: give seconds from the start and the demand"
+    return steps, ""
+
+
 def _intensity_problem(energy: dict[str, Any], problem: Problem) -> list[Problem]:
     """``problem`` with the file's key taken out (said once, not again by the schema)."""
     del energy["carbon_intensity"]
@@ -410,6 +462,7 @@ def _sweep_points(data: dict[str, Any], tree: Any, scenario: Scenario, file: str
     if not sweep:
         tables, _ = _read_traces(base, tree, file, seen)
         _read_intensity(base, tree, file)
+        _read_demands(base, tree, file)
         return [Point((), Scenario.model_validate(base), _validate(base, tables)[1])], []
     problems: list[Problem] = []
     for path, values in sweep.items():
@@ -464,7 +517,7 @@ def _point_problems(point: dict[str, Any], tree: Any, file: str, seen: TraceCach
     """One sweep point's scenario and profiles, or its problems as (``path: ``, message)."""
     point = copy.deepcopy(point)
     tables, trace_problems = _read_traces(point, tree, file, seen)
-    trace_problems += _read_intensity(point, tree, file)
+    trace_problems += _read_intensity(point, tree, file) + _read_demands(point, tree, file)
     found: list[tuple[str, str]] = [(f"{p.path}: " if p.path else "", p.message)
                                     for p in trace_problems]
     if found:

@@ -253,7 +253,8 @@ class Signal(Spec):
     (two columns: seconds from the start, value)."""
 
     kind: Literal["schedule"] = Field(
-        description="required: constant, step, spike, schedule or file (read as a schedule)")
+        description="required: constant, step, spike, schedule or file (each read as a "
+                    "schedule)")
     steps: Annotated[list[SignalStep], Field(min_length=1)] = Field(
         description="required: the values and when each begins, in time order; the first "
                     "from 0")
