@@ -162,8 +162,12 @@ def _run(loaded: Loaded, args: argparse.Namespace) -> int:
         for i, path in enumerate(swept)}
 
     def draw(folder: Path, agg: Any) -> None:
-        if swept:
-            work: tuple[Any, ...] = ("sweep_charts", folder, scenario.name, agg, swept, numeric)
+        if swept:  # with the autoscaling chart's runs, where there are any
+            elastic = [o for o in outputs if o.replication == 0
+                       and ("hosts_present" in (o.extra.get("series") or {})
+                            or o.extra.get("demand"))]
+            work: tuple[Any, ...] = ("sweep_all", folder, scenario.name, agg, swept, numeric,
+                                     elastic, scenario.warmup)
         else:
             work = ("draw_all", folder, scenario.name,
                     [o for o in outputs if o.replication == 0], scenario.warmup)
@@ -281,6 +285,12 @@ SWEEP_HEADS = [("startup_s.p50", "start-up p50"), ("startup_s.p99", "start-up p9
                ("memory_utilization_mean", "memory"), ("blocking", "blocking")]
 
 
+SWEEP_EXTRA = [  # metric, label: columns a sweep's table adds where its runs have them
+    ("time_to_capacity_s.max", "time to capacity max"), ("unserved.share", "unserved"),
+    ("hosts_peak", "hosts peak"), ("cost.per_instance_hour", "cost per instance-hour"),
+]
+
+
 def sweep_table(data: dict[str, Any]) -> Table:
     """A row per sweep point and variant with the headline metrics (± 95 % CI half-width)."""
     reps = data["replications"]
@@ -296,6 +306,8 @@ def sweep_table(data: dict[str, Any]) -> Table:
                            for label, metric in workload_rows(point["variants"])
                            if metric.endswith(".p99")]
     cells = [m for point in data["points"] for m in point["variants"].values()]
+    heads += [(metric, label) for metric, label in SWEEP_EXTRA
+              if any(metric_value(m, metric) is not None for m in cells)]
     units = {metric: row_unit([metric_value(m, metric) for m in cells], metric)
              for metric, _ in heads}  # one unit per column, named in its head
     for metric, label in heads:

@@ -162,6 +162,9 @@ def draw_all(folder: Path, scenario_name: str, variants: list[Any], warmup: floa
         slowdown_cdf(folder / "slowdown_cdf.png", scenario_name, variants, warmup)
     if any(v.metrics.get("cost") for v in variants):
         cost(folder / "cost.png", scenario_name, variants, warmup, table, note)
+    if any("hosts_present" in (v.extra.get("series") or {}) or v.extra.get("demand")
+           for v in variants):
+        autoscaling(folder / "autoscaling.png", scenario_name, variants, warmup, table, note)
 
 
 COST_PARTS = (("hosts", "#4c72b0"), ("licences", "#dd8452"), ("energy", "#55a868"))
@@ -213,6 +216,77 @@ def cost(path: Path, title: str, variants: list[Any], warmup: float,
         ax.set_title(f"power over time{note}")
     fig.suptitle(f"{title}: what it costs")
     _save(fig, path)
+
+
+def autoscaling(path: Path, title: str, variants: list[Any], warmup: float,
+                table: dict[str, Any] | None = None, note: str = "") -> None:
+    """Per variant, a panel over time: the replicas the demand asks for, the replicas the
+    autoscaler wants and the instances running (left axis), and the hosts present (right
+    axis); beside them, the time to capacity per variant (mean, p95, max; the table's)."""
+    from matplotlib.lines import Line2D
+
+    table = table or {}
+    unit, label = _time_unit(variants)
+    rows = len(variants)
+    fig, axes = plt.subplots(rows, 2, figsize=(13, 1.2 + 2.3 * rows), squeeze=False,
+                             gridspec_kw={"width_ratios": [3, 1]})
+    end = max((float(v.timeseries["time_s"].max()) for v in variants if len(v.timeseries)),
+              default=0.0)
+    for i, v in enumerate(variants):
+        ax = axes[i][0]
+        color = _color(v.name, i)
+        series = v.extra.get("series") or {}
+        for name, demand in (v.extra.get("demand") or {}).items():
+            t = np.r_[demand["times"], end] / unit
+            y = np.r_[demand["replicas"], demand["replicas"][-1]]
+            ax.step(t, y, where="post", color="black", linewidth=1.0, linestyle="--")
+            wanted = series.get(f"replicas:{name}")
+            if wanted:
+                ax.step(np.r_[wanted["times"], end] / unit,
+                        np.r_[wanted["values"], wanted["values"][-1]], where="post",
+                        color="#888888", linewidth=1.2)
+        t, y = _series(v, "running", unit)
+        ax.plot(t, y, color=color, linewidth=1.8)
+        ax.set_ylabel("instances")
+        ax.set_ylim(bottom=0)
+        ax.grid(True, alpha=0.3)
+        where = " ".join(f"{k}={v}" for k, v in v.parameters.items())
+        number = f"({i + 1}) " if v.parameters else ""
+        ax.set_title(f"{number}{v.name} {where}".strip(), loc="left", fontsize="medium")
+        hosts = series.get("hosts_present")
+        if hosts:
+            twin = ax.twinx()
+            twin.step(np.r_[hosts["times"], end] / unit,
+                      np.r_[hosts["values"], hosts["values"][-1]], where="post",
+                      color=color, linestyle=":", linewidth=1.4)
+            twin.set_ylabel("hosts")
+            twin.set_ylim(bottom=0)
+        if warmup > 0:
+            ax.axvline(warmup / unit, color="grey", linestyle="--", linewidth=0.8)
+        ax.set_xlabel(f"simulated time ({label})")
+        axes[i][1].axis("off")
+    ax = fig.add_subplot(1, 4, 4)
+    found = [((table.get(v.name) or v.metrics).get("time_to_capacity_s") or {}) for v in variants]
+    names = [v.name if not v.parameters else f"({k + 1})" for k, v in enumerate(variants)]
+    for k, (stat, shade) in enumerate((("mean", 0.9), ("p95", 0.6), ("max", 0.35))):
+        values = [f.get(stat) or 0.0 for f in found]
+        ax.bar(np.arange(len(names)) + (k - 1) * 0.27, np.asarray(values) / 60.0, width=0.27,
+               color=[_color(v.name, j) for j, v in enumerate(variants)], alpha=shade,
+               label=stat)
+    ax.set_xticks(np.arange(len(names)), names)
+    ax.set_ylabel("time to capacity (min)")
+    ax.set_title("time to capacity\n(mean, p95, max)", fontsize="medium")
+    ax.grid(True, axis="y", alpha=0.3)
+    handles = [Line2D([], [], color="black", linestyle="--", label="replicas the demand asks"),
+               Line2D([], [], color="#888888", label="replicas wanted"),
+               Line2D([], [], color="black", linewidth=1.8, label="running"),
+               Line2D([], [], color="black", linestyle=":", label="hosts (right axis)")]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize="small")
+    fig.suptitle(f"{title}: demand, replicas and hosts over time{note}")
+    height = fig.get_size_inches()[1]
+    fig.tight_layout(rect=(0, 0.4 / height, 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def _duration_axis(ax: Any, low_s: float, high_s: float) -> None:
@@ -647,6 +721,15 @@ def sweep_panels(agg: Any) -> tuple[list[tuple[str, str]], list[str]]:
         means = agg.loc[agg["metric"] == metric, "mean"]
         (drawn if has_data(means.to_numpy(dtype=float)) else empty).append((metric, label))
     return drawn, [label for _, label in empty]
+
+
+def sweep_all(folder: Path, title: str, agg: Any, swept: list[str],
+              numeric: dict[str, dict[str, float]], elastic: list[Any], warmup: float) -> None:
+    """A sweep's charts (``sweep_charts``) and, for autoscaled runs (``elastic``: the first
+    replication of each point and variant), the autoscaling chart with a panel each."""
+    sweep_charts(folder, title, agg, swept, numeric)
+    if elastic:
+        autoscaling(folder / "autoscaling.png", title, elastic, warmup)
 
 
 def sweep_charts(folder: Path, title: str, agg: Any, swept: list[str],

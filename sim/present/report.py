@@ -81,6 +81,10 @@ CHART_CAPTIONS = {
     "cost": "What an instance-hour served costs per variant, stacked by hosts, Windows Server "
             "licences and energy (over the window after warm-up), and the hosts' power over "
             "time.",
+    "autoscaling": "Autoscaling, a panel per variant: the replicas the demand asks for "
+                   "(dashed), those the autoscaler wants (grey), the instances running, and "
+                   "the hosts present (dotted, right axis); beside them the time from each "
+                   "rise in demand until it was served.",
     "uncertainty_bands": "Each headline metric at the nominal inputs with its 95 % interval "
                          "over the seeds (dot and whiskers), beside its 5-95 % range over the "
                          "sampled assumptions (the wide bar; the tick is the median).",

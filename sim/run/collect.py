@@ -106,6 +106,14 @@ def _collect(result: RunResult, key: str | None) -> RunOutput:
                             if name.startswith(("running_image:", "registry_egress"))}}
     if scenario.commands is not None:
         extra.update(commands=rec.commands, containers=rec.containers)
+    if elastic(scenario) or replicated(scenario):  # the autoscaling chart's curves
+        extra.setdefault("series", {}).update(
+            {name: {"times": lv.times, "values": lv.values} for name, lv in rec.levels.items()
+             if name.startswith(("replicas:", "hosts_present"))})
+        extra["demand"] = {wl.name: {"times": [st.at for st in wl.replicas.demand.steps],
+                                     "replicas": [st.value / wl.replicas.target_per_replica
+                                                  for st in wl.replicas.demand.steps]}
+                           for wl in scenario.workloads if wl.replicas is not None}
     return RunOutput(key=key or spec.key(), variant=spec.variant, isolation=isolation,
                      choices=dict(spec.choices), parameters=dict(spec.parameters),
                      replication=spec.replication, seed=spec.seed,
