@@ -202,6 +202,6 @@ def test_a_demand_file_is_read_as_a_schedule(tmp_path):
     steps = load_file(str(tmp_path / "s.yaml")).scenario.workloads[0].replicas.demand.steps
     assert [(s.at, s.value) for s in steps] == [(0.0, 100.0), (600.0, 300.0)]
     (tmp_path / "demand.csv").write_text("seconds,rps\n0,100\nsoon,300\n")
-    with pytest.raises(ScenarioError, match="row 3") as info:
+    with pytest.raises(ScenarioError, match="line 3") as info:
         load_file(str(tmp_path / "s.yaml"))
     assert len(str(info.value).splitlines()) == 1  # said once

@@ -239,7 +239,7 @@ def test_an_hourly_carbon_csv_is_read_into_the_scenario(tmp_path):
     with pytest.raises(ScenarioError) as info:
         load_file(str(tmp_path / "s.yaml"))
     said = str(info.value)
-    assert "row 3: 'abc' is not a number" in said and said.count("carbon_intensity") == 1
+    assert "line 3: 'abc' is not a number" in said and said.count("carbon_intensity") == 1
 
 
 def test_a_trace_instance_uses_its_own_vcpu(tmp_path):
@@ -269,3 +269,26 @@ def test_an_ose_that_ends_as_another_starts_is_not_counted_twice():
     # two OSEs, one after the other: [0, 10) and [10, 20); a third alongside: [5, 15)
     ose = (np.array([0, 0, 0]), np.array([0.0, 10.0, 5.0]), np.array([10.0, 20.0, 15.0]))
     assert peak_oses(hosts, ose, 30.0).tolist() == [2]
+
+
+def test_what_the_helper_found_is_refused_or_null(tmp_path):
+    """Power on container-host VMs, an energy price without power, nothing priced."""
+    from sim.edge.loader import ScenarioError
+
+    vms = scenario(host={"count": 1, "cpu_cores": 32})
+    vms["hosts"].append({**vms["hosts"][0], "group": "v", "count": 2, "cpu_cores": 8,
+                         "memory": "100GiB", "virtual": {"physical_group": "h",
+                                                         "per_physical": 2},
+                         "power": {"model": "linear", "idle": "1W", "max": "2W"}})
+    with pytest.raises(ScenarioError, match="power belongs to the physical hosts"):
+        load_scenario(vms)
+    with pytest.raises(ScenarioError, match="give a host group a power model"):
+        load_scenario(scenario(energy={"price": "0.1/kWh"}))
+    m = only(steady()).metrics  # power alone: nothing priced
+    assert m["cost"]["total"] is None and m["cost"]["per_instance_hour"] is None
+
+
+def load_scenario(data):
+    from tests.helpers import load
+
+    return load(data)

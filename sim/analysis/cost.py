@@ -50,6 +50,15 @@ METRIC_NAMES = ("energy_kwh", "power_w.mean", "power_w.peak", "carbon_kg", "cost
                 "licences.standard_cost", "licences.datacenter_cost")
 
 
+def priced(scenario: Scenario) -> bool:
+    """Whether ``scenario`` puts a price on anything: a host's price or licences, or energy
+    at a price with a power model to draw it."""
+    energy = scenario.energy
+    return any(g.price is not None or g.licensing not in (None, "none") for g in scenario.hosts) \
+        or (energy is not None and energy.price is not None
+            and any(g.power is not None for g in scenario.hosts))
+
+
 def costed(scenario: Scenario) -> bool:
     """Whether a run of ``scenario`` reports power, energy or cost."""
     return scenario.energy is not None or any(
@@ -171,6 +180,22 @@ class Power:
     def energy_j(self, start: float, end: float) -> float:
         """Joules drawn over [start, end)."""
         return _integral(self.times, self.fleet, start, end)
+
+
+def row_power(scenario: Scenario, power_: Power, group: str, times: np.ndarray
+              ) -> np.ndarray:
+    """The watts the time series shows on ``group``'s rows at ``times``: its hosts' power,
+    and for a group of container-host VMs its share of the physical hosts under it (their
+    group has no rows of its own; split evenly among the VM groups they carry)."""
+    names = [g.group for g in scenario.hosts]
+    spec = scenario.hosts[names.index(group)]
+    watts = power_.at(times, names.index(group))
+    if spec.virtual is not None:
+        carried = sum(1 for g in scenario.hosts
+                      if g.virtual is not None
+                      and g.virtual.physical_group == spec.virtual.physical_group)
+        watts = watts + power_.at(times, names.index(spec.virtual.physical_group)) / carried
+    return watts
 
 
 def _integral(times: np.ndarray, values: np.ndarray, start: float, end: float) -> float:
@@ -402,7 +427,8 @@ def cost_metrics(scenario: Scenario, profiles: Mapping[str, ResolvedProfile],
     parts = {"hosts": hosts_cost if priced else None,
              "licences": lic["cost"] if licensed else None,
              "energy": energy_cost}
-    total = sum(v for v in parts.values() if v is not None)
+    given = [v for v in parts.values() if v is not None]
+    total = sum(given) if given else None  # nothing priced: no cost, not a cost of 0
     intensity = intensity_over(energy.carbon_intensity if energy else None, power_, start, end)
     embodied = sum(host_s[k] * g.embodied.carbon / g.embodied.lifetime
                    for k, g in enumerate(scenario.hosts) if g.embodied is not None)
@@ -416,9 +442,10 @@ def cost_metrics(scenario: Scenario, profiles: Mapping[str, ResolvedProfile],
                     "peak": peak if powered else None},
         "carbon_kg": carbon,
         "cost": {**parts, "total": total, "instance_hours": served,
-                 "per_instance_hour": total / served if served > 0 else None,
+                 "per_instance_hour": (total / served if served > 0 and total is not None
+                                       else None),
                  **({f"per_instance_hour_{e.removeprefix('windows-')}":
-                     (total - lic["cost"] + alone) / served if served > 0 else None
+                     ((total or 0.0) - lic["cost"] + alone) / served if served > 0 else None
                      for e, alone in lic["by_edition"].items()} if licensed else {})},
         "licences": {"edition": lic["edition"], "sets": lic["sets"],
                      **{f"{e.removeprefix('windows-')}_cost": c

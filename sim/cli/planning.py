@@ -25,7 +25,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from sim.analysis.cost import costed
+from sim.analysis.cost import METRIC_NAMES as COST_METRICS
+from sim.analysis.cost import costed, priced
 from sim.analysis.cost import floor as cost_floor
 from sim.analysis.dotted import metric_value
 from sim.analysis.metrics import clean, metric_names
@@ -188,9 +189,9 @@ def plan(loaded: Loaded, args: argparse.Namespace) -> int:
     reps = args.replications or (spec.replications if spec else 3)
     max_hosts = args.max_hosts or (spec.max_hosts if spec else 10_000)
     objective = args.objective or (spec.objective if spec else None) or "hosts"
-    if objective == "cost" and not costed(scenario):
-        errors.print("plan: --objective cost needs what the hosts cost: a host group's price, "
-                     "power (with energy.price) or licensing", style="red")
+    refused = _refusal(scenario, slos, objective)
+    if refused:
+        errors.print(f"plan: {refused}", style="red")
         return 2
     seed = scenario.seed if args.seed is None else args.seed
     store = Store(Path(args.out) / ".runs")
@@ -309,6 +310,20 @@ class Prober:
         todo = plan_runs(specs, self.store, self.rerun)
         self.workers.run(todo, self.store)
         return [self.store.load(k, tables=False) for k in todo.keys]
+
+
+def _refusal(scenario: Any, slos: list[SLO], objective: str) -> str:
+    """Why a plan of ``scenario`` for ``slos`` and ``objective`` cannot be made ('' if it
+    can): a cost objective with nothing priced, or a cost metric as an SLO."""
+    if objective == "cost" and not priced(scenario):
+        return ("--objective cost needs what the hosts cost: a host group's price, power "
+                "(with energy.price) or licensing")
+    spent = [slo.text for slo in slos if slo.metric in COST_METRICS]
+    if spent:
+        return (f"{', '.join(spent)}: a cost, energy or carbon metric is not an SLO the "
+                "search can meet (it grows with the hosts, not the other way); find the hosts "
+                "with SLOs on service and use --objective cost to choose the cheapest count")
+    return ""
 
 
 def _confirmed(found: int, probes: dict[int, Probe], loaded: Loaded, mode: str,

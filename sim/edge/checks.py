@@ -170,6 +170,7 @@ def check_scenario(data: dict[str, Any], scenario: Scenario | None,
         *_check_workload_refs(parts),
         *_check_feasibility(parts),
         *_check_arrivals(parts),
+        *_check_energy(parts),
         *_check_pipelines(parts),
         *_check_plan(parts),
         *_check_something_runs(parts),
@@ -282,6 +283,18 @@ def _check_hosts(parts: _Parts) -> list[tuple[Path, str]]:
     return problems
 
 
+def _check_energy(parts: _Parts) -> list[tuple[Path, str]]:
+    """An energy price or carbon intensity needs a host group's power model to apply to."""
+    scenario = parts.scenario
+    if scenario is None or scenario.energy is None \
+            or any(g.power is not None for g in scenario.hosts):
+        return []
+    return [(("energy", key), f"{key} applies to the hosts' energy: give a host group a "
+             "power model (power: {model: linear, idle: 55W, max: 469W})")
+            for key in ("price", "carbon_intensity")
+            if getattr(scenario.energy, key) is not None]
+
+
 def _check_runtimes(parts: _Parts) -> list[tuple[Path, str]]:
     """The scenario's runtimes resolve over the built-ins, and every host group's runtime is
     one of them."""
@@ -318,6 +331,10 @@ def _check_virtual(i: int, host: HostGroup, host_groups: dict[str, HostGroup]
     if physical.autoscale is not None:
         problems.append((where, f"{physical.group!r} scales (autoscale): a group that carries "
                          "container-host VMs has a fixed count"))
+    for key in ("power", "licensing", "embodied"):  # the physical hosts' (price may be VMs')
+        if getattr(host, key) not in (None, "none"):
+            problems.append((("hosts", i, key), f"{key} belongs to the physical hosts the "
+                             f"container-host VMs run in: set it on group {physical.group!r}"))
     room = physical.count * host.virtual.per_physical
     if host.count > room:
         problems.append((("hosts", i, "count"), f"{host.count} container-host VMs "

@@ -271,20 +271,23 @@ def _read_intensity(data: dict[str, Any], tree: Any, file: str) -> list[Problem]
     where = "energy.carbon_intensity.file"
     try:
         with path.open(newline="", encoding="utf-8") as handle:
-            rows = [row for row in csv.reader(handle) if row]
+            rows = [(k, row) for k, row in enumerate(csv.reader(handle)) if row]
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         return _intensity_problem(energy, Problem(where, f"cannot read {path}: {exc}", line,
                                                   col))
     values = []
-    for k, row in enumerate(rows):
+    for k, row in rows:
         try:
-            values.append(float(row[-1]))
+            value = float(row[-1])
         except ValueError:
-            if k == 0:
+            if k == rows[0][0]:
                 continue  # a header
+            value = math.nan
+        if not (math.isfinite(value) and value >= 0):
             return _intensity_problem(energy, Problem(
-                where, f"{path}, row {k + 1}: {row[-1]!r} is not a number of gCO2e/kWh (the "
-                "last column holds one value per hour)", line, col))
+                where, f"{path}, line {k + 1}: {row[-1]!r} is not a number of gCO2e/kWh, 0 "
+                "or more (the last column holds one value per hour)", line, col))
+        values.append(value)
     if not values:
         return _intensity_problem(energy, Problem(
             where, f"{path} holds no values: give one gCO2e/kWh per hour, a row each", line,
@@ -323,22 +326,22 @@ def _schedule_rows(path: Path) -> tuple[list[dict[str, float]], str]:
     """The rows of a demand file as schedule steps, or why they cannot be read."""
     try:
         with path.open(newline="", encoding="utf-8") as handle:
-            rows = [row for row in csv.reader(handle) if row]
+            rows = [(k, row) for k, row in enumerate(csv.reader(handle)) if row]
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         return [], f"cannot read {path}: {exc}"
     steps = []
-    for k, row in enumerate(rows):
+    for k, row in rows:
         try:
             if len(row) < 2:
                 raise ValueError("two columns")
             at, value = float(row[0]), float(row[1])
         except ValueError:
-            if k == 0:
+            if k == rows[0][0]:
                 continue  # a header
-            return [], (f"{path}, row {k + 1}: {','.join(row)!r}: expected seconds from the "
+            return [], (f"{path}, line {k + 1}: {','.join(row)!r}: expected seconds from the "
                         "start and the demand, two numbers")
         if not (math.isfinite(at) and math.isfinite(value)):
-            return [], f"{path}, row {k + 1}: a number that is not finite"
+            return [], f"{path}, line {k + 1}: a number that is not finite"
         steps.append({"at": at, "value": value})
     if not steps:
         return [], f"{path} holds no rows: give seconds from the start and the demand"

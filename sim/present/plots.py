@@ -193,11 +193,13 @@ def cost(path: Path, title: str, variants: list[Any], warmup: float,
             ax.bar(names, per, bottom=bottom, color=color, label=part)
             bottom += np.asarray(per)
     for k, total in enumerate(bottom):
-        ax.annotate(f"{total:.4g}", (k, total), ha="center", va="bottom", fontsize="small")
+        ax.annotate(f"{total:.4g}" if total else "not priced", (k, total), ha="center",
+                    va="bottom", fontsize="small")
     ax.set_ylabel("cost per instance-hour served")
     ax.set_ylim(0, max(bottom.max(initial=0.0) * 1.35, 1e-9))
     ax.grid(True, axis="y", alpha=0.3)
-    _legend(ax, loc="upper left")
+    if bottom.any():
+        _legend(ax, loc="upper left")
     ax.set_title("cost per instance-hour")
     if powered:
         ax = axes[0][1]

@@ -87,11 +87,11 @@ def _collect(result: RunResult, key: str | None) -> RunOutput:
                                          rec.presence)
         metrics.update(found)
         if len(series) and any(g.power is not None for g in scenario.hosts):
-            groups = [g.group for g in scenario.hosts]
             series["power_w"] = np.zeros(len(series))
-            for g, name in enumerate(groups):
-                rows = (series["group"] == name).to_numpy()
-                series.loc[rows, "power_w"] = power.at(series["time_s"].to_numpy()[rows], g)
+            for g in scenario.hosts:
+                rows = (series["group"] == g.group).to_numpy()
+                series.loc[rows, "power_w"] = cost.row_power(
+                    scenario, power, g.group, series["time_s"].to_numpy()[rows])
     for table in (frame, series):
         table.insert(0, "variant", spec.variant)
         table.insert(1, "replication", spec.replication)

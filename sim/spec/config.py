@@ -499,7 +499,7 @@ class HostGroup(Spec):
         None, description="Windows Server licences of each host: none, windows-standard (2 "
                           "Hyper-V containers or VMs per full licensing of the cores), "
                           "windows-datacenter (unlimited) or cheapest (per host)")
-    licence_price: dict[Edition, Annotated[float, Field(ge=0)]] = Field(
+    licence_price: dict[Edition, Annotated[float, Field(ge=0, le=1e9)]] = Field(
         {}, description="price of 16 core licences per edition; default the illustrative "
                         "list prices of Windows Server 2022: "
                         + ", ".join(f"{k} {v:,.0f}" for k, v in LIST_PRICES.items()))

@@ -64,6 +64,9 @@ class PowerModel(Spec):
             if any(b < a for a, b in zip(self.specpower, self.specpower[1:])):
                 raise ValueError("specpower: the watts must not fall as the load rises (got "
                                  + ", ".join(f"{w:g}W" for w in self.specpower) + ")")
+            if self.standby > self.specpower[-1]:
+                raise ValueError(f"standby ({self.standby:g}W) is above the table's 100 % "
+                                 f"({self.specpower[-1]:g}W)")
             return self
         if self.model == "specpower":
             raise ValueError("model specpower needs the specpower table (11 load points)")
@@ -73,6 +76,9 @@ class PowerModel(Spec):
         if self.idle > self.max:
             raise ValueError(f"idle ({self.idle:g}W) is above max ({self.max:g}W): a host "
                              "draws more at full load than idle")
+        if self.standby > self.max:
+            raise ValueError(f"standby ({self.standby:g}W) is above max ({self.max:g}W): a "
+                             "host that is off draws less than at full load")
         return self
 
     @property
