@@ -205,3 +205,49 @@ def test_a_demand_file_is_read_as_a_schedule(tmp_path):
     with pytest.raises(ScenarioError, match="line 3") as info:
         load_file(str(tmp_path / "s.yaml"))
     assert len(str(info.value).splitlines()) == 1  # said once
+
+
+def two_pools(expander, small=None, big=None):
+    """Two empty elastic groups that 4 instances of 3 vCPU and 2 GiB may use: 'small' (4
+    cores, 8 GiB: one each, a core and 6 GiB idle) and 'big' (12 cores, 32 GiB: four on one
+    host, no core idle, 24 GiB idle)."""
+    data = scenario(duration="1h", workload={"cpu": 3, "memory": "2GiB",
+                                             "arrival": {"kind": "burst", "count": 4, "at": 0}})
+    host = data["hosts"][0]
+    data["hosts"] = [
+        {**host, "group": "small", "count": 0, "cpu_cores": 4, "memory": "8GiB",
+         "autoscale": {"min": 0, "max": 10, "provision": "1min", "expander": expander,
+                       **(small or {})}},
+        {**host, "group": "big", "count": 0, "cpu_cores": 12, "memory": "32GiB",
+         "autoscale": {"min": 0, "max": 10, "provision": "1min", "expander": expander,
+                       **(big or {})}},
+    ]
+    return data
+
+
+def test_least_waste_picks_the_group_left_least_idle():
+    out = only(two_pools("least-waste"))
+    assert out.instances["host_name"].str.startswith("big").all()
+    assert (out.metrics["scale_ups"], out.metrics["hosts_peak"]) == (1, 1)
+
+
+def test_priority_grows_the_highest_priority_group():
+    out = only(two_pools("priority", small={"priority": 5}, big={"priority": 1}))
+    assert out.instances["host_name"].str.startswith("small").all()
+    assert out.metrics["scale_ups"] == 4
+
+
+def test_only_one_group_grows_for_the_same_requests():
+    for rule in ("least-waste", "random", "priority"):
+        m = only(two_pools(rule)).metrics
+        assert m["hosts_peak"] in (1, 4), rule  # never both groups for one burst
+
+
+def test_a_fixed_group_needs_a_host():
+    with pytest.raises(ScenarioError, match="at least 1 host"):
+        load(scenario(host={"count": 0}))
+
+
+def test_every_elastic_group_names_the_same_expander():
+    with pytest.raises(ScenarioError, match="one expander"):
+        load(two_pools("least-waste", big={"expander": "random"}))

@@ -171,6 +171,7 @@ def check_scenario(data: dict[str, Any], scenario: Scenario | None,
         *_check_feasibility(parts),
         *_check_arrivals(parts),
         *_check_energy(parts),
+        *_check_expander(parts),
         *_check_pipelines(parts),
         *_check_plan(parts),
         *_check_something_runs(parts),
@@ -281,6 +282,20 @@ def _check_hosts(parts: _Parts) -> list[tuple[Path, str]]:
                 problems.append((("hosts", i, "pre_pull", "images", j),
                                  f"unknown image {name!r}" + _image_hint(name, parts.image_names)))
     return problems
+
+
+def _check_expander(parts: _Parts) -> list[tuple[Path, str]]:
+    """The cluster autoscaler has one expander: every elastic group names the same."""
+    elastic = [(i, h) for i, h in parts.hosts if h.autoscale is not None]
+    if not elastic:
+        return []
+    first = elastic[0][1].autoscale
+    assert first is not None
+    return [(("hosts", i, "autoscale", "expander"), f"{h.autoscale.expander!r}: the cluster "
+             f"autoscaler has one expander, and group {elastic[0][1].group!r} says "
+             f"{first.expander!r}")
+            for i, h in elastic[1:]
+            if h.autoscale is not None and h.autoscale.expander != first.expander]
 
 
 def _check_energy(parts: _Parts) -> list[tuple[Path, str]]:

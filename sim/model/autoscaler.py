@@ -7,10 +7,13 @@ draw of ``provision`` per attempt, given up at ``provision_timeout`` and asked f
 removal, and the levels and events it records. Must not: place instances (``admission``
 does, once a host is present) or decide how a host pulls its images.
 
-Every ``scan_interval`` each elastic group looks at the requests waiting in the placement
-queue that its hosts could take, packs their demands first-fit onto empty hosts of the group
-(a host as it arrives: its node image's layers on its disk, every limit of the group), and
-asks for as many hosts as that takes, less the hosts already on their way, up to ``max``.
+One scan loop serves the cluster, every shortest ``scan_interval`` of its elastic groups. It
+takes the requests waiting in the placement queue that some elastic group could take, lets the
+hosts already on their way take what they can (packed first-fit onto empty hosts as they
+arrive: the node image's layers on disk, every limit of the group), and then, expansion by
+expansion, works out each group's option (the hosts it would add, up to ``max``, and the CPU
+and memory they would leave idle) and lets the expander choose one (``least-waste``,
+``random`` or ``priority``), until no request is left or no group can take one.
 A present host that holds no instance is unneeded; one unneeded for ``unneeded_time``, not
 within ``scale_down_delay_after_add`` of the group's last addition, is removed (down to
 ``min``): it leaves with the images it pulled, and comes back, if asked for again, with its
@@ -40,6 +43,26 @@ if TYPE_CHECKING:
     from sim.spec.demand import Demand, Layer
 
 Process = Generator[simpy.Event, Any, None]
+
+
+@dataclass
+class Waiting:
+    """A request waiting for a host: its demand, image chain and the elastic groups that
+    could take it."""
+
+    need: Demand
+    chain: list[Layer]
+    pools: list[Pool]
+
+
+@dataclass
+class Option:
+    """What adding hosts to one group would do for the waiting requests."""
+
+    pool: Pool
+    hosts: int  # hosts to add
+    waste: float  # CPU and memory shares left idle on them, per host
+    left: list[Waiting]  # the requests they would not take
 
 
 @dataclass(eq=False)
@@ -86,46 +109,79 @@ class Autoscaler:
                     host.outages += 1
                     index.update(host)
             self.pools.append(pool)
+        self.pick = rng("autoscale/expander")  # the random expander's choices
         self.ups = self.downs = self.failed = 0
         self.fixed = len(hosts) - sum(len(p.hosts) for p in self.pools)  # never absent
 
     def start(self) -> None:
-        """Record the hosts present at the start and begin each group's scans."""
+        """Record the hosts present at the start and begin the scans (one loop for the
+        cluster, every shortest ``scan_interval`` of its elastic groups)."""
         for pool in self.pools:
             self._level(pool, None)
             for host in pool.hosts:
                 if host.index in pool.present:
                     pool.idle_since[host.index] = 0.0
-            self.env.process(self._scan(pool))
+        if self.pools:
+            self.env.process(self._scan(min(p.spec.scan_interval for p in self.pools)))
 
     def present_in(self, group: int) -> int | None:
         """Hosts of group ``group`` present now (None: the group is not elastic)."""
         pool = next((p for p in self.pools if p.group == group), None)
         return None if pool is None else len(pool.present)
 
-    def _scan(self, pool: Pool) -> Process:
+    def _scan(self, interval: float) -> Process:
         while True:
-            yield self.env.timeout(pool.spec.scan_interval)
-            self._scale_up(pool)
-            self._scale_down(pool)
+            yield self.env.timeout(interval)
+            self._scale_up()
+            for pool in self.pools:
+                self._scale_down(pool)
 
     # --- scale-up ---------------------------------------------------------------------------
 
-    def _scale_up(self, pool: Pool) -> None:
-        waiting = [(wl.need, wl.chain) for wl, _ticket in self.admission.queue
-                   if self._may_use(wl, pool)]
+    def _scale_up(self) -> None:
+        """Hosts for the requests waiting that the hosts on their way will not take: per
+        expansion, each group's option (how many hosts, how much of them left idle), one
+        chosen by the expander, until none is left or no group can help."""
+        waiting = [Waiting(wl.need, wl.chain, [p for p in self.pools if self._may_use(wl, p)])
+                   for wl, _ticket in self.admission.queue]
+        waiting = [w for w in waiting if w.pools]
         if not waiting:
             return
-        absent = [h for h in pool.hosts if h.index not in pool.present | pool.coming]
-        if not absent:
-            return
-        wanted = self._hosts_for(waiting, pool) - len(pool.coming)
-        for host in absent[:max(0, wanted)]:
-            pool.coming.add(host.index)
-            pool.last_added = self.env.now
-            self.ups += 1
-            self.recorder.level("scale_ups", self.env.now, self.ups)
-            self.env.process(self._provision(pool, host))
+        for pool in self.pools:  # the hosts on their way take what they can first
+            if pool.coming:
+                waiting = self._pack(waiting, pool, len(pool.coming)).left
+        while waiting:
+            options = [self._pack(waiting, pool, len(self._absent(pool)))
+                       for pool in self.pools if self._absent(pool)]
+            options = [o for o in options if o.hosts]
+            if not options:
+                return
+            chosen = self._expand(options)
+            for host in self._absent(chosen.pool)[:chosen.hosts]:
+                self._add(chosen.pool, host)
+            waiting = chosen.left
+
+    def _absent(self, pool: Pool) -> list[Host]:
+        return [h for h in pool.hosts if h.index not in pool.present | pool.coming]
+
+    def _add(self, pool: Pool, host: Host) -> None:
+        pool.coming.add(host.index)
+        pool.last_added = self.env.now
+        self.ups += 1
+        self.recorder.level("scale_ups", self.env.now, self.ups)
+        self.env.process(self._provision(pool, host))
+
+    def _expand(self, options: list[Option]) -> Option:
+        """The expander's choice: ``least-waste`` (the least idle CPU and memory share left
+        on the new hosts), ``random``, or ``priority`` (the highest group priority, then the
+        least waste); ties to the first group."""
+        rule = self.pools[0].spec.expander
+        if rule == "random":
+            return options[int(self.pick.integers(len(options)))]
+        if rule == "priority":
+            top = max(o.pool.spec.priority for o in options)
+            options = [o for o in options if o.pool.spec.priority == top]
+        return min(options, key=lambda o: o.waste)
 
     @staticmethod
     def _may_use(wl: Any, pool: Pool) -> bool:
@@ -137,32 +193,39 @@ class Autoscaler:
                 first in range(ids.start, ids.stop, ids.step)
         return bool((ids == first).any())
 
-    def _hosts_for(self, waiting: list[tuple[Demand, list[Layer]]], pool: Pool) -> int:
-        """The fewest empty hosts of the group that take ``waiting``, packed first-fit in
-        queue order (the autoscaler's simulation of the pending requests on a template)."""
+    def _pack(self, waiting: list[Waiting], pool: Pool, limit: int) -> Option:
+        """``waiting`` packed first-fit, in queue order, onto at most ``limit`` empty hosts of
+        the group as they arrive (its node image on disk, its limits): the autoscaler's
+        simulation of the pending requests on a template. The hosts it takes, how much of
+        their CPU and memory stays idle, and the requests left over."""
         spec = pool.hosts[0].spec
-        preloaded = {layer.key for name in spec.preloaded_images
-                     for layer in layer_chain(self.images, name)}
+        chains = [layer_chain(self.images, name) for name in spec.preloaded_images]
+        preloaded = {layer.key for chain in chains for layer in chain}
         template = (spec.memory - spec.reserved_memory, spec.cpu_cores * spec.cpu_overcommit,
                     float(spec.max_partitions),
-                    spec.disk - sum(layer.size for name in spec.preloaded_images
-                                    for layer in layer_chain(self.images, name)),
+                    spec.disk - sum(layer.size for chain in chains for layer in chain),
                     float(spec.max_instances) if spec.max_instances else float("inf"))
         hosts: list[list[float]] = []
         layers: list[set[str]] = []
-        for need, chain in waiting:
+        left: list[Waiting] = []
+        for w in waiting:
+            if pool not in w.pools:
+                left.append(w)
+                continue
             for room, held in zip(hosts, layers):
-                if _fits(need, chain, room, held):
-                    _take(need, chain, room, held)
+                if _fits(w.need, w.chain, room, held):
+                    _take(w.need, w.chain, room, held)
                     break
             else:
                 room, held = list(template), set(preloaded)
-                if not _fits(need, chain, room, held):
-                    continue  # no host of the group would ever take it
-                _take(need, chain, room, held)
+                if len(hosts) >= limit or not _fits(w.need, w.chain, room, held):
+                    left.append(w)  # no room on the hosts it may add: another group's
+                    continue
+                _take(w.need, w.chain, room, held)
                 hosts.append(room)
                 layers.append(held)
-        return len(hosts)
+        idle = sum(room[0] / template[0] + room[1] / template[1] for room in hosts)
+        return Option(pool, len(hosts), idle / max(len(hosts), 1), left)
 
     def _provision(self, pool: Pool, host: Host) -> Process:
         spec = pool.spec

@@ -403,6 +403,11 @@ class Autoscale(Spec):
         600.0, description="how long a host stays unneeded before it is removed (AKS: 10min)")
     scale_down_delay_after_add: Duration = Field(
         600.0, description="no removal this soon after a host was added (AKS: 10min)")
+    expander: Literal["least-waste", "random", "priority"] = Field(
+        "least-waste", description="which group grows when several could take the waiting "
+                                   "requests: the least idle CPU and memory left, random, or "
+                                   "the highest priority (the same for every elastic group)")
+    priority: int = Field(0, description="with expander priority: higher grows first")
 
     @model_validator(mode="after")
     def _ordered(self) -> Autoscale:
@@ -422,7 +427,9 @@ class HostGroup(Spec):
     group: str = Field(
         description="required: the group's name, which workloads' and profiles' host_groups, "
                     "sweeps' hosts[name] and plan.group refer to")
-    count: Annotated[int, Field(ge=1)] = Field(1, description="hosts in the group")
+    count: Annotated[int, Field(ge=0)] = Field(
+        1, description="hosts in the group (at the start, for an elastic group: 0 lets it "
+                       "scale from zero)")
     cpu_cores: Annotated[int, Field(ge=1)] = Field(
         description="required: physical cores of each host: placement promises vCPU against "
                     "them and start-ups' CPU work shares them")
@@ -517,6 +524,9 @@ class HostGroup(Spec):
     def _elastic(self) -> HostGroup:
         scale = self.autoscale
         if scale is None:
+            if self.count < 1:
+                raise ValueError("count: at least 1 host (0 only for a group that scales: "
+                                 "give autoscale)")
             return self
         if not scale.min <= self.count <= scale.max:
             raise ValueError(f"count ({self.count}), the hosts at the start, must be within "
