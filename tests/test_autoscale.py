@@ -244,10 +244,40 @@ def test_only_one_group_grows_for_the_same_requests():
 
 
 def test_a_fixed_group_needs_a_host():
-    with pytest.raises(ScenarioError, match="at least 1 host"):
+    with pytest.raises(ScenarioError, match=r"count: .*0 only for a group that scales"):
         load(scenario(host={"count": 0}))
 
 
 def test_every_elastic_group_names_the_same_expander():
     with pytest.raises(ScenarioError, match="one expander"):
         load(two_pools("least-waste", big={"expander": "random"}))
+
+
+def test_a_host_below_the_threshold_is_drained_when_its_instances_fit_elsewhere():
+    """Spread puts 2 instances on host 0 and 1 on host 1 (25 % of its 4 cores, below 0.5);
+    it fits on host 0, so host 1 is drained once unneeded for 5 min (from the start: at the
+    scan at 300 s) and its instance starts again on host 0."""
+    data = scenario(duration="1h", placement="spread",
+                    host={"count": 2, "cpu_cores": 4,
+                          "autoscale": {"min": 1, "max": 2, "provision": "1min",
+                                        "unneeded_time": "5min"}},
+                    workload={"arrival": {"kind": "burst", "count": 3, "at": 0}})
+    out = only(data)
+    m = out.metrics
+    assert (m["scale_downs"], m["scale_down_restarts"]) == (1, 1)
+    df = out.instances.sort_values("id")
+    moved = df[df["attempt"] == 1]
+    assert len(moved) == 1 and moved["host"].iloc[0] == 0
+    assert moved["arrival"].iloc[0] == 300.0 and moved["running"].iloc[0] == 300.0
+    first = df[(df["request"] == moved["request"].iloc[0]) & (df["attempt"] == 0)]
+    assert first["host"].iloc[0] == 1 and first["disrupted"].iloc[0] == 300.0
+
+
+def test_a_host_whose_instances_fit_nowhere_else_stays():
+    data = scenario(duration="1h", placement="spread",
+                    host={"count": 2, "cpu_cores": 4,
+                          "autoscale": {"min": 1, "max": 2, "provision": "1min",
+                                        "unneeded_time": "5min"}},
+                    workload={"cpu": 1.5, "arrival": {"kind": "burst", "count": 3, "at": 0}})
+    m = only(data).metrics  # host 0 holds 3 of 4 cores: host 1's 1.5 does not fit there
+    assert (m["scale_downs"], m["scale_down_restarts"]) == (0, 0)

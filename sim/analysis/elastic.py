@@ -46,7 +46,8 @@ def elastic_metrics(levels: Mapping[str, Level | Steps], warmup: float, duration
     return {"hosts_mean": mean, "hosts_peak": peak(hosts, warmup, duration),
             "host_hours": mean * window / 3600.0, "scale_ups": counted("scale_ups"),
             "scale_downs": counted("scale_downs"),
-            "provision_failures": counted("provision_failures")}
+            "provision_failures": counted("provision_failures"),
+            "scale_down_restarts": counted("scale_down_restarts")}
 
 
 def mean_hosts(levels: Mapping[str, Level | Steps], group: str, count: int, warmup: float,

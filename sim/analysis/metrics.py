@@ -431,7 +431,8 @@ def clean(value: Any) -> Any:
 
 # The metrics an elastic run adds (``sim.analysis.elastic``).
 ELASTIC_METRICS = ("hosts_mean", "hosts_peak", "host_hours", "scale_ups", "scale_downs",
-                   "provision_failures", "unserved.instance_hours", "unserved.share",
+                   "provision_failures", "scale_down_restarts", "unserved.instance_hours",
+                   "unserved.share",
                    "time_to_capacity_s.mean", "time_to_capacity_s.p95",
                    "time_to_capacity_s.max", "time_to_capacity_s.not_reached")
 

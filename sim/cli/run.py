@@ -461,7 +461,8 @@ ISOLATION_ROWS = [  # label, metric, shown when any variant ...
         ("hosts present, mean", "hosts_mean"), ("hosts present, peak", "hosts_peak"),
         ("host-hours", "host_hours"), ("hosts added (scale-ups)", "scale_ups"),
         ("hosts removed (scale-downs)", "scale_downs"),
-        ("provisions given up", "provision_failures"))],
+        ("provisions given up", "provision_failures"),
+        ("restarts by scale-down drains", "scale_down_restarts"))],
     *[(label, metric, lambda m: "unserved" in m) for label, metric in (
         ("time to capacity, mean", "time_to_capacity_s.mean"),
         ("time to capacity, p95", "time_to_capacity_s.p95"),

@@ -268,6 +268,14 @@ def _check_hosts(parts: _Parts) -> list[tuple[Path, str]]:
     for i, host in parts.hosts:
         if host.reserved_memory >= host.memory:
             problems.append((("hosts", i, "reserved_memory"), "must be less than memory"))
+        scale = host.autoscale
+        if scale is None and host.count < 1:
+            problems.append((("hosts", i, "count"), "Input should be greater than or equal to "
+                             "1 (0 only for a group that scales: give autoscale)"))
+        elif scale is not None and not scale.min <= host.count <= scale.max:
+            problems.append((("hosts", i, "count"), f"{host.count}, the hosts at the start, "
+                             f"must be within autoscale's min ({scale.min}) and max "
+                             f"({scale.max})"))
         if host.virtual is not None:
             problems.extend(_check_virtual(i, host, host_groups))
         elif host.nested_virtualization:

@@ -14,12 +14,13 @@ arrive: the node image's layers on disk, every limit of the group), and then, ex
 expansion, works out each group's option (the hosts it would add, up to ``max``, and the CPU
 and memory they would leave idle) and lets the expander choose one (``least-waste``,
 ``random`` or ``priority``), until no request is left or no group can take one.
-A present host that holds no instance is unneeded; one unneeded for ``unneeded_time``, not
-within ``scale_down_delay_after_add`` of the group's last addition, is removed (down to
-``min``): it leaves with the images it pulled, and comes back, if asked for again, with its
-node image only. Hosts holding instances are not removed (the drain of a busy host, whose
-instances would restart elsewhere, is not modelled yet), so a scale-down never strands an
-instance.
+A present host is unneeded when it is empty, or below ``scale_down_utilization`` of its
+memory and vCPU allocated with every instance on it able to move, first-fit, to another host
+up now. One unneeded for ``unneeded_time``, not within ``scale_down_delay_after_add`` of the
+group's last addition, is removed (down to ``min``): a busy one is cordoned and drained first
+(each instance is evicted and requested again at once, through placement and start-up
+elsewhere: a scale-down has a cost). It leaves with the images it pulled, and comes back, if
+asked for again, with its node image only.
 """
 
 from __future__ import annotations
@@ -28,9 +29,12 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import simpy
 
 from sim.experiment.rng import sampler
+from sim.model.lifecycle import EVICT
+from sim.model.placement import fits_each
 from sim.spec.demand import layer_chain
 
 if TYPE_CHECKING:
@@ -110,7 +114,7 @@ class Autoscaler:
                     index.update(host)
             self.pools.append(pool)
         self.pick = rng("autoscale/expander")  # the random expander's choices
-        self.ups = self.downs = self.failed = 0
+        self.ups = self.downs = self.failed = self.evicted = 0
         self.fixed = len(hosts) - sum(len(p.hosts) for p in self.pools)  # never absent
 
     def start(self) -> None:
@@ -251,23 +255,84 @@ class Autoscaler:
     # --- scale-down -------------------------------------------------------------------------
 
     def _scale_down(self, pool: Pool) -> None:
+        """Remove the group's unneeded hosts (down to ``min``): below the utilisation
+        threshold, their instances able to move elsewhere, for ``unneeded_time``, and not
+        within ``scale_down_delay_after_add`` of an addition. A busy one is drained first."""
         spec, now = pool.spec, self.env.now
         by_index = {h.index: h for h in pool.hosts}
         for index in sorted(pool.present):
             host = by_index[index]
-            if host.instances or host.fetching or host.outages:
+            threshold = spec.scale_down_utilization
+            if host.fetching or host.outages or not self._unneeded(host, threshold):
                 pool.idle_since.pop(index, None)
                 continue
             since = pool.idle_since.setdefault(index, now)
             if (len(pool.present) > spec.min and now - since >= spec.unneeded_time
                     and now - pool.last_added >= spec.scale_down_delay_after_add):
-                self._remove(pool, host)
+                if host.instances:
+                    self._drain(pool, host)
+                else:
+                    self._remove(pool, host)
 
-    def _remove(self, pool: Pool, host: Host) -> None:
+    def _unneeded(self, host: Host, threshold: float) -> bool:
+        """Empty, or below ``threshold`` of its memory and vCPU allocated with every instance
+        able to move to another host now (the autoscaler's own check before a drain)."""
+        if not host.instances:
+            return True
+        used = max(1.0 - host.memory_free / host.memory_capacity,
+                   1.0 - host.vcpu_free / host.vcpu_capacity)
+        return used < threshold and self._fits_elsewhere(host)
+
+    def _fits_elsewhere(self, host: Host) -> bool:
+        """Whether every instance on ``host`` fits, first-fit, on the other hosts up now."""
+        ix = self.index
+        ix.refresh()
+        memory, vcpu = ix.memory.copy(), ix.vcpu.copy()
+        partitions, disk = ix.partitions.copy(), ix.disk.copy()
+        room = np.array([h.max_instances - h.instances for h in ix.hosts])
+        up = ix.up.copy()
+        up[host.index] = False
+        everyone = np.arange(len(ix.hosts))
+        for resident in host.residents.values():
+            wl = resident.request.wl
+            missing, _local = ix.chain(wl.chain_key, wl.chain)
+            eligible = np.zeros(len(ix.hosts), dtype=bool)
+            eligible[everyone[wl.host_ids]] = True
+            fit = np.flatnonzero(eligible & up & (room >= 1)
+                                 & fits_each(wl.need, memory, vcpu, partitions, disk, missing))
+            if not len(fit):
+                return False
+            k = fit[0]
+            memory[k] -= wl.need.memory
+            vcpu[k] -= wl.need.vcpu
+            partitions[k] -= wl.need.partition
+            disk[k] -= wl.need.disk_private + missing[k]
+            room[k] -= 1
+        return True
+
+    def _drain(self, pool: Pool, host: Host) -> None:
+        """Cordon ``host`` and evict its instances (each is requested again at once, through
+        placement and start-up elsewhere); it is removed once they have left."""
+        host.outages += 1  # cordoned: nothing new is placed here
+        self.index.update(host)
+        pool.present.discard(host.index)
+        pool.idle_since.pop(host.index, None)
+        for resident in list(host.residents.values()):
+            resident.request.interrupt(EVICT)
+            self.evicted += 1
+        self.recorder.level("scale_down_restarts", self.env.now, self.evicted)
+        self.env.process(self._removed_when_empty(pool, host))
+
+    def _removed_when_empty(self, pool: Pool, host: Host) -> Process:
+        yield self.env.timeout(0.0)  # after the evictions (urgent) are handled
+        self._remove(pool, host, cordoned=True)
+
+    def _remove(self, pool: Pool, host: Host, cordoned: bool = False) -> None:
         pool.present.discard(host.index)
         pool.idle_since.pop(host.index, None)
         self.collector.reimage(host, host.spec.preloaded_images)
-        host.outages += 1
+        if not cordoned:
+            host.outages += 1
         self.index.update(host)
         self.downs += 1
         self.recorder.level("scale_downs", self.env.now, self.downs)

@@ -113,7 +113,8 @@ def build(env: simpy.Environment, scenario: Scenario, profiles: dict[str, Resolv
     # rollouts and replica autoscalers follow requests
     tracking = bool(scenario.pipelines) or any(wl.replicas for wl in scenario.workloads)
     faults = scenario.faults
-    interruptible = (tracking or faults.host_hardware is not None
+    interruptible = (tracking or any(g.autoscale for g in scenario.hosts)  # drains
+                     or faults.host_hardware is not None
                      or faults.host_kernel.mtbf is not None
                      or any(wl.kernel_fault_rate > 0 for wl in scenario.workloads))
     # nothing can change a start-up's pace once it begins: no fault or rollout interrupts

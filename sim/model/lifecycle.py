@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from sim.spec.config import Scenario
 
 RETIRE = "retire"  # the cause of an interrupt that stops an instance for a rollout
+EVICT = "evict"  # the cause of one that moves it off a host being drained (a scale-down)
 
 
 class ModelForRequests(Protocol):
@@ -205,6 +206,9 @@ class Request:
         self._give_back_slot()
         if event.value == RETIRE:
             self._retire()
+        elif event.value == EVICT:  # drained: requested again at once, whatever the policy
+            self.rec.disrupted = self.env.now
+            self._outcome("evicted" if self._abort() == "disrupted" else "done")
         else:
             self._outcome(self._abort())
 
@@ -524,7 +528,8 @@ class Request:
 
     def _outcome(self, outcome: str) -> None:
         """An attempt ended: 'done' (stopped of its own accord, or retired), 'rejected',
-        'faulted' (it triggered a kernel fault) or 'disrupted' (a fault took it down)."""
+        'faulted' (it triggered a kernel fault), 'disrupted' (a fault took it down) or
+        'evicted' (a scale-down drained its host)."""
         wl, rec, live = self.wl, self.rec, self.live
         now = self.env.now
         if outcome in ("done", "rejected"):
@@ -543,6 +548,9 @@ class Request:
         if live is not None:
             live.remaining = remaining
             live.stop_at = math.nan
+        if outcome == "evicted" and not (live is not None and live.retiring):
+            self._restart(None)  # its controller asks for it elsewhere at once
+            return
         if wl.spec.restart.policy == "never" or (live is not None and live.retiring):
             rec.wanted_until = now + (0.0 if live is not None and live.retiring
                                       else _wanted(wl, remaining))

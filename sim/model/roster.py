@@ -22,9 +22,10 @@ if TYPE_CHECKING:
 
 
 class Stoppable(Protocol):
-    """A request as a rollout sees it (``sim.model.lifecycle.Request`` is one)."""
+    """A request as a rollout or a drain sees it (``sim.model.lifecycle.Request`` is one)."""
 
     is_alive: bool
+    wl: WorkloadRuntime  # what it runs: a drain checks that it fits elsewhere
 
     def interrupt(self, cause: Any) -> None:
         """Stop what it waits for (a rollout retiring it gives ``RETIRE`` as ``cause``)."""

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BeforeValidator,
+    ConfigDict,
     Discriminator,
     Field,
     GetJsonSchemaHandler,
@@ -524,13 +525,7 @@ class HostGroup(Spec):
     def _elastic(self) -> HostGroup:
         scale = self.autoscale
         if scale is None:
-            if self.count < 1:
-                raise ValueError("count: at least 1 host (0 only for a group that scales: "
-                                 "give autoscale)")
             return self
-        if not scale.min <= self.count <= scale.max:
-            raise ValueError(f"count ({self.count}), the hosts at the start, must be within "
-                             f"autoscale's min ({scale.min}) and max ({scale.max})")
         if self.virtual is not None:
             raise ValueError("autoscale: container-host VMs scale with their physical group; "
                              "give autoscale to a group of physical hosts or cloud VMs")
@@ -670,8 +665,16 @@ class Restart(Spec):
     delay: Duration = Field(0.0, description="time before it is requested again")
 
 
+def _arrival_or_replicas(schema: dict[str, Any]) -> None:
+    """In the JSON schema: a workload needs arrival, or replicas instead (the model says
+    which is missing)."""
+    schema["required"] = [k for k in schema.get("required", []) if k != "arrival"]
+
+
 class Workload(Spec):
     """A stream of identical instance requests."""
+
+    model_config = ConfigDict(**Spec.model_config, json_schema_extra=_arrival_or_replicas)
 
     name: str = Field(description="required: the workload's name, which results "
                                   "(startup_by_workload_s) and rollouts use")
@@ -688,8 +691,9 @@ class Workload(Spec):
                                      "commits on a host; a trace's own values replace it where "
                                      "it has them")
     app_start: Distribution = Field(ZERO, description="the application's start after the boot")
-    arrival: Arrival = Field(description="required: how requests arrive (kind: poisson, "
-                                         "constant, burst or trace); without it none would")
+    arrival: Arrival = Field(description="required (unless replicas is given): how requests "
+                                         "arrive (kind: poisson, constant, burst or trace); "
+                                         "without it none would")
     lifetime: Distribution | None = Field(
         None, description="running time before the instance stops; none: runs to the end")
     on_full: Literal["queue", "reject"] = Field(
