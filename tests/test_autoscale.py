@@ -281,3 +281,27 @@ def test_a_host_whose_instances_fit_nowhere_else_stays():
                     workload={"cpu": 1.5, "arrival": {"kind": "burst", "count": 3, "at": 0}})
     m = only(data).metrics  # host 0 holds 3 of 4 cores: host 1's 1.5 does not fit there
     assert (m["scale_downs"], m["scale_down_restarts"]) == (0, 0)
+
+
+def test_plan_sizes_an_elastic_groups_baseline(tmp_path):
+    """8 replicas at the peak, 2 per host: a baseline of 4 hosts serves the rise within the
+    sync period; 3 would wait 5 minutes for a host to be provisioned."""
+    import json
+    import subprocess
+    import sys
+
+    import yaml
+
+    data = replicated({"kind": "step", "at": "3605s", "from": 100, "to": 400},
+                      host={"count": 1, "autoscale": {"min": 1, "max": 10,
+                                                      "provision": "5min"}})
+    data["warmup"] = "30min"
+    path = tmp_path / "pool.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    done = subprocess.run([sys.executable, "-m", "sim", "plan", str(path), "--slo",
+                           "time_to_capacity_s.max<=1min", "--replications", "1", "--out",
+                           str(tmp_path / "out"), "--no-charts", "--quiet"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    plan = json.loads((tmp_path / "out" / "tiny" / "plan.json").read_text())
+    assert plan["free"]["hosts"] == 4

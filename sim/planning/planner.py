@@ -38,10 +38,17 @@ class Probe:
 
 def probe_specs(loaded: Loaded, mode: str, group: int, hosts: int, replications: int,
                 seed: int) -> list[RunSpec]:
-    """The runs judging ``hosts`` hosts in group ``group`` under ``mode``."""
+    """The runs judging ``hosts`` hosts in group ``group`` under ``mode`` (an elastic
+    group's baseline: its ``count`` and ``autoscale.min``)."""
     base = loaded.scenario
     groups = list(base.hosts)
-    groups[group] = groups[group].model_copy(update={"count": hosts})
+    sized = groups[group]
+    update: dict[str, Any] = {"count": hosts}
+    if sized.autoscale is not None:  # an elastic group: the baseline it keeps, and starts at
+        scale = sized.autoscale
+        update["autoscale"] = scale.model_copy(update={"min": hosts,
+                                                       "max": max(scale.max, hosts)})
+    groups[group] = sized.model_copy(update=update)
     scenario: Scenario = base.model_copy(update={"hosts": groups, "compare": None,
                                                  "sweep": None, "replications": 1})
     scenario = apply(scenario, {"isolation": mode})
