@@ -367,3 +367,18 @@ def test_an_endless_id_in_a_google_part_is_an_error_without_a_numpy_warning(tmp_
             traces.read(google_spec(path))
     assert "line 2" in str(error.value) or ":2:" in str(error.value)
     assert "not finite" in str(error.value)
+
+
+def test_a_flavor_name_with_a_nul_is_a_bad_line(tmp_path):
+    """NumPy's fixed-width strings drop a trailing NUL, so 'b\\0' would match 'b' in the
+    trace and then be missing from the map: the map's line is refused instead (fuzz)."""
+    shipped = Path(traces.__file__).resolve().parent.parent / "data" / "traces" / "azure-v1"
+    for name in ("v1.test.day1.txt", "v1.test.day1.c2591400.txt", "v1.interval_map.txt",
+                 "flav_map.txt"):
+        shutil.copy(shipped / name, tmp_path / name)
+    flavors = (tmp_path / "flav_map.txt").read_text().replace(" b\n", " b\x00\n", 1)
+    (tmp_path / "flav_map.txt").write_text(flavors)
+    with pytest.raises(traces.TraceError, match=r"flav_map.txt:2"):
+        traces.read_azure_v1(tmp_path / "v1.test.day1.txt",
+                             tmp_path / "v1.test.day1.c2591400.txt",
+                             tmp_path / "flav_map.txt", tmp_path / "v1.interval_map.txt")

@@ -250,6 +250,8 @@ def _azure_flavors(path: Path) -> dict[str, tuple[float, float]]:
             cpu, mem = (float(x) for x in sizes.split(","))
             if not (math.isfinite(cpu) and math.isfinite(mem)) or cpu <= 0 or mem <= 0:
                 raise ValueError(line)
+            if not letter.isprintable():  # NumPy's strings would drop a trailing NUL
+                raise ValueError(line)
         except ValueError:
             raise TraceError(str(path), lineno, "flavor", f"expected 'VCPU,MEMORY_GB "
                              f"LETTER' such as '2,3.5 g' (got {line.strip()!r})") from None
