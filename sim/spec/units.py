@@ -114,14 +114,19 @@ def parse_duration(text: object) -> float:
                   limit=MAX_SECONDS, shown="1e12s (about 31,700 years)")
 
 
-def parse_rate(text: object) -> float:
-    """Events per second in ``text`` (``30/min`` → 0.5)."""
-    number, unit = _split(text, RATE_HINT)
+def _per_second(text: object, hint: str) -> float:
+    """A number per time unit in ``text`` (``30/min``), per second, at most ``MAX_RATE``."""
+    number, unit = _split(text, hint)
     if unit:
         if not unit.startswith("/") or unit[1:] not in TIME_UNITS:
-            raise UnitError(f"expected {RATE_HINT} (got {text!r})")
+            raise UnitError(f"expected {hint} (got {text!r})")
         number /= TIME_UNITS[unit[1:]]
-    return _check(number, text, RATE_HINT, limit=MAX_RATE, shown="1e9/s")
+    return _check(number, text, hint, limit=MAX_RATE, shown="1e9/s")
+
+
+def parse_rate(text: object) -> float:
+    """Events per second in ``text`` (``30/min`` → 0.5)."""
+    return _per_second(text, RATE_HINT)
 
 
 def parse_bandwidth(text: object) -> float:
@@ -147,12 +152,7 @@ def parse_power(text: object) -> float:
 
 def parse_price(text: object) -> float:
     """Money per second in ``text`` (``36/h`` → 0.01): a rate whose unit is a time."""
-    number, unit = _split(text, PRICE_HINT)
-    if unit:
-        if not unit.startswith("/") or unit[1:] not in TIME_UNITS:
-            raise UnitError(f"expected {PRICE_HINT} (got {text!r})")
-        number /= TIME_UNITS[unit[1:]]
-    return _check(number, text, PRICE_HINT, limit=MAX_RATE, shown="1e9/s")
+    return _per_second(text, PRICE_HINT)
 
 
 def _per_energy(text: object, hint: str, over: dict[str, float]) -> float:
