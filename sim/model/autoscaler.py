@@ -260,6 +260,7 @@ class Autoscaler:
         within ``scale_down_delay_after_add`` of an addition. A busy one is drained first."""
         spec, now = pool.spec, self.env.now
         by_index = {h.index: h for h in pool.hosts}
+        drained = False  # one busy host per scan: its instances' new places are not known yet
         for index in sorted(pool.present):
             host = by_index[index]
             threshold = spec.scale_down_utilization
@@ -269,10 +270,11 @@ class Autoscaler:
             since = pool.idle_since.setdefault(index, now)
             if (len(pool.present) > spec.min and now - since >= spec.unneeded_time
                     and now - pool.last_added >= spec.scale_down_delay_after_add):
-                if host.instances:
-                    self._drain(pool, host)
-                else:
+                if not host.instances:
                     self._remove(pool, host)
+                elif not drained:
+                    self._drain(pool, host)
+                    drained = True
 
     def _unneeded(self, host: Host, threshold: float) -> bool:
         """Empty, or below ``threshold`` of its memory and vCPU allocated with every instance
