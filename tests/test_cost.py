@@ -20,7 +20,7 @@ from sim.analysis.cost import (
     watts,
 )
 from sim.spec.config import HostGroup
-from tests.helpers import FREE, only, scenario
+from tests.helpers import FREE, load, only, scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 HOUR = 3600.0
@@ -216,7 +216,6 @@ def test_plan_objective_cost_needs_costs(tmp_path):
 
 def test_the_floor_is_what_idle_hosts_cost():
     from sim.analysis.cost import floor
-    from tests.helpers import load
 
     data = steady(host={"price": "1/h", "licensing": "windows-standard", "licence_years": 1,
                         "licence_price": {"windows-standard": 876}},
@@ -281,14 +280,9 @@ def test_what_the_helper_found_is_refused_or_null(tmp_path):
                                                          "per_physical": 2},
                          "power": {"model": "linear", "idle": "1W", "max": "2W"}})
     with pytest.raises(ScenarioError, match="power belongs to the physical hosts"):
-        load_scenario(vms)
+        load(vms)
     with pytest.raises(ScenarioError, match="give a host group a power model"):
-        load_scenario(scenario(energy={"price": "0.1/kWh"}))
+        load(scenario(energy={"price": "0.1/kWh"}))
     m = only(steady()).metrics  # power alone: nothing priced
     assert m["cost"]["total"] is None and m["cost"]["per_instance_hour"] is None
 
-
-def load_scenario(data):
-    from tests.helpers import load
-
-    return load(data)

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.analysis.metrics import firsts, level_of
 from sim.recorder import FaultRecord
 from sim.spec.config import HostGroup, ResolvedProfile, Scenario
 from sim.spec.cost import DEFAULT_LICENCE_YEARS, LIST_PRICES, SPECPOWER_POINTS, shape
@@ -40,14 +41,6 @@ YEAR_S = 365 * 86400.0
 GONE = 1e6  # the off level of a host that is not there (any repair adds only 1)
 LICENCE_CORES = 16  # a licence price is for 16 cores, the least a host is licensed for
 CORES_PER_PROCESSOR = 8  # the least each processor is licensed for
-
-
-# The numeric metrics a costed run adds (for SLOs, sensitivity and checks of metric names).
-METRIC_NAMES = ("energy_kwh", "power_w.mean", "power_w.peak", "carbon_kg", "cost.hosts",
-                "cost.licences", "cost.energy", "cost.total", "cost.instance_hours",
-                "cost.per_instance_hour", "cost.per_instance_hour_standard",
-                "cost.per_instance_hour_datacenter", "licences.sets",
-                "licences.standard_cost", "licences.datacenter_cost")
 
 
 def priced(scenario: Scenario) -> bool:
@@ -128,8 +121,7 @@ def _steps(host: np.ndarray, starts: np.ndarray, ends: np.ndarray, amount: np.nd
     level = np.cumsum(d)
     if not len(h):
         return h, t, level
-    first = np.r_[True, h[1:] != h[:-1]]
-    base = np.maximum.accumulate(np.where(first, np.arange(len(h)), 0))  # its host's first row
+    base = np.maximum.accumulate(np.where(firsts(h), np.arange(len(h)), 0))  # its host's first
     return h, t, level - (level - d)[base]  # less the running sum before its host
 
 
@@ -241,13 +233,12 @@ def power(hosts: Hosts, use: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
                              np.where(off_at[on] > 0.5, group.power.standby,
                                       watts(group, u[on])))
     # each host's watts after each of its changes -> the change of the fleet's total
-    first = np.r_[True, h[1:] != h[:-1]] if len(h) else np.zeros(0, dtype=bool)
-    delta = w - np.where(first, 0.0, np.r_[0.0, w[:-1]])
-    fleet_t, fleet_w = _total(t, delta)
+    delta = w - np.where(firsts(h), 0.0, np.r_[0.0, w[:-1]])
+    fleet_t, fleet_w = level_of(t, delta).arrays()
     per_t, per_w = [], []
     for g in range(len(hosts.groups)):
         mine = hosts.group[h] == g
-        gt, gw = _total(t[mine], delta[mine])
+        gt, gw = level_of(t[mine], delta[mine]).arrays()
         per_t.append(gt)
         per_w.append(gw)
     return Power(fleet_t, fleet_w, per_t, per_w)
@@ -257,24 +248,11 @@ def _carry(host: np.ndarray, mask: np.ndarray, values: np.ndarray) -> np.ndarray
     """For each row (sorted by host, then time), the last ``values`` where ``mask`` held at
     or before it on the same host (0 before any)."""
     idx = np.where(mask, np.arange(len(host)), -1)
-    first = np.r_[True, host[1:] != host[:-1]] if len(host) else np.zeros(0, dtype=bool)
-    start = np.maximum.accumulate(np.where(first, np.arange(len(host)), 0)) if len(host) \
-        else np.zeros(0, dtype=np.int64)
+    start = np.maximum.accumulate(np.where(firsts(host), np.arange(len(host)), 0)) \
+        if len(host) else np.zeros(0, dtype=np.int64)
     last = np.maximum.accumulate(idx) if len(host) else idx
     valid = last >= start
     return np.where(valid, values[np.where(last >= 0, last, 0)], 0.0)
-
-
-def _total(times: np.ndarray, deltas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A step function from 0 at time 0 changing by ``deltas`` at ``times``: one value per
-    distinct time, the last."""
-    order = np.argsort(times, kind="stable")
-    times, values = times[order], np.cumsum(deltas[order])
-    keep = np.r_[times[1:] != times[:-1], True] if len(times) else np.zeros(0, dtype=bool)
-    times, values = times[keep], values[keep]
-    if not len(times) or times[0] > 0:
-        times, values = np.r_[0.0, times], np.r_[0.0, values]
-    return times, values
 
 
 # --- licences -------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.analysis.metrics import peak, time_average, value_at
+from sim.analysis.metrics import changes, level_of, peak, time_average, value_at
 from sim.recorder import Level, Steps
 from sim.spec.config import Scenario
 
@@ -105,17 +105,11 @@ def replica_metrics(scenario: Scenario, table: Mapping[str, np.ndarray],
 
 
 def _running(table: Mapping[str, np.ndarray], workload: str) -> tuple[np.ndarray, np.ndarray]:
-    """(times, running): instances of ``workload`` running from each time on (from 0)."""
+    """(times, running): instances of ``workload`` running from each time on (from 0), as
+    ``record_levels`` counts them (from running to stopping, or to removed)."""
     rows = table["workload"] == workload
     start = table["running"][rows]
     end = np.where(np.isnan(table["stopping"][rows]), table["removed"][rows],
                    table["stopping"][rows])
     ran = ~np.isnan(start)
-    start, end = start[ran], end[ran]
-    ended = ~np.isnan(end)
-    times = np.concatenate([[0.0], start, end[ended]])
-    deltas = np.concatenate([[0], np.ones(len(start)), -np.ones(int(ended.sum()))])
-    order = np.argsort(times, kind="stable")
-    times, counts = times[order], np.cumsum(deltas[order])
-    last = np.r_[times[1:] != times[:-1], True]  # the count after every change at a time
-    return times[last], counts[last]
+    return level_of(*changes(start[ran], end[ran])).arrays()

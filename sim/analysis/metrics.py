@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.analysis import cost
 from sim.analysis.steady import warmup_estimate
 from sim.recorder import COLUMNS, TRANSITIONS, FaultRecord, Level, Steps
 
@@ -47,29 +46,29 @@ def record_levels(table: dict[str, np.ndarray]) -> tuple[dict[str, Steps], dict[
     running, stopping, removed = table["running"], table["stopping"], table["removed"]
     ran = ~np.isnan(running)
     end = np.where(np.isnan(stopping), removed, stopping)[ran]
-    levels = {"running": _level(*_changes(running[ran], end))}
+    levels = {"running": level_of(*changes(running[ran], end))}
     slot = table["slot"]
     got = ~np.isnan(slot)
-    levels["starting"] = _level(*_changes(slot[got], np.where(ran, running, removed)[got]))
+    levels["starting"] = level_of(*changes(slot[got], np.where(ran, running, removed)[got]))
     placed = table["placed"]
     on = (table["host"] >= 0) & ~np.isnan(placed)
-    times, deltas, hosts = _changes(placed[on], removed[on], table["host"][on])
+    times, deltas, hosts = changes(placed[on], removed[on], table["host"][on])
     order = np.lexsort((times, hosts))  # by host, then time
     hosts, times, deltas = hosts[order], times[order], deltas[order]
     counts = pd.Series(deltas).groupby(hosts).cumsum().to_numpy()  # each host's own count
     keep = ~_superseded(hosts, times)  # each host's count after the last change at a time
     hosts, times, counts = hosts[keep], times[keep], counts[keep]
-    first = _firsts(hosts)
+    first = firsts(hosts)
     before = np.where(first, 0, np.r_[0, counts[:-1]])  # each host starts empty
     flips = (before == 0) != (counts == 0)  # a host taken into use, or emptied
-    levels["hosts_used"] = _level(times[flips], np.where(before[flips] == 0, 1, -1))
+    levels["hosts_used"] = level_of(times[flips], np.where(before[flips] == 0, 1, -1))
     host_levels: dict[int, Steps] = {}
     for a, b in itertools.pairwise([*np.flatnonzero(first).tolist(), len(hosts)]):
         host_levels[int(hosts[a])] = _from_points(times[a:b], counts[a:b])
     return levels, host_levels
 
 
-def _firsts(keys: np.ndarray) -> np.ndarray:
+def firsts(keys: np.ndarray) -> np.ndarray:
     """Where each run of equal ``keys`` begins (a boolean per element)."""
     return np.r_[True, keys[1:] != keys[:-1]][:len(keys)]
 
@@ -82,7 +81,7 @@ def _superseded(*keys: np.ndarray) -> np.ndarray:
     return np.r_[same, False][:len(keys[0])]
 
 
-def _changes(starts: np.ndarray, ends: np.ndarray, *keys: np.ndarray
+def changes(starts: np.ndarray, ends: np.ndarray, *keys: np.ndarray
              ) -> tuple[np.ndarray, ...]:
     """(times, deltas, keys...): +1 at each start and -1 at each end that is not NaN."""
     ended = ~np.isnan(ends)
@@ -92,7 +91,7 @@ def _changes(starts: np.ndarray, ends: np.ndarray, *keys: np.ndarray
     return (times, deltas, *(np.concatenate([k, k[ended]]) for k in keys))
 
 
-def _level(times: np.ndarray, deltas: np.ndarray) -> Steps:
+def level_of(times: np.ndarray, deltas: np.ndarray) -> Steps:
     """A level from 0 that changes by ``deltas`` at ``times`` (in any order)."""
     order = np.argsort(times, kind="stable")
     times, values = times[order], np.cumsum(deltas[order])
@@ -429,6 +428,12 @@ def clean(value: Any) -> Any:
     return value
 
 
+# The numeric metrics a costed run adds (``sim.analysis.cost``).
+COST_METRICS = ("energy_kwh", "power_w.mean", "power_w.peak", "carbon_kg", "cost.hosts",
+                "cost.licences", "cost.energy", "cost.total", "cost.instance_hours",
+                "cost.per_instance_hour", "cost.per_instance_hour_standard",
+                "cost.per_instance_hour_datacenter", "licences.sets",
+                "licences.standard_cost", "licences.datacenter_cost")
 # The metrics an elastic run adds (``sim.analysis.elastic``).
 ELASTIC_METRICS = ("hosts_mean", "hosts_peak", "host_hours", "scale_ups", "scale_downs",
                    "provision_failures", "scale_down_restarts", "unserved.instance_hours",
@@ -454,4 +459,4 @@ def metric_names() -> set[str]:
                 names.add(f"{prefix}{key}")
 
     walk(metrics, "")
-    return names | set(cost.METRIC_NAMES) | set(ELASTIC_METRICS)
+    return names | set(COST_METRICS) | set(ELASTIC_METRICS)

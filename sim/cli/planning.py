@@ -25,11 +25,10 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from sim.analysis.cost import METRIC_NAMES as COST_METRICS
 from sim.analysis.cost import costed, priced
 from sim.analysis.cost import floor as cost_floor
 from sim.analysis.dotted import metric_value
-from sim.analysis.metrics import clean, metric_names
+from sim.analysis.metrics import COST_METRICS, clean, metric_names
 from sim.edge.loader import Loaded
 from sim.errors import UserError
 from sim.planning import capacity

@@ -13,6 +13,7 @@ import difflib
 import itertools
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -270,30 +271,19 @@ def _read_intensity(data: dict[str, Any], tree: Any, file: str) -> list[Problem]
     line, col = _position(tree, ("energy", "carbon_intensity", "file"))
     where = "energy.carbon_intensity.file"
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = [(k, row) for k, row in enumerate(csv.reader(handle)) if row]
+        rows = _csv_numbers(path, lambda row: row[-1:], least=0.0)
+    except _BadRow as bad:
+        why = (f"{path}, line {bad.line}: {bad.row[-1]!r} is not a number of gCO2e/kWh, 0 or "
+               "more (the last column holds one value per hour)")
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        return _intensity_problem(energy, Problem(where, f"cannot read {path}: {exc}", line,
-                                                  col))
-    values = []
-    for k, row in rows:
-        try:
-            value = float(row[-1])
-        except ValueError:
-            if k == rows[0][0]:
-                continue  # a header
-            value = math.nan
-        if not (math.isfinite(value) and value >= 0):
-            return _intensity_problem(energy, Problem(
-                where, f"{path}, line {k + 1}: {row[-1]!r} is not a number of gCO2e/kWh, 0 "
-                "or more (the last column holds one value per hour)", line, col))
-        values.append(value)
-    if not values:
-        return _intensity_problem(energy, Problem(
-            where, f"{path} holds no values: give one gCO2e/kWh per hour, a row each", line,
-            col))
-    energy["carbon_intensity"] = values
-    return []
+        why = f"cannot read {path}: {exc}"
+    else:
+        if rows:
+            energy["carbon_intensity"] = [value for (value,) in rows]
+            return []
+        why = f"{path} holds no values: give one gCO2e/kWh per hour, a row each"
+    del energy["carbon_intensity"]  # said once, here, not again by the schema
+    return [Problem(where, why, line, col)]
 
 
 def _read_demands(data: dict[str, Any], tree: Any, file: str) -> list[Problem]:
@@ -325,33 +315,52 @@ def _read_demands(data: dict[str, Any], tree: Any, file: str) -> list[Problem]:
 def _schedule_rows(path: Path) -> tuple[list[dict[str, float]], str]:
     """The rows of a demand file as schedule steps, or why they cannot be read."""
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = [(k, row) for k, row in enumerate(csv.reader(handle)) if row]
+        rows = _csv_numbers(path, lambda row: row[:2] if len(row) >= 2 else [])
+    except _BadRow as bad:
+        return [], (f"{path}, line {bad.line}: {','.join(bad.row)!r}: expected seconds from "
+                    "the start and the demand, two finite numbers")
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         return [], f"cannot read {path}: {exc}"
-    steps = []
-    for k, row in rows:
-        try:
-            if len(row) < 2:
-                raise ValueError("two columns")
-            at, value = float(row[0]), float(row[1])
-        except ValueError:
-            if k == rows[0][0]:
-                continue  # a header
-            return [], (f"{path}, line {k + 1}: {','.join(row)!r}: expected seconds from the "
-                        "start and the demand, two numbers")
-        if not (math.isfinite(at) and math.isfinite(value)):
-            return [], f"{path}, line {k + 1}: a number that is not finite"
-        steps.append({"at": at, "value": value})
-    if not steps:
+    if not rows:
         return [], f"{path} holds no rows: give seconds from the start and the demand"
-    return steps, ""
+    return [{"at": at, "value": value} for at, value in rows], ""
 
 
-def _intensity_problem(energy: dict[str, Any], problem: Problem) -> list[Problem]:
-    """``problem`` with the file's key taken out (said once, not again by the schema)."""
-    del energy["carbon_intensity"]
-    return [problem]
+class _BadRow(ValueError):
+    """A row of a CSV file of numbers that does not hold the numbers asked for."""
+
+    def __init__(self, line: int, row: list[str]) -> None:
+        super().__init__(f"line {line}")
+        self.line = line
+        self.row = row
+
+
+def _csv_numbers(path: Path, pick: Callable[[list[str]], list[str]],
+                 least: float = -math.inf) -> list[tuple[float, ...]]:
+    """The numbers ``pick`` takes from each non-blank row of the CSV file ``path``, each
+    finite and at least ``least``; a first row whose cells are not numbers is its header.
+
+    Raises:
+        _BadRow: a later row that does not hold them (with its line in the file).
+        OSError, UnicodeDecodeError, ValueError: the file cannot be read as text.
+    """
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = [(k + 1, row) for k, row in enumerate(csv.reader(handle)) if row]
+    out = []
+    for line, row in rows:
+        cells = pick(row)
+        try:
+            if not cells:
+                raise ValueError("no cells")
+            numbers = tuple(float(cell) for cell in cells)
+        except ValueError:
+            if line == rows[0][0]:
+                continue  # a header
+            raise _BadRow(line, row) from None
+        if not all(math.isfinite(x) and x >= least for x in numbers):
+            raise _BadRow(line, row)
+        out.append(numbers)
+    return out
 
 
 def _read_traces(data: dict[str, Any], tree: Any, file: str, seen: TraceCache | None = None

@@ -77,11 +77,11 @@ class Pool:
     name: str
     spec: Autoscale
     hosts: list[Host]
+    draw: Callable[[], float]  # provisioning times
     present: set[int] = field(default_factory=set)  # host indexes
     coming: set[int] = field(default_factory=set)  # being provisioned
-    idle_since: dict[int, float] = field(default_factory=dict)  # present and empty since
+    idle_since: dict[int, float] = field(default_factory=dict)  # present and unneeded since
     last_added: float = float("-inf")
-    draw: Callable[[], float] = float  # provisioning times
 
 
 class Autoscaler:
@@ -105,7 +105,7 @@ class Autoscaler:
             if spec.autoscale is None:
                 continue
             pool = Pool(g, spec.group, spec.autoscale, group_hosts,
-                        draw=sampler(spec.autoscale.provision, rng(f"autoscale/{spec.group}")))
+                        sampler(spec.autoscale.provision, rng(f"autoscale/{spec.group}")))
             for k, host in enumerate(group_hosts):
                 if k < spec.count:
                     pool.present.add(host.index)
@@ -190,12 +190,9 @@ class Autoscaler:
     @staticmethod
     def _may_use(wl: Any, pool: Pool) -> bool:
         """Whether requests of ``wl`` may run on the group's hosts."""
-        ids = wl.host_ids
-        first = pool.hosts[0].index
-        if isinstance(ids, slice):
-            return ids.start <= first < ids.stop if ids.step in (None, 1) else \
-                first in range(ids.start, ids.stop, ids.step)
-        return bool((ids == first).any())
+        ids = wl.host_ids  # a slice of the host indexes, or an array of them
+        first = pool.hosts[0].index  # the group's hosts are alike: one stands for them all
+        return first in (range(first + 1)[ids] if isinstance(ids, slice) else ids.tolist())
 
     def _pack(self, waiting: list[Waiting], pool: Pool, limit: int) -> Option:
         """``waiting`` packed first-fit, in queue order, onto at most ``limit`` empty hosts of

@@ -377,12 +377,14 @@ class PrePull(Spec):
 
 
 class Autoscale(Spec):
-    """A host group that grows and shrinks as the Kubernetes cluster autoscaler makes it: every
-    ``scan_interval`` it adds the fewest hosts that fit the requests waiting for one (each
-    ready after ``provision``: create the VM, boot, join; given up and retried past
-    ``provision_timeout``), up to ``max``; it removes a host that has held no instance for
-    ``unneeded_time`` (and not within ``scale_down_delay_after_add`` of adding one), down to
-    ``min``. Defaults: AKS's autoscaler profile; ``provision`` an estimate."""
+    """A host group that grows and shrinks as the Kubernetes cluster autoscaler makes it: at
+    each scan it adds the fewest hosts that fit the requests waiting for one (each ready after
+    ``provision``: create the VM, boot, join; given up and retried past
+    ``provision_timeout``), up to ``max``, the ``expander`` choosing among groups; it removes
+    a host unneeded for ``unneeded_time`` (empty, or below ``scale_down_utilization`` with its
+    instances able to move: it is drained first), not within ``scale_down_delay_after_add``
+    of adding one, down to ``min``. Defaults: AKS's autoscaler profile; ``provision`` an
+    estimate (docs/autoscaling.md)."""
 
     min: Annotated[int, Field(ge=0)] = Field(description="required: the fewest hosts it keeps")
     max: Annotated[int, Field(ge=1, le=100_000)] = Field(
@@ -393,13 +395,15 @@ class Autoscale(Spec):
                     "lognormal median 6min, p95 12min, an estimate: Windows nodes were given "
                     "15 min to become ready (docs/autoscaling.md)")
     scan_interval: Annotated[Duration, Field(gt=0)] = Field(
-        10.0, description="how often it looks at waiting requests and idle hosts (AKS: 10s)")
+        10.0, description="how often it looks at waiting requests and idle hosts (AKS: 10s; "
+                          "one scan for the cluster, at the shortest of its groups)")
     provision_timeout: Annotated[Duration, Field(gt=0)] = Field(
         900.0, description="a host not ready by then is given up and asked for again (AKS "
                            "max-node-provision-time: 15min)")
     scale_down_utilization: Fraction = Field(
-        0.5, description="a host below this share of its memory and vCPU allocated is "
-                         "unneeded (AKS: 0.5); only empty hosts are removed")
+        0.5, description="a host below this share of its memory and vCPU allocated, whose "
+                         "instances fit on other hosts, is unneeded and is drained before it "
+                         "is removed (AKS: 0.5)")
     unneeded_time: Duration = Field(
         600.0, description="how long a host stays unneeded before it is removed (AKS: 10min)")
     scale_down_delay_after_add: Duration = Field(
