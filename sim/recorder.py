@@ -155,6 +155,7 @@ class Recorder:
         self.faults: list[FaultRecord] = []
         self.physical_levels: dict[int, Level] = {}
         self.pipeline_runs: list[dict[str, Any]] = []
+        self.maintenance: list[dict[str, Any]] = []  # maintenance campaigns' events
         self.end_state: dict[str, Any] = {}  # images and the layers each host holds at the end
         # (time, host, layer key, held): a layer arrived on (True) or left (False) a host
         self.layers: list[tuple[float, int, str, bool]] = []

@@ -110,8 +110,8 @@ def test_profile_problems():
     (("    memory: 1GiB\n    app_start", "    memory: 300GiB\n    app_start"),
      "committed memory"),
     (("    hyperv: true ", "    hyperv: false "), "needs Hyper-V"),
-    (("    os_build: ltsc2022           # process", "    os_build: ltsc2025           # proc"),
-     "does not match the host's ltsc2025"),
+    (("    os_build: ltsc2022           # process", "    os_build: ltsc2019           # proc"),
+     "does not match the host's ltsc2019"),
     (("    cpu: 1\n", "    cpu: 100\n"), "vCPU"),
 ])
 def test_impossible_workloads_are_errors_not_silent_queues(change, words):

@@ -194,6 +194,8 @@ def summarize(frame: pd.DataFrame, levels: Mapping[str, Level | Steps],
         if "origin" in frame:
             frame = _rows(frame, frame["origin"] != "test")  # a pipeline's tests: not load
         restarts = frame[(frame["attempt"] > 0) & (frame["arrival"] >= warmup)]
+        if "origin" in frame:  # a live migration's arrival on its new host is no restart
+            restarts = restarts[restarts["origin"] != "migration"]
         frame_first = _rows(frame, frame["attempt"] == 0)
         if "origin" in frame:
             frame_first = _rows(frame_first, frame_first["origin"] == "arrival")
@@ -358,7 +360,7 @@ def isolation_metrics(frame: pd.DataFrame, restarts: pd.DataFrame,
         "tenants_per_fault_mean": (float(np.mean([f.tenants for f in counted]))
                                    if counted else None),
     }
-    available, lost = _availability(frame, warmup, duration)
+    available, lost = availability(frame, warmup, duration)
     out["availability"] = available
     out["lost_instance_hours"] = lost
     out["restarts"] = len(restarts)
@@ -376,9 +378,10 @@ def isolation_metrics(frame: pd.DataFrame, restarts: pd.DataFrame,
     return out
 
 
-def _availability(frame: pd.DataFrame, warmup: float, duration: float
-                  ) -> tuple[float | None, float]:
-    """(availability, lost instance-hours) as ``isolation_metrics`` defines them."""
+def availability(frame: pd.DataFrame, warmup: float, duration: float
+                 ) -> tuple[float | None, float]:
+    """(availability, lost instance-hours) over [warmup, duration], as
+    ``isolation_metrics`` defines them."""
     if len(frame) == 0 or "request" not in frame:
         return None, 0.0
     df = frame[["request", "attempt", "wanted_until", "arrival", "running", "stopping",

@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from sim.edge.budget import arrivals
+from sim.edge.campaigns import check_maintenance
 from sim.edge.commands import check_commands
 from sim.spec import catalog
 from sim.spec.config import (
@@ -173,6 +174,7 @@ def check_scenario(data: dict[str, Any], scenario: Scenario | None,
         *_check_energy(parts),
         *_check_expander(parts),
         *_check_pipelines(parts),
+        *check_maintenance(data, hosts, workloads, _duration(data)),
         *_check_plan(parts),
         *_check_something_runs(parts),
         *_check_commands(parts),
@@ -259,6 +261,14 @@ def _check_timing(data: dict[str, Any]) -> list[tuple[Path, str]]:
     except UnitError:
         pass
     return []
+
+
+def _duration(data: dict[str, Any]) -> float | None:
+    """The run's duration, if it reads as one."""
+    try:
+        return parse_duration(data.get("duration"))
+    except UnitError:
+        return None
 
 
 def _check_hosts(parts: _Parts) -> list[tuple[Path, str]]:

@@ -2,8 +2,10 @@
 request's own rule: ``on_full``); what it held is given back when it leaves.
 
 Owns: the placement queue (first come, first served: a request that cannot be placed blocks
-those behind it), allocating the capacity the placement policy chose and releasing it, and
-telling the index, the counts, the kernel tenancy and the image collector of each change.
+those behind it; one stopped while it waits leaves it), allocating the capacity the placement
+policy chose (on a host whose OS build runs the image, once a campaign has upgraded some:
+``builds``) and releasing it, and telling the index, the counts, the kernel tenancy and the
+image collector of each change.
 Must not: choose a host (``placement``) or drive a request's steps (``lifecycle``).
 """
 
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING
 import simpy
 
 if TYPE_CHECKING:
+    from sim.model.builds import Builds
     from sim.model.counts import Counts
     from sim.model.host import Host
     from sim.model.imagegc import ImageCollector
@@ -28,8 +31,10 @@ class Admission:
     """Places instances, keeps the queue and releases what they held."""
 
     def __init__(self, env: simpy.Environment, placement: Placement, index: CapacityIndex,
-                 tenancy: Tenancy, counts: Counts, images: ImageCollector) -> None:
+                 tenancy: Tenancy, counts: Counts, images: ImageCollector,
+                 builds: Builds) -> None:
         self.env = env
+        self.builds = builds
         self.images = images
         self.placement = placement
         self.index = index
@@ -41,8 +46,11 @@ class Admission:
     def place(self, wl: WorkloadRuntime) -> Host | None:
         """Allocate an instance of ``wl`` on the host the policy chooses (None: none can take
         it now)."""
-        host = self.placement.choose(wl.host_ids, wl.need, wl.chain_key, wl.chain,
-                                     self.tenancy.allowed(wl))
+        allowed = self.tenancy.allowed(wl)
+        runs = self.builds.allowed(wl.need)  # once a campaign has upgraded hosts
+        if runs is not None:
+            allowed = runs if allowed is None else allowed & runs
+        host = self.placement.choose(wl.host_ids, wl.need, wl.chain_key, wl.chain, allowed)
         if host is not None:
             host.allocate(wl.need, wl.chain)
             self.images.placed(host, wl.chain_key, wl.chain)
@@ -56,6 +64,17 @@ class Admission:
         self.queue.append((wl, ticket))
         self.counts.queue(+1)
         return ticket
+
+    def withdraw(self, ticket: simpy.Event) -> None:
+        """Take a request waiting in the queue out of it (a rollout or a scale-down stopped
+        it before it was given a host)."""
+        for k, (_wl, waiting) in enumerate(self.queue):
+            if waiting is ticket:
+                del self.queue[k]
+                self.counts.queue(-1)
+                if k == 0:  # the head left: those behind it may fit now
+                    self.drain()
+                return
 
     def release(self, host: Host, wl: WorkloadRuntime, rec: InstanceRecord) -> None:
         """``rec``'s instance leaves ``host``: its capacity goes back, and the queue moves."""

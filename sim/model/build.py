@@ -12,7 +12,7 @@ branch on an isolation mode's name: profiles are data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import simpy
@@ -22,12 +22,15 @@ from sim.experiment.rng import generator, sampler, sampler_exponential
 from sim.model.admission import Admission
 from sim.model.arrivals import Arrivals
 from sim.model.autoscaler import Autoscaler
+from sim.model.builds import Builds
 from sim.model.commands import Script
 from sim.model.counts import Counts
 from sim.model.faults import Faults
 from sim.model.host import Host, Slots
 from sim.model.imagegc import ImageCollector
 from sim.model.interference import Interference
+from sim.model.maintenance import Budgets, Campaign
+from sim.model.migration import Migrations
 from sim.model.pipelines import PipelineRunner
 from sim.model.placement import CapacityIndex, Placement
 from sim.model.prepull import start_pre_pulls
@@ -39,7 +42,7 @@ from sim.model.sharing import SharedCapacity
 from sim.model.startup import Startup
 from sim.model.tenancy import Tenancy
 from sim.model.totals import GroupTotals
-from sim.model.workload import WorkloadRuntime, as_slice
+from sim.model.workload import WorkloadRuntime, eligible_ids
 from sim.recorder import Recorder
 from sim.spec.commands import Commands
 from sim.spec.config import (
@@ -50,7 +53,7 @@ from sim.spec.config import (
     Workload,
     host_name,
 )
-from sim.spec.demand import carriers, demand, eligible_groups, layer_chain, why_not
+from sim.spec.demand import carriers, demand, layer_chain
 from sim.spec.runtimes import (
     antivirus_factors,
     extraction_cost,
@@ -82,6 +85,8 @@ class Model:
     faults: Faults
     roster: Roster
     interruptible: bool  # a fault or a rollout may interrupt a request
+    builds: Builds
+    campaigns: list[Campaign] = field(default_factory=list)
 
     def rng(self, name: str) -> Any:
         """The generator of the stream ``name`` in this run."""
@@ -91,6 +96,8 @@ class Model:
         """Record the end state: every image's layers and the layers each host holds (and
         take back the start-up transitions booked ahead that the run did not reach)."""
         self.startup.finish(self.recorder)
+        for campaign in self.campaigns:
+            campaign.finish()
         self.recorder.end_state = {
             "images": {name: [{"key": layer.key, "bytes": layer.size}
                               for layer in layer_chain(self.images, name)]
@@ -110,8 +117,9 @@ def build(env: simpy.Environment, scenario: Scenario, profiles: dict[str, Resolv
     def rng(name: str) -> Any:
         return generator(seed, name, replication)
 
-    # rollouts and replica autoscalers follow requests
-    tracking = bool(scenario.pipelines) or any(wl.replicas for wl in scenario.workloads)
+    # rollouts, replica autoscalers and disruption budgets follow requests
+    tracking = (bool(scenario.pipelines) or any(wl.replicas for wl in scenario.workloads)
+                or bool(scenario.maintenance))
     faults = scenario.faults
     interruptible = (tracking or any(g.autoscale for g in scenario.hosts)  # drains
                      or faults.host_hardware is not None
@@ -140,7 +148,8 @@ def build(env: simpy.Environment, scenario: Scenario, profiles: dict[str, Resolv
     for host in hosts:  # what the node image holds, unused so far
         for name in host.spec.preloaded_images:
             collector.present(host, name, layer_chain(images, name))
-    admission = Admission(env, placement, index, tenancy, counts, collector)
+    builds = Builds(hosts)
+    admission = Admission(env, placement, index, tenancy, counts, collector, builds)
     registry = Registry(env, scenario.registry,
                         {layer.key for name in images for layer in layer_chain(images, name)},
                         recorder)
@@ -161,13 +170,19 @@ def build(env: simpy.Environment, scenario: Scenario, profiles: dict[str, Resolv
         faults=Faults(env, faults, scenario.duration, rng, hosts, index, registry, admission,
                       recorder),
         roster=Roster(env, recorder, workloads, tracking),
-        interruptible=interruptible)
+        interruptible=interruptible, builds=builds)
     arrivals = Arrivals(model, scenario.duration, rng, model.roster, tenancy, images)
     arrivals.start(workloads)
     for wl in workloads:
         if wl.spec.replicas is not None:
             ReplicaController(env, wl, arrivals, model.roster, hosts, recorder).start()
     model.faults.start()
+    if scenario.maintenance:
+        migrations = Migrations(env, admission, recorder)
+        budgets = Budgets(env, scenario, model.roster, recorder)
+        for campaign in scenario.maintenance:
+            model.campaigns.append(Campaign(model, campaign, builds, migrations, budgets))
+            model.campaigns[-1].start()
     for pipeline in scenario.pipelines:
         PipelineRunner(model, arrivals, pipeline).start()
     if scenario.commands is not None:
@@ -255,14 +270,12 @@ def _workload(wl: Workload, profile: ResolvedProfile, scenario: Scenario,
         replay = traces[wl.name]
         # instances differ in size: a host group is left out only for what no size fixes
         need = demand(wl, profile, images, cpu=0.0, memory=0.0)
-    allowed = {g.group for g in eligible_groups(list(scenario.hosts), wl, profile)}
-    eligible = [h for h in hosts if h.spec.group in allowed and not why_not(h.spec, need)]
     tag = f"{profile.name}/{wl.name}"
     rate = wl.kernel_fault_rate
     return WorkloadRuntime(
         replay=replay, spec=wl, profile=profile, need=need,
         chain=layer_chain(images, wl.image),
-        host_ids=as_slice([h.index for h in eligible]),
+        host_ids=eligible_ids(scenario, wl, profile, need, [h.spec.group for h in hosts]),
         chain_key=wl.image,
         draw_app=sampler(wl.app_start, rng(f"app_start/{wl.name}")),
         draw_lifetime=(sampler(wl.lifetime, rng(f"lifetime/{wl.name}"))

@@ -75,6 +75,13 @@ class Counts:
         self.groups[host.group_index].running -= 1
         self.host_running[host.index] -= 1
 
+    def moved(self, source: Host, dest: Host) -> None:
+        """A running instance moved from ``source`` to ``dest`` (a live migration)."""
+        self.groups[source.group_index].running -= 1
+        self.groups[dest.group_index].running += 1
+        self.host_running[source.index] -= 1
+        self.host_running[dest.index] += 1
+
     def allocation(self, host: Host, delta: int, memory: float) -> None:
         """An instance of ``memory`` bytes was placed on (+1) or released from (-1) ``host``:
         the allocated and committed-memory counts, and the physical host's level when

@@ -156,6 +156,7 @@ class Host:
     vcpu_capacity: float = field(init=False, default=0.0)
     max_instances: float = field(init=False, default=math.inf)  # the group's, or no limit
     next_create: float = 0.0  # with a creation rate: when the next create phase may begin
+    os_build: str = field(init=False, default="")  # its Windows build now (an upgrade changes it)
 
     @property
     def available(self) -> bool:
@@ -193,6 +194,7 @@ class Host:
         self.partitions_free = spec.max_partitions
         if spec.max_instances is not None:
             self.max_instances = spec.max_instances
+        self.os_build = spec.os_build
 
     def missing_bytes(self, chain: list[Layer]) -> float:
         """Disk the image's layers would still need here (layers held or claimed cost nothing)."""

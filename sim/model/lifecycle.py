@@ -199,6 +199,12 @@ class Request:
             return
         assert self._target is not None and self._step is not None
         self._target.callbacks.remove(self._step)  # type: ignore[union-attr]
+        if self._step == self._granted:  # it waited in the placement queue: it leaves it
+            ticket = cast("simpy.Event", self._target)
+            if ticket.triggered:  # given a host this instant: it goes back
+                self.model.admission.release(cast("Host", ticket.value), self.wl, self.rec)
+            else:
+                self.model.admission.withdraw(ticket)
         self._target = self._step = None
         if self._retiring_stop:  # its host crashed while it stopped: it is gone anyway
             self._stopped_retiring(None)
@@ -489,12 +495,44 @@ class Request:
         model.admission.release(host, wl, rec)
         return "disrupted"
 
+    # --- a live migration moves it ------------------------------------------------------
+
+    def moved(self, host: Host, began: float, cut: float) -> None:
+        """It runs on ``host`` from now: a live migration began at ``began`` (its capacity
+        there held since) and paused it at ``cut``. The attempt on the old host ends there,
+        cut at the pause; a new attempt's record (origin ``migration``) runs on ``host`` from
+        now. Its timers (lifetime, kernel fault) go on as they were."""
+        model, wl, old = self.model, self.wl, self.rec
+        source = self._host
+        assert source is not None
+        now = self.env.now
+        old.disrupted = cut
+        model.counts.moved(source, host)
+        if wl.spec.noise != "none":
+            model.interference.changed(source, wl, -1)
+            model.interference.changed(host, wl, +1)
+        model.admission.release(source, wl, old)
+        model.recorder.close(old)
+        rec = self.rec = model.roster.record(wl, request=old.request, attempt=old.attempt + 1,
+                                             origin="migration")
+        rec.arrival = rec.placed = began
+        rec.host = host.index
+        rec.running = now
+        self._host = host
+        host.residents[rec.id] = Resident(self, rec)
+        if self.live is not None:
+            self.live.rec = rec
+
     # --- a rollout retires it -----------------------------------------------------------
 
     def _retire(self) -> None:
         """It stops as it would at the end of its lifetime; one still starting is dropped."""
         rec = self.rec
-        if rec.host < 0 or not math.isnan(rec.removed):
+        if rec.host < 0:  # it waited for a host: it leaves the queue
+            rec.wanted_until = self.env.now
+            self._outcome("done")
+            return
+        if not math.isnan(rec.removed):
             self._outcome("done")
             return
         host = self.model.hosts[rec.host]

@@ -359,10 +359,14 @@ def _hosts(model: ModelForPipelines, wl: WorkloadRuntime) -> list[Any]:
 
 def retire(hosts: list[Host], live: Live) -> None:
     """Stop a live instance for good (a rollout replaced it): it stops as it would at the
-    end of its lifetime; one still starting is dropped; one waiting (for placement or to
-    restart) ends when its wait does."""
+    end of its lifetime; one still starting is dropped; one waiting for a host leaves the
+    queue now (as Kubernetes deletes a pending pod); one waiting to restart ends when its
+    wait does."""
     live.retiring = True
     rec = live.rec
+    if not live.request.is_alive:
+        return
     on_host = rec.host >= 0 and math.isnan(rec.removed) and math.isnan(rec.disrupted)
-    if on_host and rec.id in hosts[rec.host].residents and live.request.is_alive:
+    queued = rec.host < 0 and not rec.rejected
+    if queued or (on_host and rec.id in hosts[rec.host].residents):
         live.request.interrupt(RETIRE)

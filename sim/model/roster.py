@@ -26,6 +26,7 @@ class Stoppable(Protocol):
 
     is_alive: bool
     wl: WorkloadRuntime  # what it runs: a drain checks that it fits elsewhere
+    rec: InstanceRecord  # its attempt now
 
     def interrupt(self, cause: Any) -> None:
         """Stop what it waits for (a rollout retiring it gives ``RETIRE`` as ``cause``)."""

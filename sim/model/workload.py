@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from sim.edge.traces import Replay
-from sim.spec.config import ResolvedProfile, Workload
-from sim.spec.demand import Demand, Layer
+from sim.spec.config import ResolvedProfile, Scenario, Workload
+from sim.spec.demand import Demand, Layer, eligible_groups, ever_runs, later_builds
 
 
 @dataclass(eq=False, slots=True)
@@ -43,6 +43,18 @@ class WorkloadRuntime:
 
     def __post_init__(self) -> None:
         self.chain_keys = frozenset(layer.key for layer in self.chain)
+
+
+def eligible_ids(scenario: Scenario, workload: Workload, profile: ResolvedProfile,
+                 need: Demand, groups: list[str]) -> Any:
+    """The hosts (``groups``: each host's group, by index) that may ever take an instance of
+    ``workload`` with ``need`` under ``profile`` (its and the profile's host groups, none that
+    only carries container-host VMs, none that could never fit it, on its build or one a
+    campaign upgrades it to), as ``as_slice`` holds them."""
+    allowed = {g.group for g in eligible_groups(list(scenario.hosts), workload, profile)}
+    fits = {g.group for g in scenario.hosts if g.group in allowed
+            and ever_runs(g, need, later_builds(scenario.maintenance, g.group))}
+    return as_slice([i for i, group in enumerate(groups) if group in fits])
 
 
 def as_slice(indexes: list[int]) -> Any:

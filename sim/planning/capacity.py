@@ -18,6 +18,7 @@ from sim.errors import UserError
 from sim.experiment.expand import RunSpec, apply
 from sim.experiment.rng import generator
 from sim.experiment.rng import mean as dist_mean
+from sim.spec import builds
 from sim.spec.config import (
     BurstArrivals,
     Faults,
@@ -89,7 +90,7 @@ def fit(host: HostGroup, workload: Workload, profile: ResolvedProfile,
               for r in kinds}
     if need.requires_hyperv and (not host.hyperv or (
             host.virtual is not None and not host.nested_virtualization)) or (
-            need.os_build is not None and need.os_build != host.os_build):
+            not builds.runs(need.build_rule, need.os_build, host.os_build)):
         limits = dict.fromkeys(kinds, 0)
         return Fit(0, "not allowed", limits)
     binding = min(kinds, key=lambda r: limits[r])

@@ -21,6 +21,7 @@ from sim.analysis.elastic import (
     replica_metrics,
     replicated,
 )
+from sim.analysis.maintenance import maintenance_metrics
 from sim.recorder import Level, Steps
 from sim.run.execute import RunResult, few_collections
 from sim.run.results import RunOutput
@@ -80,6 +81,8 @@ def _collect(result: RunResult, key: str | None) -> RunOutput:
                                        scenario.duration))
     if scenario.commands is not None:
         metrics["commands"] = script_metrics(rec.scripts, rec.commands)
+    if scenario.maintenance:
+        metrics.update(maintenance_metrics(scenario, rec.maintenance, frame, rec.levels))
     series = pd.DataFrame(rec.samples)
     if cost.costed(scenario):
         found, power = cost.cost_metrics(scenario, spec.profiles, columns,
@@ -106,6 +109,11 @@ def _collect(result: RunResult, key: str | None) -> RunOutput:
                             if name.startswith(("running_image:", "registry_egress"))}}
     if scenario.commands is not None:
         extra.update(commands=rec.commands, containers=rec.containers)
+    if scenario.maintenance:  # the campaign timeline's events and curves
+        extra["maintenance"] = rec.maintenance
+        extra.setdefault("series", {}).update(
+            {name: {"times": lv.times, "values": lv.values} for name, lv in rec.levels.items()
+             if name.startswith(("maintenance:", "running_workload:", "disrupted:"))})
     if elastic(scenario) or replicated(scenario):  # the autoscaling chart's curves
         extra.setdefault("series", {}).update(
             {name: {"times": lv.times, "values": lv.values} for name, lv in rec.levels.items()

@@ -25,8 +25,10 @@ from pydantic import (
 )
 
 from sim.spec import catalog, units
+from sim.spec.builds import Rule as BuildRule
 from sim.spec.commands import Commands
 from sim.spec.cost import LIST_PRICES, Edition, Embodied, Energy, Licensing, PowerModel
+from sim.spec.maintenance import Budget, Maintenance
 from sim.spec.values import (  # the value types, here too for the sections' readers
     QUANTITY_PATTERN as QUANTITY_PATTERN,
 )
@@ -523,6 +525,9 @@ class HostGroup(Spec):
     embodied: Embodied | None = Field(
         None, description="carbon made in making each host, spread over its lifetime: "
                           "{carbon: 1300kg, lifetime: 4y}")
+    migration_bandwidth: Bandwidth | None = Field(
+        None, description="what a live migration off one of its hosts sends per second (one "
+                          "migration at a time per host); default the host's nic")
 
 
     @model_validator(mode="after")
@@ -721,6 +726,15 @@ class Workload(Spec):
     cpu_use: Fraction | None = Field(
         None, description="mean share of its vCPU busy while it runs, for host power; "
                           "default 0.25, an estimate (range 0.05-0.6)")
+    disruption_budget: Budget | None = Field(
+        None, description="the most of its instances a maintenance drain may have down at "
+                          "once (a PodDisruptionBudget's maxUnavailable): a count, or a "
+                          "percentage of its instances rounded up; a drain waits while "
+                          "evicting one more would exceed it; none: no limit")
+    dirty_rate: Bandwidth | None = Field(
+        None, description="memory a running VM of it writes per second, which a live "
+                          "migration sends again; default 50MB/s, an estimate "
+                          "(1MB/s-1GB/s)")
 
     @model_validator(mode="before")
     @classmethod
@@ -840,6 +854,15 @@ class Profile(Spec):
     new_version: Literal["layer", "template"] | None = Field(
         None, description="what a pipeline's new image version is for this profile: a layer "
                           "on the old base (containers) or a whole new template (VMs)")
+    os_builds: BuildRule | None = Field(
+        None, description="which image OS builds a host runs: same (the host's own: process "
+                          "isolation), older (the host's and the older ones Microsoft's "
+                          "compatibility table lists: Hyper-V isolation) or any (a full guest "
+                          "OS); default same when the profile shares the host kernel, else any")
+    live_migration: bool | None = Field(
+        None, description="a running instance can move to another host with its memory (a "
+                          "Hyper-V VM) when a maintenance campaign drains its host; otherwise "
+                          "it restarts there")
 
 
 class ResolvedProfile(Spec):
@@ -865,6 +888,15 @@ class ResolvedProfile(Spec):
     host_groups: list[str] | None = None
     image_commit: ImageCommit = ImageCommit()
     new_version: Literal["layer", "template"] = "layer"
+    os_builds: BuildRule | None = None
+    live_migration: bool = False
+
+    @property
+    def build_rule(self) -> BuildRule:
+        """Which image builds a host runs under this profile (``sim.spec.builds``)."""
+        if self.os_builds is not None:
+            return self.os_builds
+        return "same" if self.shares_host_kernel else "any"
 
 
 # --- pipelines ------------------------------------------------------------------------------
@@ -1247,6 +1279,10 @@ class Scenario(Spec):
     energy: Energy | None = Field(
         None, description="the hosts' energy: PUE, the grid's carbon intensity and the price "
                           "of a kWh (with the hosts' power, price and licensing)")
+    maintenance: list[Maintenance] = Field(
+        [], description="maintenance campaigns: a host group patched, or upgraded to a newer "
+                        "Windows build, in batches of drained hosts: {name, group, at, every, "
+                        "batch, downtime, live_migration, os_build}")
 
     @model_validator(mode="before")
     @classmethod

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
+from sim.spec import builds
 from sim.spec.config import HostGroup, Image, LayerSize, ResolvedProfile, Workload
 from sim.spec.units import format_size
 
@@ -78,7 +80,8 @@ class Demand:
     partition: int
     image_bytes: float
     requires_hyperv: bool
-    os_build: str | None
+    os_build: str | None  # the image's build, where the profile's rule reads it
+    build_rule: str = "any"  # which image builds a host runs (``sim.spec.builds``)
 
 
 def demand(workload: Workload, profile: ResolvedProfile, images: dict[str, Image],
@@ -102,7 +105,8 @@ def instance_demand(image: str, cpu: float, memory: float, profile: ResolvedProf
         partition=1 if profile.partition else 0,
         image_bytes=image_bytes,
         requires_hyperv=profile.requires_hyperv,
-        os_build=os_build(images, image) if profile.shares_host_kernel else None,
+        os_build=os_build(images, image) if profile.build_rule != "any" else None,
+        build_rule=profile.build_rule,
     )
 
 
@@ -135,6 +139,20 @@ def eligible_groups(groups: list[HostGroup], workload: Workload,
     return [g for g in groups if g.group in names and g.group not in skip]
 
 
+def later_builds(scenario_maintenance: list[Any], group: str) -> list[str]:
+    """The builds maintenance campaigns upgrade ``group`` to, in the order given."""
+    return [m.os_build for m in scenario_maintenance
+            if m.group == group and m.os_build is not None]
+
+
+def ever_runs(host: HostGroup, need: Demand, later: list[str]) -> bool:
+    """Whether an empty host of ``host``'s group could take the instance, on its build or on
+    one of the ``later`` builds a campaign upgrades it to."""
+    return any(not why_not(host if build == host.os_build
+                           else host.model_copy(update={"os_build": build}), need)
+               for build in (host.os_build, *later))
+
+
 def why_not(host: HostGroup, need: Demand) -> list[str]:
     """Reasons an empty host of ``host``'s group could never take the instance (empty: it can)."""
     reasons = []
@@ -142,9 +160,9 @@ def why_not(host: HostGroup, need: Demand) -> list[str]:
         reasons.append("needs Hyper-V (hyperv: false)")
     elif need.requires_hyperv and host.virtual is not None and not host.nested_virtualization:
         reasons.append("needs Hyper-V inside a VM (nested_virtualization: false)")
-    if need.os_build is not None and need.os_build != host.os_build:
-        reasons.append(f"image OS build {need.os_build} does not match the host's "
-                       f"{host.os_build} (process isolation shares the host kernel)")
+    if not builds.runs(need.build_rule, need.os_build, host.os_build):
+        assert need.os_build is not None
+        reasons.append(builds.why(need.build_rule, need.os_build, host.os_build))
     usable = host.memory - host.reserved_memory
     if need.memory > usable:
         reasons.append(f"committed memory {format_size(need.memory)} > "
