@@ -21,9 +21,9 @@ from sim.recorder import Level, Steps
 from sim.spec.config import Scenario
 
 # The metrics each campaign adds, under maintenance.<name>.
-MAINTENANCE_METRICS = ("duration_s", "waves", "hosts_done", "restarts", "migrations",
-                       "bytes_moved", "capacity_dip", "availability", "startup_p99_s",
-                       "all_on_new_build_s")
+MAINTENANCE_METRICS = ("duration_s", "waves", "waves_done", "hosts_done", "restarts",
+                       "migrations", "bytes_moved", "capacity_dip", "availability",
+                       "startup_p99_s", "not_back", "all_on_new_build_s")
 
 
 def maintenance_metrics(scenario: Scenario, events: list[dict[str, Any]], frame: pd.DataFrame,
@@ -50,6 +50,7 @@ def campaign_metrics(rows: list[dict[str, Any]], frame: pd.DataFrame,
     begin = starts[0] if starts else duration
     end = ends[-1] if len(ends) == len(starts) and ends else duration
     restarted = _restarts(frame, evicted)
+    returns = _returns(frame, [r for r in evicted if r["running"]])
     window = _window(frame, begin, end)
     startups = window["running"] - window["arrival"]
     found: dict[str, Any] = {
@@ -66,10 +67,11 @@ def campaign_metrics(rows: list[dict[str, Any]], frame: pd.DataFrame,
                          if group_hosts else 0.0),
         "availability": availability(frame, begin, end)[0] if end > begin else None,
         "startup_p99_s": describe(startups.dropna().to_numpy())["p99"],
+        "not_back": sum(1 for t in returns if not math.isfinite(t)),
         "unfinished": unfinished[0] if unfinished else None,
     }
     if upgrade:
-        found["all_on_new_build_s"] = _all_on_new_build(rows, frame, evicted, begin, duration)
+        found["all_on_new_build_s"] = _all_on_new_build(rows, returns, begin)
     return found
 
 
@@ -92,8 +94,27 @@ def _window(frame: pd.DataFrame, begin: float, end: float) -> pd.DataFrame:
     return frame[arrived & kept & frame["running"].notna()]
 
 
-def _all_on_new_build(rows: list[dict[str, Any]], frame: pd.DataFrame,
-                      evicted: list[dict[str, Any]], begin: float, duration: float
+def _returns(frame: pd.DataFrame, evicted: list[dict[str, Any]]) -> list[float]:
+    """When each evicted request ran again (or ended for good, retired while it waited);
+    inf if it did neither by the end of the run."""
+    if not evicted:
+        return []
+    by_request = frame.groupby("request", sort=False)
+    out = []
+    for r in evicted:
+        if r["request"] not in by_request.groups:
+            out.append(math.inf)
+            continue
+        attempts = by_request.get_group(r["request"])
+        later = attempts[attempts["arrival"] >= r["time"]]
+        ran = later["running"].dropna()
+        ended = later["wanted_until"].dropna()  # stopped for good before it ran
+        out.append(float(ran.min()) if len(ran) else
+                   float(ended.max()) if len(ended) else math.inf)
+    return out
+
+
+def _all_on_new_build(rows: list[dict[str, Any]], returns: list[float], begin: float
                       ) -> float | None:
     """Seconds from the campaign's start until its last host is back on the new build and
     every instance it evicted runs again (or has ended); None if that is not reached by the
@@ -101,18 +122,5 @@ def _all_on_new_build(rows: list[dict[str, Any]], frame: pd.DataFrame,
     ups = [r["time"] for r in rows if r["event"] == "up"]
     if not ups or any(r["event"] == "unfinished" for r in rows):
         return None
-    last = max(ups)
-    by_request = frame.groupby("request", sort=False)
-    for r in evicted:
-        attempts = by_request.get_group(r["request"]) if r["request"] in by_request.groups \
-            else frame.iloc[0:0]
-        later = attempts[attempts["arrival"] >= r["time"]]
-        ran = later["running"].dropna()
-        if len(ran):
-            last = max(last, float(ran.min()))
-            continue
-        ended = later["wanted_until"].dropna()  # stopped for good (retired) before it ran
-        if not len(ended):
-            return None  # still waiting at the end of the run
-        last = max(last, float(ended.max()))
+    last = max([*ups, *returns])
     return last - begin if math.isfinite(last) else None

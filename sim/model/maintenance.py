@@ -267,6 +267,9 @@ class Campaign:
         hosts = self.model.hosts
         ids = range(len(hosts))[wl.host_ids] if isinstance(wl.host_ids, slice) \
             else wl.host_ids.tolist()
+        if not any(hosts[i].available for i in ids):
+            return (f"{len(waiting)} wait for a host, and no host it may use is up (the "
+                    "batch takes every one: give a smaller batch)")
         if not any(hosts[i].available and self.builds.runs(need, hosts[i]) for i in ids):
             return (f"{len(waiting)} wait for a host, and no host up runs their image "
                     f"{wl.chain_key} (build {need.os_build}, {wl.profile.name} isolation): "

@@ -307,6 +307,15 @@ class PipelineRunner:
             unavailable = count_of(step.max_unavailable, total)
         row["replaced"] = 0
         while True:
+            # old-version requests waiting for a host are unavailable anyway: each is
+            # replaced at once (as Kubernetes deletes pending pods of the old version first),
+            # so none blocks the queue ahead of the new version (an image no host runs any
+            # more, after an OS upgrade, would wait for ever)
+            for entry in [e for e in live.values() if e.wl.chain_key != new.chain_key
+                          and not e.retiring and e.rec.host < 0 and not e.rec.rejected]:
+                retire(model.hosts, entry)
+                self.arrivals.submit(new, self._draws(self._left(entry)), origin="rollout")
+                row["replaced"] += 1
             old_ones = sorted((e for e in live.values() if e.wl.chain_key != new.chain_key
                                and not e.retiring and not math.isnan(e.rec.placed)
                                and math.isnan(e.rec.stopping)

@@ -36,6 +36,7 @@ from sim.spec.values import (
     ZERO,
     Bandwidth,
     Constant,
+    DataRate,
     Distribution,
     Duration,
     Fraction,
@@ -731,7 +732,7 @@ class Workload(Spec):
                           "once (a PodDisruptionBudget's maxUnavailable): a count, or a "
                           "percentage of its instances rounded up; a drain waits while "
                           "evicting one more would exceed it; none: no limit")
-    dirty_rate: Bandwidth | None = Field(
+    dirty_rate: DataRate | None = Field(
         None, description="memory a running VM of it writes per second, which a live "
                           "migration sends again; default 50MB/s, an estimate "
                           "(1MB/s-1GB/s)")

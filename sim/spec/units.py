@@ -129,7 +129,7 @@ def parse_rate(text: object) -> float:
     return _per_second(text, RATE_HINT)
 
 
-def parse_bandwidth(text: object) -> float:
+def parse_bandwidth(text: object, allow_zero: bool = False) -> float:
     """Bytes per second in ``text`` (``10Gbit/s`` → 1.25e9)."""
     number, unit = _split(text, BANDWIDTH_HINT)
     if unit:
@@ -137,8 +137,13 @@ def parse_bandwidth(text: object) -> float:
         if not slash or size_unit not in SIZE_UNITS or time_unit not in TIME_UNITS:
             raise UnitError(f"expected {BANDWIDTH_HINT} (got {text!r})")
         number = number * SIZE_UNITS[size_unit] / TIME_UNITS[time_unit]
-    return _check(number, text, BANDWIDTH_HINT, allow_zero=False, limit=MAX_BANDWIDTH,
+    return _check(number, text, BANDWIDTH_HINT, allow_zero=allow_zero, limit=MAX_BANDWIDTH,
                   shown="1e15B/s (8Pbit/s)")
+
+
+def parse_data_rate(text: object) -> float:
+    """Bytes per second in ``text``, 0 allowed (what a VM writes to its memory: ``50MB/s``)."""
+    return parse_bandwidth(text, allow_zero=True)
 
 
 def parse_power(text: object) -> float:

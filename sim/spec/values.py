@@ -39,6 +39,7 @@ Size = Annotated[float, *_quantity(units.parse_size, units.SIZE_HINT)]
 Duration = Annotated[float, *_quantity(units.parse_duration, units.DURATION_HINT)]
 Rate = Annotated[float, *_quantity(units.parse_rate, units.RATE_HINT)]
 Bandwidth = Annotated[float, *_quantity(units.parse_bandwidth, units.BANDWIDTH_HINT)]
+DataRate = Annotated[float, *_quantity(units.parse_data_rate, units.BANDWIDTH_HINT)]  # 0 too
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 # Spreads whose draws and moments stay finite floats: a coefficient of variation of 100 is
 # already wilder than any start-up or lifetime measured; below 0.001 a gamma's shape
