@@ -1,7 +1,8 @@
 """What a run's maintenance campaigns did (``sim.model.maintenance`` records their events):
 how long each took, the hosts patched, the instances restarted and moved, the bytes that
-moved, the capacity out of service, the service meanwhile and, for an OS upgrade, when every
-instance ran on the new build again.
+moved, the capacity out of service, the service meanwhile (the availability of every request
+over the campaign's window, and the instance-hours its evictions and pauses cost) and, for an
+OS upgrade, when every instance ran on the new build again.
 
 Owns: those metrics (``maintenance.<name>`` in ``summary.json``) and the warnings of a
 campaign that did not finish. Must not: run the model or write files.
@@ -23,7 +24,8 @@ from sim.spec.config import Scenario
 # The metrics each campaign adds, under maintenance.<name>.
 MAINTENANCE_METRICS = ("duration_s", "waves", "waves_done", "hosts_done", "restarts",
                        "migrations", "bytes_moved", "capacity_dip", "availability",
-                       "startup_p99_s", "not_back", "all_on_new_build_s")
+                       "lost_instance_hours", "startup_p99_s", "not_back",
+                       "all_on_new_build_s")
 
 
 def maintenance_metrics(scenario: Scenario, events: list[dict[str, Any]], frame: pd.DataFrame,
@@ -50,7 +52,10 @@ def campaign_metrics(rows: list[dict[str, Any]], frame: pd.DataFrame,
     begin = starts[0] if starts else duration
     end = ends[-1] if len(ends) == len(starts) and ends else duration
     restarted = _restarts(frame, evicted)
-    returns = _returns(frame, [r for r in evicted if r["running"]])
+    stopped = [r for r in evicted if r["running"]]  # running when evicted
+    returns = _returns(frame, stopped)
+    lost = sum(min(back, duration) - r["time"] for r, back in zip(stopped, returns)) \
+        + sum(r["pause_s"] for r in migrated)
     window = _window(frame, begin, end)
     startups = window["running"] - window["arrival"]
     found: dict[str, Any] = {
@@ -66,6 +71,7 @@ def campaign_metrics(rows: list[dict[str, Any]], frame: pd.DataFrame,
         "capacity_dip": (peak(out_of_service, begin, end) / group_hosts
                          if group_hosts else 0.0),
         "availability": availability(frame, begin, end)[0] if end > begin else None,
+        "lost_instance_hours": lost / 3600.0,
         "startup_p99_s": describe(startups.dropna().to_numpy())["p99"],
         "not_back": sum(1 for t in returns if not math.isfinite(t)),
         "unfinished": unfinished[0] if unfinished else None,

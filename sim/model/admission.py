@@ -2,7 +2,8 @@
 request's own rule: ``on_full``); what it held is given back when it leaves.
 
 Owns: the placement queue (first come, first served: a request that cannot be placed blocks
-those behind it; one stopped while it waits leaves it), allocating the capacity the placement
+those behind it; or, under ``queue: any-fit``, each waiting request placed as soon as it fits;
+one stopped while it waits leaves it), allocating the capacity the placement
 policy chose (on a host whose OS build runs the image, once a campaign has upgraded some:
 ``builds``) and releasing it, and telling the index, the counts, the kernel tenancy and the
 image collector of each change.
@@ -32,9 +33,13 @@ class Admission:
 
     def __init__(self, env: simpy.Environment, placement: Placement, index: CapacityIndex,
                  tenancy: Tenancy, counts: Counts, images: ImageCollector,
-                 builds: Builds) -> None:
+                 builds: Builds, any_fit: bool = False) -> None:
+        """``any_fit``: a waiting request that cannot be placed does not hold back those
+        behind it (the scenario's ``queue: any-fit``); else the queue is first come, first
+        served."""
         self.env = env
         self.builds = builds
+        self.any_fit = any_fit
         self.images = images
         self.placement = placement
         self.index = index
@@ -58,6 +63,12 @@ class Admission:
             self.changed(host, +1, wl)
         return host
 
+    def queued_first(self) -> bool:
+        """Whether a new request must join the queue rather than be placed at once: others
+        wait before it, first come, first served (under any-fit, every waiting request is
+        tried whenever capacity frees, so one that fits now is placed now)."""
+        return bool(self.queue) and not self.any_fit
+
     def enqueue(self, wl: WorkloadRuntime) -> simpy.Event:
         """Queue a request for ``wl``: the event returned fires with the host it is given."""
         ticket = simpy.Event(self.env)
@@ -72,7 +83,7 @@ class Admission:
             if waiting is ticket:
                 del self.queue[k]
                 self.counts.queue(-1)
-                if k == 0:  # the head left: those behind it may fit now
+                if k == 0 and not self.any_fit:  # the head left: those behind may fit now
                     self.drain()
                 return
 
@@ -93,8 +104,13 @@ class Admission:
         self.tenancy.changed(host, wl, delta)
 
     def drain(self) -> None:
-        """Place the queued requests, in order, until one cannot be placed."""
+        """Place the queued requests, in order, until one cannot be placed (under any-fit:
+        each that can, skipping those that cannot; once one of a kind cannot, the others of
+        its kind are not tried again in this pass)."""
         queue = self.queue
+        if self.any_fit:
+            self._drain_any()
+            return
         while queue:
             wl, ticket = queue[0]
             host = self.place(wl)
@@ -103,3 +119,18 @@ class Admission:
             queue.popleft()
             self.counts.queue(-1)
             ticket.succeed(host)
+
+    def _drain_any(self) -> None:
+        waiting: deque[tuple[WorkloadRuntime, simpy.Event]] = deque()
+        stuck: set[int] = set()  # kinds (workload runtimes) that did not fit in this pass
+        queue = self.queue
+        while queue:
+            wl, ticket = queue.popleft()
+            host = None if id(wl) in stuck else self.place(wl)
+            if host is None:
+                stuck.add(id(wl))
+                waiting.append((wl, ticket))
+                continue
+            self.counts.queue(-1)
+            ticket.succeed(host)
+        self.queue = waiting

@@ -149,7 +149,8 @@ def build(env: simpy.Environment, scenario: Scenario, profiles: dict[str, Resolv
         for name in host.spec.preloaded_images:
             collector.present(host, name, layer_chain(images, name))
     builds = Builds(hosts)
-    admission = Admission(env, placement, index, tenancy, counts, collector, builds)
+    admission = Admission(env, placement, index, tenancy, counts, collector, builds,
+                          any_fit=scenario.queue == "any-fit")
     registry = Registry(env, scenario.registry,
                         {layer.key for name in images for layer in layer_chain(images, name)},
                         recorder)
@@ -177,14 +178,7 @@ def build(env: simpy.Environment, scenario: Scenario, profiles: dict[str, Resolv
         if wl.spec.replicas is not None:
             ReplicaController(env, wl, arrivals, model.roster, hosts, recorder).start()
     model.faults.start()
-    if scenario.maintenance:
-        migrations = Migrations(env, admission, recorder)
-        budgets = Budgets(env, scenario, model.roster, recorder)
-        for campaign in scenario.maintenance:
-            model.campaigns.append(Campaign(model, campaign, builds, migrations, budgets))
-            model.campaigns[-1].start()
-    for pipeline in scenario.pipelines:
-        PipelineRunner(model, arrivals, pipeline).start()
+    _start_changes(model, arrivals)
     if scenario.commands is not None:
         for host in script_hosts(scenario.commands, hosts):
             Script(model, host, scenario.commands, profiles).start()
@@ -193,6 +187,23 @@ def build(env: simpy.Environment, scenario: Scenario, profiles: dict[str, Resolv
     Sampler(env, scenario, interval, counts, totals, registry.network, recorder,
             autoscaler).start()
     return model
+
+
+def _start_changes(model: Model, arrivals: Arrivals) -> None:
+    """Start what changes the fleet and its images as it runs: maintenance campaigns and
+    pipelines (a pipeline only in the variants of its ``isolation``)."""
+    scenario = model.scenario
+    if scenario.maintenance:
+        migrations = Migrations(model.env, model.admission, model.recorder)
+        budgets = Budgets(model.env, scenario, model.roster, model.recorder)
+        for spec in scenario.maintenance:
+            campaign = Campaign(model, spec, model.builds, migrations, budgets)
+            model.campaigns.append(campaign)
+            campaign.start()
+    for pipeline in scenario.pipelines:
+        runner = PipelineRunner(model, arrivals, pipeline)
+        if pipeline.isolation is None or runner.profile.name in pipeline.isolation:
+            runner.start()
 
 
 def script_hosts(commands: Commands, hosts: list[Host]) -> list[Host]:

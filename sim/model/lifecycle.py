@@ -235,7 +235,7 @@ class Request:
     def _attempt(self) -> None:
         """One start and run; a fault elsewhere interrupts it."""
         admission, wl = self.model.admission, self.wl
-        host = (None if (admission.queue and wl.spec.on_full == "queue")
+        host = (None if (admission.queued_first() and wl.spec.on_full == "queue")
                 else admission.place(wl))
         if host is None:
             if wl.spec.on_full == "reject":

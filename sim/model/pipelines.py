@@ -23,8 +23,9 @@ import simpy
 from sim.experiment.rng import sampler, sampler_exponential
 from sim.model.lifecycle import RETIRE, Draws
 from sim.model.workload import WorkloadRuntime, as_slice
+from sim.spec import builds
 from sim.spec.config import Image, Pipeline, RolloutStep
-from sim.spec.demand import demand, layer_chain, new_version, why_not
+from sim.spec.demand import demand, layer_chain, new_version, os_build, why_not
 
 if TYPE_CHECKING:
     from sim.model.arrivals import Arrivals
@@ -86,7 +87,7 @@ class PipelineRunner:
         rollouts = [s.rollout for s in spec.steps if s.rollout is not None]
         self.workload = model.roster.current[rollouts[0].workload] if rollouts else None
         template = model.workloads[0] if self.workload is None else self.workload
-        profile = template.profile
+        profile = self.profile = template.profile
         rng = model.rng
         name = spec.name
         self.draw_create = sampler(profile.create, rng(f"pipeline/{name}/create"))
@@ -152,7 +153,7 @@ class PipelineRunner:
                 if step.build is not None:
                     row["build_start"] = self.env.now
                     while True:  # a crash of the build host starts the build over
-                        host = yield from self._build_host(run)
+                        host = yield from self._build_host(run, step.build.base)
                         image = yield from self._build(i, host, run)
                         if image is not None:
                             break
@@ -170,13 +171,16 @@ class PipelineRunner:
                     yield from self._rollout(step.rollout, image, row)
             row["finished"] = self.env.now
 
-    def _build_host(self, run: int) -> Generator[simpy.Event, Any, Any]:
-        """The build host of run ``run``: round robin over the group's hosts that are up
-        (waiting for one to come back if none is)."""
+    def _build_host(self, run: int, base: str) -> Generator[simpy.Event, Any, Any]:
+        """The build host of run ``run``: round robin over the group's hosts that are up and
+        run ``base``'s OS build under the pipeline's profile (waiting for one to come back,
+        perhaps upgraded, if none is)."""
+        profile = self.profile
+        build = os_build(self.model.images, base) if profile.build_rule != "any" else None
         while True:
             for k in range(len(self.hosts)):
                 host = self.hosts[(run - 1 + k) % len(self.hosts)]
-                if host.available:
+                if host.available and builds.runs(profile.build_rule, build, host.os_build):
                     return host
             yield self.env.any_of([h.back for h in self.hosts])
 

@@ -1011,6 +1011,11 @@ class Pipeline(Spec):
                                                 "default the pipeline's name")
     steps: Annotated[list[Step], Field(min_length=1)] = Field(
         description="required: what the pipeline does, at least one step, run in order")
+    isolation: list[str] | None = Field(
+        None, description="the isolation modes it runs under: with compare, a variant whose "
+                          "rolled-out workload (else first workload) runs under another mode "
+                          "does without it (an image rebuilt on a new base only for process "
+                          "isolation); default every mode")
 
 
 # --- the scenario ---------------------------------------------------------------------------
@@ -1243,6 +1248,12 @@ class Scenario(Spec):
                         "commands: script is given (then it may be left out)")
     placement: PlacementName = Field(
         "best-fit", description="how a host is chosen for a request (docs/model.md)")
+    queue: Literal["fifo", "any-fit"] = Field(
+        "fifo", description="requests waiting for a host (on_full: queue): fifo, first come "
+                            "first served (the first that cannot be placed holds back those "
+                            "behind it), or any-fit, each placed as soon as it fits (the "
+                            "Kubernetes scheduler: a pod that cannot be scheduled does not "
+                            "block others; for mixed sizes, host groups or OS builds)")
     compare: Compare | None = Field(
         None, description="variants compared in one run, on the same arrivals and lifetimes, "
                           "e.g. isolation: [process, hyperv, vm]")
