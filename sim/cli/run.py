@@ -381,6 +381,12 @@ def summary_rows(variants: dict[str, dict[str, Any]]) -> list[tuple[str, list[st
                  if any(metric_value(m, metric) is not None for m in variants.values())]
         rows.append(("licences: edition (sets at the peak)",
                      [_edition(m) for m in variants.values()]))
+    campaigns = dict.fromkeys(c for m in variants.values() for c in (m.get("maintenance") or {}))
+    for name in campaigns:
+        rows += [row(f"{name}: {label}", f"maintenance.{name}.{key}")
+                 for label, key in MAINTENANCE_ROWS
+                 if any(key in ((m.get("maintenance") or {}).get(name) or {})
+                        for m in variants.values())]
     names = dict.fromkeys(p for m in variants.values() for p in (m.get("pipelines") or {}))
     for name in names:
         for label, key in PIPELINE_ROWS:
@@ -415,6 +421,17 @@ def _edition(metrics: dict[str, Any]) -> str:
 def _gbits(metrics: dict[str, Any], metric: str) -> str:
     value = metric_value(metrics, metric)
     return "-" if value is None else f"{value / 1e9:.3g} Gbit/s"
+
+
+MAINTENANCE_ROWS = [  # label, key under maintenance.<name>
+    ("duration", "duration_s"), ("waves finished", "waves_done"),
+    ("hosts patched", "hosts_done"), ("restarts caused", "restarts"),
+    ("live migrations", "migrations"), ("bytes moved (migrations, re-pulls)", "bytes_moved"),
+    ("hosts out of service, most", "capacity_dip"), ("availability meanwhile", "availability"),
+    ("instance-hours lost", "lost_instance_hours"),
+    ("start-up p99 meanwhile", "startup_p99_s"), ("evicted, never back", "not_back"),
+    ("every instance on the new build after", "all_on_new_build_s"),
+]
 
 
 PIPELINE_ROWS = [  # label, key under pipelines.<name>

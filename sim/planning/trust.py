@@ -122,6 +122,7 @@ def warnings(scenario: Scenario, profiles: dict[str, ResolvedProfile],
     elif load is not None and load > LOAD_LIMIT:
         warn("load", f"the steady-state load asks {load:.0%} of what the hosts can hold: "
                      "queues and start-up tails grow sharply towards 100 %")
+    _maintenance_warnings(metrics, warn)
     mser = metrics.get("warmup_mser_s")
     settled = metrics.get("level_settled", 1.0)
     life = _mean_lifetime(scenario)
@@ -131,7 +132,7 @@ def warnings(scenario: Scenario, profiles: dict[str, ResolvedProfile],
                              "the run (MSER-5 finds no steady state in its first half): "
                              "lengthen duration and warmup"
              + (f" (mean lifetime {format_duration(life)}, measured window "
-                f"{format_duration(window)})" if life else ""))
+                f"{format_duration(window)})" if life else "") + _campaign_note(scenario))
     elif life is not None and window < LIFETIMES * life:
         warn("short_window", f"the measured window, {format_duration(window)}, holds fewer "
                              f"than {LIFETIMES:g} mean lifetimes ({format_duration(life)}): "
@@ -144,5 +145,27 @@ def warnings(scenario: Scenario, profiles: dict[str, ResolvedProfile],
                        f"and the level after it averages {abs(bias):.0%} "
                        f"{'lower' if bias < 0 else 'higher'} than after MSER's cut: the "
                        "statistics include part of the fill; set warmup to at least "
-                       f"{format_duration(mser)}")
+                       f"{format_duration(mser)}" + _campaign_note(scenario))
     return out
+
+
+def _campaign_note(scenario: Scenario) -> str:
+    """A maintenance campaign moves the running level on purpose: said beside a warm-up
+    judged on it."""
+    if not scenario.maintenance:
+        return ""
+    first = min(spec.at for spec in scenario.maintenance)
+    return (f" (a maintenance campaign from {format_duration(first)} moves the level by "
+            "design: judge the warm-up on the level before it)")
+
+
+def _maintenance_warnings(metrics: dict[str, Any], warn: Any) -> None:
+    """A campaign that did not finish, and instances it evicted that never ran again."""
+    for name, found in (metrics.get("maintenance") or {}).items():
+        if found.get("unfinished"):
+            warn("maintenance_unfinished", f"maintenance {name} had not finished at the end "
+                                           f"of the run: {found['unfinished']}")
+        if found.get("not_back"):
+            warn("maintenance_stranded", f"maintenance {name}: {found['not_back']:g} "
+                                         "instances it evicted never ran again (no host "
+                                         "took them: their image's build, or room)")

@@ -15,7 +15,7 @@ from sim.spec.units import format_value
 
 COUNTS = {"requests", "started", "rejected", "pending_at_end", "queued_at_end", "running_peak",
           "density_max", "hosts_used_max", "faults", "restarts", "density_physical_max",
-          "steps", "failed"}
+          "steps", "failed", "waves", "waves_done", "hosts_done", "migrations", "not_back"}
 FRACTIONS = {"blocking", "memory_utilization_mean", "waited_fraction", "availability",
              "offered_utilization", "finished"}
 
@@ -23,10 +23,11 @@ FRACTIONS = {"blocking", "memory_utilization_mean", "waited_fraction", "availabi
 def metric_kind(metric: str) -> str:
     """How a (dotted) metric of ``summary.json`` is shown: time, percent, size, count, number."""
     parts = metric.split(".")
-    head = parts[-1] if parts[0] == "pipelines" and len(parts) > 2 else parts[0]
+    head = parts[-1] if parts[0] in ("pipelines", "maintenance") and len(parts) > 2 \
+        else parts[0]
     if parts[0] == "commands" and len(parts) > 1:  # a script's: step_s.3, finished
         head = parts[1]
-    if head in ("bytes_pulled",):
+    if head in ("bytes_pulled", "bytes_moved"):
         return "size"
     if head.endswith("_bps"):
         return "number"

@@ -21,21 +21,14 @@ import matplotlib.ticker
 import numpy as np
 
 from sim.analysis.metrics import PHASES
+from sim.present.campaign import maintenance
+from sim.present.chartkit import series_of, time_scale, time_unit, variant_color
 from sim.spec.units import format_duration, format_value
 
-COLORS = {"process": "#1b9e77", "hyperv": "#d95f02", "vm": "#7570b3"}
 # per variant, so that lines that coincide stay apart: a dash pattern and a marker
 STYLES = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 1, 1, 1)), "v"),
           ((0, (1, 3)), "P")]
 MARKS = 12  # markers along a line
-
-
-def _color(name: str, i: int) -> Any:
-    """The mode's own colour for a plain isolation variant; distinct colours otherwise (so
-    that, e.g., process+best-fit and process+spread do not share one)."""
-    if name in COLORS:
-        return COLORS[name]
-    return plt.get_cmap("tab10")(i % 10)
 
 
 def line_style(i: int, n_variants: int, n_points: int) -> dict[str, Any]:
@@ -49,15 +42,6 @@ def line_style(i: int, n_variants: int, n_points: int) -> dict[str, Any]:
     return {"linestyle": dash, "marker": marker, "markersize": 5,
             "markevery": (min(i * step // max(n_variants, 1), max(n_points - 1, 0)), step),
             "linewidth": max(2.2 - 0.4 * i, 1.0)}
-
-
-def time_scale(longest_s: float) -> tuple[float, str]:
-    """(seconds per unit, unit) for an axis of durations up to ``longest_s``: s, min or h."""
-    if longest_s > 3 * 3600:
-        return 3600.0, "h"
-    if longest_s > 180:
-        return 60.0, "min"
-    return 1.0, "s"
 
 
 NICE_DURATIONS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200,
@@ -165,6 +149,8 @@ def draw_all(folder: Path, scenario_name: str, variants: list[Any], warmup: floa
     if any("hosts_present" in (v.extra.get("series") or {}) or v.extra.get("demand")
            for v in variants):
         autoscaling(folder / "autoscaling.png", scenario_name, variants, warmup, table, note)
+    if any(v.extra.get("maintenance") is not None for v in variants):
+        maintenance(folder / "maintenance.png", scenario_name, variants, table, note)
 
 
 COST_PARTS = (("hosts", "#4c72b0"), ("licences", "#dd8452"), ("energy", "#55a868"))
@@ -206,7 +192,7 @@ def cost(path: Path, title: str, variants: list[Any], warmup: float,
         for i, v in enumerate(variants):
             series = v.timeseries.groupby("time_s", sort=True)["power_w"].sum()
             ax.step(series.index / 3600.0, series.to_numpy() / 1e3, where="post",
-                    color=_color(v.name, i), label=v.name,
+                    color=variant_color(v.name, i), label=v.name,
                     **line_style(i, len(variants), len(series)))
         if warmup > 0:
             ax.axvline(warmup / 3600.0, color="grey", linestyle=":", linewidth=1)
@@ -228,7 +214,7 @@ def autoscaling(path: Path, title: str, variants: list[Any], warmup: float,
     from matplotlib.lines import Line2D
 
     table = table or {}
-    unit, label = _time_unit(variants)
+    unit, label = time_unit(variants)
     rows = len(variants)
     fig, axes = plt.subplots(rows, 2, figsize=(13, 1.2 + 2.3 * rows), squeeze=False,
                              gridspec_kw={"width_ratios": [3, 1]})
@@ -236,7 +222,7 @@ def autoscaling(path: Path, title: str, variants: list[Any], warmup: float,
               default=0.0)
     for i, v in enumerate(variants):
         ax = axes[i][0]
-        color = _color(v.name, i)
+        color = variant_color(v.name, i)
         series = v.extra.get("series") or {}
         for name, demand in (v.extra.get("demand") or {}).items():
             t = np.r_[demand["times"], end] / unit
@@ -247,7 +233,7 @@ def autoscaling(path: Path, title: str, variants: list[Any], warmup: float,
                 ax.step(np.r_[wanted["times"], end] / unit,
                         np.r_[wanted["values"], wanted["values"][-1]], where="post",
                         color="#888888", linewidth=1.2)
-        t, y = _series(v, "running", unit)
+        t, y = series_of(v, "running", unit)
         ax.plot(t, y, color=color, linewidth=1.8)
         ax.set_ylabel("instances")
         ax.set_ylim(bottom=0)
@@ -273,7 +259,7 @@ def autoscaling(path: Path, title: str, variants: list[Any], warmup: float,
     for k, (stat, shade) in enumerate((("mean", 0.9), ("p95", 0.6), ("max", 0.35))):
         values = [f.get(stat) or 0.0 for f in found]
         ax.bar(np.arange(len(names)) + (k - 1) * 0.27, np.asarray(values) / 60.0, width=0.27,
-               color=[_color(v.name, j) for j, v in enumerate(variants)], alpha=shade,
+               color=[variant_color(v.name, j) for j, v in enumerate(variants)], alpha=shade,
                label=stat)
     ax.set_xticks(np.arange(len(names)), names)
     ax.set_ylabel("time to capacity (min)")
@@ -323,7 +309,7 @@ def startup_cdf(path: Path, title: str, variants: list[Any], warmup: float,
         style["markevery"] = [int(k) for k in np.linspace(0, len(values) - 1, MARKS)
                               + i * len(values) / (MARKS * max(len(variants), 1))
                               if k < len(values)]
-        ax.step(values, y, where="post", color=_color(v.name, i),
+        ax.step(values, y, where="post", color=variant_color(v.name, i),
                 label=cdf_label(v.name, shown["p50"], shown["p99"]), **style)
     ax.set_xscale("log")
     if high > 0:
@@ -375,15 +361,6 @@ def startup_phases(path: Path, title: str, variants: list[Any]) -> None:
     plt.close(fig)
 
 
-def _time_unit(variants: list[Any]) -> tuple[float, str]:
-    return time_scale(max(float(v.timeseries["time_s"].max()) for v in variants))
-
-
-def _series(v: Any, column: str, unit: float) -> tuple[np.ndarray, np.ndarray]:
-    ts = v.timeseries.groupby("time_s")[column].sum()
-    return ts.index.to_numpy() / unit, ts.to_numpy()
-
-
 def _time_axes(ax: Any, unit: float, label: str, warmup: float) -> None:
     if warmup > 0:
         ax.axvline(warmup / unit, color="grey", linestyle="--", linewidth=1,
@@ -396,7 +373,7 @@ def running(path: Path, title: str, variants: list[Any], warmup: float, note: st
     comparison), with the instances waiting for placement where there are any."""
     from matplotlib.lines import Line2D
 
-    unit, label = _time_unit(variants)
+    unit, label = time_unit(variants)
     cols = 1 if len(variants) <= INSIDE_LEGEND else 2
     rows = math.ceil(len(variants) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(8 * cols, 1.0 + 2.1 * rows),
@@ -406,18 +383,18 @@ def running(path: Path, title: str, variants: list[Any], warmup: float, note: st
         above = axes.flat[k - cols]
         above.tick_params(labelbottom=True)
         above.set_xlabel(f"simulated time ({label})")
-    series = [_series(v, "running", unit) for v in variants]
+    series = [series_of(v, "running", unit) for v in variants]
     waiting = False
     for i, (ax, v) in enumerate(zip(axes.flat, variants)):
         for j, (t, y) in enumerate(series):
             if j != i:
                 ax.plot(t, y, color="#bbbbbb", linewidth=0.9)
         t, y = series[i]
-        ax.plot(t, y, color=_color(v.name, i), linewidth=1.8)
+        ax.plot(t, y, color=variant_color(v.name, i), linewidth=1.8)
         queued = v.timeseries.groupby("time_s")["queued"].first().to_numpy()  # pool-wide
         if has_data(queued):
             waiting = True
-            ax.plot(t, queued, color=_color(v.name, i), linestyle=":", linewidth=1.5)
+            ax.plot(t, queued, color=variant_color(v.name, i), linestyle=":", linewidth=1.5)
         if warmup > 0:
             ax.axvline(warmup / unit, color="grey", linestyle="--", linewidth=1)
         ax.set_title(v.name, loc="left", fontsize="medium")
@@ -453,7 +430,7 @@ def density(path: Path, title: str, variants: list[Any], note: str = "") -> None
         hosts, used_max = max(hosts, len(peaks)), max(used_max, used)
         shown = peaks[:used + 1]  # down to the first host that held none
         ranks = np.arange(1, len(shown) + 1)
-        ax.step(ranks, shown, where="mid", color=_color(v.name, i),
+        ax.step(ranks, shown, where="mid", color=variant_color(v.name, i),
                 label=f"{v.name}: at most {int(max(peaks, default=0)):,} on a host, "
                       f"{used:,} hosts used",
                 **line_style(i, len(variants), len(shown)))
@@ -474,15 +451,15 @@ def memory(path: Path, title: str, variants: list[Any], warmup: float,
            table: dict[str, Any] | None = None, note: str = "") -> None:
     """Committed memory as a share of the pool's memory (after reserves) over time."""
     fig, ax = plt.subplots(figsize=(8, 5))
-    unit, label = _time_unit(variants)
+    unit, label = time_unit(variants)
     top = 0.0
     for i, v in enumerate(variants):
-        t, used = _series(v, "memory_committed_bytes", unit)
-        _, cap = _series(v, "memory_capacity_bytes", unit)
+        t, used = series_of(v, "memory_committed_bytes", unit)
+        _, cap = series_of(v, "memory_capacity_bytes", unit)
         share = 100.0 * used / cap
         top = max(top, float(np.nanmax(share, initial=0.0)))
         mean = ((table or {}).get(v.name) or v.metrics)["memory_utilization_mean"]
-        ax.plot(t, share, color=_color(v.name, i),
+        ax.plot(t, share, color=variant_color(v.name, i),
                 label=f"{v.name}: mean {format_value(mean, 'percent')}",
                 **line_style(i, len(variants), len(t)))
     _time_axes(ax, unit, label, warmup)
@@ -502,7 +479,7 @@ def blast_radius(path: Path, title: str, variants: list[Any]) -> None:
     for k, (stat, hatch) in enumerate((("mean", ""), ("p99", "//"), ("max", ".."))):
         values = [(v.metrics["blast_radius"][stat] or 0.0) for v in variants]
         bars = ax.bar(x + (k - 1) * 0.27, values, 0.25, hatch=hatch, edgecolor="black",
-                      color=[_color(n, i) for i, n in enumerate(names)], label=stat)
+                      color=[variant_color(n, i) for i, n in enumerate(names)], label=stat)
         ax.bar_label(bars, fmt="%.3g", fontsize="x-small")
     faults = [sum(v.metrics["faults"].values()) for v in variants]
     ax.set_xticks(x, [f"{n}\n({f} faults)" for n, f in zip(names, faults)],
@@ -523,7 +500,7 @@ def availability_density(path: Path, title: str, variants: list[Any]) -> None:
         available = v.metrics.get("availability")
         if available is None:
             continue
-        ax.scatter([density], [100 * available], s=90, color=_color(v.name, i), zorder=3,
+        ax.scatter([density], [100 * available], s=90, color=variant_color(v.name, i), zorder=3,
                    label=f"{v.name}: {density:.0f} per host, {100 * available:.3f} % "
                          f"available, blast radius {v.metrics['blast_radius']['mean'] or 0:.3g}")
         names_at.setdefault((density, 100 * available), []).append(v.name)
@@ -645,8 +622,8 @@ def registry_bandwidth(path: Path, title: str, variants: list[Any]) -> None:
         if level is None:
             continue
         gbits = np.asarray(level["values"]) * 8 / 1e9
-        ax.step(level["times"], gbits, where="post", color=_color(v.name, i), label=v.name)
-        ax.fill_between(level["times"], gbits, step="post", color=_color(v.name, i),
+        ax.step(level["times"], gbits, where="post", color=variant_color(v.name, i), label=v.name)
+        ax.fill_between(level["times"], gbits, step="post", color=variant_color(v.name, i),
                         alpha=0.25)
     window = _zoom(variants)
     if window is not None:
@@ -668,7 +645,7 @@ def slowdown_cdf(path: Path, title: str, variants: list[Any], warmup: float) -> 
         if len(values) == 0:
             continue
         y = np.arange(1, len(values) + 1) / len(values)
-        ax.step(values, y, where="post", color=_color(v.name, i),
+        ax.step(values, y, where="post", color=variant_color(v.name, i),
                 label=f"{v.name} (p50 x{np.median(values):.3g}, "
                       f"p99 x{np.percentile(values, 99):.3g})")
     ax.set_xlabel("slowdown: completion time / stand-alone time (work / vCPUs)")
@@ -768,7 +745,7 @@ def sweep_charts(folder: Path, title: str, agg: Any, swept: list[str],
                 mean = group["mean"].to_numpy(dtype=float)[order] / scale
                 ci = np.nan_to_num(group["ci95"].to_numpy(dtype=float)[order]) / scale
                 extra = ", ".join(f"{q} = {w}" for q, w in zip(others, group_key[1:]))
-                color = _color(variant, v)
+                color = variant_color(variant, v)
                 style = styles[(k // max(len(names), 1)) % len(styles)]
                 ax.plot(x[order], mean, style, marker=markers[v % len(markers)],
                         markersize=5, color=color,
@@ -837,7 +814,7 @@ def density_bars(path: Path, title: str, table: dict[str, Any], modes: list[str]
         heights = [max(per[mode]["per_host"], 0) for _, _, per in rows]
         top = max(top, *heights) if heights else top
         bars = ax.bar(x + (i - (len(modes) - 1) / 2) * width, heights, width * 0.95,
-                      color=_color(mode, i), label=mode)
+                      color=variant_color(mode, i), label=mode)
         for bar, (_, _, per) in zip(bars, rows):
             ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(),
                     f"{per[mode]['per_host']}\n{per[mode]['binding']}", ha="center",
@@ -911,7 +888,7 @@ def _plan_panel(ax: Any, results: dict[str, Any], slo: Any, scale: float, xscale
         ys = np.asarray([p["metrics"][slo.metric]["mean"] for p in probes], dtype=float) / scale
         ci = np.asarray([p["metrics"][slo.metric]["ci95"] or 0.0 for p in probes],
                         dtype=float) / scale
-        color = _color(mode, i)
+        color = variant_color(mode, i)
         dash, marker = STYLES[i % len(STYLES)]
         ax.errorbar(xs, ys, yerr=ci, color=color, capsize=3, markersize=5, linestyle=dash,
                     marker=marker, label=plan_label(mode, r))
@@ -1019,7 +996,7 @@ def uncertainty_bands(path: Path, title: str, summary: dict[str, Any]) -> None:
             ((v.get("uncertainty") or {}).get(metric) or {}).get("p95", 0)
             for v in variants.values()) > 300 else 1.0
         for i, (name, v) in enumerate(variants.items()):
-            color = _color(name, i)
+            color = variant_color(name, i)
             band = (v.get("uncertainty") or {}).get(metric)
             if band:
                 ax.plot([band["p5"] / scale, band["p95"] / scale], [i, i], color=color,
@@ -1056,7 +1033,7 @@ def plan_uncertainty(path: Path, title: str, results: dict[str, Any], group: str
                   + [r["hosts"] or 0 for _, r in modes] + [1])
     edge = met_max * 1.1 + 1
     for i, (mode, r) in enumerate(modes):
-        color = _color(mode, i)
+        color = variant_color(mode, i)
         hosts = r["uncertainty"]["hosts"]
         jitter = np.linspace(-0.15, 0.15, len(hosts))
         ok = [(h, j) for h, j in zip(hosts, jitter) if h is not None]

@@ -85,6 +85,11 @@ CHART_CAPTIONS = {
                    "(dashed), those the autoscaler wants (grey), the instances running, and "
                    "the hosts present (dotted, right axis); beside them the time from each "
                    "rise in demand until it was served.",
+    "maintenance": "Maintenance campaigns, a panel per variant: instances running (by "
+                   "workload and image version when a pipeline rolled one out), the hosts "
+                   "drained or down (dotted, right axis) and, for an OS upgrade, the hosts on "
+                   "the new build (dashed); beside them each campaign's duration with the "
+                   "restarts, live migrations and instance-hours it cost.",
     "uncertainty_bands": "Each headline metric at the nominal inputs with its 95 % interval "
                          "over the seeds (dot and whiskers), beside its 5-95 % range over the "
                          "sampled assumptions (the wide bar; the tick is the median).",
@@ -456,6 +461,15 @@ def _run_block(loaded: Loaded, variants: dict[str, Any], columns: list[str],
             ("cost per instance-hour (hosts + licences + energy)", "cost.per_instance_hour"),
             ("energy incl. PUE, kWh", "energy_kwh"), ("carbon, kg CO2e", "carbon_kg"))
             if any(metric_value(m, metric) is not None for m in variants.values())]
+    campaigns = dict.fromkeys(c for m in variants.values() for c in (m.get("maintenance") or {}))
+    for name in campaigns:  # what each maintenance campaign took and did to the service
+        spec += [(f"{name}: {label}", f"maintenance.{name}.{key}") for label, key in (
+            ("duration", "duration_s"), ("availability meanwhile", "availability"),
+            ("start-up p99 meanwhile", "startup_p99_s"), ("restarts caused", "restarts"),
+            ("live migrations", "migrations"),
+            ("every instance on the new build after", "all_on_new_build_s"))
+            if any(key in ((m.get("maintenance") or {}).get(name) or {})
+                   for m in variants.values())]
     rows = []
     for label, metric in spec:
         unit = row_unit([metric_value(m, metric) for m in variants.values()], metric)
