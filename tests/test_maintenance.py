@@ -291,6 +291,14 @@ def test_a_budget_above_the_instances_is_refused():
                for p in problems(data))
 
 
+def test_a_budget_above_the_replicas_is_refused():
+    data = scenario(workload={"disruption_budget": 5, "arrival": None,
+                              "replicas": {"max": 4, "target_per_replica": 10,
+                                           "demand": {"kind": "constant", "value": 20}}})
+    del data["workloads"][0]["arrival"]
+    assert any("disruption_budget: 5 is above the 4 instances" in p for p in problems(data))
+
+
 def test_an_elastic_or_carrier_group_is_refused():
     data = scenario(maintenance=[campaign(at="10min")],
                     host={"count": 1, "autoscale": {"min": 1, "max": 2}})
