@@ -114,7 +114,8 @@ def _returns(frame: pd.DataFrame, evicted: list[dict[str, Any]]) -> list[float]:
         attempts = by_request.get_group(r["request"])
         later = attempts[attempts["arrival"] >= r["time"]]
         ran = later["running"].dropna()
-        ended = later["wanted_until"].dropna()  # stopped for good before it ran
+        # stopped for good before it ran (retired); a rejected attempt is lost, not back
+        ended = later.loc[~later["rejected"].astype(bool), "wanted_until"].dropna()
         out.append(float(ran.min()) if len(ran) else
                    float(ended.max()) if len(ended) else math.inf)
     return out

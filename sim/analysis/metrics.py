@@ -411,7 +411,8 @@ def availability(frame: pd.DataFrame, warmup: float, duration: float
     starts_outage = is_first | ~np.isnan(running)
     cut = np.where(starts_outage, cut, np.nan)
     lost = float(span(cut, np.minimum(back, ends)).sum()) / 3600.0
-    return (ran / requested if requested > 0 else None), lost
+    # at most 1: the spans' sums differ in the last bit when every request ran throughout
+    return (min(ran / requested, 1.0) if requested > 0 else None), lost
 
 
 def per_host_peaks(host_levels: Mapping[int, Level | Steps], n_hosts: int, warmup: float,

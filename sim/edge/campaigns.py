@@ -27,12 +27,18 @@ def check_maintenance(data: dict[str, Any], hosts: list[tuple[int, HostGroup]],
     skip = carriers([h for _, h in hosts])
     raw = data.get("maintenance")
     seen: dict[str, int] = {}
-    builds_of: dict[str, str] = {g: h.os_build for g, h in groups.items()}
+    valid: list[tuple[int, Maintenance]] = []
     for i, entry in enumerate(raw if isinstance(raw, list) else []):
         try:
-            spec = Maintenance.model_validate(entry)
+            valid.append((i, Maintenance.model_validate(entry)))
         except ValidationError:
             continue  # the schema said what is wrong
+    if valid and data.get("commands") is not None:
+        problems.append((("maintenance", valid[0][0]), "a commands script's containers cannot "
+                         "be drained: give maintenance campaigns in a scenario without a "
+                         "commands: script"))
+    builds_of: dict[str, str] = {g: h.os_build for g, h in groups.items()}
+    for i, spec in sorted(valid, key=lambda item: item[1].at):  # upgrades in time order
         at: Path = ("maintenance", i)
         if spec.name in seen:
             problems.append((at + ("name",), f"duplicate name {spec.name!r} (first at "
@@ -81,7 +87,8 @@ def _check_upgrade(at: Path, target: str, current: str) -> list[tuple[Path, str]
                  "cannot be checked")]
     if not newer:
         return [(at + ("os_build",), f"{target} is not newer than the group's build "
-                 f"{current} by then: an OS upgrade goes to a newer build")]
+                 f"{current} by then (after the campaigns before it): an OS upgrade goes to "
+                 "a newer build")]
     return []
 
 

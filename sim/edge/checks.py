@@ -33,7 +33,14 @@ from sim.spec.config import (
     TraceArrivals,
     Workload,
 )
-from sim.spec.demand import carriers, demand, eligible_groups, why_not
+from sim.spec.demand import (
+    carriers,
+    demand,
+    eligible_groups,
+    ever_runs,
+    later_builds,
+    why_not,
+)
 from sim.spec.profiles import resolve_profiles
 from sim.spec.runtimes import resolve_runtimes
 from sim.spec.units import UnitError, format_size, parse_duration
@@ -524,8 +531,10 @@ def _mode_feasibility(parts: _Parts, i: int, wl: Workload, mode: str
                  "isolation (the workload's and the profile's host_groups "
                  "leave none, or they only carry container-host VMs)")]
     need = demand(wl, parts.profiles[mode], parts.by_name)
-    reasons = {h.group: why_not(h, need) for h in allowed}
-    if allowed and all(reasons.values()):
+    campaigns = parts.scenario.maintenance if parts.scenario is not None else []
+    reasons = {h.group: why_not(h, need) for h in allowed
+               if not ever_runs(h, need, later_builds(campaigns, h.group))}
+    if allowed and len(reasons) == len(allowed):
         detail = "; ".join(f"{g}: {', '.join(r)}" for g, r in reasons.items())
         return [(("workloads", i), (f"no host can ever run it under {mode} "
                  f"isolation ({detail})"))]

@@ -33,7 +33,6 @@ import numpy as np
 import simpy
 
 from sim.experiment.rng import sampler
-from sim.model.lifecycle import EVICT
 from sim.model.placement import fits_each
 from sim.spec.demand import layer_chain
 
@@ -317,7 +316,7 @@ class Autoscaler:
         pool.present.discard(host.index)
         pool.idle_since.pop(host.index, None)
         for resident in list(host.residents.values()):
-            resident.request.interrupt(EVICT)
+            resident.request.evict(resident.rec)
             self.evicted += 1
         self.recorder.level("scale_down_restarts", self.env.now, self.evicted)
         self.env.process(self._removed_when_empty(pool, host))

@@ -3,7 +3,8 @@ fault, which takes down the whole host when its profile shares the host kernel.
 
 Owns: when faults strike (drawn up front per host, so every variant of a scenario sees the same
 faults at the same times), what a crash does to a host (every instance on it and on the
-container-host VMs inside it interrupted, its pools and pulls cleared) and its recovery. Must
+container-host VMs inside it interrupted, its pools and pulls cleared) and its recovery, and
+the same for a planned outage (a maintenance campaign's reboot of a drained host). Must
 not: undo a request's own holdings (the request does, when interrupted: ``lifecycle``).
 """
 
@@ -109,16 +110,7 @@ class Faults:
             disrupted=len(victims), tenants=len({victim.rec.tenant for victim in victims}),
             workload=trigger.workload if trigger is not None else "", down=down))
         for h in struck:
-            h.outages += 1
-            self.index.update(h)
-            h.cpu.clear()
-            h.disk_io.clear()
-            if h.batch is not None:
-                h.batch.clear()
-            self.registry.clear(h)
-            h.epoch += 1
-            crashed, h.crashed = h.crashed, self.env.event()
-            crashed.succeed()
+            self._down(h)
         for victim in victims:
             request, rec = victim.request, victim.rec
             rec.disrupted = self.env.now
@@ -136,9 +128,35 @@ class Faults:
     def _recover(self, hosts: list[Host], down: float) -> Process:
         yield self.env.timeout(down)
         for h in hosts:
-            h.outages -= 1
-            self.index.update(h)
-            if h.available:
-                back, h.back = h.back, self.env.event()
-                back.succeed()
+            self._up(h)
         self.admission.drain()
+
+    def take_down(self, host: Host) -> None:
+        """A planned outage of ``host`` (a maintenance campaign's patch and reboot; drained,
+        so no instance runs there): down as after a crash, the work in progress on it (a
+        build, a pull) void, until ``bring_up``."""
+        self._down(host)
+
+    def bring_up(self, host: Host) -> None:
+        """``host`` is back from a planned outage."""
+        self._up(host)
+        self.admission.drain()
+
+    def _down(self, h: Host) -> None:
+        h.outages += 1
+        self.index.update(h)
+        h.cpu.clear()
+        h.disk_io.clear()
+        if h.batch is not None:
+            h.batch.clear()
+        self.registry.clear(h)
+        h.epoch += 1
+        crashed, h.crashed = h.crashed, self.env.event()
+        crashed.succeed()
+
+    def _up(self, h: Host) -> None:
+        h.outages -= 1
+        self.index.update(h)
+        if h.available:
+            back, h.back = h.back, self.env.event()
+            back.succeed()

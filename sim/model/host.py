@@ -139,6 +139,7 @@ class Host:
     parent: Host | None = None  # the physical host a container-host VM runs in
     children: list[Host] = field(default_factory=list)
     outages: int = 0  # faults being repaired here or on the parent; placeable when 0
+    cordons: int = 0  # maintenance drains holding it: up, but nothing new is placed here
     residents: dict[int, Resident] = field(default_factory=dict)  # by attempt id
     kernel_tenants: Counter[str] | None = None  # made when first needed (hosts are many)
     noise: Counter[str] | None = None  # running noisy instances by class, when any
@@ -165,8 +166,9 @@ class Host:
 
     @property
     def placeable(self) -> bool:
-        """Up, and below its group's ``max_instances``: placement may choose it."""
-        return self.outages == 0 and self.instances < self.max_instances
+        """Up, not cordoned, and below its group's ``max_instances``: placement may choose
+        it."""
+        return self.outages == 0 and self.cordons == 0 and self.instances < self.max_instances
 
     def create_delay(self, now: float) -> float:
         """With its group's ``creation_rate``: how long a create phase asked for now waits for

@@ -53,7 +53,15 @@ if TYPE_CHECKING:
     from sim.spec.config import Scenario
 
 RETIRE = "retire"  # the cause of an interrupt that stops an instance for a rollout
-EVICT = "evict"  # the cause of one that moves it off a host being drained (a scale-down)
+
+
+@dataclass(frozen=True, slots=True)
+class Eviction:
+    """The cause of an interrupt that moves an instance off a host being drained (a
+    scale-down, a maintenance campaign): the attempt it is aimed at, so that one aimed at an
+    attempt already gone (two drains of one host) does nothing."""
+
+    rec: InstanceRecord
 
 
 class ModelForRequests(Protocol):
@@ -186,6 +194,11 @@ class Request:
         event now (ignored if it has ended by then)."""
         urgent(self.env, self._interrupted, cause)
 
+    def evict(self, rec: InstanceRecord) -> None:
+        """Move attempt ``rec`` off its host (drained): it is requested again at once,
+        whatever its restart policy; nothing happens if ``rec`` is no longer its attempt."""
+        self.interrupt(Eviction(rec))
+
     def finished(self) -> simpy.Event:
         """An event that fires when the request has ended."""
         if self._finished is None:
@@ -195,7 +208,8 @@ class Request:
         return self._finished
 
     def _interrupted(self, event: simpy.Event) -> None:
-        if not self.is_alive:
+        cause = event.value
+        if not self.is_alive or (isinstance(cause, Eviction) and cause.rec is not self.rec):
             return
         assert self._target is not None and self._step is not None
         self._target.callbacks.remove(self._step)  # type: ignore[union-attr]
@@ -210,13 +224,21 @@ class Request:
             self._stopped_retiring(None)
             return
         self._give_back_slot()
-        if event.value == RETIRE:
+        if cause == RETIRE:
             self._retire()
-        elif event.value == EVICT:  # drained: requested again at once, whatever the policy
+        elif isinstance(cause, Eviction):  # drained: requested again at once, whatever the policy
+            self._cancel_batch()
             self.rec.disrupted = self.env.now
             self._outcome("evicted" if self._abort() == "disrupted" else "done")
         else:
             self._outcome(self._abort())
+
+    def _cancel_batch(self) -> None:
+        """A batch job stopped before its work is done gives up its CPU share."""
+        if self._batch is not None:
+            pool, job, _done = self._batch
+            pool.cancel(job)
+            self._batch = None
 
     def _give_back_slot(self) -> None:
         slot = self._slot
@@ -541,10 +563,7 @@ class Request:
             self._abort()
             self._outcome("done")
             return
-        resident = host.residents.get(rec.id)
-        if resident is not None and resident.job is not None and host.batch is not None:
-            host.batch.cancel(resident.job)  # a batch job's work stops with it
-        self._batch = None
+        self._cancel_batch()
         rec.stopping = self.env.now
         self._leave_running(host)
         stop_s = self.stop_s

@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 import simpy
 
 from sim.experiment.rng import sampler
-from sim.model.lifecycle import EVICT
 from sim.spec.maintenance import DEFAULT_DIRTY_RATE, count_of
 
 if TYPE_CHECKING:
     from sim.model.admission import Admission
     from sim.model.builds import Builds
+    from sim.model.faults import Faults
     from sim.model.host import Host, Resident
     from sim.model.migration import Migrations
     from sim.model.placement import CapacityIndex
@@ -52,6 +52,7 @@ class ModelForMaintenance(Protocol):
     index: CapacityIndex
     admission: Admission
     roster: Roster
+    faults: Faults
 
     def rng(self, name: str) -> Any:
         """The generator of the stream ``name`` in this run."""
@@ -67,6 +68,7 @@ class Budgets:
         self.recorder = recorder
         self.spec = {wl.name: wl.disruption_budget for wl in scenario.workloads}
         self.down: Counter[str] = Counter()
+        self.evicted: set[int] = set()  # attempts a drain has evicted (by record id)
         self._back: dict[str, simpy.Event] = {}  # fires when one of a workload's runs again
 
     def limit(self, name: str) -> float:
@@ -140,9 +142,9 @@ class Campaign:
             self.busy = False
             if spec.every is None:
                 return
-            t += spec.every
-            while t < self.env.now:  # a wave that ran past the next start delays it
-                t += spec.every
+            # the next start after this one; a wave that ran past it delays it to the next
+            t = spec.at + spec.every * max(wave, math.ceil((self.env.now - spec.at)
+                                                           / spec.every))
 
     def _wave(self) -> Process:
         size = max(1, count_of(self.spec.batch, len(self.hosts)))
@@ -154,7 +156,7 @@ class Campaign:
             yield self.env.all_of([self.env.process(self._patch(h)) for h in batch])
 
     def _cordon(self, host: Host) -> None:
-        host.outages += 1  # nothing new is placed here
+        host.cordons += 1  # up, but nothing new is placed here
         self.model.index.update(host)
         self.out += 1
         self.model.recorder.level(f"maintenance:{self.spec.name}", self.env.now, self.out)
@@ -180,6 +182,9 @@ class Campaign:
                     by_workload.setdefault(name, []).append((resident, host))
             evictions = [self.env.process(self._evict(name, group))
                          for name, group in by_workload.items()]
+            if moves:
+                self.waiting = (f"draining {batch[0].name}: {len(moves)} live migrations in "
+                                "progress")
             if moves or evictions:
                 yield self.env.all_of(moves + evictions)
             yield self.env.timeout(0.0)  # after the evictions (urgent events) are handled
@@ -203,53 +208,64 @@ class Campaign:
 
     def _evict(self, name: str, residents: list[tuple[Resident, Host]]) -> Process:
         """Evict ``name``'s instances on the batch: one running counts against its budget
-        until it runs again, so the drain waits while the budget is used up."""
+        until it runs again, so the drain waits while the budget is used up. An attempt
+        another drain has just evicted (two campaigns on one group) is left to it."""
+        budgets = self.budgets
         for resident, host in residents:
             request, rec = resident.request, resident.rec
-            while request.is_alive and request.rec is rec and rec.id in host.residents:
+            while (request.is_alive and request.rec is rec and rec.id in host.residents
+                   and rec.id not in budgets.evicted):
                 live = self.model.roster.live[name].get(rec.request)
                 running = not math.isnan(rec.running) and math.isnan(rec.stopping)
                 if running and live is not None and not live.retiring:
-                    limit = self.budgets.limit(name)
-                    if self.budgets.down[name] >= limit:
+                    limit = budgets.limit(name)
+                    if budgets.down[name] >= limit:
                         self.blocked = name
-                        self.waiting = (f"draining {host.name}: {name}'s disruption budget "
-                                        f"({limit:g}) is used by instances that do not run "
-                                        "again yet")
-                        yield self.budgets.returned(name)
+                        self.waiting = (
+                            f"draining {host.name}: {name}'s disruption budget is 0, so none "
+                            "of its instances may be evicted" if limit == 0 else
+                            f"draining {host.name}: {name}'s disruption budget ({limit:g}) "
+                            "is used by instances that do not run again yet")
+                        yield budgets.returned(name)
                         continue
-                    self.budgets.take(live)
-                request.interrupt(EVICT)
+                    budgets.take(live)
+                budgets.evicted.add(rec.id)
+                request.evict(rec)
                 self._row("evicted", host=host.index, request=rec.request, workload=name,
                           running=running)
                 break
 
     def _patch(self, host: Host) -> Process:
         """``host``, drained: down for its patch and reboot (on the new build, for an
-        upgrade), then back."""
+        upgrade), then back; one under repair after a fault is patched once it is up."""
+        while not host.available:
+            self.waiting = f"{host.name} is down for a repair: it is patched once it is back"
+            yield host.back
+        self.waiting = ""
         down = self.draw()
         self._row("down", host=host.index, downtime=down)
+        self.model.faults.take_down(host)  # a build or a pull in progress there starts over
         if self.spec.os_build is not None:
             self.builds.upgrade(host, self.spec.os_build)
         yield self.env.timeout(down)
-        host.outages -= 1
-        self.model.index.update(host)
+        host.cordons -= 1
         self.out -= 1
         self.model.recorder.level(f"maintenance:{self.spec.name}", self.env.now, self.out)
         self._row("up", host=host.index, build=host.os_build)
-        if host.available and host.back is not None:
-            back, host.back = host.back, self.env.event()
-            back.succeed()
-        self.model.admission.drain()
+        self.model.faults.bring_up(host)
 
     def finish(self) -> None:
         """At the end of the run: a wave still in progress records what it waits for."""
         if not self.busy:
             return
-        if self.blocked:
+        if self.blocked and self.budgets.limit(self.blocked) == 0:
+            reason = self.waiting
+        elif self.blocked:
             reason = f"{self.waiting}: {self._why_down(self.blocked)}"
+        elif self.waiting:
+            reason = self.waiting
         else:
-            out = sum(1 for h in self.hosts if h.outages)
+            out = sum(1 for h in self.hosts if h.outages or h.cordons)
             reason = (f"{out} of the group's hosts out of service (drained, or down for "
                       "their patch)")
         self._row("unfinished", reason=reason)
@@ -267,10 +283,10 @@ class Campaign:
         hosts = self.model.hosts
         ids = range(len(hosts))[wl.host_ids] if isinstance(wl.host_ids, slice) \
             else wl.host_ids.tolist()
-        if not any(hosts[i].available for i in ids):
+        if not any(hosts[i].placeable for i in ids):
             return (f"{len(waiting)} wait for a host, and no host it may use is up (the "
                     "batch takes every one: give a smaller batch)")
-        if not any(hosts[i].available and self.builds.runs(need, hosts[i]) for i in ids):
+        if not any(hosts[i].placeable and self.builds.runs(need, hosts[i]) for i in ids):
             return (f"{len(waiting)} wait for a host, and no host up runs their image "
                     f"{wl.chain_key} (build {need.os_build}, {wl.profile.name} isolation): "
                     "it must be rebuilt on the new build's base image")

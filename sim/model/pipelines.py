@@ -180,7 +180,8 @@ class PipelineRunner:
         while True:
             for k in range(len(self.hosts)):
                 host = self.hosts[(run - 1 + k) % len(self.hosts)]
-                if host.available and builds.runs(profile.build_rule, build, host.os_build):
+                if (host.available and not host.cordons  # not drained for maintenance
+                        and builds.runs(profile.build_rule, build, host.os_build)):
                     return host
             yield self.env.any_of([h.back for h in self.hosts])
 

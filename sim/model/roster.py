@@ -28,6 +28,9 @@ class Stoppable(Protocol):
     wl: WorkloadRuntime  # what it runs: a drain checks that it fits elsewhere
     rec: InstanceRecord  # its attempt now
 
+    def evict(self, rec: InstanceRecord) -> None:
+        """Move attempt ``rec`` off its host being drained (nothing if it is gone)."""
+
     def interrupt(self, cause: Any) -> None:
         """Stop what it waits for (a rollout retiring it gives ``RETIRE`` as ``cause``)."""
 

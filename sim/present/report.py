@@ -33,8 +33,10 @@ from sim.present.formats import (
     unit_label,
     workload_rows,
 )
+from sim.spec import builds
 from sim.spec.config import BurstArrivals, host_name
 from sim.spec.cost import DEFAULT_LICENCE_YEARS, LIST_PRICES
+from sim.spec.maintenance import DEFAULTS as MAINTENANCE_DEFAULTS
 from sim.spec.profiles import raw_ranges, sources
 from sim.spec.slo import SLOError, parse_slo
 from sim.spec.units import format_duration, format_size, format_value
@@ -748,7 +750,7 @@ def _assumption_rows(loaded: Loaded) -> list[dict[str, str]]:
             rows.append({"profile": name, "field": field,
                          "value": assumption_value(field, getattr(profile, field)),
                          "range": span, "trust": trust, "source": source})
-    return rows + cost_assumptions(loaded.scenario)
+    return rows + cost_assumptions(loaded.scenario) + maintenance_assumptions(loaded)
 
 
 def cost_assumptions(scenario: Any) -> list[dict[str, str]]:
@@ -778,6 +780,50 @@ def cost_assumptions(scenario: Any) -> list[dict[str, str]]:
                          "value": f"{DEFAULT_LICENCE_YEARS:g}", "range": "3 to 5",
                          "trust": "estimate",
                          "source": "a perpetual licence spread over a server's refresh cycle"})
+    return rows
+
+
+def maintenance_assumptions(loaded: Loaded) -> list[dict[str, str]]:
+    """The defaults maintenance campaigns rest on where the scenario does not set them:
+    each campaign's downtime and live-migration settings, the migrating workloads' dirty
+    rate, the groups' migration bandwidth; and the compatibility table an upgrade follows."""
+    scenario = loaded.scenario
+    rows = []
+
+    def row(who: str, field: str, value: str, span: str, key: str) -> None:
+        trust, source = MAINTENANCE_DEFAULTS[key]
+        rows.append({"profile": who, "field": field, "value": value, "range": span,
+                     "trust": trust, "source": source})
+
+    migrating = [wl for wl in scenario.workloads
+                 if loaded.profiles[wl.isolation].live_migration]
+    for spec in scenario.maintenance:
+        who = f"maintenance {spec.name}"
+        if "downtime" not in spec.model_fields_set:
+            row(who, "downtime", "lognormal, median 15min, p95 40min", "median 5min to 30min",
+                "downtime")
+        moves = spec.live_migration
+        if moves is not None and migrating:
+            if "pause" not in moves.model_fields_set:
+                row(who, "live_migration.pause", "200ms", "50ms to 1s", "live_migration.pause")
+            if "max_rounds" not in moves.model_fields_set:
+                row(who, "live_migration.max_rounds", "10", "10 to 30",
+                    "live_migration.max_rounds")
+        if spec.os_build is not None:
+            trust, source = builds.source()
+            rows.append({"profile": who, "field": "os_build", "value": spec.os_build,
+                         "range": "", "trust": trust, "source": source})
+    if any(spec.live_migration is not None for spec in scenario.maintenance):
+        for wl in migrating:
+            if wl.dirty_rate is None:
+                row(f"workload {wl.name}", "dirty_rate", "50MB/s", "1MB/s to 1GB/s",
+                    "dirty_rate")
+        for g in scenario.hosts:
+            if g.migration_bandwidth is None and any(
+                    spec.group == g.group and spec.live_migration is not None
+                    for spec in scenario.maintenance) and migrating:
+                row(f"hosts {g.group}", "migration_bandwidth", "the host's nic", "",
+                    "migration_bandwidth")
     return rows
 
 

@@ -57,4 +57,11 @@ def runs_frame(outputs: list[RunOutput]) -> pd.DataFrame:
                                "key": out.key}
         row.update({k: v for k, v in flatten(out.metrics).items() if k not in row})
         rows.append(row)
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    for column in frame.select_dtypes(include="object").columns:
+        # a column of several kinds (a swept batch of 1 and 50%) is written as text:
+        # a columnar file holds one type per column
+        kinds = {type(v) for v in frame[column] if v is not None and v == v}
+        if len(kinds) > 1:
+            frame[column] = frame[column].map(lambda v: v if v is None else str(v))
+    return frame

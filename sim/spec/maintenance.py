@@ -128,6 +128,13 @@ class Maintenance(Spec):
         None, description="an OS upgrade: each host comes back on this newer build (process "
                           "isolated images of the old build no longer run there)")
 
+    @model_validator(mode="after")
+    def _hourly_at_most(self) -> Maintenance:
+        if self.every is not None and self.every < 3600.0:
+            raise ValueError(f"every: a campaign repeats at most hourly (got "
+                             f"{self.every:g} s): give every of at least 1h, such as 30d")
+        return self
+
     @model_validator(mode="before")
     @classmethod
     def _migration_flag(cls, data: Any) -> Any:
