@@ -58,7 +58,7 @@ def runs_frame(outputs: list[RunOutput]) -> pd.DataFrame:
         row.update({k: v for k, v in flatten(out.metrics).items() if k not in row})
         rows.append(row)
     frame = pd.DataFrame(rows)
-    for column in frame.select_dtypes(include="object").columns:
+    for column in [c for c in frame.columns if frame[c].dtype.kind == "O"]:
         # a column of several kinds (a swept batch of 1 and 50%) is written as text:
         # a columnar file holds one type per column
         kinds = {type(v) for v in frame[column] if v is not None and v == v}
