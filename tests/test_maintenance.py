@@ -433,3 +433,24 @@ def test_a_workload_for_after_the_upgrade_is_accepted():
 ])
 def test_campaigns_that_could_not_end_are_refused(changes, words):
     assert any(words in p for p in problems(fleet(2, **changes)))
+
+
+def test_a_plan_may_take_a_campaign_metric_as_its_slo(tmp_path):
+    import json
+
+    import yaml
+
+    data = fleet(2, duration="6h", warmup="1h", queue="any-fit",
+                 maintenance=[campaign(at="2h")],
+                 workload={"cpu": 8, "app_start": "30s", "disruption_budget": "10%",
+                           "lifetime": {"dist": "exponential", "mean": "30min"},
+                           "arrival": {"kind": "poisson", "rate": "2/min"}},
+                 host={"cpu_cores": 16})
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert main(["plan", str(path), "--slo", "maintenance.patch.startup_p99_s<=1s",
+                 "--replications", "1", "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    plan = json.loads((tmp_path / "out" / "tiny" / "plan.json").read_text())
+    assert json.dumps(plan).count("maintenance.patch.startup_p99_s") >= 1
+    data["plan"] = {"slo": ["maintenance.patch.duration_s<=1h"]}
+    assert any("unknown metric 'maintenance.patch.duration_s'" in p for p in problems(data))

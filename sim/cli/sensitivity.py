@@ -30,7 +30,7 @@ from sim.spec.units import format_value
 
 SOBOL_MAX_INPUTS = 12  # beyond this many inputs, auto picks Morris screening
 DEFAULT_SAMPLES = {"sobol": 32, "morris": 10}
-DYNAMIC = ("startup_by_workload_s.", "pipelines.")  # metric families named by the scenario
+DYNAMIC = ("startup_by_workload_s.", "pipelines.", "maintenance.")  # named by the scenario
 
 
 def runs_per_variant(inputs: int, method: str, samples: int) -> int:
