@@ -85,10 +85,13 @@ def test_precopy_rounds_send_what_was_dirtied_until_the_rest_fits_in_the_pause()
     assert plan.bytes == pytest.approx(GiB * (1 + 0.5 + 0.25 + 0.125))
 
 
-def test_precopy_that_cannot_converge_stops_after_max_rounds():
-    plan = precopy(GiB, 1e9, 2e9, 0.2, 5)  # dirtied faster than sent: each round all of it
-    assert plan.rounds == 5
+def test_precopy_that_cannot_converge_gives_up():
+    plan = precopy(GiB, 1e9, 2e9, 0.2, 5)  # dirtied faster than sent: no round sends less
+    assert plan.rounds == 1
     assert plan.pause_s == pytest.approx(0.2 + GiB / 1e9)
+    slow = precopy(GiB, 1e9, 0.9e9, 0.01, 3)  # converging slowly: max_rounds stops it
+    assert slow.rounds == 3
+    assert slow.pause_s == pytest.approx(0.01 + GiB * 0.9**3 / 1e9)
 
 
 def test_a_live_migration_takes_memory_over_bandwidth_plus_the_pause():

@@ -2,8 +2,9 @@
 there, when a maintenance campaign drains its host.
 
 Owns: the pre-copy arithmetic (``precopy``: the first round sends the VM's memory, each later
-one what it dirtied during the one before, until what is left could be sent within the pause
-or the rounds run out; then the VM pauses while the rest is sent), the one-at-a-time link of
+one what it dirtied during the one before, until what is left could be sent within the pause,
+the rounds run out or a round would send no less than the one before; then the VM pauses while
+the rest is sent), the one-at-a-time link of
 each source host, and a move's steps: the destination chosen and its capacity held from the
 start (as Hyper-V reserves the VM's memory there), the copy, the pause, and the switch
 (``Request.moved``). A move that cannot go on (no host takes the VM, the destination went
@@ -47,16 +48,19 @@ def precopy(memory: float, bandwidth: float, dirty_rate: float, pause: float,
             max_rounds: int) -> Precopy:
     """Pre-copy of ``memory`` bytes at ``bandwidth`` bytes/s from a VM that writes
     ``dirty_rate`` bytes/s (of distinct pages: never more than its memory per round): rounds
-    until what is left could be sent within ``pause``, or ``max_rounds``; then the pause,
-    ``pause`` plus sending what is left. Without dirtying: memory / bandwidth, then the pause."""
+    until what is left could be sent within ``pause``, or ``max_rounds``, or a round that
+    would send no less than the one before; then the pause, ``pause`` plus sending what is
+    left. Without dirtying: memory / bandwidth, then the pause."""
     send, copy_s, sent, rounds = memory, 0.0, 0.0, 0
     while True:
         took = send / bandwidth
         copy_s += took
         sent += send
         rounds += 1
-        send = min(memory, dirty_rate * took)  # written again while that round was sent
-        if send <= bandwidth * pause or rounds >= max_rounds:
+        last, send = send, min(memory, dirty_rate * took)  # written again meanwhile
+        # done once the rest fits in the pause; given up after max_rounds, or once a round
+        # would send no less than the one before (dirtied as fast as sent: Xen's rule)
+        if send <= bandwidth * pause or rounds >= max_rounds or send >= last:
             break
     return Precopy(copy_s, pause + send / bandwidth, sent + send, rounds)
 

@@ -91,6 +91,11 @@ class LiveMigration(Spec):
                         "is sent (Hyper-V: 10 passes)")
 
 
+def _or_boolean(schema: dict[str, Any]) -> None:
+    """In the JSON schema: ``live_migration`` may also be true or false."""
+    schema["anyOf"] = [*schema.get("anyOf", []), {"type": "boolean"}]
+
+
 def _live_migration(value: Any) -> Any:
     """``live_migration: true`` is the default settings; ``false`` is none."""
     if value is True:
@@ -121,9 +126,10 @@ class Maintenance(Spec):
         default_factory=lambda: Lognormal(dist="lognormal", median=900.0, p95=2400.0),
         description="each host's patch and reboot: default lognormal, median 15min, p95 40min "
                     "(an estimate)")
-    live_migration: Annotated[LiveMigration | None, Field(validate_default=True)] = Field(
-        None, description="true (or {pause, max_rounds, stop_bytes}): VMs move live to "
-                          "another host instead of restarting; containers always restart")
+    live_migration: LiveMigration | None = Field(
+        None, description="true (or {pause, max_rounds}): VMs move live to another host "
+                          "instead of restarting; containers always restart",
+        json_schema_extra=_or_boolean)
     os_build: str | None = Field(
         None, description="an OS upgrade: each host comes back on this newer build (process "
                           "isolated images of the old build no longer run there)")
