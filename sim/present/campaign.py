@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from sim.present.chartkit import series_of, time_unit, variant_color
+from sim.present.chartkit import series_of, variant_color, variant_panels
 
 
 def _steps(series: dict[str, Any], end: float, unit: float) -> tuple[np.ndarray, np.ndarray]:
@@ -49,12 +49,7 @@ def maintenance(path: Path, title: str, variants: list[Any],
     """Draw the campaign timeline of ``variants`` (``sim.run.results.RunOutput``) into
     ``path``."""
     table = table or {}
-    unit, label = time_unit(variants)
-    rows = len(variants)
-    fig, axes = plt.subplots(rows, 2, figsize=(14, 1.4 + 2.4 * rows), squeeze=False,
-                             gridspec_kw={"width_ratios": [3, 1]})
-    end = max((float(v.timeseries["time_s"].max()) for v in variants if len(v.timeseries)),
-              default=0.0)
+    fig, axes, unit, label, end = variant_panels(variants, 14, 1.4, 2.4)
     campaigns = _campaigns(variants)
     for i, v in enumerate(variants):
         ax = axes[i][0]

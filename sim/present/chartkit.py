@@ -44,3 +44,16 @@ def series_of(v: Any, column: str, unit: float) -> tuple[np.ndarray, np.ndarray]
     ``unit``, values)."""
     ts = v.timeseries.groupby("time_s")[column].sum()
     return ts.index.to_numpy() / unit, ts.to_numpy()
+
+
+def variant_panels(variants: list[Any], width: float, top: float, per_row: float
+                   ) -> tuple[Any, Any, float, str, float]:
+    """A figure with a row per variant: a wide panel over time and a narrow one beside it
+    (``width`` inches wide, ``top`` + ``per_row`` per variant high); with the time axis's
+    unit (seconds per unit, name) and the latest sample time."""
+    unit, label = time_unit(variants)
+    fig, axes = plt.subplots(len(variants), 2, figsize=(width, top + per_row * len(variants)),
+                             squeeze=False, gridspec_kw={"width_ratios": [3, 1]})
+    end = max((float(v.timeseries["time_s"].max()) for v in variants if len(v.timeseries)),
+              default=0.0)
+    return fig, axes, unit, label, end

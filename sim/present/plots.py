@@ -22,7 +22,13 @@ import numpy as np
 
 from sim.analysis.metrics import PHASES
 from sim.present.campaign import maintenance
-from sim.present.chartkit import series_of, time_scale, time_unit, variant_color
+from sim.present.chartkit import (
+    series_of,
+    time_scale,
+    time_unit,
+    variant_color,
+    variant_panels,
+)
 from sim.spec.units import format_duration, format_value
 
 # per variant, so that lines that coincide stay apart: a dash pattern and a marker
@@ -214,12 +220,7 @@ def autoscaling(path: Path, title: str, variants: list[Any], warmup: float,
     from matplotlib.lines import Line2D
 
     table = table or {}
-    unit, label = time_unit(variants)
-    rows = len(variants)
-    fig, axes = plt.subplots(rows, 2, figsize=(13, 1.2 + 2.3 * rows), squeeze=False,
-                             gridspec_kw={"width_ratios": [3, 1]})
-    end = max((float(v.timeseries["time_s"].max()) for v in variants if len(v.timeseries)),
-              default=0.0)
+    fig, axes, unit, label, end = variant_panels(variants, 13, 1.2, 2.3)
     for i, v in enumerate(variants):
         ax = axes[i][0]
         color = variant_color(v.name, i)
