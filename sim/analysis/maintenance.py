@@ -28,18 +28,6 @@ MAINTENANCE_METRICS = ("duration_s", "waves", "waves_done", "hosts_done", "resta
                        "all_on_new_build_s")
 
 
-# Those a plan may take as an SLO: they improve with hosts to spare (a campaign's duration
-# and its hosts patched grow with the group instead)
-SLO_METRICS = ("availability", "lost_instance_hours", "startup_p99_s", "all_on_new_build_s",
-               "not_back")
-
-
-def campaign_metric_names(scenario: Scenario) -> set[str]:
-    """The dotted names of the metrics ``scenario``'s campaigns add that an SLO may use."""
-    return {f"maintenance.{spec.name}.{key}" for spec in scenario.maintenance
-            for key in SLO_METRICS}
-
-
 def maintenance_metrics(scenario: Scenario, events: list[dict[str, Any]], frame: pd.DataFrame,
                         levels: Mapping[str, Level | Steps]) -> dict[str, Any]:
     """``{"maintenance": {name: metrics}}`` for each campaign of ``scenario``."""

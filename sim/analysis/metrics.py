@@ -446,6 +446,19 @@ ELASTIC_METRICS = ("hosts_mean", "hosts_peak", "host_hours", "scale_ups", "scale
                    "time_to_capacity_s.max", "time_to_capacity_s.not_reached")
 
 
+# The metrics of a maintenance campaign (``sim.analysis.maintenance``) a plan may take as an
+# SLO, under maintenance.<name>.: they improve with hosts to spare (a campaign's duration and
+# its hosts patched grow with the group instead)
+CAMPAIGN_SLO_METRICS = ("availability", "lost_instance_hours", "startup_p99_s",
+                        "all_on_new_build_s", "not_back")
+
+
+def campaign_metric_names(campaigns: Sequence[str]) -> set[str]:
+    """The dotted names of the metrics the maintenance ``campaigns`` (their names) add that
+    an SLO may use."""
+    return {f"maintenance.{name}.{key}" for name in campaigns for key in CAMPAIGN_SLO_METRICS}
+
+
 def metric_names() -> set[str]:
     """The dotted names of every metric ``summarize`` produces (for SLOs and checks)."""
     columns = ["arrival", "rejected", "pulled_bytes", *TRANSITIONS, "request", "attempt",

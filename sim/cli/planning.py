@@ -28,8 +28,7 @@ from rich.table import Table
 from sim.analysis.cost import costed, priced
 from sim.analysis.cost import floor as cost_floor
 from sim.analysis.dotted import metric_value
-from sim.analysis.maintenance import campaign_metric_names
-from sim.analysis.metrics import COST_METRICS, clean, metric_names
+from sim.analysis.metrics import COST_METRICS, campaign_metric_names, clean, metric_names
 from sim.edge.loader import Loaded
 from sim.errors import UserError
 from sim.planning import capacity
@@ -174,7 +173,7 @@ def plan(loaded: Loaded, args: argparse.Namespace) -> int:
                       "plan: {slo: [...]} section in the scenario", style="red")
         return 2
     try:
-        known = metric_names() | campaign_metric_names(scenario)
+        known = metric_names() | campaign_metric_names([c.name for c in scenario.maintenance])
         slos = [parse_slo(t, known) for t in texts]
     except SLOError as exc:
         errors.print(f"plan: {exc}", style="red")

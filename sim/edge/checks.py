@@ -656,14 +656,13 @@ def _check_plan(parts: _Parts) -> list[tuple[Path, str]]:
     raw_plan = parts.data.get("plan")
     if not isinstance(raw_plan, dict):
         return []
-    from sim.analysis.maintenance import campaign_metric_names
-    from sim.analysis.metrics import metric_names
+    from sim.analysis.metrics import campaign_metric_names, metric_names
     from sim.spec.slo import SLOError, parse_slo
 
     problems: list[tuple[Path, str]] = []
     known = metric_names()
     if parts.scenario is not None:
-        known |= campaign_metric_names(parts.scenario)
+        known |= campaign_metric_names([c.name for c in parts.scenario.maintenance])
     slos = raw_plan.get("slo")
     for j, text in enumerate(slos if isinstance(slos, list) else []):
         try:
