@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.present.tables import write_csv
+from sim.run.tables import write_csv
 
 TEXT = st.one_of(st.none(), st.text(alphabet=st.sampled_from('ab ,"\n\r\'x;é'), max_size=6))
 FLOAT = st.one_of(st.floats(allow_nan=True, allow_infinity=True),
@@ -48,7 +48,7 @@ def test_what_it_does_not_know_pandas_writes(tmp_path, frame):
 def test_a_result_table_is_written_whole(tmp_path, monkeypatch):
     """A table with every kind of column the model's tables hold, and many rows, written in
     chunks of rows (of 333 here; memory stays that of a chunk's cells)."""
-    from sim.present import tables
+    from sim.run import tables
 
     monkeypatch.setattr(tables, "CHUNK_ROWS", 333)
     n = 5000
@@ -62,3 +62,25 @@ def test_a_result_table_is_written_whole(tmp_path, monkeypatch):
     frame.to_csv(tmp_path / "pandas.csv", index=False, float_format="%.6f")
     assert (tmp_path / "fast.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
     assert len((tmp_path / "fast.csv").read_text().splitlines()) == n + 1
+
+
+def test_runs_formatted_apart_make_the_table_of_them_all(tmp_path):
+    """Each run's rows formatted on its own (where it ran), then written one after another,
+    are the concatenation's CSV; frames whose columns' types differ are concatenated first."""
+    from sim.run.tables import rows_text, write_parts
+
+    def run(k, n):
+        return pd.DataFrame({"variant": [f"v{k}"] * n, "x": np.arange(n) / 3.0 + k,
+                             "n": np.arange(n), "ok": [True, False] * (n // 2) + [True] * (n % 2),
+                             "origin": ["arrival", None] * (n // 2) + ["test"] * (n % 2)})
+
+    frames = [run(0, 5), run(1, 1), run(2, 7)]
+    assert len({tuple(map(str, f.dtypes)) for f in frames}) == 1  # the parts path
+    write_csv(pd.concat(frames), tmp_path / "whole.csv", "%.6f")
+    texts = [rows_text(frames[0], "%.6f"), None, rows_text(frames[2], "%.6f")]
+    write_parts(tmp_path / "parts.csv", frames, texts, "%.6f")
+    assert (tmp_path / "parts.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
+    mixed = [run(0, 3), run(1, 2).astype({"n": float})]  # int in one, float in the other
+    write_csv(pd.concat(mixed), tmp_path / "whole2.csv", "%.6f")
+    write_parts(tmp_path / "parts2.csv", mixed, [None, None], "%.6f")
+    assert (tmp_path / "parts2.csv").read_bytes() == (tmp_path / "whole2.csv").read_bytes()

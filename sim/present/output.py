@@ -25,8 +25,8 @@ from sim.edge.loader import Loaded
 from sim.experiment.expand import apply
 from sim.planning import trust
 from sim.present.folders import staged
-from sim.present.tables import write_csv
-from sim.run.results import RunOutput, runs_frame
+from sim.run.results import RunOutput, runs_frame, with_parameters
+from sim.run.tables import FORMATS, write_csv, write_parts
 
 KEPT = ("density.json", "packing.json", "density_per_host.png", "plan.json", "plan_",
         "report.html", "images.json", "sensitivity.json", "tornado_")
@@ -133,17 +133,8 @@ def command_tables(outputs: list[RunOutput]) -> dict[str, pd.DataFrame]:
                              frame["end"] - frame["start"])
             for i, column in enumerate(("variant", "replication", "seed")):
                 frame.insert(i, column, getattr(out, column))
-            tables[name].append(_with_parameters(frame, out))
+            tables[name].append(with_parameters(frame, out))
     return {name: pd.concat(frames, ignore_index=True) for name, frames in tables.items()}
-
-
-def _with_parameters(frame: pd.DataFrame, out: RunOutput) -> pd.DataFrame:
-    if not out.parameters:
-        return frame
-    frame = frame.copy()
-    for i, (path, value) in enumerate(out.parameters.items()):
-        frame.insert(3 + i, path, str(value))
-    return frame
 
 
 def write(out_root: Path, loaded: Loaded, seed: int, outputs: list[RunOutput],
@@ -173,10 +164,10 @@ def write(out_root: Path, loaded: Loaded, seed: int, outputs: list[RunOutput],
         agg.to_csv(staging / "aggregate.csv", index=False)
         if charts is not None:
             charts(staging, agg)
-        write_csv(pd.concat([_with_parameters(o.instances, o) for o in outputs]),
-                  staging / "instances.csv", "%.6f")
-        write_csv(pd.concat([_with_parameters(o.timeseries, o) for o in outputs]),
-                  staging / "timeseries.csv", "%.6g")
+        for table in ("instances", "timeseries"):  # rows formatted where each run was
+            write_parts(staging / f"{table}.csv",
+                        [with_parameters(getattr(o, table), o) for o in outputs],
+                        [o.csv.get(table) for o in outputs], FORMATS[table])
         if loaded.scenario.commands is not None:
             for name, table in command_tables(outputs).items():
                 write_csv(table, staging / name, "%.6f")

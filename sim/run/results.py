@@ -33,6 +33,9 @@ class RunOutput:
     host_peaks: list[float] = field(default_factory=list)
     wall_s: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)  # pipelines: runs, end state, series
+    # its tables' rows as CSV text (``sim.run.tables.rows_text``), made where it ran when that
+    # was a pool's worker; the store does not keep them
+    csv: dict[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -45,6 +48,17 @@ class RunOutput:
                 "choices": self.choices, "parameters": self.parameters,
                 "replication": self.replication, "seed": self.seed, "wall_s": self.wall_s,
                 "host_peaks": self.host_peaks, "metrics": self.metrics, "extra": self.extra}
+
+
+def with_parameters(frame: pd.DataFrame, out: RunOutput) -> pd.DataFrame:
+    """``frame`` (one of ``out``'s tables) with a column per sweep parameter of its point,
+    after its first three (variant, replication, seed)."""
+    if not out.parameters:
+        return frame
+    frame = frame.copy()
+    for i, (path, value) in enumerate(out.parameters.items()):
+        frame.insert(3 + i, path, str(value))
+    return frame
 
 
 def runs_frame(outputs: list[RunOutput]) -> pd.DataFrame:

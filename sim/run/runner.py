@@ -24,8 +24,9 @@ from sim.errors import ClusterError
 from sim.experiment.expand import RunSpec
 from sim.run.collect import collect
 from sim.run.execute import run
-from sim.run.results import RunOutput
+from sim.run.results import RunOutput, with_parameters
 from sim.run.store import Store
+from sim.run.tables import FORMATS, rows_text
 
 
 def execute(spec: RunSpec, key: str | None = None) -> RunOutput:
@@ -33,6 +34,16 @@ def execute(spec: RunSpec, key: str | None = None) -> RunOutput:
     run's key as the caller computed it, so that a worker with other code files on its disk
     cannot file the result under another name."""
     return collect(run(spec), key)
+
+
+def execute_aside(spec: RunSpec, key: str | None = None) -> RunOutput:
+    """``execute`` for a batch shared with a pool: its tables' rows are also formatted as CSV
+    where it ran, beside the other runs, rather than all in this process after the last
+    (``sim.run.tables.write_parts``)."""
+    out = execute(spec, key)
+    out.csv = {table: rows_text(with_parameters(getattr(out, table), out), FORMATS[table])
+               for table in FORMATS}
+    return out
 
 
 @dataclass
@@ -181,7 +192,7 @@ class Workers:
             try:
                 while True:
                     while len(running) < workers and (i := take(front=True)) is not None:
-                        running.add(pool.submit(execute, specs[i], keys[i]))
+                        running.add(pool.submit(execute_aside, specs[i], keys[i]))
                     if not running:
                         return
                     done, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
@@ -211,8 +222,8 @@ class Workers:
         feeder = threading.Thread(target=feed, name="feed-workers", daemon=True)
         feeder.start()
         try:
-            while (i := take(front=False)) is not None:
-                yield execute(specs[i], keys[i])
+            while (i := take(front=False)) is not None:  # formatted here as the workers do
+                yield execute_aside(specs[i], keys[i])
                 yield from ready(block=False)
             yield from ready(block=True)
         finally:
