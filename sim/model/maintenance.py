@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import simpy
 
 from sim.experiment.rng import sampler
-from sim.spec.maintenance import DEFAULT_DIRTY_RATE, count_of
+from sim.spec.maintenance import DEFAULT_DIRTY_RATE
+from sim.spec.values import count_of
 
 if TYPE_CHECKING:
     from sim.model.admission import Admission
@@ -113,8 +114,6 @@ class Campaign:
         self.hosts = [h for h in model.hosts if h.spec.group == spec.group]
         self.draw: Callable[[], float] = sampler(spec.downtime,
                                                  model.rng(f"maintenance/{spec.name}"))
-        self.dirty = {wl.name: wl.dirty_rate if wl.dirty_rate is not None
-                      else DEFAULT_DIRTY_RATE for wl in model.scenario.workloads}
         self.out = 0  # hosts out of service now (cordoned or down)
         self.waiting: str = ""  # what the campaign waits for now, if it stalls
         self.blocked: str = ""  # the workload whose budget it waits for
@@ -199,10 +198,11 @@ class Campaign:
 
     def _move(self, resident: Resident, host: Host) -> Process:
         assert self.spec.live_migration is not None
-        name = resident.request.wl.spec.name
+        wl = resident.request.wl.spec
+        dirty = wl.dirty_rate if wl.dirty_rate is not None else DEFAULT_DIRTY_RATE
+        name = wl.name
         moved = yield from self.migrations.move(resident, host, self.spec.live_migration,
-                                                self.dirty.get(name, DEFAULT_DIRTY_RATE),
-                                                self.spec.name)
+                                                dirty, self.spec.name)
         if not moved:  # no host takes it, or its destination went down: it restarts
             yield from self._evict(name, [(resident, host)])
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -26,6 +25,7 @@ from sim.model.workload import WorkloadRuntime, as_slice
 from sim.spec import builds
 from sim.spec.config import Image, Pipeline, RolloutStep
 from sim.spec.demand import demand, layer_chain, new_version, os_build, why_not
+from sim.spec.values import count_of
 
 if TYPE_CHECKING:
     from sim.model.arrivals import Arrivals
@@ -58,18 +58,6 @@ class ModelForPipelines(Protocol):
 
     def rng(self, name: str) -> Any:
         """The generator of the stream ``name`` in this run."""
-
-
-def count_of(value: int | str, total: int) -> int:
-    """``max_surge``/``max_unavailable`` as a number of instances: a count, or a percentage of
-    ``total`` rounded up (Kubernetes rounds surge up and unavailability down; one rule here
-    keeps a 10 % batch of 5 instances at 1, not 0)."""
-    if isinstance(value, int):
-        return value
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*%\s*", value)
-    if match is None:
-        return int(value)
-    return math.ceil(float(match.group(1)) / 100.0 * total - 1e-9)
 
 
 class PipelineRunner:

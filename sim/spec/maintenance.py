@@ -2,13 +2,12 @@
 batches, each host drained, down for its patch and reboot, and back.
 
 Owns: how a ``maintenance:`` entry is read and checked on its own, its defaults and their
-sources (``DEFAULTS``), and how a count or a percentage becomes a number of hosts or
-instances (``count_of``). Must not: drive hosts or instances (``sim.model.maintenance``).
+sources (``DEFAULTS``); a count or a percentage becomes a number of hosts or instances by
+``sim.spec.values.count_of``. Must not: drive hosts or instances (``sim.model.maintenance``).
 """
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Annotated, Any
 
@@ -63,17 +62,6 @@ Batch = Annotated[int | Annotated[str, Field(pattern=_PERCENT)], _counted(1, "ho
 Budget = Annotated[int | Annotated[str, Field(pattern=_PERCENT)], _counted(0, "instances"),
                    Field(description="a number of instances, or a percentage of the "
                                      "workload's")]
-
-
-def count_of(value: int | str, total: int) -> int:
-    """A count, or a percentage of ``total`` rounded up (as Kubernetes rounds a
-    PodDisruptionBudget's maxUnavailable and a node pool's max surge)."""
-    if isinstance(value, int):
-        return value
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*%\s*", value)
-    if match is None:
-        raise ValueError(f"not a count or a percentage: {value!r}")
-    return math.ceil(float(match.group(1)) / 100.0 * total - 1e-9)
 
 
 class LiveMigration(Spec):

@@ -8,6 +8,8 @@ does) or read files.
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -164,3 +166,16 @@ Price = Annotated[float, *_quantity(units.parse_price, units.PRICE_HINT)]
 EnergyPrice = Annotated[float, *_quantity(units.parse_energy_price, units.ENERGY_PRICE_HINT)]
 Intensity = Annotated[float, *_quantity(units.parse_intensity, units.INTENSITY_HINT)]
 Mass = Annotated[float, *_quantity(units.parse_mass, units.MASS_HINT)]
+
+
+def count_of(value: int | str, total: int) -> int:
+    """A count (a validated ``int``), or a percentage of ``total`` rounded up, as Kubernetes
+    rounds a rollout's max surge and a PodDisruptionBudget's maxUnavailable (one rule here
+    also keeps a 10 % batch of 5 at 1, not 0)."""
+    if isinstance(value, int):
+        return value
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*%\s*", value)
+    if match is None:
+        raise ValueError(f"not a count or a percentage: {value!r}")
+    return math.ceil(float(match.group(1)) / 100.0 * total - 1e-9)
+
