@@ -6,6 +6,8 @@ Two lifecycles, one per kind of case:
 
 * the common shape's (``bare_lifecycles`` with ``lifetime=None``): instances arrive over one
   hour and live past its end, as the common shape's do;
+* a trace's (``replayed``): the instances a trace replay runs, at their arrival times with
+  their lifetimes (the ``trace`` case reads them with ``sim``'s trace reader);
 * the full model's (``same_lifecycle``): each isolation mode's share of the instances arrives
   over the main example's duration (4 h), and each lives a lifetime drawn from the example's
   own distribution (lognormal, median 20 min, p95 2 h), so most lifetimes end during the run
@@ -29,8 +31,6 @@ def bare_lifecycles(instances: int, hosts: int, horizon_s: float = 3600.0,
     host with 8 start slots; returns the instances that reached running. ``lifetime``: (median,
     95th percentile) seconds of a lognormal each instance's lifetime is drawn from (its end
     is simulated when it falls in the run), or None: every instance lives past the end."""
-    env = simpy.Environment()
-    slots = [simpy.Resource(env, capacity=8) for _ in range(hosts)]
     rng = np.random.default_rng(seed)
     arrivals = np.sort(rng.uniform(0, horizon_s, instances))
     if lifetime is None:
@@ -39,6 +39,17 @@ def bare_lifecycles(instances: int, hosts: int, horizon_s: float = 3600.0,
         mu, sigma = lognormal_params(Lognormal(dist="lognormal", median=lifetime[0],
                                                p95=lifetime[1]))
         lifetimes = rng.lognormal(mu, sigma, instances)
+    return replayed(arrivals, lifetimes, hosts, horizon_s, start_s)
+
+
+def replayed(arrivals: np.ndarray, lifetimes: np.ndarray, hosts: int, horizon_s: float,
+             start_s: float = 1.0) -> int:
+    """Run instances arriving at ``arrivals`` (seconds, ascending) onto ``hosts`` round robin,
+    each host with 8 start slots, each living its ``lifetimes`` entry after it starts (NaN:
+    past the end); returns the instances that reached running by ``horizon_s``."""
+    env = simpy.Environment()
+    slots = [simpy.Resource(env, capacity=8) for _ in range(hosts)]
+    lifetimes = np.where(np.isnan(lifetimes), 10 * horizon_s, lifetimes)
     running = [0]
 
     def lifecycle(i: int, lives: float):

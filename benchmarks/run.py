@@ -1,7 +1,8 @@
 """Speed benchmarks, printed as a table (not timed tests).
 
-    python benchmarks/run.py [--only common|full|storm|overhead] [--sizes 100/400,1000/4000]
-                             [--full-sizes 10000/100000] [--storm-sizes 300/1200]
+    python benchmarks/run.py [--only common|full|storm|trace|overhead]
+                             [--sizes 100/400,1000/4000] [--full-sizes 10000/100000]
+                             [--storm-sizes 300/1200] [--trace-sizes 53/10,502/100]
                              [--common-run-sizes 5000/20000,50000/100000]
                              [--repeat N] [--jobs N] [--placement POLICY]
                              [--json FILE] [--baseline FILE]
@@ -22,6 +23,9 @@ lifecycles are the instances that reached running, in all three modes. Each case
 fresh process so its peak RSS is its own; with ``--repeat N`` the floor and the case run
 alternately, N times each, so that both see the machine's drift. ``--baseline`` prints an
 earlier ``--json`` file's wall time and floor ratio beside each row (before/after a change).
+``trace``: the Azure day (``scenarios/azure-replay.yaml``, 14 VM sizes, best-fit) replaying a
+percentage of its VMs on N hosts, process isolation only (``--trace-sizes HOSTS/PERCENT``);
+its floor, ``floor-trace``, replays the same arrivals and lifetimes (``floor.replayed``).
 ``overhead``: the seconds around the simulations as a user waits for them (``overhead.py``:
 importing, a whole ``run``, a rerun of written results, ``--jobs 2`` against ``--jobs 1``,
 the common shape as a whole ``run``), each beside its baseline and target.
@@ -47,6 +51,8 @@ DEFAULT_FULL_SIZES = "10000/100000"
 DEFAULT_STORM_SIZES = "300/1200,1000/4000"
 DEFAULT_COMMON_RUN_SIZES = "5000/20000,50000/100000"
 MAIN_EXAMPLE = HERE.parent / "scenarios" / "windows-isolation.yaml"
+AZURE_DAY = HERE.parent / "scenarios" / "azure-replay.yaml"
+DEFAULT_TRACE_SIZES = "53/10,502/100"
 
 from sim.model.placement import POLICIES  # the worktree's, from the path above
 
@@ -110,6 +116,41 @@ def full_shape(hosts: int, instances: int) -> dict[str, Any]:
     return paths.replace(data, "workloads[web].arrival.rate", f"{rate}/s")
 
 
+def trace_shape(hosts: int, percent: int) -> dict[str, Any]:
+    """The Azure day (``scenarios/azure-replay.yaml``: 74,576 VMs of 14 sizes in the first day
+    of the trace's test split, best-fit) replaying ``percent`` % of its VMs on ``hosts`` hosts,
+    under process isolation only: the runs ``python -m sim plan`` makes on it."""
+    import yaml
+
+    from sim.spec import paths
+
+    data = yaml.safe_load(AZURE_DAY.read_text(encoding="utf-8"))
+    arrival = "workloads[azure].arrival"
+    data = paths.replace(data, "name", f"trace-{hosts}-{percent}")
+    data = paths.replace(data, "hosts[rack].count", hosts)
+    data = paths.replace(data, f"{arrival}.sample", percent / 100)
+    data = paths.replace(data, f"{arrival}.path", str(
+        (AZURE_DAY.parent / paths.get(data, f"{arrival}.path")).resolve()))
+    return {**data, "compare": {"isolation": ["process"]}}
+
+
+def trace_lifecycles(shape: dict[str, Any]) -> tuple[Any, Any, float]:
+    """The arrivals and lifetimes (seconds; NaN: past the end) of the trace shape's replay, as
+    ``sim`` reads them, and its duration: what the trace's floor (``floor.replayed``) runs."""
+    import yaml
+
+    from sim.edge import traces
+    from sim.edge.loader import load_text
+    from sim.experiment.rng import generator
+
+    scenario = load_text(yaml.safe_dump(shape), "trace").scenario
+    workload = scenario.workloads[0]
+    table = traces.read(workload.arrival)
+    replay = traces.replay(table, workload.arrival, workload,
+                           generator(scenario.seed, traces.stream_name(table)))
+    return replay.arrival_s, replay.lifetime_s, scenario.duration
+
+
 def full_lifecycle(shape: dict[str, Any]) -> dict[str, Any]:
     """The full shape's lifecycle, as ``floor.same_lifecycle`` takes it: its modes, its
     duration (seconds) and its lifetimes' (median, p95) seconds."""
@@ -132,7 +173,7 @@ def _measure(kind: str, hosts: int, instances: int, queue: Any, jobs: int = 1,
     """Imports happen before the clock starts; loading the scenario and collecting the
     results are timed."""
     import yaml
-    from floor import bare_lifecycles, same_lifecycle
+    from floor import bare_lifecycles, replayed, same_lifecycle
 
     from sim.edge.loader import load_text
     from sim.experiment.expand import expand
@@ -140,11 +181,18 @@ def _measure(kind: str, hosts: int, instances: int, queue: Any, jobs: int = 1,
 
     if kind == "floor-full":  # its parameters are read before the clock starts
         lifecycle = full_lifecycle(full_shape(hosts, instances))
+    if kind == "floor-trace":  # ``instances``: the percentage of the trace replayed
+        arrivals, lifetimes, duration = trace_lifecycles(trace_shape(hosts, instances))
     started = time.perf_counter()
     if kind == "floor":
         done = bare_lifecycles(instances, hosts)
     elif kind == "floor-full":
         done = same_lifecycle(instances, hosts, **lifecycle)
+    elif kind == "floor-trace":
+        done = replayed(arrivals, lifetimes, hosts, duration)
+    elif kind == "trace":
+        (spec,) = expand(load_text(yaml.safe_dump(trace_shape(hosts, instances)), "trace"))
+        done = execute(spec).metrics["started"]
     elif kind in ("common", "storm"):
         shape = common_shape if kind == "common" else storm_shape
         (spec,) = expand(load_text(yaml.safe_dump(_placed(shape(hosts, instances), policy)),
@@ -195,7 +243,7 @@ def measure(kind: str, hosts: int, instances: int, repeat: int = 1, jobs: int = 
     drifts over minutes, and alternating puts both under the same drift), each in a fresh
     process; the fastest run of each."""
     floors, runs = [], []
-    floor = "floor-full" if kind == "full" else "floor"  # the case's own lifecycle
+    floor = {"full": "floor-full", "trace": "floor-trace"}.get(kind, "floor")  # its own lifecycle
     for _ in range(repeat):
         floors.append(_once(floor, hosts, instances))
         runs.append(_once(kind, hosts, instances, jobs, policy))
@@ -209,7 +257,8 @@ def _sizes(text: str) -> list[tuple[int, int]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=["common", "full", "storm", "overhead"], default=None)
+    parser.add_argument("--only", choices=["common", "full", "storm", "trace", "overhead"],
+                        default=None)
     parser.add_argument("--sizes", default=DEFAULT_SIZES,
                         help=f"common shape HOSTS/INSTANCES,... (default {DEFAULT_SIZES}; the "
                              "peers' largest is 50000/100000)")
@@ -220,6 +269,10 @@ def main() -> None:
                         help=f"cold pull storm HOSTS/INSTANCES,... (default "
                              f"{DEFAULT_STORM_SIZES}): time per host stays flat when the "
                              "network's sharing costs O(log hosts) per change")
+    parser.add_argument("--trace-sizes", default=DEFAULT_TRACE_SIZES,
+                        help="the Azure day's replay, HOSTS/PERCENT of its VMs,... (default "
+                             f"{DEFAULT_TRACE_SIZES}: the shipped scenario, and the whole day "
+                             "on the hosts its plan needs)")
     parser.add_argument("--common-run-sizes", default=DEFAULT_COMMON_RUN_SIZES,
                         help="the common shape as a whole 'sim run', HOSTS/INSTANCES,... "
                              f"(default {DEFAULT_COMMON_RUN_SIZES})")
@@ -246,7 +299,8 @@ def main() -> None:
         for row in json.loads(Path(args.baseline).read_text()):
             before[(row["case"], row["hosts"], row["instances"])] = row
     cases = [(kind, size) for kind, sizes in (("common", args.sizes), ("full", args.full_sizes),
-                                              ("storm", args.storm_sizes))
+                                              ("storm", args.storm_sizes),
+                                              ("trace", args.trace_sizes))
              if args.only in (None, kind) for size in _sizes(sizes)]
     rows = []
     header = (f"{'case':<11}{'hosts':>8}{'instances':>11}{'wall s':>9}{'RSS MB':>8}"
@@ -258,9 +312,12 @@ def main() -> None:
     for kind, (hosts, instances) in cases:
         jobs = args.jobs if kind == "full" else 1
         floor, model = measure(kind, hosts, instances, args.repeat, jobs,
-                               args.placement if kind != "storm" else None)
+                               args.placement if kind not in ("storm", "trace") else None)
+        if kind == "trace":  # sized as a percentage of the trace: the VMs it replays
+            instances = floor["running"]
         label = kind if jobs == 1 else f"{kind}/j{jobs}"  # full/j2: two worker processes
-        for name, r in (("floor-full" if kind == "full" else "floor", floor), (label, model)):
+        floor_name = {"full": "floor-full", "trace": "floor-trace"}.get(kind, "floor")
+        for name, r in ((floor_name, floor), (label, model)):
             ratio = r["wall_s"] / floor["wall_s"]
             rate = r["per_s"] / floor["per_s"] if floor["per_s"] else 0.0
             line = (f"{name:<11}{hosts:>8,}{instances:>11,}{r['wall_s']:>9.2f}{r['rss_mb']:>8.0f}"

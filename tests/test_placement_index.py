@@ -70,13 +70,17 @@ demands = st.builds(
        steps=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 10**6), st.integers(0, 3)),
                       min_size=1, max_size=120),
        policy=st.sampled_from(POLICIES), seed=st.integers(0, 2**32 - 1),
-       few_buckets=st.booleans())
-def test_index_chooses_what_the_scan_chooses(groups, needs, steps, policy, seed, few_buckets):
+       few_buckets=st.booleans(), idle=st.sampled_from([None, -10**9, -3]))
+def test_index_chooses_what_the_scan_chooses(groups, needs, steps, policy, seed, few_buckets,
+                                             idle):
     # few_buckets: empty buckets are forgotten at once; one order (or census) is kept per
-    # group (others are dropped and rebuilt)
+    # group (others are dropped and rebuilt). idle: orders and censuses left unread are
+    # dropped after every change (-10**9), or after a few (-3 below the buckets or hosts)
     limits = (mock.patch.multiple(placement, _KEEP_EMPTY=0, _MAX_ORDERS=1)
               if few_buckets else contextlib.nullcontext())
-    with limits:
+    dropping = (mock.patch.object(placement, "_IDLE_SLACK", idle) if idle is not None
+                else contextlib.nullcontext())
+    with limits, dropping:
         _allocate_and_release(groups, needs, steps, policy, seed)
 
 

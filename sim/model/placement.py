@@ -52,6 +52,12 @@ from sim.spec.demand import Demand, Layer
 # recently used is dropped beyond this many (traces with many instance sizes), and rebuilt if
 # asked for again.
 _MAX_ORDERS = 64
+# An order left unread while its group's buckets changed more times than the group has
+# buckets, plus this many, is dropped: rebuilding it when next asked for weighs each bucket at
+# most once, no more than keeping it in step since would have cost (a trace's rare instance
+# sizes are asked for a few times a day, while every change weighed them). A census, whose
+# rebuild takes each host, is dropped after more host moves than its group has hosts.
+_IDLE_SLACK = 64
 # Empty buckets (with their cached key prefixes) kept aside per group for when a host returns to
 # their state; beyond this many they are forgotten.
 _KEEP_EMPTY = 64
@@ -384,6 +390,7 @@ class Order:
     chain: list[Layer]
     heap: list[tuple[Any, ...]] = field(default_factory=list)
     standing: int = 0
+    unread: int = 0  # the group's bucket changes since it was last read
 
     def add(self, prefix: tuple[float, ...], bucket: Bucket) -> None:
         """``bucket`` (not empty, with its new stamp) stands in the order under ``prefix``."""
@@ -416,6 +423,7 @@ class Census:
     need: Demand
     chain: list[Layer]
     hosts: SortedList
+    unread: int = 0  # the group's host moves since it was last read
 
 
 class Placement:
@@ -471,6 +479,7 @@ class Placement:
                 order = self._order(g, token, need, chain)
             else:
                 orders.move_to_end(token)  # type: ignore[union-attr]
+            order.unread = 0
             head = order.best()
             if head is not None and (best is None or head < best):
                 best = head
@@ -502,6 +511,7 @@ class Placement:
                 -i for bucket in self.index.buckets[group].values()
                 if self._prefix(bucket, token, need, chain) is not _NO_FIT
                 for i in bucket.members)))
+        census.unread = 0
         return census
 
     def _moved(self, group: int, host: int, left: Bucket, joined: Bucket) -> None:
@@ -509,13 +519,21 @@ class Placement:
         censuses = self._censuses.get(group)
         if not censuses:
             return
+        idle = len(self.index.group_hosts[group]) + _IDLE_SLACK  # a rebuild's cost, in hosts
+        unread = []
         for token, census in censuses.items():
+            census.unread += 1
+            if census.unread > idle:
+                unread.append(token)
+                continue
             was = self._prefix(left, token, census.need, census.chain) is not _NO_FIT
             now = self._prefix(joined, token, census.need, census.chain) is not _NO_FIT
             if was and not now:
                 census.hosts.remove(host)
             elif now and not was:
                 census.hosts.add(host)
+        for token in unread:  # rebuilt when asked for again (``_census``)
+            del censuses[token]
 
     def _prefix(self, bucket: Bucket, token: int, need: Demand, chain: list[Layer]
                 ) -> tuple[float, ...]:
@@ -549,7 +567,13 @@ class Placement:
         if not orders:
             return
         prefixes = bucket.prefixes
+        idle = len(self.index.buckets[group]) + _IDLE_SLACK
+        unread = []
         for token, order in orders.items():
+            order.unread += 1
+            if order.unread > idle:
+                unread.append(token)
+                continue
             prefix = prefixes.get(token)  # ``_prefix``, cached (as it nearly always is)
             if prefix is None:
                 prefix = self._prefix(bucket, token, order.need, order.chain)
@@ -563,6 +587,8 @@ class Placement:
                 order.standing -= 1
             if len(order.heap) > 2 * order.standing + 64:
                 order.compact()
+        for token in unread:  # rebuilt when asked for again (``_order``)
+            del orders[token]
 
     def _weigh(self, bucket: Bucket, need: Demand, chain: list[Layer]) -> tuple[float, ...]:
         """The measures of a host in ``bucket`` (local bytes, tightness: as ``MEASURES``
