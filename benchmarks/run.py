@@ -25,7 +25,8 @@ alternately, N times each, so that both see the machine's drift. ``--baseline`` 
 earlier ``--json`` file's wall time and floor ratio beside each row (before/after a change).
 ``trace``: the Azure day (``scenarios/azure-replay.yaml``, 14 VM sizes, best-fit) replaying a
 percentage of its VMs on N hosts, process isolation only (``--trace-sizes HOSTS/PERCENT``);
-its floor, ``floor-trace``, replays the same arrivals and lifetimes (``floor.replayed``).
+its floor, ``floor-trace``, replays the same arrivals and lifetimes (``floor.replayed``). The
+trace is read before the clock starts, as a planner's workers hold it after their first run.
 ``overhead``: the seconds around the simulations as a user waits for them (``overhead.py``:
 importing, a whole ``run``, a rerun of written results, ``--jobs 2`` against ``--jobs 1``,
 the common shape as a whole ``run``), each beside its baseline and target.
@@ -181,7 +182,9 @@ def _measure(kind: str, hosts: int, instances: int, queue: Any, jobs: int = 1,
 
     if kind == "floor-full":  # its parameters are read before the clock starts
         lifecycle = full_lifecycle(full_shape(hosts, instances))
-    if kind == "floor-trace":  # ``instances``: the percentage of the trace replayed
+    if kind in ("trace", "floor-trace"):  # ``instances``: the percentage of the trace replayed;
+        # the trace is read before the clock (into this process's cache, as a planner's
+        # workers hold it after their first run; reading it is measured in docs/traces.md)
         arrivals, lifetimes, duration = trace_lifecycles(trace_shape(hosts, instances))
     started = time.perf_counter()
     if kind == "floor":

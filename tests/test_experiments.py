@@ -262,10 +262,15 @@ def test_a_trace_whose_rows_are_unknown_is_worth_a_pool():
     assert 0 < work_seconds(specs, loaded.trace_rows) < math.inf
 
 
-def test_this_process_and_the_workers_share_a_batch_and_each_run_is_done_once(monkeypatch):
+@pytest.mark.parametrize("rows", [False, True])
+def test_this_process_and_the_workers_share_a_batch_and_each_run_is_done_once(monkeypatch,
+                                                                                rows):
     """With a pool, this process takes runs from the back of the queue while the worker
-    starts: every run comes back once, identical to the run made here."""
+    starts: every run comes back once, identical to the run made here. Their CSV rows are
+    formatted where they ran for the run command (``rows``), and not at all for a planner."""
     from sim.run import runner
+    from sim.run.results import with_parameters
+    from sim.run.tables import FORMATS, rows_text
 
     monkeypatch.setattr(runner, "POOL_WORTH_S", 0.0)
     specs = expand(load_file(SWEEP), replications=1)[:8]
@@ -279,7 +284,7 @@ def test_this_process_and_the_workers_share_a_batch_and_each_run_is_done_once(mo
 
     monkeypatch.setattr(runner, "collect", counted)  # this process's runs only (a worker
     # imports the module afresh)
-    with runner.Workers(jobs=2) as workers:
+    with runner.Workers(jobs=2, rows=rows) as workers:
         assert workers.processes(specs) == 2
         outputs = list(workers.outputs(specs, keys))
     assert sorted(o.key for o in outputs) == sorted(keys)
@@ -288,6 +293,8 @@ def test_this_process_and_the_workers_share_a_batch_and_each_run_is_done_once(mo
     for out in outputs:
         spec = specs[keys.index(out.key)]
         pd.testing.assert_frame_equal(out.instances, runner.execute(spec, out.key).instances)
+        assert out.csv == ({t: rows_text(with_parameters(getattr(out, t), out), FORMATS[t])
+                            for t in FORMATS} if rows else {})
 
 
 # --- a rerun whose results are already written ------------------------------------------------

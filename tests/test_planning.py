@@ -13,7 +13,7 @@ from sim.analysis.metrics import metric_names
 from sim.cli import main
 from sim.edge.loader import load_file
 from sim.planning.capacity import density_table, fit, pack
-from sim.planning.planner import Probe, levelled_off, search
+from sim.planning.planner import Probe, levelled_off, search, search_ahead
 from sim.spec.config import HostGroup
 from sim.spec.demand import Demand
 from sim.spec.slo import SLO, SLOError, parse_slo
@@ -134,6 +134,54 @@ def test_a_search_from_near_the_answer_finds_it_in_few_probes(answer, start):
         assert len(seen) == 2
     if 0 < answer - start <= max(2, start // 10):  # steps out, then bisection back
         assert len(seen) <= 2 * (answer - start).bit_length() + 1
+
+
+@pytest.mark.parametrize("near", [False, True])
+@pytest.mark.parametrize("answer,start", [(1, 1), (37, 1), (37, 500), (37, 36), (37, 38),
+                                          (64, 16), (1000, 3), (520, 515), (None, 8)])
+def test_a_search_told_what_comes_next_probes_what_it_said(answer, start, near):
+    """``search_ahead`` makes the probes ``search`` makes, and after each verdict, what it
+    says it would probe next on that verdict is what it probes next (None: it ends), and on
+    the other verdict what a search given that verdict would probe next. (Where the search
+    gives up because a probe's metrics level off, what it said came next is a count: a
+    verdict alone does not show the metrics.)"""
+    slo = SLO("x", "<=", 0.0, "x<=0")
+
+    def verdict(n):
+        if answer is None:  # never met; the metric flat from 8 hosts up
+            return _probe(n, False, value=5.0 if n >= 8 else 100.0 / n)
+        return _probe(n, n >= answer, value=100.0 / n)  # still falling: no giving up
+
+    stalled = (lambda a, b: levelled_off(a, b, [slo]))
+    plain = []
+    want = search(lambda n: plain.append(n) or verdict(n), start, 1000, stalled, near=near)
+    seen, said = [], []
+
+    def evaluate(n, after):
+        seen.append(n)
+        said.append((after(True), after(False)))
+        return verdict(n)
+
+    got = search_ahead(evaluate, start, 1000, stalled, near=near)
+    assert got[0] == want[0] and sorted(got[1]) == sorted(want[1]) and seen == plain
+    for i, n in enumerate(seen):
+        told = said[i][0 if verdict(n).passed else 1]
+        if i + 1 < len(seen) or answer is not None:  # (the last gave up: see above)
+            assert told == (seen[i + 1] if i + 1 < len(seen) else None)
+        other = said[i][1 if verdict(n).passed else 0]  # the verdict it did not get
+
+        def flipped(m, n=n, i=i):
+            if m == n:
+                return Probe(m, {}, not verdict(n).passed)
+            if m in seen[:i]:
+                return verdict(m)
+            raise LookupError(m)
+
+        try:
+            search(flipped, start, 1000, stalled, near=near)
+            assert other is None
+        except LookupError as nxt:
+            assert other == nxt.args[0]
 
 
 def test_a_near_search_gives_up_on_the_first_doubling_that_changes_nothing():

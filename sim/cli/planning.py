@@ -38,8 +38,10 @@ from sim.planning.planner import (
     doomed,
     judge,
     levelled_off,
+    likely,
     probe_specs,
     search,
+    search_ahead,
 )
 from sim.present import plots
 from sim.present.folders import staged
@@ -210,20 +212,22 @@ def plan(loaded: Loaded, args: argparse.Namespace) -> int:
         guess, near = _first_guess(loaded, mode, g, images)
         start = _start(guess, previous)
 
-        def judged(sample: Loaded, n: int, mode: str = mode) -> Probe:
-            return prober.probe(sample, mode, n)
+        def judged(sample: Loaded, n: int, mode: str = mode,
+                   after: Callable[[bool], int | None] | None = None) -> Probe:
+            return prober.probe(sample, mode, n, after)
 
-        def evaluate(n: int, mode: str = mode, sample: Loaded = loaded, note: str = "") -> Probe:
-            probe = judged(sample, n, mode)
+        def evaluate(n: int, after: Callable[[bool], int | None] | None = None,
+                     mode: str = mode, sample: Loaded = loaded, note: str = "") -> Probe:
+            probe = judged(sample, n, mode, after)
             answer = f" (answer {n + headroom} with N+{headroom})" if headroom else ""
             console.print(f"  {mode}: {n:>5} hosts{answer}{note}  {_verdicts(probe, slos)}  "
                           f"{'pass' if probe.passed else 'fail'}")
             return probe
 
         with workers:
-            found, probes = search(evaluate, start, max_hosts,
-                                   lambda a, b: levelled_off(a, b, slos),
-                                   near=near or previous is not None)
+            found, probes = search_ahead(evaluate, start, max_hosts,
+                                         lambda a, b: levelled_off(a, b, slos),
+                                         near=near or previous is not None)
             confirmation = None
             if found is not None:
                 found, probes, confirmation = _confirmed(found, probes, loaded, mode, evaluate,
@@ -286,7 +290,10 @@ class Prober:
     """Judges a host count: its replications run (or read from the store) and averaged.
     ``last_alone``: the last replication would run alone on a core (3 on 2 processes), so it
     runs only if the others leave the verdict open (a failure they make certain is final:
-    ``planner.doomed``)."""
+    ``planner.doomed``); beside it runs the first replication of the count the search would
+    probe next on the verdict the others point to (``planner.likely``), and a probe whose
+    first replication ran so runs its other two together. A guess that proves wrong costs a
+    run stored for nothing; the probes, their replications and verdicts are the same."""
 
     store: Store
     workers: Workers
@@ -296,20 +303,45 @@ class Prober:
     replications: int
     seed: int
     last_alone: bool
+    ran: set[str] = dataclasses.field(default_factory=set)  # by this plan (for --rerun)
 
-    def probe(self, sample: Loaded, mode: str, hosts: int) -> Probe:
-        """The verdict on ``hosts`` hosts under ``mode``."""
+    def probe(self, sample: Loaded, mode: str, hosts: int,
+              after: Callable[[bool], int | None] | None = None) -> Probe:
+        """The verdict on ``hosts`` hosts under ``mode``; ``after(passed)``: the count the
+        search probes next on that verdict (None: unknown, or none)."""
         specs = probe_specs(sample, mode, self.group, hosts, self.replications, self.seed)
-        outs = self._outputs(specs[:-1] if self.last_alone else specs)
-        if self.last_alone and not doomed(outs, self.slos):
-            outs += self._outputs(specs[-1:])
-        return judge(outs, self.slos, hosts)
+        if not self.last_alone:
+            self._run(specs)
+            return judge(self._outputs(specs), self.slos, hosts)
+        first, last = specs[:-1], specs[-1]
+        todo = [spec for spec in first if not self._has(spec)]
+        if todo and len(todo) < self.workers.jobs and not self._has(last):
+            todo.append(last)  # on the process left free: needed unless the first doom it
+        self._run(todo)
+        outs = self._outputs(first)
+        if doomed(outs, self.slos):
+            return judge(outs, self.slos, hosts)
+        if not self._has(last):
+            ahead = after(likely(outs, self.slos)) if after is not None else None
+            extra = [] if ahead is None else probe_specs(
+                sample, mode, self.group, ahead, self.replications, self.seed)[:1]
+            self._run([last, *(spec for spec in extra if not self._has(spec))])
+        return judge(outs + self._outputs([last]), self.slos, hosts)
+
+    def _has(self, spec: Any) -> bool:
+        """Whether ``spec``'s run is stored (with ``--rerun``, run by this plan)."""
+        key = spec.key()
+        return key in self.ran if self.rerun else self.store.has(key)
+
+    def _run(self, specs: list[Any]) -> None:
+        """Run those of ``specs`` not stored yet (``_has``), together."""
+        todo = plan_runs([spec for spec in specs if not self._has(spec)], self.store, True)
+        self.workers.run(todo, self.store)
+        self.ran.update(todo.keys)
 
     def _outputs(self, specs: list[Any]) -> list[Any]:
-        """The runs' outputs (run now unless stored), without their tables."""
-        todo = plan_runs(specs, self.store, self.rerun)
-        self.workers.run(todo, self.store)
-        return [self.store.load(k, tables=False) for k in todo.keys]
+        """The stored runs' outputs, without their tables."""
+        return [self.store.load(spec.key(), tables=False) for spec in specs]
 
 
 def _refusal(scenario: Any, slos: list[SLO], objective: str) -> str:
@@ -334,16 +366,16 @@ def _confirmed(found: int, probes: dict[int, Probe], loaded: Loaded, mode: str,
     longer = _longer(loaded)
     note = f" over {format_duration(longer.scenario.duration)}"
 
-    def confirm(n: int) -> Probe:
-        return evaluate(n, mode, longer, note)
+    def confirm(n: int, after: Callable[[bool], int | None] | None = None) -> Probe:
+        return evaluate(n, after, mode=mode, sample=longer, note=note)
 
     check = confirm(found)
     confirmation: dict[str, Any] = {"duration_s": longer.scenario.duration, "hosts": found,
                                     "passed": check.passed, "failed": check.failed}
     if check.passed:
         return found, probes, confirmation
-    again, more = search(confirm, found + 1, max_hosts, lambda a, b: levelled_off(a, b, slos),
-                         floor=found, near=True)
+    again, more = search_ahead(confirm, found + 1, max_hosts,
+                               lambda a, b: levelled_off(a, b, slos), floor=found, near=True)
     confirmation["searched_again"] = again
     return again, {**{n: p for n, p in probes.items() if n < (again or 0)}, **more}, \
         confirmation

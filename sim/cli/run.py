@@ -79,7 +79,7 @@ def execute_specs(specs: list[Any], args: argparse.Namespace, console: Console,
     store = Store(Path(args.out) / ".runs")
     the_plan = plan(specs, store, args.rerun)
     jobs = args.jobs or default_jobs()
-    workers = Workers(jobs, args.cluster, trace_rows)
+    workers = Workers(jobs, args.cluster, trace_rows, rows=True)  # instances.csv's rows
     processes = workers.processes([specs[i] for i in the_plan.todo])
     few = " (too little work to start more)" if processes == 1 < min(
         jobs, len(the_plan.todo)) else ""

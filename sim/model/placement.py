@@ -379,8 +379,9 @@ class Order:
 
     An entry stands while its stamp is its bucket's: a bucket that fills, empties or takes a
     lower host takes a new stamp (``CapacityIndex.update``), which leaves its entries in every
-    order behind at once. Those are dropped when they reach the top, or all at once when they
-    outnumber the ``standing`` ones. A bucket whose lowest host leaves keeps its stamp: its
+    order behind at once. Those are dropped when they reach the top, or all at once when the
+    heap holds more than twice as many entries as the group has buckets (of which at most one
+    entry each stands). A bucket whose lowest host leaves keeps its stamp: its
     standing entry then holds a lowest host below the bucket's, a key that comes no later
     than its own. So when the head stands and holds its bucket's lowest host, no other entry's
     bucket can come before it; when it holds a lower one, it is re-keyed in place and the heap
@@ -389,7 +390,6 @@ class Order:
     need: Demand
     chain: list[Layer]
     heap: list[tuple[Any, ...]] = field(default_factory=list)
-    standing: int = 0
     unread: int = 0  # the group's bucket changes since it was last read
 
     def add(self, prefix: tuple[float, ...], bucket: Bucket) -> None:
@@ -411,7 +411,7 @@ class Order:
         return None
 
     def compact(self) -> None:
-        """Drop the entries left behind (when they outnumber the standing ones)."""
+        """Drop the entries left behind."""
         self.heap = [entry for entry in self.heap if entry[-2] == entry[-1].stamp]
         heapq.heapify(self.heap)
 
@@ -556,36 +556,35 @@ class Placement:
                 prefix = self._prefix(bucket, token, need, chain)
                 if prefix is not _NO_FIT:
                     order.add(prefix, bucket)
-                    order.standing += 1
         return order
 
     def _watch(self, group: int, bucket: Bucket, before: int | None, after: int | None
                ) -> None:
-        """Keep the group's orders in step with a bucket that emptied, filled, or took a
-        lower host (its entries there no longer stand: its stamp is new)."""
+        """Keep the group's orders in step with a bucket that filled or took a lower host: a
+        new entry in each order it fits (its entries there no longer stand: its stamp is
+        new). One that emptied needs nothing: its entries, left behind, are dropped when they
+        reach the head or when the order is compacted."""
+        if after is None:
+            return
         orders = self._orders.get(group)
         if not orders:
             return
         prefixes = bucket.prefixes
-        idle = len(self.index.buckets[group]) + _IDLE_SLACK
+        buckets = len(self.index.buckets[group])  # at most one entry of each stands
+        idle = buckets + _IDLE_SLACK
         unread = []
         for token, order in orders.items():
             order.unread += 1
             if order.unread > idle:
                 unread.append(token)
                 continue
-            prefix = prefixes.get(token)  # ``_prefix``, cached (as it nearly always is)
+            prefix = prefixes.get(token)  # ``_prefix``, cached when the state was seen before
             if prefix is None:
                 prefix = self._prefix(bucket, token, order.need, order.chain)
             if prefix is _NO_FIT:
                 continue
-            if after is not None:
-                order.add(prefix, bucket)
-                if before is None:
-                    order.standing += 1
-            else:
-                order.standing -= 1
-            if len(order.heap) > 2 * order.standing + 64:
+            order.add(prefix, bucket)
+            if len(order.heap) > 2 * buckets + 64:
                 order.compact()
         for token in unread:  # rebuilt when asked for again (``_order``)
             del orders[token]

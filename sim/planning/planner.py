@@ -221,6 +221,63 @@ def search(evaluate: Callable[[int], Probe], start: int, max_hosts: int,
     return hi, probes
 
 
+class _Next(Exception):
+    """A replayed search reached a count it has no verdict for (``following``)."""
+
+    def __init__(self, hosts: int) -> None:
+        super().__init__(hosts)
+        self.hosts = hosts
+
+
+def following(again: Callable[[Callable[[int], Probe]], Any], made: dict[int, Probe], n: int,
+              passed: bool) -> int | None:
+    """The count a search would probe next were ``n``'s verdict ``passed``, given the probes
+    it made before (``made``): the search is a function of its verdicts, so it is replayed
+    (``again(evaluate)``) on those and stopped at the first count it has none for (None: it
+    would end there). A verdict-only probe stands for ``n``, so ``stalled`` sees no failing
+    SLO in it."""
+    def evaluate(m: int) -> Probe:
+        if m == n:
+            return Probe(m, {}, passed)
+        if m in made:
+            return made[m]
+        raise _Next(m)
+
+    try:
+        again(evaluate)
+    except _Next as nxt:
+        return nxt.hosts
+    return None
+
+
+def search_ahead(evaluate: Callable[[int, Callable[[bool], int | None]], Probe], start: int,
+                 max_hosts: int, stalled: Callable[[Probe, Probe], bool] | None = None,
+                 floor: int = 0, near: bool = False) -> tuple[int | None, dict[int, Probe]]:
+    """``search``, with ``evaluate(n, after)`` told what the search would probe after its
+    verdict on n (``after(passed)``: a count, or None), so that a probe can start the next
+    one's first run on a process its own runs leave free. The same probes and answer."""
+    made: dict[int, Probe] = {}
+
+    def again(each: Callable[[int], Probe]) -> tuple[int | None, dict[int, Probe]]:
+        return search(each, start, max_hosts, stalled, floor, near)
+
+    def probe(n: int) -> Probe:
+        made[n] = evaluate(n, lambda passed: following(again, made, n, passed))
+        return made[n]
+
+    return again(probe)
+
+
+def likely(outputs: list[RunOutput], slos: list[SLO]) -> bool:
+    """Whether a probe judged on these replications looks likely to pass: every SLO holds at
+    their mean (a guess, for running ahead; the verdict is ``judge``'s)."""
+    for slo in slos:
+        values = [metric_value(out.metrics, slo.metric) for out in outputs]
+        if any(v is None for v in values) or not slo.holds(float(np.mean(values)), None):
+            return False
+    return True
+
+
 def cheapest(found: int, probe: Callable[[int], Probe], floor: Callable[[int], float],
              max_hosts: int) -> tuple[int, dict[int, Probe]]:
     """The count from ``found`` (the smallest that passes) up whose passing probe costs least

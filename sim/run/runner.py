@@ -118,13 +118,16 @@ class Workers:
     rows of each trace, by digest) lets the estimate count a trace's arrivals; a run replaying
     a trace it does not know is taken to be worth a pool. ``batches="many"`` (a planner's
     probes, the fidelity suite's cases): the pool serves batch after batch, so its start-up
-    is paid once and every batch of more than one run uses it."""
+    is paid once and every batch of more than one run uses it. ``rows``: a batch shared with
+    the pool formats each run's CSV rows where it ran (``execute_aside``), for the caller that
+    writes ``instances.csv`` and ``timeseries.csv``; a planner's probes need none."""
 
     def __init__(self, jobs: int = 1, cluster: str | None = None,
                  trace_rows: dict[str, int] | None = None,
-                 batches: Literal["one", "many"] = "one") -> None:
+                 batches: Literal["one", "many"] = "one", rows: bool = False) -> None:
         self.jobs = jobs
         self.batches = batches
+        self.rows = rows
         self.cluster = cluster
         self.trace_rows = trace_rows or {}
         self._pool: cf.ProcessPoolExecutor | None = None
@@ -175,6 +178,7 @@ class Workers:
                                                 initializer=_end_with,
                                                 initargs=(os.getpid(),))
         pool = self._pool
+        each = execute_aside if self.rows else execute
         waiting = collections.deque(range(len(specs)))
         lock = threading.Lock()
         finished: queue.SimpleQueue[cf.Future[RunOutput] | None] = queue.SimpleQueue()
@@ -192,7 +196,7 @@ class Workers:
             try:
                 while True:
                     while len(running) < workers and (i := take(front=True)) is not None:
-                        running.add(pool.submit(execute_aside, specs[i], keys[i]))
+                        running.add(pool.submit(each, specs[i], keys[i]))
                     if not running:
                         return
                     done, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
@@ -222,8 +226,8 @@ class Workers:
         feeder = threading.Thread(target=feed, name="feed-workers", daemon=True)
         feeder.start()
         try:
-            while (i := take(front=False)) is not None:  # formatted here as the workers do
-                yield execute_aside(specs[i], keys[i])
+            while (i := take(front=False)) is not None:  # run here as the workers run them
+                yield each(specs[i], keys[i])
                 yield from ready(block=False)
             yield from ready(block=True)
         finally:
