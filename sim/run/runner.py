@@ -14,6 +14,7 @@ import math
 import multiprocessing
 import os
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -72,6 +73,13 @@ def plan(specs: Sequence[RunSpec], store: Store, force: bool = False) -> Plan:
             todo.append(i)
     return Plan(list(specs), keys, todo)
 
+
+# While a batch is shared with workers, how long this process's running simulation keeps the
+# interpreter before a waiting thread may take it (Python's default is 5 ms). The thread that
+# receives a worker's finished run reads it in pieces of 64 KiB, each waiting that long for
+# the simulation to let go: at 5 ms a run's tables (tens of MB) took a second or more to
+# arrive, while the worker, with no run to go on with, waited for them.
+HANDOVER_S = 0.0005
 
 CONNECT_TIMEOUT_S = 10
 PARENT_POLL_S = 1.0
@@ -225,12 +233,15 @@ class Workers:
 
         feeder = threading.Thread(target=feed, name="feed-workers", daemon=True)
         feeder.start()
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(HANDOVER_S)
         try:
             while (i := take(front=False)) is not None:  # run here as the workers run them
                 yield each(specs[i], keys[i])
                 yield from ready(block=False)
             yield from ready(block=True)
         finally:
+            sys.setswitchinterval(interval)
             stop.set()
             feeder.join()
 
