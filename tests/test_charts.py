@@ -161,13 +161,14 @@ def test_charts_drawn_in_a_second_process_are_the_same_files_as_drawn_here(tmp_p
 
 def test_a_failure_in_the_charts_process_is_raised_here_with_its_traceback():
     from sim.present.aside import Charts
+    from sim.run.runner import Workers
 
-    aside = Charts.start()
-    assert aside is not None  # Linux forks
-    aside.draw("no_such_chart")
-    with pytest.raises(RuntimeError, match=r"(?s)drawing the charts failed:.*no_such_chart"):
-        aside.wait()
-    unused = Charts.start()
-    assert unused is not None
-    unused.wait()  # nothing sent: it ends
-    assert unused.process.exitcode == 0
+    with Workers(jobs=2) as workers:
+        assert workers.fork()  # Linux forks
+        aside = Charts(workers.submit)
+        aside.draw("no_such_chart")
+        with pytest.raises(RuntimeError, match=r"(?s)drawing the charts failed:.*no_such_chart"):
+            aside.wait()
+        Charts(workers.submit).wait()  # nothing sent: it returns once matplotlib is loaded
+    with pytest.raises(RuntimeError, match="fork"):
+        Workers(jobs=2).submit(print)

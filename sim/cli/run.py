@@ -7,6 +7,7 @@ run's message. Must not import the model (the runner does, in its own processes)
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -57,12 +58,13 @@ def command(args: argparse.Namespace) -> int:
 
 
 def execute_specs(specs: list[Any], args: argparse.Namespace, console: Console,
-                  name: str, trace_rows: dict[str, int]) -> list[Any]:
+                  name: str, trace_rows: dict[str, int], workers: Any = None) -> list[Any]:
     """Every spec's output, in spec order: from the run store (``args.out/.runs``) where it
     holds the run (unless ``args.rerun``), else run on up to ``args.jobs`` local processes
     (one when the work is too little for more) or the Dask cluster ``args.cluster``, with a
     progress bar (a line per run when not on a terminal). ``trace_rows``: the loader's, for
-    the estimate of the work."""
+    the estimate of the work. ``workers``: the caller's ``Workers`` (kept open), else its
+    own for these runs."""
     # imported here so that validate and schema start fast
     from rich.progress import (
         BarColumn,
@@ -79,7 +81,9 @@ def execute_specs(specs: list[Any], args: argparse.Namespace, console: Console,
     store = Store(Path(args.out) / ".runs")
     the_plan = plan(specs, store, args.rerun)
     jobs = args.jobs or default_jobs()
-    workers = Workers(jobs, args.cluster, trace_rows, rows=True)  # instances.csv's rows
+    own = workers is None
+    if own:
+        workers = Workers(jobs, args.cluster, trace_rows, rows=True)  # instances.csv's rows
     processes = workers.processes([specs[i] for i in the_plan.todo])
     few = " (too little work to start more)" if processes == 1 < min(
         jobs, len(the_plan.todo)) else ""
@@ -107,7 +111,7 @@ def execute_specs(specs: list[Any], args: argparse.Namespace, console: Console,
                               f"rep {result.replication}: {len(result.instances):,} instances "
                               f"in {result.wall_s:.2f} s")
 
-        with workers:
+        with workers if own else contextlib.nullcontext():
             workers.run(the_plan, store, done)
     return [made[key] if key in made else store.load(key) for key in the_plan.keys]
 
@@ -132,17 +136,29 @@ def _run(loaded: Loaded, args: argparse.Namespace) -> int:
                       f"{out / scenario.name}/ holds their results, from this scenario, seed "
                       "and code, unchanged since (--rerun runs and writes them again)")
         return _said(data, args, console, "")
-    from sim.present import output
+    from sim.run.runner import Workers, default_jobs
+
+    # with more than one job, the workers are forked now, before any thread starts: they
+    # share every batch from its first run, and one of them loads matplotlib while the runs
+    # run and draws the charts while this process writes the tables
+    with Workers(args.jobs or default_jobs(), args.cluster, loaded.trace_rows,
+                 rows=True) as workers:
+        forked = workers.fork()
+        return _write(loaded, args, console, specs, written_from, started, workers, forked)
+
+
+def _write(loaded: Loaded, args: argparse.Namespace, console: Console, specs: list[Any],
+           written_from: str, started: float, workers: Any, forked: bool) -> int:
+    """The runs of ``specs`` (on ``workers``), then the results folder written."""
+    from sim.present import folders, output
     from sim.present.aside import Charts
     from sim.present.report import write_report
-    from sim.run.runner import default_jobs
     from sim.spec import paths
 
-    # with a core to spare (more than one job), the charts are drawn in a second process that
-    # loads matplotlib while the runs run
-    aside = (Charts.start() if not args.no_charts and (args.jobs or default_jobs()) > 1
-             else None)
-    outputs = execute_specs(specs, args, console, scenario.name, loaded.trace_rows)
+    out = Path(args.out)
+    scenario = loaded.scenario
+    aside = Charts(workers.submit) if forked and not args.no_charts else None
+    outputs = execute_specs(specs, args, console, scenario.name, loaded.trace_rows, workers)
     seed = specs[0].seed
     samples = None
     if args.uncertainty:
@@ -154,7 +170,7 @@ def _run(loaded: Loaded, args: argparse.Namespace) -> int:
                       + " (Latin hypercube; every run on seed "
                       f"{seed})")
         samples = execute_specs([spec for s in band for spec in s.specs], args, console,
-                                f"{scenario.name} uncertainty", loaded.trace_rows)
+                                f"{scenario.name} uncertainty", loaded.trace_rows, workers)
     swept = list(scenario.sweep or {})
     # each swept value as the runs table holds it (as_cell), and its number (NaN: not one)
     numeric = {path: {str(as_cell(point.parameters[i][1])): _number(paths.get(

@@ -121,7 +121,8 @@ class Workers:
     this process with a pool of local processes, or a Dask cluster. Use as a context manager.
 
     With ``jobs`` > 1 a batch worth a pool (``POOL_WORTH_S``) runs on ``jobs`` processes: this
-    one and ``jobs - 1`` workers. The workers take runs from the front of the batch and this
+    one and ``jobs - 1`` workers; once ``fork`` has started the workers (the run command does,
+    first thing), every batch of more than one run does. The workers take runs from the front of the batch and this
     process from the back, so their start-up is not waited for. ``trace_rows`` (the loader's
     rows of each trace, by digest) lets the estimate count a trace's arrivals; a run replaying
     a trace it does not know is taken to be worth a pool. ``batches="many"`` (a planner's
@@ -139,6 +140,7 @@ class Workers:
         self.cluster = cluster
         self.trace_rows = trace_rows or {}
         self._pool: cf.ProcessPoolExecutor | None = None
+        self._forked = False  # the pool's workers were forked from this process (``fork``)
         self._client: Any = None
 
     def __enter__(self) -> Self:
@@ -148,9 +150,34 @@ class Workers:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+            self._forked = False
         if self._client is not None:
             self._client.close()
             self._client = None
+
+    def fork(self) -> bool:
+        """Start the workers now, forked from this process: they begin with its modules and
+        data (a scenario loaded, a trace read), so a batch of any size may share them without
+        waiting for one to start (``POOL_WORTH_S`` no longer applies). Call it before this
+        process starts a thread: a fork copies only the calling thread. False (nothing
+        started) with one job, a cluster, a pool already there, or where processes cannot be
+        forked."""
+        if (self.jobs <= 1 or self.cluster is not None or self._pool is not None
+                or "fork" not in multiprocessing.get_all_start_methods()):
+            return False
+        self._pool = cf.ProcessPoolExecutor(max_workers=self.jobs - 1,
+                                            mp_context=multiprocessing.get_context("fork"),
+                                            initializer=_end_with, initargs=(os.getpid(),))
+        self._pool.submit(int)  # forks every worker now, before the pool's own threads start
+        self._forked = True
+        return True
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> cf.Future[Any]:
+        """``fn(*args)`` on a worker forked by ``fork`` (charts drawn beside the tables, say);
+        it runs after what the workers were given before."""
+        if not self._forked or self._pool is None:
+            raise RuntimeError("Workers.submit needs the workers started by fork()")
+        return self._pool.submit(fn, *args)
 
     def processes(self, specs: Sequence[RunSpec]) -> int:
         """How many local processes run this batch (1: this one alone; 0: a Dask cluster)."""
@@ -158,6 +185,8 @@ class Workers:
             return 0
         if self.jobs <= 1 or len(specs) <= 1:
             return 1
+        if self._forked:  # no start-up to wait for
+            return min(self.jobs, len(specs))
         if self.batches == "one" and work_seconds(specs, self.trace_rows) < POOL_WORTH_S:
             return 1
         return min(self.jobs, len(specs))
