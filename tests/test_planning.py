@@ -152,7 +152,9 @@ def test_a_search_told_what_comes_next_probes_what_it_said(answer, start, near):
             return _probe(n, False, value=5.0 if n >= 8 else 100.0 / n)
         return _probe(n, n >= answer, value=100.0 / n)  # still falling: no giving up
 
-    stalled = (lambda a, b: levelled_off(a, b, [slo]))
+    def stalled(a, b):
+        return levelled_off(a, b, [slo])
+
     plain = []
     want = search(lambda n: plain.append(n) or verdict(n), start, 1000, stalled, near=near)
     seen, said = [], []

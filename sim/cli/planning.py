@@ -208,23 +208,24 @@ def plan(loaded: Loaded, args: argparse.Namespace) -> int:
     prober = Prober(store, workers, args.rerun, slos, g, reps, seed,
                     last_alone=args.cluster is None and reps - 1 <= jobs < reps)
 
-    for mode in modes_of(loaded):
-        guess, near = _first_guess(loaded, mode, g, images)
-        start = _start(guess, previous)
+    with workers:  # kept open across the modes: its workers, forked, read nothing again
+        workers.fork()
+        for mode in modes_of(loaded):
+            guess, near = _first_guess(loaded, mode, g, images)
+            start = _start(guess, previous)
 
-        def judged(sample: Loaded, n: int, mode: str = mode,
-                   after: Callable[[bool], int | None] | None = None) -> Probe:
-            return prober.probe(sample, mode, n, after)
+            def judged(sample: Loaded, n: int, mode: str = mode,
+                       after: Callable[[bool], int | None] | None = None) -> Probe:
+                return prober.probe(sample, mode, n, after)
 
-        def evaluate(n: int, after: Callable[[bool], int | None] | None = None,
-                     mode: str = mode, sample: Loaded = loaded, note: str = "") -> Probe:
-            probe = judged(sample, n, mode, after)
-            answer = f" (answer {n + headroom} with N+{headroom})" if headroom else ""
-            console.print(f"  {mode}: {n:>5} hosts{answer}{note}  {_verdicts(probe, slos)}  "
-                          f"{'pass' if probe.passed else 'fail'}")
-            return probe
+            def evaluate(n: int, after: Callable[[bool], int | None] | None = None,
+                         mode: str = mode, sample: Loaded = loaded, note: str = "") -> Probe:
+                probe = judged(sample, n, mode, after)
+                answer = f" (answer {n + headroom} with N+{headroom})" if headroom else ""
+                console.print(f"  {mode}: {n:>5} hosts{answer}{note}  {_verdicts(probe, slos)}  "
+                              f"{'pass' if probe.passed else 'fail'}")
+                return probe
 
-        with workers:
             found, probes = search_ahead(evaluate, start, max_hosts,
                                          lambda a, b: levelled_off(a, b, slos),
                                          near=near or previous is not None)
@@ -236,34 +237,34 @@ def plan(loaded: Loaded, args: argparse.Namespace) -> int:
                 found, more = cheapest(found, functools.partial(evaluate, mode=mode),
                                        functools.partial(cost_floor, scenario, g), max_hosts)
                 probes = {**probes, **more}
-        if found is not None:
-            previous = (found, guess)
-        reason = None
-        if found is None:
-            largest = max(probes)
-            reason = (f"not met with {largest:,} hosts (the search limit)" if largest >= max_hosts
-                      else f"not met: {', '.join(probes[largest].failed)} levels off from "
-                           f"{largest // 2:,} to {largest:,} hosts; more hosts will not help")
-            console.print(f"  {mode}: {reason}")
-        chosen = probes.get(found) if found is not None else None
-        cost = scenario.hosts[g].cost_per_host
-        total = found + headroom if found is not None else None
-        results[mode] = {
-            "hosts": total, "hosts_judged": found, "headroom": headroom,
-            "met": found is not None, "reason": reason,
-            "metrics": chosen.metrics if chosen else None,
-            "cost": (total * cost if (total is not None and cost is not None) else None),
-            **({"costs": _costs(chosen.metrics)} if chosen and costed(scenario) else {}),
-            "probes": [{"hosts": p.hosts, "passed": p.passed, "failed": p.failed,
-                        "replications": p.replications,
-                        "metrics": _slo_values(p, slos)} for p in
-                       sorted(probes.values(), key=lambda p: p.hosts)],
-            "confirmation": confirmation,
-        }
-        if args.uncertainty:  # over the window the answer held on
-            window = (2 * scenario.duration if confirmation and not confirmation["passed"]
-                      else scenario.duration)
-            with workers:
+            if found is not None:
+                previous = (found, guess)
+            reason = None
+            if found is None:
+                largest = max(probes)
+                reason = (f"not met with {largest:,} hosts (the search limit)"
+                          if largest >= max_hosts
+                          else f"not met: {', '.join(probes[largest].failed)} levels off from "
+                               f"{largest // 2:,} to {largest:,} hosts; more hosts will not help")
+                console.print(f"  {mode}: {reason}")
+            chosen = probes.get(found) if found is not None else None
+            cost = scenario.hosts[g].cost_per_host
+            total = found + headroom if found is not None else None
+            results[mode] = {
+                "hosts": total, "hosts_judged": found, "headroom": headroom,
+                "met": found is not None, "reason": reason,
+                "metrics": chosen.metrics if chosen else None,
+                "cost": (total * cost if (total is not None and cost is not None) else None),
+                **({"costs": _costs(chosen.metrics)} if chosen and costed(scenario) else {}),
+                "probes": [{"hosts": p.hosts, "passed": p.passed, "failed": p.failed,
+                            "replications": p.replications,
+                            "metrics": _slo_values(p, slos)} for p in
+                           sorted(probes.values(), key=lambda p: p.hosts)],
+                "confirmation": confirmation,
+            }
+            if args.uncertainty:  # over the window the answer held on
+                window = (2 * scenario.duration if confirmation and not confirmation["passed"]
+                          else scenario.duration)
                 results[mode]["uncertainty"] = _over_assumptions(
                     loaded, mode, g, args.uncertainty, seed, found or start, max_hosts, headroom,
                     judged, slos, console, window)

@@ -121,9 +121,10 @@ class Workers:
     this process with a pool of local processes, or a Dask cluster. Use as a context manager.
 
     With ``jobs`` > 1 a batch worth a pool (``POOL_WORTH_S``) runs on ``jobs`` processes: this
-    one and ``jobs - 1`` workers; once ``fork`` has started the workers (the run command does,
-    first thing), every batch of more than one run does. The workers take runs from the front of the batch and this
-    process from the back, so their start-up is not waited for. ``trace_rows`` (the loader's
+    one and ``jobs - 1`` workers; once ``fork`` has started the workers (the run and plan
+    commands do, first thing), every batch of more than one run does. The workers take runs
+    from the front of the batch and this process from the back, so their start-up is not
+    waited for. ``trace_rows`` (the loader's
     rows of each trace, by digest) lets the estimate count a trace's arrivals; a run replaying
     a trace it does not know is taken to be worth a pool. ``batches="many"`` (a planner's
     probes, the fidelity suite's cases): the pool serves batch after batch, so its start-up
