@@ -244,6 +244,39 @@ def test_plan_is_exact_where_the_model_is_erlang_b(tmp_path):
     assert result["free"]["hosts_judged"] == expected
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_running_ahead_leaves_the_plan_as_it_was(tmp_path, monkeypatch, jobs):
+    """A plan whose probes run the next probe's first replication beside their last writes
+    the same plan.json as one that does not; one job runs nothing ahead (no core is free)."""
+    from sim.cli import planning
+    from sim.run import runner
+
+    path = _erlang_pool(tmp_path)
+    runs = []
+    real = runner.Workers.run
+
+    def counted(self, the_plan, store, on_done=None):
+        runs.extend(the_plan.keys[i] for i in the_plan.todo)
+        return real(self, the_plan, store, on_done)
+
+    monkeypatch.setattr(runner.Workers, "run", counted)
+    assert main(["plan", str(path), "--out", str(tmp_path / "ahead"), "--quiet",
+                 "--jobs", jobs]) == 0
+    ahead = len(runs)
+    runs.clear()
+
+    def plain(evaluate, *args, **kwargs):  # the search without being told what comes next
+        return planning.search(lambda n: evaluate(n, None), *args, **kwargs)
+
+    monkeypatch.setattr(planning, "search_ahead", plain)
+    assert main(["plan", str(path), "--out", str(tmp_path / "plain"), "--quiet",
+                 "--jobs", jobs]) == 0
+    assert (tmp_path / "ahead" / "tiny" / "plan.json").read_bytes() == \
+        (tmp_path / "plain" / "tiny" / "plan.json").read_bytes()
+    assert ahead >= len(runs) if jobs == "2" else ahead == len(runs)
+
+
 def test_plan_rejects_bad_slos(capsys):
     assert main(["plan", "scenarios/density.yaml", "--slo", "latency<=1s", "--quiet"]) == 2
     assert "unknown metric 'latency'" in capsys.readouterr().err

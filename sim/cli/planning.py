@@ -323,7 +323,8 @@ class Prober:
         if doomed(outs, self.slos):
             return judge(outs, self.slos, hosts)
         if not self._has(last):
-            ahead = after(likely(outs, self.slos)) if after is not None else None
+            ahead = (after(likely(outs, self.slos))
+                     if after is not None and self.workers.jobs > 1 else None)  # a free core
             extra = [] if ahead is None else probe_specs(
                 sample, mode, self.group, ahead, self.replications, self.seed)[:1]
             self._run([last, *(spec for spec in extra if not self._has(spec))])
