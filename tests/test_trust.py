@@ -440,10 +440,10 @@ def test_workers_end_when_their_parent_is_killed(tmp_path):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
     family: set[int] = set()
-    while time.time() < deadline and len(family) < 3:  # forkserver and two workers
+    while time.time() < deadline and not family:  # the worker, forked first thing
         time.sleep(0.2)
         family = _descendants(proc.pid)
-    assert len(family) >= 3, "the workers never started"
+    assert family, "the workers never started"
     time.sleep(1.0)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
