@@ -327,7 +327,7 @@ class Prober:
                      if after is not None and self.workers.jobs > 1 else None)  # a free core
             extra = [] if ahead is None else probe_specs(
                 sample, mode, self.group, ahead, self.replications, self.seed)[:1]
-            self._run([last, *(spec for spec in extra if not self._has(spec))])
+            self._run([last, *extra])
         return judge(outs + self._outputs([last]), self.slos, hosts)
 
     def _has(self, spec: Any) -> bool:

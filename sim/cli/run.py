@@ -143,12 +143,12 @@ def _run(loaded: Loaded, args: argparse.Namespace) -> int:
     # run and draws the charts while this process writes the tables
     with Workers(args.jobs or default_jobs(), args.cluster, loaded.trace_rows,
                  rows=True) as workers:
-        forked = workers.fork()
-        return _write(loaded, args, console, specs, written_from, started, workers, forked)
+        workers.fork()
+        return _write(loaded, args, console, specs, written_from, started, workers)
 
 
 def _write(loaded: Loaded, args: argparse.Namespace, console: Console, specs: list[Any],
-           written_from: str, started: float, workers: Any, forked: bool) -> int:
+           written_from: str, started: float, workers: Any) -> int:
     """The runs of ``specs`` (on ``workers``), then the results folder written."""
     from sim.present import folders, output
     from sim.present.aside import Charts
@@ -157,7 +157,7 @@ def _write(loaded: Loaded, args: argparse.Namespace, console: Console, specs: li
 
     out = Path(args.out)
     scenario = loaded.scenario
-    aside = Charts(workers.submit) if forked and not args.no_charts else None
+    aside = Charts(workers.submit) if workers.forked and not args.no_charts else None
     outputs = execute_specs(specs, args, console, scenario.name, loaded.trace_rows, workers)
     seed = specs[0].seed
     samples = None

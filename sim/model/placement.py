@@ -19,8 +19,9 @@ Two ways to the same choice:
   that state. A bucket's weight for a request depends only on its state, so it is worked out
   once; per request kind and group, an *order* keeps the buckets that fit in the policy's
   order (best first; ties to the lower host index: a heap with lazy removal) and is told of
-  every bucket that empties, fills or takes a lower host; a bucket whose lowest host leaves
-  keeps its entry, which the order re-keys when it reaches the head. A decision reads the head
+  every bucket that fills or takes a lower host; the entries of a bucket that empties are
+  left behind (its stamp is new), and a bucket whose lowest host leaves keeps its entry, which
+  the order re-keys when it reaches the head. A decision reads the head
   of each group's order: O(log buckets) amortized per change and per decision, whatever the
   host count and however many hosts are part full.
   The arithmetic is the scan's, operation for operation, so the host chosen is the same.
@@ -232,9 +233,8 @@ class Bucket:
         return -self.members[-1]
 
 
-# What a bucket changed into: (group, bucket, its lowest host before, after; None: empty),
-# when it filled, emptied or took a lower host
-Watcher = Callable[[int, Bucket, int | None, int | None], None]
+# A bucket that filled or took a lower host, with its new stamp: (group, bucket)
+Watcher = Callable[[int, Bucket], None]
 # A host that moved between buckets: (group, host index, bucket before, bucket after)
 Mover = Callable[[int, int, Bucket, Bucket], None]
 
@@ -270,8 +270,8 @@ class CapacityIndex:
         self._where = [where[h.index] for h in hosts]  # each host's bucket
         self.cover_cache: dict[int, tuple[Any, list[int] | None]] = {}
         self._stale: set[int] = set()  # hosts changed since the arrays were refreshed
-        # told of each bucket that fills, empties or takes a lower host (not of one whose
-        # lowest host leaves: see ``Order``)
+        # told of each bucket that fills or takes a lower host (not of one that empties, nor
+        # of one whose lowest host leaves: see ``Order``)
         self.watchers: list[Watcher] = []
         self.movers: list[Mover] = []  # told of each host that changes bucket
         # every group's hosts come after the previous group's (as the cluster builds them):
@@ -320,7 +320,6 @@ class CapacityIndex:
         g = host.group_index
         group = self.buckets[g]
         members = left.members
-        lowest = -members[-1]
         del members[bisect_left(members, -i)]
         if not members:  # emptied: kept aside with its cached prefixes, a few at most
             del group[old]
@@ -328,9 +327,7 @@ class CapacityIndex:
             if len(spare) >= _KEEP_EMPTY:
                 spare.clear()
             spare[old] = left
-            left.stamp = next(_STAMPS)
-            for watch in self.watchers:
-                watch(g, left, lowest, None)
+            left.stamp = next(_STAMPS)  # its entries in the orders no longer stand
         # a bucket whose lowest host left keeps its stamp: its entries in the orders hold a
         # lowest host below its own, and an order re-keys the entry when it reaches the head
         joined = group.get(key)
@@ -344,7 +341,7 @@ class CapacityIndex:
         if before != -members[-1]:  # filled, or a lower host
             joined.stamp = next(_STAMPS)
             for watch in self.watchers:
-                watch(g, joined, before, -members[-1])
+                watch(g, joined)
         for move in self.movers:
             move(g, i, left, joined)
 
@@ -558,14 +555,11 @@ class Placement:
                     order.add(prefix, bucket)
         return order
 
-    def _watch(self, group: int, bucket: Bucket, before: int | None, after: int | None
-               ) -> None:
+    def _watch(self, group: int, bucket: Bucket) -> None:
         """Keep the group's orders in step with a bucket that filled or took a lower host: a
         new entry in each order it fits (its entries there no longer stand: its stamp is
-        new). One that emptied needs nothing: its entries, left behind, are dropped when they
+        new). One that emptied is not told: its entries, left behind, are dropped when they
         reach the head or when the order is compacted."""
-        if after is None:
-            return
         orders = self._orders.get(group)
         if not orders:
             return

@@ -173,6 +173,11 @@ class Workers:
         self._forked = True
         return True
 
+    @property
+    def forked(self) -> bool:
+        """Whether ``fork`` started the workers (and ``submit`` may be used)."""
+        return self._forked
+
     def submit(self, fn: Callable[..., Any], *args: Any) -> cf.Future[Any]:
         """``fn(*args)`` on a worker forked by ``fork`` (charts drawn beside the tables, say);
         it runs after what the workers were given before."""
