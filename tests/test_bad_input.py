@@ -208,7 +208,7 @@ def test_a_failed_run_leaves_the_previous_results_untouched(tmp_path, monkeypatc
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(plots, "draw_all", broken)
+    monkeypatch.setattr(plots, "chart_calls", broken)
     assert main(["run", str(good), "--out", str(tmp_path), "--quiet", "--seed", "9"]) == 70
     assert (tmp_path / "density" / "summary.json").read_bytes() == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [".runs"]

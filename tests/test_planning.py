@@ -12,7 +12,7 @@ from sim.analysis import theory
 from sim.analysis.metrics import metric_names
 from sim.cli import main
 from sim.edge.loader import load_file
-from sim.planning.capacity import density_table, fit, pack
+from sim.planning.capacity import density_table, fit, lower_bound, pack
 from sim.planning.planner import Probe, levelled_off, search, search_ahead
 from sim.spec.config import HostGroup
 from sim.spec.demand import Demand
@@ -74,6 +74,12 @@ def test_first_fit_decreasing_on_the_reference_case_p1():
     assert found.lower_bound == 9 and found.bound_by == "memory"
     assert found.hosts == 11
     assert sum(sum(h.values()) for h in found.per_host) == 30
+    assert lower_bound(host, mix, {}, []) == (9, "memory")  # without packing
+    too_big = [*mix, ("e", 1, item(101))]
+    for way in (pack, lower_bound):
+        with pytest.raises(ValueError, match="e does not fit on an empty g host"):
+            way(host, too_big, {}, [])
+    assert lower_bound(host, [*mix, ("e", 0, item(101))], {}, []) == (9, "memory")
 
 
 def test_slo_parsing():

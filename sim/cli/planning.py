@@ -449,7 +449,7 @@ def _first_guess(loaded: Loaded, mode: str, g: int, images: dict[str, Any]) -> t
         mix, needed = capacity.steady_mix(loaded.scenario, group, loaded.profiles[mode], images,
                                           peak=peak)
         try:
-            bounds.append(capacity.pack(group, mix, images, needed).lower_bound)
+            bounds.append(capacity.lower_bound(group, mix, images, needed)[0])
         except ValueError:
             bounds.append(1)
     return max(1, *bounds), traced

@@ -157,7 +157,8 @@ def _write(loaded: Loaded, args: argparse.Namespace, console: Console, specs: li
 
     out = Path(args.out)
     scenario = loaded.scenario
-    aside = Charts(workers.submit) if workers.forked and not args.no_charts else None
+    drawn_aside = workers.forked and not args.no_charts
+    aside = Charts(workers.submit, workers.jobs) if drawn_aside else None
     outputs = execute_specs(specs, args, console, scenario.name, loaded.trace_rows, workers)
     seed = specs[0].seed
     samples = None
@@ -182,17 +183,18 @@ def _write(loaded: Loaded, args: argparse.Namespace, console: Console, specs: li
             elastic = [o for o in outputs if o.replication == 0
                        and ("hosts_present" in (o.extra.get("series") or {})
                             or o.extra.get("demand"))]
-            work: tuple[Any, ...] = ("sweep_all", folder, scenario.name, agg, swept, numeric,
+            work: tuple[Any, ...] = ("sweep_calls", folder, scenario.name, agg, swept, numeric,
                                      elastic, scenario.warmup)
         else:
-            work = ("draw_all", folder, scenario.name,
+            work = ("chart_calls", folder, scenario.name,
                     [o for o in outputs if o.replication == 0], scenario.warmup)
         if aside is not None:
             aside.draw(*work)
             return
         from sim.present import plots  # matplotlib loads here
 
-        getattr(plots, work[0])(*work[1:])
+        for call in getattr(plots, work[0])(*work[1:]):
+            call()
 
     def finish(staging: Path) -> None:
         if aside is not None:

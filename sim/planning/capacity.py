@@ -249,24 +249,47 @@ class Packing:
     per_host: list[dict[str, int]]
 
 
+def lower_bound(host: HostGroup, mix: list[tuple[str, int, Demand]], images: dict[str, Image],
+                image_names: list[str]) -> tuple[int, str]:
+    """The fewest hosts of ``host`` that ``mix`` (name, count, demand) could fit on: the
+    max over resources of ceil(total size / a host's capacity), and that resource.
+
+    Raises:
+        ValueError: an instance of the mix does not fit on an empty host (as ``pack``).
+    """
+    usable = _usable(host, images, image_names)
+    totals = dict.fromkeys(usable, 0.0)
+    for name, count, need in mix:
+        size = sizes(need)
+        if count > 0 and any(size[r] > usable[r] + 1e-9 for r in usable):
+            raise ValueError(f"{name} does not fit on an empty {host.group} host")
+        for r in usable:
+            totals[r] += size[r] * count
+    bounds = {r: (math.ceil(totals[r] / usable[r] - 1e-9) if usable[r] > 0 else
+                  (0 if totals[r] == 0 else math.inf)) for r in usable}
+    bound_by = max(usable, key=lambda r: bounds[r])
+    return int(bounds[bound_by]), bound_by
+
+
+def _usable(host: HostGroup, images: dict[str, Image], image_names: list[str]
+            ) -> dict[str, float]:
+    """What one host of ``host`` offers instances, per resource (none below 0)."""
+    cap = capacities(host, images, image_names)
+    return {r: max(cap[r], 0.0) for r in resources(host)}
+
+
 def pack(host: HostGroup, mix: list[tuple[str, int, Demand]], images: dict[str, Image],
          image_names: list[str]) -> Packing:
     """Pack ``mix`` (name, count, demand) onto as few hosts of ``host`` as first-fit
-    decreasing (by largest normalised size) finds."""
-    cap = capacities(host, images, image_names)
-    kinds = resources(host)
-    usable = {r: max(cap[r], 0.0) for r in kinds}
-    totals = dict.fromkeys(kinds, 0.0)
+    decreasing (by largest normalised size) finds (one item per instance: for the
+    ``lower_bound`` alone, call it)."""
+    usable = _usable(host, images, image_names)
+    kinds = list(usable)
     items: list[tuple[float, str, dict[str, float]]] = []
     for name, count, need in mix:
         size = sizes(need)
-        for r in kinds:
-            totals[r] += size[r] * count
         weight = max((size[r] / usable[r]) if usable[r] > 0 else math.inf for r in kinds)
         items.extend((weight, name, size) for _ in range(count))
-    bounds = {r: (math.ceil(totals[r] / usable[r] - 1e-9) if usable[r] > 0 else
-                  (0 if totals[r] == 0 else math.inf)) for r in kinds}
-    bound_by = max(kinds, key=lambda r: bounds[r])
     items.sort(key=lambda item: -item[0])
     free: list[dict[str, float]] = []
     placed: list[dict[str, int]] = []
@@ -283,7 +306,8 @@ def pack(host: HostGroup, mix: list[tuple[str, int, Demand]], images: dict[str, 
         for r in kinds:
             free[i][r] -= size[r]
         placed[i][name] = placed[i].get(name, 0) + 1
-    return Packing(len(free), int(bounds[bound_by]), bound_by,
+    bound, bound_by = lower_bound(host, mix, images, image_names)
+    return Packing(len(free), bound, bound_by,
                    {name: count for name, count, _ in mix}, placed)
 
 

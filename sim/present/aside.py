@@ -1,11 +1,13 @@
 """Charts drawn by a worker process (forked from this one before the simulations, so it starts
 with this one's modules), which loads matplotlib (about a second to import here) before the
 runs it is given, and draws while this process writes the tables: on a machine with a core
-to spare, the charts leave the critical path.
+to spare, the charts leave the critical path. The worker shares the charts, one file each,
+with processes it forks once matplotlib is loaded (``sim.run.forks.shared``), as many in all
+as the run has jobs: five charts take about a second and a quarter on one process.
 
-Owns: the work sent to that worker (a function of ``sim.present.plots`` and its arguments,
-pickled) and its outcome. Must not: draw anything itself, or start processes (the run layer's
-``Workers`` does).
+Owns: the work sent to that worker (a function of ``sim.present.plots`` that lists the
+charts, and its arguments, pickled) and its outcome. Must not: draw anything itself, or start
+processes (the run layer's ``Workers`` and ``forks`` do).
 """
 
 from __future__ import annotations
@@ -21,30 +23,35 @@ def _load() -> None:
     from sim.present import plots  # noqa: F401
 
 
-def _draw(name: str, args: tuple[Any, ...]) -> str:
-    """In the worker: ``sim.present.plots.<name>(*args)``; its traceback if it failed ('' if
-    not), so that the failure is told here in full."""
+def _draw(name: str, args: tuple[Any, ...], processes: int) -> str:
+    """In the worker: the charts ``sim.present.plots.<name>(*args)`` lists, made on up to
+    ``processes`` processes; the tracebacks of those that failed ('' if none did), so that a
+    failure is told here in full."""
     from sim.present import plots
+    from sim.run.forks import shared
 
     try:
-        getattr(plots, name)(*args)
+        calls = getattr(plots, name)(*args)
     except BaseException:  # reported to the parent, which raises it
         return traceback.format_exc()
-    return ""
+    return "\n".join(error for error in shared(calls, processes) if error)
 
 
 class Charts:
     """One batch of charts, drawn by a worker forked from this process
-    (``sim.run.runner.Workers.fork``): ``submit`` is its ``Workers.submit``."""
+    (``sim.run.runner.Workers.fork``): ``submit`` is its ``Workers.submit``; ``processes``,
+    how many processes may draw them at once (the run's jobs)."""
 
-    def __init__(self, submit: Callable[..., Future[Any]]) -> None:
+    def __init__(self, submit: Callable[..., Future[Any]], processes: int) -> None:
         self.submit = submit
+        self.processes = processes
         self.loaded = submit(_load)  # on a core the runs leave idle, before them
         self.drawn: Future[Any] | None = None
 
     def draw(self, name: str, *args: Any) -> None:
-        """Have the worker call ``sim.present.plots.<name>(*args)``; returns at once."""
-        self.drawn = self.submit(_draw, name, args)
+        """Have the worker make the charts ``sim.present.plots.<name>(*args)`` lists (a list
+        of calls, as ``chart_calls``); returns at once."""
+        self.drawn = self.submit(_draw, name, args, self.processes)
 
     def wait(self) -> None:
         """Wait until the charts are drawn (at once when nothing was sent).

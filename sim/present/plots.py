@@ -8,8 +8,10 @@ and, when the run has faults or batch jobs, ``blast_radius``, ``availability_den
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -124,39 +126,56 @@ def _save(fig: Any, path: Path) -> None:
     plt.close(fig)
 
 
-def draw_all(folder: Path, scenario_name: str, variants: list[Any], warmup: float) -> None:
-    """Draw every chart of ``variants`` (``sim.run.results.RunOutput``) into ``folder``.
+def chart_calls(folder: Path, scenario_name: str, variants: list[Any], warmup: float
+                ) -> list[Callable[[], None]]:
+    """Every chart of ``variants`` (``sim.run.results.RunOutput``) into ``folder``, as calls
+    of no arguments, one per file: made in any order, on any process forked from this one
+    (``sim.run.forks.shared``), they draw the same files.
 
     The curves are the runs given (the first replication); legend figures that the tables
     also show come from ``summary.json`` in ``folder`` when it is there (``output.write``
     writes it first), so that a legend and the table say the same."""
     table, reps = _table_variants(folder)
     note = f" (curves: replication 1 of {reps})" if reps > 1 else ""
+    calls: list[Callable[[], None]] = []
+
+    def chart(draw: Callable[..., None], *args: Any) -> None:
+        calls.append(functools.partial(draw, *args))
+
     if any(v.extra.get("commands") for v in variants):
-        commands_timeline(folder / "commands_timeline.png", scenario_name, variants,
-                          note.replace("curves", "steps"))
+        chart(commands_timeline, folder / "commands_timeline.png", scenario_name, variants,
+              note.replace("curves", "steps"))
     if not any(len(v.instances) for v in variants):  # a commands script alone
-        return
-    startup_cdf(folder / "startup_cdf.png", scenario_name, variants, warmup, table, note)
-    startup_phases(folder / "startup_phases.png", scenario_name, variants)
-    running(folder / "running.png", scenario_name, variants, warmup, note)
-    density(folder / "density.png", scenario_name, variants, note)
-    memory(folder / "memory.png", scenario_name, variants, warmup, table, note)
+        return calls
+    chart(startup_cdf, folder / "startup_cdf.png", scenario_name, variants, warmup, table, note)
+    chart(startup_phases, folder / "startup_phases.png", scenario_name, variants)
+    chart(running, folder / "running.png", scenario_name, variants, warmup, note)
+    chart(density, folder / "density.png", scenario_name, variants, note)
+    chart(memory, folder / "memory.png", scenario_name, variants, warmup, table, note)
     if any(sum((v.metrics.get("faults") or {}).values()) for v in variants):
-        blast_radius(folder / "blast_radius.png", scenario_name, variants)
-        availability_density(folder / "availability_density.png", scenario_name, variants)
+        chart(blast_radius, folder / "blast_radius.png", scenario_name, variants)
+        chart(availability_density, folder / "availability_density.png", scenario_name,
+              variants)
     if any(v.extra.get("pipeline_runs") for v in variants):
-        rollout_timeline(folder / "rollout_timeline.png", scenario_name, variants)
-        registry_bandwidth(folder / "registry_bandwidth.png", scenario_name, variants)
+        chart(rollout_timeline, folder / "rollout_timeline.png", scenario_name, variants)
+        chart(registry_bandwidth, folder / "registry_bandwidth.png", scenario_name, variants)
     if any((v.metrics.get("slowdown") or {}).get("p50") is not None for v in variants):
-        slowdown_cdf(folder / "slowdown_cdf.png", scenario_name, variants, warmup)
+        chart(slowdown_cdf, folder / "slowdown_cdf.png", scenario_name, variants, warmup)
     if any(v.metrics.get("cost") for v in variants):
-        cost(folder / "cost.png", scenario_name, variants, warmup, table, note)
+        chart(cost, folder / "cost.png", scenario_name, variants, warmup, table, note)
     if any("hosts_present" in (v.extra.get("series") or {}) or v.extra.get("demand")
            for v in variants):
-        autoscaling(folder / "autoscaling.png", scenario_name, variants, warmup, table, note)
+        chart(autoscaling, folder / "autoscaling.png", scenario_name, variants, warmup, table,
+              note)
     if any(v.extra.get("maintenance") is not None for v in variants):
-        maintenance(folder / "maintenance.png", scenario_name, variants, table, note)
+        chart(maintenance, folder / "maintenance.png", scenario_name, variants, table, note)
+    return calls
+
+
+def draw_all(folder: Path, scenario_name: str, variants: list[Any], warmup: float) -> None:
+    """Draw every chart of ``variants`` into ``folder``, here, in turn (``chart_calls``)."""
+    for call in chart_calls(folder, scenario_name, variants, warmup):
+        call()
 
 
 COST_PARTS = (("hosts", "#4c72b0"), ("licences", "#dd8452"), ("energy", "#55a868"))
@@ -703,21 +722,34 @@ def sweep_panels(agg: Any) -> tuple[list[tuple[str, str]], list[str]]:
     return drawn, [label for _, label in empty]
 
 
+def sweep_calls(folder: Path, title: str, agg: Any, swept: list[str],
+                numeric: dict[str, dict[str, float]], elastic: list[Any], warmup: float
+                ) -> list[Callable[[], None]]:
+    """A sweep's charts (``sweep_chart``, one per swept parameter) and, for autoscaled runs
+    (``elastic``: the first replication of each point and variant), the autoscaling chart
+    with a panel each: calls of no arguments, one per file, as ``chart_calls``."""
+    calls: list[Callable[[], None]] = [
+        functools.partial(sweep_chart, folder, title, agg, swept, numeric, p)
+        for p in range(len(swept))]
+    if elastic:
+        calls.append(functools.partial(autoscaling, folder / "autoscaling.png", title, elastic,
+                                       warmup))
+    return calls
+
+
 def sweep_all(folder: Path, title: str, agg: Any, swept: list[str],
               numeric: dict[str, dict[str, float]], elastic: list[Any], warmup: float) -> None:
-    """A sweep's charts (``sweep_charts``) and, for autoscaled runs (``elastic``: the first
-    replication of each point and variant), the autoscaling chart with a panel each."""
-    sweep_charts(folder, title, agg, swept, numeric)
-    if elastic:
-        autoscaling(folder / "autoscaling.png", title, elastic, warmup)
+    """Draw a sweep's charts here, in turn (``sweep_calls``)."""
+    for call in sweep_calls(folder, title, agg, swept, numeric, elastic, warmup):
+        call()
 
 
-def sweep_charts(folder: Path, title: str, agg: Any, swept: list[str],
-                 numeric: dict[str, dict[str, float]]) -> None:
-    """For each swept parameter, the headline metrics against it: one line per variant (and
-    per value of the other parameters), 95 % confidence band where there are replications.
-    The axis shows the swept values as the scenario writes them; a metric that is 0
-    everywhere gets no panel (it is named below the charts)."""
+def sweep_chart(folder: Path, title: str, agg: Any, swept: list[str],
+                numeric: dict[str, dict[str, float]], p: int) -> None:
+    """For the ``p``-th swept parameter, the headline metrics against it: one line per
+    variant (and per value of the other parameters), 95 % confidence band where there are
+    replications. The axis shows the swept values as the scenario writes them; a metric that
+    is 0 everywhere gets no panel (it is named below the charts)."""
     styles = ["-", "--", ":", "-."]
     markers = ["o", "s", "^", "D", "v", "P"]
     panels, empty = sweep_panels(agg)
@@ -726,67 +758,67 @@ def sweep_charts(folder: Path, title: str, agg: Any, swept: list[str],
     names = list(dict.fromkeys(agg["variant"]))
     cols = min(len(panels), 3)
     rows = math.ceil(len(panels) / cols)
-    for p, path in enumerate(swept):
-        others = [q for q in swept if q != path]
-        fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows + 1.3),
-                                 squeeze=False)
-        spare = list(axes.flat[len(panels):])
-        for ax in spare:
-            ax.axis("off")
-        for ax, (metric, label) in zip(axes.flat, panels):
-            sub = agg[agg["metric"] == metric]
-            scale, unit = axis_unit(metric, sub["mean"].to_numpy(dtype=float))
-            keys = ["variant", *others]
-            for k, (group_key, group) in enumerate(sub.groupby(keys, sort=False)):
-                group_key = group_key if isinstance(group_key, tuple) else (group_key,)
-                variant = group_key[0]
-                v = names.index(variant) if variant in names else k
-                x = _positions(numeric[path], group[path])
-                order = np.argsort(x)
-                mean = group["mean"].to_numpy(dtype=float)[order] / scale
-                ci = np.nan_to_num(group["ci95"].to_numpy(dtype=float)[order]) / scale
-                extra = ", ".join(f"{q} = {w}" for q, w in zip(others, group_key[1:]))
-                color = variant_color(variant, v)
-                style = styles[(k // max(len(names), 1)) % len(styles)]
-                ax.plot(x[order], mean, style, marker=markers[v % len(markers)],
-                        markersize=5, color=color,
-                        label=variant + (f" ({extra})" if extra else ""))
-                if ci.any():
-                    ax.fill_between(x[order], mean - ci, mean + ci, color=color, alpha=0.12)
-            ax.set_title(label + (f" ({unit})" if unit else ""), fontsize="medium")
-            if _categorical(numeric[path]):  # names, lists: one place each, in sweep order
-                ax.set_xticks(range(len(numeric[path])), list(numeric[path]),
-                              fontsize="small")
-            else:
-                ticks, texts = swept_ticks(numeric[path])
-                ax.set_xticks(ticks, texts, fontsize="small")
-                ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-            ax.set_xlabel(path)
-            if unit == "%":
-                ax.set_ylim(bottom=0)
-            ax.grid(True, alpha=0.3)
-        handles, labels = axes.flat[0].get_legend_handles_labels()
-        note = ("Not drawn, 0 at every point:\n" + "\n".join(empty)) if empty else ""
-        fig.suptitle(f"{title}: metrics against {path} (mean, 95 % confidence band)")
-        if spare:  # the legend and the note in the grid's empty place
-            spare[0].legend(handles, labels, loc="upper left", fontsize="small",
-                            title="variant", title_fontsize="small")
-            if note:
-                spare[0].text(0.0, 0.0, note, fontsize="small", color="#555", va="bottom",
-                              transform=spare[0].transAxes)
-            fig.tight_layout(rect=(0, 0, 1, 0.95))
+    path = swept[p]
+    others = [q for q in swept if q != path]
+    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows + 1.3),
+                             squeeze=False)
+    spare = list(axes.flat[len(panels):])
+    for ax in spare:
+        ax.axis("off")
+    for ax, (metric, label) in zip(axes.flat, panels):
+        sub = agg[agg["metric"] == metric]
+        scale, unit = axis_unit(metric, sub["mean"].to_numpy(dtype=float))
+        keys = ["variant", *others]
+        for k, (group_key, group) in enumerate(sub.groupby(keys, sort=False)):
+            group_key = group_key if isinstance(group_key, tuple) else (group_key,)
+            variant = group_key[0]
+            v = names.index(variant) if variant in names else k
+            x = _positions(numeric[path], group[path])
+            order = np.argsort(x)
+            mean = group["mean"].to_numpy(dtype=float)[order] / scale
+            ci = np.nan_to_num(group["ci95"].to_numpy(dtype=float)[order]) / scale
+            extra = ", ".join(f"{q} = {w}" for q, w in zip(others, group_key[1:]))
+            color = variant_color(variant, v)
+            style = styles[(k // max(len(names), 1)) % len(styles)]
+            ax.plot(x[order], mean, style, marker=markers[v % len(markers)],
+                    markersize=5, color=color,
+                    label=variant + (f" ({extra})" if extra else ""))
+            if ci.any():
+                ax.fill_between(x[order], mean - ci, mean + ci, color=color, alpha=0.12)
+        ax.set_title(label + (f" ({unit})" if unit else ""), fontsize="medium")
+        if _categorical(numeric[path]):  # names, lists: one place each, in sweep order
+            ax.set_xticks(range(len(numeric[path])), list(numeric[path]),
+                          fontsize="small")
         else:
-            longest = max((len(label) for label in labels), default=0)
-            ncol = max(1, min(len(labels), 3, 160 // max(longest, 1)))
-            fig.legend(handles, labels, loc="lower center", fontsize="small", ncol=ncol)
-            if note:
-                fig.text(0.01, 0.99, note.replace("\n", " ", 1).replace("\n", ", "),
-                         fontsize="small", color="#555", va="top")
-            legend_rows = math.ceil(len(labels) / ncol)
-            fig.tight_layout(rect=(0, 0.02 + 0.035 * legend_rows / rows * 2, 1, 0.95))
-        safe = "".join(c if c.isalnum() else "_" for c in path).strip("_")
-        fig.savefig(folder / f"sweep_{p + 1}_{safe}.png", dpi=100)
-        plt.close(fig)
+            ticks, texts = swept_ticks(numeric[path])
+            ax.set_xticks(ticks, texts, fontsize="small")
+            ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        ax.set_xlabel(path)
+        if unit == "%":
+            ax.set_ylim(bottom=0)
+        ax.grid(True, alpha=0.3)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    note = ("Not drawn, 0 at every point:\n" + "\n".join(empty)) if empty else ""
+    fig.suptitle(f"{title}: metrics against {path} (mean, 95 % confidence band)")
+    if spare:  # the legend and the note in the grid's empty place
+        spare[0].legend(handles, labels, loc="upper left", fontsize="small",
+                        title="variant", title_fontsize="small")
+        if note:
+            spare[0].text(0.0, 0.0, note, fontsize="small", color="#555", va="bottom",
+                          transform=spare[0].transAxes)
+        fig.tight_layout(rect=(0, 0, 1, 0.95))
+    else:
+        longest = max((len(label) for label in labels), default=0)
+        ncol = max(1, min(len(labels), 3, 160 // max(longest, 1)))
+        fig.legend(handles, labels, loc="lower center", fontsize="small", ncol=ncol)
+        if note:
+            fig.text(0.01, 0.99, note.replace("\n", " ", 1).replace("\n", ", "),
+                     fontsize="small", color="#555", va="top")
+        legend_rows = math.ceil(len(labels) / ncol)
+        fig.tight_layout(rect=(0, 0.02 + 0.035 * legend_rows / rows * 2, 1, 0.95))
+    safe = "".join(c if c.isalnum() else "_" for c in path).strip("_")
+    fig.savefig(folder / f"sweep_{p + 1}_{safe}.png", dpi=100)
+    plt.close(fig)
 
 
 def _categorical(values: dict[str, float]) -> bool:
