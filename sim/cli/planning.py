@@ -35,7 +35,7 @@ from sim.planning import capacity
 from sim.planning.planner import (
     Probe,
     cheapest,
-    doomed,
+    decided,
     judge,
     levelled_off,
     likely,
@@ -53,6 +53,10 @@ from sim.run.store import Store
 from sim.spec.config import TraceArrivals
 from sim.spec.slo import SLO, SLOError, parse_slo
 from sim.spec.units import format_duration, format_value
+
+# A probe the plan may make next: hosts of a scenario (the plan's, or the longer one an answer
+# is confirmed over) under an isolation mode; a free core runs its first replication ahead
+Ahead = tuple[Loaded, str, int]
 
 
 def modes_of(loaded: Loaded) -> list[str]:
@@ -208,60 +212,54 @@ def plan(loaded: Loaded, args: argparse.Namespace) -> int:
     prober = Prober(store, workers, args.rerun, slos, g, reps, seed,
                     last_alone=args.cluster is None and reps - 1 <= jobs < reps)
 
+    modes = modes_of(loaded)
+    guesses = {mode: _first_guess(loaded, mode, g, images) for mode in modes}
+    longer = _longer(loaded)  # where an answer is confirmed
     with workers:  # kept open across the modes: its workers, forked, read nothing again
         workers.fork()
-        for mode in modes_of(loaded):
-            guess, near = _first_guess(loaded, mode, g, images)
+        for k, mode in enumerate(modes):
+            guess, near = guesses[mode]
             start = _start(guess, previous)
 
             def judged(sample: Loaded, n: int, mode: str = mode,
-                       after: Callable[[bool], int | None] | None = None) -> Probe:
+                       after: Callable[[bool], Ahead | None] | None = None) -> Probe:
                 return prober.probe(sample, mode, n, after)
 
-            def evaluate(n: int, after: Callable[[bool], int | None] | None = None,
+            def evaluate(n: int, after: Callable[[bool], Any] | None = None,
                          mode: str = mode, sample: Loaded = loaded, note: str = "") -> Probe:
-                probe = judged(sample, n, mode, after)
+                """Judge ``n``; ``after(passed)``: what comes next, a count of this search
+                (in ``sample`` under ``mode``), or an ``Ahead`` beyond it, or None."""
+                def ahead(passed: bool) -> Ahead | None:
+                    told = after(passed) if after is not None else None
+                    return (sample, mode, told) if isinstance(told, int) else told
+
+                probe = judged(sample, n, mode, ahead)
                 answer = f" (answer {n + headroom} with N+{headroom})" if headroom else ""
                 console.print(f"  {mode}: {n:>5} hosts{answer}{note}  {_verdicts(probe, slos)}  "
                               f"{'pass' if probe.passed else 'fail'}")
                 return probe
 
-            found, probes = search_ahead(evaluate, start, max_hosts,
-                                         lambda a, b: levelled_off(a, b, slos),
-                                         near=near or previous is not None)
+            last = k + 1 == len(modes) or objective == "cost" or bool(args.uncertainty)
+            then = None if last else (modes[k + 1], guesses[modes[k + 1]][0])
+            found, probes = search_ahead(
+                evaluate, start, max_hosts, lambda a, b: levelled_off(a, b, slos),
+                near=near or previous is not None,
+                then=functools.partial(_confirming, longer, mode))
             confirmation = None
             if found is not None:
-                found, probes, confirmation = _confirmed(found, probes, loaded, mode, evaluate,
-                                                         max_hosts, slos)
+                found, probes, confirmation = _confirmed(
+                    found, probes, longer, mode, evaluate, max_hosts, slos, functools.partial(
+                        _after_confirming, loaded, longer, mode, guess, then, found))
             if found is not None and objective == "cost":
                 found, more = cheapest(found, functools.partial(evaluate, mode=mode),
                                        functools.partial(cost_floor, scenario, g), max_hosts)
                 probes = {**probes, **more}
             if found is not None:
                 previous = (found, guess)
-            reason = None
-            if found is None:
-                largest = max(probes)
-                reason = (f"not met with {largest:,} hosts (the search limit)"
-                          if largest >= max_hosts
-                          else f"not met: {', '.join(probes[largest].failed)} levels off from "
-                               f"{largest // 2:,} to {largest:,} hosts; more hosts will not help")
-                console.print(f"  {mode}: {reason}")
-            chosen = probes.get(found) if found is not None else None
-            cost = scenario.hosts[g].cost_per_host
-            total = found + headroom if found is not None else None
-            results[mode] = {
-                "hosts": total, "hosts_judged": found, "headroom": headroom,
-                "met": found is not None, "reason": reason,
-                "metrics": chosen.metrics if chosen else None,
-                "cost": (total * cost if (total is not None and cost is not None) else None),
-                **({"costs": _costs(chosen.metrics)} if chosen and costed(scenario) else {}),
-                "probes": [{"hosts": p.hosts, "passed": p.passed, "failed": p.failed,
-                            "replications": p.replications,
-                            "metrics": _slo_values(p, slos)} for p in
-                           sorted(probes.values(), key=lambda p: p.hosts)],
-                "confirmation": confirmation,
-            }
+            results[mode] = _result(found, probes, confirmation, headroom, scenario, g, slos,
+                                    max_hosts)
+            if results[mode]["reason"]:
+                console.print(f"  {mode}: {results[mode]['reason']}")
             if args.uncertainty:  # over the window the answer held on
                 window = (2 * scenario.duration if confirmation and not confirmation["passed"]
                           else scenario.duration)
@@ -271,27 +269,37 @@ def plan(loaded: Loaded, args: argparse.Namespace) -> int:
     data = {"group": group_name, "slo": [s.text for s in slos], "replications": reps,
             "headroom": headroom, "seed": seed,
             **({"objective": objective} if objective != "hosts" else {}), **results}
-    folder = Path(args.out) / scenario.name
-    with staged(Path(args.out), scenario.name, lambda name: name not in ("plan.json",
-                "report.html") and not name.startswith("plan_")) as staging:
+    _write_plan(loaded, args, data, results, slos, group_name, headroom)
+    console.print(f"wrote {Path(args.out) / scenario.name}/plan.json in "
+                  f"{time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def _write_plan(loaded: Loaded, args: argparse.Namespace, data: dict[str, Any],
+                results: dict[str, Any], slos: list[SLO], group_name: str, headroom: int
+                ) -> None:
+    """``plan.json``, the plan's charts and report (staged, moved into place whole), and the
+    table on the screen."""
+    name = loaded.scenario.name
+    with staged(Path(args.out), name, lambda file: file not in ("plan.json", "report.html")
+                and not file.startswith("plan_")) as staging:
         write_json(staging / "plan.json", data)
         if not args.no_charts:
-            plots.plan_charts(staging, scenario.name, results, slos, group_name)
-            plots.plan_uncertainty(staging / "plan_uncertainty.png", scenario.name, results,
-                                   group_name)
+            plots.plan_charts(staging, name, results, slos, group_name)
+            plots.plan_uncertainty(staging / "plan_uncertainty.png", name, results, group_name)
         write_report(staging, loaded)
     if not args.quiet:
-        _screen().print(plan_rich(scenario.name, group_name, results, slos, headroom))
-    console.print(f"wrote {folder}/plan.json in {time.perf_counter() - started:.1f} s")
-    return 0
+        _screen().print(plan_rich(name, group_name, results, slos, headroom))
 
 
 @dataclass
 class Prober:
     """Judges a host count: its replications run (or read from the store) and averaged.
-    ``last_alone``: the last replication would run alone on a core (3 on 2 processes), so it
-    runs only if the others leave the verdict open (a failure they make certain is final:
-    ``planner.doomed``); beside it runs the first replication of the count the search would
+    A probe is judged on its replications but the last where they decide it
+    (``planner.decided``: a certain failure, or a pass at the pessimistic end of their own
+    interval), however many ran at once. ``last_alone``: the last replication would run
+    alone on a core (3 on 2 processes), so it runs only if the others leave the verdict
+    open; beside it runs the first replication of the count the search would
     probe next on the verdict the others point to (``planner.likely``), and a probe whose
     first replication ran so runs its other two together. A guess that proves wrong costs a
     run stored for nothing; the probes, their replications and verdicts are the same."""
@@ -307,26 +315,27 @@ class Prober:
     ran: set[str] = dataclasses.field(default_factory=set)  # by this plan (for --rerun)
 
     def probe(self, sample: Loaded, mode: str, hosts: int,
-              after: Callable[[bool], int | None] | None = None) -> Probe:
-        """The verdict on ``hosts`` hosts under ``mode``; ``after(passed)``: the count the
-        search probes next on that verdict (None: unknown, or none)."""
+              after: Callable[[bool], Ahead | None] | None = None) -> Probe:
+        """The verdict on ``hosts`` hosts of ``sample`` under ``mode``; ``after(passed)``:
+        the probe the plan makes next on that verdict (None: unknown, or none)."""
         specs = probe_specs(sample, mode, self.group, hosts, self.replications, self.seed)
-        if not self.last_alone:
-            self._run(specs)
-            return judge(self._outputs(specs), self.slos, hosts)
         first, last = specs[:-1], specs[-1]
-        todo = [spec for spec in first if not self._has(spec)]
-        if todo and len(todo) < self.workers.jobs and not self._has(last):
-            todo.append(last)  # on the process left free: needed unless the first doom it
-        self._run(todo)
+        if not self.last_alone:
+            self._run(specs)  # all at once: the cores allow it (judged as below all the same)
+        else:
+            todo = [spec for spec in first if not self._has(spec)]
+            if todo and len(todo) < self.workers.jobs and not self._has(last):
+                todo.append(last)  # on the process left free: needed unless the first decide
+            self._run(todo)
         outs = self._outputs(first)
-        if doomed(outs, self.slos):
-            return judge(outs, self.slos, hosts)
+        verdict = decided(outs, self.slos, hosts)
+        if verdict is not None:
+            return verdict
         if not self._has(last):
             ahead = (after(likely(outs, self.slos))
                      if after is not None and self.workers.jobs > 1 else None)  # a free core
             extra = [] if ahead is None else probe_specs(
-                sample, mode, self.group, ahead, self.replications, self.seed)[:1]
+                ahead[0], ahead[1], self.group, ahead[2], self.replications, self.seed)[:1]
             self._run([last, *extra])
         return judge(outs + self._outputs([last]), self.slos, hosts)
 
@@ -360,18 +369,19 @@ def _refusal(scenario: Any, slos: list[SLO], objective: str) -> str:
     return ""
 
 
-def _confirmed(found: int, probes: dict[int, Probe], loaded: Loaded, mode: str,
+def _confirmed(found: int, probes: dict[int, Probe], longer: Loaded, mode: str,
                evaluate: Callable[..., Probe], max_hosts: int, slos: list[SLO],
+               then: Callable[[bool], Ahead | None] | None = None,
                ) -> tuple[int | None, dict[int, Probe], dict[str, Any]]:
-    """The answer ``found`` checked over twice the window, or searched again over it from the
-    count that failed: (the answer, the probes, what the confirmation found)."""
-    longer = _longer(loaded)
+    """The answer ``found`` checked over twice the window (``longer``, from ``_longer``), or
+    searched again over it from the count that failed: (the answer, the probes, what the
+    confirmation found). ``then(passed)``: what comes after the check on that verdict."""
     note = f" over {format_duration(longer.scenario.duration)}"
 
-    def confirm(n: int, after: Callable[[bool], int | None] | None = None) -> Probe:
+    def confirm(n: int, after: Callable[[bool], Any] | None = None) -> Probe:
         return evaluate(n, after, mode=mode, sample=longer, note=note)
 
-    check = confirm(found)
+    check = confirm(found, then)
     confirmation: dict[str, Any] = {"duration_s": longer.scenario.duration, "hosts": found,
                                     "passed": check.passed, "failed": check.failed}
     if check.passed:
@@ -381,6 +391,52 @@ def _confirmed(found: int, probes: dict[int, Probe], loaded: Loaded, mode: str,
     confirmation["searched_again"] = again
     return again, {**{n: p for n, p in probes.items() if n < (again or 0)}, **more}, \
         confirmation
+
+
+def _confirming(longer: Loaded, mode: str, found: int | None) -> Ahead | None:
+    """What the plan probes after the search of ``mode`` found ``found``: its confirmation
+    over ``longer``."""
+    return None if found is None else (longer, mode, found)
+
+
+def _after_confirming(loaded: Loaded, longer: Loaded, mode: str, guess: int,
+                      then: tuple[str, int] | None, found: int, passed: bool) -> Ahead | None:
+    """What the plan probes after confirming ``found`` under ``mode`` (first guess
+    ``guess``): where it failed, the search again over ``longer`` from the next count; where
+    it passed, the first probe of the mode ``then`` names (with its first guess), if any."""
+    if not passed:
+        return (longer, mode, found + 1)
+    if then is None:
+        return None
+    return (loaded, then[0], _start(then[1], (found, guess)))
+
+
+def _result(found: int | None, probes: dict[int, Probe], confirmation: dict[str, Any] | None,
+            headroom: int, scenario: Any, g: int, slos: list[SLO], max_hosts: int
+            ) -> dict[str, Any]:
+    """A mode's entry in ``plan.json``: the answer (or why there is none) and its probes."""
+    reason = None
+    if found is None:
+        largest = max(probes)
+        reason = (f"not met with {largest:,} hosts (the search limit)"
+                  if largest >= max_hosts
+                  else f"not met: {', '.join(probes[largest].failed)} levels off from "
+                       f"{largest // 2:,} to {largest:,} hosts; more hosts will not help")
+    chosen = probes.get(found) if found is not None else None
+    cost = scenario.hosts[g].cost_per_host
+    total = found + headroom if found is not None else None
+    return {
+        "hosts": total, "hosts_judged": found, "headroom": headroom,
+        "met": found is not None, "reason": reason,
+        "metrics": chosen.metrics if chosen else None,
+        "cost": (total * cost if (total is not None and cost is not None) else None),
+        **({"costs": _costs(chosen.metrics)} if chosen and costed(scenario) else {}),
+        "probes": [{"hosts": p.hosts, "passed": p.passed, "failed": p.failed,
+                    "replications": p.replications,
+                    "metrics": _slo_values(p, slos)} for p in
+                   sorted(probes.values(), key=lambda p: p.hosts)],
+        "confirmation": confirmation,
+    }
 
 
 def _costs(metrics: dict[str, Any]) -> dict[str, Any]:

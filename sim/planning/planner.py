@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -23,6 +23,8 @@ from sim.experiment.expand import RunSpec, apply
 from sim.run.results import RunOutput
 from sim.spec.config import Scenario
 from sim.spec.slo import SLO
+
+T = TypeVar("T")  # what comes after a search (``following``)
 
 
 @dataclass
@@ -121,6 +123,31 @@ def doomed(outputs: list[RunOutput], slos: list[SLO]) -> bool:
         if (end > slo.limit + slack) if upper else (end < slo.limit - slack):
             return True
     return False
+
+
+def decided(outputs: list[RunOutput], slos: list[SLO], hosts: int) -> Probe | None:
+    """The verdict on ``hosts`` from a probe's replications but the last, where they decide
+    it, else None (the last is needed):
+
+    * a failure no value of the last can undo (``doomed``): exact, the verdict on all;
+    * with two or more, a pass at the pessimistic end of their own 95 % interval, which is
+      wider than the interval over all (Student's t for one degree of freedom is 12.7, for
+      two 4.3): the SLO is met with the stated confidence already. Taking that pass, or the
+      one on all the replications, keeps the chance of passing a count whose true mean
+      misses the SLO at most 2.5 % + 2.5 % = 5 % (each interval's pessimistic end is
+      one-sided at 97.5 %).
+
+    The verdict depends on the replications alone, not on how many ran at once: a probe
+    whose last replication ran beside the others is judged the same way."""
+    if not outputs:
+        return None
+    if doomed(outputs, slos):
+        return judge(outputs, slos, hosts)
+    if len(outputs) >= 2:
+        probe = judge(outputs, slos, hosts)
+        if probe.passed:
+            return probe
+    return None
 
 
 def levelled_off(before: Probe, after: Probe, slos: list[SLO], tolerance: float = 0.01
@@ -229,13 +256,14 @@ class _Next(Exception):
         self.hosts = hosts
 
 
-def following(again: Callable[[Callable[[int], Probe]], Any], made: dict[int, Probe], n: int,
-              passed: bool) -> int | None:
+def following(again: Callable[[Callable[[int], Probe]], tuple[int | None, Any]],
+              made: dict[int, Probe], n: int, passed: bool,
+              then: Callable[[int | None], T] | None = None) -> int | T | None:
     """The count a search would probe next were ``n``'s verdict ``passed``, given the probes
     it made before (``made``): the search is a function of its verdicts, so it is replayed
-    (``again(evaluate)``) on those and stopped at the first count it has none for (None: it
-    would end there). A verdict-only probe stands for ``n``, so ``stalled`` sees no failing
-    SLO in it."""
+    (``again(evaluate)``) on those and stopped at the first count it has none for. Where it
+    would end there instead, ``then(its answer)`` (what comes after the search), or None. A
+    verdict-only probe stands for ``n``, so ``stalled`` sees no failing SLO in it."""
     def evaluate(m: int) -> Probe:
         if m == n:
             return Probe(m, {}, passed)
@@ -244,25 +272,28 @@ def following(again: Callable[[Callable[[int], Probe]], Any], made: dict[int, Pr
         raise _Next(m)
 
     try:
-        again(evaluate)
+        answer, _ = again(evaluate)
     except _Next as nxt:
         return nxt.hosts
-    return None
+    return None if then is None else then(answer)
 
 
-def search_ahead(evaluate: Callable[[int, Callable[[bool], int | None]], Probe], start: int,
+def search_ahead(evaluate: Callable[[int, Callable[[bool], Any]], Probe], start: int,
                  max_hosts: int, stalled: Callable[[Probe, Probe], bool] | None = None,
-                 floor: int = 0, near: bool = False) -> tuple[int | None, dict[int, Probe]]:
+                 floor: int = 0, near: bool = False,
+                 then: Callable[[int | None], Any] | None = None
+                 ) -> tuple[int | None, dict[int, Probe]]:
     """``search``, with ``evaluate(n, after)`` told what the search would probe after its
-    verdict on n (``after(passed)``: a count, or None), so that a probe can start the next
-    one's first run on a process its own runs leave free. The same probes and answer."""
+    verdict on n (``after(passed)``: a count; where the search would end on that verdict,
+    ``then(its answer)``, what its caller does next, or None), so that a probe can start the
+    next one's first run on a process its own runs leave free. The same probes and answer."""
     made: dict[int, Probe] = {}
 
     def again(each: Callable[[int], Probe]) -> tuple[int | None, dict[int, Probe]]:
         return search(each, start, max_hosts, stalled, floor, near)
 
     def probe(n: int) -> Probe:
-        made[n] = evaluate(n, lambda passed: following(again, made, n, passed))
+        made[n] = evaluate(n, lambda passed: following(again, made, n, passed, then))
         return made[n]
 
     return again(probe)
