@@ -431,49 +431,26 @@ def test_a_probe_is_doomed_only_when_no_last_replication_could_make_it_pass():
     assert judge([_Run(29.0), _Run(28.0), _Run(28.5)], [upper], 5).passed
 
 
-def test_a_probe_is_decided_on_all_but_its_last_replication_where_they_decide_it():
+def test_a_probe_is_decided_on_all_but_its_last_replication_only_where_they_doom_it():
+    """A certain failure is decided on two; a pass never is (the third may undo it: a
+    start-up p99 over replications is heavy-tailed)."""
     from sim.planning.planner import decided
 
     upper = parse_slo("startup_p99<=30s", metric_names())
-    early = decided([_Run(10.0), _Run(12.0)], [upper], 5)  # 11 + 12.7 * 1.41 / 1.41 <= 30
-    assert early is not None and early.passed and early.replications == 2
-    assert decided([_Run(29.0), _Run(28.0)], [upper], 5) is None  # 28.5 + 6.35: open
     failed = decided([_Run(90.0), _Run(95.0)], [upper], 5)  # doomed
     assert failed is not None and not failed.passed and failed.replications == 2
-    assert decided([_Run(10.0)], [upper], 5) is None  # one alone has no interval
+    assert decided([_Run(10.0), _Run(12.0)], [upper], 5) is None  # passing: the third judges
+    assert decided([_Run(29.0), _Run(28.0)], [upper], 5) is None
+    assert decided([_Run(10.0)], [upper], 5) is None
     assert decided([], [upper], 5) is None
-
-
-def test_passing_on_two_looks_misses_an_slo_at_most_five_percent_of_the_time():
-    """Normal replications whose true mean sits exactly at the limit (the SLO missed, just):
-    the pass on the first two (``decided``) or on all three passes at most 2.5 % + 2.5 % of
-    such counts (each look's pessimistic end is one-sided at 97.5 %); 3,000 trials, 3
-    standard errors of slack."""
-    import numpy as np
-
-    from sim.planning.planner import decided, judge
-
-    upper = parse_slo("startup_p99<=30s", metric_names())
-    rng = np.random.default_rng(5)
-    trials, passed, on_two = 3000, 0, 0
-    for values in rng.normal(30.0, 4.0, size=(trials, 3)):
-        runs = [_Run(float(v)) for v in values]
-        early = decided(runs[:2], [upper], 5)
-        if early is not None:
-            passed += early.passed
-            on_two += early.passed
-        else:
-            passed += judge(runs, [upper], 5).passed
-    limit = 0.05 + 3 * (0.05 * 0.95 / trials) ** 0.5
-    assert passed / trials <= limit
-    assert 0.01 <= on_two / trials <= 0.025 + 3 * (0.025 * 0.975 / trials) ** 0.5
 
 
 @pytest.mark.slow
 def test_a_plan_is_the_same_on_any_number_of_processes(tmp_path):
-    """One process runs each probe's replications in turn, two run the last only when the
+    """One process runs a probe's replications in turn, two run the last only when the
     others leave the verdict open, three run them all at once: the verdicts, the
-    replications each probe is judged on and plan.json are the same."""
+    replications each probe is judged on (a certain failure on two) and plan.json are the
+    same."""
     path = _erlang_pool(tmp_path)
     for jobs in ("1", "2", "3"):
         assert main(["plan", str(path), "--out", str(tmp_path / jobs), "--quiet",
@@ -482,7 +459,7 @@ def test_a_plan_is_the_same_on_any_number_of_processes(tmp_path):
              for jobs in ("1", "2", "3")}
     assert plans["1"] == plans["2"] == plans["3"]
     probes = json.loads(plans["1"])["free"]["probes"]
-    assert {p["replications"] for p in probes} == {2, 3}  # some decided on two
+    assert {p["replications"] for p in probes} == {2, 3}  # some failures decided on two
 
 
 def test_what_comes_after_a_search_and_its_confirmation():
