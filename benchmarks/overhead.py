@@ -20,8 +20,8 @@ jobs-long      8 long runs (the main example, 4x hosts and  the same with ``--jo
                arrivals, 2 modes x 4 replications),
                ``--jobs 2``
 common-run     the common shape (``run.common_shape``) as   the bare-SimPy floor of the same
-               a whole ``run --jobs 1``                     lifecycles; within 4x at
-                                                            5,000/20,000, 3x at 50,000/100,000
+               a whole ``run --jobs 1``, and (``all``) on   lifecycles; within 4x at
+               every core as the README runs it             5,000/20,000, 3x at 50,000/100,000
 =============  ===========================================  ===================================
 
     python benchmarks/run.py --only overhead [--common-run-sizes 5000/20000] [--tree PATH]
@@ -146,13 +146,17 @@ def case_jobs_long(folder: Path) -> dict[str, Any]:
             "met": one / two >= 1.8, "speedup": one / two}
 
 
-def case_common_run(folder: Path, hosts: int, instances: int) -> dict[str, Any]:
+def case_common_run(folder: Path, hosts: int, instances: int, jobs: str = "1"
+                    ) -> dict[str, Any]:
+    """The common shape as a whole ``run`` with ``jobs`` (``""``: every core, as the
+    README runs it), against its bare-SimPy floor."""
     from floor import bare_lifecycles
     from run import common_shape
 
     path = folder / f"common-{hosts}.yaml"
     path.write_text(yaml.safe_dump(common_shape(hosts, instances)))
-    figure = sim("run", str(path), "--jobs", "1", "--quiet", "--out", str(folder / "common"))
+    figure = sim("run", str(path), *(("--jobs", jobs) if jobs else ()), "--quiet", "--out",
+                 str(folder / f"common-{jobs or 'all'}"))
     started = time.perf_counter()
     bare_lifecycles(instances, hosts)
     base = time.perf_counter() - started
@@ -182,8 +186,9 @@ def measure(common_sizes: list[tuple[int, int]], tree: Path | None = None
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         cases = [(name, case) for name, case in CASES.items()]
-        cases += [(f"common-run {h}/{m}", lambda f, h=h, m=m: case_common_run(f, h, m))
-                  for h, m in common_sizes]
+        cases += [(f"common-run {h}/{m}{' all' if not jobs else ''}",
+                   lambda f, h=h, m=m, jobs=jobs: case_common_run(f, h, m, jobs))
+                  for h, m in common_sizes for jobs in ("1", "")]
         for name, case in cases:
             row = {"case": name, **case(folder)}
             ratio = row["figure_s"] / row["baseline_s"] if row["baseline_s"] else float("nan")

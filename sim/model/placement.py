@@ -63,6 +63,10 @@ _IDLE_SLACK = 64
 # their state; beyond this many they are forgotten.
 _KEEP_EMPTY = 64
 
+# (request, claimed layers) pairs whose image bytes ``Placement._bytes`` remembers; beyond
+# this many (images pulled and collected on many hosts) it starts again.
+_MAX_LAYER_SETS = 4096
+
 # Candidate sets remembered by ``CapacityIndex.groups_of`` (one per workload is typical).
 _COVER_CACHE = 256
 
@@ -439,6 +443,8 @@ class Placement:
         self._token_of: dict[tuple[int, str], tuple[Demand, int]] = {}
         self._orders: dict[int, OrderedDict[int, Order]] = {}  # group -> token -> order
         self._censuses: dict[int, OrderedDict[int, Census]] = {}  # random: group -> token ->
+        # per request token and set of claimed layers: the chain's bytes missing and held
+        self._layer_bytes: dict[tuple[int, frozenset[str]], tuple[float, float]] = {}
         if self.preset.draw:
             index.movers.append(self._moved)
         else:
@@ -538,7 +544,7 @@ class Placement:
         as the scan prefers), or ``_NO_FIT`` (cached per request token)."""
         prefix = bucket.prefixes.get(token)
         if prefix is None:
-            prefix = self._weigh(bucket, need, chain)
+            prefix = self._weigh(bucket, need, self._bytes(token, chain, bucket.key[4]))
             if prefix is not _NO_FIT:
                 prefix = self._key(prefix)
             bucket.prefixes[token] = prefix
@@ -583,15 +589,31 @@ class Placement:
         for token in unread:  # rebuilt when asked for again (``_order``)
             del orders[token]
 
-    def _weigh(self, bucket: Bucket, need: Demand, chain: list[Layer]) -> tuple[float, ...]:
+    def _bytes(self, token: int, chain: list[Layer], claimed: frozenset[str]
+               ) -> tuple[float, float]:
+        """(bytes of ``chain`` a host that claims the layers ``claimed`` lacks, bytes it
+        holds), worked out once per request token and set of layers: a trace replay weighs a
+        dozen buckets per request, and their hosts claim one of a few sets."""
+        key = (token, claimed)
+        found = self._layer_bytes.get(key)
+        if found is None:
+            if len(self._layer_bytes) >= _MAX_LAYER_SETS:
+                self._layer_bytes.clear()
+            found = self._layer_bytes[key] = (
+                sum(layer.size for layer in chain if layer.key not in claimed),
+                sum(layer.size for layer in chain if layer.key in claimed))
+        return found
+
+    def _weigh(self, bucket: Bucket, need: Demand, chain_bytes: tuple[float, float]
+               ) -> tuple[float, ...]:
         """The measures of a host in ``bucket`` (local bytes, tightness: as ``MEASURES``
-        orders them), or ``_NO_FIT``: the scan's arithmetic on one host, in the same order."""
-        memory, vcpu, partitions, disk, claimed = bucket.key
-        missing = sum(layer.size for layer in chain if layer.key not in claimed)
+        orders them), or ``_NO_FIT``: the scan's arithmetic on one host, in the same order
+        (``chain_bytes``: the request's image bytes the host lacks and holds, ``_bytes``)."""
+        memory, vcpu, partitions, disk, _ = bucket.key
+        missing, local = chain_bytes
         if not fits(need, memory, vcpu, partitions, disk, missing):
             return _NO_FIT
         host = self.index.hosts[bucket.first]  # its capacities are the bucket's
-        local = sum(layer.size for layer in chain if layer.key in claimed)
         tight = tightness(need, memory, vcpu, float(host.memory_capacity),
                           float(host.vcpu_capacity))
         return (float(local), tight)
