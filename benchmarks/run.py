@@ -282,6 +282,9 @@ def main() -> None:
     parser.add_argument("--tree", default=None,
                         help="overhead cases only: measure another checkout's code (before a "
                              "change), for figures side by side")
+    parser.add_argument("--cases", default=None,
+                        help="overhead cases only: those whose names start with one of these, "
+                             "comma-separated (e.g. whole-run-default,jobs-small,common-run)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="runs per case, alternating with the floor's; the fastest of each "
                              "reported (default 1)")
@@ -337,7 +340,8 @@ def main() -> None:
         if rows:
             print()
         rows += overhead.measure(_sizes(args.common_run_sizes),
-                                 Path(args.tree) if args.tree else None)
+                                 Path(args.tree) if args.tree else None,
+                                 args.cases.split(",") if args.cases else None)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
 
