@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -279,7 +280,7 @@ def test_running_ahead_leaves_the_plan_as_it_was(tmp_path, monkeypatch, jobs):
         return planning.search(lambda n: evaluate(n, None), *args, **kwargs)
 
     monkeypatch.setattr(planning, "search_ahead", plain)
-    monkeypatch.setattr(planning, "_after_confirming", lambda *args: None)
+    monkeypatch.setattr(planning, "next_after_confirmation", lambda *args: None)
     assert main(["plan", str(path), "--out", str(tmp_path / "plain"), "--quiet",
                  "--jobs", jobs]) == 0
     assert (tmp_path / "ahead" / "tiny" / "plan.json").read_bytes() == \
@@ -466,14 +467,13 @@ def test_what_comes_after_a_search_and_its_confirmation():
     """After a search, its answer's confirmation over the longer window; after a failed
     confirmation, the search again there from the next count; after a passed one, the next
     mode's first probe, from that answer scaled by the two modes' first guesses."""
-    from sim.cli.planning import _after_confirming, _confirming, _start
+    from sim.cli.planning import next_after_confirmation, next_after_search
 
     loaded, longer = object(), object()
-    assert _confirming(longer, "process", 40) == (longer, "process", 40)
-    assert _confirming(longer, "process", None) is None
-    assert _after_confirming(loaded, longer, "process", 36, ("hyperv", 38), 40, False) == \
-        (longer, "process", 41)
-    assert _after_confirming(loaded, longer, "process", 36, ("hyperv", 38), 40, True) == \
-        (loaded, "hyperv", _start(38, (40, 36)))
-    assert _start(38, (40, 36)) == 42
-    assert _after_confirming(loaded, longer, "vm", 36, None, 40, True) is None
+    assert next_after_search(longer, "process", 40) == (longer, "process", 40)
+    assert next_after_search(longer, "process", None) is None
+    after = functools.partial(next_after_confirmation, loaded, longer)
+    assert after("process", 36, ("hyperv", 38), 40, False) == (longer, "process", 41)
+    assert after("process", 36, ("hyperv", 38), 40, True) == \
+        (loaded, "hyperv", 42)  # 40 x 38 / 36: the answer scaled by the first guesses
+    assert after("vm", 36, None, 40, True) is None

@@ -244,12 +244,12 @@ def plan(loaded: Loaded, args: argparse.Namespace) -> int:
             found, probes = search_ahead(
                 evaluate, start, max_hosts, lambda a, b: levelled_off(a, b, slos),
                 near=near or previous is not None,
-                then=functools.partial(_confirming, longer, mode))
+                then=functools.partial(next_after_search, longer, mode))
             confirmation = None
             if found is not None:
                 found, probes, confirmation = _confirmed(
                     found, probes, longer, mode, evaluate, max_hosts, slos, functools.partial(
-                        _after_confirming, loaded, longer, mode, guess, then, found))
+                        next_after_confirmation, loaded, longer, mode, guess, then, found))
             if found is not None and objective == "cost":
                 found, more = cheapest(found, functools.partial(evaluate, mode=mode),
                                        functools.partial(cost_floor, scenario, g), max_hosts)
@@ -393,14 +393,15 @@ def _confirmed(found: int, probes: dict[int, Probe], longer: Loaded, mode: str,
         confirmation
 
 
-def _confirming(longer: Loaded, mode: str, found: int | None) -> Ahead | None:
+def next_after_search(longer: Loaded, mode: str, found: int | None) -> Ahead | None:
     """What the plan probes after the search of ``mode`` found ``found``: its confirmation
     over ``longer``."""
     return None if found is None else (longer, mode, found)
 
 
-def _after_confirming(loaded: Loaded, longer: Loaded, mode: str, guess: int,
-                      then: tuple[str, int] | None, found: int, passed: bool) -> Ahead | None:
+def next_after_confirmation(loaded: Loaded, longer: Loaded, mode: str, guess: int,
+                            then: tuple[str, int] | None, found: int, passed: bool
+                            ) -> Ahead | None:
     """What the plan probes after confirming ``found`` under ``mode`` (first guess
     ``guess``): where it failed, the search again over ``longer`` from the next count; where
     it passed, the first probe of the mode ``then`` names (with its first guess), if any."""
