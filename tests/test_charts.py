@@ -206,3 +206,21 @@ def test_a_chart_that_fails_among_others_drawn_apart_is_told_and_the_others_draw
         with pytest.raises(RuntimeError, match=r"(?s)failed:.*ValueError: chart 2 cannot"):
             aside.wait()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["0.txt", "1.txt", "3.txt"]
+
+
+def test_a_refused_fork_in_the_charts_worker_is_told_here(tmp_path, monkeypatch):
+    from sim.present.aside import Charts
+    from sim.run import forks
+    from sim.run.runner import Workers
+
+    def refused(calls, processes):
+        raise OSError("fork: resource temporarily unavailable")
+
+    monkeypatch.setattr(plots, "broken_charts", _broken_charts, raising=False)
+    monkeypatch.setattr(forks, "shared", refused)
+    with Workers(jobs=2) as workers:
+        assert workers.fork()  # after the patches: the worker has them
+        aside = Charts(workers.submit, 2)
+        aside.draw("broken_charts", tmp_path)
+        with pytest.raises(RuntimeError, match=r"(?s)failed:.*OSError: fork: resource"):
+            aside.wait()

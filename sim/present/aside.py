@@ -32,9 +32,9 @@ def _draw(name: str, args: tuple[Any, ...], processes: int) -> str:
 
     try:
         calls = getattr(plots, name)(*args)
-    except BaseException:  # reported to the parent, which raises it
+        return "\n".join(error for error in shared(calls, processes) if error)
+    except BaseException:  # reported to the parent, which raises it (a fork refused, say)
         return traceback.format_exc()
-    return "\n".join(error for error in shared(calls, processes) if error)
 
 
 class Charts:
