@@ -75,8 +75,9 @@ def shared(calls: Sequence[Callable[[], object]], processes: int) -> list[str]:
             connection: Any = ready  # one of ``readers``
             try:
                 i, error = connection.recv()
-            except EOFError:
+            except EOFError:  # that child has told all it made
                 readers.remove(ready)
+                connection.close()
                 continue
             told[i] = error
     for child in started:
