@@ -11,11 +11,9 @@ from pathlib import Path
 from sim.run.forks import shared
 
 
-def _write(folder: Path, i: int, fail: bool = False, end: bool = False) -> None:
+def _write(folder: Path, i: int, fail: bool = False) -> None:
     time.sleep(0.1)  # long enough for every process to take some
     (folder / f"{i}").write_text(str(os.getpid()))
-    if end:
-        os._exit(9)
     if fail:
         raise ValueError(f"call {i} fails")
 

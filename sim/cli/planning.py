@@ -295,9 +295,8 @@ def _write_plan(loaded: Loaded, args: argparse.Namespace, data: dict[str, Any],
 @dataclass
 class Prober:
     """Judges a host count: its replications run (or read from the store) and averaged.
-    A probe is judged on its replications but the last where they decide it
-    (``planner.decided``: a certain failure, or a pass at the pessimistic end of their own
-    interval), however many ran at once. ``last_alone``: the last replication would run
+    A probe is judged on its replications but the last where they make its failure certain
+    (``planner.decided``), however many ran at once. ``last_alone``: the last replication would run
     alone on a core (3 on 2 processes), so it runs only if the others leave the verdict
     open; beside it runs the first replication of the count the search would
     probe next on the verdict the others point to (``planner.likely``), and a probe whose
@@ -325,7 +324,7 @@ class Prober:
         else:
             todo = [spec for spec in first if not self._has(spec)]
             if todo and len(todo) < self.workers.jobs and not self._has(last):
-                todo.append(last)  # on the process left free: needed unless the first decide
+                todo.append(last)  # on the process left free: needed unless the first doom it
             self._run(todo)
         outs = self._outputs(first)
         verdict = decided(outs, self.slos, hosts)

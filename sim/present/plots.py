@@ -172,12 +172,6 @@ def chart_calls(folder: Path, scenario_name: str, variants: list[Any], warmup: f
     return calls
 
 
-def draw_all(folder: Path, scenario_name: str, variants: list[Any], warmup: float) -> None:
-    """Draw every chart of ``variants`` into ``folder``, here, in turn (``chart_calls``)."""
-    for call in chart_calls(folder, scenario_name, variants, warmup):
-        call()
-
-
 COST_PARTS = (("hosts", "#4c72b0"), ("licences", "#dd8452"), ("energy", "#55a868"))
 
 
@@ -735,13 +729,6 @@ def sweep_calls(folder: Path, title: str, agg: Any, swept: list[str],
         calls.append(functools.partial(autoscaling, folder / "autoscaling.png", title, elastic,
                                        warmup))
     return calls
-
-
-def sweep_all(folder: Path, title: str, agg: Any, swept: list[str],
-              numeric: dict[str, dict[str, float]], elastic: list[Any], warmup: float) -> None:
-    """Draw a sweep's charts here, in turn (``sweep_calls``)."""
-    for call in sweep_calls(folder, title, agg, swept, numeric, elastic, warmup):
-        call()
 
 
 def sweep_chart(folder: Path, title: str, agg: Any, swept: list[str],
