@@ -297,6 +297,42 @@ def test_this_process_and_the_workers_share_a_batch_and_each_run_is_done_once(mo
                             for t in FORMATS} if rows else {})
 
 
+def test_runs_stored_aside_are_stored_where_they_ran_and_come_back_without_tables(
+        monkeypatch, tmp_path):
+    """A planner's workers (``stored_aside``) store their runs themselves: every run of the
+    batch is in the store with the tables it would have had, the worker's come back with
+    empty tables, and this process's runs are not written twice."""
+    from sim.run import runner
+    from sim.run.store import Store
+
+    monkeypatch.setattr(runner, "POOL_WORTH_S", 0.0)
+    specs = expand(load_file(SWEEP), replications=1)[:6]
+    store = Store(tmp_path / ".runs")
+    the_plan = runner.plan(specs, store)
+    saved = []
+    real = Store.save
+
+    def counted(self, out):
+        saved.append((out.key, len(out.instances)))
+        return real(self, out)
+
+    monkeypatch.setattr(Store, "save", counted)  # in this process only
+    seen = []
+    with runner.Workers(jobs=2, batches="many", stored_aside=True) as workers:
+        workers.fork()
+        workers.run(the_plan, store, seen.append)
+    assert sorted(o.key for o in seen) == sorted(the_plan.keys)
+    emptied = [o.key for o in seen if o.instances.empty]
+    assert 0 < len(emptied) < len(specs)  # some ran on the worker, some here
+    assert {key for key, rows in saved if rows} == set(the_plan.keys) - set(emptied)
+    for spec, key in zip(specs, the_plan.keys):
+        direct = runner.execute(spec, key)
+        stored = store.load(key)
+        pd.testing.assert_frame_equal(stored.instances, direct.instances)
+        assert stored.metrics == direct.metrics
+    assert not list(store.root.glob(".partial-*"))
+
+
 # --- a rerun whose results are already written ------------------------------------------------
 
 def _files(folder: Path) -> dict[str, tuple[bytes, int]]:

@@ -207,7 +207,8 @@ def plan(loaded: Loaded, args: argparse.Namespace) -> int:
     console.print(f"plan {scenario.name}: size group {group_name!r} for "
                   f"{', '.join(s.text for s in slos)}; {reps} replications per candidate; "
                   f"headroom {headroom}")
-    workers = Workers(min(jobs, reps), args.cluster, loaded.trace_rows, batches="many")
+    workers = Workers(min(jobs, reps), args.cluster, loaded.trace_rows, batches="many",
+                      stored_aside=True)  # it reads back only the runs' metrics
     previous: tuple[int, int] | None = None  # the last mode's answer and first guess
     prober = Prober(store, workers, args.rerun, slos, g, reps, seed,
                     last_alone=args.cluster is None and reps - 1 <= jobs < reps)

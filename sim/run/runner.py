@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures as cf
+import dataclasses
+import functools
 import math
 import multiprocessing
 import os
@@ -19,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, Self
 
 from sim.errors import ClusterError
@@ -45,6 +48,16 @@ def execute_aside(spec: RunSpec, key: str | None = None) -> RunOutput:
     out.csv = {table: rows_text(with_parameters(getattr(out, table), out), FORMATS[table])
                for table in FORMATS}
     return out
+
+
+def execute_stored(spec: RunSpec, key: str, root: Path) -> RunOutput:
+    """``execute`` for a caller that reads back only a run's metrics (a planner's probes): the
+    run is stored where it ran, in the store at ``root``, and comes back without its tables
+    (which would otherwise cross to the caller's process only to be written there)."""
+    out = execute(spec, key)
+    Store(root).save(out)
+    return dataclasses.replace(out, instances=out.instances.head(0),
+                               timeseries=out.timeseries.head(0))
 
 
 @dataclass
@@ -130,14 +143,19 @@ class Workers:
     probes, the fidelity suite's cases): the pool serves batch after batch, so its start-up
     is paid once and every batch of more than one run uses it. ``rows``: a batch shared with
     the pool formats each run's CSV rows where it ran (``execute_aside``), for the caller that
-    writes ``instances.csv`` and ``timeseries.csv``; a planner's probes need none."""
+    writes ``instances.csv`` and ``timeseries.csv``; a planner's probes need none.
+    ``stored_aside``: a run made on a local worker is stored by the worker
+    (``execute_stored``) and comes back without its tables, for a caller that reads back
+    only metrics (a planner's probes)."""
 
     def __init__(self, jobs: int = 1, cluster: str | None = None,
                  trace_rows: dict[str, int] | None = None,
-                 batches: Literal["one", "many"] = "one", rows: bool = False) -> None:
+                 batches: Literal["one", "many"] = "one", rows: bool = False,
+                 stored_aside: bool = False) -> None:
         self.jobs = jobs
         self.batches = batches
         self.rows = rows
+        self.stored_aside = stored_aside
         self.cluster = cluster
         self.trace_rows = trace_rows or {}
         self._pool: cf.ProcessPoolExecutor | None = None
@@ -197,8 +215,11 @@ class Workers:
             return 1
         return min(self.jobs, len(specs))
 
-    def outputs(self, specs: list[RunSpec], keys: list[str]) -> Iterator[RunOutput]:
-        """Each spec's output (filed under the matching key), in completion order."""
+    def outputs(self, specs: list[RunSpec], keys: list[str], store: Store | None = None
+                ) -> Iterator[RunOutput]:
+        """Each spec's output (filed under the matching key), in completion order; with
+        ``stored_aside``, those made on a local worker already in ``store``, without their
+        tables."""
         if not specs:
             return
         if self.cluster is not None:
@@ -207,9 +228,10 @@ class Workers:
             for spec, key in zip(specs, keys):
                 yield execute(spec, key)
         else:
-            yield from self._shared(specs, keys)
+            yield from self._shared(specs, keys, store)
 
-    def _shared(self, specs: list[RunSpec], keys: list[str]) -> Iterator[RunOutput]:
+    def _shared(self, specs: list[RunSpec], keys: list[str], store: Store | None
+                ) -> Iterator[RunOutput]:
         """The batch on the pool's workers and on this process. The runs wait in one queue: a
         feeding thread gives each worker the next from the front as soon as it is free (a
         worker is never sent more than the run it works on, so nothing waits behind a busy
@@ -222,6 +244,9 @@ class Workers:
                                                 initargs=(os.getpid(),))
         pool = self._pool
         each = execute_aside if self.rows else execute
+        aside: Callable[[RunSpec, str], RunOutput] = (
+            functools.partial(execute_stored, root=store.root)
+            if self.stored_aside and store is not None else each)
         waiting = collections.deque(range(len(specs)))
         lock = threading.Lock()
         finished: queue.SimpleQueue[cf.Future[RunOutput] | None] = queue.SimpleQueue()
@@ -239,7 +264,7 @@ class Workers:
             try:
                 while True:
                     while len(running) < workers and (i := take(front=True)) is not None:
-                        running.add(pool.submit(each, specs[i], keys[i]))
+                        running.add(pool.submit(aside, specs[i], keys[i]))
                     if not running:
                         return
                     done, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
@@ -301,9 +326,10 @@ class Workers:
 
     def run(self, the_plan: Plan, store: Store,
             on_done: Callable[[RunOutput], None] | None = None) -> None:
-        """Run every spec in ``the_plan.todo`` and store each as it completes."""
+        """Run every spec in ``the_plan.todo`` and store each as it completes (with
+        ``stored_aside``, where it ran)."""
         for out in self.outputs([the_plan.specs[i] for i in the_plan.todo],
-                                [the_plan.keys[i] for i in the_plan.todo]):
+                                [the_plan.keys[i] for i in the_plan.todo], store):
             store.save(out)
             if on_done is not None:
                 on_done(out)

@@ -40,7 +40,10 @@ class Store:
         return (self.root / key / "run.json").is_file()
 
     def save(self, out: RunOutput) -> None:
-        """Store ``out`` atomically (a run already stored under its key is kept)."""
+        """Store ``out`` atomically (a run already stored under its key is kept, and not
+        written again)."""
+        if self.has(out.key):
+            return
         self.root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".partial-{os.getpid()}-", dir=self.root))
         try:
