@@ -473,7 +473,11 @@ def test_what_comes_after_a_search_and_its_confirmation():
     assert next_after_search(longer, "process", 40) == (longer, "process", 40)
     assert next_after_search(longer, "process", None) is None
     after = functools.partial(next_after_confirmation, loaded, longer)
-    assert after("process", 36, ("hyperv", 38), 40, False) == (longer, "process", 41)
-    assert after("process", 36, ("hyperv", 38), 40, True) == \
+    assert after("process", 36, ("hyperv", 38, False), 40, False) == (longer, "process", 41)
+    assert after("process", 36, ("hyperv", 38, False), 40, True) == \
         (loaded, "hyperv", 42)  # 40 x 38 / 36: the answer scaled by the first guesses
     assert after("vm", 36, None, 40, True) is None
+    # a guess that is a lower bound is a floor; one only near the answer (a trace's peak) not
+    assert after("process", 40, ("hyperv", 42, False), 36, True) == (loaded, "hyperv", 42)
+    assert after("process", 40, ("hyperv", 42, True), 36, True) == \
+        (loaded, "hyperv", 38)  # 36 x 42 / 40

@@ -220,7 +220,7 @@ def plan(loaded: Loaded, args: argparse.Namespace) -> int:
         workers.fork()
         for k, mode in enumerate(modes):
             guess, near = guesses[mode]
-            start = _start(guess, previous)
+            start = _start(guess, previous, near)
 
             def judged(sample: Loaded, n: int, mode: str = mode,
                        after: Callable[[bool], Ahead | None] | None = None) -> Probe:
@@ -241,7 +241,7 @@ def plan(loaded: Loaded, args: argparse.Namespace) -> int:
                 return probe
 
             last = k + 1 == len(modes) or objective == "cost" or bool(args.uncertainty)
-            then = None if last else (modes[k + 1], guesses[modes[k + 1]][0])
+            then = None if last else (modes[k + 1], *guesses[modes[k + 1]])
             found, probes = search_ahead(
                 evaluate, start, max_hosts, lambda a, b: levelled_off(a, b, slos),
                 near=near or previous is not None,
@@ -400,16 +400,17 @@ def next_after_search(longer: Loaded, mode: str, found: int | None) -> Ahead | N
 
 
 def next_after_confirmation(loaded: Loaded, longer: Loaded, mode: str, guess: int,
-                            then: tuple[str, int] | None, found: int, passed: bool
+                            then: tuple[str, int, bool] | None, found: int, passed: bool
                             ) -> Ahead | None:
     """What the plan probes after confirming ``found`` under ``mode`` (first guess
     ``guess``): where it failed, the search again over ``longer`` from the next count; where
-    it passed, the first probe of the mode ``then`` names (with its first guess), if any."""
+    it passed, the first probe of the mode ``then`` names (with its first guess, and whether
+    that is only near the answer: ``_start``), if any."""
     if not passed:
         return (longer, mode, found + 1)
     if then is None:
         return None
-    return (loaded, then[0], _start(then[1], (found, guess)))
+    return (loaded, then[0], _start(then[1], (found, guess), then[2]))
 
 
 def _result(found: int | None, probes: dict[int, Probe], confirmation: dict[str, Any] | None,
@@ -512,15 +513,18 @@ def _first_guess(loaded: Loaded, mode: str, g: int, images: dict[str, Any]) -> t
     return max(1, *bounds), traced
 
 
-def _start(guess: int, previous: tuple[int, int] | None) -> int:
-    """Where a mode's search starts: its first guess (a lower bound), or, after a mode was
-    answered, that answer scaled by the two modes' first guesses (Hyper-V's answer is near
-    process isolation's; the search then steps from it by 1, 2, 4, ... hosts), never below
-    the guess."""
+def _start(guess: int, previous: tuple[int, int] | None, near: bool = False) -> int:
+    """Where a mode's search starts: its first guess, or, after a mode was answered, that
+    answer scaled by the two modes' first guesses (Hyper-V's answer is near process
+    isolation's; the search then steps from it by 1, 2, 4, ... hosts), never below the guess
+    where the guess is a lower bound (density's). A guess that is only ``near`` the answer
+    (a trace's peak: requests that queue let fewer hosts do) is no floor: the answer already
+    found says more."""
     if previous is None:
         return guess
     answer, its_guess = previous
-    return max(guess, round(answer * guess / its_guess))
+    scaled = round(answer * guess / its_guess)
+    return scaled if near else max(guess, scaled)
 
 
 def _slo_values(probe: Probe, slos: list[SLO]) -> dict[str, Any]:
