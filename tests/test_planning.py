@@ -481,3 +481,4 @@ def test_what_comes_after_a_search_and_its_confirmation():
     assert after("process", 40, ("hyperv", 42, False), 36, True) == (loaded, "hyperv", 42)
     assert after("process", 40, ("hyperv", 42, True), 36, True) == \
         (loaded, "hyperv", 38)  # 36 x 42 / 40
+    assert after("process", 3, ("hyperv", 1, True), 1, True) == (loaded, "hyperv", 1)  # not 0

@@ -523,7 +523,7 @@ def _start(guess: int, previous: tuple[int, int] | None, near: bool = False) -> 
     if previous is None:
         return guess
     answer, its_guess = previous
-    scaled = round(answer * guess / its_guess)
+    scaled = max(1, round(answer * guess / its_guess))
     return scaled if near else max(guess, scaled)
 
 
