@@ -244,7 +244,7 @@ class Workers:
                                                 initargs=(os.getpid(),))
         pool = self._pool
         each = execute_aside if self.rows else execute
-        aside: Callable[[RunSpec, str], RunOutput] = (
+        on_worker: Callable[[RunSpec, str], RunOutput] = (
             functools.partial(execute_stored, root=store.root)
             if self.stored_aside and store is not None else each)
         waiting = collections.deque(range(len(specs)))
@@ -264,7 +264,7 @@ class Workers:
             try:
                 while True:
                     while len(running) < workers and (i := take(front=True)) is not None:
-                        running.add(pool.submit(aside, specs[i], keys[i]))
+                        running.add(pool.submit(on_worker, specs[i], keys[i]))
                     if not running:
                         return
                     done, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
@@ -330,7 +330,7 @@ class Workers:
         ``stored_aside``, where it ran)."""
         for out in self.outputs([the_plan.specs[i] for i in the_plan.todo],
                                 [the_plan.keys[i] for i in the_plan.todo], store):
-            store.save(out)
+            store.save(out)  # a run stored where it ran is not written again
             if on_done is not None:
                 on_done(out)
 
