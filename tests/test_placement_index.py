@@ -180,6 +180,23 @@ def test_hosts_down_or_masked_out_are_filtered():
     assert best_fit.scan(slice(0, 5), need, "app", chain) is hosts[4]
 
 
+def test_an_order_weighs_the_buckets_that_changed_only_when_asked_for_and_once():
+    hosts, index = _five_hosts()
+    best_fit = Placement("best-fit", np.random.default_rng(7), index)
+    small, large = _need(1 * GiB, 1), _need(2 * GiB, 1)
+    for need in (small, large):  # an order each
+        assert best_fit.choose(slice(0, 5), need, "app", CHAINS["app"]) is hosts[1]
+    with mock.patch.object(placement, "fits", wraps=placement.fits) as weigh:  # once a bucket
+        for _ in range(3):  # host 2 through three states: the first two left behind
+            hosts[2].allocate(_need(0.25 * GiB, 0.25), [])
+            index.update(hosts[2])
+        assert weigh.call_count == 0  # logged, not weighed
+        for need, calls in ((small, 1), (large, 2), (small, 2)):
+            got = best_fit.choose(slice(0, 5), need, "app", CHAINS["app"])
+            assert got is best_fit.scan(slice(0, 5), need, "app", CHAINS["app"])
+            assert weigh.call_count == calls  # host 2's last state, once per order
+
+
 def test_the_filter_and_tightness_for_one_host_and_for_arrays_agree():
     rng = np.random.default_rng(3)
     n = 4000

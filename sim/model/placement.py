@@ -18,12 +18,14 @@ Two ways to the same choice:
   weight), so the index keeps them in one *bucket*, a sorted list of host indexes keyed by
   that state. A bucket's weight for a request depends only on its state, so it is worked out
   once; per request kind and group, an *order* keeps the buckets that fit in the policy's
-  order (best first; ties to the lower host index: a heap with lazy removal) and is told of
-  every bucket that fills or takes a lower host; the entries of a bucket that empties are
-  left behind (its stamp is new), and a bucket whose lowest host leaves keeps its entry, which
-  the order re-keys when it reaches the head. A decision reads the head
-  of each group's order: O(log buckets) amortized per change and per decision, whatever the
-  host count and however many hosts are part full.
+  order (best first; ties to the lower host index: a heap with lazy removal). Every bucket
+  that fills or takes a lower host goes in its group's *log* (``Changes``); an order reads
+  the log when it is next asked for, and adds those of the buckets still as they were logged
+  (a host's bucket logged and left again before then costs that order nothing); the entries of a
+  bucket that empties are left behind (its stamp is new), and a bucket whose lowest host
+  leaves keeps its entry, which the order re-keys when it reaches the head. A decision reads
+  the head of each group's order: O(log buckets) amortized per change and per decision,
+  whatever the host count and however many hosts are part full.
   The arithmetic is the scan's, operation for operation, so the host chosen is the same.
   ``random`` keeps instead, per request kind and group, a *census*: the hosts that fit, as a
   sorted list (``sortedcontainers``), told of every host whose bucket changes whether it fits;
@@ -53,11 +55,11 @@ from sim.spec.demand import Demand, Layer
 # recently used is dropped beyond this many (traces with many instance sizes), and rebuilt if
 # asked for again.
 _MAX_ORDERS = 64
-# An order left unread while its group's buckets changed more times than the group has
-# buckets, plus this many, is dropped: rebuilding it when next asked for weighs each bucket at
-# most once, no more than keeping it in step since would have cost (a trace's rare instance
-# sizes are asked for a few times a day, while every change weighed them). A census, whose
-# rebuild takes each host, is dropped after more host moves than its group has hosts.
+# An order left unread while its group's log took more changes than the group has buckets,
+# plus this many, is dropped and rebuilt when next asked for: the rebuild weighs each bucket
+# at most once, no more than reading the log would (a trace's rare instance sizes are asked
+# for a few times a day). A census, whose rebuild takes each host, is dropped after more host
+# moves than its group has hosts.
 _IDLE_SLACK = 64
 # Empty buckets (with their cached key prefixes) kept aside per group for when a host returns to
 # their state; beyond this many they are forgotten.
@@ -391,7 +393,7 @@ class Order:
     need: Demand
     chain: list[Layer]
     heap: list[tuple[Any, ...]] = field(default_factory=list)
-    unread: int = 0  # the group's bucket changes since it was last read
+    read: int = 0  # how far into its group's log (``Changes``) it has read
 
     def add(self, prefix: tuple[float, ...], bucket: Bucket) -> None:
         """``bucket`` (not empty, with its new stamp) stands in the order under ``prefix``."""
@@ -415,6 +417,31 @@ class Order:
         """Drop the entries left behind."""
         self.heap = [entry for entry in self.heap if entry[-2] == entry[-1].stamp]
         heapq.heapify(self.heap)
+
+
+@dataclass(eq=False)
+class Changes:
+    """One group's log of the buckets that filled or took a lower host, each with the stamp it
+    took then: ``entries[k]`` is change ``start + k`` (the changes every order has read are
+    cut off the front). An entry whose bucket's stamp has moved on since is stale: the bucket
+    emptied (its entries in the orders no longer stand) or was logged again."""
+
+    entries: list[tuple[Bucket, int]] = field(default_factory=list)
+    start: int = 0
+
+    @property
+    def end(self) -> int:
+        """The number of changes logged, read or not."""
+        return self.start + len(self.entries)
+
+    def since(self, read: int) -> list[tuple[Bucket, int]]:
+        """The changes from change ``read`` on."""
+        return self.entries[read - self.start:]
+
+    def cut(self, read: int) -> None:
+        """Forget the changes before change ``read`` (every order has read them)."""
+        del self.entries[:read - self.start]
+        self.start = read
 
 
 @dataclass(eq=False)
@@ -442,6 +469,7 @@ class Placement:
         # a demand's hash is a Python-level call over its fields
         self._token_of: dict[tuple[int, str], tuple[Demand, int]] = {}
         self._orders: dict[int, OrderedDict[int, Order]] = {}  # group -> token -> order
+        self._changes: dict[int, Changes] = {}  # group -> the log its orders read
         self._censuses: dict[int, OrderedDict[int, Census]] = {}  # random: group -> token ->
         # per request token and set of claimed layers: the chain's bytes missing and held
         self._layer_bytes: dict[tuple[int, frozenset[str]], tuple[float, float]] = {}
@@ -476,14 +504,7 @@ class Placement:
             return self._random(groups, token, candidates, need, chain_key, chain)
         best = None
         for g in groups:
-            orders = self._orders.get(g)  # ``self._order(...)``, inline
-            order = None if orders is None else orders.get(token)
-            if order is None:
-                order = self._order(g, token, need, chain)
-            else:
-                orders.move_to_end(token)  # type: ignore[union-attr]
-            order.unread = 0
-            head = order.best()
+            head = self._order(g, token, need, chain).best()
             if head is not None and (best is None or head < best):
                 best = head
         return None if best is None else ix.hosts[int(best[-3])]
@@ -551,43 +572,61 @@ class Placement:
         return prefix
 
     def _order(self, group: int, token: int, need: Demand, chain: list[Layer]) -> Order:
-        """The order of ``group``'s buckets that fit the request ``token`` stands for."""
+        """The order of ``group``'s buckets that fit the request ``token`` stands for, up to
+        date: the changes logged since it was last read added (``_read``), or, when there are
+        more of them than the group has buckets (plus ``_IDLE_SLACK``), built again."""
+        changes = self._changes.get(group)
+        if changes is None:
+            changes = self._changes[group] = Changes()
         order = _recent(self._orders, group, token)
-        if order is None:
-            order = _keep(self._orders, group, token, Order(need, chain))
-            for bucket in self.index.buckets[group].values():
-                prefix = self._prefix(bucket, token, need, chain)
-                if prefix is not _NO_FIT:
-                    order.add(prefix, bucket)
+        if order is not None:
+            if changes.end - order.read <= len(self.index.buckets[group]) + _IDLE_SLACK:
+                self._read(order, token, changes, len(self.index.buckets[group]))
+                return order
+            del self._orders[group][token]
+        order = _keep(self._orders, group, token, Order(need, chain, read=changes.end))
+        for bucket in self.index.buckets[group].values():
+            prefix = self._prefix(bucket, token, need, chain)
+            if prefix is not _NO_FIT:
+                order.add(prefix, bucket)
         return order
 
-    def _watch(self, group: int, bucket: Bucket) -> None:
-        """Keep the group's orders in step with a bucket that filled or took a lower host: a
-        new entry in each order it fits (its entries there no longer stand: its stamp is
-        new). One that emptied is not told: its entries, left behind, are dropped when they
-        reach the head or when the order is compacted."""
-        orders = self._orders.get(group)
-        if not orders:
-            return
-        prefixes = bucket.prefixes
-        buckets = len(self.index.buckets[group])  # at most one entry of each stands
-        idle = buckets + _IDLE_SLACK
-        unread = []
-        for token, order in orders.items():
-            order.unread += 1
-            if order.unread > idle:
-                unread.append(token)
+    def _read(self, order: Order, token: int, changes: Changes, buckets: int) -> None:
+        """Add to ``order`` the buckets logged since it last read ``changes`` that still stand
+        as logged and fit (a new entry each; their older entries no longer stand); its
+        group has ``buckets`` buckets."""
+        for bucket, stamp in changes.since(order.read):
+            if bucket.stamp != stamp:  # emptied, or logged again further on
                 continue
-            prefix = prefixes.get(token)  # ``_prefix``, cached when the state was seen before
+            prefix = bucket.prefixes.get(token)  # ``_prefix``, when the state was seen before
             if prefix is None:
                 prefix = self._prefix(bucket, token, order.need, order.chain)
             if prefix is _NO_FIT:
                 continue
             order.add(prefix, bucket)
-            if len(order.heap) > 2 * buckets + 64:
+            if len(order.heap) > 2 * buckets + 64:  # at most one entry of each stands
                 order.compact()
-        for token in unread:  # rebuilt when asked for again (``_order``)
-            del orders[token]
+        order.read = changes.end
+
+    def _watch(self, group: int, bucket: Bucket) -> None:
+        """Log a bucket that filled or took a lower host, for the group's orders to read when
+        next asked for (``_read``). One that emptied is not logged: its entries, left behind,
+        are dropped when they reach an order's head or when the order is compacted. The log
+        is cut back to what the orders still have to read whenever it holds twice as many
+        changes as the group has buckets (plus ``_IDLE_SLACK``): an order further behind
+        than half of that is dropped then (it would be rebuilt when next asked for)."""
+        orders = self._orders.get(group)
+        if not orders:
+            return
+        changes = self._changes[group]
+        changes.entries.append((bucket, bucket.stamp))
+        idle = len(self.index.buckets[group]) + _IDLE_SLACK
+        if len(changes.entries) > 2 * idle:
+            behind = [token for token, order in orders.items()
+                      if changes.end - order.read > idle]
+            for token in behind:
+                del orders[token]
+            changes.cut(min((order.read for order in orders.values()), default=changes.end))
 
     def _bytes(self, token: int, chain: list[Layer], claimed: frozenset[str]
                ) -> tuple[float, float]:
