@@ -22,6 +22,10 @@ jobs-long      8 long runs (the main example, 4x hosts and  the same with ``--jo
 common-run     the common shape (``run.common_shape``) as   the bare-SimPy floor of the same
                a whole ``run --jobs 1``, and (``all``) on   lifecycles; within 4x at
                every core as the README runs it             5,000/20,000, 3x at 50,000/100,000
+plan           ``plan --no-charts`` on the Azure day (every one bare-SimPy replay of the same
+               VM: ``scenarios/azure-replay.yaml`` at       arrivals and lifetimes on 502
+               ``sample: 1.0``), every core                 hosts (``floor.replayed``); the
+                                                            target: under 5 minutes
 =============  ===========================================  ===================================
 
     python benchmarks/run.py --only overhead [--common-run-sizes 5000/20000] [--tree PATH]
@@ -47,6 +51,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent  # the tree measured (--tree: another)
 MAIN_EXAMPLE = ROOT / "scenarios" / "windows-isolation.yaml"
 SWEEP = ROOT / "scenarios" / "sweep.yaml"
+AZURE_DAY = ROOT / "scenarios" / "azure-replay.yaml"
 
 
 def wall(*args: str) -> float:
@@ -149,9 +154,15 @@ def case_jobs_long(folder: Path) -> dict[str, Any]:
 def _floor_s(hosts: int, instances: int) -> float:
     """The bare-SimPy floor's seconds for the common shape, timed in a fresh process (in
     this one it slows down run after run, as its heap grows)."""
-    code = ("import sys, time; sys.path.insert(0, sys.argv[1]); from floor import "
-            "bare_lifecycles; t = time.perf_counter(); "
-            f"bare_lifecycles({instances}, {hosts}); print(time.perf_counter() - t)")
+    return _timed("from floor import bare_lifecycles",
+                  f"bare_lifecycles({instances}, {hosts})")
+
+
+def _timed(setup: str, timed: str) -> float:
+    """Seconds ``timed`` takes after ``setup``, in a fresh process with the benchmarks'
+    modules and ``sim`` on its path."""
+    code = (f"import sys, time; sys.path.insert(0, sys.argv[1]); {setup}; "
+            f"t = time.perf_counter(); {timed}; print(time.perf_counter() - t)")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-c", code, str(Path(__file__).parent)], env=env,
                           capture_output=True, text=True, check=True)
@@ -174,10 +185,38 @@ def case_common_run(folder: Path, hosts: int, instances: int, jobs: str = "1"
             "met": figure <= limit * base}
 
 
+def azure_day(folder: Path) -> Path:
+    """The Azure day with every VM: ``scenarios/azure-replay.yaml`` at ``sample: 1.0`` (74,576
+    VMs), its three modes and its plan (``wait_s.p99<=5min``, 3 replications)."""
+    from sim.spec import paths
+
+    data = yaml.safe_load(AZURE_DAY.read_text(encoding="utf-8"))
+    arrival = "workloads[azure].arrival"
+    data = paths.replace(data, f"{arrival}.sample", 1.0)
+    data = paths.replace(data, f"{arrival}.path", str(
+        (AZURE_DAY.parent / paths.get(data, f"{arrival}.path")).resolve()))
+    path = folder / "azure-day.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def case_plan(folder: Path) -> dict[str, Any]:
+    """``plan`` on the Azure day as a user runs it (every core, an empty run store), against
+    one bare-SimPy replay of the same arrivals and lifetimes on 502 hosts (the trace read
+    before its clock): the floor of one of the plan's runs, which shows how fast the machine
+    is today. ``runs``: the simulations the plan made."""
+    out = folder / "plan"
+    figure = sim("plan", str(azure_day(folder)), "--no-charts", "--quiet", "--out", str(out))
+    base = _timed("from run import trace_lifecycles, trace_shape; from floor import replayed; "
+                  "a, l, d = trace_lifecycles(trace_shape(502, 100))", "replayed(a, l, 502, d)")
+    return {"figure_s": figure, "baseline_s": base, "target": "under 300 s",
+            "met": figure < 300, "runs": len(list((out / ".runs").glob("*/run.json")))}
+
+
 CASES: dict[str, Callable[[Path], dict[str, Any]]] = {
     "import": case_import, "whole-run": case_whole_run,
     "whole-run-default": case_whole_run_default, "cached": case_cached,
-    "jobs-small": case_jobs_small, "jobs-long": case_jobs_long,
+    "jobs-small": case_jobs_small, "jobs-long": case_jobs_long, "plan": case_plan,
 }
 
 
@@ -185,11 +224,12 @@ def measure(common_sizes: list[tuple[int, int]], tree: Path | None = None,
             only: list[str] | None = None) -> list[dict[str, Any]]:
     """Every case (``only``: those whose names start with one of these), printed as it is
     measured, on this tree or ``tree``; the rows."""
-    global ROOT, MAIN_EXAMPLE, SWEEP
+    global ROOT, MAIN_EXAMPLE, SWEEP, AZURE_DAY
     if tree is not None:
         ROOT = tree.resolve()
         MAIN_EXAMPLE = ROOT / "scenarios" / "windows-isolation.yaml"
         SWEEP = ROOT / "scenarios" / "sweep.yaml"
+        AZURE_DAY = ROOT / "scenarios" / "azure-replay.yaml"
         print(f"the code and scenarios of {ROOT}")
     rows = []
     print(f"{'case':<22}{'figure s':>10}{'baseline s':>12}{'ratio':>8}  {'target':<28}met")

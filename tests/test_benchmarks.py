@@ -54,3 +54,13 @@ def test_same_lifecycle_floor_counts_every_mode():
     # lifetimes that end free their hosts' slots only at the start's end: the count is the same
     # whatever the lifetimes, so ending them changes the work, not the answer
     assert same_lifecycle(31, 5, modes=3, duration_s=3600.0, lifetime=(1.0, 2.0)) == total
+
+
+def test_the_plan_case_plans_the_azure_day_with_every_vm(tmp_path):
+    from overhead import azure_day
+
+    loaded = load_text(azure_day(tmp_path).read_text(encoding="utf-8"), "azure-day")
+    arrival = loaded.scenario.workloads[0].arrival
+    assert arrival.sample == 1.0 and Path(arrival.path).is_file()
+    assert loaded.scenario.plan is not None and loaded.scenario.plan.slo == ["wait_s.p99<=5min"]
+    assert list(loaded.trace_rows.values()) == [74_576]  # every VM of the day
