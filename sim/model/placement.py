@@ -580,8 +580,9 @@ class Placement:
             changes = self._changes[group] = Changes()
         order = _recent(self._orders, group, token)
         if order is not None:
-            if changes.end - order.read <= len(self.index.buckets[group]) + _IDLE_SLACK:
-                self._read(order, token, changes, len(self.index.buckets[group]))
+            buckets = len(self.index.buckets[group])
+            if changes.end - order.read <= buckets + _IDLE_SLACK:
+                self._read(order, token, changes, buckets)
                 return order
             del self._orders[group][token]
         order = _keep(self._orders, group, token, Order(need, chain, read=changes.end))
@@ -598,9 +599,7 @@ class Placement:
         for bucket, stamp in changes.since(order.read):
             if bucket.stamp != stamp:  # emptied, or logged again further on
                 continue
-            prefix = bucket.prefixes.get(token)  # ``_prefix``, when the state was seen before
-            if prefix is None:
-                prefix = self._prefix(bucket, token, order.need, order.chain)
+            prefix = self._prefix(bucket, token, order.need, order.chain)
             if prefix is _NO_FIT:
                 continue
             order.add(prefix, bucket)
