@@ -29,7 +29,8 @@ its floor, ``floor-trace``, replays the same arrivals and lifetimes (``floor.rep
 trace is read before the clock starts, as a planner's workers hold it after their first run.
 ``overhead``: the seconds around the simulations as a user waits for them (``overhead.py``:
 importing, a whole ``run``, a rerun of written results, ``--jobs 2`` against ``--jobs 1``,
-the common shape as a whole ``run``), each beside its baseline and target.
+the common shape as a whole ``run``, ``plan`` on the Azure day with every VM), each beside
+its baseline and target.
 """  # noqa: E501 - printed as is by --help (raw description)
 
 from __future__ import annotations
