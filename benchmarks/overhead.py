@@ -186,17 +186,13 @@ def case_common_run(folder: Path, hosts: int, instances: int, jobs: str = "1"
 
 
 def azure_day(folder: Path) -> Path:
-    """The Azure day with every VM: ``scenarios/azure-replay.yaml`` at ``sample: 1.0`` (74,576
-    VMs), its three modes and its plan (``wait_s.p99<=5min``, 3 replications)."""
-    from sim.spec import paths
+    """The Azure day with every VM (``run.azure_day``: ``scenarios/azure-replay.yaml`` at
+    ``sample: 1.0``, 74,576 VMs), its three modes and its plan (``wait_s.p99<=5min``, 3
+    replications), written into ``folder``."""
+    from run import azure_day as day
 
-    data = yaml.safe_load(AZURE_DAY.read_text(encoding="utf-8"))
-    arrival = "workloads[azure].arrival"
-    data = paths.replace(data, f"{arrival}.sample", 1.0)
-    data = paths.replace(data, f"{arrival}.path", str(
-        (AZURE_DAY.parent / paths.get(data, f"{arrival}.path")).resolve()))
     path = folder / "azure-day.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    path.write_text(yaml.safe_dump(day(100, AZURE_DAY), sort_keys=False))
     return path
 
 

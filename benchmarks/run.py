@@ -118,21 +118,28 @@ def full_shape(hosts: int, instances: int) -> dict[str, Any]:
     return paths.replace(data, "workloads[web].arrival.rate", f"{rate}/s")
 
 
-def trace_shape(hosts: int, percent: int) -> dict[str, Any]:
-    """The Azure day (``scenarios/azure-replay.yaml``: 74,576 VMs of 14 sizes in the first day
-    of the trace's test split, best-fit) replaying ``percent`` % of its VMs on ``hosts`` hosts,
-    under process isolation only: the runs ``python -m sim plan`` makes on it."""
+def azure_day(percent: int, scenario: Path = AZURE_DAY) -> dict[str, Any]:
+    """The Azure day (``scenario``, ``scenarios/azure-replay.yaml``: 74,576 VMs of 14 sizes in
+    the first day of the trace's test split, best-fit) replaying ``percent`` % of its VMs, its
+    trace's path made absolute (the scenario is written elsewhere)."""
     import yaml
 
     from sim.spec import paths
 
-    data = yaml.safe_load(AZURE_DAY.read_text(encoding="utf-8"))
+    data = yaml.safe_load(scenario.read_text(encoding="utf-8"))
     arrival = "workloads[azure].arrival"
-    data = paths.replace(data, "name", f"trace-{hosts}-{percent}")
-    data = paths.replace(data, "hosts[rack].count", hosts)
     data = paths.replace(data, f"{arrival}.sample", percent / 100)
-    data = paths.replace(data, f"{arrival}.path", str(
-        (AZURE_DAY.parent / paths.get(data, f"{arrival}.path")).resolve()))
+    return paths.replace(data, f"{arrival}.path", str(
+        (scenario.parent / paths.get(data, f"{arrival}.path")).resolve()))
+
+
+def trace_shape(hosts: int, percent: int) -> dict[str, Any]:
+    """The Azure day (``azure_day``) replaying ``percent`` % of its VMs on ``hosts`` hosts,
+    under process isolation only: the runs ``python -m sim plan`` makes on it."""
+    from sim.spec import paths
+
+    data = paths.replace(azure_day(percent), "name", f"trace-{hosts}-{percent}")
+    data = paths.replace(data, "hosts[rack].count", hosts)
     return {**data, "compare": {"isolation": ["process"]}}
 
 
