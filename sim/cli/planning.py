@@ -296,13 +296,15 @@ def _write_plan(loaded: Loaded, args: argparse.Namespace, data: dict[str, Any],
 @dataclass
 class Prober:
     """Judges a host count: its replications run (or read from the store) and averaged.
-    A probe is judged on its replications but the last where they make its failure certain
-    (``planner.decided``), however many ran at once. ``last_alone``: the last replication would run
-    alone on a core (3 on 2 processes), so it runs only if the others leave the verdict
-    open; beside it runs the first replication of the count the search would
-    probe next on the verdict the others point to (``planner.likely``), and a probe whose
-    first replication ran so runs its other two together. A guess that proves wrong costs a
-    run stored for nothing; the probes, their replications and verdicts are the same."""
+    A probe is judged on the fewest of its first replications that make its failure certain
+    (``planner.decided``), else on all, however many ran, or ran at once. One process runs
+    them one at a time and stops at the first that decides it. ``last_alone``: the last
+    replication would run alone on a core (3 on 2 processes), so it runs only if the others
+    leave the verdict open; beside it runs the first replication of the count the search
+    would probe next on the verdict the others point to (``planner.likely``), and a probe
+    whose first replication ran so is judged on it first (it may decide it), else runs its
+    other two together. A guess that proves wrong costs a run stored for nothing; the
+    probes, their replications and verdicts are the same."""
 
     store: Store
     workers: Workers
@@ -320,17 +322,26 @@ class Prober:
         the probe the plan makes next on that verdict (None: unknown, or none)."""
         specs = probe_specs(sample, mode, self.group, hosts, self.replications, self.seed)
         first, last = specs[:-1], specs[-1]
-        if not self.last_alone:
+        verdict = self._decided(specs, hosts)  # on those stored already (run ahead, say)
+        if verdict is not None:
+            return verdict
+        if self.workers.jobs == 1:  # in turn, each run may decide the probe
+            for spec in first:
+                self._run([spec])
+                verdict = self._decided(specs, hosts)
+                if verdict is not None:
+                    return verdict
+        elif not self.last_alone:
             self._run(specs)  # all at once: the cores allow it (judged as below all the same)
         else:
             todo = [spec for spec in first if not self._has(spec)]
             if todo and len(todo) < self.workers.jobs and not self._has(last):
                 todo.append(last)  # on the process left free: needed unless the first doom it
             self._run(todo)
-        outs = self._outputs(first)
-        verdict = decided(outs, self.slos, hosts)
+        verdict = self._decided(specs, hosts)
         if verdict is not None:
             return verdict
+        outs = self._outputs(first)
         if not self._has(last):
             ahead = (after(likely(outs, self.slos))
                      if after is not None and self.workers.jobs > 1 else None)  # a free core
@@ -338,6 +349,16 @@ class Prober:
                 ahead[0], ahead[1], self.group, ahead[2], self.replications, self.seed)[:1]
             self._run([last, *extra])
         return judge(outs + self._outputs([last]), self.slos, hosts)
+
+    def _decided(self, specs: list[Any], hosts: int) -> Probe | None:
+        """The verdict on the probe of ``specs`` from its first replications stored (in
+        order, up to the first not stored), where they decide it (``planner.decided``)."""
+        stored = []
+        for spec in specs:
+            if not self._has(spec):
+                break
+            stored.append(spec)
+        return decided(self._outputs(stored), self.slos, hosts, len(specs))
 
     def _has(self, spec: Any) -> bool:
         """Whether ``spec``'s run is stored (with ``--rerun``, run by this plan)."""

@@ -93,12 +93,16 @@ def judge(outputs: list[RunOutput], slos: list[SLO], hosts: int) -> Probe:
     return Probe(hosts, metrics, not failed, failed, len(outputs))
 
 
-def doomed(outputs: list[RunOutput], slos: list[SLO]) -> bool:
-    """Whether a probe judged on these replications and one more fails whatever that last one
-    gives: for some SLO, the pessimistic end of its 95 % interval over all of them, at its
-    best over the value the last replication could take, is still past the limit (then
-    ``judge`` on these alone fails too: their interval is wider). Exact, not a guess: the
-    answer of a search that skips the last replication of such a probe is the same."""
+def doomed(outputs: list[RunOutput], slos: list[SLO], missing: int = 1) -> bool:
+    """Whether a probe judged on these replications and ``missing`` more fails whatever
+    those give: for some SLO, the pessimistic end of its 95 % interval over all of them, at
+    its best over the values the missing ones could take, is still past the limit (then
+    ``judge`` on these alone fails too: their interval is wider, or, on one replication,
+    that value itself is past the limit). The end (the mean plus or minus Student's t times
+    the standard error) is convex in the missing values and the same under any order of
+    them, so it is at its best where they are all equal: one value to minimise over. Exact,
+    not a guess: the answer of a search that skips the missing replications of such a probe
+    is the same."""
     from scipy.optimize import minimize_scalar
 
     from sim.analysis.aggregate import ci95_half_width
@@ -111,7 +115,7 @@ def doomed(outputs: list[RunOutput], slos: list[SLO]) -> bool:
         upper = slo.op in ("<=", "<")  # the pessimistic end is mean + h (else mean - h)
 
         def best(x: float, known: np.ndarray = known, upper: bool = upper) -> float:
-            every = np.append(known, x)
+            every = np.append(known, np.full(missing, x))
             h = ci95_half_width(every)
             return float(every.mean() + h) if upper else -float(every.mean() - h)
 
@@ -125,19 +129,21 @@ def doomed(outputs: list[RunOutput], slos: list[SLO]) -> bool:
     return False
 
 
-def decided(outputs: list[RunOutput], slos: list[SLO], hosts: int) -> Probe | None:
-    """The verdict on ``hosts`` from a probe's replications but the last where they decide
-    it, else None (the last is needed): a failure no value of the last can undo
-    (``doomed``), exact, the verdict on all. It depends on the replications alone, not on
-    how many ran at once: a probe whose last replication ran beside the others is judged the
-    same way.
+def decided(outputs: list[RunOutput], slos: list[SLO], hosts: int, replications: int
+            ) -> Probe | None:
+    """The verdict on ``hosts`` from the fewest of a probe's first replications (``outputs``,
+    in the order of their replications, of ``replications`` in all) that decide it, else None
+    (more are needed): a failure no values of the others can undo (``doomed``), exact, the
+    verdict on all. It depends on the replications alone, not on how many ran, or ran at
+    once: a probe whose replications all ran is judged the same way.
 
     A pass is never decided so: on two replications, even one at the pessimistic end of
     their own interval (Student's t of 12.7, against 4.3 for three) can be undone by the
     third, since a start-up p99 over replications is heavy-tailed (the web farm's plan: 27
-    hosts at 12.2 s on two, 43.1 s on three, past its 45 s limit)."""
-    if outputs and doomed(outputs, slos):
-        return judge(outputs, slos, hosts)
+    hosts at 12.2 s on two, 43.1 s on three)."""
+    for k in range(1, min(len(outputs), replications - 1) + 1):
+        if doomed(outputs[:k], slos, replications - k):
+            return judge(outputs[:k], slos, hosts)
     return None
 
 
