@@ -429,8 +429,13 @@ def test_a_probe_is_doomed_only_when_no_replications_still_to_come_could_make_it
         if doomed(known, [slo], missing):
             assert not any(verdicts)  # exact: nothing the others give passes
             assert not judge(known, [slo], 5).passed  # nor do these alone
-        elif missing == 1 or len(values) > 1:  # then some value near them passes
-            assert any(verdicts)
+        # and tight: not doomed with 1 s to spare (a limit 1 s stricter), the others all
+        # equal to one of the grid's values or of the known ones pass (the end moves by less
+        # than 1 s over half a grid step, and with one known value it is that value)
+        shift = -1.0 if slo.op == "<=" else 1.0
+        if not doomed(known, [SLO(slo.metric, slo.op, slo.limit + shift, slo.text)], missing):
+            assert any(judge([*known, *[_Run(x)] * missing], [slo], 5).passed
+                       for x in [*grid, *values])
 
     check()
     assert doomed([_Run(90.0), _Run(95.0)], [upper])  # far past the limit: certain
