@@ -142,6 +142,26 @@ def test_start_up_phases_of_instant_start_ups_draw_without_a_warning(tmp_path: P
     assert (tmp_path / "phases.png").stat().st_size > 5_000
 
 
+@pytest.mark.parametrize("startups", [[0.0, 0.0, 0.0], []])
+def test_a_cdf_of_instant_start_ups_or_of_none_draws_without_a_warning(tmp_path: Path,
+                                                                       startups: list[float]):
+    """Every start-up took 0 s (a profile of free phases), or none started: a log scale would
+    show nothing (matplotlib warned that no value was positive), so the axis is linear and
+    its label says why."""
+    import warnings
+
+    class Run:
+        name = "free"
+        instances = pd.DataFrame({"arrival": [10.0 * i for i in range(len(startups))],
+                                  "running": [10.0 * i + s for i, s in enumerate(startups)]})
+        metrics = {"startup_s": {"p50": 0.0, "p99": 0.0}}
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plots.startup_cdf(tmp_path / "cdf.png", "t", [Run()], 0.0)
+    assert (tmp_path / "cdf.png").stat().st_size > 5_000
+
+
 @pytest.mark.parametrize("swept", [False, True])
 def test_charts_drawn_in_other_processes_are_the_same_files_as_drawn_here(tmp_path, swept):
     """Two jobs: a worker and a process it forks share the charts (a sweep's too); the files

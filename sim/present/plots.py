@@ -100,6 +100,8 @@ def _legend(ax: Any, **kwargs: Any) -> None:
     """A legend where it covers no data: inside (the emptiest corner) when it is short,
     beside the axes (the figure made wider) when it is long."""
     _, labels = ax.get_legend_handles_labels()
+    if not labels:  # nothing drawn to name (no instance started, say)
+        return
     if len(labels) <= INSIDE_LEGEND:
         ax.legend(loc=kwargs.pop("loc", "best"), fontsize="small", **kwargs)
         return
@@ -308,12 +310,14 @@ def startup_cdf(path: Path, title: str, variants: list[Any], warmup: float,
     else the run's own)."""
     fig, ax = plt.subplots(figsize=(8, 5))
     low, high = math.inf, 0.0
+    drawn = False
     for i, v in enumerate(variants):
         df = v.instances
         df = df[(df["arrival"] >= warmup) & df["running"].notna()]
         values = np.sort((df["running"] - df["arrival"]).to_numpy())
         if len(values) == 0:
             continue
+        drawn = True
         positive = values[values > 0]
         if len(positive):
             low, high = min(low, float(positive[0])), max(high, float(values[-1]))
@@ -325,10 +329,14 @@ def startup_cdf(path: Path, title: str, variants: list[Any], warmup: float,
                               if k < len(values)]
         ax.step(values, y, where="post", color=variant_color(v.name, i),
                 label=cdf_label(v.name, shown["p50"], shown["p99"]), **style)
-    ax.set_xscale("log")
     if high > 0:
+        ax.set_xscale("log")
         _duration_axis(ax, low, high)
-    ax.set_xlabel("start-up time, request to running (log scale)")
+        ax.set_xlabel("start-up time, request to running (log scale)")
+    else:  # every start-up took no time (phases of 0 s), or none started: no log scale
+        ax.set_xlim(-0.05, 1.0)
+        ax.set_xlabel("start-up time, request to running, seconds: "
+                      + ("every one 0 s" if drawn else "none started"))
     ax.set_ylabel("share of instances started within that time")
     ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     ax.set_ylim(0, 1.01)

@@ -158,8 +158,8 @@ def _scenario_words(loaded: Loaded, planned: bool = False) -> str:
     parts = [f"<p>{_e(what)}{',' if s.commands is not None else ''} on {total:,} "
              f"host{'s' if total != 1 else ''}"
              + (" as written in the file" if planned else "")
-             + f" ({_e(groups)}), simulated for {_e(format_duration(s.duration))} after a "
-             f"{_e(format_duration(s.warmup))} warm-up, under "
+             + f" ({_e(groups)}), simulated for {_e(format_duration(s.duration))} (the "
+             f"statistics after its first {_e(format_duration(s.warmup))}, the warm-up), under "
              + ", ".join(f"<code>{_e(m)}</code>" for m in _modes_compared(loaded))
              + ".</p>"]
     hosts = [[_e(g.group), g.count, g.cpu_cores, f"{g.cpu_overcommit:g}",
