@@ -14,9 +14,12 @@ import yaml
 
 from sim.analysis.steady import mser
 from sim.experiment.expand import expand
+from sim.planning import trust
 from sim.present import output
 from sim.run.runner import execute
-from tests.helpers import load, scenario
+from tests.helpers import BASE, FREE, load, scenario
+
+BASE_HOST = BASE["hosts"][0]
 
 
 def kinds(data: dict[str, Any]) -> dict[str, list[str]]:
@@ -58,6 +61,56 @@ def test_load_near_capacity_is_said() -> None:
     data = scenario(host={"cpu_cores": 40}, duration="2h", warmup="10min",
                     workload=stream("1/s", "37s"))
     assert kinds(data)["base"] == ["load"]
+
+
+def test_a_workload_held_to_a_small_group_is_judged_against_that_group() -> None:
+    """Pooled over every group, a workload held to a small one looked light beside the room of
+    another: 50 Erlangs of 1-vCPU instances on a 10-core group, next to a 1000-core group a
+    light workload keeps to, read 5 % and said nothing (66 % of the requests refused)."""
+    big = {**BASE_HOST, "group": "big", "cpu_cores": 1000}
+    small = {**BASE_HOST, "group": "small", "cpu_cores": 10}
+    hot = {"name": "hot", "image": "base", "isolation": "free", "cpu": 1, "memory": "1GiB",
+           "on_full": "reject", "host_groups": ["small"], **stream("5/min", "10min")}
+    cold = {**hot, "name": "cold", "host_groups": ["big"], **stream("1/min", "10min")}
+    data = scenario(hosts=[small, big], workloads=[hot, cold], duration="3h", warmup="1h")
+    found = offered(data)
+    assert (found.share, found.resource, found.groups, found.workloads) == (
+        pytest.approx(5.0), "cpu", ("small",), ("hot",))
+    assert "saturated" in kinds(data)["base"]
+    message = warning_messages(data)[0]
+    assert "500% of what host group small can hold (hot may use no other)" in message
+    hot["host_groups"] = cold["host_groups"] = None  # both anywhere: the pools add up
+    found = offered(data)
+    assert found.everywhere and found.share == pytest.approx(60 / 1010)
+
+
+def test_start_slots_busy_near_capacity_are_said() -> None:
+    """Start slots count as a resource: 1.472 requests a second, each holding one of 8 slots
+    for its 5 s boot, keep them 92 % busy, where memory and vCPU were all that was weighed
+    (0.02 %, and no word, beside waits of 18 s at 97.5 %)."""
+    data = scenario(host={"max_concurrent_starts": 8}, duration="1h", warmup="10min",
+                    profiles={"free": {**FREE, "boot": "5s"}},
+                    workload={**stream("1.472/s", "1s"), "cpu": 0.01, "memory": "100MiB"})
+    found = offered(data)
+    assert (found.resource, found.everywhere) == ("starts", True)
+    assert found.share == pytest.approx(1.472 * 5 / 8)
+    assert kinds(data)["base"] == ["load"]
+    assert warning_messages(data)[0].startswith(
+        "the steady-state load asks 92% of the hosts' start slots (max_concurrent_starts)")
+
+
+def offered(data: dict[str, Any]) -> trust.Load:
+    loaded = load(data)
+    found = trust.offered_load(loaded.scenario, loaded.profiles)
+    assert found is not None
+    return found
+
+
+def warning_messages(data: dict[str, Any]) -> list[str]:
+    loaded = load(data)
+    outs = [execute(spec) for spec in expand(loaded, replications=1)]
+    summary = output.summary(loaded, loaded.scenario.seed, outs)
+    return [w["message"] for w in summary["variants"]["base"]["warnings"]]
 
 
 def test_a_window_shorter_than_three_lifetimes_is_short() -> None:

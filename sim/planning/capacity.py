@@ -204,7 +204,8 @@ def expected_concurrent(workload: Workload, duration: float) -> float:
     if isinstance(arrival, ReplicaArrivals):  # the replicas the demand asks for, on average
         assert workload.replicas is not None
         return workload.replicas.mean_wanted(duration)
-    rate = arrival.rate if hasattr(arrival, "rate") else 1.0 / arrival.interval  # type: ignore
+    rate = arrival_rate(workload)
+    assert rate is not None
     window = min(duration, arrival.until or math.inf)
     if workload.work is not None:  # a batch job: its stand-alone run time
         life = workload.work / workload.cpu
@@ -212,6 +213,22 @@ def expected_concurrent(workload: Workload, duration: float) -> float:
         life = dist_mean(workload.lifetime) if workload.lifetime is not None else window
     n = rate * min(life, window)
     return float(min(n, arrival.count)) if arrival.count is not None else n
+
+
+def arrival_rate(workload: Workload) -> float | None:
+    """A stream's requests per second (Poisson's ``rate``; one per ``interval``); None for a
+    burst, replicas or a trace, which have no steady rate of their own."""
+    arrival = workload.arrival
+    if isinstance(arrival, (TraceArrivals, BurstArrivals, ReplicaArrivals)):
+        return None
+    return arrival.rate if hasattr(arrival, "rate") else 1.0 / arrival.interval  # type: ignore
+
+
+def start_seconds(workload: Workload, profile: ResolvedProfile) -> float:
+    """The least a start-up of ``workload`` under ``profile`` holds its host's start slot:
+    create, boot and app start on an idle host (their means), without a pull, a wait for the
+    CPU or nesting."""
+    return dist_mean(profile.create) + dist_mean(profile.boot) + dist_mean(workload.app_start)
 
 
 def steady_mix(scenario: Scenario, group: HostGroup, profile: ResolvedProfile,

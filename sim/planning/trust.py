@@ -3,14 +3,18 @@
 Each rule is stated where it is checked, and each warning says what it found and what to do:
 
 - ``no_arrivals``: no request arrived after the warm-up; nothing was measured.
-- ``saturated``: more than 1 % of the requests were still waiting for a host at the end
-  (``queued_at_end``), or the load offered is more than the hosts can hold: the pool cannot
-  serve the load, and the start-up and wait statistics cover only the requests it served.
+- ``saturated``: more than 1 % of the requests were still waiting for a host or a start
+  slot at the end (``queued_at_end``), or the load offered is more than the hosts can hold:
+  the pool cannot serve the load, and the start-up and wait statistics cover only the
+  requests it served.
 - ``load``: the load offered is above 90 % of what the hosts can hold (queues and tails grow
   without bound as it nears 100 %). Offered load: each workload's instances running at once in
   steady state (rate × mean lifetime, Little's law; a burst's count) times what one instance
-  holds, per resource, over what the hosts it may use offer (after reserves and images); the
-  largest share over memory, vCPU, disk and partitions.
+  holds, per resource, over what the hosts it may use offer (after reserves and images), and a
+  stream's requests per second times the least a start-up holds a start slot, over the start
+  slots; the largest share over memory, vCPU, disk, partitions and start slots, and over each
+  set of host groups some workloads are held to (each set of workloads must fit in the groups
+  it may use).
 - ``warmup``: the warm-up is shorter than MSER-5 finds in the running level
   (``sim.analysis.steady``) and the level after the stated warm-up averages more than 5 %
   away from its average after MSER-5's cut: the statistics include part of the fill. (MSER-5
@@ -24,10 +28,20 @@ Owns: the rules. Must not: print, or change a metric.
 
 from __future__ import annotations
 
+import itertools
 import math
+from dataclasses import dataclass
 from typing import Any
 
-from sim.planning.capacity import RESOURCES, capacities, expected_concurrent, sizes, trace_sizes
+from sim.planning.capacity import (
+    RESOURCES,
+    arrival_rate,
+    capacities,
+    expected_concurrent,
+    sizes,
+    start_seconds,
+    trace_sizes,
+)
 from sim.spec.config import ResolvedProfile, Scenario, TraceArrivals
 from sim.spec.demand import demand, eligible_groups
 from sim.spec.units import format_duration
@@ -38,40 +52,107 @@ LIFETIMES = 3.0  # mean lifetimes a measured window should hold
 WARMUP_BIAS = 0.05  # how far the level may sit from its settled average before it matters
 
 
-def offered_utilization(scenario: Scenario, profiles: dict[str, ResolvedProfile]
-                        ) -> float | None:
-    """The largest share, over resources, of what the hosts the workloads may use offer that
-    their steady-state instances ask (None: no workload may use any host)."""
+@dataclass(frozen=True)
+class Load:
+    """The load offered against what the hosts hold: ``share`` of ``resource`` (memory, cpu,
+    disk, partitions, instances or starts) in the host ``groups`` some workloads are
+    confined to (``everywhere``: they are every group the workloads may use)."""
+
+    share: float
+    resource: str
+    groups: tuple[str, ...]
+    workloads: tuple[str, ...]
+    everywhere: bool
+
+    def said(self) -> str:
+        """What the load asks, in words: 'N% of what the hosts can hold', and where when
+        that is not everywhere."""
+        hosts = "the hosts" if self.everywhere else (
+            f"host group{'s' if len(self.groups) > 1 else ''} {', '.join(self.groups)}")
+        what = (f"{hosts}' start slots (max_concurrent_starts)" if self.resource == "starts"
+                else f"what {hosts} can hold")
+        held = "" if self.everywhere else (f" ({', '.join(self.workloads)} may use no other)")
+        share = "more than" if math.isinf(self.share) else f"{self.share:.0%} of"
+        return f"the steady-state load asks {share} {what}{held}"
+
+
+def offered_load(scenario: Scenario, profiles: dict[str, ResolvedProfile]) -> Load | None:
+    """The largest share, over resources and over each set of host groups that some
+    workloads are held to (by ``host_groups``, or a profile's), of what those groups offer
+    that those workloads' steady-state instances ask (None: no workload may use any host).
+    Each set of workloads must fit in the groups it may use: pooled over every group, a
+    workload held to a small group looked light beside the room of the others. Start slots
+    count too: a stream's requests per second times the least a start-up holds one
+    (``capacity.start_seconds``)."""
     images = {img.name: img for img in scenario.images}
-    asked = dict.fromkeys((*RESOURCES, "instances"), 0.0)
     pool: dict[str, Any] = {}
+    confined: list[tuple[frozenset[str], str, dict[str, float]]] = []
     for wl in scenario.workloads:
         profile = profiles[wl.isolation]
         groups = eligible_groups(list(scenario.hosts), wl, profile)
-        for g in groups:
-            pool[g.group] = g
+        pool.update((g.group, g) for g in groups)
         if isinstance(wl.arrival, TraceArrivals):
             parts = [(demand(wl, profile, images, cpu=c, memory=m), n)
                      for c, m, n in trace_sizes(wl, scenario)]
         else:
             parts = [(demand(wl, profile, images), expected_concurrent(wl, scenario.duration))]
+        asked = dict.fromkeys((*RESOURCES, "instances", "starts"), 0.0)
         for need, n in parts:
             for r, size in sizes(need).items():
                 asked[r] += size * n
+        asked["starts"] = (arrival_rate(wl) or 0.0) * start_seconds(wl, profile)
+        if groups:  # a workload no host may take is told by the checks, not here
+            confined.append((frozenset(g.group for g in groups), wl.name, asked))
     if not pool:
         return None
     names = [wl.image for wl in scenario.workloads]
+    loads = [_load(union, [(name, a) for held, name, a in confined if held <= union], pool,
+                   images, names)
+             for union in _unions([held for held, _, _ in confined])]
+    return max(loads, key=lambda load: load.share)
+
+
+def offered_utilization(scenario: Scenario, profiles: dict[str, ResolvedProfile]
+                        ) -> float | None:
+    """``offered_load``'s share (None: no workload may use any host)."""
+    load = offered_load(scenario, profiles)
+    return None if load is None else load.share
+
+
+def _unions(sets: list[frozenset[str]]) -> list[frozenset[str]]:
+    """Every union of some of ``sets`` (the host groups each workload may use): where a set of
+    workloads is held, in sorted order; beyond ``_MAX_SETS`` distinct sets, each alone and
+    all of them together."""
+    distinct = sorted(set(sets), key=sorted)
+    if len(distinct) > _MAX_SETS:
+        return [*distinct, frozenset().union(*distinct)]
+    unions = {frozenset().union(*chosen) for k in range(1, len(distinct) + 1)
+              for chosen in itertools.combinations(distinct, k)}
+    return sorted(unions, key=lambda u: (len(u), sorted(u)))
+
+
+_MAX_SETS = 10  # distinct sets of host groups whose every union is weighed (1,023 unions)
+
+
+def _load(union: frozenset[str], asked: list[tuple[str, dict[str, float]]],
+          pool: dict[str, Any], images: dict[str, Any], names: list[str]) -> Load:
+    """The load the workloads held to the host groups ``union`` (``asked``: each one's name
+    and steady-state demand per resource) offer there."""
+    groups = [pool[name] for name in sorted(union)]
     offered = dict.fromkeys(RESOURCES, 0.0)
-    for g in pool.values():
+    offered["starts"] = 0.0
+    for g in groups:
         for r, cap in capacities(g, images, names).items():
             offered[r] = offered.get(r, 0.0) + max(cap, 0.0) * g.built
-    if "instances" in offered and any(g.max_instances is None for g in pool.values()):
+        offered["starts"] += g.max_concurrent_starts * g.built
+    if "instances" in offered and any(g.max_instances is None for g in groups):
         del offered["instances"]  # a group without a limit: instances never bind
-    kinds = [r for r in offered if asked.get(r, 0.0) > 0]  # instances: where a group limits
-    shares = [asked[r] / offered[r] for r in kinds]
-    if any(offered[r] <= 0 for r in kinds):
-        return math.inf
-    return max(shares, default=0.0)
+    total = {r: sum(a[r] for _, a in asked) for r in offered}
+    kinds = [r for r in offered if total[r] > 0]  # instances: where a group limits
+    shares = {r: (math.inf if offered[r] <= 0 else total[r] / offered[r]) for r in kinds}
+    resource = max(shares, key=lambda r: shares[r], default="memory")
+    return Load(shares.get(resource, 0.0), resource, tuple(sorted(union)),
+                tuple(name for name, _ in asked), union == frozenset(pool))
 
 
 def _mean_lifetime(scenario: Scenario) -> float | None:
@@ -108,20 +189,17 @@ def warnings(scenario: Scenario, profiles: dict[str, ResolvedProfile],
                             "warm-up: nothing was measured (is an arrival rate 0, or does the "
                             "warm-up cover every arrival?)")
         return out
-    load = offered_utilization(scenario, profiles)
+    load = offered_load(scenario, profiles)
     queued = (metrics.get("queued_at_end") or 0) / requests
-    if queued > QUEUED_LIMIT or (load is not None and load >= 1.0):
-        why = (f"{queued:.1%} of the requests were still waiting for a host at the end"
-               if queued > QUEUED_LIMIT else "")
-        if load is not None and load >= 1.0:
-            why += ("; " if why else "") + (
-                "the steady-state load asks more than the hosts can hold" if math.isinf(load)
-                else f"the steady-state load asks {load:.0%} of what the hosts can hold")
+    if queued > QUEUED_LIMIT or (load is not None and load.share >= 1.0):
+        why = (f"{queued:.1%} of the requests were still waiting for a host or a start slot "
+               "at the end" if queued > QUEUED_LIMIT else "")
+        if load is not None and load.share >= 1.0:
+            why += ("; " if why else "") + load.said()
         warn("saturated", f"saturated: {why}; start-up and wait statistics cover only the "
                           "requests it served (add hosts: python -m sim plan)")
-    elif load is not None and load > LOAD_LIMIT:
-        warn("load", f"the steady-state load asks {load:.0%} of what the hosts can hold: "
-                     "queues and start-up tails grow sharply towards 100 %")
+    elif load is not None and load.share > LOAD_LIMIT:
+        warn("load", f"{load.said()}: queues and start-up tails grow sharply towards 100 %")
     _maintenance_warnings(metrics, warn)
     mser = metrics.get("warmup_mser_s")
     settled = metrics.get("level_settled", 1.0)
