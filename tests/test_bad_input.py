@@ -63,6 +63,14 @@ def test_unknown_key_inside_a_distribution():
     ("on_full: queue", "on_full: wait", "workloads[0].on_full", "'queue' or 'reject'"),
     ("placement: best-fit", "placement: worst-fit", "placement", "first-fit"),
     ("median: 5s, p95: 20s", "median: 5s, p95: 2s", "profiles.hyperv.boot", "median < p95"),
+    # an overcommit of 1e308 gave infinite vCPU capacity: NaN rows, then a crash in density
+    ("    cpu_overcommit: 2.0          #", "    cpu_overcommit: 1e308          #",
+     "hosts[0].cpu_overcommit", "less than or equal to 100"),
+    # a creation rate of 0 passed, then divided by zero in the run
+    ("    cpu_overcommit: 2.0          #", "    creation_rate: 0/s           #",
+     "hosts[0].creation_rate", "greater than 0"),
+    # an instance of 1e-300 vCPU fit 6.4e301 times on a host
+    ("    cpu: 1\n", "    cpu: 1e-300\n", "workloads[0].cpu", "greater than or equal to 0.001"),
 ])
 def test_malformed_values_name_the_place_and_what_would_be_right(old, new, path, words):
     text = edit(old, new)
@@ -140,6 +148,62 @@ def test_every_problem_is_reported_in_one_pass():
         assert words in joined
     lines = [int(p.split(":")[1]) for p in out]
     assert lines == sorted(lines)
+
+
+@pytest.mark.parametrize("slo,words", [
+    ("blocking<=abc%", "write a number before the %"),  # was a ValueError: internal error
+    ("blocking<=%", "write a number before the %"),
+    ("startup_p99<=30%", "is a time: give its limit as a duration"),  # read as 0.3 s
+    ("blocking<=5min", "is not a time: give its limit as a number or a percentage"),
+    ("blocking<=150%", "not a share between 0% and 100%"),
+])
+def test_an_slo_whose_limit_does_not_fit_its_metric_is_a_problem_at_its_place(slo, words,
+                                                                               tmp_path, capsys):
+    text = MAIN + f"plan:\n  slo: [\"{slo}\"]\n"
+    (found,) = problems(text)
+    assert found.startswith(f"s.yaml:{line_of(text, slo)}:") and ": plan.slo[0]: " in found
+    assert words in found
+    out = tmp_path / "out"
+    assert main(["plan", "scenarios/windows-isolation.yaml", "--slo", slo, "--out",
+                 str(out)]) == 2
+    assert words in capsys.readouterr().err and not out.exists()
+
+
+def test_duplicate_pipelines_and_a_build_no_host_can_hold_are_problems():
+    text = MAIN + textwrap.dedent("""\
+        pipelines:
+          - {name: p, steps: [{build: {base: iis, install: 1min, layer: 40MiB}}]}
+          - {name: p, steps: [{build: {base: iis, install: 1min, layer: 5TiB}}]}
+        """)
+    out = problems(text)
+    assert any(": pipelines[1].name: duplicate name 'p' (first at pipelines[0])" in p
+               for p in out), out
+    assert any(": pipelines[1].steps[0].build.layer: the built image (" in p
+               and "cannot fit a host of build group 'standard' (disk" in p for p in out), out
+
+
+def test_host_faults_too_frequent_to_simulate_are_refused_at_their_mtbf(tmp_path, capsys):
+    """A crash every millisecond on each host was not in the time estimate: the run went on
+    for good; each fault restarts a host's instances."""
+    bad = tmp_path / "faults.yaml"
+    text = MAIN + "faults:\n  host_kernel: {mtbf: 1ms}\n"
+    bad.write_text(text)
+    assert main(["run", str(bad), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:{line_of(text, 'mtbf: 1ms')}:" in err
+    assert "faults.host_kernel.mtbf: too big to run" in err and "rarer faults" in err
+
+
+@pytest.mark.parametrize("name", [".runs", "windows-isolation"])
+def test_a_file_where_the_results_go_is_an_error_and_is_kept(tmp_path, capsys, name):
+    """A file named as the scenario was replaced by its results folder; one named .runs was a
+    crash (FileExistsError)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / name).write_text("mine")
+    assert main(["run", "scenarios/windows-isolation.yaml", "--out", str(out)]) == 2
+    assert "a file, not a folder, where the results go" in capsys.readouterr().err
+    assert (out / name).read_text() == "mine"
 
 
 def test_cli_exits_2_and_writes_nothing(tmp_path, capsys):

@@ -159,7 +159,7 @@ def prepare(args: argparse.Namespace,
     from sim.present import folders
     from sim.run.store import Store
 
-    folders.check_writable(Path(args.out))
+    folders.check_writable(Path(args.out), (loaded.scenario.name, ".runs"))
     folders.remove_stale(Path(args.out))
     Store(Path(args.out) / ".runs").remove_stale()
     return loaded

@@ -35,7 +35,8 @@ def fidelity(out: Path, quick: bool, jobs: int | None) -> int:
     console = Console(stderr=True, soft_wrap=True)
     started = time.perf_counter()
     console.print(f"fidelity suite{' (quick)' if quick else ''}: {len(suite.CASES)} cases")
-    cases = suite.run_suite(out, quick, jobs or default_jobs(), lambda m: console.print("  " + m))
+    cases = suite.run_suite(out, quick, min(jobs or default_jobs(), default_jobs()),
+                            lambda m: console.print("  " + m))
     wall = time.perf_counter() - started
     folder = out / "fidelity"
     folder.mkdir(parents=True, exist_ok=True)

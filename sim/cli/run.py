@@ -75,12 +75,12 @@ def execute_specs(specs: list[Any], args: argparse.Namespace, console: Console,
         TimeRemainingColumn,
     )
 
-    from sim.run.runner import Workers, default_jobs, plan
+    from sim.run.runner import Workers, local_jobs, plan
     from sim.run.store import Store
 
     store = Store(Path(args.out) / ".runs")
     the_plan = plan(specs, store, args.rerun)
-    jobs = args.jobs or default_jobs()
+    jobs = local_jobs(args.jobs, len(the_plan.todo))
     own = workers is None
     if own:
         workers = Workers(jobs, args.cluster, trace_rows, rows=True)  # instances.csv's rows
@@ -136,12 +136,13 @@ def _run(loaded: Loaded, args: argparse.Namespace) -> int:
                       f"{out / scenario.name}/ holds their results, from this scenario, seed "
                       "and code, unchanged since (--rerun runs and writes them again)")
         return _said(data, args, console, "")
-    from sim.run.runner import Workers, default_jobs
+    from sim.run.runner import Workers, local_jobs
 
     # with more than one job, the workers are forked now, before any thread starts: they
     # share every batch from its first run, and one of them loads matplotlib while the runs
     # run and draws the charts while this process writes the tables
-    with Workers(args.jobs or default_jobs(), args.cluster, loaded.trace_rows,
+    runs = len(specs) + (args.uncertainty or 0) * len({spec.variant for spec in specs})
+    with Workers(local_jobs(args.jobs, runs), args.cluster, loaded.trace_rows,
                  rows=True) as workers:
         workers.fork()
         return _write(loaded, args, console, specs, written_from, started, workers)

@@ -133,22 +133,51 @@ def estimate(scenarios: list[Scenario], variants: int, replications: int,
         * variants * replications
     memory = _run_bytes(biggest, trace_rows) + instances * BYTES_PER_RESULT_ROW \
         + runs * samples * BYTES_PER_SAMPLE_ROW
-    seconds = sum(sum(n for _, n in arrivals(s, trace_rows)) / INSTANCES_PER_SECOND
-                  + _sample_rows(s) / SAMPLES_PER_SECOND
-                  + sum(g.built for g in s.hosts) * SECONDS_PER_HOST
-                  for s in scenarios) * variants * replications
+    seconds = sum(_run_seconds(s, trace_rows) for s in scenarios) * variants * replications
     parts = {"hosts": hosts * BYTES_PER_HOST,  # the largest run's parts
              "timeseries_interval": samples * BYTES_PER_SAMPLE_ROW}
     if per_workload:
         top, count = max(per_workload, key=lambda item: item[1])
         parts[f"workloads[{top}].arrival"] = count * (BYTES_PER_INSTANCE + BYTES_PER_RESULT_ROW)
     driver = max(parts, key=lambda k: parts[k])
-    run_seconds = (instances_per_run / INSTANCES_PER_SECOND + samples / SAMPLES_PER_SECOND
-                   + hosts * SECONDS_PER_HOST)
+    run_seconds = _run_seconds(biggest, trace_rows)
+    faulted = fault_events(biggest) * (1.0 + instances_per_run / max(hosts, 1))
+    if faulted / INSTANCES_PER_SECOND > run_seconds / 2:  # the faults' restarts: most of it
+        driver = _fault_key(biggest)
     repeats = ("replications" if replications > 1 else "sweep" if len(scenarios) > 1
                else "compare")
     return Estimate(runs, instances_per_run, hosts, samples, instances, memory, seconds,
                     driver, _run_bytes(biggest, trace_rows), run_seconds, repeats)
+
+
+def _run_seconds(scenario: Scenario, trace_rows: dict[str, int] | None) -> float:
+    """One run's seconds on one core: its instances, samples and hosts, and its host faults,
+    each of which restarts the instances of a host (a host's share of them, counted as new
+    ones)."""
+    instances = sum(n for _, n in arrivals(scenario, trace_rows))
+    hosts = sum(g.built for g in scenario.hosts)
+    restarted = fault_events(scenario) * (1.0 + instances / max(hosts, 1))
+    return ((instances + restarted) / INSTANCES_PER_SECOND
+            + _sample_rows(scenario) / SAMPLES_PER_SECOND + hosts * SECONDS_PER_HOST)
+
+
+def fault_events(scenario: Scenario) -> float:
+    """Host faults expected over the run: every host's hardware failures and spontaneous
+    kernel crashes at their ``mtbf`` (an upper bound: a host down is not failing)."""
+    faults = scenario.faults
+    rate = sum(1.0 / f.mtbf for f in (faults.host_hardware, faults.host_kernel)
+               if f is not None and f.mtbf is not None)
+    return sum(g.built for g in scenario.hosts) * scenario.duration * rate
+
+
+def _fault_key(scenario: Scenario) -> str:
+    """The dotted key of the most frequent host fault."""
+    faults = scenario.faults
+    kinds = [(1.0 / f.mtbf, f"faults.{name}.mtbf")
+             for name, f in (("host_hardware", faults.host_hardware),
+                             ("host_kernel", faults.host_kernel))
+             if f is not None and f.mtbf is not None]
+    return max(kinds)[1]
 
 
 def _sample_rows(scenario: Scenario) -> float:
@@ -198,6 +227,8 @@ def _advice(driver: str) -> str:
         return "fewer hosts"
     if driver in ("replications", "sweep", "compare"):
         return "fewer replications, sweep points or variants"
+    if driver.startswith("faults."):
+        return "rarer faults: a longer mtbf (each one restarts a host's instances)"
     return "fewer arrivals: a lower rate, a count, or a shorter window"
 
 

@@ -39,6 +39,7 @@ from sim.spec.demand import (
     eligible_groups,
     ever_runs,
     later_builds,
+    layer_chain,
     why_not,
 )
 from sim.spec.profiles import resolve_profiles
@@ -563,12 +564,17 @@ def _check_pipelines(parts: _Parts) -> list[tuple[Path, str]]:
     problems: list[tuple[Path, str]] = []
     groups = parts.groups
     rolled: dict[str, int] = {}
+    named: dict[str, int] = {}
     for i, raw in enumerate(_list(parts.data, "pipelines")):
         try:
             pipe = Pipeline.model_validate(raw)
         except ValidationError:
             continue
         where = ("pipelines", i)
+        if pipe.name in named:  # their results would be summed under one name
+            problems.append((where + ("name",), f"duplicate name {pipe.name!r} (first at "
+                             f"pipelines[{named[pipe.name]}])"))
+        named.setdefault(pipe.name, i)
         if pipe.host_group is not None and parts.hosts and pipe.host_group not in groups:
             problems.append((where + ("host_group",), f"unknown host group {pipe.host_group!r}"
                              + _hint(pipe.host_group, list(groups))))
@@ -589,6 +595,8 @@ def _check_steps(parts: _Parts, i: int, pipe: Pipeline, rolled: dict[str, int]
             if base not in parts.by_name and base not in parts.broken_images:
                 problems.append((at + ("build", "base"), f"unknown image {base!r}"
                                  + _image_hint(base, parts.image_names)))
+            elif base in parts.good_images:
+                problems.extend(_check_build_disk(parts, at, pipe, step.build))
             built = True
         elif step.push is not None and not built:
             problems.append((at + ("push",), "nothing to push: put a build step first"))
@@ -601,6 +609,21 @@ def _check_steps(parts: _Parts, i: int, pipe: Pipeline, rolled: dict[str, int]
         elif step.rollout is not None:
             problems.extend(_check_rollout(parts, at, i, step.rollout, pushed, rolled))
     return problems
+
+
+def _check_build_disk(parts: _Parts, at: Path, pipe: Pipeline, build: Any
+                      ) -> list[tuple[Path, str]]:
+    """A build's new image (its base's layers and the new layer) fits the build group's disk."""
+    hosts = parts.hosts
+    group = parts.groups.get(pipe.host_group or (hosts[0][1].group if hosts else ""))
+    if group is None:
+        return []
+    size = sum(layer.size for layer in layer_chain(parts.by_name, build.base)) + build.layer
+    if size <= group.disk:
+        return []
+    return [(at + ("build", "layer"), f"the built image ({format_size(size)} with its base) "
+             f"cannot fit a host of build group {group.group!r} (disk "
+             f"{format_size(group.disk)})")]
 
 
 def _check_test(parts: _Parts, at: Path, pipe: Pipeline) -> list[tuple[Path, str]]:

@@ -575,6 +575,7 @@ def _places(tree: Any, scenario: Scenario) -> dict[str, tuple[int, int]]:
                                    ("uncertainty",)]
     keys += [("workloads", i, "arrival") for i in range(len(scenario.workloads))]
     keys += [("hosts", i, "count") for i in range(len(scenario.hosts))]
+    keys += [("faults", kind, "mtbf") for kind in ("host_hardware", "host_kernel")]
     return {_format_path(key): _position(tree, key, at_key=True) for key in keys}
 
 

@@ -29,11 +29,13 @@ from sim.run.leftovers import remove_left_over
 STAMP = ".written.json"
 
 
-def check_writable(out_root: Path) -> None:
+def check_writable(out_root: Path, folders: tuple[str, ...] = ()) -> None:
     """Raise OutputError unless results could be written in ``out_root``, so a run fails before
     its first simulation rather than after its last. Nothing is left behind: a folder that
     does not exist yet is probed at its nearest existing parent (every part of the path in
-    between must be free to become a folder), and is made only when results are written."""
+    between must be free to become a folder), and is made only when results are written.
+    ``folders``: names in ``out_root`` the results go into (the scenario's name, ``.runs``),
+    which must be folders where they exist: a file of that name would be replaced."""
     existing = out_root
     try:
         while not existing.exists() and existing != existing.parent:
@@ -46,6 +48,11 @@ def check_writable(out_root: Path) -> None:
         reason = exc.strerror or str(exc)
         raise OutputError(f"{out_root}: cannot write results there ({reason}); choose another "
                           "folder with --out") from None
+    for name in folders:
+        inside = out_root / name
+        if (inside.exists() or inside.is_symlink()) and not inside.is_dir():
+            raise OutputError(f"{inside}: a file, not a folder, where the results go; move it "
+                              "or choose another folder with --out")
 
 
 _STAGED = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.(partial|old)$")

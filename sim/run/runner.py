@@ -122,6 +122,15 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
+def local_jobs(asked: int | None, runs: int) -> int:
+    """The processes for ``runs`` runs when ``asked`` for that many (None: every core): never
+    more than the runs or the cores, whichever is more (``--jobs 100000`` forked 99,999
+    workers for one run). Above the cores it changes nothing but the processes, which tests
+    use to show that results do not depend on them."""
+    cores = default_jobs()
+    return min(asked or cores, max(runs, cores))
+
+
 POOL_WORTH_S = 10.0  # estimated seconds of simulation (budget's estimate, about twice the
 # real time) below which a single batch runs in this process: a worker takes a second or more
 # to start and import the model, and on two cores it slows this process while it does; the

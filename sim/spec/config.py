@@ -441,8 +441,8 @@ class HostGroup(Spec):
     cpu_cores: Annotated[int, Field(ge=1)] = Field(
         description="required: physical cores of each host: placement promises vCPU against "
                     "them and start-ups' CPU work shares them")
-    cpu_overcommit: Annotated[float, Field(gt=0)] = Field(
-        1.0, description="vCPU per core that placement may promise")
+    cpu_overcommit: Annotated[float, Field(gt=0, le=100)] = Field(
+        1.0, description="vCPU per core that placement may promise (at most 100)")
     memory: Size = Field(
         description="required: physical memory of each host, e.g. 256GiB: what placement "
                     "commits instances' memory against")
@@ -500,7 +500,7 @@ class HostGroup(Spec):
     max_instances: Annotated[int, Field(ge=1)] | None = Field(
         None, description="the most instances a host holds at once (Kubernetes maxPods: 30, 110 "
                           "or 250 on AKS): placement skips a host that has them; none: no limit")
-    creation_rate: Rate | None = Field(
+    creation_rate: Annotated[Rate, Field(gt=0)] | None = Field(
         None, description="the most create phases a host begins per second (its kubelet and "
                           "container runtime: Windows nodes fell behind from about 1 pod/s); "
                           "a start-up waits its turn; none: no limit")
@@ -695,8 +695,9 @@ class Workload(Spec):
     tenant: str = Field(
         "default", description="trust boundary: with kernel_sharing same-tenant, instances of "
                                "different tenants never share a host kernel")
-    cpu: Annotated[float, Field(gt=0)] = Field(
-        1.0, description="vCPU; a trace's own values replace it where it has them")
+    cpu: Annotated[float, Field(ge=0.001)] = Field(
+        1.0, description="vCPU, at least 0.001 (Kubernetes' smallest, 1m); a trace's own "
+                         "values replace it where it has them")
     memory: Size = Field(description="required: the memory limit, e.g. 2GiB, which placement "
                                      "commits on a host; a trace's own values replace it where "
                                      "it has them")

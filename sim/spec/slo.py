@@ -63,15 +63,46 @@ def parse_slo(text: str, known: set[str]) -> SLO:
                        + (f"; did you mean one of {', '.join(near)}?" if near else
                           "; any numeric metric of summary.json (dotted) will do"))
     if raw.endswith("%"):
-        limit = float(raw[:-1]) / 100.0
-    else:
         try:
-            limit = float(raw)
+            limit = float(raw[:-1]) / 100.0
         except ValueError:
-            try:
-                limit = parse_duration(raw)
-            except UnitError as exc:
-                raise SLOError(f"cannot read the limit {raw!r} in SLO {text!r}: {exc}") from None
+            raise SLOError(f"cannot read the limit {raw!r} in SLO {text!r}: write a number "
+                           "before the %, e.g. blocking<=1%") from None
+        if _is_time(metric):
+            raise SLOError(f"{metric} is a time: give its limit as a duration (e.g. 30s), "
+                           f"not the percentage {raw!r}, in SLO {text!r}")
+        if math.isfinite(limit) and not 0.0 <= limit <= 1.0:
+            raise SLOError(f"the limit {raw!r} in SLO {text!r} is not a share between 0% and "
+                           "100%")
+    else:
+        limit = _number_or_duration(raw, text)
+        if not _is_number(raw) and not _is_time(metric):
+            raise SLOError(f"{metric} is not a time: give its limit as a number or a "
+                           f"percentage, not the duration {raw!r}, in SLO {text!r}")
     if not math.isfinite(limit):
         raise SLOError(f"the limit {raw!r} in SLO {text!r} is not a finite number")
     return SLO(metric, op, limit, text)
+
+
+def _is_number(raw: str) -> bool:
+    try:
+        float(raw)
+    except ValueError:
+        return False
+    return True
+
+
+def _number_or_duration(raw: str, text: str) -> float:
+    """An SLO's limit written as a plain number or a duration (in seconds)."""
+    if _is_number(raw):
+        return float(raw)
+    try:
+        return parse_duration(raw)
+    except UnitError as exc:
+        raise SLOError(f"cannot read the limit {raw!r} in SLO {text!r}: {exc}") from None
+
+
+def _is_time(metric: str) -> bool:
+    """Whether a (dotted) metric is a time in seconds: a part of its name ends in ``_s``
+    (``startup_s.p99``, ``phases_s.pull.mean``, ``pipelines.web.build_s``)."""
+    return any(part.endswith("_s") for part in metric.split("."))
