@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from sim.spec.runtimes import antivirus_factors, builtin_runtimes
-from sim.spec.units import GiB, MiB
+from sim.spec.units import GiB, MiB, parse_size
 from tests.helpers import FREE, load, only, scenario
 
 GBIT = 1e9 / 8
@@ -195,6 +195,21 @@ def test_a_catalog_base_brings_its_layers_and_os_build():
     # last; then the base, the update and the app layer extract one after another
     assert row["pulled"] == pytest.approx(download / GBIT, rel=1e-12)
     assert row["extracted"] == pytest.approx(download / GBIT + extracted / DOCKER, rel=1e-12)
+
+
+def test_a_scenario_of_catalog_images_alone_needs_no_images_section():
+    """A workload of a catalog image, with no ``images:`` of the scenario's own: it was refused
+    as 'unknown image servercore:ltsc2022; did you mean servercore:ltsc2022?'."""
+    from sim.spec.catalog import catalog_data
+
+    data = cold("docker")
+    del data["images"]
+    data["hosts"][0]["preloaded_images"] = []
+    data["workloads"][0]["image"] = "servercore:ltsc2022"
+    row = first(data)
+    layers = catalog_data()["servercore:ltsc2022"]["layers"]
+    assert row["pulled_bytes"] == pytest.approx(sum(parse_size(layer["download"])
+                                                    for layer in layers), rel=1e-12)
 
 
 def test_a_host_with_the_catalog_base_preloaded_pulls_only_the_app_layer():

@@ -93,7 +93,7 @@ def referenced(data: dict[str, Any]) -> list[str]:
 def with_catalog(data: dict[str, Any]) -> dict[str, Any]:
     """``data`` with an ``images:`` entry appended for each catalog image it names but does
     not define (the same object when there is none to add)."""
-    images = data.get("images")
+    images = data.get("images", [])  # none of its own: the catalog's may be all it uses
     if not isinstance(images, list):
         return data
     defined = {img.get("name") for img in _dicts(images) if isinstance(img.get("name"), str)}

@@ -1241,8 +1241,8 @@ class Scenario(Spec):
     images: Annotated[list[Image], Field(min_length=1)] = Field(
         description="required: images and their layers, what workloads run and hosts pull; "
                     "the catalog's base images (servercore:ltsc2022, nanoserver:ltsc2022, ...) "
-                    "are added when named and not defined (so [] is enough when the "
-                    "scenario uses only those)",
+                    "are added when named and not defined (so [], or no images key at all, is "
+                    "enough when the scenario uses only those)",
         json_schema_extra=_may_be_empty)
     workloads: list[Workload] = Field(
         [], description="required: streams of instance requests, at least one unless a "
