@@ -127,6 +127,17 @@ def test_a_warmup_that_leaves_part_of_the_fill_in_the_statistics_is_said() -> No
     assert kinds(data)["base"] == []
 
 
+def test_a_window_too_short_for_the_lifetimes_advises_no_warmup() -> None:
+    """Lifetimes of 6 h on average in a 3 h window: the level climbs all through it (M/G/inf:
+    77 of a steady 371 at 4 h), so a warm-up MSER-5 finds in it is no steady state's; only
+    the short window is said (the warm-up it advised, 1.6 h, would not have helped)."""
+    data = scenario(duration="4h", warmup="1h",
+                    workload={"arrival": {"kind": "poisson", "rate": "1/min"},
+                              "lifetime": {"dist": "lognormal", "median": "30min",
+                                           "p95": "20h"}})
+    assert kinds(data)["base"] == ["short_window"]
+
+
 def test_no_request_after_the_warmup_is_said() -> None:
     data = scenario(duration="1h", warmup="10min",
                     workload={"arrival": {"kind": "burst", "count": 3, "at": "1min"}})

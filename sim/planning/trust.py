@@ -19,6 +19,8 @@ Each rule is stated where it is checked, and each warning says what it found and
   (``sim.analysis.steady``) and the level after the stated warm-up averages more than 5 %
   away from its average after MSER-5's cut: the statistics include part of the fill. (MSER-5
   alone truncates much of a strongly autocorrelated series; the 5 % says when it matters.)
+  Not said beside ``short_window``: a level that is no steady state yet has no warm-up to
+  advise.
 - ``short_window``: the running level has not settled within the run (MSER-5's minimum falls
   in its second half), or the measured window is shorter than three mean lifetimes: each
   instance's life is a large part of the window and the steady state is not measured.
@@ -216,8 +218,10 @@ def warnings(scenario: Scenario, profiles: dict[str, ResolvedProfile],
                              f"than {LIFETIMES:g} mean lifetimes ({format_duration(life)}): "
                              "lengthen duration")
     bias = metrics.get("warmup_bias") or 0.0
+    short = any(w["kind"] == "short_window" for w in out)  # the level MSER reads is no steady
+    # state yet: a warm-up it would advise is not one (a window too short comes first)
     if mser is not None and settled == 1.0 and mser > scenario.warmup + 1e-9 and \
-            abs(bias) > WARMUP_BIAS:
+            abs(bias) > WARMUP_BIAS and not short:
         warn("warmup", f"the warm-up, {format_duration(scenario.warmup)}, is shorter than the "
                        f"{format_duration(mser)} the running level takes to settle (MSER-5), "
                        f"and the level after it averages {abs(bias):.0%} "
