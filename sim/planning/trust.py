@@ -48,7 +48,7 @@ from sim.spec.config import ResolvedProfile, Scenario, TraceArrivals
 from sim.spec.demand import demand, eligible_groups
 from sim.spec.units import format_duration
 
-QUEUED_LIMIT = 0.01  # of the requests, still waiting for a host at the end
+QUEUED_LIMIT = 0.01  # of the requests, still waiting for a host or a start slot at the end
 LOAD_LIMIT = 0.9  # offered load over capacity
 LIFETIMES = 3.0  # mean lifetimes a measured window should hold
 WARMUP_BIAS = 0.05  # how far the level may sit from its settled average before it matters
