@@ -69,6 +69,12 @@ def test_unknown_key_inside_a_distribution():
     # a creation rate of 0 passed, then divided by zero in the run
     ("    cpu_overcommit: 2.0          #", "    creation_rate: 0/s           #",
      "hosts[0].creation_rate", "greater than 0"),
+    # an empty list ran as if there were no compare
+    ("  isolation: [process, hyperv, vm]", "  isolation: []", "compare.isolation",
+     "at least 1 item"),
+    # an empty schedule was told its steps were out of order
+    ("arrival: {kind: poisson, rate: 0.5/s}", "arrival: {kind: poisson, schedule: []}",
+     "workloads[0].arrival", "a schedule needs at least one step"),
     # an instance of 1e-300 vCPU fit 6.4e301 times on a host
     ("    cpu: 1\n", "    cpu: 1e-300\n", "workloads[0].cpu", "greater than or equal to 0.001"),
 ])

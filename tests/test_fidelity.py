@@ -4,13 +4,16 @@ the suite needs: time-varying arrivals and a start-up cost growing with instance
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
+import yaml
 
 from sim.analysis.fit import fit_lognormal, read_column
 from sim.cli import main
-from tests.helpers import FREE, only, scenario
+from sim.experiment.rng import mean as dist_mean
+from tests.helpers import FREE, load, only, scenario
 
 
 @pytest.mark.slow
@@ -56,6 +59,30 @@ def test_fit_command_prints_a_distribution(tmp_path, capsys):
     line = capsys.readouterr().out.splitlines()[-1]
     assert line.startswith("boot: {dist: empirical, values: [100ms,") and "106ms]}" in line
     assert main(["fit", str(tmp_path / "missing.txt")]) == 2
+
+
+def test_fit_of_samples_all_alike_is_a_constant_the_loader_reads(tmp_path, capsys):
+    """Five alike samples gave a lognormal of median 5000ms and p95 5000ms, which the loader
+    refuses (it needs median < p95): a constant instead, and it loads."""
+    path = tmp_path / "s.txt"
+    path.write_text("5\n5\n5\n")
+    assert main(["fit", str(path)]) == 0
+    line = capsys.readouterr().out.splitlines()[-1]
+    assert line == "boot: {dist: constant, value: 5000ms}"
+    data = scenario(profiles={"free": {**FREE, "boot": yaml.safe_load(line[len("boot: "):])}})
+    assert dist_mean(load(data).profiles["free"].boot) == 5.0
+
+
+@pytest.mark.parametrize("body,words", [
+    (b"1.2\n", "s.txt:1: no column 5 (the line has 1)"),  # was: 'column 5 is not a number'
+    (b"1 1 1 1 1\n1 1 1 1 nan\n", "s.txt:2: column 5 is not a finite number"),  # SciPy's
+    (b"1 1 1 1 1\n\xff\n", "s.txt: not UTF-8 text"),  # a bare codec error
+])
+def test_fit_of_a_file_it_cannot_read_says_where(tmp_path, body, words):
+    path = tmp_path / "s.txt"
+    path.write_bytes(body)
+    with pytest.raises(ValueError, match=re.escape(words)):
+        read_column(path, column=5)
 
 
 def test_profiles_command_names_every_source(capsys):

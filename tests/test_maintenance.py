@@ -278,6 +278,7 @@ def problems(data):
 @pytest.mark.parametrize(("keys", "words"), [
     ({"batch": 0}, "maintenance[0].batch: give a number of hosts (at least 1)"),
     ({"batch": "0%"}, "maintenance[0].batch: give a number of hosts"),
+    ({"batch": "150%"}, "a percentage up to 100%"),  # was accepted
     ({"os_build": "ltsc2030"}, "unknown build 'ltsc2030'"),
     ({"os_build": "ltsc2019"}, "ltsc2019 is not newer than the group's build ltsc2022"),
     ({"group": "nope"}, "unknown host group 'nope'"),

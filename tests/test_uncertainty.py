@@ -260,6 +260,10 @@ def test_a_study_of_a_sweep_is_refused(tmp_path: Path) -> None:
     done = _cli("sensitivity", "w.yaml", "--metric", "startup_s.p999", "--out", "out",
                 cwd=tmp_path)
     assert done.returncode == 2 and "did you mean" in done.stderr
+    # plan's short name of a metric is read here too (it was 'not a metric of summary.json')
+    done = _cli("sensitivity", "w.yaml", "--metric", "startup_p99", "--out", "out",
+                cwd=tmp_path)
+    assert done.returncode == 2 and "sweep" in done.stderr and "not a metric" not in done.stderr
 
 
 def test_a_sampled_combination_that_is_not_a_scenario_stops_the_command(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -29,9 +30,12 @@ class Fitted:
     ks_statistic: float
 
     def yaml(self) -> str:
-        """The fit as a distribution in the scenario format."""
-        return (f"{{dist: lognormal, median: {self.median * 1e3:.4g}ms, "
-                f"p95: {self.p95 * 1e3:.4g}ms}}")
+        """The fit as a distribution in the scenario format: a constant where the median and
+        the p95 are the same as written (samples all alike), which a lognormal cannot be."""
+        median, p95 = f"{self.median * 1e3:.4g}ms", f"{self.p95 * 1e3:.4g}ms"
+        if median == p95:
+            return f"{{dist: constant, value: {median}}}"
+        return f"{{dist: lognormal, median: {median}, p95: {p95}}}"
 
 
 def read_column(path: str | Path, column: int = 1, scale: float = 1.0) -> np.ndarray:
@@ -39,19 +43,35 @@ def read_column(path: str | Path, column: int = 1, scale: float = 1.0) -> np.nda
     (e.g. 1e-6 for microseconds to seconds). Lines starting with ``#`` are skipped."""
     values = []
     with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            text = line.strip()
-            if not text or text.startswith("#"):
-                continue
-            fields = text.replace(",", " ").split()
-            try:
-                values.append(float(fields[column - 1]) * scale)
-            except (IndexError, ValueError):
-                raise ValueError(f"{path}:{number}: column {column} is not a number: "
-                                 f"{text!r}") from None
+        lines = _lines(handle, path)
+    for number, line in enumerate(lines, 1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        fields = text.replace(",", " ").split()
+        if len(fields) < column:
+            raise ValueError(f"{path}:{number}: no column {column} (the line has "
+                             f"{len(fields)}): {text!r}")
+        try:
+            value = float(fields[column - 1]) * scale
+        except ValueError:
+            raise ValueError(f"{path}:{number}: column {column} is not a number: "
+                             f"{text!r}") from None
+        if not math.isfinite(value):
+            raise ValueError(f"{path}:{number}: column {column} is not a finite number: "
+                             f"{text!r}")
+        values.append(value)
     if not values:
         raise ValueError(f"{path}: no samples")
     return np.asarray(values)
+
+
+def _lines(handle: Any, path: str | Path) -> list[str]:
+    try:
+        return handle.readlines()
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8 or "
+                         "plain ASCII") from None
 
 
 def fit_lognormal(samples: np.ndarray) -> Fitted:

@@ -66,6 +66,9 @@ def unknown_metrics(metrics: list[str]) -> list[str]:
 
 def command(args: argparse.Namespace) -> int:
     """``python -m sim sensitivity FILE --metric M ...``."""
+    from sim.spec.slo import metric_alias
+
+    args.metric = [metric_alias(m) for m in args.metric]  # startup_p99, as plan reads it
     errors = unknown_metrics(args.metric)
     if args.samples is not None and args.method == "sobol" and args.samples & (args.samples - 1):
         errors.append(f"--samples {args.samples}: a Sobol design needs a power of two "

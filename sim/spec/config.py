@@ -81,7 +81,9 @@ class PoissonArrivals(_Bounded):
             if "rate" in self.model_fields_set:
                 raise ValueError("give either rate or schedule")
             times = [step.at for step in self.schedule]
-            if not times or times != sorted(times):
+            if not times:
+                raise ValueError("a schedule needs at least one step ({at, rate})")
+            if times != sorted(times):
                 raise ValueError("schedule steps must be in time order")
         elif "rate" not in self.model_fields_set:
             raise ValueError("give rate (or a schedule)")
@@ -1046,11 +1048,11 @@ KernelSharing = Literal["any", "same-tenant"]
 class Compare(Spec):
     """One variant per value (several keys: one per combination); same arrivals in each."""
 
-    isolation: list[str] | None = Field(
+    isolation: Annotated[list[str], Field(min_length=1)] | None = Field(
         None, description="sets every workload's isolation, and a commands script's")
-    placement: list[PlacementName] | None = Field(
+    placement: Annotated[list[PlacementName], Field(min_length=1)] | None = Field(
         None, description="one variant per placement policy")
-    kernel_sharing: list[KernelSharing] | None = Field(
+    kernel_sharing: Annotated[list[KernelSharing], Field(min_length=1)] | None = Field(
         None, description="one variant per value (what the constraint costs)")
 
 

@@ -47,9 +47,9 @@ def _counted(least: int, what: str) -> BeforeValidator:
         if isinstance(value, bool) or not (
                 (isinstance(value, int) and value >= least)
                 or (isinstance(value, str) and re.fullmatch(_PERCENT, value)
-                    and float(value.strip().rstrip("%")) >= least)):
+                    and least <= float(value.strip().rstrip("%")) <= 100)):
             raise ValueError(f"give a number of {what} (at least {least}) or a percentage "
-                             f"such as 10% (got {value!r})")
+                             f"up to 100% such as 10% (got {value!r})")
         return value
     return BeforeValidator(check)
 

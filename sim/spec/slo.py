@@ -43,8 +43,9 @@ class SLO:
         return _OPS[self.op](value, self.limit)
 
 
-def _alias(metric: str) -> str:
-    """``startup_p99`` → ``startup_s.p99``: the issue's short names for summary metrics."""
+def metric_alias(metric: str) -> str:
+    """``startup_p99`` → ``startup_s.p99``: the short names of summary metrics (any other name
+    as it is)."""
     match = re.fullmatch(r"(startup|wait)_(mean|p50|p95|p99|max)", metric)
     return f"{match.group(1)}_s.{match.group(2)}" if match else metric
 
@@ -56,7 +57,7 @@ def parse_slo(text: str, known: set[str]) -> SLO:
         raise SLOError(f"cannot read SLO {text!r}; write METRIC<=VALUE, e.g. startup_p99<=30s "
                        "or blocking<=1%")
     metric, op, raw = match.groups()
-    metric = _alias(metric)
+    metric = metric_alias(metric)
     if metric not in known:
         near = [k for k in sorted(known) if metric.split(".")[0] in k][:6]
         raise SLOError(f"unknown metric {metric!r} in SLO {text!r}"
