@@ -347,6 +347,10 @@ def test_malformed_azure_trace_names_file_line_and_field(tmp_path, flavors_edit,
 @pytest.mark.parametrize("body,line,words", [
     ("arrival,cpu\n0,1\n5,two\n", 3, "cpu: 'two' is not a number; expected vCPU"),
     ("arrival,memory\n0,1\n1,-4\n", 3, "memory: -4 is negative"),
+    # an instance of no vCPU was accepted: it would fit a host without end
+    ("arrival,cpu\n0,1\n1,0\n", 3, "cpu: 0 is zero; expected more than 0 (empty: the "
+                                   "workload's own)"),
+    ("arrival,lifetime\n0,1\n1,0\n2,-1\n", 4, "lifetime: -1 is negative; expected 0 or more"),
     ("start,cpu\n0,1\n", 1, ("arrival: no column 'arrival'; the header has start, cpu; map one "
                              "with columns: {arrival: NAME}")),
     ("arrival,cpu\n0,1\n,2\n", 3, "arrival: empty"),

@@ -585,11 +585,15 @@ def _csv_chunk(chunk: pd.DataFrame, present: dict[str, str], line: int, file: st
             if problem is not None:
                 raise problem
             values = pd.to_numeric(chunk[present[field]]).to_numpy(np.float64) * unit
-            negative = values < 0
-            if negative.any():
-                row = int(np.argmax(negative))
+            # an instance of no vCPU or no memory would fit a host without end
+            least, expected = (0.0, "0 or more") if field == "lifetime" else \
+                (np.finfo(float).tiny, "more than 0 (empty: the workload's own)")
+            below = values < least
+            if below.any():
+                row = int(np.argmax(below))
                 raise TraceError(file, line + row, field, f"{values[row] / unit:g} "
-                                 "is negative; expected 0 or more")
+                                 f"is {'negative' if values[row] < 0 else 'zero'}; expected "
+                                 f"{expected}")
             out[field] = values
     for field in ("tenant", "class", "deployment"):
         if field in present:
