@@ -36,6 +36,26 @@ def test_yaml_syntax_error_has_its_line():
     assert only.startswith("s.yaml:") and "YAML syntax" in only
 
 
+def test_a_character_yaml_refuses_is_placed_where_it_is():
+    """A NUL inside the file was placed at 1:1 with ruamel's 'position 18'."""
+    text = edit("seed: 42", "seed: 4\x002")
+    (only,) = problems(text)
+    line = line_of(text, "seed: 4")
+    assert only == (f"s.yaml:{line}:8: YAML syntax: unacceptable character #x0000: special "
+                    "characters are not allowed")
+
+
+def test_an_unknown_demand_kind_names_every_kind():
+    """It said "Input should be 'schedule'", though constant, step, spike and file are read
+    too."""
+    text = Path("scenarios/spike.yaml").read_text().replace("        kind: schedule",
+                                                             "        kind: wave")
+    (only,) = problems(text)
+    assert only.startswith(f"s.yaml:{line_of(text, 'kind: wave')}:9: "
+                           "workloads[0].replicas.demand: unknown demand kind 'wave'; one of "
+                           "constant, step, spike, schedule or file")
+
+
 def test_unknown_key_suggests_the_near_miss():
     text = edit("    memory: 256GiB", "    memroy: 256GiB")
     out = problems(text)

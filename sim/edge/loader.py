@@ -590,7 +590,14 @@ def _parse_yaml(text: str, file: str) -> Any:
         message = f"YAML syntax: {exc.problem or exc.context}"
         raise ScenarioError(file, [Problem("", message, line, col)]) from None
     except YAMLError as exc:  # ruamel raises a few unmarked errors
-        raise ScenarioError(file, [Problem("", f"YAML syntax: {exc}", 1, 1)]) from None
+        position = getattr(exc, "position", None)  # a character the reader refuses, say NUL
+        line, col = (1, 1) if not isinstance(position, int) else (
+            text.count("\n", 0, position) + 1, position - text.rfind("\n", 0, position))
+        reason, character = getattr(exc, "reason", None), getattr(exc, "character", None)
+        message = (f"YAML syntax: unacceptable character #x{character:04x}: {reason}"
+                   if isinstance(position, int) and reason and isinstance(character, int)
+                   else f"YAML syntax: {exc}")
+        raise ScenarioError(file, [Problem("", message, line, col)]) from None
 
 
 def _check_shape(yaml: YAML, text: str, file: str) -> None:

@@ -249,6 +249,9 @@ def _signal(value: Any) -> Any:
         return {"kind": "schedule", "steps": [{"at": 0, "value": rest["from"]},
                                               {"at": rest["at"], "value": rest["to"]},
                                               {"at": end, "value": rest["from"]}]}
+    if kind not in ("schedule", "file"):  # a file is read by the loader, before this
+        raise ValueError(f"unknown demand kind {kind!r}; one of constant, step, spike, "
+                         "schedule or file")
     return value
 
 
