@@ -162,6 +162,26 @@ def test_a_cdf_of_instant_start_ups_or_of_none_draws_without_a_warning(tmp_path:
     assert (tmp_path / "cdf.png").stat().st_size > 5_000
 
 
+def test_a_legend_of_the_tables_means_says_so_beside_curves_of_one_replication(tmp_path):
+    """The start-up CDF's legend gives the tables' p50 and p99 (means over replications)
+    beside the curves of replication 1: its title said only the latter."""
+    import json
+
+    (tmp_path / "summary.json").write_text(json.dumps({"replications": 3, "variants": {}}))
+
+    class Run:
+        name = "process"
+        instances = pd.DataFrame({"arrival": [0.0], "running": [1.0]})
+        metrics: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+
+    notes = {call.func.__name__: call.args[-1] for call in
+             plots.chart_calls(tmp_path, "t", [Run()], 0.0)}
+    assert notes["startup_cdf"] == notes["memory"] == (
+        "\n(curves: replication 1 of 3; legend: the mean over replications)")
+    assert notes["running"] == notes["density"] == " (curves: replication 1 of 3)"
+
+
 @pytest.mark.parametrize("swept", [False, True])
 def test_charts_drawn_in_other_processes_are_the_same_files_as_drawn_here(tmp_path, swept):
     """Two jobs: a worker and a process it forks share the charts (a sweep's too); the files

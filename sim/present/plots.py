@@ -139,6 +139,9 @@ def chart_calls(folder: Path, scenario_name: str, variants: list[Any], warmup: f
     writes it first), so that a legend and the table say the same."""
     table, reps = _table_variants(folder)
     note = f" (curves: replication 1 of {reps})" if reps > 1 else ""
+    # where a legend gives the tables' figures: say they are the means, not the curve's own
+    noted = (f"\n(curves: replication 1 of {reps}; legend: the mean over replications)"
+             if reps > 1 else "")
     calls: list[Callable[[], None]] = []
 
     def chart(draw: Callable[..., None], *args: Any) -> None:
@@ -149,11 +152,12 @@ def chart_calls(folder: Path, scenario_name: str, variants: list[Any], warmup: f
               note.replace("curves", "steps"))
     if not any(len(v.instances) for v in variants):  # a commands script alone
         return calls
-    chart(startup_cdf, folder / "startup_cdf.png", scenario_name, variants, warmup, table, note)
+    chart(startup_cdf, folder / "startup_cdf.png", scenario_name, variants, warmup, table,
+          noted)
     chart(startup_phases, folder / "startup_phases.png", scenario_name, variants)
     chart(running, folder / "running.png", scenario_name, variants, warmup, note)
     chart(density, folder / "density.png", scenario_name, variants, note)
-    chart(memory, folder / "memory.png", scenario_name, variants, warmup, table, note)
+    chart(memory, folder / "memory.png", scenario_name, variants, warmup, table, noted)
     if any(sum((v.metrics.get("faults") or {}).values()) for v in variants):
         chart(blast_radius, folder / "blast_radius.png", scenario_name, variants)
         chart(availability_density, folder / "availability_density.png", scenario_name,
@@ -164,13 +168,13 @@ def chart_calls(folder: Path, scenario_name: str, variants: list[Any], warmup: f
     if any((v.metrics.get("slowdown") or {}).get("p50") is not None for v in variants):
         chart(slowdown_cdf, folder / "slowdown_cdf.png", scenario_name, variants, warmup)
     if any(v.metrics.get("cost") for v in variants):
-        chart(cost, folder / "cost.png", scenario_name, variants, warmup, table, note)
+        chart(cost, folder / "cost.png", scenario_name, variants, warmup, table, noted)
     if any("hosts_present" in (v.extra.get("series") or {}) or v.extra.get("demand")
            for v in variants):
         chart(autoscaling, folder / "autoscaling.png", scenario_name, variants, warmup, table,
-              note)
+              noted)
     if any(v.extra.get("maintenance") is not None for v in variants):
-        chart(maintenance, folder / "maintenance.png", scenario_name, variants, table, note)
+        chart(maintenance, folder / "maintenance.png", scenario_name, variants, table, noted)
     return calls
 
 
