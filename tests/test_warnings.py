@@ -79,6 +79,11 @@ def test_a_workload_held_to_a_small_group_is_judged_against_that_group() -> None
     assert "saturated" in kinds(data)["base"]
     message = warning_messages(data)[0]
     assert "500% of what host group small can hold (hot may use no other)" in message
+    data["workloads"] = [hot]  # no workload on big: still only small can serve hot
+    assert not offered(data).everywhere
+    assert "of what host group small can hold (hot may use no other)" in \
+        warning_messages(data)[0]
+    data["workloads"] = [hot, cold]
     hot["host_groups"] = cold["host_groups"] = None  # both anywhere: the pools add up
     found = offered(data)
     assert found.everywhere and found.share == pytest.approx(60 / 1010)

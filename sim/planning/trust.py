@@ -45,7 +45,7 @@ from sim.planning.capacity import (
     trace_sizes,
 )
 from sim.spec.config import ResolvedProfile, Scenario, TraceArrivals
-from sim.spec.demand import demand, eligible_groups
+from sim.spec.demand import carriers, demand, eligible_groups
 from sim.spec.units import format_duration
 
 QUEUED_LIMIT = 0.01  # of the requests, still waiting for a host or a start slot at the end
@@ -108,8 +108,10 @@ def offered_load(scenario: Scenario, profiles: dict[str, ResolvedProfile]) -> Lo
     if not pool:
         return None
     names = [wl.image for wl in scenario.workloads]
+    # every group an instance could be placed on: a load held to fewer names its groups
+    placeable = frozenset(g.group for g in scenario.hosts) - carriers(list(scenario.hosts))
     loads = [_load(union, [(name, a) for held, name, a in confined if held <= union], pool,
-                   images, names)
+                   images, names, placeable)
              for union in _unions([held for held, _, _ in confined])]
     return max(loads, key=lambda load: load.share)
 
@@ -137,9 +139,11 @@ _MAX_SETS = 10  # distinct sets of host groups whose every union is weighed (1,0
 
 
 def _load(union: frozenset[str], asked: list[tuple[str, dict[str, float]]],
-          pool: dict[str, Any], images: dict[str, Any], names: list[str]) -> Load:
+          pool: dict[str, Any], images: dict[str, Any], names: list[str],
+          placeable: frozenset[str]) -> Load:
     """The load the workloads held to the host groups ``union`` (``asked``: each one's name
-    and steady-state demand per resource) offer there."""
+    and steady-state demand per resource) offer there; ``placeable``: every group an
+    instance could be placed on (where ``union`` is all of them, the load is everywhere)."""
     groups = [pool[name] for name in sorted(union)]
     offered = dict.fromkeys(RESOURCES, 0.0)
     offered["starts"] = 0.0
@@ -154,7 +158,7 @@ def _load(union: frozenset[str], asked: list[tuple[str, dict[str, float]]],
     shares = {r: (math.inf if offered[r] <= 0 else total[r] / offered[r]) for r in kinds}
     resource = max(shares, key=lambda r: shares[r], default="memory")
     return Load(shares.get(resource, 0.0), resource, tuple(sorted(union)),
-                tuple(name for name, _ in asked), union == frozenset(pool))
+                tuple(name for name, _ in asked), union >= placeable)
 
 
 def _mean_lifetime(scenario: Scenario) -> float | None:
