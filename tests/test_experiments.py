@@ -424,3 +424,16 @@ def test_a_pool_that_cannot_take_a_run_fails_the_batch_and_loses_no_run(monkeypa
     with pytest.raises(BrokenProcessPool, match="a worker died"), \
             runner.Workers(jobs=2) as workers:
         list(workers.outputs(specs, keys))
+
+
+def test_local_jobs_are_never_more_than_the_runs_or_the_cores(monkeypatch):
+    """--jobs 100000 forked 99,999 workers for one run; above the cores a count is kept up
+    to the runs (tests use it to show results do not depend on the processes)."""
+    from sim.run import runner
+
+    monkeypatch.setattr(runner, "default_jobs", lambda: 2)
+    assert runner.local_jobs(100_000, 1) == 2
+    assert runner.local_jobs(4, 24) == 4
+    assert runner.local_jobs(100_000, 24) == 24
+    assert runner.local_jobs(None, 24) == 2
+    assert runner.local_jobs(1, 24) == 1

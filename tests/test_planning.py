@@ -51,6 +51,20 @@ def test_the_binding_resource_is_named(host, profile, expected):
     assert table["h"]["w"]["free"]["simulated"] == expected[0]
 
 
+def test_a_density_past_what_a_fill_can_count_is_not_simulated(monkeypatch):
+    """A host of more instances than the check fills one by one (it took minutes, then
+    hours, for instances asking next to nothing): the analytic count stands alone."""
+    from sim.planning import capacity
+
+    loaded = load(scenario(host={"cpu_cores": 4}, profiles={"free": FREE}))
+    s = loaded.scenario
+    monkeypatch.setattr(capacity, "CHECKED_AT_MOST", 3)
+    entry = density_table(s, loaded.profiles, ["free"])["h"]["w"]["free"]
+    assert entry["per_host"] == 4 and "simulated" not in entry
+    monkeypatch.setattr(capacity, "CHECKED_AT_MOST", 4)
+    assert density_table(s, loaded.profiles, ["free"])["h"]["w"]["free"]["simulated"] == 4
+
+
 def test_utility_vm_commit_binds_hyperv_density():
     loaded = load_file("scenarios/density.yaml")
     table = density_table(loaded.scenario, loaded.profiles, ["process", "hyperv", "vm"])

@@ -173,6 +173,13 @@ def test_the_assumptions_are_folded_away_and_written_for_people(folder):
     assert not re.search(r"\b(True|False|None)\b", visible)
 
 
+def test_the_scenario_says_the_warm_up_is_within_the_simulated_time(folder):
+    """It said 'simulated for 8h after a 3h warm-up': the 8 h hold the warm-up."""
+    text = write_report(folder, load_file("scenarios/windows-isolation.yaml")).read_text()
+    assert "simulated for 8h (the statistics after its first 3h, the warm-up)" in text
+    assert "after a 3h warm-up" not in text
+
+
 def test_sensitivity_names_what_the_answer_rests_on(folder):
     entries = [{"path": p, "low_value": lo, "high_value": hi} for p, lo, hi in (
         ("antivirus.defender.factor", 50.0, 133.0), ("profiles.hyperv.boot.median", 70.0, 75.0),
