@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -42,8 +41,11 @@ def read_column(path: str | Path, column: int = 1, scale: float = 1.0) -> np.nda
     """Column ``column`` (1-based) of a whitespace- or comma-separated file, times ``scale``
     (e.g. 1e-6 for microseconds to seconds). Lines starting with ``#`` are skipped."""
     values = []
-    with open(path, encoding="utf-8") as handle:
-        lines = _lines(handle, path)
+    try:
+        lines = Path(path).read_text(encoding="utf-8").split("\n")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8 or "
+                         "plain ASCII") from None
     for number, line in enumerate(lines, 1):
         text = line.strip()
         if not text or text.startswith("#"):
@@ -64,14 +66,6 @@ def read_column(path: str | Path, column: int = 1, scale: float = 1.0) -> np.nda
     if not values:
         raise ValueError(f"{path}: no samples")
     return np.asarray(values)
-
-
-def _lines(handle: Any, path: str | Path) -> list[str]:
-    try:
-        return handle.readlines()
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8 or "
-                         "plain ASCII") from None
 
 
 def fit_lognormal(samples: np.ndarray) -> Fitted:

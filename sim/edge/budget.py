@@ -141,9 +141,8 @@ def estimate(scenarios: list[Scenario], variants: int, replications: int,
         parts[f"workloads[{top}].arrival"] = count * (BYTES_PER_INSTANCE + BYTES_PER_RESULT_ROW)
     driver = max(parts, key=lambda k: parts[k])
     run_seconds = _run_seconds(biggest, trace_rows)
-    faulted = fault_events(biggest) * (1.0 + instances_per_run / max(hosts, 1))
-    if faulted / INSTANCES_PER_SECOND > run_seconds / 2:  # the faults' restarts: most of it
-        driver = _fault_key(biggest)
+    if _restarted(biggest, instances_per_run) / INSTANCES_PER_SECOND > run_seconds / 2:
+        driver = max(_fault_rates(biggest))[1]  # the faults' restarts are most of it
     repeats = ("replications" if replications > 1 else "sweep" if len(scenarios) > 1
                else "compare")
     return Estimate(runs, instances_per_run, hosts, samples, instances, memory, seconds,
@@ -155,29 +154,27 @@ def _run_seconds(scenario: Scenario, trace_rows: dict[str, int] | None) -> float
     each of which restarts the instances of a host (a host's share of them, counted as new
     ones)."""
     instances = sum(n for _, n in arrivals(scenario, trace_rows))
+    return ((instances + _restarted(scenario, instances)) / INSTANCES_PER_SECOND
+            + _sample_rows(scenario) / SAMPLES_PER_SECOND
+            + sum(g.built for g in scenario.hosts) * SECONDS_PER_HOST)
+
+
+def _restarted(scenario: Scenario, instances: float) -> float:
+    """Instances started again after host faults, counted as new ones: every host's hardware
+    failures and spontaneous kernel crashes at their ``mtbf`` (an upper bound: a host down is
+    not failing), each restarting a host's share of the ``instances``."""
     hosts = sum(g.built for g in scenario.hosts)
-    restarted = fault_events(scenario) * (1.0 + instances / max(hosts, 1))
-    return ((instances + restarted) / INSTANCES_PER_SECOND
-            + _sample_rows(scenario) / SAMPLES_PER_SECOND + hosts * SECONDS_PER_HOST)
+    faults = hosts * scenario.duration * sum(rate for rate, _ in _fault_rates(scenario))
+    return faults * (1.0 + instances / max(hosts, 1))
 
 
-def fault_events(scenario: Scenario) -> float:
-    """Host faults expected over the run: every host's hardware failures and spontaneous
-    kernel crashes at their ``mtbf`` (an upper bound: a host down is not failing)."""
+def _fault_rates(scenario: Scenario) -> list[tuple[float, str]]:
+    """Each host fault's rate per host, with its dotted key (where it has an ``mtbf``)."""
     faults = scenario.faults
-    rate = sum(1.0 / f.mtbf for f in (faults.host_hardware, faults.host_kernel)
-               if f is not None and f.mtbf is not None)
-    return sum(g.built for g in scenario.hosts) * scenario.duration * rate
-
-
-def _fault_key(scenario: Scenario) -> str:
-    """The dotted key of the most frequent host fault."""
-    faults = scenario.faults
-    kinds = [(1.0 / f.mtbf, f"faults.{name}.mtbf")
-             for name, f in (("host_hardware", faults.host_hardware),
-                             ("host_kernel", faults.host_kernel))
-             if f is not None and f.mtbf is not None]
-    return max(kinds)[1]
+    return [(1.0 / f.mtbf, f"faults.{name}.mtbf")
+            for name, f in (("host_hardware", faults.host_hardware),
+                            ("host_kernel", faults.host_kernel))
+            if f is not None and f.mtbf is not None]
 
 
 def _sample_rows(scenario: Scenario) -> float:

@@ -21,6 +21,7 @@ from sim.edge.campaigns import check_maintenance
 from sim.edge.commands import check_commands
 from sim.spec import catalog
 from sim.spec.config import (
+    BuildStep,
     Compare,
     HostGroup,
     Image,
@@ -611,11 +612,17 @@ def _check_steps(parts: _Parts, i: int, pipe: Pipeline, rolled: dict[str, int]
     return problems
 
 
-def _check_build_disk(parts: _Parts, at: Path, pipe: Pipeline, build: Any
+def _build_group(parts: _Parts, pipe: Pipeline) -> HostGroup | None:
+    """The host group a pipeline builds and tests on: its own, else the first (None: an
+    unknown one, told apart)."""
+    hosts = parts.hosts
+    return parts.groups.get(pipe.host_group or (hosts[0][1].group if hosts else ""))
+
+
+def _check_build_disk(parts: _Parts, at: Path, pipe: Pipeline, build: BuildStep
                       ) -> list[tuple[Path, str]]:
     """A build's new image (its base's layers and the new layer) fits the build group's disk."""
-    hosts = parts.hosts
-    group = parts.groups.get(pipe.host_group or (hosts[0][1].group if hosts else ""))
+    group = _build_group(parts, pipe)
     if group is None:
         return []
     size = sum(layer.size for layer in layer_chain(parts.by_name, build.base)) + build.layer
@@ -628,8 +635,8 @@ def _check_build_disk(parts: _Parts, at: Path, pipe: Pipeline, build: Any
 
 def _check_test(parts: _Parts, at: Path, pipe: Pipeline) -> list[tuple[Path, str]]:
     """Test instances of the rolled-out (or first) workload fit the build group."""
-    hosts, workloads = parts.hosts, parts.workloads
-    group = parts.groups.get(pipe.host_group or (hosts[0][1].group if hosts else ""))
+    workloads = parts.workloads
+    group = _build_group(parts, pipe)
     target = next((wl for _, wl in workloads for s2 in pipe.steps
                    if s2.rollout is not None and wl.name == s2.rollout.workload),
                   workloads[0][1] if workloads else None)

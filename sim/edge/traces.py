@@ -586,9 +586,9 @@ def _csv_chunk(chunk: pd.DataFrame, present: dict[str, str], line: int, file: st
                 raise problem
             values = pd.to_numeric(chunk[present[field]]).to_numpy(np.float64) * unit
             # an instance of no vCPU or no memory would fit a host without end
-            least, expected = (0.0, "0 or more") if field == "lifetime" else \
-                (np.finfo(float).tiny, "more than 0 (empty: the workload's own)")
-            below = values < least
+            below = values < 0 if field == "lifetime" else values <= 0
+            expected = ("0 or more" if field == "lifetime"
+                        else "more than 0 (empty: the workload's own)")
             if below.any():
                 row = int(np.argmax(below))
                 raise TraceError(file, line + row, field, f"{values[row] / unit:g} "

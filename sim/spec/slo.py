@@ -76,27 +76,21 @@ def parse_slo(text: str, known: set[str]) -> SLO:
             raise SLOError(f"the limit {raw!r} in SLO {text!r} is not a share between 0% and "
                            "100%")
     else:
-        limit = _number_or_duration(raw, text)
-        if not _is_number(raw) and not _is_time(metric):
-            raise SLOError(f"{metric} is not a time: give its limit as a number or a "
-                           f"percentage, not the duration {raw!r}, in SLO {text!r}")
+        try:
+            limit = float(raw)
+        except ValueError:
+            limit = _duration(raw, text)
+            if not _is_time(metric):
+                raise SLOError(f"{metric} is not a time: give its limit as a number or a "
+                               f"percentage, not the duration {raw!r}, in SLO {text!r}"
+                               ) from None
     if not math.isfinite(limit):
         raise SLOError(f"the limit {raw!r} in SLO {text!r} is not a finite number")
     return SLO(metric, op, limit, text)
 
 
-def _is_number(raw: str) -> bool:
-    try:
-        float(raw)
-    except ValueError:
-        return False
-    return True
-
-
-def _number_or_duration(raw: str, text: str) -> float:
-    """An SLO's limit written as a plain number or a duration (in seconds)."""
-    if _is_number(raw):
-        return float(raw)
+def _duration(raw: str, text: str) -> float:
+    """An SLO's limit written as a duration, in seconds."""
     try:
         return parse_duration(raw)
     except UnitError as exc:
